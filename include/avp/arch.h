@@ -1,0 +1,51 @@
+/* The architecture interface: everything that differs between x86-64 and
+ * (next) arm64 sits behind these calls. The core never includes an
+ * architecture header. */
+#ifndef AVP_ARCH_H
+#define AVP_ARCH_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct vm;
+struct vcpu;
+
+struct arch_mem_range {
+	uint64_t gpa;
+	uint64_t size;
+};
+
+/* Splits ram_bytes of RAM around the architecture's holes. Returns the
+ * number of ranges written (<= max) or -EINVAL. */
+int arch_ram_layout(uint64_t ram_bytes, struct arch_mem_range *out, unsigned int max);
+
+/* Where MMIO devices go and which interrupts they may use. */
+uint64_t arch_mmio_dev_base(void);
+uint64_t arch_mmio_dev_stride(void);
+/* gsi for the index-th MMIO device, or -ENOSPC. */
+int arch_mmio_dev_gsi(unsigned int index);
+
+/* After the VM fd exists, before memory: irqchip, timers, TSS. */
+int arch_vm_init(struct vm *vm);
+/* Legacy platform devices: UART, RTC, keyboard controller, power ports. */
+int arch_platform_devices_init(struct vm *vm);
+/* Loads kernel/initrd/cmdline into guest memory and builds the firmware
+ * tables (ACPI) describing every device registered so far. */
+int arch_load_guest(struct vm *vm);
+/* Per vCPU: CPUID, MSRs, registers for the kernel entry point. */
+int arch_vcpu_init(struct vcpu *vcpu);
+/* One screen of registers for a crash report. */
+void arch_vcpu_dump(struct vcpu *vcpu, FILE *out);
+/* Handles an architecture-specific KVM exit; returns 0 to keep running,
+ * 1 when the VM must stop (exit reason already requested), <0 on error. */
+int arch_vcpu_handle_exit(struct vcpu *vcpu);
+void arch_vm_destroy(struct vm *vm);
+
+/* For the platform description: "x86_64", "ACPI 6.x", and the fixed
+ * legacy devices as a JSON array (json_object *, to keep json-c out of
+ * this header). (describe.c in the arch folder) */
+const char *arch_name(void);
+const char *arch_firmware_name(void);
+struct json_object *arch_describe_legacy(void);
+
+#endif

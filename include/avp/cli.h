@@ -1,0 +1,31 @@
+/* Command-line parsing, kept apart from main() so it can be unit-tested. */
+#ifndef AVP_CLI_H
+#define AVP_CLI_H
+
+#include <stdio.h>
+
+#include "avp/config.h"
+
+enum cli_command {
+	CLI_NONE,
+	CLI_HELP,	 /* avp --help */
+	CLI_VERSION,	 /* avp --version */
+	CLI_RUN,	 /* avp run ... */
+	CLI_RUN_HELP,	 /* avp run --help */
+};
+
+/* Parses argv into cfg (initialised by the caller with avp_config_init).
+ * Returns the command, or -EINVAL after printing one line saying what was
+ * wrong and how to fix it to err. */
+int cli_parse(int argc, char **argv, struct avp_config *cfg, FILE *err);
+
+/* Pieces of the grammar, exposed for tests. 0 or -EINVAL. */
+int cli_parse_mac(const char *text, uint8_t mac[6]);
+int cli_parse_disk(const char *text, struct avp_disk_cfg *disk);
+int cli_parse_net(const char *text, struct avp_net_cfg *net);
+int cli_parse_chardev(const char *text, struct avp_chardev_cfg *chr);
+
+void cli_usage(FILE *out);
+void cli_run_usage(FILE *out);
+
+#endif

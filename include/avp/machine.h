@@ -1,0 +1,23 @@
+/* Assembles a whole VM from a config (platform devices, VIRTIO devices,
+ * guest image), runs it to its end, and tears it down. */
+#ifndef AVP_MACHINE_H
+#define AVP_MACHINE_H
+
+#include <stdio.h>
+
+#include "avp/config.h"
+#include "avp/vm.h"
+
+/* Runs one boot of the VM. Returns 0 with *reason set when the guest ran
+ * (whatever way it ended), or -errno when it could not be started (the
+ * error was reported). With cfg->describe, prints the platform to out
+ * instead of running. */
+int machine_run(const struct avp_config *cfg, FILE *out, enum vm_exit_reason *reason);
+
+/* Builds the devices of cfg on vm (used by machine_run and tests). */
+int machine_add_devices(struct vm *vm, const struct avp_config *cfg);
+
+/* The platform description (AVP-BOOT-4) as one JSON document. */
+int machine_describe(const struct vm *vm, FILE *out);
+
+#endif

@@ -1,0 +1,41 @@
+/* x86-64 parts of the platform description. */
+#include <json-c/json.h>
+
+#include "avp/arch.h"
+#include "arch/x86/x86.h"
+
+const char *arch_name(void)
+{
+	return "x86_64";
+}
+
+const char *arch_firmware_name(void)
+{
+	return "ACPI (RSDP, XSDT, FADT hardware-reduced, MADT, DSDT)";
+}
+
+static void add_legacy(json_object *arr, const char *type, const char *hid, unsigned int port,
+		       unsigned int ports, int gsi)
+{
+	json_object *o = json_object_new_object();
+	char buf[16];
+
+	snprintf(buf, sizeof(buf), "0x%x", port);
+	json_object_object_add(o, "type", json_object_new_string(type));
+	json_object_object_add(o, "acpi_hid", json_object_new_string(hid));
+	json_object_object_add(o, "io_port", json_object_new_string(buf));
+	json_object_object_add(o, "io_ports", json_object_new_int((int)ports));
+	json_object_object_add(o, "interrupt", gsi >= 0 ? json_object_new_int(gsi) : NULL);
+	json_object_array_add(arr, o);
+}
+
+struct json_object *arch_describe_legacy(void)
+{
+	json_object *arr = json_object_new_array();
+
+	add_legacy(arr, "uart-16550a", "PNP0501", X86_COM1_PORT, 8, X86_COM1_GSI);
+	add_legacy(arr, "rtc-mc146818", "PNP0B00", X86_RTC_PORT, 2, -1);
+	add_legacy(arr, "i8042", "", X86_I8042_DATA_PORT, 5, -1);
+	add_legacy(arr, "acpi-power", "", X86_ACPI_SLEEP_CTL_PORT, 3, -1);
+	return arr;
+}

@@ -1,0 +1,57 @@
+/* x86-64 platform layout and the interfaces between the x86 files. Private
+ * to src/arch/x86. */
+#ifndef AVP_ARCH_X86_H
+#define AVP_ARCH_X86_H
+
+#include <stdint.h>
+
+struct vm;
+
+/* Guest physical layout (low memory follows the Linux x86 boot protocol,
+ * Documentation/arch/x86/boot.rst, and the PC memory map). */
+#define X86_GDT_GPA 0x500
+#define X86_BOOT_PARAMS_GPA 0x7000 /* the "zero page" */
+#define X86_PML4_GPA 0x9000
+#define X86_PDPT_GPA 0xa000
+#define X86_PD_GPA 0xb000	/* 4 pages: identity map of the first 4 GiB */
+#define X86_CMDLINE_GPA 0x20000
+#define X86_EBDA_GPA 0x9fc00
+#define X86_ACPI_GPA 0xe0000	/* RSDP and tables, reserved in e820 */
+#define X86_ACPI_SIZE 0x20000
+#define X86_KERNEL_GPA 0x100000 /* protected-mode kernel */
+#define X86_MMIO_HOLE_START 0xc0000000ull /* RAM above this moves to 4 GiB */
+#define X86_HIGH_RAM_START 0x100000000ull
+#define X86_VIRTIO_MMIO_BASE 0xd0000000ull
+#define X86_VIRTIO_MMIO_STRIDE 0x1000ull
+#define X86_IOAPIC_GPA 0xfec00000ull
+#define X86_LAPIC_GPA 0xfee00000ull
+#define X86_TSS_GPA 0xfffbd000ull	   /* KVM_SET_TSS_ADDR, 3 pages */
+#define X86_IDENTITY_MAP_GPA 0xfffbc000ull /* KVM_SET_IDENTITY_MAP_ADDR */
+
+/* Legacy devices. */
+#define X86_COM1_PORT 0x3f8
+#define X86_COM1_GSI 4
+#define X86_RTC_PORT 0x70
+#define X86_RTC_GSI 8
+#define X86_I8042_DATA_PORT 0x60
+#define X86_I8042_CMD_PORT 0x64
+
+/* ACPI hardware-reduced power registers (FADT SLEEP_CONTROL_REG,
+ * SLEEP_STATUS_REG, RESET_REG), one byte each. */
+#define X86_ACPI_SLEEP_CTL_PORT 0x600
+#define X86_ACPI_SLEEP_STS_PORT 0x601
+#define X86_ACPI_RESET_PORT 0x602
+#define X86_ACPI_RESET_VALUE 0x1
+/* SLP_TYP for S5 as declared by the DSDT's \_S5 package. */
+#define X86_ACPI_S5_SLP_TYP 5
+
+/* Builds RSDP, XSDT, FADT, MADT and DSDT (every vm->mmio_devs entry as a
+ * LNRO0005 device) in [X86_ACPI_GPA, +X86_ACPI_SIZE). Returns 0 and the
+ * RSDP's address, or -errno. (acpi.c) */
+int x86_acpi_build(struct vm *vm, uint64_t *rsdp_gpa);
+
+/* Loads bzImage, initrd and command line, fills the zero page and the e820
+ * map. rsdp_gpa goes into boot_params.acpi_rsdp_addr. (boot.c) */
+int x86_boot_load(struct vm *vm, uint64_t rsdp_gpa, uint64_t *entry_gpa);
+
+#endif

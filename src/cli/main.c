@@ -1,0 +1,99 @@
+/* avp's entry point: parse, run, map how the guest ended to an exit status.
+ * The only place that decides to end the process. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "avp/cli.h"
+#include "avp/log.h"
+#include "avp/machine.h"
+
+#ifndef AVP_VERSION
+#define AVP_VERSION "unknown"
+#endif
+
+static int exit_status(enum vm_exit_reason reason)
+{
+	switch (reason) {
+	case VM_EXIT_POWEROFF:
+		return AVP_EXIT_POWEROFF;
+	case VM_EXIT_REBOOT:
+		return AVP_EXIT_REBOOT;
+	case VM_EXIT_CRASH:
+		return AVP_EXIT_CRASH;
+	case VM_EXIT_SIGNAL:
+		return AVP_EXIT_SIGNAL;
+	default:
+		return AVP_EXIT_HOST_ERROR;
+	}
+}
+
+static const char *reason_text(enum vm_exit_reason reason)
+{
+	switch (reason) {
+	case VM_EXIT_POWEROFF:
+		return "guest powered off";
+	case VM_EXIT_REBOOT:
+		return "guest rebooted";
+	case VM_EXIT_CRASH:
+		return "guest crashed";
+	case VM_EXIT_SIGNAL:
+		return "stopped by a signal";
+	default:
+		return "host-side failure";
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct avp_config cfg;
+	enum vm_exit_reason reason = VM_EXIT_NONE;
+	int cmd;
+	int ret;
+
+	avp_config_init(&cfg);
+	cmd = cli_parse(argc, argv, &cfg, stderr);
+	switch (cmd) {
+	case CLI_HELP:
+		cli_usage(stdout);
+		avp_config_free(&cfg);
+		return 0;
+	case CLI_RUN_HELP:
+		cli_run_usage(stdout);
+		avp_config_free(&cfg);
+		return 0;
+	case CLI_VERSION:
+		printf("avp %s\n", AVP_VERSION);
+		avp_config_free(&cfg);
+		return 0;
+	case CLI_RUN:
+		break;
+	default:
+		avp_config_free(&cfg);
+		return AVP_EXIT_CONFIG;
+	}
+
+	if (cfg.verbose)
+		avp_log_set_level(cfg.verbose > 1 ? AVP_LOG_DEBUG : AVP_LOG_INFO);
+	for (;;) {
+		ret = machine_run(&cfg, stdout, &reason);
+		if (ret || cfg.describe)
+			break;
+		if (reason == VM_EXIT_REBOOT && cfg.on_reboot == AVP_REBOOT_RESTART) {
+			avp_info("guest rebooted: restarting the VM");
+			continue;
+		}
+		break;
+	}
+	bool describe_only = cfg.describe;
+
+	avp_config_free(&cfg);
+	if (ret)
+		return reason == VM_EXIT_NONE ? AVP_EXIT_CONFIG : AVP_EXIT_HOST_ERROR;
+	if (describe_only)
+		return 0;
+	if (reason != VM_EXIT_POWEROFF)
+		fprintf(stderr, "avp: %s\r\n", reason_text(reason));
+	return exit_status(reason);
+}

@@ -1,0 +1,88 @@
+/* The platform description (AVP-BOOT-4): what the guest will find, in a
+ * form integrators can diff between hosts. */
+#include <errno.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+
+#include "avp/arch.h"
+#include "avp/machine.h"
+
+static json_object *hex(uint64_t v)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "0x%" PRIx64, v);
+	return json_object_new_string(buf);
+}
+
+static json_object *feature_bits(uint64_t features)
+{
+	json_object *bits = json_object_new_array();
+
+	for (unsigned int b = 0; b < 64; b++)
+		if (features & (1ull << b))
+			json_object_array_add(bits, json_object_new_int((int)b));
+	return bits;
+}
+
+static json_object *describe_devices(const struct vm *vm)
+{
+	json_object *devs = json_object_new_array();
+
+	for (unsigned int i = 0; i < vm->nmmio_devs; i++) {
+		const struct platform_mmio_dev *d = &vm->mmio_devs[i];
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "type", json_object_new_string(d->type));
+		json_object_object_add(o, "transport", json_object_new_string("virtio-mmio"));
+		json_object_object_add(o, "virtio_id", json_object_new_int((int)d->virtio_id));
+		json_object_object_add(o, "address", hex(d->base));
+		json_object_object_add(o, "size", hex(d->size));
+		json_object_object_add(o, "interrupt", json_object_new_int((int)d->gsi));
+		json_object_object_add(o, "features", hex(d->features));
+		json_object_object_add(o, "feature_bits", feature_bits(d->features));
+		json_object_array_add(devs, o);
+	}
+	return devs;
+}
+
+static json_object *describe_memory(const struct vm *vm)
+{
+	struct arch_mem_range ranges[AVP_MAX_MEM_REGIONS];
+	json_object *map = json_object_new_array();
+	int n = arch_ram_layout(vm->cfg->memory_mib << 20, ranges, AVP_MAX_MEM_REGIONS);
+
+	for (int i = 0; i < n; i++) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "type", json_object_new_string("ram"));
+		json_object_object_add(o, "address", hex(ranges[i].gpa));
+		json_object_object_add(o, "size", hex(ranges[i].size));
+		json_object_array_add(map, o);
+	}
+	return map;
+}
+
+int machine_describe(const struct vm *vm, FILE *out)
+{
+	const struct avp_config *cfg = vm->cfg;
+	json_object *root = json_object_new_object();
+	const char *text;
+	int ret = 0;
+
+	if (!root)
+		return -ENOMEM;
+	json_object_object_add(root, "avp_version", json_object_new_string(AVP_VERSION));
+	json_object_object_add(root, "arch", json_object_new_string(arch_name()));
+	json_object_object_add(root, "cpus", json_object_new_int((int)cfg->cpus));
+	json_object_object_add(root, "memory_mib", json_object_new_int64((int64_t)cfg->memory_mib));
+	json_object_object_add(root, "memory_map", describe_memory(vm));
+	json_object_object_add(root, "firmware", json_object_new_string(arch_firmware_name()));
+	json_object_object_add(root, "legacy_devices", arch_describe_legacy());
+	json_object_object_add(root, "virtio_devices", describe_devices(vm));
+	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (fprintf(out, "%s\n", text) < 0)
+		ret = -EIO;
+	json_object_put(root);
+	return ret;
+}

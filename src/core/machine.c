@@ -1,0 +1,133 @@
+/* From config to a running guest and back. */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include "avp/arch.h"
+#include "avp/devices.h"
+#include "avp/log.h"
+#include "avp/machine.h"
+#include "avp/virtio/mmio.h"
+
+static int attach_or_destroy(struct vm *vm, struct virtio_dev *dev)
+{
+	int ret = virtio_mmio_attach(vm, dev);
+
+	if (ret) {
+		avp_err("cannot attach %s: %s", dev->ops->type, strerror(-ret));
+		dev->ops->destroy(dev);
+	}
+	return ret;
+}
+
+int machine_add_devices(struct vm *vm, const struct avp_config *cfg)
+{
+	struct virtio_dev *dev;
+	int ret;
+
+	/* Order fixes the addresses and interrupts the guest sees, so the same
+	 * config always gives the same platform. */
+	for (unsigned int i = 0; i < cfg->ndisks; i++) {
+		ret = virtio_blk_create(&dev, &cfg->disks[i]);
+		if (ret || (ret = attach_or_destroy(vm, dev)))
+			return ret;
+	}
+	for (unsigned int i = 0; i < cfg->nnets; i++) {
+		ret = virtio_net_create(&dev, &cfg->nets[i]);
+		if (ret || (ret = attach_or_destroy(vm, dev)))
+			return ret;
+	}
+	if (cfg->console.kind != AVP_CHR_NONE) {
+		ret = virtio_console_create(&dev, &cfg->console);
+		if (ret || (ret = attach_or_destroy(vm, dev)))
+			return ret;
+	}
+	if (cfg->rng) {
+		ret = virtio_rng_create(&dev);
+		if (ret || (ret = attach_or_destroy(vm, dev)))
+			return ret;
+	}
+	return 0;
+}
+
+/* SIGINT/SIGTERM/SIGHUP end the VM through the normal exit path, so the
+ * terminal is restored and disks are closed cleanly. */
+static enum vm_exit_reason wait_for_end(struct vm *vm, int sfd)
+{
+	struct pollfd fds[2] = {
+		{ .fd = vm->exit_efd, .events = POLLIN },
+		{ .fd = sfd, .events = POLLIN },
+	};
+
+	while (atomic_load(&vm->exit_reason) == VM_EXIT_NONE) {
+		if (poll(fds, sfd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
+			break;
+		if (sfd >= 0 && (fds[1].revents & POLLIN)) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				avp_warn("stopping the VM on signal %s", strsignal((int)si.ssi_signo));
+				vm_request_exit(vm, VM_EXIT_SIGNAL);
+			}
+		}
+	}
+	return (enum vm_exit_reason)atomic_load(&vm->exit_reason);
+}
+
+static int boot(struct vm *vm, const struct avp_config *cfg, enum vm_exit_reason *reason)
+{
+	sigset_t set, old;
+	int sfd;
+	int ret;
+
+	ret = vm_setup_memory(vm);
+	if (ret)
+		return ret;
+	ret = arch_load_guest(vm);
+	if (ret)
+		return ret;
+	ret = vm_create_vcpus(vm);
+	if (ret)
+		return ret;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	(void)cfg;
+	ret = vm_start_vcpus(vm);
+	if (ret == 0)
+		*reason = wait_for_end(vm, sfd);
+	vm_stop_vcpus(vm);
+	if (sfd >= 0)
+		close(sfd);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}
+
+int machine_run(const struct avp_config *cfg, FILE *out, enum vm_exit_reason *reason)
+{
+	struct vm vm;
+	int ret;
+
+	*reason = VM_EXIT_NONE;
+	ret = vm_create(&vm, cfg);
+	/* A description needs no UART on the terminal. */
+	if (ret == 0 && !cfg->describe)
+		ret = arch_platform_devices_init(&vm);
+	if (ret == 0)
+		ret = machine_add_devices(&vm, cfg);
+	if (ret == 0) {
+		if (cfg->describe)
+			ret = machine_describe(&vm, out);
+		else
+			ret = boot(&vm, cfg, reason);
+	}
+	vm_destroy(&vm);
+	return ret;
+}

@@ -1,0 +1,196 @@
+/* vCPU threads: one per vCPU, each looping on KVM_RUN and dispatching the
+ * exits user space has to handle. Stopping uses KVM's immediate_exit plus a
+ * signal, so a vCPU inside KVM_RUN leaves it at once. */
+#include <errno.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "avp/arch.h"
+#include "avp/log.h"
+#include "avp/vm.h"
+
+#define VCPU_KICK_SIGNAL SIGUSR1
+
+static void kick_handler(int sig)
+{
+	(void)sig; /* only interrupts KVM_RUN */
+}
+
+int vm_create_vcpus(struct vm *vm)
+{
+	int mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	struct sigaction sa = { .sa_handler = kick_handler };
+
+	if (mmap_size < (int)sizeof(struct kvm_run)) {
+		avp_err("KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+		return -ENODEV;
+	}
+	/* No SA_RESTART: the signal must make KVM_RUN return EINTR. */
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(VCPU_KICK_SIGNAL, &sa, NULL))
+		return -errno;
+
+	vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < vm->ncpus; i++)
+		vm->vcpus[i].fd = -1;
+	for (unsigned int i = 0; i < vm->ncpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		int ret;
+
+		v->vm = vm;
+		v->index = i;
+		v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)i);
+		if (v->fd < 0) {
+			int err = errno;
+
+			avp_err("cannot create vCPU %u: %s", i, strerror(err));
+			return -err;
+		}
+		v->run_size = (size_t)mmap_size;
+		v->run = mmap(NULL, v->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+		if (v->run == MAP_FAILED) {
+			int err = errno;
+
+			v->run = NULL;
+			return -err;
+		}
+		ret = arch_vcpu_init(v);
+		if (ret) {
+			avp_err("cannot set up vCPU %u: %s", i, strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static void handle_io(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+
+	for (uint32_t i = 0; i < run->io.count; i++)
+		io_bus_dispatch(&v->vm->pio, run->io.port, data + (size_t)i * run->io.size,
+				run->io.size, run->io.direction == KVM_EXIT_IO_OUT);
+}
+
+static void handle_system_event(struct vcpu *v)
+{
+	switch (v->run->system_event.type) {
+	case KVM_SYSTEM_EVENT_SHUTDOWN:
+		vm_request_exit(v->vm, VM_EXIT_POWEROFF);
+		break;
+	case KVM_SYSTEM_EVENT_RESET:
+		vm_request_exit(v->vm, VM_EXIT_REBOOT);
+		break;
+	default:
+		fprintf(stderr, "avp: vCPU %u: guest crash event %u\r\n", v->index,
+			v->run->system_event.type);
+		arch_vcpu_dump(v, stderr);
+		vm_request_exit(v->vm, VM_EXIT_CRASH);
+		break;
+	}
+}
+
+/* 0: keep running; 1: the VM is ending. */
+static int handle_exit(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	int ret;
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		handle_io(v);
+		return 0;
+	case KVM_EXIT_MMIO:
+		io_bus_dispatch(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data, run->mmio.len,
+				run->mmio.is_write);
+		return 0;
+	case KVM_EXIT_SYSTEM_EVENT:
+		handle_system_event(v);
+		return 1;
+	case KVM_EXIT_INTR:
+		return 0;
+	default:
+		ret = arch_vcpu_handle_exit(v);
+		if (ret == 0 || ret == 1)
+			return ret;
+		fprintf(stderr, "avp: vCPU %u: unhandled KVM exit %u\r\n", v->index, run->exit_reason);
+		arch_vcpu_dump(v, stderr);
+		vm_request_exit(v->vm, VM_EXIT_CRASH);
+		return 1;
+	}
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	struct vm *vm = v->vm;
+	sigset_t set;
+	bool entered = false;
+
+	/* Every signal but the kick goes to the main thread. */
+	sigfillset(&set);
+	sigdelset(&set, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_SETMASK, &set, NULL);
+
+	while (atomic_load(&vm->exit_reason) == VM_EXIT_NONE) {
+		if (!entered && v->index == 0) {
+			vm_timing(vm, "first vCPU entry");
+			entered = true;
+		}
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			avp_err("vCPU %u: KVM_RUN: %s", v->index, strerror(errno));
+			arch_vcpu_dump(v, stderr);
+			vm_request_exit(vm, VM_EXIT_HOST_ERROR);
+			break;
+		}
+		if (handle_exit(v))
+			break;
+	}
+	return NULL;
+}
+
+int vm_start_vcpus(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->ncpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		int ret = pthread_create(&v->thread, NULL, vcpu_thread, v);
+
+		if (ret) {
+			avp_err("cannot start vCPU thread %u: %s", i, strerror(ret));
+			vm_request_exit(vm, VM_EXIT_HOST_ERROR);
+			return -ret;
+		}
+		v->thread_started = true;
+	}
+	return 0;
+}
+
+void vm_stop_vcpus(struct vm *vm)
+{
+	if (!vm->vcpus)
+		return;
+	vm_request_exit(vm, VM_EXIT_HOST_ERROR); /* no-op when a reason is set */
+	for (unsigned int i = 0; i < vm->ncpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (!v->thread_started)
+			continue;
+		/* immediate_exit covers a kick that lands before KVM_RUN. */
+		if (v->run)
+			__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+		pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+		pthread_join(v->thread, NULL);
+		v->thread_started = false;
+	}
+}

@@ -1,0 +1,63 @@
+/* Transport-independent helpers shared by every device model. */
+#include <errno.h>
+#include <string.h>
+
+#include "avp/log.h"
+#include "avp/virtio/virtio_dev.h"
+
+#define VIRTIO_ISR_QUEUE 1
+#define VIRTIO_ISR_CONFIG 2
+
+void virtio_dev_init(struct virtio_dev *dev, const struct virtio_dev_ops *ops, void *priv,
+		     void *config, uint32_t config_len)
+{
+	memset(dev, 0, sizeof(*dev));
+	dev->ops = ops;
+	dev->priv = priv;
+	dev->config = config;
+	dev->config_len = config_len;
+	dev->queue_max = VIRTQ_MAX_SIZE;
+	pthread_mutex_init(&dev->lock, NULL);
+}
+
+void virtio_dev_complete(struct virtio_dev *dev, uint16_t q, uint16_t head, uint32_t written)
+{
+	struct virtq *vq = &dev->vqs[q];
+
+	if (virtq_push(vq, head, written)) {
+		virtio_dev_needs_reset(dev, "used ring is not in guest memory");
+		return;
+	}
+	if (virtq_should_notify(vq) && dev->raise_irq)
+		dev->raise_irq(dev, VIRTIO_ISR_QUEUE);
+}
+
+void virtio_dev_config_changed(struct virtio_dev *dev)
+{
+	dev->config_generation++;
+	if (dev->raise_irq)
+		dev->raise_irq(dev, VIRTIO_ISR_CONFIG);
+}
+
+void virtio_dev_needs_reset(struct virtio_dev *dev, const char *why)
+{
+	if (dev->status & VIRTIO_STATUS_NEEDS_RESET)
+		return;
+	/* 2.1.2: tell the driver through status and a config interrupt; the
+	 * queues stay quiet until it resets the device. */
+	avp_warn("%s: driver error, device needs reset: %s", dev->ops->type, why);
+	dev->status |= VIRTIO_STATUS_NEEDS_RESET;
+	for (unsigned int i = 0; i < VIRTIO_MAX_QUEUES; i++)
+		dev->vqs[i].ready = false;
+	virtio_dev_config_changed(dev);
+}
+
+int virtio_dev_watch_fd(struct virtio_dev *dev, int fd, uint32_t epoll_events)
+{
+	return dev->watch_fd ? dev->watch_fd(dev, fd, epoll_events) : -ENOSYS;
+}
+
+int virtio_dev_unwatch_fd(struct virtio_dev *dev, int fd)
+{
+	return dev->unwatch_fd ? dev->unwatch_fd(dev, fd) : -ENOSYS;
+}
