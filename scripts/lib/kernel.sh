@@ -1,0 +1,163 @@
+# shellcheck shell=bash
+# scripts/lib/kernel.sh - the Debian 6.12 kernel that the test host (L1) and the
+# reference guest (L2) both boot.  Source it; do not run it.
+#
+#   source scripts/lib/kernel.sh
+#   kernel_ensure                 # resolve + download + extract + depmod (cached)
+#   kernel_module_closure kvm-amd # module names, dependencies first
+#   kernel_install_modules DIR kvm-amd virtio_blk ...
+#
+# After kernel_ensure these are set:
+#   AVP_KERNEL_PKG     package name   (linux-image-6.12.N+deb12-amd64-unsigned)
+#   AVP_KERNEL_PKGVER  package version (6.12.N-1~deb12u1)
+#   AVP_KERNEL_KVER    uname -r of the kernel (6.12.N+deb12-amd64)
+#   AVP_KERNEL_ROOT    extracted tree (build/cache/kernel/x)
+#   AVP_KERNEL_IMAGE   the bzImage
+#   AVP_KERNEL_MODDIR  $AVP_KERNEL_ROOT/lib/modules/$AVP_KERNEL_KVER
+#
+# Why a Debian package rather than a kernel we build: it is what the project
+# already verified boots both as a nested KVM host and as a guest, and it has
+# every virtio driver as a module.  We never install it into the host system
+# (dpkg-deb -x only), so the machine's own kernel setup is untouched.
+#
+# Override the package with AVP_KERNEL_PKG=<name> (e.g. to pin a version);
+# otherwise the highest linux-image-6.12.*+deb12-amd64-unsigned apt knows wins.
+
+if [[ -z "${AVP_ROOT:-}" ]]; then
+    AVP_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+fi
+AVP_KERNEL_CACHE="${AVP_KERNEL_CACHE:-$AVP_ROOT/build/cache/kernel}"
+
+kernel_die() { echo "kernel.sh: error: $*" >&2; exit 1; }
+kernel_log() { echo "kernel.sh: $*" >&2; }
+
+# Highest 6.12 deb12 amd64 unsigned image apt can see.
+kernel_resolve() {
+    if [[ -n "${AVP_KERNEL_PKG:-}" ]]; then
+        echo "$AVP_KERNEL_PKG"
+        return
+    fi
+    local pkg
+    pkg="$(apt-cache search --names-only '^linux-image-6\.12\..*\+deb12-amd64-unsigned$' \
+            | awk '{print $1}' | sort -V | tail -n1)"
+    [[ -n "$pkg" ]] || kernel_die "apt knows no linux-image-6.12.*+deb12-amd64-unsigned package; run 'apt-get update' (bookworm-backports or bookworm-security must be in sources.list)"
+    echo "$pkg"
+}
+
+kernel_ensure() {
+    command -v dpkg-deb >/dev/null || kernel_die "dpkg-deb not found (Debian host required)"
+    command -v depmod >/dev/null || kernel_die "depmod not found; install kmod (scripts/setup)"
+    mkdir -p "$AVP_KERNEL_CACHE/debs"
+
+    # Serialise: mkguest and testhost may both want the kernel at once.
+    local lockfd
+    exec {lockfd}>"$AVP_KERNEL_CACHE/.lock"
+    flock "$lockfd"
+
+    AVP_KERNEL_PKG="$(kernel_resolve)"
+    local deb
+    deb="$(ls -1 "$AVP_KERNEL_CACHE/debs/${AVP_KERNEL_PKG}"_*_amd64.deb 2>/dev/null | sort -V | tail -n1 || true)"
+    if [[ -z "$deb" ]]; then
+        kernel_log "downloading $AVP_KERNEL_PKG"
+        # apt-get download writes into the cwd; the '_apt' sandbox warning it
+        # prints when running as root is harmless.
+        local dlrc=0
+        (cd "$AVP_KERNEL_CACHE/debs" && apt-get download -q "$AVP_KERNEL_PKG" 2>&1 \
+            | { grep -v "couldn't be accessed by user '_apt'" >&2 || true; }) || dlrc=$?
+        deb="$(ls -1 "$AVP_KERNEL_CACHE/debs/${AVP_KERNEL_PKG}"_*_amd64.deb 2>/dev/null | sort -V | tail -n1 || true)"
+        if [[ $dlrc != 0 || -z "$deb" ]]; then
+            # Offline but a kernel is already extracted: keep using it rather
+            # than blocking every test run on the network.
+            local have
+            have="$(cat "$AVP_KERNEL_CACHE/x/.avp-version" 2>/dev/null || true)"
+            [[ -n "$have" ]] || kernel_die "apt-get download $AVP_KERNEL_PKG failed (network? try 'apt-get update')"
+            kernel_log "warning: cannot download $AVP_KERNEL_PKG; using the cached ${have%% *}"
+            AVP_KERNEL_PKG="${have%% *}"
+            deb="$(ls -1 "$AVP_KERNEL_CACHE/debs/${AVP_KERNEL_PKG}"_*_amd64.deb 2>/dev/null | sort -V | tail -n1 || true)"
+            [[ -n "$deb" ]] || kernel_die "cached kernel $AVP_KERNEL_PKG has no .deb in $AVP_KERNEL_CACHE/debs"
+        fi
+    fi
+    AVP_KERNEL_PKGVER="$(dpkg-deb -f "$deb" Version)"
+
+    AVP_KERNEL_ROOT="$AVP_KERNEL_CACHE/x"
+    local want="$AVP_KERNEL_PKG $AVP_KERNEL_PKGVER"
+    if [[ "$(cat "$AVP_KERNEL_ROOT/.avp-version" 2>/dev/null || true)" != "$want" ]]; then
+        kernel_log "extracting $AVP_KERNEL_PKG $AVP_KERNEL_PKGVER"
+        rm -rf "$AVP_KERNEL_ROOT" "$AVP_KERNEL_ROOT.tmp"
+        mkdir -p "$AVP_KERNEL_ROOT.tmp"
+        dpkg-deb -x "$deb" "$AVP_KERNEL_ROOT.tmp" || kernel_die "dpkg-deb -x $deb failed (corrupt download? delete it and retry)"
+        local kv
+        kv="$(ls -1 "$AVP_KERNEL_ROOT.tmp/lib/modules" | head -n1)"
+        [[ -n "$kv" ]] || kernel_die "no lib/modules/<version> in $deb"
+        # So that modprobe/modinfo -d work against the tree (and inside L1, where
+        # it is bind-mounted over /lib/modules).
+        depmod -b "$AVP_KERNEL_ROOT.tmp" "$kv" || kernel_die "depmod -b failed on $kv"
+        echo "$want" >"$AVP_KERNEL_ROOT.tmp/.avp-version"
+        mv "$AVP_KERNEL_ROOT.tmp" "$AVP_KERNEL_ROOT"
+        # Old .debs are 100 MB each; keep only the current one.
+        find "$AVP_KERNEL_CACHE/debs" -name '*.deb' ! -path "$deb" -delete
+    fi
+    exec {lockfd}>&-
+
+    AVP_KERNEL_KVER="$(ls -1 "$AVP_KERNEL_ROOT/lib/modules" | head -n1)"
+    AVP_KERNEL_MODDIR="$AVP_KERNEL_ROOT/lib/modules/$AVP_KERNEL_KVER"
+    AVP_KERNEL_IMAGE="$AVP_KERNEL_ROOT/boot/vmlinuz-$AVP_KERNEL_KVER"
+    [[ -f "$AVP_KERNEL_IMAGE" ]] || kernel_die "missing $AVP_KERNEL_IMAGE (delete $AVP_KERNEL_ROOT and retry)"
+    export AVP_KERNEL_PKG AVP_KERNEL_PKGVER AVP_KERNEL_KVER AVP_KERNEL_ROOT AVP_KERNEL_IMAGE AVP_KERNEL_MODDIR
+}
+
+# Is MOD built into the kernel (=y)? Then there is nothing to load.
+kernel_module_builtin() {
+    local m="${1//-/_}"
+    grep -qE "/${m}\.ko(\.[gx]z|\.zst)?\$" <(sed 's/-/_/g' "$AVP_KERNEL_MODDIR/modules.builtin")
+}
+
+# Print the module names needed for MOD..., dependencies before dependants,
+# each once.  Built-in modules are skipped.  Uses modinfo's depends field
+# recursively (hard dependencies; softdeps are not followed).
+kernel_module_closure() {
+    local -A seen=()
+    local out=()
+    _kmc_visit() {
+        local m="$1" dep deps
+        local key="${m//-/_}"
+        [[ -n "${seen[$key]:-}" ]] && return 0
+        seen[$key]=1
+        if kernel_module_builtin "$m"; then return 0; fi
+        deps="$(modinfo -b "$AVP_KERNEL_ROOT" -k "$AVP_KERNEL_KVER" -F depends "$m" 2>/dev/null)" \
+            || kernel_die "module '$m' not found in $AVP_KERNEL_KVER (check the name: modinfo -b $AVP_KERNEL_ROOT -k $AVP_KERNEL_KVER $m)"
+        local IFS=,
+        for dep in $deps; do
+            [[ -n "$dep" ]] && _kmc_visit "$dep"
+        done
+        out+=("$key")
+    }
+    local m
+    for m in "$@"; do _kmc_visit "$m"; done
+    printf '%s\n' "${out[@]}"
+}
+
+# Copy MOD... and their dependencies, decompressed (busybox insmod cannot read
+# .ko.xz), to DIR/lib/modules/NAME.ko, and write DIR/lib/modules/load-order
+# (one name per line, dependencies first) for the init script to insmod.
+kernel_install_modules() {
+    local dir="$1"; shift
+    local dest="$dir/lib/modules"
+    mkdir -p "$dest"
+    : >"$dest/load-order"
+    local m f list
+    list="$(kernel_module_closure "$@")" || kernel_die "could not resolve modules: $*"
+    while read -r m; do
+        [[ -n "$m" ]] || continue
+        f="$(modinfo -b "$AVP_KERNEL_ROOT" -k "$AVP_KERNEL_KVER" -F filename "$m")" \
+            || kernel_die "modinfo cannot find $m"
+        case "$f" in
+            *.ko.xz)  xz -dc "$f" >"$dest/$m.ko" ;;
+            *.ko.zst) zstd -qdc "$f" >"$dest/$m.ko" ;;
+            *.ko.gz)  gzip -dc "$f" >"$dest/$m.ko" ;;
+            *.ko)     cp "$f" "$dest/$m.ko" ;;
+            *) kernel_die "unexpected module file $f" ;;
+        esac || kernel_die "could not decompress $f"
+        echo "$m" >>"$dest/load-order"
+    done <<<"$list"
+}

@@ -1,0 +1,75 @@
+#!/bin/bash
+# Self-test of scripts/testhost.  Runs on the host (it starts test hosts
+# itself), serially, so it takes a couple of minutes in nested mode.
+#   bash tests/testhost-selftest.sh [--help]
+# Extra testhost options (e.g. --nested) can be given in TESTHOST_OPTS.
+set -euo pipefail
+
+if [[ "${1:-}" = -h || "${1:-}" = --help ]]; then
+    sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+fi
+[[ -z "${AVP_TESTHOST:-}" ]] || { echo "testhost-selftest: run me on the host, not inside a test host" >&2; exit 2; }
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+th=scripts/testhost
+read -r -a opts <<<"${TESTHOST_OPTS:-}"
+pass=0 fail=0
+result() { # result OK|FAIL description
+    if [[ $1 = OK ]]; then echo "ok - $2"; pass=$((pass + 1)); else echo "not ok - $2"; fail=$((fail + 1)); fi
+}
+# Our QEMU instances carry '-name avp-testhost-L1' so we can find leftovers
+# without touching anybody else's QEMU.
+leftovers() { pgrep -f 'qemu-system.*avp-testhost-L1' || true; }
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+if [[ -n "$(leftovers)" ]]; then
+    echo "testhost-selftest: a test-host QEMU is already running (pid $(leftovers | tr '\n' ' ')); wait for it" >&2
+    exit 2
+fi
+
+set +e; "$th" "${opts[@]}" tests/testhost/ok.sh >"$tmp/ok.log" 2>&1; rc=$?; set -e
+if [[ $rc = 0 ]] && grep -q '^ok.sh: AVP_TESTHOST=' "$tmp/ok.log"; then
+    result OK "script exiting 0 gives status 0"
+else
+    result FAIL "script exiting 0 gives status 0 (got $rc)"; tail -n 20 "$tmp/ok.log" | sed 's/^/#   /'
+fi
+
+set +e; "$th" "${opts[@]}" tests/testhost/fail3.sh >"$tmp/fail3.log" 2>&1; rc=$?; set -e
+if [[ $rc = 3 ]]; then
+    result OK "script exiting 3 gives status 3"
+else
+    result FAIL "script exiting 3 gives status 3 (got $rc)"; tail -n 20 "$tmp/fail3.log" | sed 's/^/#   /'
+fi
+
+t0=$SECONDS
+set +e; "$th" "${opts[@]}" --timeout 60 tests/testhost/hang.sh >"$tmp/hang.log" 2>&1; rc=$?; set -e
+secs=$((SECONDS - t0))
+if [[ $rc = 124 && $secs -le 80 ]] && grep -q 'TIMEOUT after 60 s' "$tmp/hang.log"; then
+    result OK "hanging script with --timeout 60 gives 124 after ${secs}s"
+else
+    result FAIL "hanging script with --timeout 60 gives 124 within 80s (got $rc after ${secs}s)"
+    tail -n 20 "$tmp/hang.log" | sed 's/^/#   /'
+fi
+
+token="selftest-$$-$RANDOM"
+rm -f build/testhost/out/inside.txt
+set +e; "$th" "${opts[@]}" tests/testhost/inside.sh "$token" >"$tmp/inside.log" 2>&1; rc=$?; set -e
+if [[ $rc = 0 && "$(cat build/testhost/out/inside.txt 2>/dev/null)" = "$token" ]]; then
+    result OK "environment inside as documented; a file written inside reaches the host"
+else
+    result FAIL "environment inside as documented (status $rc)"
+    grep -E 'not ok|testhost:' "$tmp/inside.log" | sed 's/^/#   /'
+fi
+
+sleep 1
+left="$(leftovers)"
+if [[ -z "$left" ]]; then
+    result OK "no test-host QEMU left running"
+else
+    result FAIL "no test-host QEMU left running (found pid ${left//$'\n'/ })"
+fi
+
+echo "$pass passed, $fail failed"
+((fail == 0))
