@@ -29,6 +29,8 @@ int arch_mmio_dev_gsi(unsigned int index);
 int arch_vm_init(struct vm *vm);
 /* Legacy platform devices: UART, RTC, keyboard controller, power ports. */
 int arch_platform_devices_init(struct vm *vm);
+/* Frees them; the vCPUs must be stopped. Safe when init never ran. */
+void arch_platform_devices_destroy(struct vm *vm);
 /* Loads kernel/initrd/cmdline into guest memory and builds the firmware
  * tables (ACPI) describing every device registered so far. */
 int arch_load_guest(struct vm *vm);

@@ -85,6 +85,7 @@ struct vm {
 	atomic_bool first_console_output;
 
 	void *arch; /* arch-private state */
+	void *platform; /* legacy platform devices (arch) */
 };
 
 int vm_create(struct vm *vm, const struct avp_config *cfg);

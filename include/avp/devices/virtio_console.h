@@ -1,0 +1,30 @@
+/* virtio-console internals shared with its tests: a constructor over plain
+ * fds, so the device can be tested with pipes instead of a chardev. */
+#ifndef AVP_DEVICES_VIRTIO_CONSOLE_H
+#define AVP_DEVICES_VIRTIO_CONSOLE_H
+
+#include "avp/virtio/virtio_dev.h"
+
+#define VIRTIO_CONSOLE_RXQ 0 /* receiveq(port0): host to guest */
+#define VIRTIO_CONSOLE_TXQ 1 /* transmitq(port0): guest to host */
+
+/* Chains taken from one queue per wakeup (see dev_wait.h). */
+#define VIRTIO_CONSOLE_BUDGET 64
+
+/* Device config layout (VIRTIO 1.2, 5.3.4), little-endian. Without
+ * VIRTIO_CONSOLE_F_SIZE / MULTIPORT / EMERG_WRITE the driver ignores it. */
+struct virtio_console_config {
+	uint16_t cols;
+	uint16_t rows;
+	uint32_t max_nr_ports;
+	uint32_t emerg_wr;
+} __attribute__((packed));
+
+/* Like virtio_console_create() with guest output written to out_fd and
+ * host input read from in_fd (-1: none). The device owns both fds from
+ * then on (closed by ops->destroy, or here on failure) and makes in_fd
+ * non-blocking. Writes to out_fd may block the device thread: meant for
+ * pipes and files, as in tests. */
+int virtio_console_create_fds(struct virtio_dev **out, int out_fd, int in_fd);
+
+#endif

@@ -1,0 +1,103 @@
+/* Opening a tap interface through /dev/net/tun (Linux
+ * Documentation/networking/tuntap.rst). */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "avp/log.h"
+#include "avp/net/tap.h"
+
+#define TUN_PATH "/dev/net/tun"
+
+/* TUNSETIFF failures are the ones users meet (no permission, interface
+ * of the wrong kind or busy): say what to do about them. */
+static void report_setiff(const char *name, int err)
+{
+	const char *msg = strerror(err);
+
+	switch (err) {
+	case EPERM:
+		if (strchr(name, '%'))
+			avp_err("tap %s: TUNSETIFF: %s (creating a tap needs CAP_NET_ADMIN: run as "
+				"root, or name one made with `ip tuntap add NAME mode tap user $USER`)",
+				name, msg);
+		else
+			avp_err("tap %s: TUNSETIFF: %s (create it first with `ip tuntap add %s mode "
+				"tap user $USER`, or run as root)", name, msg, name);
+		break;
+	case EBUSY:
+		avp_err("tap %s: TUNSETIFF: %s (is another process attached to it?)", name, msg);
+		break;
+	case EINVAL:
+		avp_err("tap %s: TUNSETIFF: %s (is it a tun or multi-queue interface, or an "
+			"invalid name?)", name, msg);
+		break;
+	default:
+		avp_err("tap %s: TUNSETIFF: %s", name, msg);
+		break;
+	}
+}
+
+static int tap_fail(const char *name, const char *what, int err, int fd)
+{
+	if (fd >= 0)
+		close(fd);
+	avp_err("tap %s: %s: %s", name, what, strerror(err));
+	return -err;
+}
+
+int tap_open(const char *name, char ifname[IFNAMSIZ])
+{
+	struct ifreq ifr;
+	/* VIRTIO 1.2 5.1.6: with VERSION_1 the header always has num_buffers,
+	 * so the tap reserves those two bytes too. */
+	int hdr_len = TAP_VNET_HDR_LEN;
+	int fd;
+
+	if (!name || !name[0]) {
+		avp_err("tap: no interface name given");
+		return -EINVAL;
+	}
+	if (strlen(name) >= IFNAMSIZ) {
+		avp_err("tap %s: interface names are at most %d characters", name, IFNAMSIZ - 1);
+		return -ENAMETOOLONG;
+	}
+
+	fd = open(TUN_PATH, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		int err = errno;
+
+		avp_err("tap %s: cannot open " TUN_PATH ": %s", name, strerror(err));
+		return -err;
+	}
+
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, name, strlen(name)); /* NUL from memset */
+	/* IFF_NO_PI: no 4-byte packet-information prefix; IFF_VNET_HDR: the
+	 * virtio-net header instead, so the guest's header maps onto it. */
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		int err = errno;
+
+		close(fd);
+		report_setiff(name, err);
+		return -err;
+	}
+	if (ioctl(fd, TUNSETVNETHDRSZ, &hdr_len) < 0)
+		return tap_fail(name, "TUNSETVNETHDRSZ", errno, fd);
+	/* Offload settings outlive us on a persistent tap, so a previous user
+	 * (another VMM) may have left GSO or partial checksums on. We offer
+	 * the guest no offloads (its driver may not accept them, 5.1.6.4),
+	 * so ask the kernel for plain frames. */
+	if (ioctl(fd, TUNSETOFFLOAD, 0u) < 0)
+		return tap_fail(name, "TUNSETOFFLOAD", errno, fd);
+
+	if (ifname) {
+		memcpy(ifname, ifr.ifr_name, IFNAMSIZ);
+		ifname[IFNAMSIZ - 1] = '\0';
+	}
+	return fd;
+}
