@@ -170,8 +170,10 @@ static void apply_time(struct rtc_cmos *rtc, struct tm *tm)
 
 	tm->tm_isdst = 0;
 	t = timegm(tm);
-	if (t == (time_t)-1)
-		return; /* not representable: keep the old clock */
+	/* Years the century register cannot hold (or timegm cannot) are
+	 * refused: the clock keeps its old setting. timegm normalised tm. */
+	if (t == (time_t)-1 || tm->tm_year < 0 || tm->tm_year > 9999 - 1900)
+		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	rtc->offset = (int64_t)t - (int64_t)ts.tv_sec;
 }

@@ -114,6 +114,9 @@ int arch_load_guest(struct vm *vm)
 		avp_err("building the ACPI tables failed: %d", err);
 		return err;
 	}
+	err = x86_write_reset_vector(vm);
+	if (err)
+		return err;
 	err = x86_boot_load(vm, rsdp, &entry);
 	if (err)
 		return err;

@@ -17,7 +17,9 @@ struct vm;
 #define X86_CMDLINE_GPA 0x20000
 #define X86_EBDA_GPA 0x9fc00
 #define X86_ACPI_GPA 0xe0000	/* RSDP and tables, reserved in e820 */
-#define X86_ACPI_SIZE 0x20000
+#define X86_ACPI_SIZE 0x1f000
+/* The real-mode reset vector (f000:fff0), inside the same reserved range. */
+#define X86_RESET_VECTOR_GPA 0xffff0
 #define X86_KERNEL_GPA 0x100000 /* protected-mode kernel */
 #define X86_MMIO_HOLE_START 0xc0000000ull /* RAM above this moves to 4 GiB */
 #define X86_HIGH_RAM_START 0x100000000ull
@@ -49,6 +51,9 @@ struct vm;
  * LNRO0005 device) in [X86_ACPI_GPA, +X86_ACPI_SIZE). Returns 0 and the
  * RSDP's address, or -errno. (acpi.c) */
 int x86_acpi_build(struct vm *vm, uint64_t *rsdp_gpa);
+
+/* Places the firmware's reset-vector stub at X86_RESET_VECTOR_GPA. (reset_vector.c) */
+int x86_write_reset_vector(struct vm *vm);
 
 /* Loads bzImage, initrd and command line, fills the zero page and the e820
  * map. rsdp_gpa goes into boot_params.acpi_rsdp_addr. (boot.c) */
