@@ -14,7 +14,7 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 	-Wstrict-prototypes -Wmissing-prototypes -Wvla -fno-strict-aliasing \
-	-Iinclude -Isrc -Itests/unit -MMD -MP $(PKG_CFLAGS)
+	-Iinclude -Isrc -Itests/unit -I$(BUILD)/gen -MMD -MP $(PKG_CFLAGS)
 ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
@@ -30,7 +30,7 @@ TEST_SUPPORT_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(BUILD)/obj/%.o)
 
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all check clean
+.PHONY: all check clean FORCE
 all: $(BUILD)/avp
 
 $(BUILD)/avp: $(BUILD)/obj/src/cli/main.o $(BUILD)/libavp.a
@@ -40,9 +40,18 @@ $(BUILD)/libavp.a: $(LIB_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
+# The version lives in one generated header, rewritten only when it
+# changes, so a commit does not rebuild every object.
+$(BUILD)/gen/avp_version.h: FORCE
+	@mkdir -p $(@D)
+	@echo '#define AVP_VERSION "$(VERSION)"' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+
+$(BUILD)/obj/src/cli/main.o $(BUILD)/obj/src/core/describe.o: $(BUILD)/gen/avp_version.h
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -DAVP_VERSION='"$(VERSION)"' -c -o $@ $<
+	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_SUPPORT_OBJS) $(BUILD)/libavp.a
 	@mkdir -p $(@D)

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "avp/api_cmd.h"
 #include "avp/config.h"
 #include "avp/guest_mem.h"
 #include "avp/io_bus.h"
@@ -85,6 +86,10 @@ struct vm {
 	atomic_bool first_console_output;
 
 	void *arch; /* arch-private state */
+
+	/* Control-socket commands offered by the core and the devices. */
+	struct api_command api_cmds[AVP_MAX_API_COMMANDS];
+	unsigned int napi_cmds;
 	void *platform; /* legacy platform devices (arch) */
 };
 

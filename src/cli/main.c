@@ -5,13 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "avp_version.h"
 #include "avp/cli.h"
 #include "avp/log.h"
 #include "avp/machine.h"
 
-#ifndef AVP_VERSION
-#define AVP_VERSION "unknown"
-#endif
 
 static int exit_status(enum vm_exit_reason reason)
 {

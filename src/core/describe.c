@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <json-c/json.h>
 
+#include "avp_version.h"
 #include "avp/arch.h"
 #include "avp/machine.h"
 

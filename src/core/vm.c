@@ -77,6 +77,7 @@ void vm_destroy(struct vm *vm)
 		if (vm->mmio_devs[i].dev)
 			virtio_mmio_detach(vm->mmio_devs[i].dev);
 	vm->nmmio_devs = 0;
+	arch_platform_devices_destroy(vm);
 	arch_vm_destroy(vm);
 	for (unsigned int i = 0; i < vm->ncpus && vm->vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
@@ -245,4 +246,22 @@ void vm_timing(const struct vm *vm, const char *milestone)
 {
 	if (vm->cfg && vm->cfg->timing)
 		fprintf(stderr, "avp: timing: %s at %.1f ms\r\n", milestone, vm_elapsed_ms(vm));
+}
+
+int vm_api_register(struct vm *vm, const char *name, api_command_fn fn, void *opaque)
+{
+	if (vm_api_find(vm, name))
+		return -EEXIST;
+	if (vm->napi_cmds >= AVP_MAX_API_COMMANDS)
+		return -ENOSPC;
+	vm->api_cmds[vm->napi_cmds++] = (struct api_command){ .name = name, .fn = fn, .opaque = opaque };
+	return 0;
+}
+
+const struct api_command *vm_api_find(const struct vm *vm, const char *name)
+{
+	for (unsigned int i = 0; i < vm->napi_cmds; i++)
+		if (strcmp(vm->api_cmds[i].name, name) == 0)
+			return &vm->api_cmds[i];
+	return NULL;
 }

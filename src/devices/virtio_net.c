@@ -217,24 +217,12 @@ static void rx_abort(struct vnet *n)
 	rx_forget(n);
 }
 
-/* Hands the frame's chains to the driver, the one with the header first.
- * TODO(virtqueue): publish them with one used->idx update; pushed one by
- * one, a driver polling the used ring may see the first chain (announcing
- * num_buffers) before the rest are there and drop the frame. Only frames
- * spanning several chains are affected. */
+/* Hands the frame's chains to the driver as one group: a driver polling
+ * the used ring must not see the first chain (announcing num_buffers)
+ * before the rest are there. */
 static void rx_publish(struct vnet *n)
 {
-	struct virtio_dev *dev = &n->dev;
-	struct virtq *vq = &dev->vqs[VIRTIO_NET_RXQ];
-	unsigned int last = n->rx_nbufs - 1u;
-
-	for (unsigned int i = 0; i < last; i++) {
-		if (virtq_push(vq, n->rx_heads[i], n->rx_lens[i])) {
-			virtio_dev_needs_reset(dev, "used ring is not in guest memory");
-			return;
-		}
-	}
-	virtio_dev_complete(dev, VIRTIO_NET_RXQ, n->rx_heads[last], n->rx_lens[last]);
+	virtio_dev_complete_many(&n->dev, VIRTIO_NET_RXQ, n->rx_heads, n->rx_lens, n->rx_nbufs);
 }
 
 /* Copies the pending frame into receive chains.

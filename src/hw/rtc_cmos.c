@@ -246,21 +246,25 @@ void rtc_cmos_io(void *opaque, uint64_t offset, void *data, uint32_t len, bool i
 	struct rtc_cmos *rtc = opaque;
 	uint8_t *b = data;
 
-	if (!rtc || !data || len == 0)
+	if (!rtc || !data)
 		return;
 	if (!is_write)
 		memset(data, 0xff, len);
 	pthread_mutex_lock(&rtc->lock);
-	if (offset == 0) {
-		/* Bit 7 of the index port is the NMI mask on a PC; NMIs are
-		 * not gated here. The port reads back as open bus. */
-		if (is_write)
-			rtc->index = b[0] & 0x7f;
-	} else if (offset == 1) {
-		if (is_write)
-			data_write(rtc, b[0]);
-		else
-			b[0] = data_read(rtc);
+	/* outw 0x70 is an index write followed by a data write, as two
+	 * 8-bit ISA cycles would be. */
+	for (uint32_t i = 0; i < len; i++) {
+		if (offset + i == 0) {
+			/* Bit 7 of the index port is the NMI mask on a PC;
+			 * NMIs are not gated here. It reads back as open bus. */
+			if (is_write)
+				rtc->index = b[i] & 0x7f;
+		} else if (offset + i == 1) {
+			if (is_write)
+				data_write(rtc, b[i]);
+			else
+				b[i] = data_read(rtc);
+		}
 	}
 	pthread_mutex_unlock(&rtc->lock);
 }

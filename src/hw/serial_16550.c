@@ -423,7 +423,7 @@ static void *reader_main(void *arg)
 		pthread_mutex_lock(&s->lock);
 		while (!s->stop && off < n) {
 			off += rx_push_locked(s, buf + off, n - off);
-			if (0)
+			if (off < n)
 				pthread_cond_wait(&s->room, &s->lock);
 		}
 		stop = s->stop;

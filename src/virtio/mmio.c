@@ -430,9 +430,15 @@ static void *device_thread(void *arg)
 					dev->ops->queue_notify(dev, q);
 				pthread_mutex_unlock(&dev->lock);
 			} else if (tag & EP_TAG_FD) {
+				int fd = (int)(uint32_t)tag;
+
 				pthread_mutex_lock(&dev->lock);
 				if (device_live(dev) && dev->ops->fd_ready)
-					dev->ops->fd_ready(dev, (int)(uint32_t)tag, events[i].events);
+					dev->ops->fd_ready(dev, fd, events[i].events);
+				else
+					/* A ready backend fd of a stopped device would
+					 * wake us forever; activate() watches it again. */
+					epoll_ctl(m->epfd, EPOLL_CTL_DEL, fd, NULL);
 				pthread_mutex_unlock(&dev->lock);
 			}
 		}

@@ -22,9 +22,15 @@ void virtio_dev_init(struct virtio_dev *dev, const struct virtio_dev_ops *ops, v
 
 void virtio_dev_complete(struct virtio_dev *dev, uint16_t q, uint16_t head, uint32_t written)
 {
+	virtio_dev_complete_many(dev, q, &head, &written, 1);
+}
+
+void virtio_dev_complete_many(struct virtio_dev *dev, uint16_t q, const uint16_t *heads,
+			      const uint32_t *written, unsigned int n)
+{
 	struct virtq *vq = &dev->vqs[q];
 
-	if (virtq_push(vq, head, written)) {
+	if (virtq_push_many(vq, heads, written, n)) {
 		virtio_dev_needs_reset(dev, "used ring is not in guest memory");
 		return;
 	}

@@ -205,20 +205,31 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *chain)
 	return 1;
 }
 
-int virtq_push(struct virtq *vq, uint16_t head, uint32_t written)
+int virtq_push_many(struct virtq *vq, const uint16_t *heads, const uint32_t *written,
+		    unsigned int n)
 {
 	uint16_t *used = used_ring_hdr(vq);
-	uint32_t *elem;
 
-	if (!used || head >= vq->size)
+	if (!used || n > vq->size)
 		return -EIO;
-	elem = (uint32_t *)(used + 2) + 2u * (vq->used_idx % vq->size);
-	elem[0] = head;
-	elem[1] = written;
-	vq->used_idx++;
-	/* 2.7.8.2: the element must be visible before the index moves. */
+	for (unsigned int i = 0; i < n; i++)
+		if (heads[i] >= vq->size)
+			return -EIO;
+	for (unsigned int i = 0; i < n; i++) {
+		uint32_t *elem = (uint32_t *)(used + 2) + 2u * ((uint16_t)(vq->used_idx + i) % vq->size);
+
+		elem[0] = heads[i];
+		elem[1] = written[i];
+	}
+	vq->used_idx = (uint16_t)(vq->used_idx + n);
+	/* 2.7.8.2: the elements must be visible before the index moves. */
 	__atomic_store_n(&used[1], vq->used_idx, __ATOMIC_RELEASE);
 	return 0;
+}
+
+int virtq_push(struct virtq *vq, uint16_t head, uint32_t written)
+{
+	return virtq_push_many(vq, &head, &written, 1);
 }
 
 bool virtq_should_notify(struct virtq *vq)

@@ -187,6 +187,13 @@ static void test_cmos_ram(void **state)
 			assert_int_equal(cmos_read(rtc, (uint8_t)i), i ^ 0x5a);
 	/* Bit 7 of the index (NMI mask) does not select another byte. */
 	assert_int_equal(cmos_read(rtc, 0x80 | 0x40), 0x40 ^ 0x5a);
+	/* A 16-bit write to 0x70 sets the index and then the data. */
+	{
+		uint16_t w = 0x7741; /* little endian: index 0x41, then 0x77 */
+
+		rtc_cmos_io(rtc, 0, &w, 2, true);
+		assert_int_equal(cmos_read(rtc, 0x41), 0x77);
+	}
 	rtc_cmos_destroy(rtc);
 }
 

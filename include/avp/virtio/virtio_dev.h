@@ -93,6 +93,9 @@ static inline bool virtio_has_feature(const struct virtio_dev *dev, unsigned int
 
 /* Completes a chain and interrupts the driver if it asked for it. */
 void virtio_dev_complete(struct virtio_dev *dev, uint16_t q, uint16_t head, uint32_t written);
+/* Completes n chains as one group (see virtq_push_many). */
+void virtio_dev_complete_many(struct virtio_dev *dev, uint16_t q, const uint16_t *heads,
+			      const uint32_t *written, unsigned int n);
 /* Signals a configuration change (bumps the generation). */
 void virtio_dev_config_changed(struct virtio_dev *dev);
 /* Marks the device DEVICE_NEEDS_RESET after the driver broke the ring. */

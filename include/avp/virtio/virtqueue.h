@@ -77,6 +77,12 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *chain);
 /* Returns a chain to the driver with `written` bytes in its writable part. */
 int virtq_push(struct virtq *vq, uint16_t head, uint32_t written);
 
+/* Returns n chains at once, publishing used->idx a single time, so that a
+ * driver polling the ring never sees part of a group (virtio-net's
+ * mergeable RX buffers announce num_buffers in the first one). */
+int virtq_push_many(struct virtq *vq, const uint16_t *heads, const uint32_t *written,
+		    unsigned int n);
+
 /* Whether the driver wants an interrupt for what was pushed since the last
  * one (VIRTQ_AVAIL_F_NO_INTERRUPT, or used_event with EVENT_IDX). */
 bool virtq_should_notify(struct virtq *vq);

@@ -261,7 +261,7 @@ static int build_e820(const struct guest_mem *gm, struct boot_params *bp)
 	if (!err)
 		err = add_e820(bp, X86_EBDA_GPA, LOW_MEM_END - X86_EBDA_GPA, E820_TYPE_RESERVED);
 	if (!err)
-		err = add_e820(bp, X86_ACPI_GPA, X86_ACPI_SIZE, E820_TYPE_RESERVED);
+		err = add_e820(bp, X86_ACPI_GPA, X86_BIOS_AREA_END - X86_ACPI_GPA, E820_TYPE_RESERVED);
 	if (err)
 		return err;
 

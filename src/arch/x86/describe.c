@@ -35,7 +35,7 @@ struct json_object *arch_describe_legacy(void)
 
 	add_legacy(arr, "uart-16550a", "PNP0501", X86_COM1_PORT, 8, X86_COM1_GSI);
 	add_legacy(arr, "rtc-mc146818", "PNP0B00", X86_RTC_PORT, 2, -1);
-	add_legacy(arr, "i8042", "", X86_I8042_DATA_PORT, 5, -1);
+	add_legacy(arr, "i8042", "PNP0303", X86_I8042_DATA_PORT, 5, 1);
 	add_legacy(arr, "acpi-power", "", X86_ACPI_SLEEP_CTL_PORT, 3, -1);
 	return arr;
 }

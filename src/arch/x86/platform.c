@@ -227,7 +227,10 @@ int arch_platform_devices_init(struct vm *vm)
 	vm->platform = p;
 
 	serial_cfg = vm->cfg ? &vm->cfg->serial : &no_serial;
-	ret = chardev_open(&p->uart_chr, serial_cfg, serial_cfg->kind == AVP_CHR_STDIO);
+	/* With --console stdio the keyboard belongs to hvc0; the UART only prints. */
+	ret = chardev_open(&p->uart_chr, serial_cfg,
+			   serial_cfg->kind == AVP_CHR_STDIO &&
+				   (!vm->cfg || vm->cfg->console.kind != AVP_CHR_STDIO));
 	if (!ret)
 		ret = serial16550_create(&p->uart, p->uart_chr,
 					 &(struct serial16550_ops){ .set_irq = uart_set_irq,

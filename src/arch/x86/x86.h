@@ -18,6 +18,7 @@ struct vm;
 #define X86_EBDA_GPA 0x9fc00
 #define X86_ACPI_GPA 0xe0000	/* RSDP and tables, reserved in e820 */
 #define X86_ACPI_SIZE 0x1f000
+#define X86_BIOS_AREA_END 0x100000 /* [X86_ACPI_GPA, here) is reserved in e820 */
 /* The real-mode reset vector (f000:fff0), inside the same reserved range. */
 #define X86_RESET_VECTOR_GPA 0xffff0
 #define X86_KERNEL_GPA 0x100000 /* protected-mode kernel */
