@@ -1,0 +1,68 @@
+#!/bin/bash
+# Boot-time benchmark: avp and QEMU (microvm) boot the same reference guest
+# with the same devices, alternately, N times each, in the same run. Prints
+# per-run and median figures:
+#   exit_ms    wall time from starting the VMM to its exit after the guest's
+#              poweroff (the guest runs its init, prints its device list and
+#              powers off);
+#   devices_ms wall time until the guest's "end of devices" line arrives on
+#              the host (the guest reached user space and probed devices).
+# Absolute numbers inside the nested test host are meaningless for real
+# hardware; only the ratio between the two VMMs means something.
+#   scripts/testhost bench/boot-time.sh [RUNS]
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+runs=${1:-3}
+kernel=build/guest/vmlinuz
+initrd=build/guest/initrd.img
+for f in build/avp "$kernel" "$initrd"; do
+	[ -e "$f" ] || { echo "boot-time: $f missing (make; scripts/mkguest)" >&2; exit 1; }
+done
+[ -c /dev/kvm ] || { echo "boot-time: no /dev/kvm: run through scripts/testhost" >&2; exit 1; }
+work=$(mktemp -d /tmp/avp-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+truncate -s 64M "$work/disk.img"
+cmdline="console=ttyS0 panic=-1 quiet"
+
+# run_one NAME COMMAND...: prints "exit_ms devices_ms"; the console goes
+# to $work/NAME.log, shown when the guest did not get to its device list.
+run_one() {
+	local name=$1 t0 line devices_ms=-1 now
+	shift
+	t0=$(date +%s%N)
+	while IFS= read -r line; do
+		printf '%s\n' "$line" >>"$work/$name.log"
+		if [[ $line == *"===== end of devices ====="* ]] && [ "$devices_ms" = -1 ]; then
+			now=$(date +%s%N)
+			devices_ms=$(((now - t0) / 1000000))
+		fi
+	done < <(timeout -k 5 300 "$@" </dev/null 2>&1)
+	now=$(date +%s%N)
+	[ "$devices_ms" = -1 ] && tail -n 15 "$work/$name.log" | sed "s/^/boot-time: $name: /" >&2
+	echo "$(((now - t0) / 1000000)) $devices_ms"
+}
+
+avp_cmd=(build/avp run --kernel "$kernel" --initrd "$initrd" --cmdline "$cmdline" --memory 256
+	--disk "$work/disk.img" --rng)
+qemu_cmd=(qemu-system-x86_64 -enable-kvm -M microvm,acpi=on -cpu host -m 256 -smp 1
+	-nodefaults -no-user-config -nographic -serial stdio -no-reboot
+	-kernel "$kernel" -initrd "$initrd" -append "$cmdline"
+	-drive "file=$work/disk.img,if=none,id=d0,format=raw" -device virtio-blk-device,drive=d0
+	-device virtio-rng-device)
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR ? a[int((NR + 1) / 2)] : -1)}'; }
+declare -a avp_exit avp_dev qemu_exit qemu_dev
+printf '%-6s %-5s %10s %12s\n' vmm run exit_ms devices_ms
+for i in $(seq 1 "$runs"); do
+	read -r e d < <(run_one avp "${avp_cmd[@]}")
+	avp_exit+=("$e"); avp_dev+=("$d")
+	printf '%-6s %-5s %10s %12s\n' avp "$i" "$e" "$d"
+	read -r e d < <(run_one qemu "${qemu_cmd[@]}")
+	qemu_exit+=("$e"); qemu_dev+=("$d")
+	printf '%-6s %-5s %10s %12s\n' qemu "$i" "$e" "$d"
+done
+ae=$(printf '%s\n' "${avp_exit[@]}" | median); ad=$(printf '%s\n' "${avp_dev[@]}" | median)
+qe=$(printf '%s\n' "${qemu_exit[@]}" | median); qd=$(printf '%s\n' "${qemu_dev[@]}" | median)
+echo
+printf 'median  avp: exit %s ms, devices %s ms | qemu microvm: exit %s ms, devices %s ms\n' "$ae" "$ad" "$qe" "$qd"
+awk -v a="$ad" -v q="$qd" 'BEGIN { if (a > 0 && q > 0) printf "ratio avp/qemu (devices_ms): %.2f\n", a / q }'
