@@ -30,7 +30,7 @@ TEST_SUPPORT_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(BUILD)/obj/%.o)
 
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all check clean FORCE
+.PHONY: all check clean fuzz FORCE
 all: $(BUILD)/avp
 
 $(BUILD)/avp: $(BUILD)/obj/src/cli/main.o $(BUILD)/libavp.a
@@ -64,4 +64,48 @@ check: $(BUILD)/avp $(TEST_BINS)
 clean:
 	rm -rf build
 
+# libFuzzer targets, one per fuzz/fuzz_*.c: `make fuzz` builds them into
+# build/fuzz/ with clang, coverage and ASan+UBSan, from their own copy of
+# the library objects, so the normal build is untouched. scripts/fuzz runs
+# them.
+FUZZ_CC ?= clang
+FUZZ_BUILD := build/fuzz
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+# No -Werror: the normal build (gcc) is the one that enforces warnings;
+# clang warns about other things, which must not stop the fuzzers.
+FUZZ_CFLAGS := -O1 -g -std=c17 -D_GNU_SOURCE -Wall -Wextra -Wshadow \
+	-Wstrict-prototypes -Wmissing-prototypes -Wvla -fno-strict-aliasing \
+	-Iinclude -Isrc -Ifuzz/support -I$(FUZZ_BUILD)/gen -MMD -MP $(PKG_CFLAGS) \
+	$(FUZZ_SAN) -fsanitize=fuzzer-no-link
+FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_SUPPORT_OBJS := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(wildcard fuzz/support/*.c))
+
+fuzz: $(FUZZ_BINS)
+# Only a pattern rule names the targets' objects: keep make from deleting
+# them as intermediates, so a rebuild relinks instead of recompiling.
+.SECONDARY: $(FUZZ_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o) $(FUZZ_SUPPORT_OBJS)
+
+$(FUZZ_BUILD)/gen/avp_version.h: FORCE
+	@mkdir -p $(@D)
+	@echo '#define AVP_VERSION "$(VERSION)"' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+
+$(FUZZ_BUILD)/obj/src/core/describe.o: $(FUZZ_BUILD)/gen/avp_version.h
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_BUILD)/libavp.a: $(FUZZ_LIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/fuzz/fuzz_%.o $(FUZZ_SUPPORT_OBJS) $(FUZZ_BUILD)/libavp.a
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+ifneq ($(filter fuzz build/fuzz/%,$(MAKECMDGOALS)),)
+-include $(shell find $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)
+endif

@@ -31,6 +31,10 @@ int arch_vm_init(struct vm *vm);
 int arch_platform_devices_init(struct vm *vm);
 /* Frees them; the vCPUs must be stopped. Safe when init never ran. */
 void arch_platform_devices_destroy(struct vm *vm);
+/* Presses the platform's power button once, asking the guest to shut down
+ * gracefully (x86: an ACPI Generic Event Device notifies a PNP0C0C button).
+ * Any thread. 0, or -errno (-ENODEV without a running VM). */
+int arch_power_button(struct vm *vm);
 /* Loads kernel/initrd/cmdline into guest memory and builds the firmware
  * tables (ACPI) describing every device registered so far. */
 int arch_load_guest(struct vm *vm);

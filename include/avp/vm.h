@@ -26,6 +26,7 @@ enum vm_exit_reason {
 	VM_EXIT_CRASH,	   /* triple fault, KVM internal error, ... */
 	VM_EXIT_HOST_ERROR,/* avp itself failed while running */
 	VM_EXIT_SIGNAL,	   /* SIGINT/SIGTERM to avp */
+	VM_EXIT_WATCHDOG,  /* the guest stopped refreshing its watchdog */
 };
 
 /* Process exit statuses, documented in the README. */
@@ -36,6 +37,7 @@ enum avp_exit_status {
 	AVP_EXIT_REBOOT = 3,
 	AVP_EXIT_HOST_ERROR = 4,
 	AVP_EXIT_SIGNAL = 5,
+	AVP_EXIT_WATCHDOG = 6, /* the guest's watchdog expired (AVP-WDT-1) */
 };
 
 struct vcpu {

@@ -9,6 +9,7 @@
 #include "avp/cli.h"
 #include "avp/log.h"
 #include "avp/machine.h"
+#include "avp/runtime/cli.h"
 
 
 static int exit_status(enum vm_exit_reason reason)
@@ -22,6 +23,8 @@ static int exit_status(enum vm_exit_reason reason)
 		return AVP_EXIT_CRASH;
 	case VM_EXIT_SIGNAL:
 		return AVP_EXIT_SIGNAL;
+	case VM_EXIT_WATCHDOG:
+		return AVP_EXIT_WATCHDOG;
 	default:
 		return AVP_EXIT_HOST_ERROR;
 	}
@@ -38,6 +41,8 @@ static const char *reason_text(enum vm_exit_reason reason)
 		return "guest crashed";
 	case VM_EXIT_SIGNAL:
 		return "stopped by a signal";
+	case VM_EXIT_WATCHDOG:
+		return "watchdog expired";
 	default:
 		return "host-side failure";
 	}
@@ -50,6 +55,13 @@ int main(int argc, char **argv)
 	int cmd;
 	int ret;
 
+	/* A client of a running VM: no config, no VM. */
+	if (argc >= 2 && strcmp(argv[1], "api") == 0)
+		return api_client_main(argc - 1, argv + 1, stdout, stderr);
+	/* The runtime (create/start/.../system) drives VMs; it boots none
+	 * itself. */
+	if (argc >= 2 && runtime_cli_handles(argv[1]))
+		return runtime_cli_main(argc, argv, stdout, stderr);
 	avp_config_init(&cfg);
 	cmd = cli_parse(argc, argv, &cfg, stderr);
 	switch (cmd) {
@@ -80,6 +92,13 @@ int main(int argc, char **argv)
 			break;
 		if (reason == VM_EXIT_REBOOT && cfg.on_reboot == AVP_REBOOT_RESTART) {
 			avp_info("guest rebooted: restarting the VM");
+			cfg.watchdog.fired_before = false;
+			continue;
+		}
+		/* --watchdog action=reset (the expiry is already reported);
+		 * the next boot's watchdog says it caused the reset. */
+		if (reason == VM_EXIT_WATCHDOG && cfg.watchdog.action == AVP_WATCHDOG_RESET) {
+			cfg.watchdog.fired_before = true;
 			continue;
 		}
 		break;

@@ -24,5 +24,9 @@ void avp_config_free(struct avp_config *cfg)
 		free(cfg->nets[i].tap);
 	free(cfg->serial.path);
 	free(cfg->console.path);
+	free(cfg->sound.out_path);
+	free(cfg->sound.in_path);
+	free(cfg->api_sock);
+	free(cfg->vsock.socket);
 	memset(cfg, 0, sizeof(*cfg));
 }

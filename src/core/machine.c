@@ -6,8 +6,15 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include "avp/api.h"
 #include "avp/arch.h"
 #include "avp/devices.h"
+#include "avp/jail.h"
+#include "avp/supervisor.h"
+#include "avp/devices/virtio_gpu.h"
+#include "avp/devices/virtio_snd.h"
+#include "avp/devices/virtio_input.h"
+#include "avp/devices/virtio_vsock.h"
 #include "avp/log.h"
 #include "avp/machine.h"
 #include "avp/virtio/mmio.h"
@@ -50,6 +57,33 @@ int machine_add_devices(struct vm *vm, const struct avp_config *cfg)
 		if (ret || (ret = attach_or_destroy(vm, dev)))
 			return ret;
 	}
+	if (cfg->gpu.enabled) {
+		ret = virtio_gpu_create(&dev, &cfg->gpu);
+		if (ret || (ret = attach_or_destroy(vm, dev)))
+			return ret;
+		/* Attached: the VM owns dev now, and the command can name it. */
+		ret = virtio_gpu_register_api(vm, dev);
+		if (ret)
+			return ret;
+	}
+	if (cfg->sound.enabled) {
+		ret = virtio_snd_create(&dev, &cfg->sound);
+		if (ret || (ret = attach_or_destroy(vm, dev)))
+			return ret;
+	}
+	if (cfg->vsock.cid) {
+		ret = virtio_vsock_create(&dev, &cfg->vsock);
+		if (ret || (ret = attach_or_destroy(vm, dev)))
+			return ret;
+	}
+	for (unsigned int i = 0; i < cfg->ninputs; i++) {
+		ret = virtio_input_create(&dev, &cfg->inputs[i]);
+		if (ret || (ret = attach_or_destroy(vm, dev)))
+			return ret;
+		ret = virtio_input_register_api(vm, dev); /* the "input" command */
+		if (ret)
+			return ret;
+	}
 	return 0;
 }
 
@@ -79,6 +113,7 @@ static enum vm_exit_reason wait_for_end(struct vm *vm, int sfd)
 
 static int boot(struct vm *vm, const struct avp_config *cfg, enum vm_exit_reason *reason)
 {
+	struct api_server *api = NULL;
 	sigset_t set, old;
 	int sfd;
 	int ret;
@@ -92,6 +127,14 @@ static int boot(struct vm *vm, const struct avp_config *cfg, enum vm_exit_reason
 	ret = vm_create_vcpus(vm);
 	if (ret)
 		return ret;
+	/* The control socket exists before the jail closes; its thread
+	 * starts before the vCPUs and stops before the devices go away (their
+	 * commands run on it). */
+	if (cfg->api_sock) {
+		ret = api_server_create(&api, vm, cfg->api_sock);
+		if (ret)
+			return ret;
+	}
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
@@ -99,11 +142,18 @@ static int boot(struct vm *vm, const struct avp_config *cfg, enum vm_exit_reason
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, &old);
 	sfd = signalfd(-1, &set, SFD_CLOEXEC);
-	(void)cfg;
-	ret = vm_start_vcpus(vm);
+	/* Every file, device and tap the VM uses is open by now: close the
+	 * jail before any guest code runs. vm_start_vcpus then confines the
+	 * main thread with seccomp (src/core/vcpu.c says why there). */
+	ret = jail_enter(cfg);
+	if (ret == 0 && api)
+		ret = api_server_start(api);
+	if (ret == 0)
+		ret = vm_start_vcpus(vm);
 	if (ret == 0)
 		*reason = wait_for_end(vm, sfd);
 	vm_stop_vcpus(vm);
+	api_server_destroy(api);
 	if (sfd >= 0)
 		close(sfd);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -113,9 +163,21 @@ static int boot(struct vm *vm, const struct avp_config *cfg, enum vm_exit_reason
 int machine_run(const struct avp_config *cfg, FILE *out, enum vm_exit_reason *reason)
 {
 	struct vm vm;
+	struct supervisor sup;
+	bool in_child = false;
 	int ret;
 
 	*reason = VM_EXIT_NONE;
+	/* With --jail, or a restart under seccomp, the VM runs in a child
+	 * process and this one only waits (src/core/supervisor.c). */
+	if (!cfg->describe && supervisor_needed(cfg)) {
+		ret = supervisor_fork(&sup, cfg);
+		if (ret)
+			return ret;
+		if (sup.child > 0)
+			return supervisor_wait(&sup, reason);
+		in_child = true;
+	}
 	ret = vm_create(&vm, cfg);
 	/* A description needs no UART on the terminal. */
 	if (ret == 0 && !cfg->describe)
@@ -129,5 +191,7 @@ int machine_run(const struct avp_config *cfg, FILE *out, enum vm_exit_reason *re
 			ret = boot(&vm, cfg, reason);
 	}
 	vm_destroy(&vm);
+	if (in_child)
+		supervisor_child_exit(ret, *reason);
 	return ret;
 }

@@ -13,6 +13,8 @@
 
 #include "avp/arch.h"
 #include "avp/log.h"
+#include "avp/partition.h"
+#include "avp/seccomp.h"
 #include "avp/vm.h"
 
 #define VCPU_KICK_SIGNAL SIGUSR1
@@ -129,17 +131,59 @@ static int handle_exit(struct vcpu *v)
 	}
 }
 
+/* Seccomp filters are inherited by threads created afterwards, so the
+ * main thread may install its own only once the vCPU threads exist; yet no
+ * guest code may run before it is in place. New vCPU threads therefore
+ * wait at this gate until vm_start_vcpus has confined the main thread.
+ * The gate lives on vm_start_vcpus's stack, which returns only once every
+ * thread has gone through. */
+struct start_gate {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool open;
+	unsigned int waiting; /* started threads not through yet */
+};
+
+struct vcpu_start {
+	struct vcpu *v;
+	struct start_gate *gate;
+};
+
+static void gate_pass(struct start_gate *g)
+{
+	pthread_mutex_lock(&g->lock);
+	while (!g->open)
+		pthread_cond_wait(&g->cond, &g->lock);
+	g->waiting--;
+	pthread_cond_broadcast(&g->cond);
+	pthread_mutex_unlock(&g->lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
-	struct vcpu *v = arg;
+	struct vcpu_start *start = arg;
+	struct vcpu *v = start->v;
 	struct vm *vm = v->vm;
 	sigset_t set;
 	bool entered = false;
+
+	gate_pass(start->gate); /* start is gone after this */
 
 	/* Every signal but the kick goes to the main thread. */
 	sigfillset(&set);
 	sigdelset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_SETMASK, &set, NULL);
+	/* Pinning and the real-time class apply before the guest runs a single
+	 * instruction, so a critical VM never runs outside its partition. */
+	if (partition_apply_vcpu(vm->cfg, v->index)) {
+		vm_request_exit(vm, VM_EXIT_HOST_ERROR);
+		return NULL;
+	}
+	/* Confined before the first guest instruction (docs/security.md). */
+	if (avp_seccomp_apply(AVP_THREAD_VCPU, vm->cfg)) {
+		vm_request_exit(vm, VM_EXIT_HOST_ERROR);
+		return NULL;
+	}
 
 	while (atomic_load(&vm->exit_reason) == VM_EXIT_NONE) {
 		if (!entered && v->index == 0) {
@@ -162,18 +206,45 @@ static void *vcpu_thread(void *arg)
 
 int vm_start_vcpus(struct vm *vm)
 {
+	struct start_gate gate = { .lock = PTHREAD_MUTEX_INITIALIZER,
+				   .cond = PTHREAD_COND_INITIALIZER };
+	struct vcpu_start *starts = calloc(vm->ncpus, sizeof(*starts));
+	int ret = 0;
+
+	if (!starts)
+		return -ENOMEM;
 	for (unsigned int i = 0; i < vm->ncpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
-		int ret = pthread_create(&v->thread, NULL, vcpu_thread, v);
+		int err;
 
-		if (ret) {
-			avp_err("cannot start vCPU thread %u: %s", i, strerror(ret));
-			vm_request_exit(vm, VM_EXIT_HOST_ERROR);
-			return -ret;
+		starts[i] = (struct vcpu_start){ .v = v, .gate = &gate };
+		err = pthread_create(&v->thread, NULL, vcpu_thread, &starts[i]);
+		if (err) {
+			avp_err("cannot start vCPU thread %u: %s", i, strerror(err));
+			ret = -err;
+			break;
 		}
 		v->thread_started = true;
+		pthread_mutex_lock(&gate.lock);
+		gate.waiting++;
+		pthread_mutex_unlock(&gate.lock);
 	}
-	return 0;
+	if (ret == 0)
+		ret = avp_seccomp_apply(AVP_THREAD_MAIN, vm->cfg);
+	/* On failure the threads still go through, see the exit request and
+	 * end without running the guest. */
+	if (ret)
+		vm_request_exit(vm, VM_EXIT_HOST_ERROR);
+	pthread_mutex_lock(&gate.lock);
+	gate.open = true;
+	pthread_cond_broadcast(&gate.cond);
+	while (gate.waiting)
+		pthread_cond_wait(&gate.cond, &gate.lock);
+	pthread_mutex_unlock(&gate.lock);
+	pthread_cond_destroy(&gate.cond);
+	pthread_mutex_destroy(&gate.lock);
+	free(starts);
+	return ret;
 }
 
 void vm_stop_vcpus(struct vm *vm)

@@ -14,6 +14,7 @@
 
 #include "avp/arch.h"
 #include "avp/log.h"
+#include "avp/partition.h"
 #include "avp/virtio/mmio.h"
 #include "avp/vm.h"
 
@@ -112,7 +113,7 @@ int vm_setup_memory(struct vm *vm)
 	for (int i = 0; i < n; i++) {
 		struct kvm_userspace_memory_region region;
 		void *hva = mmap(NULL, ranges[i].size, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+				 MAP_PRIVATE | MAP_ANONYMOUS | partition_mmap_flags(vm->cfg), -1, 0);
 		int ret;
 
 		if (hva == MAP_FAILED) {
@@ -121,6 +122,11 @@ int vm_setup_memory(struct vm *vm)
 			avp_err("cannot reserve %llu MiB of guest memory: %s",
 				(unsigned long long)(ranges[i].size >> 20), strerror(err));
 			return -err;
+		}
+		ret = partition_lock_memory(vm->cfg, hva, ranges[i].size);
+		if (ret) {
+			munmap(hva, ranges[i].size);
+			return ret;
 		}
 		ret = gm_add_region(&vm->mem, ranges[i].gpa, ranges[i].size, hva);
 		if (ret) {

@@ -412,6 +412,10 @@ static void *reader_main(void *arg)
 	size_t n = 0, off = 0;
 	bool eof = false;
 
+	if (s->ops.reader_start && s->ops.reader_start(s->ops.opaque)) {
+		avp_err("serial: host input is ignored: the input thread could not start");
+		return NULL;
+	}
 	for (;;) {
 		struct pollfd pfd[2] = {
 			{ .fd = s->wake_efd, .events = POLLIN },

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "avp/log.h"
+#include "avp/seccomp.h"
 #include "avp/virtio/mmio.h"
 #include "avp/virtio/virtio_dev.h"
 #include "avp/vm.h"
@@ -405,6 +406,13 @@ static void *device_thread(void *arg)
 	struct virtio_dev *dev = m->dev;
 	struct epoll_event events[16];
 
+	/* Confined before the first request reaches the device
+	 * (docs/security.md). Without a KVM VM (unit tests) no guest can
+	 * reach it, and tests keep the freedom to do what they like. */
+	if (m->vm->vm_fd >= 0 && avp_seccomp_apply(AVP_THREAD_DEVICE, m->vm->cfg)) {
+		vm_request_exit(m->vm, VM_EXIT_HOST_ERROR);
+		return NULL;
+	}
 	for (;;) {
 		int n = epoll_wait(m->epfd, events, 16, -1);
 

@@ -23,12 +23,49 @@ else
 	skip "no $kernel (run scripts/mkguest): truncated-bzImage and memory cases use it"
 fi
 
+# Synthetic bzImages (no guest build needed): a valid 64-bit boot header
+# whose fields claim what the case needs. mkbz OUT FILE_SIZE SYSSIZE_BYTES
+# [RELOCATABLE PREF_ADDRESS INIT_SIZE]; the file is sparse past the header.
+mkbz() {
+	python3 - "$@" <<'PY'
+import struct, sys
+out, size, sys_bytes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+reloc = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+pref = int(sys.argv[5], 0) if len(sys.argv) > 5 else 0x1000000
+init = int(sys.argv[6], 0) if len(sys.argv) > 6 else 0x300000
+h = bytearray(1024)
+h[0x1f1] = 1                                   # setup_sects: kernel at 1024
+h[0x1f4:0x1f8] = struct.pack("<I", sys_bytes // 16)
+h[0x1fe:0x200] = b"\x55\xaa"
+h[0x200:0x202] = b"\xeb\x6a"
+h[0x202:0x208] = b"HdrS" + struct.pack("<H", 0x020f)
+h[0x211] = 1                                   # LOADED_HIGH
+h[0x22c:0x238] = struct.pack("<IIBBH", 0x7fffffff, 0x200000, reloc, 21, 3)
+h[0x238:0x23c] = struct.pack("<I", 2047)
+h[0x258:0x264] = struct.pack("<QI", pref, init)
+with open(out, "wb") as f:
+    f.write(h)
+    f.truncate(size)
+PY
+}
+mkbz "$work/bz-oversized" $((1024 + (64 << 20))) $((64 << 20))
+mkbz "$work/bz-short" 70000 $((64 << 20))
+mkbz "$work/bz-huge-init" $((1024 + 65536)) 65536 1 0x1000000 0xffffffff
+mkbz "$work/bz-pref-wrap" $((1024 + 65536)) 65536 0 0xfffffffffffff000 0x300000
+mkbz "$work/bz-ok" $((1024 + 65536)) 65536
+mkdir -m 0755 "$work/pub"
+cp "$work/bz-ok" "$work/pub/kernel"
+truncate -s 1M "$work/pub/disk.img"
+chmod 000 "$work/pub/kernel" "$work/pub/disk.img"
+
 # expect_error NAME REGEX ARGS...: status 1 and a message matching REGEX.
+# With the array `pre` set, avp runs under that command (e.g. setpriv).
+pre=()
 expect_error() {
 	local name=$1 regex=$2
 	shift 2
 	local out rc
-	out=$(timeout -k 2 20 "$avp" "$@" </dev/null 2>&1 >/dev/null)
+	out=$(timeout -k 2 20 "${pre[@]}" "$avp" "$@" </dev/null 2>&1 >/dev/null)
 	rc=$?
 	if [ $rc -eq 1 ] && grep -qiE -- "$regex" <<<"$out"; then
 		ok "$name: exit 1, says: $(head -n 1 <<<"$out")"
@@ -62,6 +99,37 @@ expect_error "bad MAC" "--net" run --kernel x --net tap=a,mac=52:54:00:zz:00:01
 # Linux caps one argv string at 128 KiB, so 100 KB is the longest a shell can pass.
 expect_error "100 KB command line" "too long" run --kernel x --cmdline "$(head -c 100000 /dev/zero | tr "\\0" a)"
 expect_error "same disk twice" "twice" run --kernel x --disk a.img --disk a.img
+expect_error "same tap twice" "twice" run --kernel x --net tap=avpdup0 --net tap=avpdup0,mac=52:54:00:00:00:02
+expect_error "MAC with a missing octet" "--net" run --kernel x --net tap=a,mac=52:54:00:00:01
+expect_error "multicast MAC" "--net" run --kernel x --net tap=a,mac=01:00:5e:00:00:01
+
+# Images whose header claims more than the file or the guest can hold.
+expect_error "kernel header claims more than the file" "truncated" "${k[@]}" --kernel "$work/bz-short"
+expect_error "kernel bigger than guest RAM" "memory" "${k[@]}" --kernel "$work/bz-oversized" --memory 32
+expect_error "kernel init_size bigger than guest RAM" "memory" "${k[@]}" --kernel "$work/bz-huge-init" --memory 32
+# A fixed-address kernel wanting to run near 2^64 (found by fuzz_bzimage).
+expect_error "kernel pref_address wraps" "memory" "${k[@]}" --kernel "$work/bz-pref-wrap"
+
+# Files avp may not read. Root reads anything, so as root run avp without
+# the capabilities that bypass file permissions (it still opens /dev/kvm,
+# which root owns); as anyone else the mode alone refuses.
+if [ "$(id -u)" = 0 ]; then
+	if setpriv --inh-caps=-dac_override,-dac_read_search \
+		--bounding-set=-dac_override,-dac_read_search true 2>/dev/null; then
+		pre=(setpriv --inh-caps=-dac_override,-dac_read_search
+			--bounding-set=-dac_override,-dac_read_search)
+	else
+		skip "unreadable kernel/disk: setpriv cannot drop CAP_DAC_OVERRIDE here"
+		pre=(skip)
+	fi
+fi
+if [ "${pre[0]:-}" != skip ]; then
+	expect_error "unreadable kernel" "kernel.*(permission denied|cannot open)" "${k[@]}" \
+		--kernel "$work/pub/kernel"
+	expect_error "unreadable disk" "disk.*permission denied" "${k[@]}" --kernel "$work/bz-ok" \
+		--disk "$work/pub/disk.img"
+fi
+pre=()
 
 # The help and version texts exist and exit 0.
 for args in "--help" "--version" "run --help"; do

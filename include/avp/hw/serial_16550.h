@@ -22,6 +22,10 @@ struct serial16550_ops {
 	void (*set_irq)(void *opaque, int level);
 	/* The guest transmitted output to the host (optional). */
 	void (*output)(void *opaque);
+	/* Runs first on the input thread, before it reads any host input
+	 * (optional): the platform confines the thread there. Nonzero ends
+	 * the thread, so input is ignored rather than read unconfined. */
+	int (*reader_start)(void *opaque);
 	void *opaque;
 };
 

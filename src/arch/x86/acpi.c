@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/x86/acpi_wdat.h"
 #include "arch/x86/aml.h"
+#include "arch/x86/power_button.h"
 #include "arch/x86/x86.h"
 #include "arch/x86/x86_state.h"
 #include "avp/vm.h"
@@ -340,6 +342,10 @@ static int build_dsdt(struct acpi_image *img, const struct vm *vm, size_t *off)
 		if (ret)
 			return ret;
 	}
+	/* The power button belongs to the platform devices (platform.c); a
+	 * VM built without them (the table unit tests) gets none. */
+	if (vm->platform)
+		x86_power_button_dsdt(&a);
 	aml_end(&a);
 
 	ret = aml_finish(&a, &aml_len);
@@ -353,7 +359,8 @@ static int build_dsdt(struct acpi_image *img, const struct vm *vm, size_t *off)
 
 static int build_image(struct acpi_image *img, const struct vm *vm)
 {
-	size_t rsdp, xsdt, fadt, madt, dsdt;
+	size_t rsdp, xsdt, fadt, madt, dsdt, wdat = 0;
+	size_t nxsdt = x86_wdat_enabled(vm) ? 3 : 2; /* FADT, MADT[, WDAT] */
 	uint8_t *p;
 	int ret;
 
@@ -364,9 +371,15 @@ static int build_image(struct acpi_image *img, const struct vm *vm)
 	 * is filled in once the DSDT is placed. */
 	ret = image_alloc(img, RSDP_LEN, &rsdp);
 	if (!ret)
-		ret = image_alloc(img, ACPI_HEADER_LEN + 2 * 8, &xsdt);
+		ret = image_alloc(img, ACPI_HEADER_LEN + nxsdt * 8, &xsdt);
 	if (!ret)
 		ret = build_madt(img, vm->ncpus, &madt);
+	/* --watchdog: the WDAT describing it (acpi_wdat.c, AVP-WDT-1). */
+	if (!ret && nxsdt > 2 && !(ret = image_alloc(img, x86_wdat_len(), &wdat))) {
+		table_header(img->buf + wdat, "WDAT", X86_WDAT_REVISION);
+		ret = x86_wdat_fill(img->buf + wdat, x86_wdat_len());
+		table_finish(img->buf + wdat, x86_wdat_len());
+	}
 	if (!ret)
 		ret = image_alloc(img, FADT_LEN, &fadt);
 	if (!ret)
@@ -379,7 +392,9 @@ static int build_image(struct acpi_image *img, const struct vm *vm)
 	table_header(p, "XSDT", XSDT_REVISION);
 	put64(p + ACPI_HEADER_LEN, image_gpa(fadt));
 	put64(p + ACPI_HEADER_LEN + 8, image_gpa(madt));
-	table_finish(p, ACPI_HEADER_LEN + 2 * 8);
+	if (wdat)
+		put64(p + ACPI_HEADER_LEN + 16, image_gpa(wdat));
+	table_finish(p, ACPI_HEADER_LEN + nxsdt * 8);
 
 	/* RSDP (section 5.2.5.3): the checksum covers the ACPI 1.0 part, the
 	 * extended checksum the whole structure. No RSDT: revision 2 OSPMs

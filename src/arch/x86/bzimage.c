@@ -172,7 +172,13 @@ uint64_t bzimage_runtime_start(const struct bzimage_info *bi, uint64_t load_gpa)
 uint64_t bzimage_footprint_end(const struct bzimage_info *bi, uint64_t load_gpa)
 {
 	uint64_t image_end = load_gpa + bi->kernel_size;
-	uint64_t runtime_end = bzimage_runtime_start(bi, load_gpa) + bi->init_size;
+	uint64_t runtime_start = bzimage_runtime_start(bi, load_gpa);
+	uint64_t runtime_end = runtime_start + bi->init_size;
 
+	/* A non-relocatable image's pref_address near 2^64 wraps this; saturate
+	 * so that the caller's RAM check fails instead of passing on a small
+	 * end (found by fuzz/fuzz_bzimage.c). */
+	if (runtime_end < runtime_start)
+		return UINT64_MAX;
 	return image_end > runtime_end ? image_end : runtime_end;
 }

@@ -48,6 +48,11 @@ struct vm;
 /* SLP_TYP for S5 as declared by the DSDT's \_S5 package. */
 #define X86_ACPI_S5_SLP_TYP 5
 
+/* The WDAT watchdog's registers (include/avp/hw/watchdog.h, WATCHDOG_NPORTS
+ * of them), with --watchdog. Away from the RTC's 0x70-0x73, which Linux
+ * refuses in a WDAT (drivers/acpi/acpi_watchdog.c). (acpi_wdat.c) */
+#define X86_WDT_PORT 0x610
+
 /* Builds RSDP, XSDT, FADT, MADT and DSDT (every vm->mmio_devs entry as a
  * LNRO0005 device) in [X86_ACPI_GPA, +X86_ACPI_SIZE). Returns 0 and the
  * RSDP's address, or -errno. (acpi.c) */

@@ -1,0 +1,87 @@
+/* virtio-vsock (VIRTIO 1.2, section 5.10) between a guest and host
+ * programs on Unix sockets, Firecracker's convention (docs/devices.md):
+ *
+ *  - host to guest: a host program connects to the socket PATH, writes
+ *    "CONNECT <port>\n", reads "OK <hostport>\n", and then has a byte
+ *    stream to the guest's listener on <port>;
+ *  - guest to host: a guest connecting to CID 2, port P reaches whoever
+ *    listens on the Unix socket "PATH_P".
+ *
+ * Layouts and limits shared with the tests. */
+#ifndef AVP_DEVICES_VIRTIO_VSOCK_H
+#define AVP_DEVICES_VIRTIO_VSOCK_H
+
+#include <stdint.h>
+
+#include "avp/config.h"
+#include "avp/virtio/virtio_dev.h"
+
+#define VIRTIO_ID_VSOCK 19
+
+/* 5.10.2: queues. */
+#define VSOCK_RXQ 0
+#define VSOCK_TXQ 1
+#define VSOCK_EVQ 2
+
+/* 5.10.3: stream sockets, and nothing else. */
+#define VIRTIO_VSOCK_F_STREAM 0
+
+#define VSOCK_HOST_CID 2
+
+/* 5.10.6: packet header, little-endian. */
+struct virtio_vsock_hdr {
+	uint64_t src_cid;
+	uint64_t dst_cid;
+	uint32_t src_port;
+	uint32_t dst_port;
+	uint32_t len;
+	uint16_t type;
+	uint16_t op;
+	uint32_t flags;
+	uint32_t buf_alloc;
+	uint32_t fwd_cnt;
+} __attribute__((packed));
+
+#define VSOCK_HDR_LEN 44
+_Static_assert(sizeof(struct virtio_vsock_hdr) == VSOCK_HDR_LEN, "5.10.6 header is 44 bytes");
+
+#define VIRTIO_VSOCK_TYPE_STREAM 1
+
+#define VIRTIO_VSOCK_OP_INVALID 0
+#define VIRTIO_VSOCK_OP_REQUEST 1
+#define VIRTIO_VSOCK_OP_RESPONSE 2
+#define VIRTIO_VSOCK_OP_RST 3
+#define VIRTIO_VSOCK_OP_SHUTDOWN 4
+#define VIRTIO_VSOCK_OP_RW 5
+#define VIRTIO_VSOCK_OP_CREDIT_UPDATE 6
+#define VIRTIO_VSOCK_OP_CREDIT_REQUEST 7
+
+/* SHUTDOWN flags (5.10.6.6). */
+#define VIRTIO_VSOCK_SHUTDOWN_RCV 1
+#define VIRTIO_VSOCK_SHUTDOWN_SEND 2
+
+/* Limits; together they bound what a guest or a host program can make
+ * avp hold (docs/devices.md):
+ *  - at most VSOCK_MAX_CONNS streams (host clients still saying CONNECT
+ *    included); more host clients wait in the listen backlog, more guest
+ *    connection requests get RST;
+ *  - per stream, VSOCK_BUF_ALLOC bytes of guest data the host program has
+ *    not read yet: the credit we grant the guest (5.10.6.3), so a slow
+ *    reader stops the guest's sender, not the other streams;
+ *  - host data is read only when the guest has credit and a buffer for
+ *    it, so a slow guest reader stops the host's writer;
+ *  - RST replies to packets of unknown streams wait in a queue of
+ *    VSOCK_RST_QUEUE; when it is full we stop taking the guest's tx
+ *    packets until the guest gives us rx buffers (5.10.6.1). */
+#define VSOCK_MAX_CONNS 256
+#define VSOCK_BUF_ALLOC (128u * 1024u)
+#define VSOCK_MAX_PAYLOAD (64u * 1024u) /* per packet we send */
+#define VSOCK_RST_QUEUE 64
+#define VSOCK_BUDGET 64		   /* chains per queue per wakeup */
+#define VSOCK_CONNECT_LINE_MAX 32  /* "CONNECT 4294967295\r\n" fits */
+#define VSOCK_HANDSHAKE_MS 5000	   /* to send CONNECT, and for the guest to answer */
+#define VSOCK_HOST_PORT_BASE (1u << 30) /* local ports of host-initiated streams */
+
+int virtio_vsock_create(struct virtio_dev **out, const struct avp_vsock_cfg *cfg);
+
+#endif

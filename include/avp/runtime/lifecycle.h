@@ -1,0 +1,40 @@
+/* The lifecycle operations of AVP-RT-2, as a library (the CLI in
+ * src/cli/runtime_cmds.c and `avp system` both use them). Semantics follow
+ * the OCI runtime spec where a VM allows it; docs/runtime.md lists the
+ * differences. Every function returns 0 or -errno with the reason in e. */
+#ifndef AVP_RUNTIME_LIFECYCLE_H
+#define AVP_RUNTIME_LIFECYCLE_H
+
+#include <stdbool.h>
+
+#include "avp/runtime/jsoncheck.h"
+#include "avp/runtime/state.h"
+
+/* Validates the bundle, makes ROOT/ID (-EEXIST when the ID is taken) and
+ * starts the VM's monitor; the VM is then "created". */
+int rt_create(const char *root, const char *id, const char *bundle_dir, struct jc_err *e);
+
+/* created -> running: the monitor starts the VMM process. */
+int rt_start(const char *root, const char *id, struct jc_err *e);
+
+/* The state, corrected by what /proc says (a VM whose processes died
+ * behind the monitor's back shows as stopped). */
+int rt_state_get(const char *root, const char *id, struct rt_state *st, struct jc_err *e);
+
+/* sig "TERM" (graceful, forced off after the bundle's shutdown_timeout_s)
+ * or "KILL". With wait_s > 0, waits up to that long for "stopped". */
+int rt_kill(const char *root, const char *id, const char *sig, unsigned int wait_s,
+	    struct jc_err *e);
+
+/* Removes a stopped VM's state; force kills a live one first. */
+int rt_delete(const char *root, const char *id, bool force, struct jc_err *e);
+
+/* Polls the state until status is one of the wanted ones (bit per
+ * enum rt_status) or timeout_ms passes (-ETIMEDOUT). */
+int rt_wait_status(const char *root, const char *id, unsigned int mask, int timeout_ms,
+		   struct rt_state *st);
+
+/* IDs of the VMs under root, sorted; *ids is malloc'd (free each and it). */
+int rt_list_ids(const char *root, char ***ids, size_t *n);
+
+#endif

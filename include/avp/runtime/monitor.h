@@ -1,0 +1,21 @@
+/* The monitor: one detached process per VM that owns the VM's life. It
+ * outlives the CLI that created it (setsid + double fork), starts the VMM
+ * process on `avp start`, applies the restart policy, carries out
+ * `avp kill`, and records every change in ROOT/ID/state.json. The CLI
+ * talks to it over ROOT/ID/ctl.sock (src/runtime/request.c).
+ *
+ * The VMM process is `avp run --bundle DIR --api-sock ROOT/ID/api.sock`,
+ * executed from /proc/self/exe: the same binary, the same code path and
+ * exit statuses as a VM run by hand, and a process of its own whose
+ * threads (vcpuN) carry the pinning and scheduling of the bundle. */
+#ifndef AVP_RUNTIME_MONITOR_H
+#define AVP_RUNTIME_MONITOR_H
+
+#include "avp/runtime/jsoncheck.h"
+
+/* Forks the monitor for VM id, whose directory ROOT/ID holds the initial
+ * state.json (status created). Returns 0 once the monitor serves ctl.sock,
+ * or -errno with the reason in e. */
+int rt_monitor_spawn(const char *root, const char *id, struct jc_err *e);
+
+#endif

@@ -1,0 +1,85 @@
+/* The runtime's record of one VM (AVP-RT-2): ROOT/ID/state.json, written
+ * atomically (temp file + rename) so readers never see half a file. The
+ * VM's monitor is its only writer once `avp create` has handed over. */
+#ifndef AVP_RUNTIME_STATE_H
+#define AVP_RUNTIME_STATE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "avp/runtime/bundle.h"
+
+#define RT_DEFAULT_ROOT "/run/avp"
+#define RT_ID_MAX 64
+
+/* How the runtime prints JSON for people and scripts alike. */
+#define RT_JSON_PRETTY \
+	(JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+enum rt_status { RT_CREATED, RT_RUNNING, RT_RESTARTING, RT_STOPPED };
+
+/* A process we started, recognised by pid and start time together, so a
+ * recycled pid is never mistaken for ours. */
+struct rt_proc {
+	pid_t pid; /* 0: none */
+	unsigned long long start; /* /proc/PID/stat field 22 (clock ticks after boot) */
+};
+
+struct rt_state {
+	char id[RT_ID_MAX + 1];
+	char bundle[4096];
+	enum rt_status status;
+	struct rt_proc vm;      /* the VMM process running the guest */
+	struct rt_proc monitor; /* the process that owns the VM's life */
+	time_t created, started, stopped;
+	unsigned int restarts;
+	char last_exit_reason[32]; /* "poweroff", "reboot", "crash", ... ; "" none yet */
+	char last_exit_detail[160];
+	char stop_requested[16];   /* "TERM"/"KILL" after avp kill, else "" */
+	/* What the bundle asked for (the live values are read from /proc). */
+	enum avp_restart_policy restart;
+	unsigned int max_restarts, backoff_ms, shutdown_timeout_s;
+	bool critical;
+	unsigned int cpus;
+	bool affinity_set;
+	int affinity[AVP_MAX_CPUS];
+	enum avp_sched_class sched_class;
+	int sched_priority;
+	unsigned long long memory_mib;
+	bool mem_reserve;
+	unsigned int nnets;
+	char taps[AVP_MAX_NETS][16];
+};
+
+/* 0, or -EINVAL: IDs are 1-64 of [A-Za-z0-9_.-], not starting with '.' or
+ * '-', so they are safe as directory names and in messages. */
+int rt_id_valid(const char *id);
+
+/* ROOT/ID[/NAME] into buf; -ENAMETOOLONG when it does not fit. */
+int rt_path(char *buf, size_t len, const char *root, const char *id, const char *name);
+
+/* Fills the bundle-derived part of st. */
+void rt_state_from_bundle(struct rt_state *st, const char *id, const struct avp_bundle *b);
+
+int rt_state_write(const char *root, const struct rt_state *st);
+int rt_state_read(const char *root, const char *id, struct rt_state *st);
+
+/* The state as JSON (the caller puts it). live adds what /proc says about
+ * the running VM ("effective": the vCPU threads' affinity and scheduling,
+ * locked memory). */
+struct json_object *rt_state_to_json(const struct rt_state *st, bool live);
+
+/* Corrects a state whose processes died without the monitor saying so
+ * (the monitor itself was killed): returns true when st was changed. */
+bool rt_state_reconcile(struct rt_state *st);
+
+/* Is it still the same live (not zombie) process? */
+bool rt_proc_alive(const struct rt_proc *p);
+/* Fills p for a live pid; -ESRCH when it is gone. */
+int rt_proc_get(pid_t pid, struct rt_proc *p);
+
+const char *rt_status_name(enum rt_status s);
+
+#endif

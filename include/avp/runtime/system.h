@@ -1,0 +1,58 @@
+/* A system file (AVP-PART-1, AVP-NET-2): several bundles started together,
+ * each under its own ID, and the virtual networks between them. Format in
+ * docs/runtime.md:
+ *   {"vms": [{"id": "cluster", "bundle": "cluster"}, ...],
+ *    "networks": [{"name": "backbone", "members": ["cluster", ...]}]}
+ * Bundle paths are relative to the system file's directory. */
+#ifndef AVP_RUNTIME_SYSTEM_H
+#define AVP_RUNTIME_SYSTEM_H
+
+#include <stdio.h>
+
+#include "avp/runtime/bundle.h"
+#include "avp/runtime/jsoncheck.h"
+#include "avp/runtime/state.h"
+
+#define SYS_MAX_VMS 16
+#define SYS_MAX_NETWORKS 8
+#define SYS_NET_NAME_MAX 8 /* "avpbr-" + name must fit an interface name */
+
+struct sys_vm {
+	char id[RT_ID_MAX + 1];
+	char *bundle_dir; /* absolute */
+	struct avp_bundle bundle;
+};
+
+struct sys_network {
+	char name[SYS_NET_NAME_MAX + 1];
+	char bridge[16];
+	unsigned int members[SYS_MAX_VMS]; /* indexes into vms */
+	unsigned int nmembers;
+};
+
+struct avp_system {
+	struct sys_vm vms[SYS_MAX_VMS];
+	unsigned int nvms;
+	struct sys_network nets[SYS_MAX_NETWORKS];
+	unsigned int nnets;
+};
+
+/* Parses a system file's text; dir (absolute) is where bundle paths start.
+ * Loads every bundle and checks the whole: unique IDs, members that exist
+ * and have a net device on the network, no host CPU pinned by two critical
+ * VMs. Errors name the JSON path ("vms[1].id: ..."). */
+int system_parse(const char *text, size_t len, const char *dir, struct avp_system *s,
+		 struct jc_err *e);
+int system_load(const char *file, struct avp_system *s, struct jc_err *e);
+void system_free(struct avp_system *s);
+
+/* avp system up|down|status. up creates the networks (a Linux bridge per
+ * network, a tap per member device), then creates and starts every VM; a
+ * failure undoes what was done. down stops (TERM, then KILL after the
+ * bundle's timeout) and deletes the VMs and removes the networks, going on
+ * past errors. status prints JSON to out. */
+int system_up(const char *root, const struct avp_system *s, struct jc_err *e);
+int system_down(const char *root, const struct avp_system *s, struct jc_err *e);
+int system_status(const char *root, const struct avp_system *s, FILE *out);
+
+#endif

@@ -1,0 +1,277 @@
+/* Argument handling and output of the runtime commands; the work is in
+ * src/runtime/. */
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "avp/runtime/bundle.h"
+#include "avp/runtime/cli.h"
+#include "avp/runtime/lifecycle.h"
+#include "avp/runtime/system.h"
+
+static const char *const commands[] = { "create", "start", "state", "kill", "delete",
+					"list",	  "spec",  "system", NULL };
+
+bool runtime_cli_handles(const char *command)
+{
+	for (size_t i = 0; command && commands[i]; i++)
+		if (strcmp(commands[i], command) == 0)
+			return true;
+	return false;
+}
+
+void runtime_cli_usage(FILE *out)
+{
+	fputs("usage: avp COMMAND ... [--root DIR]\n"
+	      "\n"
+	      "VM lifecycle (OCI-style; docs/runtime.md):\n"
+	      "  create ID --bundle DIR   check DIR/config.json and set up VM ID (created)\n"
+	      "  start ID                 boot it (running)\n"
+	      "  state ID                 its state as JSON\n"
+	      "  kill ID [TERM|KILL] [--wait]\n"
+	      "                           TERM: graceful (guest power button, else SIGTERM to\n"
+	      "                           the VMM), forced off after shutdown_timeout_s;\n"
+	      "                           KILL: at once. --wait: until stopped\n"
+	      "  delete ID [--force]      forget a stopped VM (--force: kill it first)\n"
+	      "  list [--json]            every VM\n"
+	      "  spec [DIR]               write a commented default DIR/config.json\n"
+	      "  system up|down|status FILE\n"
+	      "                           several VMs and the networks between them\n"
+	      "\n"
+	      "  --root DIR   where state lives (default $AVP_RUNTIME_ROOT or /run/avp)\n"
+	      "exit status: 0 done, 1 refused (the message says why)\n",
+	      out);
+}
+
+struct rt_args {
+	const char *root;
+	const char *bundle;
+	bool wait, force, json;
+	const char *pos[3];
+	int npos;
+};
+
+enum { OPT_ROOT = 300, OPT_BUNDLE, OPT_WAIT, OPT_FORCE, OPT_JSON, OPT_HELP };
+
+static const struct option rt_options[] = {
+	{ "root", required_argument, NULL, OPT_ROOT },
+	{ "bundle", required_argument, NULL, OPT_BUNDLE },
+	{ "wait", no_argument, NULL, OPT_WAIT },
+	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* 0, 1 (help printed) or -EINVAL (message printed). */
+static int parse_args(int argc, char **argv, struct rt_args *a, FILE *out, FILE *err)
+{
+	const char *env = getenv("AVP_RUNTIME_ROOT");
+	int opt;
+
+	memset(a, 0, sizeof(*a));
+	a->root = env && *env ? env : RT_DEFAULT_ROOT;
+	optind = 1;
+	opterr = 0;
+	/* "+" would stop at the first operand; options may come anywhere. */
+	while ((opt = getopt_long(argc, argv, ":h", rt_options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_ROOT:
+			a->root = optarg;
+			break;
+		case OPT_BUNDLE:
+			a->bundle = optarg;
+			break;
+		case OPT_WAIT:
+			a->wait = true;
+			break;
+		case OPT_FORCE:
+			a->force = true;
+			break;
+		case OPT_JSON:
+			a->json = true;
+			break;
+		case 'h':
+		case OPT_HELP:
+			runtime_cli_usage(out);
+			return 1;
+		case ':':
+			fprintf(err, "avp %s: option '%s' needs a value\n", argv[0], argv[optind - 1]);
+			return -EINVAL;
+		default:
+			fprintf(err, "avp %s: unknown option '%s' (see avp %s --help)\n", argv[0],
+				argv[optind - 1], argv[0]);
+			return -EINVAL;
+		}
+	}
+	for (; optind < argc; optind++) {
+		if (a->npos >= 3) {
+			fprintf(err, "avp %s: unexpected argument '%s'\n", argv[0], argv[optind]);
+			return -EINVAL;
+		}
+		a->pos[a->npos++] = argv[optind];
+	}
+	if (!*a->root) {
+		fprintf(err, "avp %s: --root is empty\n", argv[0]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Exactly n operands (named for the message). */
+static bool need(const struct rt_args *a, int n, const char *cmd, const char *what, FILE *err)
+{
+	if (a->npos == n)
+		return true;
+	fprintf(err, "avp %s: expected %s (see avp %s --help)\n", cmd, what, cmd);
+	return false;
+}
+
+static int fail(FILE *err, const char *cmd, const struct jc_err *e, int ret)
+{
+	fprintf(err, "avp %s: %s\n", cmd, e->text[0] ? e->text : strerror(-ret));
+	return 1;
+}
+
+/* "TERM", "SIGTERM", "15" -> "TERM"; likewise KILL. */
+static const char *signal_word(const char *s)
+{
+	if (!strcmp(s, "TERM") || !strcmp(s, "SIGTERM") || !strcmp(s, "15"))
+		return "TERM";
+	if (!strcmp(s, "KILL") || !strcmp(s, "SIGKILL") || !strcmp(s, "9"))
+		return "KILL";
+	return NULL;
+}
+
+static int cmd_list(const struct rt_args *a, FILE *out)
+{
+	struct json_object *arr = json_object_new_array();
+	char **ids;
+	size_t n;
+
+	rt_list_ids(a->root, &ids, &n);
+	if (!a->json)
+		fprintf(out, "%-20s %-10s %-8s %-8s %-14s %s\n", "ID", "STATUS", "PID", "RESTARTS",
+			"LAST-EXIT", "BUNDLE");
+	for (size_t i = 0; i < n; i++) {
+		struct jc_err e = { "" };
+		struct rt_state st;
+
+		if (rt_state_get(a->root, ids[i], &st, &e) == 0) {
+			if (a->json)
+				json_object_array_add(arr, rt_state_to_json(&st, false));
+			else
+				fprintf(out, "%-20s %-10s %-8d %-8u %-14s %s\n", st.id,
+					rt_status_name(st.status), (int)st.vm.pid, st.restarts,
+					st.last_exit_reason[0] ? st.last_exit_reason : "-",
+					st.bundle);
+		}
+		free(ids[i]);
+	}
+	free(ids);
+	if (a->json)
+		fprintf(out, "%s\n", json_object_to_json_string_ext(arr, RT_JSON_PRETTY));
+	json_object_put(arr);
+	return 0;
+}
+
+static int cmd_system(const struct rt_args *a, FILE *out, FILE *err)
+{
+	struct jc_err e = { "" };
+	struct avp_system sys;
+	const char *verb = a->pos[0];
+	int ret;
+
+	if (!need(a, 2, "system", "up, down or status and a system file", err))
+		return 1;
+	if (strcmp(verb, "up") && strcmp(verb, "down") && strcmp(verb, "status")) {
+		fprintf(err, "avp system: expected up, down or status, got '%s'\n", verb);
+		return 1;
+	}
+	ret = system_load(a->pos[1], &sys, &e);
+	if (ret)
+		return fail(err, "system", &e, ret);
+	if (strcmp(verb, "up") == 0)
+		ret = system_up(a->root, &sys, &e);
+	else if (strcmp(verb, "down") == 0)
+		ret = system_down(a->root, &sys, &e);
+	else
+		ret = system_status(a->root, &sys, out);
+	system_free(&sys);
+	return ret ? fail(err, "system", &e, ret) : 0;
+}
+
+int runtime_cli_main(int argc, char **argv, FILE *out, FILE *err)
+{
+	const char *cmd = argv[1];
+	struct jc_err e = { "" };
+	struct rt_args a;
+	struct rt_state st;
+	int ret;
+
+	ret = parse_args(argc - 1, argv + 1, &a, out, err);
+	if (ret)
+		return ret > 0 ? 0 : 1;
+	if (strcmp(cmd, "create") == 0) {
+		if (!need(&a, 1, cmd, "an ID", err))
+			return 1;
+		if (!a.bundle) {
+			fprintf(err, "avp create: --bundle DIR is required\n");
+			return 1;
+		}
+		ret = rt_create(a.root, a.pos[0], a.bundle, &e);
+	} else if (strcmp(cmd, "start") == 0) {
+		if (!need(&a, 1, cmd, "an ID", err))
+			return 1;
+		ret = rt_start(a.root, a.pos[0], &e);
+	} else if (strcmp(cmd, "state") == 0) {
+		if (!need(&a, 1, cmd, "an ID", err))
+			return 1;
+		ret = rt_state_get(a.root, a.pos[0], &st, &e);
+		if (ret == 0) {
+			struct json_object *o = rt_state_to_json(&st, true);
+
+			fprintf(out, "%s\n", json_object_to_json_string_ext(
+						     o, RT_JSON_PRETTY));
+			json_object_put(o);
+		}
+	} else if (strcmp(cmd, "kill") == 0) {
+		const char *sig = a.npos == 2 ? signal_word(a.pos[1]) : "TERM";
+
+		if (a.npos < 1 || a.npos > 2) {
+			fprintf(err, "avp kill: expected an ID and an optional signal\n");
+			return 1;
+		}
+		if (!sig) {
+			fprintf(err, "avp kill: signal '%s': expected TERM (graceful) or KILL\n",
+				a.pos[1]);
+			return 1;
+		}
+		ret = rt_state_get(a.root, a.pos[0], &st, &e);
+		if (ret == 0)
+			ret = rt_kill(a.root, a.pos[0], sig,
+				      a.wait ? st.shutdown_timeout_s + 10 : 0, &e);
+	} else if (strcmp(cmd, "delete") == 0) {
+		if (!need(&a, 1, cmd, "an ID", err))
+			return 1;
+		ret = rt_delete(a.root, a.pos[0], a.force, &e);
+	} else if (strcmp(cmd, "list") == 0) {
+		if (!need(&a, 0, cmd, "no arguments", err))
+			return 1;
+		return cmd_list(&a, out);
+	} else if (strcmp(cmd, "spec") == 0) {
+		if (a.npos > 1) {
+			fprintf(err, "avp spec: expected at most one directory\n");
+			return 1;
+		}
+		ret = bundle_write_default(a.npos ? a.pos[0] : ".", &e);
+	} else if (strcmp(cmd, "system") == 0) {
+		return cmd_system(&a, out, err);
+	} else {
+		fprintf(err, "avp: unknown command '%s'\n", cmd);
+		return 1;
+	}
+	return ret ? fail(err, cmd, &e, ret) : 0;
+}

@@ -1,0 +1,318 @@
+/* The seccomp-bpf allowlists of avp's threads, built with libseccomp
+ * (seccomp_init(3), seccomp_rule_add(3), seccomp_load(3)).
+ *
+ * Each role lists what its thread calls after it installed its filter, and
+ * nothing it only does before (opening files, creating KVM objects,
+ * starting threads). The lists were taken from the code paths of each
+ * thread and checked against `strace -f` of real guest boots in the test
+ * host (docs/security.md tells how to redo that). Filters stack: a thread
+ * created by a confined thread gets its creator's filter too, which is why
+ * the main thread installs its own only after it created the vCPU threads
+ * (src/core/vcpu.c).
+ *
+ * A call outside the list kills the whole process (SCMP_ACT_KILL_PROCESS):
+ * a VMM thread that starts doing unexpected things is more likely
+ * compromised than buggy, and a dead VMM is a contained one. Killing only
+ * the thread would leave the VM half-alive with locks held. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <seccomp.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "avp/log.h"
+#include "avp/seccomp.h"
+
+#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* What every thread needs once it runs: the C library's own machinery,
+ * memory management behind malloc, and logging to stderr. */
+static const int common_calls[] = {
+	SCMP_SYS(write),	   /* avp_log and eventfd signalling */
+	SCMP_SYS(futex),	   /* mutexes, condition variables, pthread_join */
+	SCMP_SYS(exit),		   /* thread end */
+	SCMP_SYS(exit_group),	   /* process end */
+	SCMP_SYS(rt_sigreturn),	   /* return from the vCPU kick and glibc's set*id signal */
+	SCMP_SYS(rt_sigprocmask),  /* glibc blocks signals around thread exit and raise */
+	SCMP_SYS(restart_syscall), /* a blocking call resumed after a signal */
+	SCMP_SYS(sched_yield),	   /* spinning locks in glibc and the sanitizers */
+	SCMP_SYS(getpid),	   /* raise, pthread_kill, glibc's set*id handler */
+	SCMP_SYS(gettid),	   /* raise */
+	SCMP_SYS(madvise),	   /* free() giving memory back; thread stacks on exit */
+	SCMP_SYS(munmap),	   /* free() of large blocks */
+	SCMP_SYS(mremap),	   /* realloc() of large blocks */
+	SCMP_SYS(brk),		   /* malloc's main arena */
+	SCMP_SYS(sched_getaffinity), /* malloc sizing a new thread arena */
+	SCMP_SYS(clock_gettime),   /* RTC, --timing (normally the vDSO) */
+	SCMP_SYS(gettimeofday),	   /* same, older callers */
+	SCMP_SYS(sigaltstack),	   /* sanitizer runtimes tear down a thread's signal stack */
+	SCMP_SYS(poll),		   /* chardev_write waits for a full terminal or pipe */
+};
+
+/* Terminal restore: chardev's fatal-signal handler may run on any thread
+ * and puts the terminal back with tcsetattr(TCSAFLUSH). */
+static const unsigned long common_ioctls[] = { TCSETSF };
+
+static const int vcpu_calls[] = {
+	SCMP_SYS(read),	     /* device reset drains its reschedule eventfd */
+	SCMP_SYS(epoll_ctl), /* a device activated or reset watches its backend fds */
+};
+
+/* The KVM calls of the run loop and its exit handlers, nothing that
+ * creates or reshapes the VM. */
+static const unsigned long vcpu_ioctls[] = {
+	KVM_RUN,
+	KVM_IRQ_LINE,  /* legacy device interrupts (UART, i8042), mmio without irqfd */
+	KVM_GET_REGS,  /* HLT check, crash dump */
+	KVM_GET_SREGS, /* crash dump */
+};
+
+static const int device_calls[] = {
+	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), /* the worker loop */
+	SCMP_SYS(epoll_ctl),		/* watching backend fds */
+	SCMP_SYS(read),   SCMP_SYS(readv),	/* eventfds, tap, console input */
+	SCMP_SYS(writev),			/* tap, console output */
+	SCMP_SYS(preadv), SCMP_SYS(pwritev),	/* disk requests */
+	SCMP_SYS(fdatasync),			/* disk flush */
+	SCMP_SYS(fallocate),			/* discard, write zeroes */
+	SCMP_SYS(getrandom),			/* virtio-rng */
+};
+
+static const int uart_reader_calls[] = {
+	SCMP_SYS(read), /* host input and nothing else */
+};
+
+/* Waiting for the end and tearing down: joining threads, closing fds,
+ * unmapping guest RAM, putting stdin's flags and handlers back. */
+static const int main_calls[] = {
+	SCMP_SYS(read),	       /* signalfd, exit eventfd */
+	SCMP_SYS(close),       /* teardown */
+	SCMP_SYS(rt_sigaction), /* chardev removes its terminal-restoring handlers */
+};
+
+/* Devices with more than plain fds behind them add their own calls, in
+ * the threads that reach them: the device worker (queue work), the vCPU
+ * (reset and activation arrive as register writes) and the main thread
+ * (destroy at teardown). Only when the VM has the device. */
+
+/* virtio-vsock: host programs on Unix sockets, and the guest's own
+ * connections to PATH_port (only AF_UNIX, see add_role). */
+static const int vsock_device_calls[] = {
+	SCMP_SYS(connect),  SCMP_SYS(accept4),	SCMP_SYS(sendmsg), SCMP_SYS(recvmsg),
+	SCMP_SYS(recvfrom), SCMP_SYS(shutdown), SCMP_SYS(close),   SCMP_SYS(timerfd_settime),
+};
+static const int vsock_vcpu_calls[] = {
+	SCMP_SYS(shutdown), SCMP_SYS(close), SCMP_SYS(timerfd_settime), /* reset drops streams */
+};
+static const int vsock_main_calls[] = {
+	SCMP_SYS(shutdown), SCMP_SYS(timerfd_settime),
+	SCMP_SYS(newfstatat), SCMP_SYS(unlink), /* removing our listening socket */
+};
+
+/* virtio-sound: WAV files and a period timer per stream. */
+static const int sound_device_calls[] = {
+	SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(timerfd_settime),
+};
+static const int sound_vcpu_main_calls[] = {
+	SCMP_SYS(pwrite64), SCMP_SYS(timerfd_settime), /* reset/close finish the WAV header */
+};
+
+struct builder {
+	scmp_filter_ctx ctx;
+	int err;
+};
+
+static void add(struct builder *b, int nr, unsigned int nargs, const struct scmp_arg_cmp *args)
+{
+	int ret;
+
+	if (b->err)
+		return;
+	ret = seccomp_rule_add_array(b->ctx, SCMP_ACT_ALLOW, nr, nargs, args);
+	if (ret)
+		b->err = ret;
+}
+
+static void add_calls(struct builder *b, const int *nrs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		add(b, nrs[i], 0, NULL);
+}
+
+static void add_ioctls(struct builder *b, const unsigned long *reqs, size_t n)
+{
+	/* The kernel reads the request as an unsigned int: compare 32 bits. */
+	for (size_t i = 0; i < n; i++) {
+		struct scmp_arg_cmp req = SCMP_A1_32(SCMP_CMP_EQ, (uint32_t)reqs[i]);
+
+		add(b, SCMP_SYS(ioctl), 1, &req);
+	}
+}
+
+/* Rules with arguments that every role shares. */
+static void add_common(struct builder *b)
+{
+	/* No executable memory: malloc and thread stacks never ask for it,
+	 * injected code would. */
+	const struct scmp_arg_cmp no_exec = SCMP_A2_64(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
+	/* Signals only to our own threads (vCPU kick, raise). */
+	const struct scmp_arg_cmp own_pid = SCMP_A0_32(SCMP_CMP_EQ, (uint32_t)getpid());
+
+	add_calls(b, common_calls, N_ELEMS(common_calls));
+	add_ioctls(b, common_ioctls, N_ELEMS(common_ioctls));
+	add(b, SCMP_SYS(mmap), 1, &no_exec);
+	add(b, SCMP_SYS(mprotect), 1, &no_exec);
+	add(b, SCMP_SYS(tgkill), 1, &own_pid);
+}
+
+/* The jail (src/core/jail.c) drops groups, gid and uid with the glibc
+ * calls, which make every existing thread repeat the change from a signal
+ * handler. Device workers and the UART reader exist by then; they may make
+ * exactly those calls with exactly those values. */
+static void add_jail_drop(struct builder *b, const struct avp_config *cfg)
+{
+	const struct scmp_arg_cmp no_groups = SCMP_A0_32(SCMP_CMP_EQ, 0);
+	const struct scmp_arg_cmp gid = SCMP_A0_32(SCMP_CMP_EQ, cfg->jail.gid);
+	const struct scmp_arg_cmp uid = SCMP_A0_32(SCMP_CMP_EQ, cfg->jail.uid);
+
+	if (!cfg->jail.enabled)
+		return;
+	add(b, SCMP_SYS(setgroups), 1, &no_groups);
+	add(b, SCMP_SYS(setgid), 1, &gid);
+	add(b, SCMP_SYS(setuid), 1, &uid);
+}
+
+static void add_devices(struct builder *b, enum avp_thread_role role, const struct avp_config *cfg)
+{
+	const struct scmp_arg_cmp unix_only = SCMP_A0_32(SCMP_CMP_EQ, AF_UNIX);
+	bool vsock = cfg->vsock.cid != 0;
+	bool sound = cfg->sound.enabled;
+
+	switch (role) {
+	case AVP_THREAD_MAIN:
+		if (vsock)
+			add_calls(b, vsock_main_calls, N_ELEMS(vsock_main_calls));
+		if (sound)
+			add_calls(b, sound_vcpu_main_calls, N_ELEMS(sound_vcpu_main_calls));
+		break;
+	case AVP_THREAD_VCPU:
+		if (vsock)
+			add_calls(b, vsock_vcpu_calls, N_ELEMS(vsock_vcpu_calls));
+		if (sound)
+			add_calls(b, sound_vcpu_main_calls, N_ELEMS(sound_vcpu_main_calls));
+		break;
+	case AVP_THREAD_DEVICE:
+		if (vsock) {
+			add_calls(b, vsock_device_calls, N_ELEMS(vsock_device_calls));
+			add(b, SCMP_SYS(socket), 1, &unix_only);
+		}
+		if (sound)
+			add_calls(b, sound_device_calls, N_ELEMS(sound_device_calls));
+		break;
+	default:
+		break;
+	}
+}
+
+static void add_role(struct builder *b, enum avp_thread_role role, const struct avp_config *cfg)
+{
+	/* stdin's flags: chardev_close restores what it found. */
+	const struct scmp_arg_cmp getfl = SCMP_A1_32(SCMP_CMP_EQ, F_GETFL);
+	const struct scmp_arg_cmp setfl = SCMP_A1_32(SCMP_CMP_EQ, F_SETFL);
+
+	add_common(b);
+	add_devices(b, role, cfg);
+	switch (role) {
+	case AVP_THREAD_MAIN:
+		add_calls(b, main_calls, N_ELEMS(main_calls));
+		add(b, SCMP_SYS(fcntl), 1, &getfl);
+		add(b, SCMP_SYS(fcntl), 1, &setfl);
+		break;
+	case AVP_THREAD_VCPU:
+		add_calls(b, vcpu_calls, N_ELEMS(vcpu_calls));
+		add_ioctls(b, vcpu_ioctls, N_ELEMS(vcpu_ioctls));
+		break;
+	case AVP_THREAD_DEVICE:
+		add_calls(b, device_calls, N_ELEMS(device_calls));
+		add_jail_drop(b, cfg);
+		break;
+	case AVP_THREAD_UART_READER:
+		add_calls(b, uart_reader_calls, N_ELEMS(uart_reader_calls));
+		add_jail_drop(b, cfg);
+		break;
+	default:
+		b->err = -EINVAL;
+		break;
+	}
+}
+
+const char *avp_seccomp_role_name(enum avp_thread_role role)
+{
+	static const char *const names[AVP_THREAD_NROLES] = {
+		[AVP_THREAD_MAIN] = "main",
+		[AVP_THREAD_VCPU] = "vcpu",
+		[AVP_THREAD_DEVICE] = "device",
+		[AVP_THREAD_UART_READER] = "uart-reader",
+	};
+
+	return (unsigned int)role < AVP_THREAD_NROLES ? names[role] : "unknown";
+}
+
+int avp_seccomp_apply(enum avp_thread_role role, const struct avp_config *cfg)
+{
+	static const struct avp_config defaults; /* zero: kill, no jail */
+	struct builder b = { 0 };
+	uint32_t deny;
+	int ret;
+
+	if (!cfg)
+		cfg = &defaults;
+	if ((unsigned int)role >= AVP_THREAD_NROLES)
+		return -EINVAL;
+	switch (cfg->seccomp) {
+	case AVP_SECCOMP_OFF:
+		return 0;
+	case AVP_SECCOMP_LOG:
+		deny = SCMP_ACT_LOG;
+		break;
+	case AVP_SECCOMP_KILL:
+		deny = SCMP_ACT_KILL_PROCESS;
+		break;
+	default:
+		return -EINVAL;
+	}
+	/* The C library loads a few things lazily, with calls no role
+	 * allows: do it now. The RTC's gmtime_r reads the time zone on its
+	 * first call. */
+	tzset();
+	b.ctx = seccomp_init(deny);
+	if (!b.ctx)
+		return -ENOMEM;
+	/* A call through another ABI (int 0x80, x32) gets the same answer as
+	 * an unlisted one instead of libseccomp's default of killing the
+	 * thread only. */
+	ret = seccomp_attr_set(b.ctx, SCMP_FLTATR_ACT_BADARCH, deny);
+	if (ret == 0) {
+		add_role(&b, role, cfg);
+		ret = b.err;
+	}
+	/* Also sets no_new_privs on this thread, which seccomp requires of an
+	 * unprivileged caller. */
+	if (ret == 0)
+		ret = seccomp_load(b.ctx);
+	seccomp_release(b.ctx);
+	if (ret) {
+		avp_err("seccomp: cannot install the %s thread's filter: %s",
+			avp_seccomp_role_name(role), strerror(-ret));
+		return ret;
+	}
+	avp_debug("seccomp: %s thread confined (%s)", avp_seccomp_role_name(role),
+		  cfg->seccomp == AVP_SECCOMP_LOG ? "log only" : "kill on violation");
+	return 0;
+}

@@ -1,0 +1,854 @@
+/* config.json of a bundle -> struct avp_bundle. Every rejection names the
+ * JSON path of the offending value. Adding a device to bundles means one
+ * entry in device_kinds[] (its keys and a parse function filling
+ * struct avp_config) plus its $defs entry in docs/bundle.schema.json. */
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "avp/cli.h"
+#include "avp/devices/virtio_gpu.h"
+#include "avp/runtime/bundle.h"
+
+#define BACKOFF_MAX_MS 60000u
+
+static const char *const top_keys[] = {
+	"kernel", "initrd", "cmdline", "critical", "cpus", "memory", "scheduling",
+	"serial", "devices", "restart", "shutdown_timeout_s", NULL,
+};
+static const char *const cpus_keys[] = { "count", "affinity", NULL };
+static const char *const memory_keys[] = { "mib", "reserve", NULL };
+static const char *const scheduling_keys[] = { "class", "priority", NULL };
+static const char *const restart_keys[] = { "policy", "max_restarts", "backoff_ms", NULL };
+
+static const char *const disk_keys[] = { "type", "path", "read_only", NULL };
+static const char *const net_keys[] = { "type", "tap", "network", "mac", NULL };
+static const char *const rng_keys[] = { "type", NULL };
+static const char *const console_keys[] = { "type", "backend", NULL };
+static const char *const vsock_keys[] = { "type", "cid", "socket", NULL };
+static const char *const gpu_keys[] = { "type", "width", "height", NULL };
+static const char *const input_keys[] = { "type", "kind", "width", "height", NULL };
+static const char *const sound_keys[] = { "type", "out", "in", NULL };
+static const char *const watchdog_keys[] = { "type", "action", NULL };
+
+/* Joins a bundle-relative path onto the bundle directory. */
+static int resolve(const struct avp_bundle *b, const char *path, const char *where, char **out,
+		   struct jc_err *e)
+{
+	if (!*path)
+		return jc_fail(e, where, "empty path");
+	if (path[0] == '/')
+		*out = strdup(path);
+	else if (asprintf(out, "%s/%s", b->dir, path) < 0)
+		*out = NULL;
+	return *out ? 0 : -ENOMEM;
+}
+
+/* "stdio", "none" or "file:PATH" (PATH relative to the bundle). */
+static int parse_chardev(struct avp_bundle *b, const char *text, const char *where,
+			 struct avp_chardev_cfg *chr, struct jc_err *e)
+{
+	free(chr->path);
+	chr->path = NULL;
+	if (strcmp(text, "stdio") == 0) {
+		chr->kind = AVP_CHR_STDIO;
+	} else if (strcmp(text, "none") == 0) {
+		chr->kind = AVP_CHR_NONE;
+	} else if (strncmp(text, "file:", 5) == 0 && text[5]) {
+		chr->kind = AVP_CHR_FILE;
+		return resolve(b, text + 5, where, &chr->path, e);
+	} else {
+		return jc_fail(e, where, "expected \"stdio\", \"none\" or \"file:PATH\", got \"%s\"",
+			       text);
+	}
+	return 0;
+}
+
+static int parse_disk(struct json_object *dev, const char *path, struct avp_bundle *b,
+		      struct jc_err *e)
+{
+	struct avp_config *cfg = &b->cfg;
+	struct avp_disk_cfg *disk;
+	char where[JC_PATH_MAX];
+	const char *file;
+	int ret;
+
+	if (cfg->ndisks >= AVP_MAX_DISKS)
+		return jc_fail(e, path, "at most %d disks", AVP_MAX_DISKS);
+	disk = &cfg->disks[cfg->ndisks];
+	ret = jc_get_string(dev, path, "path", true, &file, e);
+	if (ret)
+		return ret;
+	jc_path_key(where, sizeof(where), path, "path");
+	ret = resolve(b, file, where, &disk->path, e);
+	if (ret)
+		return ret;
+	cfg->ndisks++; /* from here on avp_config_free owns the path */
+	for (unsigned int i = 0; i + 1 < cfg->ndisks; i++)
+		if (strcmp(cfg->disks[i].path, disk->path) == 0)
+			return jc_fail(e, where, "\"%s\" is already used by another disk", file);
+	ret = jc_get_bool(dev, path, "read_only", false, &disk->read_only, e);
+	return ret == -ENOENT ? 0 : ret;
+}
+
+static int parse_net(struct json_object *dev, const char *path, struct avp_bundle *b,
+		     struct jc_err *e)
+{
+	struct avp_config *cfg = &b->cfg;
+	struct avp_net_cfg *net;
+	char where[JC_PATH_MAX];
+	const char *tap = NULL, *network = NULL, *mac;
+	int ret;
+
+	if (cfg->nnets >= AVP_MAX_NETS)
+		return jc_fail(e, path, "at most %d network devices", AVP_MAX_NETS);
+	net = &cfg->nets[cfg->nnets];
+	memset(net, 0, sizeof(*net));
+	ret = jc_get_string(dev, path, "tap", false, &tap, e);
+	if (ret && ret != -ENOENT)
+		return ret;
+	ret = jc_get_string(dev, path, "network", false, &network, e);
+	if (ret && ret != -ENOENT)
+		return ret;
+	if (!tap == !network)
+		return jc_fail(e, path, "give either \"tap\" (an existing or new tap) or \"network\" "
+			       "(a network of the system file), not %s", tap ? "both" : "neither");
+	/* IFNAMSIZ - 1: the kernel's limit for interface names. */
+	if (tap && (!*tap || strlen(tap) > 15 || strchr(tap, '/'))) {
+		jc_path_key(where, sizeof(where), path, "tap");
+		return jc_fail(e, where, "\"%s\" is not an interface name (1-15 characters, no '/')",
+			       tap);
+	}
+	if (tap && !(net->tap = strdup(tap)))
+		return -ENOMEM;
+	if (network && !(b->net_network[cfg->nnets] = strdup(network)))
+		return -ENOMEM;
+	cfg->nnets++;
+	/* On a network the tap is named after the MAC, so the system that
+	 * makes the tap and every later start of the VM agree on it. */
+	ret = jc_get_string(dev, path, "mac", network != NULL, &mac, e);
+	if (ret == 0) {
+		jc_path_key(where, sizeof(where), path, "mac");
+		if (cli_parse_mac(mac, net->mac))
+			return jc_fail(e, where, "expected a unicast MAC like 52:54:00:12:34:56, got "
+				       "\"%s\"", mac);
+		net->mac_set = true;
+	} else if (ret != -ENOENT) {
+		return ret;
+	}
+	if (network) {
+		char name[16];
+
+		bundle_network_tap(net->mac, name, sizeof(name));
+		if (!(net->tap = strdup(name)))
+			return -ENOMEM;
+	}
+	for (unsigned int i = 0; i + 1 < cfg->nnets; i++)
+		if (strcmp(cfg->nets[i].tap, net->tap) == 0) {
+			jc_path_key(where, sizeof(where), path, tap ? "tap" : "mac");
+			return jc_fail(e, where, "tap \"%s\" is already used by another net device",
+				       net->tap);
+		}
+	return 0;
+}
+
+static int parse_rng(struct json_object *dev, const char *path, struct avp_bundle *b,
+		     struct jc_err *e)
+{
+	(void)dev;
+	if (b->cfg.rng)
+		return jc_fail(e, path, "only one rng device is supported");
+	b->cfg.rng = true;
+	return 0;
+}
+
+static int parse_console(struct json_object *dev, const char *path, struct avp_bundle *b,
+			 struct jc_err *e)
+{
+	char where[JC_PATH_MAX];
+	const char *backend = "stdio";
+	int ret;
+
+	if (b->cfg.console.kind != AVP_CHR_NONE)
+		return jc_fail(e, path, "only one console device is supported");
+	ret = jc_get_string(dev, path, "backend", false, &backend, e);
+	if (ret && ret != -ENOENT)
+		return ret;
+	jc_path_key(where, sizeof(where), path, "backend");
+	ret = parse_chardev(b, backend, where, &b->cfg.console, e);
+	if (ret == 0 && b->cfg.console.kind == AVP_CHR_NONE)
+		return jc_fail(e, where, "a console device needs \"stdio\" or \"file:PATH\" (leave "
+			       "the device out for none)");
+	return ret;
+}
+
+static int parse_vsock(struct json_object *dev, const char *path, struct avp_bundle *b,
+		       struct jc_err *e)
+{
+	struct avp_vsock_cfg *vs = &b->cfg.vsock;
+	char where[JC_PATH_MAX];
+	const char *sock;
+	int64_t cid;
+	int ret;
+
+	if (vs->cid)
+		return jc_fail(e, path, "only one vsock device (one CID per VM)");
+	if ((ret = jc_get_int(dev, path, "cid", true, AVP_VSOCK_MIN_CID, AVP_VSOCK_MAX_CID, &cid,
+			      e)) ||
+	    (ret = jc_get_string(dev, path, "socket", true, &sock, e)))
+		return ret;
+	jc_path_key(where, sizeof(where), path, "socket");
+	free(vs->socket);
+	vs->socket = NULL;
+	ret = resolve(b, sock, where, &vs->socket, e);
+	if (ret == 0)
+		vs->cid = (uint32_t)cid;
+	return ret;
+}
+
+/* gpu and input reuse the option parsers of `avp run` (which hold the
+ * limits) on the equivalent option text. */
+static int dims_text(struct json_object *dev, const char *path, const char *prefix, char *buf,
+		     size_t len, struct jc_err *e)
+{
+	int64_t w = 0, h = 0;
+	int rw = jc_get_int(dev, path, "width", false, 1, 65535, &w, e);
+	int rh = jc_get_int(dev, path, "height", false, 1, 65535, &h, e);
+
+	if ((rw && rw != -ENOENT) || (rh && rh != -ENOENT))
+		return -EINVAL;
+	if ((rw == 0) != (rh == 0))
+		return jc_fail(e, path, "give both width and height, or neither");
+	if (rw == 0)
+		snprintf(buf, len, "%s%swidth=%lld,height=%lld", prefix, *prefix ? "," : "",
+			 (long long)w, (long long)h);
+	else
+		snprintf(buf, len, "%s", *prefix ? prefix : "on");
+	return 0;
+}
+
+static int parse_gpu(struct json_object *dev, const char *path, struct avp_bundle *b,
+		     struct jc_err *e)
+{
+	char text[64];
+	int ret;
+
+	if (b->cfg.gpu.enabled)
+		return jc_fail(e, path, "only one gpu device");
+	ret = dims_text(dev, path, "", text, sizeof(text), e);
+	if (ret)
+		return ret;
+	if (virtio_gpu_parse_opt(text, &b->cfg.gpu))
+		return jc_fail(e, path, "display size out of range (each %u-%u, at most %u pixels)",
+			       VIRTIO_GPU_MIN_DISPLAY_DIM, VIRTIO_GPU_MAX_DISPLAY_DIM,
+			       VIRTIO_GPU_MAX_DISPLAY_PIXELS);
+	b->cfg.gpu.enabled = true;
+	return 0;
+}
+
+static int parse_input(struct json_object *dev, const char *path, struct avp_bundle *b,
+		       struct jc_err *e)
+{
+	struct avp_config *cfg = &b->cfg;
+	char where[JC_PATH_MAX], text[64];
+	const char *kind;
+	int ret;
+
+	if (cfg->ninputs >= AVP_MAX_INPUTS)
+		return jc_fail(e, path, "at most %d input devices (one keyboard, one touch)",
+			       AVP_MAX_INPUTS);
+	ret = jc_get_string(dev, path, "kind", true, &kind, e);
+	if (ret)
+		return ret;
+	jc_path_key(where, sizeof(where), path, "kind");
+	if (strcmp(kind, "keyboard") && strcmp(kind, "touch"))
+		return jc_fail(e, where, "expected \"keyboard\" or \"touch\", got \"%s\"", kind);
+	ret = dims_text(dev, path, kind, text, sizeof(text), e);
+	if (ret)
+		return ret;
+	if (cli_parse_input(text, &cfg->inputs[cfg->ninputs]))
+		return jc_fail(e, path, "width and height are for touch only");
+	for (unsigned int i = 0; i < cfg->ninputs; i++)
+		if (cfg->inputs[i].kind == cfg->inputs[cfg->ninputs].kind)
+			return jc_fail(e, where, "a second %s", kind);
+	cfg->ninputs++;
+	return 0;
+}
+
+static int parse_sound(struct json_object *dev, const char *path, struct avp_bundle *b,
+		       struct jc_err *e)
+{
+	struct avp_sound_cfg *snd = &b->cfg.sound;
+	static const char *const keys[2] = { "out", "in" };
+	char **slots[2] = { &snd->out_path, &snd->in_path };
+
+	if (snd->enabled)
+		return jc_fail(e, path, "only one sound device");
+	for (int i = 0; i < 2; i++) {
+		char where[JC_PATH_MAX];
+		const char *file;
+		int ret = jc_get_string(dev, path, keys[i], false, &file, e);
+
+		if (ret == -ENOENT)
+			continue;
+		jc_path_key(where, sizeof(where), path, keys[i]);
+		if (ret || (ret = resolve(b, file, where, slots[i], e)))
+			return ret;
+	}
+	if (!snd->out_path && !snd->in_path)
+		return jc_fail(e, path, "give \"out\" (a WAV the guest plays into), \"in\" (a WAV "
+			       "it records from), or both");
+	if (snd->out_path && snd->in_path && strcmp(snd->out_path, snd->in_path) == 0)
+		return jc_fail(e, path, "\"out\" and \"in\" must be different files");
+	snd->enabled = true;
+	return 0;
+}
+
+static int parse_watchdog(struct json_object *dev, const char *path, struct avp_bundle *b,
+			  struct jc_err *e)
+{
+	const char *action = "exit";
+	int ret;
+
+	if (b->cfg.watchdog.enabled)
+		return jc_fail(e, path, "only one watchdog device");
+	ret = jc_get_string(dev, path, "action", false, &action, e);
+	if (ret && ret != -ENOENT)
+		return ret;
+	if (strcmp(action, "exit") == 0) {
+		b->cfg.watchdog.action = AVP_WATCHDOG_EXIT;
+	} else if (strcmp(action, "reset") == 0) {
+		b->cfg.watchdog.action = AVP_WATCHDOG_RESET;
+	} else {
+		char where[JC_PATH_MAX];
+
+		jc_path_key(where, sizeof(where), path, "action");
+		return jc_fail(e, where, "expected \"exit\" or \"reset\", got \"%s\"", action);
+	}
+	b->cfg.watchdog.enabled = true;
+	return 0;
+}
+
+struct device_kind {
+	const char *type;
+	const char *const *keys; /* including "type" */
+	/* NULL: the format knows the type but this build has no such device. */
+	int (*parse)(struct json_object *dev, const char *path, struct avp_bundle *b,
+		     struct jc_err *e);
+};
+
+static const struct device_kind device_kinds[] = {
+	{ "disk", disk_keys, parse_disk },
+	{ "net", net_keys, parse_net },
+	{ "rng", rng_keys, parse_rng },
+	{ "console", console_keys, parse_console },
+	{ "vsock", vsock_keys, parse_vsock },
+	{ "gpu", gpu_keys, parse_gpu },
+	{ "input", input_keys, parse_input },
+	{ "sound", sound_keys, parse_sound },
+	{ "watchdog", watchdog_keys, parse_watchdog },
+};
+
+#define NKINDS (sizeof(device_kinds) / sizeof(device_kinds[0]))
+
+static const struct device_kind *find_kind(const char *type)
+{
+	for (size_t i = 0; i < NKINDS; i++)
+		if (strcmp(device_kinds[i].type, type) == 0)
+			return &device_kinds[i];
+	return NULL;
+}
+
+const char *const *bundle_device_types(void)
+{
+	static const char *const types[NKINDS + 1] = {
+		"disk", "net", "rng", "console", "vsock", "gpu", "input", "sound", "watchdog", NULL,
+	};
+	return types;
+}
+
+bool bundle_device_supported(const char *type)
+{
+	const struct device_kind *k = find_kind(type);
+
+	return k && k->parse;
+}
+
+const char *const *bundle_keys(const char *object)
+{
+	static const struct {
+		const char *name;
+		const char *const *keys;
+	} objects[] = {
+		{ "", top_keys },	  { "cpus", cpus_keys },       { "memory", memory_keys },
+		{ "scheduling", scheduling_keys }, { "restart", restart_keys },
+	};
+
+	for (size_t i = 0; i < sizeof(objects) / sizeof(objects[0]); i++)
+		if (strcmp(objects[i].name, object) == 0)
+			return objects[i].keys;
+	if (strncmp(object, "devices.", 8) == 0) {
+		const struct device_kind *k = find_kind(object + 8);
+
+		return k ? k->keys : NULL;
+	}
+	return NULL;
+}
+
+static int parse_devices(struct json_object *root, struct avp_bundle *b, struct jc_err *e)
+{
+	struct json_object *devs;
+	int ret = jc_get_array(root, "", "devices", false, &devs, e);
+
+	if (ret)
+		return ret == -ENOENT ? 0 : ret;
+	for (size_t i = 0; i < json_object_array_length(devs); i++) {
+		struct json_object *dev = json_object_array_get_idx(devs, i);
+		const struct device_kind *kind;
+		char path[JC_PATH_MAX], where[JC_PATH_MAX];
+		const char *type;
+
+		jc_path_index(path, sizeof(path), "devices", i);
+		if (!json_object_is_type(dev, json_type_object))
+			return jc_fail(e, path, "expected an object, got %s", jc_type_name(dev));
+		ret = jc_get_string(dev, path, "type", true, &type, e);
+		if (ret)
+			return ret;
+		kind = find_kind(type);
+		jc_path_key(where, sizeof(where), path, "type");
+		if (!kind)
+			return jc_fail(e, where, "unknown device type \"%s\" (expected disk, net, rng, "
+				       "console, vsock, gpu, input, sound or watchdog)", type);
+		ret = jc_check_object(dev, path, kind->keys, e);
+		if (ret)
+			return ret;
+		if (!kind->parse)
+			return jc_fail(e, where, "this build of avp has no %s device yet", type);
+		if (kind->parse == parse_net && b->cfg.nnets < AVP_MAX_NETS)
+			b->net_device[b->cfg.nnets] = (unsigned int)i;
+		if (kind->parse == parse_disk && b->cfg.ndisks < AVP_MAX_DISKS)
+			b->disk_device[b->cfg.ndisks] = (unsigned int)i;
+		ret = kind->parse(dev, path, b, e);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int parse_cpus(struct json_object *root, struct avp_bundle *b, struct jc_err *e)
+{
+	struct json_object *cpus, *aff;
+	int64_t v;
+	int ret = jc_get_object(root, "", "cpus", false, &cpus, e);
+
+	if (ret)
+		return ret == -ENOENT ? 0 : ret;
+	ret = jc_check_object(cpus, "cpus", cpus_keys, e);
+	if (ret)
+		return ret;
+	ret = jc_get_int(cpus, "cpus", "count", true, 1, AVP_MAX_CPUS, &v, e);
+	if (ret)
+		return ret;
+	b->cfg.cpus = (unsigned int)v;
+	ret = jc_get_array(cpus, "cpus", "affinity", false, &aff, e);
+	if (ret)
+		return ret == -ENOENT ? 0 : ret;
+	if (json_object_array_length(aff) != b->cfg.cpus)
+		return jc_fail(e, "cpus.affinity", "%zu host CPUs for %u vCPUs (give one host CPU per "
+			       "vCPU)", json_object_array_length(aff), b->cfg.cpus);
+	for (unsigned int i = 0; i < b->cfg.cpus; i++) {
+		char where[JC_PATH_MAX];
+
+		jc_path_index(where, sizeof(where), "cpus.affinity", i);
+		ret = jc_int_value(json_object_array_get_idx(aff, i), where, 0, CPU_SETSIZE - 1, &v,
+				   e);
+		if (ret)
+			return ret;
+		b->cfg.cpu_affinity[i] = (int)v;
+	}
+	b->cfg.affinity_set = true;
+	return 0;
+}
+
+static int parse_memory(struct json_object *root, struct avp_bundle *b, struct jc_err *e)
+{
+	struct json_object *mem;
+	int64_t v;
+	int ret = jc_get_object(root, "", "memory", false, &mem, e);
+
+	if (ret)
+		return ret == -ENOENT ? 0 : ret;
+	ret = jc_check_object(mem, "memory", memory_keys, e);
+	if (ret)
+		return ret;
+	ret = jc_get_int(mem, "memory", "mib", true, AVP_MIN_MEMORY_MIB, AVP_MAX_MEMORY_MIB, &v, e);
+	if (ret)
+		return ret;
+	b->cfg.memory_mib = (uint64_t)v;
+	ret = jc_get_bool(mem, "memory", "reserve", false, &b->cfg.mem_reserve, e);
+	return ret == -ENOENT ? 0 : ret;
+}
+
+static int parse_scheduling(struct json_object *root, struct avp_bundle *b, struct jc_err *e)
+{
+	struct json_object *sched;
+	const char *cls;
+	int64_t v;
+	int ret = jc_get_object(root, "", "scheduling", false, &sched, e);
+
+	if (ret)
+		return ret == -ENOENT ? 0 : ret;
+	ret = jc_check_object(sched, "scheduling", scheduling_keys, e);
+	if (ret)
+		return ret;
+	ret = jc_get_string(sched, "scheduling", "class", true, &cls, e);
+	if (ret)
+		return ret;
+	if (strcmp(cls, "normal") == 0)
+		b->cfg.sched_class = AVP_SCHED_NORMAL;
+	else if (strcmp(cls, "fifo") == 0)
+		b->cfg.sched_class = AVP_SCHED_FIFO;
+	else
+		return jc_fail(e, "scheduling.class", "expected \"normal\" or \"fifo\", got \"%s\"",
+			       cls);
+	ret = jc_get_int(sched, "scheduling", "priority", false, 1, 99, &v, e);
+	if (ret == -ENOENT) {
+		if (b->cfg.sched_class == AVP_SCHED_FIFO)
+			return jc_fail(e, "scheduling.priority", "missing (required with class "
+				       "\"fifo\": 1-99)");
+		return 0;
+	}
+	if (ret)
+		return ret;
+	if (b->cfg.sched_class != AVP_SCHED_FIFO)
+		return jc_fail(e, "scheduling.priority", "only meaningful with class \"fifo\"");
+	b->cfg.sched_priority = (int)v;
+	return 0;
+}
+
+static int parse_restart(struct json_object *root, struct avp_bundle *b, struct jc_err *e)
+{
+	struct json_object *r;
+	const char *policy;
+	int64_t v;
+	int ret = jc_get_object(root, "", "restart", false, &r, e);
+
+	if (ret)
+		return ret == -ENOENT ? 0 : ret;
+	ret = jc_check_object(r, "restart", restart_keys, e);
+	if (ret)
+		return ret;
+	ret = jc_get_string(r, "restart", "policy", true, &policy, e);
+	if (ret)
+		return ret;
+	if (strcmp(policy, "never") == 0)
+		b->restart = AVP_RESTART_NEVER;
+	else if (strcmp(policy, "on-failure") == 0)
+		b->restart = AVP_RESTART_ON_FAILURE;
+	else if (strcmp(policy, "always") == 0)
+		b->restart = AVP_RESTART_ALWAYS;
+	else
+		return jc_fail(e, "restart.policy", "expected \"never\", \"on-failure\" or "
+			       "\"always\", got \"%s\"", policy);
+	ret = jc_get_int(r, "restart", "max_restarts", false, 0, 1000000, &v, e);
+	if (ret == 0)
+		b->max_restarts = (unsigned int)v;
+	else if (ret != -ENOENT)
+		return ret;
+	ret = jc_get_int(r, "restart", "backoff_ms", false, 0, BACKOFF_MAX_MS, &v, e);
+	if (ret == 0)
+		b->backoff_ms = (unsigned int)v;
+	return ret == -ENOENT ? 0 : ret;
+}
+
+static int parse_top(struct json_object *root, struct avp_bundle *b, struct jc_err *e)
+{
+	const char *s;
+	int64_t v;
+	int ret = jc_check_object(root, "", top_keys, e);
+
+	if (ret)
+		return ret;
+	ret = jc_get_string(root, "", "kernel", true, &s, e);
+	if (ret || (ret = resolve(b, s, "kernel", &b->cfg.kernel, e)))
+		return ret;
+	ret = jc_get_string(root, "", "initrd", false, &s, e);
+	if (ret == 0)
+		ret = resolve(b, s, "initrd", &b->cfg.initrd, e);
+	if (ret && ret != -ENOENT)
+		return ret;
+	ret = jc_get_string(root, "", "cmdline", false, &s, e);
+	if (ret == 0) {
+		if (strlen(s) > AVP_MAX_CMDLINE)
+			return jc_fail(e, "cmdline", "%zu bytes is too long (at most %d)", strlen(s),
+				       AVP_MAX_CMDLINE);
+		if (!(b->cfg.cmdline = strdup(s)))
+			return -ENOMEM;
+	} else if (ret != -ENOENT) {
+		return ret;
+	}
+	ret = jc_get_string(root, "", "serial", false, &s, e);
+	if (ret == 0)
+		ret = parse_chardev(b, s, "serial", &b->cfg.serial, e);
+	if (ret && ret != -ENOENT)
+		return ret;
+	ret = jc_get_bool(root, "", "critical", false, &b->critical, e);
+	if (ret && ret != -ENOENT)
+		return ret;
+	ret = jc_get_int(root, "", "shutdown_timeout_s", false, 0, 3600, &v, e);
+	if (ret == 0)
+		b->shutdown_timeout_s = (unsigned int)v;
+	else if (ret != -ENOENT)
+		return ret;
+	if ((ret = parse_cpus(root, b, e)) || (ret = parse_memory(root, b, e)) ||
+	    (ret = parse_scheduling(root, b, e)) || (ret = parse_restart(root, b, e)) ||
+	    (ret = parse_devices(root, b, e)))
+		return ret;
+	if (b->critical && !b->cfg.affinity_set)
+		return jc_fail(e, "critical", "a critical VM must pin its vCPUs (add cpus.affinity)");
+	if (b->cfg.console.kind == AVP_CHR_FILE && b->cfg.serial.kind == AVP_CHR_FILE &&
+	    strcmp(b->cfg.console.path, b->cfg.serial.path) == 0)
+		return jc_fail(e, "serial", "the serial port and the console cannot write the same "
+			       "file");
+	return 0;
+}
+
+/* Messages about values read "config.json: PATH: ...", like the syntax
+ * errors ("config.json:LINE:COL: ..."). */
+static void prefix_file(struct jc_err *e)
+{
+	size_t pre = strlen(BUNDLE_CONFIG ": ");
+	size_t len = strlen(e->text);
+
+	if (!e->text[0] || strncmp(e->text, BUNDLE_CONFIG, strlen(BUNDLE_CONFIG)) == 0)
+		return;
+	if (len + pre >= sizeof(e->text))
+		len = sizeof(e->text) - pre - 1;
+	memmove(e->text + pre, e->text, len);
+	memcpy(e->text, BUNDLE_CONFIG ": ", pre);
+	e->text[pre + len] = '\0';
+}
+
+static void bundle_init(struct avp_bundle *b)
+{
+	memset(b, 0, sizeof(*b));
+	avp_config_init(&b->cfg);
+	b->restart = AVP_RESTART_NEVER;
+	b->max_restarts = 5;
+	b->backoff_ms = 1000;
+	b->shutdown_timeout_s = 10;
+}
+
+int bundle_parse(const char *text, size_t len, const char *dir, struct avp_bundle *b,
+		 struct jc_err *e)
+{
+	struct json_object *root;
+	int ret;
+
+	bundle_init(b);
+	if (!dir || dir[0] != '/')
+		return jc_fail(e, "", "bundle directory '%s' is not an absolute path",
+			       dir ? dir : "");
+	ret = jc_parse_text(text, len, BUNDLE_CONFIG, &root, e);
+	if (ret)
+		return ret;
+	b->dir = strdup(dir);
+	ret = b->dir ? parse_top(root, b, e) : -ENOMEM;
+	json_object_put(root);
+	prefix_file(e);
+	if (ret)
+		bundle_free(b);
+	return ret;
+}
+
+static int check_file(const char *path, const char *where, struct jc_err *e)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return jc_fail(e, where, "%s (%s)", errno == ENOENT ? "file not found" : strerror(errno),
+			       path);
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return jc_fail(e, where, "not a regular file (%s)", path);
+	return 0;
+}
+
+int bundle_check_host(const struct avp_bundle *b, struct jc_err *e)
+{
+	const struct avp_config *cfg = &b->cfg;
+	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+	int ret;
+
+	if ((ret = check_file(cfg->kernel, "kernel", e)) ||
+	    (cfg->initrd && (ret = check_file(cfg->initrd, "initrd", e))))
+		return ret;
+	/* Devices are numbered in config.json order; find each disk's index. */
+	for (unsigned int i = 0; i < cfg->ndisks; i++) {
+		char where[JC_PATH_MAX];
+
+		snprintf(where, sizeof(where), "devices[%u].path", b->disk_device[i]);
+		ret = check_file(cfg->disks[i].path, where, e);
+		if (ret)
+			return ret;
+	}
+	for (unsigned int i = 0; cfg->affinity_set && i < cfg->cpus; i++)
+		if (ncpu > 0 && cfg->cpu_affinity[i] >= ncpu) {
+			char where[JC_PATH_MAX];
+
+			jc_path_index(where, sizeof(where), "cpus.affinity", i);
+			return jc_fail(e, where, "host CPU %d does not exist (this host has CPUs "
+				       "0-%ld)", cfg->cpu_affinity[i], ncpu - 1);
+		}
+	return 0;
+}
+
+int bundle_load(const char *dir, struct avp_bundle *b, struct jc_err *e)
+{
+	char abs[PATH_MAX], file[PATH_MAX + 16];
+	size_t len;
+	char *text;
+	int ret;
+
+	bundle_init(b);
+	if (!realpath(dir, abs))
+		return jc_fail(e, "", "%s", strerror(errno));
+	snprintf(file, sizeof(file), "%s/%s", abs, BUNDLE_CONFIG);
+	ret = jc_read_file(file, BUNDLE_CONFIG, &text, &len, e);
+	if (ret)
+		return ret;
+	ret = bundle_parse(text, len, abs, b, e);
+	free(text);
+	if (ret == 0) {
+		ret = bundle_check_host(b, e);
+		prefix_file(e);
+		if (ret)
+			bundle_free(b);
+	}
+	return ret;
+}
+
+void bundle_network_tap(const uint8_t mac[6], char *buf, size_t len)
+{
+	snprintf(buf, len, "avp%02x%02x%02x%02x%02x%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
+		 mac[5]);
+}
+
+int bundle_load_config(const char *dir, struct avp_config *cfg, FILE *err)
+{
+	struct avp_bundle b;
+	struct jc_err e = { "" };
+	int ret = bundle_load(dir, &b, &e);
+
+	if (ret) {
+		fprintf(err, "avp run: --bundle %s: %s\n", dir, e.text[0] ? e.text : strerror(-ret));
+		return -EINVAL;
+	}
+	/* The bundle replaces the whole platform; options after --bundle
+	 * then adjust it. */
+	avp_config_free(cfg);
+	*cfg = b.cfg;
+	avp_config_init(&b.cfg);
+	bundle_free(&b);
+	return 0;
+}
+
+void bundle_free(struct avp_bundle *b)
+{
+	free(b->dir);
+	for (unsigned int i = 0; i < AVP_MAX_NETS; i++)
+		free(b->net_network[i]);
+	avp_config_free(&b->cfg);
+	memset(b, 0, sizeof(*b));
+}
+
+const char *bundle_restart_name(enum avp_restart_policy policy)
+{
+	switch (policy) {
+	case AVP_RESTART_ON_FAILURE:
+		return "on-failure";
+	case AVP_RESTART_ALWAYS:
+		return "always";
+	default:
+		return "never";
+	}
+}
+
+const char *bundle_default_text(void)
+{
+	return "{\n"
+	       "  \"$comment\": \"avp bundle: one VM. Paths are relative to this directory. Keys "
+	       "named $comment are ignored; the format is docs/bundle.schema.json, explained in "
+	       "docs/runtime.md.\",\n"
+	       "  \"kernel\": \"vmlinuz\",\n"
+	       "  \"initrd\": \"initrd.img\",\n"
+	       "  \"cmdline\": \"console=ttyS0 panic=-1\",\n"
+	       "  \"cpus\": {\n"
+	       "    \"$comment\": \"count: vCPUs (1-64). affinity (optional): one host CPU per vCPU; "
+	       "the vCPU threads are pinned to them.\",\n"
+	       "    \"count\": 1\n"
+	       "  },\n"
+	       "  \"memory\": {\n"
+	       "    \"$comment\": \"mib: guest RAM. reserve: lock and pre-fault all of it at start "
+	       "(no overcommit, no page faults later).\",\n"
+	       "    \"mib\": 256,\n"
+	       "    \"reserve\": false\n"
+	       "  },\n"
+	       "  \"scheduling\": {\n"
+	       "    \"$comment\": \"class: normal, or fifo with priority 1-99 (real-time vCPU "
+	       "threads). A critical VM (\\\"critical\\\": true) must also set cpus.affinity.\",\n"
+	       "    \"class\": \"normal\"\n"
+	       "  },\n"
+	       "  \"serial\": \"stdio\",\n"
+	       "  \"devices\": [\n"
+	       "    { \"$comment\": \"types: disk {path, read_only}, net {tap or network, mac}, rng, "
+	       "console {backend: stdio or file:PATH}, vsock {cid, socket}, gpu {width, height}, "
+	       "input {kind: keyboard or touch, width, height}, sound {out, in: WAV files}, "
+	       "watchdog {action: exit or reset}.\", \"type\": \"rng\" },\n"
+	       "    { \"type\": \"console\", \"backend\": \"file:hvc0.log\" }\n"
+	       "  ],\n"
+	       "  \"restart\": {\n"
+	       "    \"$comment\": \"policy: never, on-failure (anything but a guest power-off) or "
+	       "always; max_restarts 0 = no limit; backoff_ms doubles per restart, at most "
+	       "60000.\",\n"
+	       "    \"policy\": \"on-failure\",\n"
+	       "    \"max_restarts\": 5,\n"
+	       "    \"backoff_ms\": 1000\n"
+	       "  },\n"
+	       "  \"shutdown_timeout_s\": 10\n"
+	       "}\n";
+}
+
+int bundle_write_default(const char *dir, struct jc_err *e)
+{
+	char file[PATH_MAX];
+	const char *text = bundle_default_text();
+	size_t len = strlen(text);
+	int fd;
+
+	snprintf(file, sizeof(file), "%s/%s", dir, BUNDLE_CONFIG);
+	fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		int err = errno;
+
+		jc_fail(e, "", "cannot create %s: %s", file,
+			err == EEXIST ? "it exists already (remove it first)" : strerror(err));
+		return -err;
+	}
+	if (write(fd, text, len) != (ssize_t)len || fsync(fd)) {
+		int err = errno ? errno : EIO;
+
+		close(fd);
+		unlink(file);
+		jc_fail(e, "", "cannot write %s: %s", file, strerror(err));
+		return -err;
+	}
+	close(fd);
+	return 0;
+}

@@ -1,0 +1,274 @@
+/* create/start/state/kill/delete/list (see lifecycle.h). The CLI side of
+ * each operation: checks, then a request to the VM's monitor, which does
+ * the work and records it. */
+#include <dirent.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "avp/runtime/bundle.h"
+#include "avp/runtime/lifecycle.h"
+#include "avp/runtime/monitor.h"
+#include "avp/runtime/request.h"
+#include "avp/runtime/state.h"
+
+#define CTL_TIMEOUT_MS 5000
+
+static int mkdir_p(const char *path)
+{
+	char buf[PATH_MAX];
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Removes ROOT/ID and the files in it (the runtime makes no subdirectories). */
+static int remove_state_dir(const char *root, const char *id)
+{
+	char dir[PATH_MAX], file[PATH_MAX + 256];
+	struct dirent *d;
+	DIR *dp;
+
+	if (rt_path(dir, sizeof(dir), root, id, NULL))
+		return -ENAMETOOLONG;
+	dp = opendir(dir);
+	if (!dp)
+		return -errno;
+	while ((d = readdir(dp))) {
+		if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", dir, d->d_name);
+		unlink(file);
+	}
+	closedir(dp);
+	return rmdir(dir) ? -errno : 0;
+}
+
+int rt_create(const char *root, const char *id, const char *bundle_dir, struct jc_err *e)
+{
+	struct avp_bundle b;
+	struct rt_state st;
+	struct jc_err be = { "" };
+	char dir[PATH_MAX];
+	int ret;
+
+	if (rt_id_valid(id))
+		return jc_fail(e, "", "ID '%s' is not valid: 1-64 characters of A-Z a-z 0-9 _ . -, "
+			       "not starting with '.' or '-'", id);
+	ret = bundle_load(bundle_dir, &b, &be);
+	if (ret)
+		return jc_fail(e, "", "bundle %s: %s", bundle_dir, be.text);
+	if (rt_path(dir, sizeof(dir), root, id, NULL) || strlen(dir) > 80) {
+		bundle_free(&b);
+		/* ROOT/ID/ctl.sock must fit a Unix socket address. */
+		return jc_fail(e, "", "state directory %s/%s: path too long (keep --root short)",
+			       root, id);
+	}
+	ret = mkdir_p(root);
+	if (ret) {
+		bundle_free(&b);
+		return jc_fail(e, "", "cannot create the runtime root %s: %s", root, strerror(-ret));
+	}
+	if (mkdir(dir, 0755)) {
+		int err = errno;
+
+		bundle_free(&b);
+		if (err == EEXIST)
+			return jc_fail(e, "", "a VM with ID '%s' exists already (%s): pick another ID, "
+				       "or `avp delete %s` first", id, dir, id), -EEXIST;
+		return jc_fail(e, "", "cannot create %s: %s", dir, strerror(err)), -err;
+	}
+	rt_state_from_bundle(&st, id, &b);
+	bundle_free(&b);
+	st.status = RT_CREATED;
+	st.created = time(NULL);
+	ret = rt_state_write(root, &st);
+	if (ret) {
+		remove_state_dir(root, id);
+		return jc_fail(e, "", "cannot write %s/state.json: %s", dir, strerror(-ret)), ret;
+	}
+	ret = rt_monitor_spawn(root, id, e);
+	if (ret)
+		remove_state_dir(root, id);
+	return ret;
+}
+
+int rt_state_get(const char *root, const char *id, struct rt_state *st, struct jc_err *e)
+{
+	int ret;
+
+	if (rt_id_valid(id))
+		return jc_fail(e, "", "ID '%s' is not valid", id);
+	ret = rt_state_read(root, id, st);
+	if (ret == -ENOENT)
+		return jc_fail(e, "", "no VM with ID '%s' (under %s)", id, root), -ENOENT;
+	if (ret)
+		return jc_fail(e, "", "cannot read the state of '%s': %s", id, strerror(-ret)), ret;
+	rt_state_reconcile(st);
+	return 0;
+}
+
+/* One request to the monitor; the reply's "error" becomes e. */
+static int ask_monitor(const char *root, const char *id, const char *request, struct jc_err *e)
+{
+	char path[PATH_MAX], reply[1024];
+	struct json_object *r;
+	int ret;
+
+	if (rt_path(path, sizeof(path), root, id, "ctl.sock"))
+		return -ENAMETOOLONG;
+	ret = rt_request(path, request, reply, sizeof(reply), CTL_TIMEOUT_MS);
+	if (ret)
+		return jc_fail(e, "", "VM '%s': its monitor does not answer (%s)", id,
+			       strerror(-ret)), ret;
+	r = json_tokener_parse(reply);
+	if (!r || !json_object_get_boolean(json_object_object_get(r, "ok"))) {
+		const char *why = r ? json_object_get_string(json_object_object_get(r, "error"))
+				    : NULL;
+
+		jc_fail(e, "", "VM '%s': %s", id, why ? why : "the monitor refused");
+		json_object_put(r);
+		return -EPERM;
+	}
+	json_object_put(r);
+	return 0;
+}
+
+int rt_start(const char *root, const char *id, struct jc_err *e)
+{
+	struct rt_state st;
+	int ret = rt_state_get(root, id, &st, e);
+
+	if (ret)
+		return ret;
+	if (st.status != RT_CREATED)
+		return jc_fail(e, "", "VM '%s' is %s: only a created VM can be started", id,
+			       rt_status_name(st.status)), -EBUSY;
+	return ask_monitor(root, id, "{\"cmd\":\"start\"}", e);
+}
+
+int rt_wait_status(const char *root, const char *id, unsigned int mask, int timeout_ms,
+		   struct rt_state *st)
+{
+	struct timespec ts = { 0, 50 * 1000000 };
+
+	for (int waited = 0;; waited += 50) {
+		struct jc_err e = { "" };
+
+		if (rt_state_get(root, id, st, &e) == 0 && (mask & (1u << st->status)))
+			return 0;
+		if (waited >= timeout_ms)
+			return -ETIMEDOUT;
+		nanosleep(&ts, NULL);
+	}
+}
+
+int rt_kill(const char *root, const char *id, const char *sig, unsigned int wait_s,
+	    struct jc_err *e)
+{
+	char request[64];
+	struct rt_state st;
+	int ret = rt_state_get(root, id, &st, e);
+
+	if (ret)
+		return ret;
+	if (strcmp(sig, "TERM") != 0 && strcmp(sig, "KILL") != 0)
+		return jc_fail(e, "", "signal '%s': expected TERM (graceful) or KILL", sig);
+	if (st.status == RT_STOPPED)
+		return jc_fail(e, "", "VM '%s' is stopped already", id), -ESRCH;
+	if (rt_proc_alive(&st.monitor)) {
+		snprintf(request, sizeof(request), "{\"cmd\":\"kill\",\"signal\":\"%s\"}", sig);
+		ret = ask_monitor(root, id, request, e);
+	} else {
+		/* The monitor is gone but the VM runs on: signal it directly. */
+		ret = kill(st.vm.pid, strcmp(sig, "KILL") == 0 ? SIGKILL : SIGTERM) ? -errno : 0;
+		if (ret)
+			jc_fail(e, "", "VM '%s': cannot signal pid %d: %s", id, (int)st.vm.pid,
+				strerror(-ret));
+	}
+	if (ret || !wait_s)
+		return ret;
+	if (rt_wait_status(root, id, 1u << RT_STOPPED, (int)wait_s * 1000, &st))
+		return jc_fail(e, "", "VM '%s' did not stop within %u s", id, wait_s), -ETIMEDOUT;
+	return 0;
+}
+
+int rt_delete(const char *root, const char *id, bool force, struct jc_err *e)
+{
+	struct rt_state st;
+	int ret = rt_state_get(root, id, &st, e);
+
+	if (ret)
+		return ret;
+	if (st.status != RT_STOPPED) {
+		if (!force)
+			return jc_fail(e, "", "VM '%s' is %s: `avp kill %s` it first, or delete "
+				       "--force", id, rt_status_name(st.status), id), -EBUSY;
+		ret = rt_kill(root, id, "KILL", 10, e);
+		if (ret)
+			return ret;
+	}
+	/* A monitor still finishing its last write would recreate files. */
+	for (int i = 0; i < 40 && rt_proc_alive(&st.monitor); i++)
+		usleep(50000);
+	ret = remove_state_dir(root, id);
+	if (ret)
+		return jc_fail(e, "", "cannot remove the state of '%s': %s", id, strerror(-ret)), ret;
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int rt_list_ids(const char *root, char ***ids, size_t *n)
+{
+	struct dirent *d;
+	DIR *dp = opendir(root);
+	size_t cap = 0;
+
+	*ids = NULL;
+	*n = 0;
+	if (!dp)
+		return errno == ENOENT ? 0 : -errno;
+	while ((d = readdir(dp))) {
+		char path[PATH_MAX];
+
+		if (rt_id_valid(d->d_name) || rt_path(path, sizeof(path), root, d->d_name,
+						      "state.json") || access(path, F_OK))
+			continue;
+		if (*n == cap) {
+			char **grown = realloc(*ids, (cap = cap ? cap * 2 : 8) * sizeof(char *));
+
+			if (!grown)
+				break;
+			*ids = grown;
+		}
+		if (!((*ids)[*n] = strdup(d->d_name)))
+			break;
+		(*n)++;
+	}
+	closedir(dp);
+	if (*n)
+		qsort(*ids, *n, sizeof(char *), cmp_str);
+	return 0;
+}

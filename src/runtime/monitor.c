@@ -1,0 +1,507 @@
+/* The per-VM monitor process (see monitor.h). Single-threaded: one poll
+ * loop over a signalfd (SIGCHLD, and SIGTERM & co. meaning "stop the VM"),
+ * the control socket and one timerfd (restart backoff, shutdown timeout). */
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "avp/runtime/monitor.h"
+#include "avp/runtime/policy.h"
+#include "avp/runtime/request.h"
+#include "avp/runtime/state.h"
+
+/* After SIGTERM the VMM stops within milliseconds; this is the grace
+ * before SIGKILL when it does not. */
+#define TERM_GRACE_S 3
+
+enum timer_purpose { TIMER_NONE, TIMER_RESTART, TIMER_FORCE_TERM, TIMER_FORCE_KILL };
+
+struct monitor {
+	const char *root;
+	struct rt_state st;
+	int sfd, lfd, tfd;
+	pid_t child;
+	enum timer_purpose timer;
+	char ctl_path[PATH_MAX];
+	char api_path[PATH_MAX];
+};
+
+static void mlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Into console.log, between the VM's own lines. */
+static void mlog(const char *fmt, ...)
+{
+	char when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	va_list ap;
+
+	strftime(when, sizeof(when), "%H:%M:%S", localtime_r(&now, &tm));
+	fprintf(stderr, "avp-monitor %s: ", when);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\n", stderr);
+	fflush(stderr);
+}
+
+static void save(struct monitor *m)
+{
+	int ret = rt_state_write(m->root, &m->st);
+
+	if (ret)
+		mlog("cannot write state.json: %s", strerror(-ret));
+}
+
+static void arm(struct monitor *m, enum timer_purpose purpose, unsigned int ms)
+{
+	struct itimerspec its = { 0 };
+
+	m->timer = purpose;
+	if (purpose != TIMER_NONE) {
+		/* 0 would disarm the timer: fire after 1 ms instead. */
+		ms = ms ? ms : 1;
+		its.it_value.tv_sec = ms / 1000;
+		its.it_value.tv_nsec = (long)(ms % 1000) * 1000000;
+	}
+	timerfd_settime(m->tfd, 0, &its, NULL);
+}
+
+/* In the child: become `avp run --bundle ...`. Never returns. */
+static void exec_vmm(struct monitor *m)
+{
+	char *argv[] = { "avp", "run", "--bundle", m->st.bundle, "--api-sock", m->api_path, NULL };
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	prctl(PR_SET_NAME, "avp-vm", 0, 0, 0);
+	execv("/proc/self/exe", argv);
+	fprintf(stderr, "avp-monitor: cannot execute avp run: %s\n", strerror(errno));
+	_exit(127);
+}
+
+static int launch(struct monitor *m)
+{
+	pid_t pid;
+
+	unlink(m->api_path); /* a stale socket of the last run */
+	pid = fork();
+	if (pid < 0) {
+		int err = errno;
+
+		mlog("cannot fork the VM process: %s", strerror(err));
+		return -err;
+	}
+	if (pid == 0)
+		exec_vmm(m);
+	m->child = pid;
+	m->st.vm.pid = pid;
+	/* Read even if the child is already a zombie: it is still ours. */
+	if (rt_proc_get(pid, &m->st.vm))
+		m->st.vm.start = 0;
+	m->st.status = RT_RUNNING;
+	m->st.started = time(NULL);
+	mlog("started the VM process, pid %d (avp run --bundle %s)", (int)pid, m->st.bundle);
+	save(m);
+	return 0;
+}
+
+static void finish_stopped(struct monitor *m)
+{
+	m->st.status = RT_STOPPED;
+	m->st.vm.pid = 0;
+	m->st.vm.start = 0;
+	m->st.stopped = time(NULL);
+	arm(m, TIMER_NONE, 0);
+	save(m);
+	mlog("stopped: %s%s%s", m->st.last_exit_reason[0] ? m->st.last_exit_reason : "never started",
+	     m->st.stop_requested[0] ? ", stop requested with " : "", m->st.stop_requested);
+}
+
+static void on_child_exit(struct monitor *m, int wstatus)
+{
+	struct rt_exit ex;
+	bool stop = m->st.stop_requested[0] != '\0';
+
+	rt_exit_describe(wstatus, &ex);
+	m->child = 0;
+	snprintf(m->st.last_exit_reason, sizeof(m->st.last_exit_reason), "%s", ex.reason);
+	snprintf(m->st.last_exit_detail, sizeof(m->st.last_exit_detail), "%s", ex.detail);
+	mlog("the VM process ended: %s (%s)", ex.reason, ex.detail);
+	unlink(m->api_path);
+	if (rt_should_restart(m->st.restart, m->st.max_restarts, ex.outcome, m->st.restarts, stop)) {
+		unsigned int ms = rt_backoff_ms(m->st.backoff_ms, m->st.restarts);
+
+		m->st.status = RT_RESTARTING;
+		m->st.vm.pid = 0;
+		m->st.vm.start = 0;
+		save(m);
+		mlog("restart policy %s: restarting in %u ms (restart %u)",
+		     bundle_restart_name(m->st.restart), ms, m->st.restarts + 1);
+		arm(m, TIMER_RESTART, ms);
+		return;
+	}
+	if (!stop && ex.outcome != RT_OUT_CLEAN && m->st.max_restarts &&
+	    m->st.restarts >= m->st.max_restarts && m->st.restart != AVP_RESTART_NEVER)
+		mlog("restart limit reached (%u restarts)", m->st.restarts);
+	finish_stopped(m);
+}
+
+/* Graceful stop: the guest's power button through the VM's control socket
+ * when it answers, otherwise SIGTERM to the VMM (which stops the VM
+ * cleanly on the host side); forced off after shutdown_timeout_s. */
+static void stop_gracefully(struct monitor *m)
+{
+	char reply[512];
+	struct json_object *r;
+	bool pressed = false;
+
+	if (rt_request(m->api_path, "{\"cmd\":\"shutdown\"}", reply, sizeof(reply), 2000) == 0) {
+		r = json_tokener_parse(reply);
+		pressed = r && json_object_get_boolean(json_object_object_get(r, "ok"));
+		json_object_put(r);
+	}
+	if (pressed) {
+		mlog("asked the guest to shut down (power button); forced off in %u s",
+		     m->st.shutdown_timeout_s);
+		arm(m, TIMER_FORCE_TERM, m->st.shutdown_timeout_s * 1000);
+		return;
+	}
+	mlog("no control socket answer: SIGTERM to the VM process; SIGKILL in %u s",
+	     m->st.shutdown_timeout_s);
+	kill(m->child, SIGTERM);
+	arm(m, TIMER_FORCE_KILL, m->st.shutdown_timeout_s * 1000);
+}
+
+/* Returns NULL on success or the error for the client. */
+static const char *do_kill(struct monitor *m, const char *sig)
+{
+	bool hard = strcmp(sig, "KILL") == 0;
+
+	if (!hard && strcmp(sig, "TERM") != 0)
+		return "signal must be TERM or KILL";
+	if (m->st.status == RT_STOPPED)
+		return "the VM is stopped";
+	/* A KILL after a TERM upgrades it; nothing else is repeated. */
+	if (m->st.stop_requested[0] && !hard)
+		return NULL;
+	snprintf(m->st.stop_requested, sizeof(m->st.stop_requested), "%s", sig);
+	if (!m->child) { /* created, or waiting to restart */
+		if (m->st.status == RT_CREATED)
+			snprintf(m->st.last_exit_reason, sizeof(m->st.last_exit_reason),
+				 "never-started");
+		finish_stopped(m);
+		return NULL;
+	}
+	save(m);
+	if (hard) {
+		mlog("SIGKILL to the VM process (avp kill KILL)");
+		kill(m->child, SIGKILL);
+		arm(m, TIMER_NONE, 0);
+	} else {
+		stop_gracefully(m);
+	}
+	return NULL;
+}
+
+static void on_timer(struct monitor *m)
+{
+	uint64_t n;
+	enum timer_purpose t = m->timer;
+
+	if (read(m->tfd, &n, sizeof(n)) != sizeof(n))
+		return;
+	m->timer = TIMER_NONE;
+	switch (t) {
+	case TIMER_RESTART:
+		m->st.restarts++;
+		if (launch(m)) {
+			snprintf(m->st.last_exit_reason, sizeof(m->st.last_exit_reason), "host-error");
+			finish_stopped(m);
+		}
+		break;
+	case TIMER_FORCE_TERM:
+		if (m->child) {
+			mlog("the guest did not shut down in time: SIGTERM to the VM process");
+			kill(m->child, SIGTERM);
+			arm(m, TIMER_FORCE_KILL, TERM_GRACE_S * 1000);
+		}
+		break;
+	case TIMER_FORCE_KILL:
+		if (m->child) {
+			mlog("the VM process is still there: SIGKILL");
+			kill(m->child, SIGKILL);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static void reply_to(int fd, const char *error, pid_t pid)
+{
+	struct json_object *r = json_object_new_object();
+	const char *text;
+
+	json_object_object_add(r, "ok", json_object_new_boolean(!error));
+	if (error)
+		json_object_object_add(r, "error", json_object_new_string(error));
+	if (pid)
+		json_object_object_add(r, "pid", json_object_new_int(pid));
+	text = json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN);
+	if (send(fd, text, strlen(text), MSG_NOSIGNAL) < 0 || send(fd, "\n", 1, MSG_NOSIGNAL) < 0)
+		mlog("cannot answer a client: %s", strerror(errno));
+	json_object_put(r);
+}
+
+static void on_client(struct monitor *m)
+{
+	struct timeval tv = { .tv_sec = 2 };
+	char line[1024];
+	struct json_object *req;
+	const char *cmd, *error = NULL;
+	ssize_t n;
+	size_t got = 0;
+	int fd = accept4(m->lfd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	/* A client that connects and says nothing must not stall the VM's
+	 * monitor. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while (got + 1 < sizeof(line) && (n = recv(fd, line + got, sizeof(line) - 1 - got, 0)) > 0) {
+		got += (size_t)n;
+		line[got] = '\0';
+		if (strchr(line, '\n'))
+			break;
+	}
+	line[got] = '\0';
+	req = json_tokener_parse(line);
+	cmd = req ? json_object_get_string(json_object_object_get(req, "cmd")) : NULL;
+	if (!cmd) {
+		error = "expected {\"cmd\":\"start\"} or {\"cmd\":\"kill\",\"signal\":\"TERM\"}";
+	} else if (strcmp(cmd, "start") == 0) {
+		if (m->st.status != RT_CREATED)
+			error = "the VM is not in the created state";
+		else if (launch(m))
+			error = "cannot start the VM process (see console.log)";
+	} else if (strcmp(cmd, "kill") == 0) {
+		const char *sig = json_object_get_string(json_object_object_get(req, "signal"));
+
+		error = do_kill(m, sig ? sig : "TERM");
+	} else {
+		error = "unknown command (start, kill)";
+	}
+	reply_to(fd, error, error ? 0 : m->st.vm.pid);
+	json_object_put(req);
+	close(fd);
+}
+
+static void on_signal(struct monitor *m)
+{
+	struct signalfd_siginfo si;
+
+	if (read(m->sfd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (si.ssi_signo != SIGCHLD) {
+		mlog("monitor got signal %s: stopping the VM", strsignal((int)si.ssi_signo));
+		do_kill(m, "TERM");
+		return;
+	}
+	for (;;) {
+		int wstatus;
+		pid_t pid = waitpid(-1, &wstatus, WNOHANG);
+
+		if (pid <= 0)
+			break;
+		if (pid == m->child)
+			on_child_exit(m, wstatus);
+	}
+}
+
+static int listen_ctl(struct monitor *m)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(m->ctl_path) >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(addr.sun_path, m->ctl_path);
+	unlink(m->ctl_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) || listen(fd, 8)) {
+		int err = errno;
+
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
+static void monitor_loop(struct monitor *m)
+{
+	while (m->st.status != RT_STOPPED) {
+		struct pollfd fds[3] = {
+			{ .fd = m->sfd, .events = POLLIN },
+			{ .fd = m->lfd, .events = POLLIN },
+			{ .fd = m->tfd, .events = POLLIN },
+		};
+
+		if (poll(fds, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			mlog("poll: %s", strerror(errno));
+			break;
+		}
+		if (fds[0].revents & POLLIN)
+			on_signal(m);
+		if (fds[2].revents & POLLIN)
+			on_timer(m);
+		if ((fds[1].revents & POLLIN) && m->st.status != RT_STOPPED)
+			on_client(m);
+	}
+}
+
+/* Everything of the monitor after the double fork; reports readiness on
+ * ready_fd ("ok" or an error line) and never returns. */
+static void monitor_main(const char *root, const char *id, int ready_fd)
+{
+	struct monitor m = { .root = root, .sfd = -1, .lfd = -1, .tfd = -1 };
+	char logp[PATH_MAX];
+	const char *fail = NULL;
+	sigset_t set;
+	int fd;
+
+	prctl(PR_SET_NAME, "avp-monitor", 0, 0, 0);
+	if (chdir("/"))
+		fail = "chdir /";
+	umask(022);
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, STDIN_FILENO);
+		close(fd);
+	}
+	if (!fail && (rt_path(logp, sizeof(logp), root, id, "console.log") ||
+		      (fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0))
+		fail = "cannot open console.log";
+	if (!fail) {
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		close(fd);
+	}
+	if (!fail && (rt_path(m.ctl_path, sizeof(m.ctl_path), root, id, "ctl.sock") ||
+		      rt_path(m.api_path, sizeof(m.api_path), root, id, "api.sock")))
+		fail = "state directory path too long";
+	if (!fail && rt_state_read(root, id, &m.st))
+		fail = "cannot read state.json";
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (!fail && (m.sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0)
+		fail = "signalfd";
+	if (!fail && (m.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC)) < 0)
+		fail = "timerfd";
+	if (!fail && (m.lfd = listen_ctl(&m)) < 0)
+		fail = "cannot listen on ctl.sock";
+	if (!fail) {
+		m.st.monitor.pid = getpid();
+		if (rt_proc_get(getpid(), &m.st.monitor))
+			fail = "cannot read /proc/self/stat";
+	}
+	if (!fail) {
+		m.st.status = RT_CREATED;
+		if (rt_state_write(root, &m.st))
+			fail = "cannot write state.json";
+	}
+	if (dprintf(ready_fd, "%s\n", fail ? fail : "ok") < 0 || fail)
+		_exit(1);
+	close(ready_fd);
+	mlog("monitoring VM %s (bundle %s, restart %s)", id, m.st.bundle,
+	     bundle_restart_name(m.st.restart));
+	monitor_loop(&m);
+	unlink(m.ctl_path);
+	unlink(m.api_path);
+	_exit(0);
+}
+
+int rt_monitor_spawn(const char *root, const char *id, struct jc_err *e)
+{
+	char buf[256] = "";
+	int pipefd[2];
+	pid_t mid;
+	ssize_t n;
+	size_t got = 0;
+	int wstatus;
+
+	if (pipe2(pipefd, O_CLOEXEC))
+		return -errno;
+	fflush(NULL); /* no buffered CLI output may be written twice */
+	mid = fork();
+	if (mid < 0) {
+		int err = errno;
+
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return -err;
+	}
+	if (mid == 0) {
+		/* Intermediate: a new session without a terminal, then let go
+		 * of the grandchild so it is nobody's child but init's. */
+		pid_t mon;
+
+		close(pipefd[0]);
+		setsid();
+		mon = fork();
+		if (mon < 0)
+			_exit(1);
+		if (mon > 0)
+			_exit(0);
+		/* Only the readiness pipe and stdio survive into the monitor. */
+		if (pipefd[1] != 3) {
+			dup2(pipefd[1], 3);
+			close(pipefd[1]);
+		}
+		close_range(4, ~0U, 0);
+		monitor_main(root, id, 3);
+	}
+	close(pipefd[1]);
+	waitpid(mid, &wstatus, 0);
+	while (got + 1 < sizeof(buf) && (n = read(pipefd[0], buf + got, sizeof(buf) - 1 - got)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		got += (size_t)n;
+	}
+	close(pipefd[0]);
+	buf[got] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	if (strcmp(buf, "ok") == 0)
+		return 0;
+	return jc_fail(e, "", "the monitor did not start: %s", buf[0] ? buf : "it died"), -EIO;
+}

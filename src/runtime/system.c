@@ -1,0 +1,273 @@
+/* System files: parse and check the whole before anything is created (see
+ * system.h). */
+#include <errno.h>
+#include <json-c/json.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "avp/runtime/system.h"
+
+static const char *const top_keys[] = { "vms", "networks", NULL };
+static const char *const vm_keys[] = { "id", "bundle", NULL };
+static const char *const net_keys[] = { "name", "members", NULL };
+
+static int parse_vm(struct json_object *o, const char *path, const char *dir, struct avp_system *s,
+		    struct jc_err *e)
+{
+	struct sys_vm *vm = &s->vms[s->nvms];
+	char where[JC_PATH_MAX];
+	const char *id, *bundle;
+	struct jc_err be = { "" };
+	int ret;
+
+	if ((ret = jc_check_object(o, path, vm_keys, e)) ||
+	    (ret = jc_get_string(o, path, "id", true, &id, e)) ||
+	    (ret = jc_get_string(o, path, "bundle", true, &bundle, e)))
+		return ret;
+	jc_path_key(where, sizeof(where), path, "id");
+	if (rt_id_valid(id))
+		return jc_fail(e, where, "\"%s\" is not a valid ID (1-64 of A-Z a-z 0-9 _ . -, not "
+			       "starting with '.' or '-')", id);
+	for (unsigned int i = 0; i < s->nvms; i++)
+		if (strcmp(s->vms[i].id, id) == 0)
+			return jc_fail(e, where, "duplicate ID \"%s\" (vms[%u] has it already)", id, i);
+	snprintf(vm->id, sizeof(vm->id), "%s", id);
+	if (!*bundle)
+		return jc_fail(e, where, "empty bundle path");
+	if (bundle[0] == '/')
+		vm->bundle_dir = strdup(bundle);
+	else if (asprintf(&vm->bundle_dir, "%s/%s", dir, bundle) < 0)
+		vm->bundle_dir = NULL;
+	if (!vm->bundle_dir)
+		return -ENOMEM;
+	s->nvms++; /* system_free owns it now */
+	jc_path_key(where, sizeof(where), path, "bundle");
+	ret = bundle_load(vm->bundle_dir, &vm->bundle, &be);
+	if (ret)
+		return jc_fail(e, where, "%s: %s", bundle, be.text);
+	return 0;
+}
+
+static bool net_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > SYS_NET_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9')))
+			return false;
+	return true;
+}
+
+static int vm_index(const struct avp_system *s, const char *id)
+{
+	for (unsigned int i = 0; i < s->nvms; i++)
+		if (strcmp(s->vms[i].id, id) == 0)
+			return (int)i;
+	return -1;
+}
+
+static bool vm_on_network(const struct sys_vm *vm, const char *net)
+{
+	for (unsigned int i = 0; i < vm->bundle.cfg.nnets; i++)
+		if (vm->bundle.net_network[i] && strcmp(vm->bundle.net_network[i], net) == 0)
+			return true;
+	return false;
+}
+
+static int parse_network(struct json_object *o, const char *path, struct avp_system *s,
+			 struct jc_err *e)
+{
+	struct sys_network *net = &s->nets[s->nnets];
+	struct json_object *members;
+	char where[JC_PATH_MAX];
+	const char *name;
+	int ret;
+
+	if ((ret = jc_check_object(o, path, net_keys, e)) ||
+	    (ret = jc_get_string(o, path, "name", true, &name, e)) ||
+	    (ret = jc_get_array(o, path, "members", true, &members, e)))
+		return ret;
+	jc_path_key(where, sizeof(where), path, "name");
+	if (!net_name_ok(name))
+		return jc_fail(e, where, "\"%s\": 1-%d lowercase letters and digits (the bridge is "
+			       "avpbr-NAME)", name, SYS_NET_NAME_MAX);
+	for (unsigned int i = 0; i < s->nnets; i++)
+		if (strcmp(s->nets[i].name, name) == 0)
+			return jc_fail(e, where, "duplicate network \"%s\" (networks[%u])", name, i);
+	snprintf(net->name, sizeof(net->name), "%s", name);
+	snprintf(net->bridge, sizeof(net->bridge), "avpbr-%s", name);
+	for (size_t k = 0; k < json_object_array_length(members); k++) {
+		struct json_object *m = json_object_array_get_idx(members, k);
+		char mpath[JC_PATH_MAX];
+		const char *id;
+		int idx;
+
+		jc_path_key(where, sizeof(where), path, "members");
+		jc_path_index(mpath, sizeof(mpath), where, k);
+		if (!json_object_is_type(m, json_type_string))
+			return jc_fail(e, mpath, "expected a VM ID string, got %s", jc_type_name(m));
+		id = json_object_get_string(m);
+		idx = vm_index(s, id);
+		if (idx < 0)
+			return jc_fail(e, mpath, "no VM \"%s\" in vms", id);
+		for (unsigned int i = 0; i < net->nmembers; i++)
+			if (net->members[i] == (unsigned int)idx)
+				return jc_fail(e, mpath, "\"%s\" is listed twice", id);
+		if (!vm_on_network(&s->vms[idx], name))
+			return jc_fail(e, mpath, "VM \"%s\" has no net device on \"%s\" (its bundle "
+				       "needs {\"type\": \"net\", \"network\": \"%s\", \"mac\": ...})",
+				       id, name, name);
+		net->members[net->nmembers++] = (unsigned int)idx;
+	}
+	s->nnets++;
+	return 0;
+}
+
+/* Every net device that names a network is a member of it, and no tap
+ * (named after the MAC) is used twice. */
+static int check_net_devices(const struct avp_system *s, struct jc_err *e)
+{
+	for (unsigned int v = 0; v < s->nvms; v++) {
+		const struct avp_bundle *b = &s->vms[v].bundle;
+
+		for (unsigned int i = 0; i < b->cfg.nnets; i++) {
+			const char *net = b->net_network[i];
+			bool member = false;
+
+			for (unsigned int n = 0; net && n < s->nnets && !member; n++)
+				for (unsigned int k = 0; k < s->nets[n].nmembers; k++)
+					member |= strcmp(s->nets[n].name, net) == 0 &&
+						  s->nets[n].members[k] == v;
+			if (net && !member)
+				return jc_fail(e, "", "vms[%u].bundle: devices[%u].network: VM \"%s\" is "
+					       "not a member of a network \"%s\" in networks", v,
+					       b->net_device[i], s->vms[v].id, net);
+			for (unsigned int w = 0; w <= v; w++) {
+				const struct avp_config *o = &s->vms[w].bundle.cfg;
+
+				for (unsigned int j = 0; j < (w == v ? i : o->nnets); j++)
+					if (strcmp(o->nets[j].tap, b->cfg.nets[i].tap) == 0)
+						return jc_fail(e, "", "vms[%u].bundle: devices[%u]: tap "
+							       "\"%s\" is also used by VM \"%s\" (give "
+							       "every network device its own MAC)",
+							       v, b->net_device[i], b->cfg.nets[i].tap,
+							       s->vms[w].id);
+			}
+		}
+	}
+	return 0;
+}
+
+/* AVP-PART-2: a critical VM keeps its cores, so two critical VMs may not
+ * be pinned to one host CPU. */
+static int check_critical_cpus(const struct avp_system *s, struct jc_err *e)
+{
+	for (unsigned int v = 0; v < s->nvms; v++) {
+		const struct avp_bundle *b = &s->vms[v].bundle;
+
+		if (!b->critical)
+			continue;
+		for (unsigned int w = 0; w < v; w++) {
+			const struct avp_bundle *o = &s->vms[w].bundle;
+
+			if (!o->critical)
+				continue;
+			for (unsigned int i = 0; i < b->cfg.cpus; i++)
+				for (unsigned int j = 0; j < o->cfg.cpus; j++)
+					if (b->cfg.cpu_affinity[i] == o->cfg.cpu_affinity[j])
+						return jc_fail(e, "", "vms[%u].bundle: cpus.affinity[%u]: "
+							       "host CPU %d is reserved by critical VM "
+							       "\"%s\" (vms[%u]); critical VMs need "
+							       "host CPUs of their own", v, i,
+							       b->cfg.cpu_affinity[i], s->vms[w].id, w);
+		}
+	}
+	return 0;
+}
+
+static int parse_named(const char *text, size_t len, const char *name, const char *dir,
+		       struct avp_system *s, struct jc_err *e)
+{
+	struct json_object *root, *vms, *nets;
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	ret = jc_parse_text(text, len, name, &root, e);
+	if (ret)
+		return ret;
+	if ((ret = jc_check_object(root, "", top_keys, e)) ||
+	    (ret = jc_get_array(root, "", "vms", true, &vms, e)))
+		goto out;
+	ret = jc_get_array(root, "", "networks", false, &nets, e);
+	if (ret == -ENOENT)
+		nets = NULL;
+	else if (ret)
+		goto out;
+	ret = 0;
+	if (json_object_array_length(vms) == 0 || json_object_array_length(vms) > SYS_MAX_VMS) {
+		ret = jc_fail(e, "vms", "expected 1 to %d VMs", SYS_MAX_VMS);
+		goto out;
+	}
+	for (size_t i = 0; i < json_object_array_length(vms) && !ret; i++) {
+		char path[JC_PATH_MAX];
+		struct json_object *o = json_object_array_get_idx(vms, i);
+
+		jc_path_index(path, sizeof(path), "vms", i);
+		ret = parse_vm(o, path, dir, s, e);
+	}
+	if (!ret && nets && json_object_array_length(nets) > SYS_MAX_NETWORKS)
+		ret = jc_fail(e, "networks", "at most %d networks", SYS_MAX_NETWORKS);
+	for (size_t i = 0; !ret && nets && i < json_object_array_length(nets); i++) {
+		char path[JC_PATH_MAX];
+
+		jc_path_index(path, sizeof(path), "networks", i);
+		ret = parse_network(json_object_array_get_idx(nets, i), path, s, e);
+	}
+	if (!ret)
+		ret = check_net_devices(s, e);
+	if (!ret)
+		ret = check_critical_cpus(s, e);
+out:
+	json_object_put(root);
+	if (ret)
+		system_free(s);
+	return ret;
+}
+
+int system_parse(const char *text, size_t len, const char *dir, struct avp_system *s,
+		 struct jc_err *e)
+{
+	return parse_named(text, len, "system file", dir, s, e);
+}
+
+int system_load(const char *file, struct avp_system *s, struct jc_err *e)
+{
+	char abs[PATH_MAX];
+	size_t len;
+	char *text;
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	if (!realpath(file, abs))
+		return jc_fail(e, "", "%s: %s", file, strerror(errno));
+	ret = jc_read_file(abs, file, &text, &len, e);
+	if (ret)
+		return ret;
+	ret = parse_named(text, len, file, dirname(abs), s, e);
+	free(text);
+	return ret;
+}
+
+void system_free(struct avp_system *s)
+{
+	for (unsigned int i = 0; i < s->nvms; i++) {
+		free(s->vms[i].bundle_dir);
+		bundle_free(&s->vms[i].bundle);
+	}
+	memset(s, 0, sizeof(*s));
+}

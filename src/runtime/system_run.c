@@ -1,0 +1,186 @@
+/* avp system up/down/status (see system.h). */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "avp/runtime/hostnet.h"
+#include "avp/runtime/lifecycle.h"
+#include "avp/runtime/system.h"
+
+/* Stopping waits for the bundle's graceful timeout, then this much more
+ * for the forced stop. */
+#define DOWN_EXTRA_S 10
+
+static void note(struct jc_err *e, const struct jc_err *step)
+{
+	if (!e->text[0] && step->text[0])
+		*e = *step;
+}
+
+static void remove_networks(const struct avp_system *s)
+{
+	for (unsigned int n = 0; n < s->nnets; n++) {
+		const struct sys_network *net = &s->nets[n];
+
+		for (unsigned int k = 0; k < net->nmembers; k++) {
+			const struct avp_bundle *b = &s->vms[net->members[k]].bundle;
+
+			for (unsigned int i = 0; i < b->cfg.nnets; i++)
+				if (b->net_network[i] && strcmp(b->net_network[i], net->name) == 0)
+					hostnet_link_del(b->cfg.nets[i].tap);
+		}
+		hostnet_link_del(net->bridge);
+	}
+}
+
+static int make_networks(const struct avp_system *s, struct jc_err *e)
+{
+	for (unsigned int n = 0; n < s->nnets; n++) {
+		const struct sys_network *net = &s->nets[n];
+		int ret;
+
+		if (hostnet_link_exists(net->bridge))
+			return jc_fail(e, "", "networks[%u]: bridge %s exists already (another system "
+				       "up, or left over: `ip link del %s`)", n, net->bridge,
+				       net->bridge);
+		ret = hostnet_bridge_add(net->bridge, e);
+		for (unsigned int k = 0; !ret && k < net->nmembers; k++) {
+			const struct avp_bundle *b = &s->vms[net->members[k]].bundle;
+
+			for (unsigned int i = 0; !ret && i < b->cfg.nnets; i++)
+				if (b->net_network[i] && strcmp(b->net_network[i], net->name) == 0)
+					ret = hostnet_tap_add(b->cfg.nets[i].tap, net->bridge, e);
+		}
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int system_up(const char *root, const struct avp_system *s, struct jc_err *e)
+{
+	unsigned int created = 0;
+	int ret = 0;
+
+	for (unsigned int v = 0; v < s->nvms; v++) {
+		struct rt_state st;
+
+		if (rt_state_read(root, s->vms[v].id, &st) == 0)
+			return jc_fail(e, "", "vms[%u].id: a VM \"%s\" exists already (is the system "
+				       "up? `avp system down` first)", v, s->vms[v].id), -EEXIST;
+	}
+	ret = make_networks(s, e);
+	for (; !ret && created < s->nvms; created++) {
+		const struct sys_vm *vm = &s->vms[created];
+		struct jc_err step = { "" };
+
+		ret = rt_create(root, vm->id, vm->bundle_dir, &step);
+		if (ret)
+			jc_fail(e, "", "vms[%u] (%s): %s", created, vm->id, step.text);
+	}
+	/* Every VM exists before any runs, so a bundle mistake stops the
+	 * system before a guest has booted. */
+	for (unsigned int v = 0; !ret && v < s->nvms; v++) {
+		struct jc_err step = { "" };
+
+		ret = rt_start(root, s->vms[v].id, &step);
+		if (ret)
+			jc_fail(e, "", "vms[%u] (%s): %s", v, s->vms[v].id, step.text);
+	}
+	if (ret) {
+		struct jc_err ignored = { "" };
+
+		for (unsigned int v = 0; v < created; v++)
+			rt_delete(root, s->vms[v].id, true, &ignored);
+		remove_networks(s);
+	}
+	return ret;
+}
+
+int system_down(const char *root, const struct avp_system *s, struct jc_err *e)
+{
+	int ret = 0;
+
+	/* Reverse order: the VMs that came up last go first. */
+	for (unsigned int v = s->nvms; v-- > 0;) {
+		const struct sys_vm *vm = &s->vms[v];
+		struct jc_err step = { "" };
+		struct rt_state st;
+		int r;
+
+		if (rt_state_get(root, vm->id, &st, &step) == -ENOENT)
+			continue;
+		step.text[0] = '\0';
+		/* A graceful stop that fails is not the end: delete --force
+		 * still kills the VM. */
+		if (st.status != RT_STOPPED)
+			rt_kill(root, vm->id, "TERM", vm->bundle.shutdown_timeout_s + DOWN_EXTRA_S,
+				&step);
+		step.text[0] = '\0';
+		r = rt_delete(root, vm->id, true, &step);
+		if (r) {
+			note(e, &step);
+			ret = r;
+		}
+	}
+	remove_networks(s);
+	return ret;
+}
+
+int system_status(const char *root, const struct avp_system *s, FILE *out)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *vms = json_object_new_array();
+	struct json_object *nets = json_object_new_array();
+
+	for (unsigned int v = 0; v < s->nvms; v++) {
+		struct jc_err e = { "" };
+		struct rt_state st;
+
+		if (rt_state_get(root, s->vms[v].id, &st, &e) == 0) {
+			json_object_array_add(vms, rt_state_to_json(&st, true));
+		} else {
+			struct json_object *missing = json_object_new_object();
+
+			json_object_object_add(missing, "id", json_object_new_string(s->vms[v].id));
+			json_object_object_add(missing, "status", json_object_new_string("absent"));
+			json_object_array_add(vms, missing);
+		}
+	}
+	for (unsigned int n = 0; n < s->nnets; n++) {
+		const struct sys_network *net = &s->nets[n];
+		struct json_object *jn = json_object_new_object();
+		struct json_object *taps = json_object_new_array();
+
+		json_object_object_add(jn, "name", json_object_new_string(net->name));
+		json_object_object_add(jn, "bridge", json_object_new_string(net->bridge));
+		json_object_object_add(jn, "present",
+				       json_object_new_boolean(hostnet_link_exists(net->bridge)));
+		for (unsigned int k = 0; k < net->nmembers; k++) {
+			const struct sys_vm *vm = &s->vms[net->members[k]];
+
+			for (unsigned int i = 0; i < vm->bundle.cfg.nnets; i++) {
+				struct json_object *t;
+
+				if (!vm->bundle.net_network[i] ||
+				    strcmp(vm->bundle.net_network[i], net->name) != 0)
+					continue;
+				t = json_object_new_object();
+				json_object_object_add(t, "vm", json_object_new_string(vm->id));
+				json_object_object_add(t, "tap",
+						       json_object_new_string(vm->bundle.cfg.nets[i].tap));
+				json_object_object_add(t, "present", json_object_new_boolean(
+						hostnet_link_exists(vm->bundle.cfg.nets[i].tap)));
+				json_object_array_add(taps, t);
+			}
+		}
+		json_object_object_add(jn, "taps", taps);
+		json_object_array_add(nets, jn);
+	}
+	json_object_object_add(o, "vms", vms);
+	json_object_object_add(o, "networks", nets);
+	fprintf(out, "%s\n", json_object_to_json_string_ext(o, RT_JSON_PRETTY));
+	json_object_put(o);
+	return 0;
+}

@@ -1,0 +1,150 @@
+#!/bin/bash
+# avp run --jail DIR --uid 65534 --gid 65534 (docs/security.md): the
+# reference guest boots, reads and writes its disk and powers off while the
+# VM process is jailed and confined by seccomp (the default). Needs a real
+# /dev/kvm and root: scripts/testhost tests/realguest/jail.sh
+#
+# While the guest runs, the VM process (avp's child, PID 1 of its own PID
+# namespace) is inspected from outside: its IDs, no_new_privs, seccomp, its
+# namespaces, and the root directory of every one of its threads, which must
+# be the jail directory (same device and inode). Logs go to
+# build/testhost/out/.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+source tests/lib/check.sh
+
+avp=${AVP:-build/avp}
+kernel=build/guest/vmlinuz
+initrd=build/guest/initrd.img
+out=build/testhost/out
+mkdir -p "$out"
+for f in "$avp" "$kernel" "$initrd"; do
+	[ -e "$f" ] || { notok "$f missing (run make and scripts/mkguest first)"; finish; exit 1; }
+done
+if ! gzip -dc "$initrd" | cpio -it --quiet 2>/dev/null | grep -q '^tests/jail.sh$'; then
+	notok "the guest image has no tests/jail.sh (run scripts/mkguest)"
+	finish
+	exit 1
+fi
+if [ "$(id -u)" != 0 ]; then
+	notok "the jail needs root (run inside scripts/testhost)"
+	finish
+	exit 1
+fi
+
+work=$(mktemp -d /tmp/avp-jail.XXXXXX)
+avp_pid=
+cleanup() {
+	[ -n "$avp_pid" ] && kill "$avp_pid" 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# --- configuration errors come before anything runs ----------------------
+"$avp" run --kernel "$kernel" --jail "$work/j0" </dev/null >"$work/e1" 2>&1
+check_eq "$?" 1 "--jail without --uid/--gid is a configuration error (status 1)"
+check_grep "$work/e1" 'needs --uid and --gid' "... and says what is missing"
+touch "$work/not-a-dir"
+"$avp" run --kernel "$kernel" --initrd "$initrd" --memory 64 --jail "$work/not-a-dir" \
+	--uid 65534 --gid 65534 </dev/null >"$work/e2" 2>&1
+check_eq "$?" 1 "a jail path that is a file is a configuration error (status 1)"
+check_grep "$work/e2" 'jail: the jail must be a directory' "... and says so"
+
+# --- boot in the jail ------------------------------------------------------
+jail=$work/root # does not exist yet: avp creates it
+truncate -s 16M "$work/disk.img"
+printf 'AVP-DISK-SIGNATURE' | dd of="$work/disk.img" conv=notrunc status=none
+log="$out/jail.log"
+host_net=$(readlink /proc/self/ns/net)
+host_mnt=$(readlink /proc/self/ns/mnt)
+
+"$avp" run --kernel "$kernel" --initrd "$initrd" \
+	--cmdline "console=ttyS0 panic=-1 quiet avp.test=jail" --memory 192 --cpus 2 \
+	--disk "$work/disk.img" --rng --jail "$jail" --uid 65534 --gid 65534 -v \
+	</dev/null >"$log" 2>&1 &
+avp_pid=$!
+# A guest that never powers off must not hang the suite.
+( sleep 240; kill "$avp_pid" 2>/dev/null ) &
+deadline=$!
+
+# Inspect the VM process once it has dropped to uid 65534 (the guest takes
+# seconds to boot in the test host, the jail closes before its first
+# instruction).
+vm=
+seen=0
+for _ in $(seq 1 600); do
+	kill -0 "$avp_pid" 2>/dev/null || break
+	vm=$(awk '{print $1}' "/proc/$avp_pid/task/$avp_pid/children" 2>/dev/null)
+	if [ -n "$vm" ] && grep -qE '^Uid:\s+65534\s' "/proc/$vm/status" 2>/dev/null; then
+		# vCPU threads start right after the drop; give them a moment.
+		sleep 1
+		cp "/proc/$vm/status" "$work/status"
+		jail_id=$(stat -c %d:%i "$jail")
+		roots=""
+		uids=""
+		for t in /proc/"$vm"/task/*; do
+			roots+="$(stat -L -c %d:%i "$t/root/" 2>/dev/null) "
+			uids+="$(awk '/^Uid:/ {print $2 $3 $4 $5}' "$t/status") "
+		done
+		nthreads=$(ls "/proc/$vm/task" | wc -l)
+		vm_net=$(readlink "/proc/$vm/ns/net")
+		vm_mnt=$(readlink "/proc/$vm/ns/mnt")
+		host_sees_jail_mount=$(grep -c " $jail " /proc/self/mountinfo)
+		seen=1
+		break
+	fi
+	sleep 0.1
+done
+wait "$avp_pid"
+rc=$?
+avp_pid=
+kill "$deadline" 2>/dev/null
+tr -d '\r' <"$log" >"$log.txt"
+echo "jail: avp exit $rc"
+sed 's/^/  | /' "$log.txt" | tail -n 40
+
+check_eq "$rc" 0 "the jailed guest powered off normally (avp exit 0)"
+check_grep "$log.txt" '^jail-guest: ok - vda reads' "guest read the disk inside the jail"
+check_grep "$log.txt" '^jail-guest: ok - wrote and flushed' "guest wrote and flushed the disk inside the jail"
+check_grep "$log.txt" '^jail-guest: ok - read 16 bytes from /dev/hwrng' "virtio-rng works inside the jail"
+check_grep "$log.txt" '^AVP-GUEST-EXIT=0$' "every guest-side check passed"
+check_eq "$(dd if="$work/disk.img" bs=1 skip=512 count=16 status=none)" GUEST-WROTE-THIS \
+	"the guest's disk write reached the host image"
+check_grep "$log.txt" 'jail: VM confined to' "avp reports the jail (-v)"
+if [ -d "$jail" ]; then
+	check_eq "$(stat -c %a "$jail")" 700 "avp created the missing jail directory, mode 0700"
+else
+	notok "the jail directory was not created"
+fi
+
+if [ "$seen" = 1 ]; then
+	ok "found the VM process $vm (child of avp $avp_pid) running as uid 65534"
+	check_grep "$work/status" '^Uid:\s+65534\s+65534\s+65534\s+65534$' "real/effective/saved/fs uid are 65534"
+	check_grep "$work/status" '^Gid:\s+65534\s+65534\s+65534\s+65534$' "real/effective/saved/fs gid are 65534"
+	check_grep "$work/status" '^Groups:\s*$' "no supplementary groups"
+	check_grep "$work/status" '^NoNewPrivs:\s+1$' "no_new_privs is set"
+	check_grep "$work/status" '^Seccomp:\s+2$' "the main thread runs under a seccomp filter"
+	check_grep "$work/status" '^CapEff:\s+0+$' "no effective capabilities"
+	check_grep "$work/status" '^NSpid:\s+[0-9]+\s+1$' "the VM process is PID 1 of its own PID namespace"
+	[ "$vm_net" != "$host_net" ] && ok "the VM process has its own network namespace" \
+		|| notok "the VM process shares the host's network namespace ($vm_net)"
+	[ "$vm_mnt" != "$host_mnt" ] && ok "the VM process has its own mount namespace" \
+		|| notok "the VM process shares the host's mount namespace ($vm_mnt)"
+	check_eq "$host_sees_jail_mount" 0 "the jail's bind mount is invisible on the host"
+	# Device workers, the UART reader and the vCPUs alike: the root
+	# directory lives in the fs_struct all threads share.
+	bad=0
+	for r in $roots; do [ "$r" = "$jail_id" ] || bad=1; done
+	if [ "$bad" = 0 ] && [ "$nthreads" -ge 4 ]; then
+		ok "all $nthreads threads of the VM process have the jail as root ($jail_id)"
+	else
+		notok "thread roots '$roots' are not all the jail ($jail_id), $nthreads threads"
+	fi
+	bad=0
+	for u in $uids; do [ "$u" = 65534655346553465534 ] || bad=1; done
+	[ "$bad" = 0 ] && ok "every thread dropped to uid 65534" || notok "thread uids: $uids"
+else
+	notok "never saw the VM process running as uid 65534"
+fi
+
+finish

@@ -1,0 +1,239 @@
+#!/bin/bash
+# The runtime (AVP-RT-2/3, AVP-PART-1/2/3, AVP-NET-2) with real guests:
+#   scripts/testhost --smp 2 --memory 3072 tests/realguest/runtime.sh
+# (also part of tests/realguest/all.sh; on a one-CPU test host the critical
+# VM is pinned to CPU 0 instead of 1). Checks:
+#   1. lifecycle: create -> created, duplicate ID refused, start -> running
+#      with the VMM's pid, list, kill TERM -> stopped with its reason, delete
+#   2. a VM process killed from outside shows stopped + "killed"; a VM whose
+#      monitor died too shows stopped + "vanished"
+#   3. restart policy: a guest that panics (panic=-1 -> reboot) is restarted
+#      under on-failure up to max_restarts, not under never
+#   4. examples/cockpit: system up; the critical VM's vCPU thread is pinned,
+#      SCHED_FIFO 50, its memory locked; the two guests ping each other over
+#      the system's network (IPv6 link-local); system down removes it all
+# VM console logs are kept in build/testhost/out/runtime/.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+source tests/lib/check.sh
+
+repo=$PWD
+avp=$repo/${AVP:-build/avp}
+kernel=$repo/build/guest/vmlinuz
+initrd=$repo/build/guest/initrd.img
+out=$repo/build/testhost/out/runtime
+rm -rf "$out"
+mkdir -p "$out"
+for f in "$avp" "$kernel" "$initrd"; do
+	[ -e "$f" ] || { notok "$f missing (run make and scripts/mkguest first)"; finish; exit 1; }
+done
+
+work=$(mktemp -d /tmp/avp-runtime.XXXXXX)
+export AVP_RUNTIME_ROOT=$work/root
+cockpit=$work/cockpit
+
+keep_logs() {
+	for d in "$AVP_RUNTIME_ROOT"/*/; do
+		[ -f "$d/console.log" ] && cp "$d/console.log" "$out/$(basename "$d").log"
+	done
+}
+cleanup() {
+	keep_logs
+	[ -f "$cockpit/system.json" ] && "$avp" system down "$cockpit/system.json" >/dev/null 2>&1
+	for d in "$AVP_RUNTIME_ROOT"/*/; do
+		[ -d "$d" ] && "$avp" delete --force "$(basename "$d")" >/dev/null 2>&1
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# field ID PYTHON-EXPR: evaluates EXPR on the state as d ("" on error).
+field() {
+	"$avp" state "$1" 2>/dev/null | python3 -c '
+import json, sys
+try:
+    d = json.load(sys.stdin)
+    print(eval(sys.argv[1]))
+except Exception:
+    print("")' "$2"
+}
+# wait_for ID STATUS SECONDS
+wait_for() {
+	local i
+	for ((i = 0; i < $3 * 5; i++)); do
+		[ "$(field "$1" 'd["status"]')" = "$2" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+# bundle NAME GUEST-TEST RESTART-JSON: a one-VM bundle in $work/NAME.
+bundle() {
+	mkdir -p "$work/$1"
+	cat >"$work/$1/config.json" <<JSON
+{
+  "kernel": "$kernel",
+  "initrd": "$initrd",
+  "cmdline": "console=ttyS0 panic=-1 quiet avp.test=$2",
+  "cpus": { "count": 1 },
+  "memory": { "mib": 128 },
+  "devices": [ { "type": "rng" } ],
+  "restart": $3,
+  "shutdown_timeout_s": 2
+}
+JSON
+}
+
+# --- 1. lifecycle ----------------------------------------------------------
+bundle life idle '{ "policy": "never" }'
+"$avp" create life --bundle "$work/life"
+check_eq "$?" 0 "create life"
+check_eq "$(field life 'd["status"]')" created "state after create: created"
+check_eq "$(field life 'd["pid"]')" 0 "a created VM has no VM process yet"
+mon=$(field life 'd["monitor_pid"]')
+if [ -n "$mon" ] && kill -0 "$mon" 2>/dev/null; then ok "the monitor (pid $mon) runs after the CLI exited"; else notok "no live monitor: '$mon'"; fi
+msg=$("$avp" create life --bundle "$work/life" 2>&1)
+rc=$?
+check_eq "$rc" 1 "a second create with the same ID fails"
+case "$msg" in *"exists already"*) ok "it says the ID exists: $msg" ;; *) notok "duplicate-ID message: '$msg'" ;; esac
+"$avp" start life
+check_eq "$?" 0 "start life"
+check_eq "$(field life 'd["status"]')" running "state after start: running"
+pid=$(field life 'd["pid"]')
+if [ -n "$pid" ] && [ "$pid" -gt 0 ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "run --bundle $work/life"; then
+	ok "pid $pid is the VMM: $(tr '\0' ' ' <"/proc/$pid/cmdline")"
+else
+	notok "pid '$pid' is not 'avp run --bundle' (cmdline: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null))"
+fi
+"$avp" list | tee "$work/list.txt" | sed 's/^/  | /'
+check_grep "$work/list.txt" "^life +running +$pid " "avp list shows life running with its pid"
+n=$("$avp" list --json | python3 -c 'import json,sys; print(len([v for v in json.load(sys.stdin) if v["id"]=="life"]))')
+check_eq "$n" 1 "avp list --json has life"
+check_eq "$("$avp" start life 2>&1 >/dev/null | grep -c 'only a created VM')" 1 "start on a running VM is refused"
+"$avp" kill life TERM --wait
+check_eq "$?" 0 "kill life TERM --wait"
+check_eq "$(field life 'd["status"]')" stopped "state after kill TERM: stopped"
+reason=$(field life 'd["last_exit_reason"]')
+case "$reason" in signal|poweroff) ok "stopped with reason '$reason' ($(field life 'd["last_exit_detail"]'))" ;; *) notok "reason after kill TERM: '$reason'" ;; esac
+check_eq "$(field life 'd["stop_requested"]')" TERM "the state records the TERM request"
+check_eq "$(field life 'd["pid"]')" 0 "a stopped VM has no pid"
+if [ -d "/proc/$pid" ]; then notok "VM process $pid still exists"; else ok "the VM process is gone"; fi
+keep_logs
+"$avp" delete life
+check_eq "$?" 0 "delete life"
+"$avp" state life >/dev/null 2>&1
+check_eq "$?" 1 "state of a deleted VM fails"
+
+# --- 2. killed from outside -------------------------------------------------
+bundle victim idle '{ "policy": "never" }'
+"$avp" create victim --bundle "$work/victim" && "$avp" start victim
+vpid=$(field victim 'd["pid"]')
+kill -KILL "$vpid"
+if wait_for victim stopped 10; then ok "a VM whose process was killed with SIGKILL shows stopped"; else notok "victim status: $(field victim 'd["status"]')"; fi
+check_eq "$(field victim 'd["last_exit_reason"]')" killed "reason: killed"
+case "$(field victim 'd["last_exit_detail"]')" in *"signal 9"*) ok "detail names signal 9" ;; *) notok "detail: $(field victim 'd["last_exit_detail"]')" ;; esac
+
+bundle ghost idle '{ "policy": "always" }'
+"$avp" create ghost --bundle "$work/ghost" && "$avp" start ghost
+gpid=$(field ghost 'd["pid"]')
+gmon=$(field ghost 'd["monitor_pid"]')
+kill -KILL "$gmon" "$gpid"
+sleep 0.5
+check_eq "$(field ghost 'd["status"]')" stopped "monitor and VM killed: state says stopped, not running"
+check_eq "$(field ghost 'd["last_exit_reason"]')" vanished "reason: vanished"
+keep_logs
+"$avp" delete victim
+"$avp" delete ghost
+
+# --- 3. restart policy --------------------------------------------------------
+bundle crashy panic '{ "policy": "on-failure", "max_restarts": 1, "backoff_ms": 200 }'
+bundle steady panic '{ "policy": "never" }'
+"$avp" create crashy --bundle "$work/crashy" && "$avp" start crashy
+"$avp" create steady --bundle "$work/steady" && "$avp" start steady
+t0=$(date +%s)
+wait_for steady stopped 120 && wait_for crashy stopped 150
+echo "  restart tests ended after $(($(date +%s) - t0)) s"
+keep_logs
+check_grep "$out/crashy.log" 'panic-test: crashing the kernel' "the panic guest ran"
+check_eq "$(grep -c 'panic-test: crashing the kernel' "$out/crashy.log")" 2 "on-failure: the panicking guest booted twice (1 restart)"
+check_eq "$(field crashy 'd["restarts"]')" 1 "on-failure: restarts = max_restarts = 1"
+check_eq "$(field crashy 'd["status"]')" stopped "on-failure: stopped once the limit is reached"
+check_eq "$(field crashy 'd["last_exit_reason"]')" reboot "on-failure: the panic (panic=-1) shows as reason reboot"
+check_eq "$(field steady 'd["restarts"]')" 0 "never: no restart"
+check_eq "$(field steady 'd["status"]')" stopped "never: stopped after the panic"
+check_eq "$(field steady 'd["last_exit_reason"]')" reboot "never: reason reboot"
+"$avp" delete crashy
+"$avp" delete steady
+
+# --- 4. the cockpit system ----------------------------------------------------
+# A copy with absolute guest paths; one-CPU test hosts pin to CPU 0.
+cpu=1
+[ "$(nproc)" -ge 2 ] || { cpu=0; skip "this test host has one CPU: the cluster is pinned to CPU 0, not 1"; }
+cp -r examples/cockpit "$cockpit"
+python3 - "$cockpit" "$kernel" "$initrd" "$cpu" <<'PY'
+import json, sys
+root, kernel, initrd, cpu = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+for vm in ("cluster", "infotainment"):
+    p = f"{root}/{vm}/config.json"
+    c = json.load(open(p))
+    c["kernel"], c["initrd"] = kernel, initrd
+    if "affinity" in c["cpus"]:
+        c["cpus"]["affinity"] = [cpu]
+    json.dump(c, open(p, "w"), indent=2)
+PY
+"$avp" system up "$cockpit/system.json"
+check_eq "$?" 0 "system up examples/cockpit"
+check_eq "$(field cluster 'd["status"]')" running "cluster is running"
+check_eq "$(field infotainment 'd["status"]')" running "infotainment is running"
+if ip -d link show avpbr-backbone 2>/dev/null | grep -q bridge; then ok "bridge avpbr-backbone exists"; else notok "no bridge avpbr-backbone"; fi
+for tap in avp525400c00001 avp525400c00002; do
+	if ip link show "$tap" 2>/dev/null | grep -q 'master avpbr-backbone'; then ok "tap $tap is on the bridge"; else notok "tap $tap not on avpbr-backbone"; fi
+done
+
+# Pinning, as the kernel sees it (not as avp says).
+cpid=$(field cluster 'd["pid"]')
+vtid=""
+for t in /proc/"$cpid"/task/*; do
+	[ "$(cat "$t/comm" 2>/dev/null)" = vcpu0 ] && vtid=${t##*/}
+done
+if [ -n "$vtid" ]; then
+	ok "cluster's vCPU thread vcpu0 is tid $vtid"
+	check_eq "$(taskset -pc "$vtid" | sed 's/.*: //')" "$cpu" "taskset: vcpu0 runs only on host CPU $cpu"
+	# /proc/TID/stat fields 40 (rt_priority) and 41 (policy; 1 = SCHED_FIFO),
+	# counted after the ")" that ends the command name.
+	read -r prio policy < <(sed 's/.*) //' "/proc/$cpid/task/$vtid/stat" | awk '{print $38, $39}')
+	check_eq "$policy" 1 "vcpu0's scheduling policy is SCHED_FIFO"
+	check_eq "$prio" 50 "vcpu0's real-time priority is 50"
+else
+	notok "no vcpu0 thread in cluster's VMM (pid $cpid)"
+fi
+lck=$(awk '/^VmLck/ {print $2}' "/proc/$cpid/status")
+if [ "${lck:-0}" -ge $((128 * 1024)) ]; then ok "cluster has ${lck} KiB locked (memory.reserve, 128 MiB)"; else notok "cluster VmLck ${lck:-none} KiB"; fi
+check_eq "$(field cluster 'd["effective"]["vcpus"][0]["affinity"]')" "[$cpu]" "avp state reports the effective affinity [$cpu]"
+check_eq "$(field cluster 'd["effective"]["vcpus"][0]["class"]')" fifo "avp state reports the effective class fifo"
+ipid=$(field infotainment 'd["pid"]')
+check_eq "$(field infotainment 'd["effective"]["vcpus"][0]["class"]')" normal "infotainment's vCPU is normal"
+ilck=$(awk '/^VmLck/ {print $2}' "/proc/$ipid/status")
+check_eq "${ilck:-0}" 0 "infotainment has no locked memory"
+"$avp" system status "$cockpit/system.json" >"$work/status.json"
+check_eq "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["networks"][0]["present"], [v["status"] for v in d["vms"]])' "$work/status.json")" \
+	"True ['running', 'running']" "system status: network present, both VMs running"
+
+t0=$(date +%s)
+wait_for cluster stopped 180 && wait_for infotainment stopped 60
+echo "  cockpit guests ended after $(($(date +%s) - t0)) s"
+keep_logs
+for l in cluster infotainment; do
+	sed 's/^/  | /' "$out/$l.log" | tr -d '\r' | grep -E 'netpeer|AVP-GUEST|monitor' | head -n 12
+done
+check_grep "$out/cluster.log" 'netpeer: ok - fe80::1 reached fe80::2' "cluster (fe80::1) pinged infotainment (fe80::2) over the system network"
+check_grep "$out/infotainment.log" 'netpeer: ok - fe80::2 reached fe80::1' "infotainment (fe80::2) pinged cluster (fe80::1)"
+check_eq "$(field cluster 'd["last_exit_reason"]')" poweroff "cluster powered off (no restart for a clean end)"
+check_eq "$(field cluster 'd["restarts"]')" 0 "cluster was never restarted"
+"$avp" system down "$cockpit/system.json"
+check_eq "$?" 0 "system down"
+if ip link show avpbr-backbone >/dev/null 2>&1; then notok "bridge still there after down"; else ok "bridge removed"; fi
+if ip link show avp525400c00001 >/dev/null 2>&1; then notok "tap still there after down"; else ok "taps removed"; fi
+"$avp" state cluster >/dev/null 2>&1
+check_eq "$?" 1 "cluster is deleted"
+
+finish

@@ -1,0 +1,349 @@
+/* docs/bundle.schema.json against the bundle parser and the examples:
+ *  - every example bundle (examples/ * / * /config.json) and the default
+ *    config.json of `avp spec` validate against the schema, and parse;
+ *  - the schema and the parser know exactly the same keys, object by
+ *    object (so neither can grow a key the other lacks);
+ *  - bad bundles fail both (so the validator below is not a yes-man).
+ * The validator covers the subset of JSON Schema 2020-12 the schema uses,
+ * and fails on any keyword it does not know. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <glob.h>
+#include <json-c/json.h>
+#include <libgen.h>
+#include <limits.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "avp/runtime/bundle.h"
+
+#define SCHEMA "docs/bundle.schema.json"
+
+static struct json_object *schema_root;
+
+static int bad(char *err, size_t len, const char *path, const char *fmt, const char *what)
+{
+	snprintf(err, len, "%s: ", path[0] ? path : "(top)");
+	snprintf(err + strlen(err), len - strlen(err), fmt, what);
+	return -1;
+}
+
+static bool is_type(struct json_object *v, const char *type)
+{
+	enum json_type t = json_object_get_type(v);
+
+	if (!strcmp(type, "object"))
+		return t == json_type_object;
+	if (!strcmp(type, "array"))
+		return t == json_type_array;
+	if (!strcmp(type, "string"))
+		return t == json_type_string;
+	if (!strcmp(type, "integer"))
+		return t == json_type_int;
+	if (!strcmp(type, "number"))
+		return t == json_type_int || t == json_type_double;
+	if (!strcmp(type, "boolean"))
+		return t == json_type_boolean;
+	if (!strcmp(type, "null"))
+		return t == json_type_null;
+	fail_msg("schema uses unknown type %s", type);
+	return false;
+}
+
+static int validate(struct json_object *s, struct json_object *v, const char *path, char *err,
+		    size_t len);
+
+static int validate_object(struct json_object *s, struct json_object *v, const char *path,
+			   char *err, size_t len)
+{
+	struct json_object *props = json_object_object_get(s, "properties");
+	struct json_object *req = json_object_object_get(s, "required");
+	struct json_object *addl = json_object_object_get(s, "additionalProperties");
+
+	if (!json_object_is_type(v, json_type_object))
+		return 0;
+	for (size_t i = 0; req && i < json_object_array_length(req); i++) {
+		const char *k = json_object_get_string(json_object_array_get_idx(req, i));
+
+		if (!json_object_object_get_ex(v, k, NULL))
+			return bad(err, len, path, "missing required key %s", k);
+	}
+	json_object_object_foreach(v, key, val) {
+		struct json_object *ps = props ? json_object_object_get(props, key) : NULL;
+		char sub[256];
+
+		snprintf(sub, sizeof(sub), "%s%s%s", path, path[0] ? "." : "", key);
+		if (ps) {
+			if (validate(ps, val, sub, err, len))
+				return -1;
+		} else if (addl && !json_object_get_boolean(addl)) {
+			return bad(err, len, path, "key %s not allowed", key);
+		}
+	}
+	return 0;
+}
+
+static int validate(struct json_object *s, struct json_object *v, const char *path, char *err,
+		    size_t len)
+{
+	struct json_object *k;
+
+	json_object_object_foreach(s, kw, arg) {
+		static const char *const known[] = {
+			"$schema", "$id", "title", "$comment", "$defs", "description", "$ref", "type",
+			"enum", "const", "properties", "required", "additionalProperties", "items",
+			"minimum", "maximum", "minLength", "maxLength", "pattern", "oneOf", NULL,
+		};
+		bool ok = false;
+
+		(void)arg;
+		for (size_t i = 0; known[i]; i++)
+			ok |= strcmp(known[i], kw) == 0;
+		if (!ok)
+			fail_msg("the schema uses keyword %s, which this validator does not know", kw);
+	}
+	if ((k = json_object_object_get(s, "$ref"))) {
+		const char *ref = json_object_get_string(k);
+		struct json_object *defs = json_object_object_get(schema_root, "$defs");
+		struct json_object *target;
+
+		assert_true(strncmp(ref, "#/$defs/", 8) == 0);
+		target = json_object_object_get(defs, ref + 8);
+		assert_non_null(target);
+		if (validate(target, v, path, err, len))
+			return -1;
+	}
+	if ((k = json_object_object_get(s, "type")) && !is_type(v, json_object_get_string(k)))
+		return bad(err, len, path, "not of type %s", json_object_get_string(k));
+	if ((k = json_object_object_get(s, "const")) && !json_object_equal(k, v))
+		return bad(err, len, path, "not %s", json_object_to_json_string(k));
+	if ((k = json_object_object_get(s, "enum"))) {
+		bool found = false;
+
+		for (size_t i = 0; i < json_object_array_length(k); i++)
+			found |= json_object_equal(json_object_array_get_idx(k, i), v);
+		if (!found)
+			return bad(err, len, path, "not one of %s", json_object_to_json_string(k));
+	}
+	if (json_object_is_type(v, json_type_int)) {
+		if ((k = json_object_object_get(s, "minimum")) &&
+		    json_object_get_int64(v) < json_object_get_int64(k))
+			return bad(err, len, path, "below the minimum %s", json_object_to_json_string(k));
+		if ((k = json_object_object_get(s, "maximum")) &&
+		    json_object_get_int64(v) > json_object_get_int64(k))
+			return bad(err, len, path, "above the maximum %s", json_object_to_json_string(k));
+	}
+	if (json_object_is_type(v, json_type_string)) {
+		int n = json_object_get_string_len(v);
+
+		if ((k = json_object_object_get(s, "minLength")) && n < json_object_get_int(k))
+			return bad(err, len, path, "shorter than %s", json_object_to_json_string(k));
+		if ((k = json_object_object_get(s, "maxLength")) && n > json_object_get_int(k))
+			return bad(err, len, path, "longer than %s", json_object_to_json_string(k));
+		if ((k = json_object_object_get(s, "pattern"))) {
+			regex_t re;
+			int m;
+
+			assert_int_equal(regcomp(&re, json_object_get_string(k), REG_EXTENDED | REG_NOSUB), 0);
+			m = regexec(&re, json_object_get_string(v), 0, NULL, 0);
+			regfree(&re);
+			if (m)
+				return bad(err, len, path, "does not match %s", json_object_get_string(k));
+		}
+	}
+	if ((k = json_object_object_get(s, "items")) && json_object_is_type(v, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(v); i++) {
+			char sub[256];
+
+			snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+			if (validate(k, json_object_array_get_idx(v, i), sub, err, len))
+				return -1;
+		}
+	if (validate_object(s, v, path, err, len))
+		return -1;
+	if ((k = json_object_object_get(s, "oneOf"))) {
+		int matches = 0;
+		char first[512] = "", scratch[512];
+
+		for (size_t i = 0; i < json_object_array_length(k); i++) {
+			if (validate(json_object_array_get_idx(k, i), v, path, scratch, sizeof(scratch)) == 0)
+				matches++;
+			else if (!first[0] || strstr(scratch, "not \"") == NULL)
+				snprintf(first, sizeof(first), "%s", scratch);
+		}
+		if (matches != 1) {
+			snprintf(err, len, "%s: matches %d of oneOf (%s)", path[0] ? path : "(top)",
+				 matches, first);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	schema_root = json_object_from_file(SCHEMA);
+	return schema_root ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	json_object_put(schema_root);
+	return 0;
+}
+
+static int check_text(const char *text, char *err, size_t len)
+{
+	struct json_object *v = json_tokener_parse(text);
+	int ret;
+
+	assert_non_null(v);
+	ret = validate(schema_root, v, "", err, len);
+	json_object_put(v);
+	return ret;
+}
+
+static void test_examples_valid(void **state)
+{
+	char err[512] = "";
+	glob_t g;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(glob("examples/*/*/config.json", 0, NULL, &g), 0);
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		struct json_object *v = json_object_from_file(g.gl_pathv[i]);
+		char dir[PATH_MAX], abs[PATH_MAX];
+		struct avp_bundle b;
+		struct jc_err e = { "" };
+		const char *text;
+
+		assert_non_null(v);
+		if (validate(schema_root, v, "", err, sizeof(err)))
+			fail_msg("%s does not validate: %s", g.gl_pathv[i], err);
+		snprintf(dir, sizeof(dir), "%s", g.gl_pathv[i]);
+		assert_non_null(realpath(dirname(dir), abs));
+		text = json_object_to_json_string(v);
+		if (bundle_parse(text, strlen(text), abs, &b, &e))
+			fail_msg("%s validates but the parser refuses it: %s", g.gl_pathv[i], e.text);
+		bundle_free(&b);
+		json_object_put(v);
+		n++;
+	}
+	globfree(&g);
+	assert_true(n >= 2); /* the cockpit's two bundles at least */
+	if (check_text(bundle_default_text(), err, sizeof(err)))
+		fail_msg("avp spec's config.json does not validate: %s", err);
+}
+
+/* Bad bundles: the schema and the parser both refuse each. */
+static void test_bad_bundles_fail_both(void **state)
+{
+	static const char *const bad_bundles[] = {
+		"{}",
+		"{\"kernel\": \"bz\", \"kernal\": \"bz\"}",
+		"{\"kernel\": 7}",
+		"{\"kernel\": \"bz\", \"cpus\": {\"count\": 0}}",
+		"{\"kernel\": \"bz\", \"cpus\": {\"count\": 1, \"pin\": [0]}}",
+		"{\"kernel\": \"bz\", \"memory\": {\"mib\": \"64\"}}",
+		"{\"kernel\": \"bz\", \"scheduling\": {\"class\": \"batch\"}}",
+		"{\"kernel\": \"bz\", \"serial\": \"tty0\"}",
+		"{\"kernel\": \"bz\", \"restart\": {\"policy\": \"sometimes\"}}",
+		"{\"kernel\": \"bz\", \"devices\": [{\"type\": \"floppy\"}]}",
+		"{\"kernel\": \"bz\", \"devices\": [{\"type\": \"disk\"}]}",
+		"{\"kernel\": \"bz\", \"devices\": [{\"type\": \"disk\", \"path\": \"a\", \"ro\": true}]}",
+		"{\"kernel\": \"bz\", \"devices\": [{\"type\": \"net\"}]}",
+		"{\"kernel\": \"bz\", \"devices\": [{\"type\": \"net\", \"network\": \"lan\"}]}",
+		"{\"kernel\": \"bz\", \"devices\": [{\"type\": \"net\", \"tap\": \"t\", \"mac\": \"zz\"}]}",
+		"{\"kernel\": \"bz\", \"devices\": [{\"type\": \"console\", \"backend\": \"none\"}]}",
+		"{\"kernel\": \"bz\", \"shutdown_timeout_s\": 99999}",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad_bundles) / sizeof(bad_bundles[0]); i++) {
+		char err[512] = "";
+		struct avp_bundle b;
+		struct jc_err e = { "" };
+		const char *t = bad_bundles[i];
+
+		if (check_text(t, err, sizeof(err)) == 0)
+			fail_msg("the schema accepts a bad bundle: %s", t);
+		if (bundle_parse(t, strlen(t), "/b", &b, &e) == 0) {
+			bundle_free(&b);
+			fail_msg("the parser accepts a bad bundle: %s", t);
+		}
+	}
+}
+
+/* The names of properties of one schema object, "$comment" left out. */
+static void same_keys(struct json_object *props, const char *object)
+{
+	const char *const *keys = bundle_keys(object);
+	size_t nkeys = 0, nprops = 0;
+
+	if (!keys)
+		fail_msg("the parser has no key table for '%s'", object);
+	assert_non_null(props);
+	for (; keys[nkeys]; nkeys++)
+		if (!json_object_object_get_ex(props, keys[nkeys], NULL))
+			fail_msg("'%s': the parser accepts '%s', the schema does not have it", object,
+				 keys[nkeys]);
+	json_object_object_foreach(props, key, val) {
+		bool found = false;
+
+		(void)val;
+		if (!strcmp(key, "$comment"))
+			continue;
+		nprops++;
+		for (size_t i = 0; keys[i]; i++)
+			found |= strcmp(keys[i], key) == 0;
+		if (!found)
+			fail_msg("'%s': the schema has '%s', the parser refuses it", object, key);
+	}
+	assert_int_equal(nkeys, nprops);
+}
+
+static void test_schema_keys_match_parser(void **state)
+{
+	struct json_object *props = json_object_object_get(schema_root, "properties");
+	struct json_object *defs = json_object_object_get(schema_root, "$defs");
+	static const char *const objects[] = { "cpus", "memory", "scheduling", "restart" };
+	size_t ntypes = 0;
+
+	(void)state;
+	same_keys(props, "");
+	for (size_t i = 0; i < sizeof(objects) / sizeof(objects[0]); i++)
+		same_keys(json_object_object_get(json_object_object_get(props, objects[i]),
+						 "properties"), objects[i]);
+	for (const char *const *t = bundle_device_types(); *t; t++, ntypes++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "devices.%s", *t);
+		same_keys(json_object_object_get(json_object_object_get(defs, *t), "properties"),
+			  name);
+	}
+	/* ... and the schema has no device type the parser does not know. */
+	assert_int_equal(json_object_array_length(json_object_object_get(
+				 json_object_object_get(json_object_object_get(props, "devices"), "items"),
+				 "oneOf")),
+			 ntypes);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_examples_valid),
+		cmocka_unit_test(test_bad_bundles_fail_both),
+		cmocka_unit_test(test_schema_keys_match_parser),
+	};
+
+	return cmocka_run_group_tests_name("bundle-schema", tests, setup, teardown);
+}

@@ -1,0 +1,146 @@
+/* The command line of the control socket, vsock and input devices:
+ * --api-sock, --vsock cid=N,socket=PATH, --input keyboard|touch[,...]. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "avp/cli.h"
+
+static void test_vsock_grammar(void **state)
+{
+	struct avp_vsock_cfg v = { 0 };
+
+	(void)state;
+	assert_int_equal(cli_parse_vsock("cid=3,socket=/tmp/v.sock", &v), 0);
+	assert_int_equal(v.cid, 3);
+	assert_string_equal(v.socket, "/tmp/v.sock");
+	assert_int_equal(cli_parse_vsock("socket=/x,cid=4294967294", &v), 0);
+	assert_int_equal(v.cid, 4294967294u);
+	assert_string_equal(v.socket, "/x");
+
+	/* reserved CIDs, bad numbers, missing or repeated keys, junk */
+	const char *bad[] = {
+		"cid=2,socket=/x", "cid=0,socket=/x", "cid=4294967295,socket=/x",
+		"cid=-3,socket=/x", "cid=3x,socket=/x", "cid=,socket=/x", "cid=3",
+		"socket=/x", "cid=3,socket=", "cid=3,socket=/x,cid=4", "cid=3,socket=/x,mode=1",
+		"", ",", "cid=+3,socket=/x", "cid= 3,socket=/x", "cid=3,,socket=/x", "cid=3,socket=/x,",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (cli_parse_vsock(bad[i], &v) != -EINVAL)
+			fail_msg("accepted '%s'", bad[i]);
+	/* a failed parse leaves the last good value alone */
+	assert_int_equal(v.cid, 4294967294u);
+	free(v.socket);
+}
+
+static void test_input_grammar(void **state)
+{
+	struct avp_input_cfg in;
+
+	(void)state;
+	assert_int_equal(cli_parse_input("keyboard", &in), 0);
+	assert_int_equal(in.kind, AVP_INPUT_KEYBOARD);
+	assert_int_equal(cli_parse_input("touch", &in), 0);
+	assert_int_equal(in.kind, AVP_INPUT_TOUCH);
+	assert_int_equal(in.width, 1280);
+	assert_int_equal(in.height, 720);
+	assert_int_equal(cli_parse_input("touch,width=800,height=480", &in), 0);
+	assert_int_equal(in.width, 800);
+	assert_int_equal(in.height, 480);
+	assert_int_equal(cli_parse_input("touch,height=1", &in), 0);
+	assert_int_equal(in.height, 1);
+
+	const char *bad[] = {
+		"", "mouse", "keyboard,width=10", "touch,width=0", "touch,width=65536",
+		"touch,width=-1", "touch,depth=3", "touch,width=", "Keyboard", "touch,",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (cli_parse_input(bad[i], &in) != -EINVAL)
+			fail_msg("accepted '%s'", bad[i]);
+}
+
+static int parse(char **argv, int argc, struct avp_config *cfg, char *err, size_t errlen)
+{
+	FILE *e = fmemopen(err, errlen, "w");
+	int ret;
+
+	avp_config_init(cfg);
+	ret = cli_parse(argc, argv, cfg, e);
+	fclose(e);
+	return ret;
+}
+
+static void test_run_options(void **state)
+{
+	struct avp_config cfg;
+	char err[256];
+	char *ok[] = { "avp", "run", "--kernel", "k", "--api-sock", "/tmp/a.sock",
+		       "--vsock", "cid=7,socket=/tmp/v.sock", "--input", "keyboard",
+		       "--input", "touch,width=640,height=480" };
+	char *dup_input[] = { "avp", "run", "--kernel", "k", "--input", "keyboard",
+			      "--input", "keyboard" };
+	char *two_vsock[] = { "avp", "run", "--kernel", "k", "--vsock", "cid=3,socket=/a",
+			      "--vsock", "cid=4,socket=/b" };
+	char *bad_vsock[] = { "avp", "run", "--kernel", "k", "--vsock", "cid=1,socket=/a" };
+	char *empty_sock[] = { "avp", "run", "--kernel", "k", "--api-sock", "" };
+
+	(void)state;
+	memset(err, 0, sizeof(err));
+	assert_int_equal(parse(ok, 12, &cfg, err, sizeof(err)), CLI_RUN);
+	assert_string_equal(cfg.api_sock, "/tmp/a.sock");
+	assert_int_equal(cfg.vsock.cid, 7);
+	assert_string_equal(cfg.vsock.socket, "/tmp/v.sock");
+	assert_int_equal(cfg.ninputs, 2);
+	assert_int_equal(cfg.inputs[0].kind, AVP_INPUT_KEYBOARD);
+	assert_int_equal(cfg.inputs[1].kind, AVP_INPUT_TOUCH);
+	assert_int_equal(cfg.inputs[1].width, 640);
+	avp_config_free(&cfg);
+
+	assert_int_equal(parse(dup_input, 8, &cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--input"));
+	avp_config_free(&cfg);
+	assert_int_equal(parse(two_vsock, 8, &cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "at most one"));
+	avp_config_free(&cfg);
+	assert_int_equal(parse(bad_vsock, 6, &cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "cid=N,socket=PATH"));
+	avp_config_free(&cfg);
+	assert_int_equal(parse(empty_sock, 6, &cfg, err, sizeof(err)), -EINVAL);
+	avp_config_free(&cfg);
+}
+
+static void test_help_mentions_options(void **state)
+{
+	char buf[8192];
+	FILE *out = fmemopen(buf, sizeof(buf), "w");
+
+	(void)state;
+	memset(buf, 0, sizeof(buf));
+	cli_run_usage(out);
+	fclose(out);
+	assert_non_null(strstr(buf, "--api-sock PATH"));
+	assert_non_null(strstr(buf, "--vsock cid=N,socket=PATH"));
+	assert_non_null(strstr(buf, "--input keyboard"));
+	out = fmemopen(buf, sizeof(buf), "w");
+	cli_usage(out);
+	fclose(out);
+	assert_non_null(strstr(buf, "  api "));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_vsock_grammar),
+		cmocka_unit_test(test_input_grammar),
+		cmocka_unit_test(test_run_options),
+		cmocka_unit_test(test_help_mentions_options),
+	};
+
+	return cmocka_run_group_tests_name("cli_devices", tests, NULL, NULL);
+}

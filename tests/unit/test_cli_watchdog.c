@@ -1,0 +1,143 @@
+/* --watchdog on the command line: alone, with action= as its value or as
+ * the next word, the rejections, and the help text's exit status 6. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "avp/cli.h"
+#include "avp/vm.h"
+
+struct parsed {
+	struct avp_config cfg;
+	int ret;
+	char err[512];
+};
+
+static void parse(struct parsed *p, int argc, const char **argv)
+{
+	FILE *err = fmemopen(p->err, sizeof(p->err) - 1, "w");
+
+	memset(p->err, 0, sizeof(p->err));
+	avp_config_init(&p->cfg);
+	p->ret = cli_parse(argc, (char **)argv, &p->cfg, err);
+	fclose(err);
+}
+
+#define PARSE(p, ...)                                                         \
+	do {                                                                  \
+		const char *argv_[] = { "avp", __VA_ARGS__, NULL };           \
+		parse(p, (int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_); \
+	} while (0)
+
+static void test_off_by_default(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	PARSE(&p, "run", "--kernel", "bz");
+	assert_int_equal(p.ret, CLI_RUN);
+	assert_false(p.cfg.watchdog.enabled);
+	assert_false(p.cfg.watchdog.fired_before);
+	avp_config_free(&p.cfg);
+}
+
+static void test_accepted_forms(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	PARSE(&p, "run", "--watchdog", "--kernel", "bz");
+	assert_int_equal(p.ret, CLI_RUN);
+	assert_true(p.cfg.watchdog.enabled);
+	assert_int_equal(p.cfg.watchdog.action, AVP_WATCHDOG_EXIT);
+	assert_string_equal(p.cfg.kernel, "bz");
+	avp_config_free(&p.cfg);
+
+	PARSE(&p, "run", "--kernel", "bz", "--watchdog");
+	assert_int_equal(p.ret, CLI_RUN);
+	assert_true(p.cfg.watchdog.enabled);
+	avp_config_free(&p.cfg);
+
+	PARSE(&p, "run", "--kernel", "bz", "--watchdog=action=reset", "--cpus", "2");
+	assert_int_equal(p.ret, CLI_RUN);
+	assert_true(p.cfg.watchdog.enabled);
+	assert_int_equal(p.cfg.watchdog.action, AVP_WATCHDOG_RESET);
+	assert_int_equal(p.cfg.cpus, 2);
+	avp_config_free(&p.cfg);
+
+	/* The value as the next word, then more options. */
+	PARSE(&p, "run", "--watchdog", "action=reset", "--kernel", "bz", "--cpus", "3");
+	assert_int_equal(p.ret, CLI_RUN);
+	assert_int_equal(p.cfg.watchdog.action, AVP_WATCHDOG_RESET);
+	assert_string_equal(p.cfg.kernel, "bz");
+	assert_int_equal(p.cfg.cpus, 3);
+	avp_config_free(&p.cfg);
+
+	PARSE(&p, "run", "--kernel", "bz", "--watchdog", "action=exit");
+	assert_int_equal(p.ret, CLI_RUN);
+	assert_true(p.cfg.watchdog.enabled);
+	assert_int_equal(p.cfg.watchdog.action, AVP_WATCHDOG_EXIT);
+	avp_config_free(&p.cfg);
+}
+
+static void test_rejections(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	PARSE(&p, "run", "--kernel", "bz", "--watchdog", "action=poweroff");
+	assert_int_equal(p.ret, -EINVAL);
+	assert_non_null(strstr(p.err, "--watchdog"));
+	assert_non_null(strstr(p.err, "action=poweroff"));
+	{
+		/* One line, as every rejection. */
+		char *nl = strchr(p.err, '\n');
+
+		assert_non_null(nl);
+		assert_string_equal(nl, "\n");
+	}
+	avp_config_free(&p.cfg);
+
+	PARSE(&p, "run", "--kernel", "bz", "--watchdog=5");
+	assert_int_equal(p.ret, -EINVAL);
+	assert_non_null(strstr(p.err, "--watchdog"));
+	avp_config_free(&p.cfg);
+
+	/* A next word that is not action=... is not the option's value. */
+	PARSE(&p, "run", "--kernel", "bz", "--watchdog", "reset");
+	assert_int_equal(p.ret, -EINVAL);
+	assert_non_null(strstr(p.err, "unexpected argument 'reset'"));
+	avp_config_free(&p.cfg);
+}
+
+static void test_help_mentions_status_6(void **state)
+{
+	char buf[8192];
+	FILE *f = fmemopen(buf, sizeof(buf) - 1, "w");
+
+	(void)state;
+	memset(buf, 0, sizeof(buf));
+	cli_run_usage(f);
+	fclose(f);
+	assert_non_null(strstr(buf, "--watchdog"));
+	assert_non_null(strstr(buf, "6 watchdog expired"));
+	assert_int_equal(AVP_EXIT_WATCHDOG, 6);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_off_by_default),
+		cmocka_unit_test(test_accepted_forms),
+		cmocka_unit_test(test_rejections),
+		cmocka_unit_test(test_help_mentions_status_6),
+	};
+
+	return cmocka_run_group_tests_name("cli-watchdog", tests, NULL, NULL);
+}

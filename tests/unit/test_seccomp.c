@@ -1,0 +1,537 @@
+/* The per-role seccomp allowlists: each check runs in a forked child that
+ * installs a role's filter and then makes one system call; the parent
+ * looks at how the child ended. A forbidden call must kill the child with
+ * SIGSYS, an allowed one must return normally. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "avp/config.h"
+#include "avp/seccomp.h"
+
+/* Child exit codes that tell the parent what went wrong. */
+#define CHILD_APPLY_FAILED 100
+#define CHILD_SURVIVED 101
+#define CHILD_CALL_FAILED 102
+
+static const enum avp_thread_role all_roles[] = {
+	AVP_THREAD_MAIN, AVP_THREAD_VCPU, AVP_THREAD_DEVICE, AVP_THREAD_UART_READER,
+};
+#define NROLES (sizeof(all_roles) / sizeof(all_roles[0]))
+
+typedef int (*probe_fn)(void);
+
+/* Forks; the child confines itself as role under mode, runs probe and
+ * exits with its result. Returns the child's wait status. */
+static int run_confined(enum avp_thread_role role, enum avp_seccomp_mode mode, probe_fn probe,
+			const struct avp_config *base)
+{
+	struct avp_config cfg;
+	int status = 0;
+	pid_t pid;
+
+	if (base)
+		cfg = *base;
+	else
+		avp_config_init(&cfg);
+	cfg.seccomp = mode;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (avp_seccomp_apply(role, &cfg))
+			_exit(CHILD_APPLY_FAILED);
+		_exit(probe());
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+static void assert_killed_by_sigsys(int status, enum avp_thread_role role, const char *what)
+{
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSYS)
+		fail_msg("%s role: %s was not killed by SIGSYS (%s %d)", avp_seccomp_role_name(role),
+			 what, WIFSIGNALED(status) ? "signal" : "exit",
+			 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+}
+
+static void assert_exited_ok(int status, enum avp_thread_role role, const char *what)
+{
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("%s role: %s did not run normally (%s %d)", avp_seccomp_role_name(role),
+			 what, WIFSIGNALED(status) ? "signal" : "exit",
+			 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+}
+
+/* --- calls no role allows: raw syscall() so no library wrapper or
+ * sanitizer interceptor runs in between --- */
+
+static int probe_socket_inet(void)
+{
+	syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+	return CHILD_SURVIVED;
+}
+
+static int probe_execve(void)
+{
+	char *const argv[] = { "/bin/true", NULL };
+
+	syscall(SYS_execve, "/bin/true", argv, NULL);
+	return CHILD_SURVIVED;
+}
+
+static int probe_ptrace(void)
+{
+	syscall(SYS_ptrace, PTRACE_TRACEME, 0, NULL, NULL);
+	return CHILD_SURVIVED;
+}
+
+static int probe_openat(void)
+{
+	syscall(SYS_openat, AT_FDCWD, "/etc/passwd", O_RDONLY);
+	return CHILD_SURVIVED;
+}
+
+static int probe_fork(void)
+{
+	syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
+	return CHILD_SURVIVED;
+}
+
+static int probe_mmap_exec(void)
+{
+	syscall(SYS_mmap, NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return CHILD_SURVIVED;
+}
+
+static int probe_tgkill_other(void)
+{
+	/* Signal 0 to another process: only our own pid is allowed. */
+	syscall(SYS_tgkill, getppid(), getppid(), 0);
+	return CHILD_SURVIVED;
+}
+
+static void test_forbidden_calls_kill_every_role(void **state)
+{
+	static const struct {
+		probe_fn fn;
+		const char *what;
+	} probes[] = {
+		{ probe_socket_inet, "socket(AF_INET)" },
+		{ probe_execve, "execve" },
+		{ probe_ptrace, "ptrace" },
+		{ probe_openat, "openat" },
+		{ probe_fork, "fork (clone without CLONE_THREAD)" },
+		{ probe_mmap_exec, "mmap(PROT_EXEC)" },
+		{ probe_tgkill_other, "tgkill to another process" },
+	};
+
+	(void)state;
+	for (size_t r = 0; r < NROLES; r++)
+		for (size_t p = 0; p < sizeof(probes) / sizeof(probes[0]); p++)
+			assert_killed_by_sigsys(run_confined(all_roles[r], AVP_SECCOMP_KILL,
+							     probes[p].fn, NULL),
+						all_roles[r], probes[p].what);
+}
+
+/* --- what every role may do --- */
+
+static int probe_prctl(void)
+{
+	syscall(SYS_prctl, PR_GET_SECCOMP, 0, 0, 0, 0);
+	return CHILD_SURVIVED;
+}
+
+static int probe_memory_and_time(void)
+{
+	struct timespec ts;
+	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	void *big = malloc(1 << 20);
+
+	if (!big)
+		return CHILD_CALL_FAILED;
+	memset(big, 1, 1 << 20);
+	big = realloc(big, 4 << 20); /* mremap */
+	if (!big)
+		return CHILD_CALL_FAILED;
+	free(big);
+	pthread_mutex_lock(&m);
+	pthread_mutex_unlock(&m);
+	if (clock_gettime(CLOCK_MONOTONIC, &ts))
+		return CHILD_CALL_FAILED;
+	if (write(STDERR_FILENO, "", 0) < 0)
+		return CHILD_CALL_FAILED;
+	if (syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), 0))
+		return CHILD_CALL_FAILED;
+	return 0;
+}
+
+static void test_common_calls_work_in_every_role(void **state)
+{
+	(void)state;
+	for (size_t r = 0; r < NROLES; r++)
+		assert_exited_ok(run_confined(all_roles[r], AVP_SECCOMP_KILL, probe_memory_and_time,
+					      NULL),
+				 all_roles[r], "malloc/realloc/free, a mutex, clock_gettime, write");
+	/* ...but not, say, prctl (after the filter it could only loosen
+	 * things like dumpability). */
+	assert_killed_by_sigsys(run_confined(AVP_THREAD_DEVICE, AVP_SECCOMP_KILL, probe_prctl, NULL),
+				AVP_THREAD_DEVICE, "prctl");
+}
+
+/* --- role-specific: allowed in one role, refused in another --- */
+
+static int probe_kvm_run(void)
+{
+	/* Allowed ioctl on a bad fd: EBADF, not death. */
+	return ioctl(-1, KVM_RUN, 0) < 0 && errno == EBADF ? 0 : CHILD_CALL_FAILED;
+}
+
+static int probe_other_ioctl(void)
+{
+	int n;
+
+	ioctl(-1, FIONREAD, &n);
+	return CHILD_SURVIVED;
+}
+
+static int probe_fdatasync(void)
+{
+	return fdatasync(-1) < 0 && errno == EBADF ? 0 : CHILD_CALL_FAILED;
+}
+
+static int probe_getrandom(void)
+{
+	uint8_t b[16];
+
+	return getrandom(b, sizeof(b), 0) == (ssize_t)sizeof(b) ? 0 : CHILD_CALL_FAILED;
+}
+
+static int probe_epoll_wait(void)
+{
+	struct epoll_event ev;
+
+	return epoll_wait(-1, &ev, 1, 0) < 0 && errno == EBADF ? 0 : CHILD_CALL_FAILED;
+}
+
+static int probe_close(void)
+{
+	return close(-1) < 0 && errno == EBADF ? 0 : CHILD_CALL_FAILED;
+}
+
+static int probe_fcntl_getfl(void)
+{
+	return fcntl(STDERR_FILENO, F_GETFL) >= 0 ? 0 : CHILD_CALL_FAILED;
+}
+
+static int probe_fcntl_dupfd(void)
+{
+	syscall(SYS_fcntl, STDERR_FILENO, F_DUPFD, 0);
+	return CHILD_SURVIVED;
+}
+
+static int probe_read(void)
+{
+	char c;
+
+	return read(-1, &c, 1) < 0 && errno == EBADF ? 0 : CHILD_CALL_FAILED;
+}
+
+static void expect(enum avp_thread_role role, probe_fn fn, bool allowed, const char *what)
+{
+	int status = run_confined(role, AVP_SECCOMP_KILL, fn, NULL);
+
+	if (allowed)
+		assert_exited_ok(status, role, what);
+	else
+		assert_killed_by_sigsys(status, role, what);
+}
+
+static void test_vcpu_role(void **state)
+{
+	(void)state;
+	expect(AVP_THREAD_VCPU, probe_kvm_run, true, "ioctl(KVM_RUN)");
+	expect(AVP_THREAD_VCPU, probe_other_ioctl, false, "ioctl(FIONREAD)");
+	expect(AVP_THREAD_VCPU, probe_read, true, "read");
+	expect(AVP_THREAD_VCPU, probe_fdatasync, false, "fdatasync");
+	expect(AVP_THREAD_VCPU, probe_close, false, "close");
+}
+
+static void test_device_role(void **state)
+{
+	(void)state;
+	expect(AVP_THREAD_DEVICE, probe_fdatasync, true, "fdatasync");
+	expect(AVP_THREAD_DEVICE, probe_getrandom, true, "getrandom");
+	expect(AVP_THREAD_DEVICE, probe_epoll_wait, true, "epoll_wait");
+	expect(AVP_THREAD_DEVICE, probe_kvm_run, false, "ioctl(KVM_RUN)");
+	expect(AVP_THREAD_DEVICE, probe_close, false, "close");
+}
+
+static void test_uart_reader_role(void **state)
+{
+	(void)state;
+	expect(AVP_THREAD_UART_READER, probe_read, true, "read");
+	expect(AVP_THREAD_UART_READER, probe_epoll_wait, false, "epoll_wait");
+	expect(AVP_THREAD_UART_READER, probe_getrandom, false, "getrandom");
+	expect(AVP_THREAD_UART_READER, probe_kvm_run, false, "ioctl(KVM_RUN)");
+}
+
+static void test_main_role(void **state)
+{
+	(void)state;
+	expect(AVP_THREAD_MAIN, probe_close, true, "close");
+	expect(AVP_THREAD_MAIN, probe_read, true, "read");
+	expect(AVP_THREAD_MAIN, probe_fcntl_getfl, true, "fcntl(F_GETFL)");
+	expect(AVP_THREAD_MAIN, probe_fcntl_dupfd, false, "fcntl(F_DUPFD)");
+	expect(AVP_THREAD_MAIN, probe_kvm_run, false, "ioctl(KVM_RUN)");
+	expect(AVP_THREAD_MAIN, probe_epoll_wait, false, "epoll_wait");
+}
+
+static int probe_gmtime(void)
+{
+	time_t t = 1700000000;
+	struct tm tm;
+
+	/* The first gmtime_r of a process loads the time zone: the filter
+	 * must have had that done beforehand. */
+	return gmtime_r(&t, &tm) && tm.tm_year == 123 ? 0 : CHILD_CALL_FAILED;
+}
+
+static void test_rtc_time_conversion_in_vcpu(void **state)
+{
+	(void)state;
+	expect(AVP_THREAD_VCPU, probe_gmtime, true, "gmtime_r (RTC read)");
+}
+
+/* --- devices that bring their own calls --- */
+
+static int probe_socket_unix(void)
+{
+	int fd = (int)syscall(SYS_socket, AF_UNIX, SOCK_STREAM, 0);
+
+	return fd >= 0 && close(fd) == 0 ? 0 : CHILD_CALL_FAILED;
+}
+
+static int probe_pwrite(void)
+{
+	return pwrite(-1, "", 1, 0) < 0 && errno == EBADF ? 0 : CHILD_CALL_FAILED;
+}
+
+static void test_device_extras_follow_the_config(void **state)
+{
+	struct avp_config cfg;
+
+	(void)state;
+	avp_config_init(&cfg);
+	/* Without the devices: refused. */
+	assert_killed_by_sigsys(run_confined(AVP_THREAD_DEVICE, AVP_SECCOMP_KILL, probe_socket_unix,
+					     &cfg),
+				AVP_THREAD_DEVICE, "socket(AF_UNIX) without vsock");
+	assert_killed_by_sigsys(run_confined(AVP_THREAD_DEVICE, AVP_SECCOMP_KILL, probe_pwrite, &cfg),
+				AVP_THREAD_DEVICE, "pwrite without sound");
+	/* vsock: Unix sockets only. */
+	cfg.vsock.cid = 3;
+	assert_exited_ok(run_confined(AVP_THREAD_DEVICE, AVP_SECCOMP_KILL, probe_socket_unix, &cfg),
+			 AVP_THREAD_DEVICE, "socket(AF_UNIX) with vsock");
+	assert_killed_by_sigsys(run_confined(AVP_THREAD_DEVICE, AVP_SECCOMP_KILL, probe_socket_inet,
+					     &cfg),
+				AVP_THREAD_DEVICE, "socket(AF_INET) with vsock");
+	assert_killed_by_sigsys(run_confined(AVP_THREAD_VCPU, AVP_SECCOMP_KILL, probe_socket_unix,
+					     &cfg),
+				AVP_THREAD_VCPU, "socket(AF_UNIX) in a vCPU with vsock");
+	cfg.vsock.cid = 0;
+	/* sound: WAV writes from the worker, the vCPU (reset) and main. */
+	cfg.sound.enabled = true;
+	for (size_t r = 0; r < 3; r++)
+		assert_exited_ok(run_confined(all_roles[r], AVP_SECCOMP_KILL, probe_pwrite, &cfg),
+				 all_roles[r], "pwrite with sound");
+	assert_killed_by_sigsys(run_confined(AVP_THREAD_UART_READER, AVP_SECCOMP_KILL, probe_pwrite,
+					     &cfg),
+				AVP_THREAD_UART_READER, "pwrite in the UART reader");
+}
+
+/* --- modes --- */
+
+static void test_log_mode_does_not_kill(void **state)
+{
+	(void)state;
+	for (size_t r = 0; r < NROLES; r++) {
+		int status = run_confined(all_roles[r], AVP_SECCOMP_LOG, probe_socket_inet, NULL);
+
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), CHILD_SURVIVED);
+	}
+}
+
+static int probe_unconfined(void)
+{
+	return prctl(PR_GET_SECCOMP) == 0 ? 0 : CHILD_CALL_FAILED;
+}
+
+static void test_off_mode_installs_nothing(void **state)
+{
+	(void)state;
+	assert_exited_ok(run_confined(AVP_THREAD_VCPU, AVP_SECCOMP_OFF, probe_unconfined, NULL),
+			 AVP_THREAD_VCPU, "prctl(PR_GET_SECCOMP) with --seccomp=off");
+	/* Nothing installed, so the forbidden call goes through. */
+	assert_int_equal(WEXITSTATUS(run_confined(AVP_THREAD_VCPU, AVP_SECCOMP_OFF,
+						  probe_socket_inet, NULL)),
+			 CHILD_SURVIVED);
+}
+
+static void test_default_config_kills(void **state)
+{
+	struct avp_config cfg;
+
+	(void)state;
+	avp_config_init(&cfg);
+	assert_int_equal(cfg.seccomp, AVP_SECCOMP_KILL);
+	/* NULL means the defaults too. */
+	pid_t pid = fork();
+	int status;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (avp_seccomp_apply(AVP_THREAD_DEVICE, NULL))
+			_exit(CHILD_APPLY_FAILED);
+		_exit(probe_socket_inet());
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_killed_by_sigsys(status, AVP_THREAD_DEVICE, "socket with a NULL config");
+}
+
+/* --- the jail's ID drop, repeated by glibc on every thread --- */
+
+static int probe_setuid_jail(void)
+{
+	/* Allowed (may fail with EPERM when the tests do not run as root,
+	 * but must not kill). */
+	syscall(SYS_setgroups, 0, NULL);
+	syscall(SYS_setgid, 65534);
+	syscall(SYS_setuid, 65534);
+	return 0;
+}
+
+static int probe_setuid_root(void)
+{
+	syscall(SYS_setuid, 0);
+	return CHILD_SURVIVED;
+}
+
+static void test_jail_id_drop_only_to_configured_ids(void **state)
+{
+	struct avp_config cfg;
+
+	(void)state;
+	avp_config_init(&cfg);
+	cfg.jail.enabled = true;
+	cfg.jail.uid = cfg.jail.gid = 65534;
+	cfg.jail.uid_set = cfg.jail.gid_set = true;
+	assert_exited_ok(run_confined(AVP_THREAD_DEVICE, AVP_SECCOMP_KILL, probe_setuid_jail, &cfg),
+			 AVP_THREAD_DEVICE, "setgroups/setgid/setuid to the jail's IDs");
+	assert_exited_ok(run_confined(AVP_THREAD_UART_READER, AVP_SECCOMP_KILL, probe_setuid_jail,
+				      &cfg),
+			 AVP_THREAD_UART_READER, "setgroups/setgid/setuid to the jail's IDs");
+	assert_killed_by_sigsys(run_confined(AVP_THREAD_DEVICE, AVP_SECCOMP_KILL,
+					     probe_setuid_root, &cfg),
+				AVP_THREAD_DEVICE, "setuid(0)");
+	/* Without the jail no role may change IDs at all. */
+	assert_killed_by_sigsys(run_confined(AVP_THREAD_DEVICE, AVP_SECCOMP_KILL,
+					     probe_setuid_jail, NULL),
+				AVP_THREAD_DEVICE, "setuid without --jail");
+	/* The vCPU threads start after the drop: they never need it. */
+	assert_killed_by_sigsys(run_confined(AVP_THREAD_VCPU, AVP_SECCOMP_KILL, probe_setuid_jail,
+					     &cfg),
+				AVP_THREAD_VCPU, "setuid in a vCPU thread");
+}
+
+/* --- only the calling thread is confined (no TSYNC) --- */
+
+static void *confine_self(void *arg)
+{
+	*(int *)arg = avp_seccomp_apply(AVP_THREAD_DEVICE, NULL);
+	return NULL;
+}
+
+static void test_filter_binds_only_the_calling_thread(void **state)
+{
+	pid_t pid;
+	int status;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		pthread_t t;
+		int ret = -1;
+
+		if (pthread_create(&t, NULL, confine_self, &ret) || pthread_join(t, NULL) || ret)
+			_exit(CHILD_APPLY_FAILED);
+		/* This thread is not confined: the call is merely refused by
+		 * the kernel or works, and the process lives on. */
+		int fd = (int)syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+
+		if (fd >= 0)
+			close(fd);
+		_exit(prctl(PR_GET_SECCOMP) == 0 ? 0 : CHILD_CALL_FAILED);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_exited_ok(status, AVP_THREAD_DEVICE, "the main thread after another confined itself");
+}
+
+static void test_bad_arguments(void **state)
+{
+	struct avp_config cfg;
+
+	(void)state;
+	avp_config_init(&cfg);
+	assert_int_equal(avp_seccomp_apply(AVP_THREAD_NROLES, &cfg), -EINVAL);
+	cfg.seccomp = (enum avp_seccomp_mode)42;
+	assert_int_equal(avp_seccomp_apply(AVP_THREAD_VCPU, &cfg), -EINVAL);
+	assert_string_equal(avp_seccomp_role_name(AVP_THREAD_VCPU), "vcpu");
+	assert_string_equal(avp_seccomp_role_name(AVP_THREAD_UART_READER), "uart-reader");
+	assert_string_equal(avp_seccomp_role_name(AVP_THREAD_NROLES), "unknown");
+	/* Nothing was installed on this (the test's) thread. */
+	assert_int_equal(prctl(PR_GET_SECCOMP), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_forbidden_calls_kill_every_role),
+		cmocka_unit_test(test_common_calls_work_in_every_role),
+		cmocka_unit_test(test_vcpu_role),
+		cmocka_unit_test(test_device_role),
+		cmocka_unit_test(test_uart_reader_role),
+		cmocka_unit_test(test_main_role),
+		cmocka_unit_test(test_rtc_time_conversion_in_vcpu),
+		cmocka_unit_test(test_device_extras_follow_the_config),
+		cmocka_unit_test(test_log_mode_does_not_kill),
+		cmocka_unit_test(test_off_mode_installs_nothing),
+		cmocka_unit_test(test_default_config_kills),
+		cmocka_unit_test(test_jail_id_drop_only_to_configured_ids),
+		cmocka_unit_test(test_filter_binds_only_the_calling_thread),
+		cmocka_unit_test(test_bad_arguments),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,871 @@
+/* virtio-vsock against the pretend driver, with real Unix sockets in a
+ * temporary directory as the host side: both connection directions, data
+ * both ways, credit in both directions, back-pressure, orderly and
+ * abortive ends, limits, and hostile packets. The transport's epoll loop
+ * is played by pump(), which polls whatever the device asked to watch. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "avp/devices.h"
+#include "avp/devices/virtio_vsock.h"
+#include "avp/log.h"
+#include "support/vq_harness.h"
+
+#define RXQ_SIZE 256
+#define TXQ_SIZE 64
+#define RX_BUF 4096 /* what Linux posts */
+#define TX_BUF (VSOCK_HDR_LEN + 65536)
+#define GUEST_CID 3
+#define MAX_WATCH 1024
+
+struct watch {
+	int fd;
+	uint32_t events;
+};
+
+struct fixture {
+	struct vq_harness h; /* first: dev->transport points here */
+	struct virtio_dev *dev;
+	char dir[64];
+	char path[128];
+	struct watch w[MAX_WATCH];
+	unsigned int nw;
+	uint64_t rx_gpa[RXQ_SIZE];
+	uint64_t tx_gpa[TXQ_SIZE];
+	uint32_t guest_buf_alloc;
+};
+
+struct rpkt {
+	uint64_t src_cid, dst_cid;
+	uint32_t src_port, dst_port, len, flags, buf_alloc, fwd_cnt;
+	uint16_t type, op;
+	uint8_t data[RX_BUF];
+};
+
+static int spy_watch(struct virtio_dev *dev, int fd, uint32_t events)
+{
+	struct fixture *f = (struct fixture *)dev->transport;
+
+	for (unsigned int i = 0; i < f->nw; i++)
+		if (f->w[i].fd == fd) {
+			f->w[i].events = events;
+			return 0;
+		}
+	assert_true(f->nw < MAX_WATCH);
+	f->w[f->nw++] = (struct watch){ fd, events };
+	return 0;
+}
+
+static int spy_unwatch(struct virtio_dev *dev, int fd)
+{
+	struct fixture *f = (struct fixture *)dev->transport;
+
+	for (unsigned int i = 0; i < f->nw; i++)
+		if (f->w[i].fd == fd) {
+			f->w[i] = f->w[--f->nw];
+			return 0;
+		}
+	return -ENOENT;
+}
+
+/* The transport's device thread: deliver every ready watched fd until
+ * nothing is ready. A device that keeps an fd ready without making
+ * progress would spin a real epoll loop: that fails here. */
+static void pump(struct fixture *f)
+{
+	for (int iter = 0;; iter++) {
+		struct pollfd p[MAX_WATCH];
+		unsigned int n = f->nw;
+		int ready;
+
+		assert_true(iter < 2000);
+		for (unsigned int i = 0; i < n; i++)
+			p[i] = (struct pollfd){ .fd = f->w[i].fd, .events = (short)f->w[i].events };
+		ready = poll(p, n, 0);
+		assert_true(ready >= 0);
+		if (ready == 0)
+			return;
+		for (unsigned int i = 0; i < n; i++) {
+			if (!p[i].revents)
+				continue;
+			pthread_mutex_lock(&f->dev->lock);
+			f->dev->ops->fd_ready(f->dev, p[i].fd, (uint32_t)p[i].revents);
+			pthread_mutex_unlock(&f->dev->lock);
+		}
+	}
+}
+
+static void kick(struct fixture *f, uint16_t q)
+{
+	vqh_kick(&f->h, f->dev, q);
+	pump(f);
+}
+
+static void post_rx(struct fixture *f, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		uint16_t slot = f->h.next_desc[VSOCK_RXQ] % RXQ_SIZE;
+		struct vqh_buf b = { f->rx_gpa[slot], RX_BUF, true };
+
+		assert_int_equal(vqh_post(&f->h, f->dev, VSOCK_RXQ, &b, 1), slot);
+	}
+	kick(f, VSOCK_RXQ);
+}
+
+struct gpkt {
+	uint16_t op;
+	uint32_t sport, dport;
+	uint32_t flags;
+	uint32_t fwd_cnt;
+	const void *data;
+	uint32_t len;
+	/* rarely changed */
+	uint16_t type;	    /* 0: stream */
+	uint64_t src_cid;   /* 0: GUEST_CID */
+	uint32_t hdr_len;   /* 0: the header's true length */
+	uint32_t claim_len; /* 0: len */
+};
+
+/* Posts one tx packet (header and payload in one buffer) and kicks. */
+static void tx(struct fixture *f, const struct gpkt *p)
+{
+	uint16_t slot = f->h.next_desc[VSOCK_TXQ] % TXQ_SIZE;
+	uint8_t *buf = vqh_hva(&f->h, f->tx_gpa[slot]);
+	struct virtio_vsock_hdr h = {
+		.src_cid = htole64(p->src_cid ? p->src_cid : GUEST_CID),
+		.dst_cid = htole64(VSOCK_HOST_CID),
+		.src_port = htole32(p->sport),
+		.dst_port = htole32(p->dport),
+		.len = htole32(p->claim_len ? p->claim_len : p->len),
+		.type = htole16(p->type ? p->type : VIRTIO_VSOCK_TYPE_STREAM),
+		.op = htole16(p->op),
+		.flags = htole32(p->flags),
+		.buf_alloc = htole32(f->guest_buf_alloc),
+		.fwd_cnt = htole32(p->fwd_cnt),
+	};
+	uint32_t hl = p->hdr_len ? p->hdr_len : VSOCK_HDR_LEN;
+	struct vqh_buf b = { f->tx_gpa[slot], hl + p->len, false };
+
+	assert_true(p->len <= TX_BUF - VSOCK_HDR_LEN);
+	memcpy(buf, &h, hl < sizeof(h) ? hl : sizeof(h));
+	if (p->len)
+		memcpy(buf + hl, p->data, p->len);
+	vqh_post(&f->h, f->dev, VSOCK_TXQ, &b, 1);
+	kick(f, VSOCK_TXQ);
+}
+
+/* Next packet the device sent to the guest. */
+static bool rx(struct fixture *f, struct rpkt *p)
+{
+	uint32_t id, len;
+	struct virtio_vsock_hdr h;
+
+	if (!vqh_used(&f->h, f->dev, VSOCK_RXQ, &id, &len))
+		return false;
+	assert_true(id < RXQ_SIZE);
+	assert_true(len >= VSOCK_HDR_LEN && len <= RX_BUF);
+	memcpy(&h, vqh_hva(&f->h, f->rx_gpa[id]), sizeof(h));
+	*p = (struct rpkt){
+		.src_cid = le64toh(h.src_cid), .dst_cid = le64toh(h.dst_cid),
+		.src_port = le32toh(h.src_port), .dst_port = le32toh(h.dst_port),
+		.len = le32toh(h.len), .flags = le32toh(h.flags),
+		.buf_alloc = le32toh(h.buf_alloc), .fwd_cnt = le32toh(h.fwd_cnt),
+		.type = le16toh(h.type), .op = le16toh(h.op),
+	};
+	assert_int_equal(p->len, len - VSOCK_HDR_LEN);
+	assert_int_equal(p->src_cid, VSOCK_HOST_CID);
+	assert_int_equal(p->dst_cid, GUEST_CID);
+	assert_int_equal(p->type, VIRTIO_VSOCK_TYPE_STREAM);
+	memcpy(p->data, (uint8_t *)vqh_hva(&f->h, f->rx_gpa[id]) + VSOCK_HDR_LEN, p->len);
+	return true;
+}
+
+static void expect_rx(struct fixture *f, struct rpkt *p, uint16_t op)
+{
+	if (!rx(f, p))
+		fail_msg("expected a packet with op %u, got none", op);
+	if (p->op != op)
+		fail_msg("expected op %u, got op %u (ports %u -> %u)", op, p->op, p->src_port,
+			 p->dst_port);
+}
+
+static void expect_no_rx(struct fixture *f)
+{
+	struct rpkt p;
+
+	if (rx(f, &p))
+		fail_msg("unexpected packet op %u ports %u -> %u len %u", p.op, p.src_port,
+			 p.dst_port, p.len);
+}
+
+static int host_socket(const char *path, bool do_connect)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	strcpy(a.sun_path, path);
+	if (do_connect) {
+		assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	} else {
+		assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+		assert_int_equal(listen(fd, 8), 0);
+	}
+	return fd;
+}
+
+static void host_write(int fd, const void *data, size_t len)
+{
+	assert_int_equal(send(fd, data, len, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+/* Reads exactly len bytes (waiting up to 2 s). */
+static void host_read(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 2000) != 1)
+			fail_msg("host read: only %zu of %zu bytes", got, len);
+		n = recv(fd, (char *)buf + got, len - got, 0);
+		if (n <= 0)
+			fail_msg("host read: %s after %zu of %zu bytes", n ? strerror(errno) : "EOF", got,
+				 len);
+		got += (size_t)n;
+	}
+}
+
+/* 1 readable with data, 0 closed (EOF, or a reset when the device closed
+ * with our bytes unread), -1 nothing to read now. */
+static int host_peek(int fd)
+{
+	char c;
+	ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	return n > 0 ? 1 : (n == 0 || errno == ECONNRESET) ? 0 : -1;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct avp_vsock_cfg cfg = { .cid = GUEST_CID };
+
+	assert_non_null(f);
+	avp_log_set_level(AVP_LOG_ERROR);
+	strcpy(f->dir, "/tmp/avp-vsock-test.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/v.sock", f->dir);
+	cfg.socket = f->path;
+	assert_int_equal(virtio_vsock_create(&f->dev, &cfg), 0);
+	vqh_init(&f->h, 24u << 20);
+	vqh_attach(&f->h, f->dev, true, true);
+	f->dev->watch_fd = spy_watch;
+	f->dev->unwatch_fd = spy_unwatch;
+	vqh_setup_queue(&f->h, f->dev, VSOCK_RXQ, RXQ_SIZE);
+	vqh_setup_queue(&f->h, f->dev, VSOCK_TXQ, TXQ_SIZE);
+	vqh_setup_queue(&f->h, f->dev, VSOCK_EVQ, 16);
+	for (unsigned int i = 0; i < RXQ_SIZE; i++)
+		f->rx_gpa[i] = vqh_alloc(&f->h, RX_BUF);
+	for (unsigned int i = 0; i < TXQ_SIZE; i++)
+		f->tx_gpa[i] = vqh_alloc(&f->h, TX_BUF);
+	f->guest_buf_alloc = 256 * 1024;
+	assert_int_equal(vqh_activate(&f->h, f->dev), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char p[200];
+
+	f->dev->ops->destroy(f->dev);
+	vqh_free(&f->h);
+	/* the device removed its socket; tests may leave PATH_PORT ones */
+	assert_int_not_equal(access(f->path, F_OK), 0);
+	for (unsigned int port = 5000; port < 5010; port++) {
+		snprintf(p, sizeof(p), "%s_%u", f->path, port);
+		unlink(p);
+	}
+	assert_int_equal(rmdir(f->dir), 0);
+	free(f);
+	return 0;
+}
+
+/* Host connects with CONNECT port; the guest answers. Returns the host
+ * fd; *hport is the device's local port for the stream. */
+static int host_connect(struct fixture *f, uint32_t port, bool accept, uint32_t *hport)
+{
+	char line[32];
+	struct rpkt p;
+	int fd = host_socket(f->path, true);
+
+	snprintf(line, sizeof(line), "CONNECT %u\n", port);
+	host_write(fd, line, strlen(line));
+	pump(f);
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_REQUEST);
+	assert_int_equal(p.dst_port, port);
+	assert_true(p.src_port >= VSOCK_HOST_PORT_BASE);
+	assert_int_equal(p.buf_alloc, VSOCK_BUF_ALLOC);
+	*hport = p.src_port;
+	tx(f, &(struct gpkt){ .op = accept ? VIRTIO_VSOCK_OP_RESPONSE : VIRTIO_VSOCK_OP_RST,
+			       .sport = port, .dport = p.src_port });
+	if (accept) {
+		char want[32], got[32] = "";
+
+		snprintf(want, sizeof(want), "OK %u\n", p.src_port);
+		host_read(fd, got, strlen(want));
+		assert_string_equal(got, want);
+	}
+	return fd;
+}
+
+static void test_config_and_features(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t cid;
+	struct avp_vsock_cfg bad = { .cid = 2, .socket = f->path };
+	struct virtio_dev *d;
+
+	assert_int_equal(f->dev->ops->device_id, 19);
+	assert_int_equal(f->dev->ops->num_queues, 3);
+	assert_int_equal(f->dev->config_len, 8);
+	memcpy(&cid, f->dev->config, 8);
+	assert_int_equal(le64toh(cid), GUEST_CID);
+	assert_true(f->dev->ops->features(f->dev) & (1ull << VIRTIO_VSOCK_F_STREAM));
+	/* reserved CIDs are refused; so is a second device on a live path */
+	assert_int_equal(virtio_vsock_create(&d, &bad), -EINVAL);
+	bad.cid = 4;
+	assert_int_equal(virtio_vsock_create(&d, &bad), -EADDRINUSE);
+	assert_true(access(f->path, F_OK) == 0);
+	/* the listener is watched once the driver is up */
+	assert_true(f->nw >= 2);
+}
+
+static void test_host_to_guest_stream(void **state)
+{
+	struct fixture *f = *state;
+	struct rpkt p;
+	uint32_t hport;
+	int fd;
+	char buf[64] = "";
+
+	post_rx(f, 16);
+	/* data right behind the CONNECT line waits for the guest's answer */
+	fd = host_socket(f->path, true);
+	host_write(fd, "CONNECT 1234\nearly bird", 23);
+	pump(f);
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_REQUEST);
+	assert_int_equal(p.dst_port, 1234);
+	hport = p.src_port;
+	expect_no_rx(f);
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RESPONSE, .sport = 1234, .dport = hport });
+	snprintf(buf, sizeof(buf), "OK %u\n", hport);
+	{
+		char got[32] = "";
+
+		host_read(fd, got, strlen(buf));
+		assert_string_equal(got, buf);
+	}
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RW);
+	assert_int_equal(p.len, 10);
+	assert_memory_equal(p.data, "early bird", 10);
+	assert_int_equal(p.src_port, hport);
+	assert_int_equal(p.dst_port, 1234);
+	assert_int_equal(p.fwd_cnt, 0); /* the OK line is not guest data */
+
+	/* guest to host */
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RW, .sport = 1234, .dport = hport,
+			       .data = "pong!", .len = 5 });
+	memset(buf, 0, sizeof(buf));
+	host_read(fd, buf, 5);
+	assert_string_equal(buf, "pong!");
+	/* host to guest again */
+	host_write(fd, "more", 4);
+	pump(f);
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RW);
+	assert_memory_equal(p.data, "more", 4);
+	assert_int_equal(p.fwd_cnt, 5);
+	close(fd);
+}
+
+static void test_host_connect_refused_and_bad_lines(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t hport;
+	int fd;
+	char junk[40];
+
+	post_rx(f, 16);
+	fd = host_connect(f, 99, false, &hport);
+	pump(f);
+	assert_int_equal(host_peek(fd), 0); /* closed: nobody listens there */
+	close(fd);
+
+	fd = host_socket(f->path, true);
+	host_write(fd, "HELLO 1234\n", 11);
+	pump(f);
+	assert_int_equal(host_peek(fd), 0);
+	close(fd);
+
+	fd = host_socket(f->path, true);
+	host_write(fd, "CONNECT 99999999999\n", 20);
+	pump(f);
+	assert_int_equal(host_peek(fd), 0);
+	close(fd);
+
+	fd = host_socket(f->path, true);
+	memset(junk, 'C', sizeof(junk));
+	host_write(fd, junk, sizeof(junk)); /* no newline in sight */
+	pump(f);
+	assert_int_equal(host_peek(fd), 0);
+	close(fd);
+
+	/* a client that hangs up halfway through its line */
+	fd = host_socket(f->path, true);
+	host_write(fd, "CONN", 4);
+	pump(f);
+	close(fd);
+	pump(f);
+	expect_no_rx(f);
+}
+
+static void test_guest_to_host_stream(void **state)
+{
+	struct fixture *f = *state;
+	char lpath[160], buf[16] = "";
+	struct rpkt p;
+	int lfd, fd;
+
+	post_rx(f, 16);
+	snprintf(lpath, sizeof(lpath), "%s_5000", f->path);
+	lfd = host_socket(lpath, false);
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_REQUEST, .sport = 777, .dport = 5000 });
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RESPONSE);
+	assert_int_equal(p.src_port, 5000);
+	assert_int_equal(p.dst_port, 777);
+	fd = accept(lfd, NULL, NULL);
+	assert_true(fd >= 0);
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RW, .sport = 777, .dport = 5000,
+			       .data = "hello host", .len = 10 });
+	host_read(fd, buf, 10);
+	assert_string_equal(buf, "hello host");
+	host_write(fd, "hi guest", 8);
+	pump(f);
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RW);
+	assert_memory_equal(p.data, "hi guest", 8);
+	assert_int_equal(p.fwd_cnt, 10);
+
+	/* nobody at PATH_5001: RST, ports swapped */
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_REQUEST, .sport = 778, .dport = 5001 });
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RST);
+	assert_int_equal(p.src_port, 5001);
+	assert_int_equal(p.dst_port, 778);
+	/* the same stream cannot be requested twice: RST */
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_REQUEST, .sport = 777, .dport = 5000 });
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RST);
+	pump(f);
+	assert_int_equal(host_peek(fd), 0);
+	close(fd);
+	close(lfd);
+}
+
+static void test_unknown_streams_and_bad_packets(void **state)
+{
+	struct fixture *f = *state;
+	struct rpkt p;
+
+	post_rx(f, 32);
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RW, .sport = 1, .dport = 2, .data = "x", .len = 1 });
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RST);
+	assert_int_equal(p.src_port, 2);
+	assert_int_equal(p.dst_port, 1);
+	/* an RST is never answered */
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RST, .sport = 1, .dport = 2 });
+	expect_no_rx(f);
+	/* 5.10.6.4: unknown type gets RST */
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_REQUEST, .sport = 3, .dport = 4, .type = 2 });
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RST);
+	/* dropped silently: wrong CID, short header, payload beyond buffer */
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_REQUEST, .sport = 3, .dport = 4, .src_cid = 9 });
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_REQUEST, .sport = 3, .dport = 4, .hdr_len = 20 });
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RW, .sport = 3, .dport = 4, .data = "abc",
+			       .len = 3, .claim_len = 100000 });
+	tx(f, &(struct gpkt){ .op = 99, .sport = 3, .dport = 4 });
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RST); /* only the unknown op of an unknown stream */
+	expect_no_rx(f);
+	/* every tx chain came back */
+	for (int i = 0; i < 7; i++) {
+		uint32_t id, len;
+
+		assert_true(vqh_used(&f->h, f->dev, VSOCK_TXQ, &id, &len));
+		assert_int_equal(len, 0);
+	}
+}
+
+static void test_credit_host_to_guest(void **state)
+{
+	struct fixture *f = *state;
+	static uint8_t big[100000], got[100000];
+	struct rpkt p;
+	uint32_t hport, total = 0;
+	int fd;
+	bool asked = false;
+
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 7 + i / 251);
+	post_rx(f, 64);
+	f->guest_buf_alloc = 8192;
+	fd = host_connect(f, 1234, true, &hport);
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	assert_true(send(fd, big, sizeof(big), MSG_NOSIGNAL) > 0);
+	pump(f);
+	while (rx(f, &p)) {
+		if (p.op == VIRTIO_VSOCK_OP_CREDIT_REQUEST) {
+			asked = true;
+			continue;
+		}
+		assert_int_equal(p.op, VIRTIO_VSOCK_OP_RW);
+		memcpy(got + total, p.data, p.len);
+		total += p.len;
+	}
+	/* exactly the guest's buffer, then a request for more credit */
+	assert_int_equal(total, 8192);
+	assert_true(asked);
+	/* the guest read it all: more comes */
+	for (int round = 0; total < sizeof(big) && round < 100; round++) {
+		tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_CREDIT_UPDATE, .sport = 1234, .dport = hport,
+				       .fwd_cnt = total });
+		post_rx(f, 8);
+		while (rx(f, &p)) {
+			if (p.op != VIRTIO_VSOCK_OP_RW)
+				continue;
+			assert_true(total + p.len <= sizeof(big));
+			memcpy(got + total, p.data, p.len);
+			total += p.len;
+		}
+		/* never more than granted */
+		assert_true(total % 8192 == 0 || total == sizeof(big));
+	}
+	assert_int_equal(total, sizeof(big));
+	assert_memory_equal(got, big, total);
+	close(fd);
+}
+
+static void test_slow_host_reader(void **state)
+{
+	struct fixture *f = *state;
+	static uint8_t chunk[32768];
+	uint8_t *all, *read_back;
+	char lpath[160];
+	struct rpkt p;
+	int lfd, fd;
+	uint32_t sent = 0, fwd_told = 0, budget;
+	size_t got = 0;
+	int idle = 0;
+
+	post_rx(f, 64);
+	snprintf(lpath, sizeof(lpath), "%s_5002", f->path);
+	lfd = host_socket(lpath, false);
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_REQUEST, .sport = 900, .dport = 5002 });
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RESPONSE);
+	assert_int_equal(p.buf_alloc, VSOCK_BUF_ALLOC);
+	fd = accept(lfd, NULL, NULL);
+	assert_true(fd >= 0);
+	all = malloc(16u << 20);
+	read_back = malloc(16u << 20);
+	/* The guest sends as its credit allows; the host reads nothing. */
+	while (idle < 3 && sent < (16u << 20) - sizeof(chunk)) {
+		budget = VSOCK_BUF_ALLOC - (sent - fwd_told);
+		if (budget >= sizeof(chunk)) {
+			for (size_t i = 0; i < sizeof(chunk); i++)
+				chunk[i] = all[sent + i] = (uint8_t)((sent + i) * 13 + (sent + i) / 4093);
+			tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RW, .sport = 900, .dport = 5002,
+					       .data = chunk, .len = sizeof(chunk), .fwd_cnt = 0 });
+			sent += sizeof(chunk);
+			idle = 0;
+		} else {
+			idle++;
+		}
+		while (rx(f, &p)) {
+			assert_int_equal(p.op, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
+			fwd_told = p.fwd_cnt;
+		}
+		post_rx(f, 4);
+	}
+	/* Stalled: what the guest sent is bounded by the socket's buffer
+	 * plus the credit we granted, and everything is accounted for. */
+	print_message("slow reader: guest stalled after %u bytes, %u forwarded\n", sent, fwd_told);
+	assert_true(sent < (16u << 20) - sizeof(chunk));
+	assert_true(sent - fwd_told <= VSOCK_BUF_ALLOC);
+	assert_true(sent - fwd_told > VSOCK_BUF_ALLOC / 2); /* our buffer was used */
+	/* Overrunning the credit resets the stream... later; first the
+	 * host drains everything, in order. */
+	while (got < sent) {
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		pump(f);
+		while (rx(f, &p))
+			assert_int_equal(p.op, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
+		if (poll(&pf, 1, 1000) != 1)
+			fail_msg("host got %zu of %u bytes", got, sent);
+		n = recv(fd, read_back + got, sent - got, 0);
+		assert_true(n > 0);
+		got += (size_t)n;
+	}
+	assert_memory_equal(read_back, all, sent);
+	pump(f);
+	free(all);
+	free(read_back);
+	close(fd);
+	close(lfd);
+}
+
+static void test_credit_overrun_resets(void **state)
+{
+	struct fixture *f = *state;
+	static uint8_t chunk[65536];
+	char lpath[160];
+	struct rpkt p;
+	int lfd, fd, sz = 4096;
+
+	post_rx(f, 16);
+	snprintf(lpath, sizeof(lpath), "%s_5003", f->path);
+	lfd = host_socket(lpath, false);
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_REQUEST, .sport = 901, .dport = 5003 });
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RESPONSE);
+	fd = accept(lfd, NULL, NULL);
+	/* a tiny host socket buffer, so our own buffer must take the rest */
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	for (int i = 0; i < 16; i++) {
+		tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RW, .sport = 901, .dport = 5003,
+				       .data = chunk, .len = sizeof(chunk) });
+		if (rx(f, &p) && p.op == VIRTIO_VSOCK_OP_RST)
+			break;
+	}
+	assert_int_equal(p.op, VIRTIO_VSOCK_OP_RST);
+	assert_int_equal(p.dst_port, 901);
+	close(fd);
+	close(lfd);
+}
+
+static void test_orderly_shutdown(void **state)
+{
+	struct fixture *f = *state;
+	char lpath[160], buf[8];
+	struct rpkt p;
+	int lfd, fd;
+
+	post_rx(f, 16);
+	snprintf(lpath, sizeof(lpath), "%s_5004", f->path);
+	lfd = host_socket(lpath, false);
+	for (int round = 0; round < 2; round++) {
+		tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_REQUEST, .sport = 902, .dport = 5004 });
+		expect_rx(f, &p, VIRTIO_VSOCK_OP_RESPONSE);
+		fd = accept(lfd, NULL, NULL);
+		tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RW, .sport = 902, .dport = 5004,
+				       .data = "last", .len = 4 });
+		/* the guest will send no more: the host sees EOF after the data */
+		tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_SHUTDOWN, .sport = 902, .dport = 5004,
+				       .flags = VIRTIO_VSOCK_SHUTDOWN_SEND });
+		host_read(fd, buf, 4);
+		assert_memory_equal(buf, "last", 4);
+		assert_int_equal(recv(fd, buf, 1, 0), 0);
+		/* the host answers, then closes: data, then SHUTDOWN(SEND) */
+		host_write(fd, "bye", 3);
+		close(fd);
+		pump(f);
+		expect_rx(f, &p, VIRTIO_VSOCK_OP_RW);
+		assert_memory_equal(p.data, "bye", 3);
+		expect_rx(f, &p, VIRTIO_VSOCK_OP_SHUTDOWN);
+		assert_int_equal(p.flags, VIRTIO_VSOCK_SHUTDOWN_SEND);
+		/* the guest closes: we answer RST and forget the stream, so
+		 * the same ports work again in the next round */
+		tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_SHUTDOWN, .sport = 902, .dport = 5004,
+				       .flags = VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND });
+		expect_rx(f, &p, VIRTIO_VSOCK_OP_RST);
+		expect_no_rx(f);
+	}
+	close(lfd);
+}
+
+static void test_guest_rst_and_reset(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t h1, h2;
+	int a, b;
+
+	post_rx(f, 16);
+	a = host_connect(f, 10, true, &h1);
+	b = host_connect(f, 11, true, &h2);
+	assert_int_not_equal(h1, h2);
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RST, .sport = 10, .dport = h1 });
+	pump(f);
+	assert_int_equal(host_peek(a), 0);
+	assert_int_equal(host_peek(b), -1); /* the other stream lives on */
+	/* device reset: every stream goes */
+	pthread_mutex_lock(&f->dev->lock);
+	f->dev->ops->reset(f->dev);
+	pthread_mutex_unlock(&f->dev->lock);
+	assert_int_equal(host_peek(b), 0);
+	assert_int_equal(f->nw, 0); /* nothing watched until the driver is back */
+	close(a);
+	close(b);
+}
+
+static void test_many_streams(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = VSOCK_MAX_CONNS + 8 };
+	int fds[N];
+	uint32_t requested = 0, ports[N];
+	struct rpkt p;
+
+	for (int i = 0; i < N; i++) {
+		char line[32];
+
+		fds[i] = host_socket(f->path, true);
+		snprintf(line, sizeof(line), "CONNECT %d\n", 20000 + i);
+		host_write(fds[i], line, strlen(line));
+		if (i % 32 == 31)
+			pump(f); /* keep the listen backlog short */
+	}
+	for (int round = 0; round < 4; round++) {
+		post_rx(f, 128);
+		while (rx(f, &p)) {
+			assert_int_equal(p.op, VIRTIO_VSOCK_OP_REQUEST);
+			ports[requested++] = p.src_port;
+			tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RESPONSE, .sport = p.dst_port,
+					       .dport = p.src_port });
+		}
+	}
+	/* the table is full; the rest wait in the listen backlog */
+	assert_int_equal(requested, VSOCK_MAX_CONNS);
+	for (uint32_t i = 0; i < 8; i++)
+		tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RST, .sport = 20000 + i,
+				       .dport = ports[i] });
+	post_rx(f, 16);
+	while (rx(f, &p)) {
+		assert_int_equal(p.op, VIRTIO_VSOCK_OP_REQUEST);
+		requested++;
+	}
+	assert_int_equal(requested, N);
+	for (int i = 0; i < N; i++)
+		close(fds[i]);
+	pump(f);
+}
+
+/* Replies to unknown streams are held outside the rx queue only up to a
+ * point; then the device stops taking tx packets until the guest gives
+ * it rx buffers (5.10.6.1), instead of holding more. */
+static void test_rst_backpressure(void **state)
+{
+	struct fixture *f = *state;
+	unsigned int done = 0, rsts = 0;
+	uint32_t id, len;
+	struct rpkt p;
+
+	for (int i = 0; i < VSOCK_RST_QUEUE + 20; i++) {
+		uint16_t slot = f->h.next_desc[VSOCK_TXQ] % TXQ_SIZE;
+		uint8_t *buf = vqh_hva(&f->h, f->tx_gpa[slot]);
+		struct virtio_vsock_hdr h = {
+			.src_cid = htole64(GUEST_CID), .dst_cid = htole64(2),
+			.src_port = htole32(100 + i), .dst_port = htole32(7),
+			.type = htole16(1), .op = htole16(VIRTIO_VSOCK_OP_RW),
+		};
+		struct vqh_buf b = { f->tx_gpa[slot], VSOCK_HDR_LEN, false };
+
+		if (i >= TXQ_SIZE)
+			break;
+		memcpy(buf, &h, sizeof(h));
+		vqh_post(&f->h, f->dev, VSOCK_TXQ, &b, 1);
+	}
+	kick(f, VSOCK_TXQ);
+	while (vqh_used(&f->h, f->dev, VSOCK_TXQ, &id, &len))
+		done++;
+	assert_int_equal(done, VSOCK_RST_QUEUE);
+	post_rx(f, 128);
+	pump(f);
+	while (vqh_used(&f->h, f->dev, VSOCK_TXQ, &id, &len))
+		done++;
+	while (rx(f, &p)) {
+		assert_int_equal(p.op, VIRTIO_VSOCK_OP_RST);
+		rsts++;
+	}
+	assert_int_equal(done, TXQ_SIZE);
+	assert_int_equal(rsts, TXQ_SIZE);
+}
+
+/* Two streams at once: each gets its own bytes, in order. */
+static void test_interleaved_streams(void **state)
+{
+	struct fixture *f = *state;
+	static uint8_t data[2][20000], got[2][20000];
+	uint32_t hp[2], total[2] = { 0, 0 };
+	int fd[2];
+	struct rpkt p;
+
+	for (int s = 0; s < 2; s++)
+		for (size_t i = 0; i < sizeof(data[s]); i++)
+			data[s][i] = (uint8_t)(i * (s ? 3 : 5) + s);
+	post_rx(f, 16);
+	fd[0] = host_connect(f, 40, true, &hp[0]);
+	fd[1] = host_connect(f, 41, true, &hp[1]);
+	host_write(fd[0], data[0], sizeof(data[0]));
+	host_write(fd[1], data[1], sizeof(data[1]));
+	for (int round = 0; round < 50 && (total[0] < 20000 || total[1] < 20000); round++) {
+		post_rx(f, 4);
+		while (rx(f, &p)) {
+			int s = p.dst_port == 41;
+
+			assert_int_equal(p.op, VIRTIO_VSOCK_OP_RW);
+			assert_int_equal(p.src_port, hp[s]);
+			memcpy(got[s] + total[s], p.data, p.len);
+			total[s] += p.len;
+		}
+	}
+	assert_int_equal(total[0], 20000);
+	assert_int_equal(total[1], 20000);
+	assert_memory_equal(got[0], data[0], 20000);
+	assert_memory_equal(got[1], data[1], 20000);
+	close(fd[0]);
+	close(fd[1]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_config_and_features, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_host_to_guest_stream, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_host_connect_refused_and_bad_lines, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_guest_to_host_stream, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_streams_and_bad_packets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_credit_host_to_guest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slow_host_reader, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_credit_overrun_resets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_orderly_shutdown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_guest_rst_and_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_streams, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rst_backpressure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_interleaved_streams, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("virtio_vsock", tests, NULL, NULL);
+}
