@@ -166,13 +166,16 @@ qmp() { python3 "$ROOT/scripts/lib/qmp.py" cmd "$W/$1-cmd.sock" "${@:2}"; }
 # What VM NAME said: the agent writes to hvc0 when it has one (NAME.hvc0),
 # else to the serial console (NAME.serial).
 vmout() { cat "$D/$1.serial" "$D/$1.hvc0" 2>/dev/null; }
+# vgrep NAME GREP-ARGS: grep both files directly. 'vmout | grep -q' would
+# fail under pipefail whenever grep exits before cat (SIGPIPE).
+vgrep() { local n=$1; shift; grep -sha "$@" "$D/$n.serial" "$D/$n.hvc0"; }
 
 # wait_mark NAME REGEX TIMEOUT: wait for an AVP-MARK line from NAME.
 wait_mark() {
 	local end=$(($(date +%s) + $3))
 	while [ "$(date +%s)" -lt "$end" ]; do
-		vmout "$1" | grep -qaE "AVP-MARK $nonce $2" && return 0
-		alive "${PID[$1]}" || { vmout "$1" | grep -qaE "AVP-MARK $nonce $2"; return; }
+		vgrep "$1" -qE "AVP-MARK $nonce $2" && return 0
+		alive "${PID[$1]}" || { vgrep "$1" -qE "AVP-MARK $nonce $2"; return; }
 		sleep 0.1
 	done
 	return 1
@@ -221,7 +224,7 @@ vm_cmdline() { # ROLE EXTRA...
 	echo "console=ttyS0 panic=-1 quiet avp.test=conform avp.conform.role=$1 avp.conform.nonce=$nonce avp.conform.hosttime=$(date +%s) ${*:2}"
 }
 
-guest_has_info() { vmout "$1" | grep -qa "AVP-INFO .*\"key\":\"$2\""; }
+guest_has_info() { vgrep "$1" -q "AVP-INFO .*\"key\":\"$2\""; }
 guest_info() { vmout "$1" | sed -n "s/.*AVP-INFO .*\"key\":\"$2\",\"value\":\"\([^\"]*\)\".*/\1/p" | tail -n1; }
 
 # ----------------------------------------------------------------- boots --
@@ -273,7 +276,7 @@ boot_main() {
 		[ "$rc" = 0 ] && [ "$why" = guest-shutdown ] && hrec AVP-PM-1 PASS "guest power-off: QEMU exit 0, QMP SHUTDOWN reason guest-shutdown" ||
 			hrec AVP-PM-1 FAIL "guest power-off: QEMU exit $rc, QMP SHUTDOWN reason '$why'"
 	fi
-	vmout main | grep -qa "AVP-MARK $nonce agent-done" ||
+	vgrep main -q "AVP-MARK $nonce agent-done" ||
 		hrec AVP-BOOT-1 FAIL "the guest agent did not finish (see main.serial)"
 
 	# AVP-BOOT-2: the guest found every device the host configured.
@@ -497,7 +500,7 @@ EOF
 	wait_exit a 30
 	arc=$RC
 	local btn=no
-	vmout a | grep -qa "AVP-MARK $nonce power-button" && btn=yes
+	vgrep a -q "AVP-MARK $nonce power-button" && btn=yes
 	if [ "$arc" = 124 ]; then
 		gone="not down after 30 s: forced off with SIGKILL"
 	else

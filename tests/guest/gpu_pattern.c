@@ -3,24 +3,29 @@
  * takes: RESOURCE_CREATE_2D, ATTACH_BACKING, SET_SCANOUT, TRANSFER_TO_HOST_2D,
  * RESOURCE_FLUSH), and waits while the host takes screenshots.
  *
- *   gpu_pattern W H HOLD_S
+ *   gpu_pattern W H HOLD_S [CONTROL_DISK]
  *
  * 1. Checks that the connector's preferred mode is W x H (from the EDID
  *    and display info), sets it with a fresh XRGB8888 dumb buffer showing
  *    four quadrants: red, green (top), blue, white (bottom); prints
- *    "GPU-PATTERN-1 WxH" and waits for a line "next" on stdin (the
- *    host's serial input) or HOLD_S seconds.
+ *    "GPU-PATTERN-1 WxH" and waits until the control disk starts with
+ *    "next" (the host writes it into the image once it has its
+ *    screenshot), or HOLD_S seconds.
  * 2. Paints a magenta box at an odd offset in the red quadrant and flushes
  *    only that rectangle (DIRTYFB with a clip: a partial transfer with a
  *    non-zero offset); prints "GPU-PATTERN-2 X Y W H" and waits for "done"
  *    or HOLD_S seconds. Closing the device then gives the display back
  *    to the kernel's console.
  *
+ * A disk rather than the serial line carries the go-aheads: it needs no
+ * terminal set-up on either side, and reading it with O_DIRECT always
+ * reaches the host's file.
+ *
  * Static, libc only: the DRM structures and ioctl numbers below are the
  * kernel's stable UAPI (include/uapi/drm/drm.h, drm_mode.h). */
+#define _GNU_SOURCE /* O_DIRECT */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,40 +138,23 @@ static void *xcalloc(size_t n, size_t size)
 	return p;
 }
 
-/* Waits for a line holding word on stdin, at most timeout_s. */
-static void wait_for(const char *word, int timeout_s)
+/* Waits until the control disk (fd ctl, or none: -1) starts with word,
+ * at most timeout_s. */
+static void wait_for(int ctl, const char *word, int timeout_s)
 {
-	char buf[256];
-	size_t have = 0;
+	static uint8_t *buf;
 	time_t end = time(NULL) + timeout_s;
 
-	for (;;) {
-		struct pollfd p = { .fd = 0, .events = POLLIN };
-		int left = (int)(end - time(NULL));
-		ssize_t n;
-
-		if (left <= 0) {
-			printf("gpu-pattern: no '%s' from the host after %d s, going on\n", word,
-			       timeout_s);
+	if (ctl >= 0 && !buf && posix_memalign((void **)&buf, 4096, 4096))
+		buf = NULL;
+	while (time(NULL) < end) {
+		/* O_DIRECT: every read goes to the device, not the page cache. */
+		if (ctl >= 0 && buf && pread(ctl, buf, 4096, 0) == 4096 &&
+		    memcmp(buf, word, strlen(word)) == 0)
 			return;
-		}
-		if (poll(&p, 1, left * 1000) <= 0)
-			continue;
-		n = read(0, buf + have, sizeof(buf) - 1 - have);
-		if (n <= 0) {
-			/* No usable stdin: just hold the picture. */
-			sleep((unsigned int)left);
-			continue;
-		}
-		have += (size_t)n;
-		buf[have] = 0;
-		if (strstr(buf, word))
-			return;
-		if (have > sizeof(buf) / 2) {
-			memmove(buf, buf + have - 16, 16);
-			have = 16;
-		}
+		usleep(100 * 1000);
 	}
+	printf("gpu-pattern: no '%s' from the host after %d s, going on\n", word, timeout_s);
 }
 
 static int open_card(void)
@@ -195,17 +183,23 @@ int main(int argc, char **argv)
 	struct drm_clip_rect clip;
 	uint32_t *conns, *crtcs, *encs, conn_id = 0, crtc_id = 0;
 	uint32_t want_w, want_h, bx, by, bw, bh;
-	int hold, fd, preferred = -1;
+	int hold, fd, ctl = -1, preferred = -1;
 	uint8_t *px;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: gpu_pattern W H HOLD_S\n");
+	if (argc != 4 && argc != 5) {
+		fprintf(stderr, "usage: gpu_pattern W H HOLD_S [CONTROL_DISK]\n");
 		return 2;
 	}
 	want_w = (uint32_t)atoi(argv[1]);
 	want_h = (uint32_t)atoi(argv[2]);
 	hold = atoi(argv[3]);
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 5) {
+		ctl = open(argv[4], O_RDONLY | O_DIRECT | O_CLOEXEC);
+		if (ctl < 0)
+			printf("gpu-pattern: cannot open %s (%s): holding each picture %d s\n",
+			       argv[4], strerror(errno), hold);
+	}
 
 	fd = open_card();
 	if (fd < 0) {
@@ -333,7 +327,7 @@ int main(int argc, char **argv)
 	/* The mode set flushed the whole buffer; give it a moment to land. */
 	usleep(300 * 1000);
 	printf("GPU-PATTERN-1 %ux%u\n", dumb.width, dumb.height);
-	wait_for("next", hold);
+	wait_for(ctl, "next", hold);
 
 	/* Pattern 2: a magenta box at odd coordinates, flushed alone. */
 	bx = dumb.width / 8 + 1;
@@ -358,7 +352,7 @@ int main(int argc, char **argv)
 		OK("flushed the box %ux%u+%u+%u alone", bw, bh, bx, by);
 	usleep(300 * 1000);
 	printf("GPU-PATTERN-2 %u %u %u %u\n", bx, by, bw, bh);
-	wait_for("done", hold);
+	wait_for(ctl, "done", hold);
 
 	munmap(px, dumb.size);
 	close(fd);

@@ -63,6 +63,7 @@ host_mnt=$(readlink /proc/self/ns/mnt)
 	--disk "$work/disk.img" --rng --jail "$jail" --uid 65534 --gid 65534 -v \
 	</dev/null >"$log" 2>&1 &
 avp_pid=$!
+supervisor=$avp_pid
 # A guest that never powers off must not hang the suite.
 ( sleep 240; kill "$avp_pid" 2>/dev/null ) &
 deadline=$!
@@ -118,7 +119,7 @@ else
 fi
 
 if [ "$seen" = 1 ]; then
-	ok "found the VM process $vm (child of avp $avp_pid) running as uid 65534"
+	ok "found the VM process $vm (child of avp $supervisor) running as uid 65534"
 	check_grep "$work/status" '^Uid:\s+65534\s+65534\s+65534\s+65534$' "real/effective/saved/fs uid are 65534"
 	check_grep "$work/status" '^Gid:\s+65534\s+65534\s+65534\s+65534$' "real/effective/saved/fs gid are 65534"
 	check_grep "$work/status" '^Groups:\s*$' "no supplementary groups"

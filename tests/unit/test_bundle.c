@@ -364,6 +364,40 @@ static void test_load_checks_host(void **state)
 	bundle_free(&b);
 }
 
+/* avp run --bundle: the bundle replaces the platform given before it. */
+static void test_run_bundle_config(void **state)
+{
+	char dir[PATH_MAX + 64], errbuf[512] = "";
+	struct avp_config cfg;
+	FILE *err;
+
+	(void)state;
+	make_dir("runb");
+	write_file("runb/bz", "kernel");
+	write_file("runb/config.json", "{\"kernel\": \"bz\", \"cpus\": {\"count\": 2, \"affinity\": [0, 0]},"
+				       " \"scheduling\": {\"class\": \"fifo\", \"priority\": 10}}");
+	snprintf(dir, sizeof(dir), "%s/runb", tmpdir);
+	avp_config_init(&cfg);
+	cfg.memory_mib = 999;
+	cfg.cmdline = strdup("replaced");
+	err = fmemopen(errbuf, sizeof(errbuf) - 1, "w");
+	assert_int_equal(bundle_load_config(dir, &cfg, err), 0);
+	assert_non_null(strstr(cfg.kernel, "/runb/bz"));
+	assert_null(cfg.cmdline);
+	assert_int_equal(cfg.memory_mib, 256);
+	assert_int_equal(cfg.cpus, 2);
+	assert_true(cfg.affinity_set);
+	assert_int_equal(cfg.sched_class, AVP_SCHED_FIFO);
+	avp_config_free(&cfg);
+	avp_config_init(&cfg);
+	write_file("runb/config.json", "{\"kernel\": \"bz\", \"memory\": {\"mib\": \"lots\"}}");
+	assert_int_equal(bundle_load_config(dir, &cfg, err), -EINVAL);
+	fclose(err);
+	assert_non_null(strstr(errbuf, "avp run: --bundle "));
+	assert_non_null(strstr(errbuf, "config.json: memory.mib: expected an integer"));
+	avp_config_free(&cfg);
+}
+
 static void test_spec_writes_once(void **state)
 {
 	struct jc_err e = { "" };
@@ -682,6 +716,7 @@ int main(void)
 		cmocka_unit_test(test_relative_bundle_dir_refused),
 		cmocka_unit_test(test_default_spec_parses),
 		cmocka_unit_test(test_load_checks_host),
+		cmocka_unit_test(test_run_bundle_config),
 		cmocka_unit_test(test_spec_writes_once),
 		cmocka_unit_test(test_system),
 		cmocka_unit_test(test_ids),
