@@ -8,12 +8,11 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
-READY=(avp-boot.sh qemu-peer.sh durability.sh sound.sh vsock.sh input.sh)
+READY=(avp-boot.sh qemu-peer.sh durability.sh sound.sh vsock.sh input.sh watchdog.sh)
 declare -A PENDING=(
 	[conform.sh]="conformance self-test has not completed a clean run yet (issue 4)"
 	[gpu.sh]="virtio-gpu real-guest test not yet passing (issue 5)"
 	[runtime.sh]="runtime lifecycle test not yet passing (issue 7)"
-	[watchdog.sh]="watchdog real-guest test not yet passing (issue 7)"
 	[jail.sh]="jail real-guest test not yet passing (issue 6)"
 )
 

@@ -109,8 +109,8 @@ relay_png_checks() {
 wait_console() {
 	local i
 	for ((i = 0; i < $2 * 10; i++)); do
-		grep -qE -- "$1" "$log" 2>/dev/null && return 0
-		kill -0 "$pid" 2>/dev/null || { grep -qE -- "$1" "$log"; return; }
+		grep -aqE -- "$1" "$log" 2>/dev/null && return 0
+		kill -0 "$pid" 2>/dev/null || { grep -aqE -- "$1" "$log"; return; }
 		sleep 0.1
 	done
 	return 1
@@ -173,7 +173,9 @@ else
 fi
 
 if wait_console '^GPU-PATTERN-2 ' 120; then
-	read -r bx by bw bh < <(tr -d '\r' <"$log" | sed -n 's/^GPU-PATTERN-2 //p' | head -n 1)
+	# Where gpu_pattern puts the box, computed here rather than parsed
+	# from the console line.
+	bx=$((W / 8 + 1)) by=$((H / 8 + 1)) bw=$((W / 4 + 3)) bh=$((H / 4 + 5))
 	ok "guest drew the box ${bw}x${bh}+${bx}+${by}"
 	if out2=$(screenshot "$shot2" cli 2>&1); then
 		ok "screenshot 2 taken: $out2"
@@ -197,7 +199,7 @@ fi
 wait "$pid"
 rc=$?
 pid=
-tr -d '\r' <"$log" >"$log.txt"
+tr -d '\r\000' <"$log" >"$log.txt"
 sed 's/^/  | /' "$log.txt" | tail -n 40
 check_eq "$rc" 0 "guest poweroff ends avp with status 0"
 check_grep "$log.txt" '^virtio: .* device=0x0010 .*driver=virtio_gpu$' "virtio-gpu bound in the guest"
@@ -206,6 +208,6 @@ while IFS= read -r line; do
 	"gpu-guest: ok - "* | "gpu-pattern: ok - "*) ok "guest: ${line#*: ok - }" ;;
 	"gpu-guest: not ok - "* | "gpu-pattern: not ok - "*) notok "guest: ${line#*: not ok - }" ;;
 	esac
-done < <(grep -E '^gpu-(guest|pattern): (ok|not ok) - ' "$log.txt")
+done < <(grep -aE '^gpu-(guest|pattern): (ok|not ok) - ' "$log.txt")
 check_grep "$log.txt" '^AVP-GUEST-EXIT=0$' "every guest-side check passed"
 finish
