@@ -8,12 +8,9 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
-READY=(avp-boot.sh qemu-peer.sh durability.sh sound.sh vsock.sh input.sh watchdog.sh)
+READY=(avp-boot.sh qemu-peer.sh durability.sh sound.sh vsock.sh input.sh watchdog.sh jail.sh gpu.sh runtime.sh)
 declare -A PENDING=(
 	[conform.sh]="conformance self-test has not completed a clean run yet (issue 4)"
-	[gpu.sh]="virtio-gpu real-guest test not yet passing (issue 5)"
-	[runtime.sh]="runtime lifecycle test not yet passing (issue 7)"
-	[jail.sh]="jail real-guest test not yet passing (issue 6)"
 )
 
 rc=0
