@@ -81,6 +81,8 @@ void cli_usage(FILE *out)
 	      "  create, start, state, kill, delete, list, spec\n"
 	      "             manage VMs described by bundles (avp create --help)\n"
 	      "  system     up/down/status of several VMs and their networks\n"
+	      "  screenshot save a running VM's display as PNG:\n"
+	      "             avp screenshot --api-sock PATH OUT.png\n"
 	      "  api        send one command to a running VM's control socket:\n"
 	      "             avp api --api-sock PATH CMD ['{JSON ARGS}'] (docs/api.md)\n"
 	      "\n"

@@ -7,6 +7,7 @@
 
 #include "avp_version.h"
 #include "avp/cli.h"
+#include "avp/cli_screenshot.h"
 #include "avp/log.h"
 #include "avp/machine.h"
 #include "avp/runtime/cli.h"
@@ -56,6 +57,8 @@ int main(int argc, char **argv)
 	int ret;
 
 	/* A client of a running VM: no config, no VM. */
+	if (argc >= 2 && strcmp(argv[1], "screenshot") == 0)
+		return cli_screenshot(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "api") == 0)
 		return api_client_main(argc - 1, argv + 1, stdout, stderr);
 	/* The runtime (create/start/.../system) drives VMs; it boots none

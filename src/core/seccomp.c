@@ -85,8 +85,11 @@ static const int device_calls[] = {
 };
 
 static const int uart_reader_calls[] = {
-	SCMP_SYS(read), /* host input and nothing else */
+	SCMP_SYS(read), /* host input */
 };
+
+/* Received bytes raise the UART's interrupt from the reader thread. */
+static const unsigned long uart_reader_ioctls[] = { KVM_IRQ_LINE };
 
 /* Waiting for the end and tearing down: joining threads, closing fds,
  * unmapping guest RAM, putting stdin's flags and handlers back. */
@@ -244,6 +247,7 @@ static void add_role(struct builder *b, enum avp_thread_role role, const struct 
 		break;
 	case AVP_THREAD_UART_READER:
 		add_calls(b, uart_reader_calls, N_ELEMS(uart_reader_calls));
+		add_ioctls(b, uart_reader_ioctls, N_ELEMS(uart_reader_ioctls));
 		add_jail_drop(b, cfg);
 		break;
 	default:

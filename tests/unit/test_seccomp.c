@@ -206,6 +206,11 @@ static int probe_kvm_run(void)
 	return ioctl(-1, KVM_RUN, 0) < 0 && errno == EBADF ? 0 : CHILD_CALL_FAILED;
 }
 
+static int probe_kvm_irq_line(void)
+{
+	return ioctl(-1, KVM_IRQ_LINE, 0) < 0 && errno == EBADF ? 0 : CHILD_CALL_FAILED;
+}
+
 static int probe_other_ioctl(void)
 {
 	int n;
@@ -293,6 +298,9 @@ static void test_uart_reader_role(void **state)
 	expect(AVP_THREAD_UART_READER, probe_epoll_wait, false, "epoll_wait");
 	expect(AVP_THREAD_UART_READER, probe_getrandom, false, "getrandom");
 	expect(AVP_THREAD_UART_READER, probe_kvm_run, false, "ioctl(KVM_RUN)");
+	/* Typed input raises the UART's interrupt from this thread; a refused
+	 * KVM_IRQ_LINE killed avp at the first key press. */
+	expect(AVP_THREAD_UART_READER, probe_kvm_irq_line, true, "ioctl(KVM_IRQ_LINE)");
 }
 
 static void test_main_role(void **state)
