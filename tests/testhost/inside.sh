@@ -20,6 +20,31 @@ check "HOME=$HOME is writable" touch "$HOME/.avp-probe"
 out="build/testhost/out/inside.txt"
 mkdir -p build/testhost/out
 check "repo is writable ($out)" sh -c "echo '${1:-written-inside}' >'$out'"
+# A console log is written one byte per write(2) while a test greps it;
+# the copy on the host must hold exactly those bytes (9p with cache=mmap
+# once filled such logs with NULs).
+log_bytes_intact() {
+    local f=build/testhost/out/inside-bytes.log
+    rm -f "$f"
+    python3 - "$f" <<'PY' &
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+for i in range(1000):
+    for b in f"line {i:05d} the quick brown fox jumps over the lazy dog\r\n".encode():
+        os.write(fd, bytes([b]))
+os.close(fd)
+PY
+    local writer=$!
+    while kill -0 "$writer" 2>/dev/null; do grep -aq never-there "$f" 2>/dev/null; done
+    wait "$writer" || return 1
+    python3 - "$f" <<'PY'
+import sys
+want = b"".join(f"line {i:05d} the quick brown fox jumps over the lazy dog\r\n".encode() for i in range(1000))
+got = open(sys.argv[1], "rb").read()
+sys.exit(0 if got == want else 1)
+PY
+}
+check "a file written byte by byte while being read arrives intact" log_bytes_intact
 if [[ "${AVP_TESTHOST:-}" = nested ]]; then
     check "modprobe tun works" modprobe tun
     check "/dev/net/tun exists" test -c /dev/net/tun
