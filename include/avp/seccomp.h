@@ -17,6 +17,11 @@ enum avp_thread_role {
 	AVP_THREAD_DEVICE,
 	/* The 16550's host-input reader: poll and read on its input. */
 	AVP_THREAD_UART_READER,
+	/* The watchdog's timer: waits for the deadline, ends the VM. */
+	AVP_THREAD_WATCHDOG,
+	/* The control socket: clients on a Unix socket, commands that press
+	 * the power button, inject input and write screenshot files. */
+	AVP_THREAD_API,
 	AVP_THREAD_NROLES,
 };
 
@@ -30,7 +35,8 @@ enum avp_thread_role {
  * to run guest work. */
 int avp_seccomp_apply(enum avp_thread_role role, const struct avp_config *cfg);
 
-/* "main", "vcpu", "device", "uart-reader"; for messages. */
+/* "main", "vcpu", "device", "uart-reader", "watchdog", "api"; for
+ * messages. */
 const char *avp_seccomp_role_name(enum avp_thread_role role);
 
 #endif

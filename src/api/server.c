@@ -26,6 +26,7 @@
 #include "avp/api.h"
 #include "avp/arch.h"
 #include "avp/log.h"
+#include "avp/seccomp.h"
 #include "avp/vm.h"
 
 #define LISTEN_BACKLOG 16
@@ -436,6 +437,14 @@ static void *server_thread(void *arg)
 	struct pollfd fds[2 + API_MAX_CLIENTS];
 	struct api_client *owner[2 + API_MAX_CLIENTS];
 
+	/* Confined before the first client's bytes are parsed
+	 * (docs/security.md). A VM without KVM (unit tests) runs no guest and
+	 * keeps the test process unconfined. */
+	if (s->vm->vm_fd >= 0 && avp_seccomp_apply(AVP_THREAD_API, s->vm->cfg)) {
+		vm_request_exit(s->vm, VM_EXIT_HOST_ERROR);
+		server_cleanup(s);
+		return NULL;
+	}
 	for (;;) {
 		nfds_t n = 0;
 		int timeout = s->force_armed ? ms_until(&s->force_at) : -1;

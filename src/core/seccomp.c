@@ -91,6 +91,23 @@ static const int uart_reader_calls[] = {
 /* Received bytes raise the UART's interrupt from the reader thread. */
 static const unsigned long uart_reader_ioctls[] = { KVM_IRQ_LINE };
 
+/* The watchdog's timer thread sleeps on a condition variable (futex) and
+ * ends the VM with an eventfd write: the common list is all it needs. */
+
+/* The control socket's thread: its clients, and its commands' effects. */
+static const int api_calls[] = {
+	SCMP_SYS(poll),	    SCMP_SYS(accept4),	 SCMP_SYS(recvfrom), SCMP_SYS(sendto),
+	SCMP_SYS(read),					  /* its wake-up eventfd */
+	SCMP_SYS(close),				  /* clients, screenshot files */
+	SCMP_SYS(newfstatat),				  /* stdio sizing its buffer; lstat at cleanup */
+	SCMP_SYS(fchmod),				  /* screenshots are 0644, not mkostemp's 0600 */
+	SCMP_SYS(rename),   SCMP_SYS(renameat),	 SCMP_SYS(renameat2), /* the finished PNG */
+	SCMP_SYS(unlink),   SCMP_SYS(unlinkat),		  /* a failed PNG; the socket file */
+};
+
+/* The power button is a pulse on an interrupt line. */
+static const unsigned long api_ioctls[] = { KVM_IRQ_LINE };
+
 /* Waiting for the end and tearing down: joining threads, closing fds,
  * unmapping guest RAM, putting stdin's flags and handlers back. */
 static const int main_calls[] = {
@@ -191,6 +208,21 @@ static void add_jail_drop(struct builder *b, const struct avp_config *cfg)
 	add(b, SCMP_SYS(setuid), 1, &uid);
 }
 
+/* A screenshot is written to a new file that mkostemp creates with
+ * O_EXCL: the control thread can make files but not open existing ones
+ * (a compromised thread cannot read the host's files or overwrite them
+ * in place; rename can still replace one, as a screenshot must). fcntl
+ * F_GETFL is fdopen's check of the descriptor's mode. */
+static void add_screenshot_create(struct builder *b)
+{
+	const struct scmp_arg_cmp new_file =
+		SCMP_A2_32(SCMP_CMP_EQ, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC);
+	const struct scmp_arg_cmp getfl = SCMP_A1_32(SCMP_CMP_EQ, F_GETFL);
+
+	add(b, SCMP_SYS(openat), 1, &new_file);
+	add(b, SCMP_SYS(fcntl), 1, &getfl);
+}
+
 static void add_devices(struct builder *b, enum avp_thread_role role, const struct avp_config *cfg)
 {
 	const struct scmp_arg_cmp unix_only = SCMP_A0_32(SCMP_CMP_EQ, AF_UNIX);
@@ -250,6 +282,15 @@ static void add_role(struct builder *b, enum avp_thread_role role, const struct 
 		add_ioctls(b, uart_reader_ioctls, N_ELEMS(uart_reader_ioctls));
 		add_jail_drop(b, cfg);
 		break;
+	case AVP_THREAD_WATCHDOG:
+		/* Created with the platform devices, before the jail. */
+		add_jail_drop(b, cfg);
+		break;
+	case AVP_THREAD_API:
+		add_calls(b, api_calls, N_ELEMS(api_calls));
+		add_ioctls(b, api_ioctls, N_ELEMS(api_ioctls));
+		add_screenshot_create(b);
+		break;
 	default:
 		b->err = -EINVAL;
 		break;
@@ -263,6 +304,8 @@ const char *avp_seccomp_role_name(enum avp_thread_role role)
 		[AVP_THREAD_VCPU] = "vcpu",
 		[AVP_THREAD_DEVICE] = "device",
 		[AVP_THREAD_UART_READER] = "uart-reader",
+		[AVP_THREAD_WATCHDOG] = "watchdog",
+		[AVP_THREAD_API] = "api",
 	};
 
 	return (unsigned int)role < AVP_THREAD_NROLES ? names[role] : "unknown";

@@ -65,6 +65,8 @@ static void *timer_main(void *arg)
 {
 	struct watchdog *w = arg;
 
+	if (w->ops.thread_start && w->ops.thread_start(w->ops.opaque))
+		return NULL;
 	pthread_mutex_lock(&w->lock);
 	while (!w->quit) {
 		uint64_t now;

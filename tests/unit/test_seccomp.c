@@ -10,7 +10,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,7 @@
 #include <sys/ptrace.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -35,7 +38,8 @@
 #define CHILD_CALL_FAILED 102
 
 static const enum avp_thread_role all_roles[] = {
-	AVP_THREAD_MAIN, AVP_THREAD_VCPU, AVP_THREAD_DEVICE, AVP_THREAD_UART_READER,
+	AVP_THREAD_MAIN, AVP_THREAD_VCPU,     AVP_THREAD_DEVICE,
+	AVP_THREAD_UART_READER, AVP_THREAD_WATCHDOG, AVP_THREAD_API,
 };
 #define NROLES (sizeof(all_roles) / sizeof(all_roles[0]))
 
@@ -303,6 +307,83 @@ static void test_uart_reader_role(void **state)
 	expect(AVP_THREAD_UART_READER, probe_kvm_irq_line, true, "ioctl(KVM_IRQ_LINE)");
 }
 
+static void test_watchdog_role(void **state)
+{
+	(void)state;
+	/* The timer thread only waits and ends the VM (an eventfd write,
+	 * part of the common list). */
+	expect(AVP_THREAD_WATCHDOG, probe_read, false, "read");
+	expect(AVP_THREAD_WATCHDOG, probe_close, false, "close");
+	expect(AVP_THREAD_WATCHDOG, probe_kvm_irq_line, false, "ioctl(KVM_IRQ_LINE)");
+	expect(AVP_THREAD_WATCHDOG, probe_epoll_wait, false, "epoll_wait");
+}
+
+static int probe_api_socket_calls(void)
+{
+	char c;
+
+	if (poll(NULL, 0, 0) != 0)
+		return CHILD_CALL_FAILED;
+	if (accept4(-1, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC) >= 0 || errno != EBADF)
+		return CHILD_CALL_FAILED;
+	if (recv(-1, &c, 1, MSG_DONTWAIT) >= 0 || errno != EBADF)
+		return CHILD_CALL_FAILED;
+	if (send(-1, &c, 1, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0 || errno != EBADF)
+		return CHILD_CALL_FAILED;
+	return close(-1) < 0 && errno == EBADF ? 0 : CHILD_CALL_FAILED;
+}
+
+/* A directory for the screenshot probe, made before the child confines
+ * itself. */
+static char shot_dir[] = "/tmp/avp-seccomp-XXXXXX";
+
+/* What a screenshot does (virtio_gpu.c write_png_file): a temporary file
+ * next to the target, stdio writes, rename over the target, and the
+ * control socket's cleanup (lstat, unlink). */
+static int probe_api_screenshot_file(void)
+{
+	char tmp[sizeof(shot_dir) + 32], final[sizeof(shot_dir) + 32];
+	struct stat st;
+	FILE *f;
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s/shot.png.XXXXXX", shot_dir);
+	snprintf(final, sizeof(final), "%s/shot.png", shot_dir);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0 || fchmod(fd, 0644) < 0)
+		return CHILD_CALL_FAILED;
+	f = fdopen(fd, "wb");
+	if (!f || fwrite("\x89PNG", 1, 4, f) != 4 || fclose(f) != 0)
+		return CHILD_CALL_FAILED;
+	if (rename(tmp, final) < 0 || lstat(final, &st) < 0 || st.st_size != 4)
+		return CHILD_CALL_FAILED;
+	return unlink(final) == 0 ? 0 : CHILD_CALL_FAILED;
+}
+
+static int probe_openat_write(void)
+{
+	/* Opening an existing file for writing is not what a screenshot
+	 * does (it creates a new file with O_EXCL). */
+	syscall(SYS_openat, AT_FDCWD, "/dev/null", O_WRONLY | O_CLOEXEC);
+	return CHILD_SURVIVED;
+}
+
+static void test_api_role(void **state)
+{
+	(void)state;
+	assert_non_null(mkdtemp(shot_dir));
+	expect(AVP_THREAD_API, probe_api_socket_calls, true, "poll/accept4/recv/send/close");
+	expect(AVP_THREAD_API, probe_api_screenshot_file, true, "a screenshot's file calls");
+	/* The power button is an interrupt pulse. */
+	expect(AVP_THREAD_API, probe_kvm_irq_line, true, "ioctl(KVM_IRQ_LINE)");
+	expect(AVP_THREAD_API, probe_openat_write, false, "openat(O_WRONLY) of an existing file");
+	expect(AVP_THREAD_API, probe_kvm_run, false, "ioctl(KVM_RUN)");
+	expect(AVP_THREAD_API, probe_fdatasync, false, "fdatasync");
+	expect(AVP_THREAD_API, probe_getrandom, false, "getrandom");
+	expect(AVP_THREAD_API, probe_epoll_wait, false, "epoll_wait");
+	rmdir(shot_dir);
+}
+
 static void test_main_role(void **state)
 {
 	(void)state;
@@ -459,6 +540,14 @@ static void test_jail_id_drop_only_to_configured_ids(void **state)
 	assert_exited_ok(run_confined(AVP_THREAD_UART_READER, AVP_SECCOMP_KILL, probe_setuid_jail,
 				      &cfg),
 			 AVP_THREAD_UART_READER, "setgroups/setgid/setuid to the jail's IDs");
+	/* The watchdog's timer thread is created with the platform, before
+	 * the jail; the control socket's thread starts after it. */
+	assert_exited_ok(run_confined(AVP_THREAD_WATCHDOG, AVP_SECCOMP_KILL, probe_setuid_jail,
+				      &cfg),
+			 AVP_THREAD_WATCHDOG, "setgroups/setgid/setuid to the jail's IDs");
+	assert_killed_by_sigsys(run_confined(AVP_THREAD_API, AVP_SECCOMP_KILL, probe_setuid_jail,
+					     &cfg),
+				AVP_THREAD_API, "setuid in the control socket's thread");
 	assert_killed_by_sigsys(run_confined(AVP_THREAD_DEVICE, AVP_SECCOMP_KILL,
 					     probe_setuid_root, &cfg),
 				AVP_THREAD_DEVICE, "setuid(0)");
@@ -517,6 +606,8 @@ static void test_bad_arguments(void **state)
 	assert_int_equal(avp_seccomp_apply(AVP_THREAD_VCPU, &cfg), -EINVAL);
 	assert_string_equal(avp_seccomp_role_name(AVP_THREAD_VCPU), "vcpu");
 	assert_string_equal(avp_seccomp_role_name(AVP_THREAD_UART_READER), "uart-reader");
+	assert_string_equal(avp_seccomp_role_name(AVP_THREAD_WATCHDOG), "watchdog");
+	assert_string_equal(avp_seccomp_role_name(AVP_THREAD_API), "api");
 	assert_string_equal(avp_seccomp_role_name(AVP_THREAD_NROLES), "unknown");
 	/* Nothing was installed on this (the test's) thread. */
 	assert_int_equal(prctl(PR_GET_SECCOMP), 0);
@@ -530,6 +621,8 @@ int main(void)
 		cmocka_unit_test(test_vcpu_role),
 		cmocka_unit_test(test_device_role),
 		cmocka_unit_test(test_uart_reader_role),
+		cmocka_unit_test(test_watchdog_role),
+		cmocka_unit_test(test_api_role),
 		cmocka_unit_test(test_main_role),
 		cmocka_unit_test(test_rtc_time_conversion_in_vcpu),
 		cmocka_unit_test(test_device_extras_follow_the_config),

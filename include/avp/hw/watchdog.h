@@ -59,6 +59,9 @@ struct watchdog_ops {
 	 * callback may read the device), once per expiry. Must not call
 	 * watchdog_destroy. */
 	void (*expired)(void *opaque, uint32_t count);
+	/* Called first on the timer thread (e.g. to confine it); non-zero
+	 * means the thread must not run: the watchdog then never fires. */
+	int (*thread_start)(void *opaque);
 	void *opaque;
 };
 

@@ -110,6 +110,20 @@ static void wdt_expired(void *opaque, uint32_t count)
 	vm_request_exit(p->vm, VM_EXIT_WATCHDOG);
 }
 
+/* Like the UART reader: confined before the guest can program it. */
+static int wdt_thread_start(void *opaque)
+{
+	struct x86_platform *p = opaque;
+	int ret;
+
+	if (p->vm->vm_fd < 0)
+		return 0;
+	ret = avp_seccomp_apply(AVP_THREAD_WATCHDOG, p->vm->cfg);
+	if (ret)
+		vm_request_exit(p->vm, VM_EXIT_HOST_ERROR);
+	return ret;
+}
+
 static void kbc_reset(void *opaque)
 {
 	struct x86_platform *p = opaque;
@@ -279,7 +293,9 @@ int arch_platform_devices_init(struct vm *vm)
 								 .opaque = p });
 	if (!ret && vm->cfg && vm->cfg->watchdog.enabled)
 		ret = watchdog_create(&p->wdt,
-				      &(struct watchdog_ops){ .expired = wdt_expired, .opaque = p },
+				      &(struct watchdog_ops){ .expired = wdt_expired,
+							     .thread_start = wdt_thread_start,
+							     .opaque = p },
 				      vm->cfg->watchdog.fired_before);
 	if (!ret)
 		ret = register_ports(vm, p);
