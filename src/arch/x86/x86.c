@@ -67,6 +67,31 @@ static int vm_ioctl(struct vm *vm, unsigned long req, void *arg, const char *wha
 	return 0;
 }
 
+/* Masks every input of both 8259s, as PC firmware does before it hands
+ * over. KVM resets them unmasked with vector base 0, and the BSP's LINT0
+ * in ExtINT mode; Linux on hardware-reduced ACPI never programs the 8259s
+ * (null_legacy_pic) and masks LINT0 only late in start_kernel, after it
+ * enabled interrupts. KVM's default routing sends GSIs 0-15 to the 8259
+ * too, so a power-button pulse (GSI 13) in that window arrived as vector
+ * 5: "Oops: bounds" in start_kernel, a panic, a reboot. */
+static int mask_8259s(struct vm *vm)
+{
+	static const uint32_t chips[] = { KVM_IRQCHIP_PIC_MASTER, KVM_IRQCHIP_PIC_SLAVE };
+
+	for (size_t i = 0; i < sizeof(chips) / sizeof(chips[0]); i++) {
+		struct kvm_irqchip chip = { .chip_id = chips[i] };
+		int err = vm_ioctl(vm, KVM_GET_IRQCHIP, &chip, "KVM_GET_IRQCHIP");
+
+		if (err)
+			return err;
+		chip.chip.pic.imr = 0xff;
+		err = vm_ioctl(vm, KVM_SET_IRQCHIP, &chip, "KVM_SET_IRQCHIP");
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 int arch_vm_init(struct vm *vm)
 {
 	/* KVM needs a TSS (3 pages) and an identity page table (1 page)
@@ -94,6 +119,8 @@ int arch_vm_init(struct vm *vm)
 	/* flags 0: no dummy speaker port; the PIT must follow the irqchip. */
 	if (!err)
 		err = vm_ioctl(vm, KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2");
+	if (!err)
+		err = mask_8259s(vm);
 	return err;
 }
 
