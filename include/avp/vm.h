@@ -78,6 +78,10 @@ struct vm {
 
 	bool have_irqfd;
 	bool have_ioeventfd;
+	/* Device workers wait for virtio_mmio_start() instead of starting at
+	 * attach: the machine starts them once the jail closed, so they share
+	 * its network, IPC and UTS namespaces (docs/security.md). */
+	bool defer_device_threads;
 
 	/* Exit coordination: the first reason wins; the main thread waits on
 	 * exit_efd and then stops the vCPUs. */

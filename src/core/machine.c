@@ -146,6 +146,9 @@ static int boot(struct vm *vm, const struct avp_config *cfg, enum vm_exit_reason
 	 * jail before any guest code runs. vm_start_vcpus then confines the
 	 * main thread with seccomp (src/core/vcpu.c says why there). */
 	ret = jail_enter(cfg);
+	for (unsigned int i = 0; ret == 0 && i < vm->nmmio_devs; i++)
+		if (vm->mmio_devs[i].dev)
+			ret = virtio_mmio_start(vm->mmio_devs[i].dev);
 	if (ret == 0 && api)
 		ret = api_server_start(api);
 	if (ret == 0)
@@ -179,6 +182,8 @@ int machine_run(const struct avp_config *cfg, FILE *out, enum vm_exit_reason *re
 		in_child = true;
 	}
 	ret = vm_create(&vm, cfg);
+	/* Device workers start in boot(), after the jail closed. */
+	vm.defer_device_threads = true;
 	/* A description needs no UART on the terminal. */
 	if (ret == 0 && !cfg->describe)
 		ret = arch_platform_devices_init(&vm);

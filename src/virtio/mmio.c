@@ -5,7 +5,9 @@
  * own thread, woken by an ioeventfd per queue, so a slow backend never
  * stalls a vCPU. Interrupts leave through an irqfd. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -512,6 +514,23 @@ static void wire_kvm_eventfds(struct virtio_mmio *m)
 			m->ioeventfd = false;
 }
 
+static int start_thread(struct virtio_mmio *m)
+{
+	const char *type = m->dev->ops->type;
+	char name[16];
+	int ret = pthread_create(&m->thread, NULL, device_thread, m);
+
+	if (ret)
+		return -ret;
+	m->thread_started = true;
+	/* "avp-blk", "avp-vsock": what ps -L and the jail test look for. */
+	if (strncmp(type, "virtio-", 7) == 0)
+		type += 7;
+	snprintf(name, sizeof(name), "avp-%s", type);
+	pthread_setname_np(m->thread, name);
+	return 0;
+}
+
 int virtio_mmio_attach(struct vm *vm, struct virtio_dev *dev)
 {
 	struct virtio_mmio *m;
@@ -550,12 +569,11 @@ int virtio_mmio_attach(struct vm *vm, struct virtio_dev *dev)
 		goto fail;
 	if (vm->vm_fd >= 0)
 		wire_kvm_eventfds(m);
-	ret = pthread_create(&m->thread, NULL, device_thread, m);
-	if (ret) {
-		ret = -ret;
-		goto fail;
+	if (!vm->defer_device_threads) {
+		ret = start_thread(m);
+		if (ret)
+			goto fail;
 	}
-	m->thread_started = true;
 	pdev->virtio_id = dev->ops->device_id;
 	pdev->features = virtio_mmio_offered_features(dev);
 	pdev->dev = dev;
@@ -566,6 +584,15 @@ fail:
 	dev->transport = NULL;
 	mmio_free(m);
 	return ret;
+}
+
+int virtio_mmio_start(struct virtio_dev *dev)
+{
+	struct virtio_mmio *m = dev ? dev->transport : NULL;
+
+	if (!m)
+		return -EINVAL;
+	return m->thread_started ? 0 : start_thread(m);
 }
 
 void virtio_mmio_detach(struct virtio_dev *dev)

@@ -83,9 +83,18 @@ for _ in $(seq 1 600); do
 		jail_id=$(stat -c %d:%i "$jail")
 		roots=""
 		uids=""
+		devnets=""
 		for t in /proc/"$vm"/task/*; do
 			roots+="$(stat -L -c %d:%i "$t/root/" 2>/dev/null) "
 			uids+="$(awk '/^Uid:/ {print $2 $3 $4 $5}' "$t/status") "
+			# virtio device workers (avp-blk, avp-rng...): they run
+			# the guest's requests, so they belong in the VM's
+			# network namespace too.
+			comm=$(cat "$t/comm" 2>/dev/null)
+			case "$comm" in
+			avp-watchdog) ;;
+			avp-*) devnets+="$comm:$(readlink "$t/ns/net") " ;;
+			esac
 		done
 		nthreads=$(ls "/proc/$vm/task" | wc -l)
 		vm_net=$(readlink "/proc/$vm/ns/net")
@@ -140,6 +149,16 @@ if [ "$seen" = 1 ]; then
 		ok "all $nthreads threads of the VM process have the jail as root ($jail_id)"
 	else
 		notok "thread roots '$roots' are not all the jail ($jail_id), $nthreads threads"
+	fi
+	bad=0 ndev=0
+	for d in $devnets; do
+		ndev=$((ndev + 1))
+		[ "${d#*:}" = "$vm_net" ] || bad=1
+	done
+	if [ "$bad" = 0 ] && [ "$ndev" -ge 2 ]; then
+		ok "all $ndev virtio device workers are in the VM's network namespace"
+	else
+		notok "device workers' network namespaces '$devnets' are not all the VM's ($vm_net)"
 	fi
 	bad=0
 	for u in $uids; do [ "$u" = 65534655346553465534 ] || bad=1; done

@@ -17,6 +17,9 @@ struct virtio_dev;
 int virtio_mmio_attach(struct vm *vm, struct virtio_dev *dev);
 /* Stops the worker and destroys the device (ops->destroy). */
 void virtio_mmio_detach(struct virtio_dev *dev);
+/* Starts the device's worker thread when attach deferred it
+ * (vm->defer_device_threads); a no-op when it runs already. 0 or -errno. */
+int virtio_mmio_start(struct virtio_dev *dev);
 /* Feature bits the transport offers for dev (device bits + ring bits). */
 uint64_t virtio_mmio_offered_features(struct virtio_dev *dev);
 
