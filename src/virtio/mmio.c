@@ -407,6 +407,16 @@ static void *device_thread(void *arg)
 	struct virtio_mmio *m = arg;
 	struct virtio_dev *dev = m->dev;
 	struct epoll_event events[16];
+	const char *type = dev->ops->type;
+	char name[16];
+
+	/* "avp-blk", "avp-vsock": what ps -L and the jail test look for.
+	 * Named by the thread itself (prctl), because naming another thread
+	 * goes through /proc, which a jail does not have. */
+	if (strncmp(type, "virtio-", 7) == 0)
+		type += 7;
+	snprintf(name, sizeof(name), "avp-%s", type);
+	pthread_setname_np(pthread_self(), name);
 
 	/* Confined before the first request reaches the device
 	 * (docs/security.md). Without a KVM VM (unit tests) no guest can
@@ -516,18 +526,11 @@ static void wire_kvm_eventfds(struct virtio_mmio *m)
 
 static int start_thread(struct virtio_mmio *m)
 {
-	const char *type = m->dev->ops->type;
-	char name[16];
 	int ret = pthread_create(&m->thread, NULL, device_thread, m);
 
 	if (ret)
 		return -ret;
 	m->thread_started = true;
-	/* "avp-blk", "avp-vsock": what ps -L and the jail test look for. */
-	if (strncmp(type, "virtio-", 7) == 0)
-		type += 7;
-	snprintf(name, sizeof(name), "avp-%s", type);
-	pthread_setname_np(m->thread, name);
 	return 0;
 }
 
