@@ -8,11 +8,9 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
-READY=(avp-boot.sh qemu-peer.sh durability.sh sound.sh vsock.sh input.sh watchdog.sh gpu.sh early-button.sh)
+READY=(avp-boot.sh qemu-peer.sh durability.sh sound.sh vsock.sh input.sh watchdog.sh gpu.sh early-button.sh runtime.sh jail.sh)
 declare -A PENDING=(
 	[conform.sh]="conformance self-test has not completed a clean run yet (issue 4)"
-	[jail.sh]="passed 25/25 once on a clean clone, then the jailed guest's kernel panicked in an interrupt handler on the next run: under investigation (issue 6)"
-	[runtime.sh]="56/57 on a clean clone: after 'avp kill ID TERM' the recorded reason was 'reboot', not 'signal' (issue 7)"
 )
 
 rc=0
