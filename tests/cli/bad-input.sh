@@ -98,6 +98,19 @@ expect_error "absurd memory size" "--memory" run --kernel x --memory 99999999999
 expect_error "bad MAC" "--net" run --kernel x --net tap=a,mac=52:54:00:zz:00:01
 # Linux caps one argv string at 128 KiB, so 100 KB is the longest a shell can pass.
 expect_error "100 KB command line" "too long" run --kernel x --cmdline "$(head -c 100000 /dev/zero | tr "\\0" a)"
+# A bundle can carry what argv cannot: a 1 MiB command line (the file is
+# then over the 1 MiB config cap) and one just under that.
+mkdir -p "$work/big1m" "$work/big900k" "$work/badjson"
+python3 - "$work" <<'PY'
+import json, sys
+w = sys.argv[1]
+for name, n in (("big1m", 1 << 20), ("big900k", 900000)):
+    json.dump({"kernel": "vmlinuz", "cmdline": "a" * n}, open(f"{w}/{name}/config.json", "w"))
+open(f"{w}/badjson/config.json", "w").write('{"kernel": "vmlinuz", ')
+PY
+expect_error "1 MiB command line in a bundle" "at most 1 MiB" create big --bundle "$work/big1m" --root "$work/rt"
+expect_error "900 KB command line in a bundle" "cmdline.*too long" create big --bundle "$work/big900k" --root "$work/rt"
+expect_error "truncated JSON in a bundle" "config.json:1:[0-9]+: JSON syntax error" create bad --bundle "$work/badjson" --root "$work/rt"
 expect_error "same disk twice" "twice" run --kernel x --disk a.img --disk a.img
 expect_error "same tap twice" "twice" run --kernel x --net tap=avpdup0 --net tap=avpdup0,mac=52:54:00:00:00:02
 expect_error "MAC with a missing octet" "--net" run --kernel x --net tap=a,mac=52:54:00:00:01
