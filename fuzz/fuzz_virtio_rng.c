@@ -39,7 +39,7 @@ static void rng_op(struct fuzz_guest *g, struct fz *z, void *opaque)
 
 	(void)opaque;
 	for (unsigned int i = 0; i < n; i++) {
-		uint32_t len = fz_u16(z) % (FG_RAM_SIZE - FG_DATA_OFF);
+		uint32_t len = fz_u16(z) % (FG_RAM_SIZE - g->data_off);
 
 		segs[i] = (struct fg_seg){ fg_gpa(fg_alloc(g, len)), len, !(i == 0 && (shape & 4)) };
 		if (segs[i].writable)

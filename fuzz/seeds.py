@@ -40,7 +40,7 @@ def write(target, name, data):
 
 # ---- the common device grammar (fuzz/support/fuzz_guest.h) ----
 OP_RAM, OP_DESC, OP_DESC_AT, OP_PUBLISH, OP_AVAIL_IDX, OP_SUPPRESS, OP_KICK, \
-    OP_POLL, OP_CHAIN, OP_RESET, OP_DEVICE = range(11)
+    OP_POLL, OP_CHAIN, OP_RESET, OP_DEVICE, OP_CONFIG, OP_WAKE = range(13)
 DATA = 0x4000  # first byte after the two queues' ring slots
 
 
@@ -160,6 +160,439 @@ def rng():
           + POLL)
 
 
+def vsock():
+    # EVENT_IDX, INDIRECT, STREAM; 64-entry queues
+    pre = u8(0x07) + u8(6)
+    DEV = u8(OP_DEVICE)
+    BASE = 1 << 30
+    REQUEST, RESPONSE, RST, SHUTDOWN, RW, CREDIT_UPDATE, CREDIT_REQUEST = range(1, 8)
+
+    def gport(p):  # guest port 1000 + p (p < 8)
+        return u8(p)
+
+    def hport(p):  # host ports 0-4, or BASE + p with host=True
+        return u8(p)
+
+    def hinit(p):
+        return u8(0x40 | p)
+
+    def tx(op, g, h, data=b"", flags=0, kick=True, dst=None):
+        # shape 0: everything sane; the payload given in full. dst: 0 the
+        # host, 1 the linked VM 4, 2 the linked VM 5 (down), 3 CID 9
+        shape = 0x08 if dst is not None else 0
+        out = DEV + u8(0) + u8(shape) + u8(op) + g + h + u16(len(data)) + u8(flags) + \
+            u8(0 if kick else 0x80) + (u8(dst) if dst is not None else b"") + \
+            u8(len(data)) + data
+        return out
+
+    def rx(n=4, kick=True):
+        return DEV + u8(1) + u8((n - 1) | (0 if kick else 0x80)) + u16(0) * n
+
+    def connect(port, data=b""):
+        return DEV + u8(2) + u8(4 if data else 0) + gport(port) + \
+            ((u8(len(data)) + data) if data else b"")
+
+    def hwrite(i, data):
+        return DEV + u8(3) + u8(i) + u16(len(data)) + data
+
+    hread = lambda i: DEV + u8(4) + u8(i)
+    hclose = lambda i, how: DEV + u8(5) + u8(i) + u8(how)
+    accept = DEV + u8(6)
+
+    # Guest to host: REQUEST to port 1 (a listener), data, host answers,
+    # credit, orderly shutdown, RST.
+    write("virtio_vsock", "guest-connect",
+          pre + rx(8) + tx(REQUEST, gport(1), hport(1)) + accept + POLL +
+          tx(RW, gport(1), hport(1), b"hello host") + hread(0) + hwrite(0, b"hello guest") +
+          POLL + rx(4) + tx(CREDIT_REQUEST, gport(1), hport(1)) +
+          tx(CREDIT_UPDATE, gport(1), hport(1)) + tx(SHUTDOWN, gport(1), hport(1), flags=3) +
+          POLL + rx(4) + hclose(0, 0) + POLL + tx(RST, gport(1), hport(1)))
+    # Host to guest: CONNECT 1000 with data behind it, the guest answers,
+    # data both ways, the host hangs up.
+    write("virtio_vsock", "host-connect",
+          pre + rx(8) + connect(0, b"early bytes") + POLL + POLL + rx(4) +
+          tx(RESPONSE, gport(0), hinit(0)) + POLL + rx(4) +
+          tx(RW, gport(0), hinit(0), b"from the guest") + hread(0) + hwrite(0, b"more") + POLL +
+          rx(4) + hclose(0, 2) + POLL + rx(4) + tx(RST, gport(0), hinit(0)))
+    # Nobody listening on port 4, a full backlog on port 3, unknown
+    # streams, a bad CONNECT line, a guest that refuses.
+    write("virtio_vsock", "refusals",
+          pre + tx(REQUEST, gport(2), hport(4)) + tx(REQUEST, gport(3), hport(3)) +
+          tx(REQUEST, gport(4), hport(3)) + tx(REQUEST, gport(5), hport(3)) + rx(8) +
+          tx(RW, gport(6), hport(2), b"who?") + tx(RST, gport(7), hport(2)) +
+          DEV + u8(2) + u8(2) + u8(10) + b"CONNECT x\n" + POLL + POLL +
+          connect(3) + POLL + POLL + rx(4) + tx(RST, gport(3), hinit(1)) + rx(8) + POLL +
+          RESET + rx(4) + tx(REQUEST, gport(1), hport(2)) + accept)
+    # The guest writes more than the host reads (buffering, then credit
+    # overrun) and the host writes more than the guest's credit.
+    big = b"y" * 200
+    write("virtio_vsock", "credit",
+          pre + rx(8) + tx(REQUEST, gport(2), hport(2)) + accept + POLL +
+          b"".join(tx(RW, gport(2), hport(2), big) for _ in range(6)) +
+          DEV + u8(3) + u8(0) + u16(0x9fff) + POLL + rx(8) + POLL + rx(8) + hread(0) + POLL +
+          tx(CREDIT_UPDATE, gport(2), hport(2)) + POLL + rx(8))
+
+    def peer(how=0):
+        return DEV + u8(7) + u8(how)
+
+    # Guest to guest: a stream to VM 4 (its avp answers OK), data both
+    # ways; VM 5 is down, CID 9 is not linked; VM 4 calls the guest.
+    write("virtio_vsock", "routed",
+          pre + rx(8) + tx(REQUEST, gport(1), hport(1), dst=1) + peer() + POLL + rx(4) +
+          tx(RW, gport(1), hport(1), b"to vm 4", dst=1) + hread(0) + hwrite(0, b"from vm 4") +
+          POLL + rx(4) + tx(REQUEST, gport(2), hport(1), dst=2) +
+          tx(REQUEST, gport(3), hport(1), dst=3) + rx(4) +
+          DEV + u8(2) + u8(1) + gport(4) + POLL + POLL + rx(4) +
+          tx(RESPONSE, gport(4), hinit(0), dst=1) + POLL + rx(4) +
+          tx(REQUEST, gport(5), hport(2), dst=1) + peer(0x80) + u8(5) + b"NO 1\n" + POLL +
+          rx(4) + tx(SHUTDOWN, gport(1), hport(1), flags=3, dst=1) + POLL + rx(4))
+
+    def txbig(g, h, size, rep):
+        # shape 1: header and payload apart, the payload (a pattern)
+        # repeated rep times
+        return DEV + u8(0) + u8(1) + u8(RW) + g + h + u16(size) + u8(0) + u8(0) + u8(0) + \
+            u8(rep - 1)
+
+    # 8 x 48 KiB: past the host socket's buffer, so the device buffers
+    # the rest; then 144 KiB at once: past the credit.
+    write("virtio_vsock", "big-writes",
+          pre + rx(8) + tx(REQUEST, gport(1), hport(1)) + accept +
+          txbig(gport(1), hport(1), 0x5fff, 2) * 8 + POLL + hread(0) + POLL + rx(8) +
+          txbig(gport(1), hport(1), 0x5fff, 6) + POLL + rx(8) + hread(0) + POLL)
+
+
+def vinput():
+    DEV = u8(OP_DEVICE)
+    feat_q = u8(0x03) + u8(6)  # EVENT_IDX, INDIRECT; 64 entries
+
+    def select(sel_idx, subsel, wide=False):
+        return DEV + u8(0) + u8(1 if wide else 0) + u8(sel_idx) + u8(subsel)
+
+    def request(line):
+        return DEV + u8(1) + u16(len(line)) + line
+
+    def events(dev, evs):
+        # evs: (type index 0-5, code index 0-11, value + 1)
+        out = DEV + u8(2) + u8(len(evs) - 1) + u8(dev)
+        for t, cidx, v in evs:
+            out += u8(t) + u8(cidx) + u8(v)
+        return out
+
+    def key(dev, name_idx, action=None):
+        how = name_idx << 1 | ((0x10 | action << 6) if action is not None else 0)
+        return DEV + u8(3) + u8(how) + u8(dev)
+
+    def touch(dev, x, y, action=None, slot=None):
+        how = (0x10 | action if action is not None else 0) | (0x20 if slot is not None else 0)
+        return DEV + u8(4) + u8(how) + u8(dev) + u16(x) + u16(y) + \
+            (u8(slot) if slot is not None else b"")
+
+    def bufs(n, base=DATA):
+        return b"".join(chain(0, [(base + 8 * i, 8)], 0) for i in range(n)) + kick(0)
+
+    walk = b"".join(select(i, sub) for i in range(8) for sub in (0, 1, 17, 53)) + \
+        select(0x81, 0, wide=True)
+    write("virtio_input", "keyboard-config", u8(0) + feat_q + walk)
+    write("virtio_input", "touch-config", u8(1) + feat_q + walk)
+    write("virtio_input", "keyboard-keys",
+          u8(0) + feat_q + bufs(16) + key(0, 0) + key(0, 2, 1) + key(0, 2, 2) +
+          request(b'{"cmd":"input","args":{"key":"KEY_A","action":"click"},"id":1}') +
+          request(b'{"cmd":"input","args":{"device":"touch","touch":{"x":1,"y":2}}}') +
+          events(0, [(1, 1, 2), (0, 0, 1), (1, 1, 1), (0, 0, 1)]) + POLL + bufs(16) + POLL +
+          u8(OP_WAKE) + u8(0) + kick(1) + chain(1, [(DATA + 0x400, 8)], 1) + kick(1))
+    # touch screen 800x480: tap, a drag, two fingers, raw ABS events,
+    # then a reset with events waiting
+    write("virtio_input", "touch",
+          u8(3) + u16(799) + u16(479) + feat_q + bufs(32) +
+          touch(1, 100, 200) + touch(1, 10, 20, 1) + touch(1, 30, 40, 2) +
+          touch(1, 50, 60, 1, slot=1) + touch(1, 0, 0, 3) + touch(1, 0, 0, 3, slot=1) +
+          events(1, [(2, 4, 11), (2, 5, 21), (0, 0, 1)]) + POLL + bufs(32, DATA + 0x800) +
+          touch(1, 799, 479) + RESET + touch(1, 5, 5))
+    # no event buffers: the ring fills (256 events) and refuses more
+    write("virtio_input", "ring-full",
+          u8(0) + feat_q + key(0, 1) * 70 + bufs(8) + POLL + key(0, 1))
+
+
+def gpu():
+    DEV = u8(OP_DEVICE)
+    (DISPLAY_INFO, CREATE, UNREF, SCANOUT, FLUSH, TRANSFER, ATTACH, DETACH, CAPSET, EDID) = \
+        range(10)
+
+    def cmd(idx, body, shape=0, cut=None):
+        out = DEV + u8(0) + u8(idx) + u8(shape) + body
+        if shape & 0x04:
+            out += u16(cut)
+        return out
+
+    def dim(v):  # 1-128
+        return u8(v - 1)
+
+    def rect(x, y, w, h):
+        return u8(0) + u8(x) + u8(y) + dim(w) + dim(h)
+
+    def raw_rect(x, y, w, h):
+        return u8(0x80) + u32(x) + u32(y) + u32(w) + u32(h)
+
+    def create(rid, w, h, fmt_idx=1, raw_dims=None):
+        if raw_dims:
+            return cmd(CREATE, u8(fmt_idx) + u8(rid) + u8(raw_dims[0]) + u8(raw_dims[1]))
+        return cmd(CREATE, u8(fmt_idx) + u8(rid) + dim(w) + dim(h))
+
+    def attach(rid, pages, claim=None):
+        body = u8(len(pages)) + u8(0x80 if claim is not None else 0) + u8(rid)
+        if claim is not None:
+            body += u32(claim)
+        for pg in pages:
+            body += u8(0) + u8(pg)
+        return cmd(ATTACH, body)
+
+    def transfer(rid, r, offset=0):
+        return cmd(TRANSFER, r + u8(0) + u16(offset) + u8(rid))
+
+    def scanout(rid, r, sid=None):
+        return cmd(SCANOUT, r + (u8(0x80) + u32(sid) if sid is not None else u8(0)) + u8(rid))
+
+    def flush(rid, r):
+        return cmd(FLUSH, r + u8(rid))
+
+    def cursor(move, x, y, rid):
+        return DEV + u8(2) + u8(1 if move else 0) + u8(0) + u8(0) + u16(x) + u16(y) + u8(rid) + \
+            u8(1) + u8(1)
+
+    shot = DEV + u8(3)
+    pre = u8(1) + u16(64) + u16(48) + u8(0x07) + u8(QSIZE16)
+    full = rect(0, 0, 64, 48)
+    write("virtio_gpu", "display-2d",
+          pre + shot + cmd(DISPLAY_INFO, u8(0)) + cmd(EDID, u8(0), shape=1) +
+          create(1, 64, 48) + attach(1, [0, 1, 2]) + ram(DATA, b"\x10\x20\x30\x40" * 16) +
+          transfer(1, full) + scanout(1, full) + flush(1, full) + shot +
+          cursor(False, 10, 10, 1) + cursor(True, 20, 20, 0) +
+          scanout(1, rect(8, 8, 16, 16)) + transfer(1, rect(8, 8, 16, 16), 8 * 256 + 32) + shot +
+          cmd(DETACH, u8(1)) + transfer(1, full) + cmd(UNREF, u8(1)) + shot +
+          scanout(0, full) + shot)
+    write("virtio_gpu", "hostile",
+          pre + create(0, 8, 8) + create(1, 8, 8, fmt_idx=0x80) + u32(99) +
+          create(1, 0, 0, raw_dims=(0xf0, 0xf0)) + create(2, 0, 0, raw_dims=(0xf5, 0xf1)) +
+          create(3, 4, 4) + create(3, 4, 4) + attach(3, [0], claim=0xFFFFFFFF) +
+          attach(3, [], claim=0) + attach(3, [0]) + attach(3, [1]) +
+          transfer(3, raw_rect(0xFFFFFFFF, 0, 2, 2)) + transfer(3, rect(0, 0, 4, 4), 4000) +
+          transfer(3, rect(2, 2, 4, 4)) + scanout(3, rect(0, 0, 4, 4), sid=1) +
+          scanout(3, rect(0, 0, 5, 4)) + scanout(5, rect(0, 0, 1, 1)) +
+          flush(4, rect(0, 0, 1, 1)) + cmd(EDID, u8(1)) + cmd(CAPSET, u8(4)) +
+          cmd(TRANSFER, b"", shape=0x04 | 0x08, cut=30) + DEV + u8(0) + u8(0x80) + u8(0x20) +
+          u32(0x0400) + u8(3) + u8(7) + cmd(UNREF, u8(9)) + cmd(DETACH, u8(4)) +
+          cmd(DETACH, u8(3)) + cmd(DETACH, u8(3)))
+    # a 256 MiB resource fills the budget; more is refused until it goes
+    write("virtio_gpu", "budget",
+          u8(3) + pre[1:] + create(1, 0, 0, raw_dims=(0xf4, 0xf4)) + create(2, 1, 1) + cmd(UNREF, u8(1)) +
+          create(2, 1, 1) + create(3, 0, 0, raw_dims=(0xf5, 0xf1)))
+    # 514 resources: two past the count cap
+    write("virtio_gpu", "count",
+          u8(0) + u8(0x07) + u8(QSIZE16) +
+          b"".join(cmd(CREATE, u8(1) + u8(0x80) + u32(100 + i) + dim(1) + dim(1))
+                   for i in range(514)))
+    # 100 requests in one kick: past the per-wakeup budget of 64
+    write("virtio_gpu", "batch",
+          u8(0) + u8(0x07) + u8(7) +
+          b"".join(cmd(CREATE, u8(1) + u8(0x80) + u32(100 + i) + dim(2) + dim(2), shape=0x80)
+                   for i in range(100)) + kick(0) + POLL + POLL +
+          u8(OP_CONFIG) + u16(4) + u8(0x22) + u64(1) + u8(OP_CONFIG) + u16(0) + u8(0x02) + u64(0))
+
+
+def snd():
+    DEV = u8(OP_DEVICE)
+    (PCM_INFO, SET_PARAMS, PREPARE, START, STOP, RELEASE, CHMAP_INFO, JACK_INFO,
+     JACK_REMAP, CTL_INFO) = range(10)
+
+    def ctl(sel, body=b"", shape=0, extra=b""):
+        return DEV + u8(0) + u8(sel) + u8(shape) + body + extra
+
+    def info(sel, start, count, raw=False):
+        if raw:
+            return ctl(sel, u8(0xC0) + u32(start) + u32(count))
+        return ctl(sel, u8(start | count << 2))
+
+    def params(stream, fmt_idx, stereo, rate_idx, period_x=4, periods_x=3):
+        b = (stream & 1) | (0x02 if stereo else 0) | ((fmt_idx & 3) << 2) | \
+            (0x08 if fmt_idx & 4 else 0)
+        return ctl(SET_PARAMS, u8(b) + u8(period_x) + u8(periods_x) + u8(0) + u8(rate_idx))
+
+    def cmd(sel, stream):
+        return ctl(sel, u8(stream) + u8(0))
+
+    def pcm(out, frames24, shape=0, sid=0):
+        return DEV + u8(1 if out else 2) + u8(shape) + u8(sid) + u16(frames24)
+
+    def wait(units=250):
+        return DEV + u8(3) + u8(units)
+
+    pre = u8(0x03) + u8(QSIZE16)
+    write("virtio_snd", "playback",
+          u8(0) + pre + info(PCM_INFO, 0, 2) + info(CHMAP_INFO, 0, 2) + info(JACK_INFO, 0, 0) +
+          params(0, 0, True, 7) + cmd(PREPARE, 0) + pcm(True, 4) + pcm(True, 4, shape=2) +
+          cmd(START, 0) + wait() + POLL + pcm(True, 4) + pcm(True, 1) + wait() + POLL +
+          cmd(STOP, 0) + pcm(True, 4) + cmd(START, 0) + wait() + POLL + cmd(STOP, 0) +
+          cmd(RELEASE, 0) + cmd(PREPARE, 0) + pcm(True, 2) + cmd(RELEASE, 0))
+    for name, mode, fmt, stereo, rate in (("capture-s16", 2, 0, True, 6), ("capture-u8", 1, 1, False, 1),
+                                          ("capture-float", 4, 3, True, 12),
+                                          ("capture-silence", 0, 2, False, 7)):
+        write("virtio_snd", name,
+              u8(mode) + pre + params(1, fmt, stereo, rate) + cmd(PREPARE, 1) +
+              pcm(False, 4, sid=1) + pcm(False, 2, shape=3, sid=1) + cmd(START, 1) + wait() +
+              POLL + pcm(False, 1, sid=1) + wait() + POLL + cmd(STOP, 1) + cmd(RELEASE, 1))
+    write("virtio_snd", "hostile",
+          u8(8) + pre + info(PCM_INFO, 0xFFFFFFFF, 2, raw=True) + info(PCM_INFO, 1, 2) +
+          ctl(PCM_INFO, u8(0x20) + u8(0)) + ctl(CHMAP_INFO, u8(0x30 | 4) + u8(200) + u8(1) + u32(9999)) +
+          info(JACK_INFO, 0, 1) + ctl(JACK_REMAP, u8(0) + u8(0)) + ctl(CTL_INFO) +
+          ctl(0x80, extra=b"", body=u32(0xFFFF)) +
+          params(0, 5, True, 14) + params(0, 0, True, 15) + params(0, 4, True, 7) +
+          ctl(SET_PARAMS, u8(0x10) + u8(4) + u8(3) + u8(0) + u8(3) + u8(7)) +
+          ctl(SET_PARAMS, u8(0x20) + u8(4) + u8(3) + u8(0) + u32(1) + u8(7)) +
+          ctl(SET_PARAMS, u8(0x80) + u32(6) + u8(3) + u8(0) + u8(7)) +
+          ctl(SET_PARAMS, u8(0xC0) + u32(1 << 20) + u32(2) + u8(0) + u8(7)) +
+          ctl(SET_PARAMS, u8(0x02) + u8(4) + u8(3) + u8(0x42) + u8(7)) +
+          pcm(True, 4) + cmd(START, 0) + cmd(PREPARE, 1) + params(0, 0, True, 7) +
+          cmd(START, 0) + cmd(PREPARE, 0) + pcm(True, 4, sid=0x41) + pcm(True, 0x8001) +
+          pcm(True, 0x7FFF) + pcm(True, 4, shape=0x10) + u8(3) + pcm(True, 4, shape=0x20) + u8(2) +
+          cmd(START, 0) + params(0, 0, True, 7) + cmd(RELEASE, 0) +
+          ctl(PREPARE, u8(0) + u8(0), shape=1, extra=u8(6)) + ctl(PCM_INFO, u8(8), shape=2, extra=u8(3)) +
+          pcm(True, 4) + pcm(True, 4) + RESET + pcm(True, 4))
+    # 70 messages held while the stream is prepared: the cap is 64
+    write("virtio_snd", "held-cap",
+          u8(0) + u8(0x03) + u8(7) + params(0, 1, False, 1) + cmd(PREPARE, 0) +
+          b"".join(pcm(True, 1, shape=0x80) for _ in range(70)) + kick(2) + cmd(START, 0) +
+          wait() + POLL + POLL + cmd(STOP, 0) + cmd(RELEASE, 0))
+
+    def wav(tag, channels, rate, bits, frames, ext=False):
+        align = channels * bits // 8
+        data = bytes((i * 37) & 0xFF for i in range(frames * align))
+        if ext:
+            fmt = u16(0xFFFE) + u16(channels) + u32(rate) + u32(rate * align) + u16(align) + \
+                u16(bits) + u16(22) + u16(bits) + u32(0) + u16(tag) + \
+                bytes([0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xAA, 0x00, 0x38,
+                       0x9B, 0x71])
+        else:
+            fmt = u16(tag) + u16(channels) + u32(rate) + u32(rate * align) + u16(align) + u16(bits)
+        body = b"WAVE" + b"fmt " + u32(len(fmt)) + fmt + b"LIST" + u32(3) + b"abc\0" + \
+            b"data" + u32(len(data)) + data
+        return b"RIFF" + u32(len(body)) + body
+
+    for name, w in (("wav-ext-float", wav(3, 2, 22050, 32, 40, ext=True)),
+                    ("wav-s32-8ch", wav(1, 8, 768000, 32, 10)),
+                    ("wav-streamed", wav(1, 1, 1000, 16, 30)[:-8])):
+        write("virtio_snd", name,
+              u8(5) + u16(len(w)) + w + pre + params(1, 0, True, 7) + cmd(PREPARE, 1) +
+              pcm(False, 8, sid=1) + cmd(START, 1) + wait() + POLL + cmd(STOP, 1) +
+              cmd(RELEASE, 1))
+
+
+def watchdog():
+    (RESET, QCUR, QCOUNT, SETCOUNT, QRUN, SETRUN, QSTOP, SETSTOP, QREBOOT, SETREBOOT, QSTATUS,
+     SETSTATUS) = range(12)
+
+    def act(a, param=0):
+        return u8(1) + u8(a) + u8(0) + u16(param)
+
+    def reg(off, width_log2, write, value=0):  # off from the watchdog's base
+        return u8(0) + u8(off + 4) + u8(width_log2 | (4 if write else 0)) + u64(value)
+
+    state = u8(3)
+    probe = act(QSTATUS) + act(SETSTATUS) + act(QRUN) + act(SETREBOOT) + act(SETCOUNT, 300)
+    write("watchdog", "linux-driver",
+          u8(0) + probe + act(SETRUN) + act(RESET) + act(QCUR) + act(RESET) + state +
+          act(SETCOUNT, 50) + act(RESET) + act(QCOUNT) + act(SETSTOP) + act(QSTOP) + state +
+          act(SETCOUNT, 0) + act(SETCOUNT, 36001) + act(SETRUN) + act(SETRUN) + act(SETSTOP))
+    write("watchdog", "fired-before", u8(1) + probe + act(QSTATUS) + act(QREBOOT))
+    # unaligned, wide and partial accesses; bytes outside the registers
+    write("watchdog", "registers",
+          u8(0) + reg(4, 2, True, 0) + reg(4, 2, True, 0xFFFFFFFF) + reg(0, 0, True, 1) +
+          reg(8, 2, False) + reg(12, 0, True, 1) + reg(2, 2, True, 0x01000000) +
+          reg(3, 3, True, 0xFFFFFFFFFFFFFFFF) + reg(16, 3, True, 1) + reg(-4, 3, False) +
+          reg(18, 2, False) + reg(5, 1, True, 0x1234) + reg(0, 2, True, 0) + reg(16, 0, True, 1) +
+          state)
+    # the neighbours on the bus: UART, RTC, i8042, power registers
+    write("watchdog", "ports",
+          u8(0) + b"".join(u8(2) + u8(i) + u8(0) + u32(0x5A) + u8(2) + u8(i) + u8(4) + u32(0)
+                           for i in range(11)) + u8(2) + u8(0x80) + u16(0x612) + u8(2) + u32(7))
+
+
+def api_request():
+    def lines(*ls):
+        return b"\n".join(ls) + b"\n"
+
+    write("api_request", "good", lines(
+        b'{"cmd":"status"}',
+        b'  {"cmd":"input","args":{"key":"KEY_A","action":"press"},"id":7}  \r',
+        b'{"args":null,"cmd":"kill","id":"x1"}',
+        b'{"cmd":"shutdown","args":{"timeout":2.5},"id":-9223372036854775808}',
+        b'{"cmd":"screenshot","args":{"path":"/tmp/\\u00e9.png"},"$comment":1}',
+        b'{"cmd":"a.b-c_d:e"}'))
+    write("api_request", "bad", lines(
+        b'', b'   ', b'{"cmd":"status"} {"cmd":"kill"}', b'{"cmd":"status"',
+        b'[1,2]', b'"status"', b'123', b'{"cmd":""}', b'{"cmd":"' + b"x" * 65 + b'"}',
+        b'{"cmd":"st atus"}', b'{"cmd":"\\u0000x"}', b'{"cmd":1}', b'{"args":{}}',
+        b'{"cmd":"status","args":[1]}', b'{"cmd":"status","id":1.5}',
+        b'{"cmd":"status","id":{}}', b'{"cmd":"status","arg":{}}',
+        b"{'cmd':'status'}", b'{"cmd":"status",}', b'{"cmd":"s\x00"}',
+        b'{"cmd":"x","args":' + b'{"a":' * 20 + b'1' + b'}' * 21,
+        b'{"cmd":"x","args":{"a":[[[[[[[[[[[[[[1]]]]]]]]]]]]]]}}',
+        b'{"cmd":"status","cmd":"kill"}', b'{"cmd":"status"}\x00'))
+
+
+def bundle():
+    # what `avp spec` writes, comments shortened
+    write("bundle", "default", b"""{
+  "$comment": "avp bundle: one VM.",
+  "kernel": "vmlinuz",
+  "initrd": "initrd.img",
+  "cmdline": "console=ttyS0 panic=-1",
+  "cpus": { "$comment": "vCPUs", "count": 1 },
+  "memory": { "mib": 256, "reserve": false },
+  "scheduling": { "class": "normal" },
+  "serial": "stdio",
+  "devices": [
+    { "$comment": "types", "type": "rng" },
+    { "type": "console", "backend": "file:hvc0.log" }
+  ],
+  "restart": { "policy": "on-failure", "max_restarts": 5, "backoff_ms": 1000 },
+  "shutdown_timeout_s": 10
+}
+""")
+    write("bundle", "full", b"""{
+  "kernel": "vmlinuz", "initrd": "/abs/initrd.img", "cmdline": "console=ttyS0",
+  "critical": true, "cpus": {"count": 2, "affinity": [0, 1]},
+  "memory": {"mib": 512, "reserve": true}, "scheduling": {"class": "fifo", "priority": 50},
+  "serial": "file:serial.log", "shutdown_timeout_s": 30,
+  "restart": {"policy": "always", "max_restarts": 0, "backoff_ms": 60000},
+  "devices": [
+    {"type": "disk", "path": "disk.img"}, {"type": "disk", "path": "ro.img", "read_only": true},
+    {"type": "net", "tap": "tap0", "mac": "52:54:00:12:34:56"},
+    {"type": "net", "network": "backbone", "mac": "52:54:00:00:00:02"},
+    {"type": "rng"}, {"type": "console", "backend": "file:hvc0.log"},
+    {"type": "vsock", "cid": 42, "socket": "v.sock"}, {"type": "gpu", "width": 800, "height": 600},
+    {"type": "input", "kind": "keyboard"}, {"type": "input", "kind": "touch", "width": 800, "height": 480},
+    {"type": "sound", "out": "out.wav", "in": "in.wav"}, {"type": "watchdog", "action": "reset"}
+  ]
+}""")
+    write("bundle", "errors", b"""{"kernel": "missing", "cpus": {"count": 65},
+  "devices": [{"type": "disk"}, {"type": "net", "tap": "a", "network": "b"}, {"type": "floppy"}]}""")
+    write("bundle", "dup", b"""{"kernel": "vmlinuz", "devices": [{"type": "disk", "path": "disk.img"},
+  {"type": "disk", "path": "./disk.img"}, {"type": "disk", "path": "disk.img"}]}""")
+    write("bundle", "missing-files", b"""{"kernel": "nope/vmlinuz", "initrd": "initrd.img",
+  "devices": [{"type": "disk", "path": "sub"}, {"type": "disk", "path": "/nonexistent/x.img"}],
+  "cpus": {"count": 1, "affinity": [4000]}}""")
+
+
+def system():
+    write("system", "two-vms", b"""{"vms": [{"id": "cluster", "bundle": "a"}, {"id": "ivi", "bundle": "b"}],
+  "networks": [{"name": "backbone", "members": ["cluster", "ivi"]}]}""")
+    write("system", "errors", b"""{"vms": [{"id": "a", "bundle": "a"}, {"id": "a", "bundle": "b"},
+  {"id": "-x", "bundle": "c"}], "networks": [{"name": "BAD!", "members": ["zz"]}]}""")
+    write("system", "critical-clash", b"""{"vms": [{"id": "one", "bundle": "c"}, {"id": "two", "bundle": "c"}]}""")
+    write("system", "not-member", b"""{"vms": [{"id": "cluster", "bundle": "a"}, {"id": "nobody", "bundle": "missing"},
+  {"id": "abs", "bundle": "/nonexistent"}], "networks": []}""")
+
+
 def mmio():
     init = u8(4) + u8(3) + u8(4)                 # EVENT_IDX | INDIRECT, 16 entries
     echo = u8(5) + u16(0x10) + u8(12)
@@ -226,5 +659,5 @@ def cli():
 
 
 if __name__ == "__main__":
-    for gen in (virtqueue, blk, net, console, rng, mmio, bzimage, cli):
+    for gen in (virtqueue, blk, net, console, rng, vsock, vinput, gpu, snd, watchdog, api_request, bundle, system, mmio, bzimage, cli):
         gen()

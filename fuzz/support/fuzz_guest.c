@@ -25,6 +25,19 @@ void fuzz_fail(const char *file, int line, const char *what)
 	__builtin_trap();
 }
 
+void fuzz_tmpdir(char *dir, size_t len, const char *name)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	/* Unix socket paths (108 bytes) must fit in it with room to spare. */
+	if (!tmp || !*tmp || strlen(tmp) > 40)
+		tmp = "/tmp";
+	if ((size_t)snprintf(dir, len, "%s/avp-fuzz-%s.XXXXXX", tmp, name) >= len || !mkdtemp(dir)) {
+		perror("fuzz: mkdtemp");
+		exit(1);
+	}
+}
+
 /* ---- the input ---- */
 
 bool fz_empty(const struct fz *z)
@@ -144,15 +157,18 @@ static void fg_raise_irq(struct virtio_dev *dev, uint32_t isr_bits)
 static int fg_watch(struct virtio_dev *dev, int fd, uint32_t events)
 {
 	struct fuzz_guest *g = dev->transport;
+	unsigned int max = g->max_watch ? g->max_watch : FG_DEFAULT_WATCH;
 
-	(void)events;
 	FUZZ_CHECK(fd >= 0);
 	for (unsigned int i = 0; i < g->nwatch; i++)
-		if (g->watch_fd[i] == fd)
+		if (g->watch_fd[i] == fd) {
+			g->watch_events[i] = events; /* as EPOLL_CTL_MOD */
 			return 0;
-	/* A device watches a handful of fds; more is a leak. */
-	FUZZ_CHECK(g->nwatch < FG_MAX_WATCH);
-	g->watch_fd[g->nwatch++] = fd;
+		}
+	/* More than the device can legitimately hold is a leak. */
+	FUZZ_CHECK(g->nwatch < max && g->nwatch < FG_MAX_WATCH);
+	g->watch_fd[g->nwatch] = fd;
+	g->watch_events[g->nwatch++] = events;
 	return 0;
 }
 
@@ -162,7 +178,9 @@ static int fg_unwatch(struct virtio_dev *dev, int fd)
 
 	for (unsigned int i = 0; i < g->nwatch; i++)
 		if (g->watch_fd[i] == fd) {
-			g->watch_fd[i] = g->watch_fd[--g->nwatch];
+			g->nwatch--;
+			g->watch_fd[i] = g->watch_fd[g->nwatch];
+			g->watch_events[i] = g->watch_events[g->nwatch];
 			return 0;
 		}
 	return -ENOENT;
@@ -218,6 +236,7 @@ int fg_attach(struct fuzz_guest *g, struct virtio_dev *dev, uint64_t wanted, uin
 	g->dev = dev;
 	g->qsize = qsize;
 	g->nqueues = dev->ops->num_queues;
+	g->data_off = FG_DATA_OFF(g->nqueues);
 	dev->mem = &g->mem;
 	dev->transport = g;
 	dev->raise_irq = fg_raise_irq;
@@ -275,10 +294,10 @@ uint32_t fg_alloc(struct fuzz_guest *g, uint32_t len)
 {
 	uint32_t off;
 
-	if (len > FG_RAM_SIZE - FG_DATA_OFF)
-		len = FG_RAM_SIZE - FG_DATA_OFF;
-	if (g->data_next < FG_DATA_OFF || len > FG_RAM_SIZE - g->data_next)
-		g->data_next = FG_DATA_OFF;
+	if (len > FG_RAM_SIZE - g->data_off)
+		len = FG_RAM_SIZE - g->data_off;
+	if (g->data_next < g->data_off || len > FG_RAM_SIZE - g->data_next)
+		g->data_next = g->data_off;
 	off = g->data_next;
 	g->data_next = (off + len + 15) & ~15u;
 	memset(g->ram + off, 0, len);
@@ -374,7 +393,11 @@ static void poll_fds(struct fuzz_guest *g)
 		bool any = false;
 
 		for (unsigned int i = 0; i < n; i++)
-			pfd[i] = (struct pollfd){ .fd = g->watch_fd[i], .events = POLLIN };
+			pfd[i] = (struct pollfd){
+				.fd = g->watch_fd[i],
+				.events = (short)(((g->watch_events[i] & EPOLLIN) ? POLLIN : 0) |
+						  ((g->watch_events[i] & EPOLLOUT) ? POLLOUT : 0)),
+			};
 		if (n == 0 || poll(pfd, n, 0) <= 0)
 			return;
 		for (unsigned int i = 0; i < n; i++) {
@@ -384,6 +407,7 @@ static void poll_fds(struct fuzz_guest *g)
 				continue;
 			any = true;
 			ev |= (pfd[i].revents & POLLIN) ? EPOLLIN : 0;
+			ev |= (pfd[i].revents & POLLOUT) ? EPOLLOUT : 0;
 			ev |= (pfd[i].revents & POLLERR) ? EPOLLERR : 0;
 			ev |= (pfd[i].revents & POLLHUP) ? EPOLLHUP : 0;
 			pthread_mutex_lock(&dev->lock);
@@ -396,6 +420,22 @@ static void poll_fds(struct fuzz_guest *g)
 		if (!any)
 			return;
 	}
+}
+
+void fg_config(struct fuzz_guest *g, uint32_t off, void *data, uint32_t len, bool is_write)
+{
+	struct virtio_dev *dev = g->dev;
+
+	pthread_mutex_lock(&dev->lock);
+	if (off > dev->config_len || len > dev->config_len - off) {
+		if (!is_write)
+			memset(data, 0, len);
+	} else if (!is_write) {
+		memcpy(data, dev->config + off, len);
+	} else if (dev->ops->config_write) {
+		dev->ops->config_write(dev, off, data, len);
+	}
+	pthread_mutex_unlock(&dev->lock);
 }
 
 void fg_step(struct fuzz_guest *g, struct fz *z, fg_device_op hook, void *opaque)
@@ -468,6 +508,30 @@ void fg_step(struct fuzz_guest *g, struct fz *z, fg_device_op hook, void *opaque
 		if (hook)
 			hook(g, z, opaque);
 		break;
+	case FG_OP_WAKE: {
+		uint8_t i = fz_u8(z);
+
+		if (!g->nwatch)
+			break;
+		i = (uint8_t)(i % g->nwatch);
+		pthread_mutex_lock(&g->dev->lock);
+		if (device_live(g->dev) && g->dev->ops->fd_ready)
+			g->dev->ops->fd_ready(g->dev, g->watch_fd[i], g->watch_events[i]);
+		pthread_mutex_unlock(&g->dev->lock);
+		break;
+	}
+	case FG_OP_CONFIG: {
+		/* Mostly inside the device's config and aligned, as a driver
+		 * reads it; sometimes anywhere in the window (up to 0xf00). */
+		uint16_t off = fz_u16(z);
+		uint8_t how = fz_u8(z);
+		uint32_t len = how & 0x40 ? 1u + (how & 7) : 1u << (how & 3);
+		uint64_t v = fz_u64(z);
+
+		off = how & 0x80 ? off % 0xf00 : (uint16_t)(off % (g->dev->config_len + 8));
+		fg_config(g, off, &v, len, how & 0x20);
+		break;
+	}
 	default:
 		break;
 	}

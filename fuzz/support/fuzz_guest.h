@@ -44,6 +44,12 @@ uint64_t fz_u64(struct fz *z);
 /* Up to max bytes (fewer when the input ends), returns how many. */
 size_t fz_bytes(struct fz *z, void *dst, size_t max);
 
+/* A directory for the process's scratch files (sockets, WAV files,
+ * bundles): $TMPDIR/avp-fuzz-NAME.XXXXXX, or under /tmp when $TMPDIR is
+ * unset or too long for socket paths in it. Exits on failure: a target
+ * cannot run without it. */
+void fuzz_tmpdir(char *dir, size_t len, const char *name);
+
 /* ---- the pretend guest ---- */
 
 /* Two RAM regions: a main one holding the rings and buffers, and a small
@@ -55,11 +61,17 @@ size_t fz_bytes(struct fz *z, void *dst, size_t max);
 #define FG_RAM2_SIZE 4096u
 /* Each queue's rings sit in a fixed 8 KiB slot at the start of RAM: the
  * descriptor table, then the avail ring, then the used ring, sized for
- * the largest queue. */
+ * the largest queue. The data area (fg_alloc) follows the slots of the
+ * device's queues, at least two of them: devices of one or two queues
+ * keep the layout the seeds were written for (data from 0x4000). */
 #define FG_QSLOT 0x2000u
-#define FG_MAX_QUEUES 2
-#define FG_DATA_OFF (FG_MAX_QUEUES * FG_QSLOT)
-#define FG_MAX_WATCH 8
+#define FG_MAX_QUEUES 4
+#define FG_DATA_OFF(nqueues) (((nqueues) > 2 ? (nqueues) : 2u) * FG_QSLOT)
+/* Watched fds: a device watches a handful (FG_DEFAULT_WATCH, more is a
+ * leak) unless the target raises max_watch, as vsock does (one per
+ * stream). */
+#define FG_DEFAULT_WATCH 8
+#define FG_MAX_WATCH 300
 
 struct fuzz_guest {
 	struct guest_mem mem;
@@ -72,11 +84,14 @@ struct fuzz_guest {
 	uint16_t next_desc[FG_MAX_QUEUES];
 	uint16_t used_seen[FG_MAX_QUEUES];
 	unsigned int irqs;
-	/* fds the device asked to be woken on (dev_watch), as a transport
-	 * keeps them */
+	/* fds the device asked to be woken on (dev_watch) and for what
+	 * (EPOLLIN/EPOLLOUT), as a transport keeps them */
 	int watch_fd[FG_MAX_WATCH];
+	uint32_t watch_events[FG_MAX_WATCH];
 	unsigned int nwatch;
-	uint32_t data_next; /* bump allocator over the data area (fg_alloc) */
+	unsigned int max_watch; /* 0: FG_DEFAULT_WATCH; set after fg_init */
+	uint32_t data_off;	/* FG_DATA_OFF(nqueues) */
+	uint32_t data_next;	/* bump allocator over the data area (fg_alloc) */
 };
 
 /* One buffer of a chain to post. */
@@ -112,6 +127,12 @@ uint16_t fg_post(struct fuzz_guest *g, uint16_t q, const struct fg_seg *segs, un
  * device and a ready queue, under dev->lock. */
 void fg_kick(struct fuzz_guest *g, uint16_t q);
 
+/* A config-space access at offset off as the mmio transport makes it
+ * (bounds-checked against dev->config_len; a read outside reads zeros, a
+ * write outside is dropped; a write inside goes to ops->config_write),
+ * under dev->lock. len is 1 to 8. */
+void fg_config(struct fuzz_guest *g, uint32_t off, void *data, uint32_t len, bool is_write);
+
 /* Operation codes of the common grammar, taken modulo FG_OP_COUNT. */
 enum fg_op {
 	FG_OP_RAM,	 /* u16 off, u8 len, bytes: driver writes RAM */
@@ -126,6 +147,9 @@ enum fg_op {
 			  * well-formed chain, direct or indirect */
 	FG_OP_RESET,	 /* device reset and re-initialisation */
 	FG_OP_DEVICE,	 /* handed to the target's hook */
+	FG_OP_CONFIG,	 /* u16 off, u8 len/dir, u64: a config-space access */
+	FG_OP_WAKE,	 /* u8 i: fd_ready for watched fd i whether it is ready
+			  * or not (epoll's spurious and stale wakeups) */
 	FG_OP_COUNT,
 };
 

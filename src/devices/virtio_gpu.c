@@ -268,7 +268,10 @@ static uint32_t respond_code(const struct virtq_chain *c, const struct virtio_gp
 	return respond(c, req, &h, sizeof(h), type);
 }
 
-/* The command's fixed part, or false when the request is shorter. */
+/* The command's fixed part, or false when the request is shorter. The
+ * error answer to a short request still echoes its header's fence
+ * (5.7.6.7: every fenced request gets its fence back, or the driver waits
+ * for it forever), so handlers get the header ctrl_request read. */
 static bool read_cmd(const struct virtq_chain *c, void *cmd, size_t len)
 {
 	return c->out_bytes >= len && virtq_chain_read(c, 0, cmd, len) == len;
@@ -294,13 +297,14 @@ static uint32_t cmd_display_info(struct vgpu *g, const struct virtq_chain *c,
 	return respond(c, req, &resp, sizeof(resp), VIRTIO_GPU_RESP_OK_DISPLAY_INFO);
 }
 
-static uint32_t cmd_get_edid(struct vgpu *g, const struct virtq_chain *c)
+static uint32_t cmd_get_edid(struct vgpu *g, const struct virtq_chain *c,
+			     const struct virtio_gpu_ctrl_hdr *hdr)
 {
 	struct virtio_gpu_get_edid cmd;
 	struct virtio_gpu_resp_edid resp;
 
 	if (!read_cmd(c, &cmd, sizeof(cmd)))
-		return respond_code(c, NULL, VIRTIO_GPU_RESP_ERR_UNSPEC);
+		return respond_code(c, hdr, VIRTIO_GPU_RESP_ERR_UNSPEC);
 	if (!virtio_has_feature(&g->dev, VIRTIO_GPU_F_EDID))
 		return respond_code(c, &cmd.hdr, VIRTIO_GPU_RESP_ERR_UNSPEC);
 	if (le32toh(cmd.scanout) != 0)
@@ -311,13 +315,14 @@ static uint32_t cmd_get_edid(struct vgpu *g, const struct virtq_chain *c)
 	return respond(c, &cmd.hdr, &resp, sizeof(resp), VIRTIO_GPU_RESP_OK_EDID);
 }
 
-static uint32_t cmd_create_2d(struct vgpu *g, const struct virtq_chain *c)
+static uint32_t cmd_create_2d(struct vgpu *g, const struct virtq_chain *c,
+			      const struct virtio_gpu_ctrl_hdr *hdr)
 {
 	struct virtio_gpu_resource_create_2d cmd;
 	uint32_t code;
 
 	if (!read_cmd(c, &cmd, sizeof(cmd)))
-		return respond_code(c, NULL, VIRTIO_GPU_RESP_ERR_UNSPEC);
+		return respond_code(c, hdr, VIRTIO_GPU_RESP_ERR_UNSPEC);
 	code = gpu_res_create(&g->res, le32toh(cmd.resource_id), le32toh(cmd.format),
 			      le32toh(cmd.width), le32toh(cmd.height));
 	if (code != VIRTIO_GPU_RESP_OK_NODATA)
@@ -327,13 +332,14 @@ static uint32_t cmd_create_2d(struct vgpu *g, const struct virtq_chain *c)
 	return respond_code(c, &cmd.hdr, code);
 }
 
-static uint32_t cmd_unref(struct vgpu *g, const struct virtq_chain *c)
+static uint32_t cmd_unref(struct vgpu *g, const struct virtq_chain *c,
+			  const struct virtio_gpu_ctrl_hdr *hdr)
 {
 	struct virtio_gpu_resource_unref cmd;
 	uint32_t id;
 
 	if (!read_cmd(c, &cmd, sizeof(cmd)))
-		return respond_code(c, NULL, VIRTIO_GPU_RESP_ERR_UNSPEC);
+		return respond_code(c, hdr, VIRTIO_GPU_RESP_ERR_UNSPEC);
 	id = le32toh(cmd.resource_id);
 	/* The scanout stops showing a resource that is gone. */
 	if (gpu_res_find(&g->res, id) && g->scanout.resource_id == id)
@@ -341,14 +347,15 @@ static uint32_t cmd_unref(struct vgpu *g, const struct virtq_chain *c)
 	return respond_code(c, &cmd.hdr, gpu_res_unref(&g->res, id));
 }
 
-static uint32_t cmd_set_scanout(struct vgpu *g, const struct virtq_chain *c)
+static uint32_t cmd_set_scanout(struct vgpu *g, const struct virtq_chain *c,
+				const struct virtio_gpu_ctrl_hdr *hdr)
 {
 	struct virtio_gpu_set_scanout cmd;
 	struct gpu_resource *res;
 	uint32_t id;
 
 	if (!read_cmd(c, &cmd, sizeof(cmd)))
-		return respond_code(c, NULL, VIRTIO_GPU_RESP_ERR_UNSPEC);
+		return respond_code(c, hdr, VIRTIO_GPU_RESP_ERR_UNSPEC);
 	rect_from_le(&cmd.r);
 	if (le32toh(cmd.scanout_id) != 0)
 		return respond_code(c, &cmd.hdr, VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID);
@@ -369,13 +376,14 @@ static uint32_t cmd_set_scanout(struct vgpu *g, const struct virtq_chain *c)
 	return respond_code(c, &cmd.hdr, VIRTIO_GPU_RESP_OK_NODATA);
 }
 
-static uint32_t cmd_flush(struct vgpu *g, const struct virtq_chain *c)
+static uint32_t cmd_flush(struct vgpu *g, const struct virtq_chain *c,
+			  const struct virtio_gpu_ctrl_hdr *hdr)
 {
 	struct virtio_gpu_resource_flush cmd;
 	struct gpu_resource *res;
 
 	if (!read_cmd(c, &cmd, sizeof(cmd)))
-		return respond_code(c, NULL, VIRTIO_GPU_RESP_ERR_UNSPEC);
+		return respond_code(c, hdr, VIRTIO_GPU_RESP_ERR_UNSPEC);
 	rect_from_le(&cmd.r);
 	res = gpu_res_find(&g->res, le32toh(cmd.resource_id));
 	if (!res)
@@ -389,14 +397,15 @@ static uint32_t cmd_flush(struct vgpu *g, const struct virtq_chain *c)
 	return respond_code(c, &cmd.hdr, VIRTIO_GPU_RESP_OK_NODATA);
 }
 
-static uint32_t cmd_transfer_2d(struct vgpu *g, const struct virtq_chain *c, uint64_t *copied)
+static uint32_t cmd_transfer_2d(struct vgpu *g, const struct virtq_chain *c,
+				const struct virtio_gpu_ctrl_hdr *hdr, uint64_t *copied)
 {
 	struct virtio_gpu_transfer_to_host_2d cmd;
 	struct gpu_resource *res;
 	uint32_t code;
 
 	if (!read_cmd(c, &cmd, sizeof(cmd)))
-		return respond_code(c, NULL, VIRTIO_GPU_RESP_ERR_UNSPEC);
+		return respond_code(c, hdr, VIRTIO_GPU_RESP_ERR_UNSPEC);
 	rect_from_le(&cmd.r);
 	res = gpu_res_find(&g->res, le32toh(cmd.resource_id));
 	if (!res)
@@ -432,7 +441,8 @@ static bool read_entries(const struct virtq_chain *c, size_t off, struct gpu_bac
 	return true;
 }
 
-static uint32_t cmd_attach_backing(struct vgpu *g, const struct virtq_chain *c)
+static uint32_t cmd_attach_backing(struct vgpu *g, const struct virtq_chain *c,
+				   const struct virtio_gpu_ctrl_hdr *hdr)
 {
 	struct virtio_gpu_resource_attach_backing cmd;
 	struct gpu_backing_entry *ents;
@@ -440,7 +450,7 @@ static uint32_t cmd_attach_backing(struct vgpu *g, const struct virtq_chain *c)
 	uint32_t n, code;
 
 	if (!read_cmd(c, &cmd, sizeof(cmd)))
-		return respond_code(c, NULL, VIRTIO_GPU_RESP_ERR_UNSPEC);
+		return respond_code(c, hdr, VIRTIO_GPU_RESP_ERR_UNSPEC);
 	res = gpu_res_find(&g->res, le32toh(cmd.resource_id));
 	if (!res)
 		return respond_code(c, &cmd.hdr, VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
@@ -463,13 +473,14 @@ static uint32_t cmd_attach_backing(struct vgpu *g, const struct virtq_chain *c)
 	return respond_code(c, &cmd.hdr, code);
 }
 
-static uint32_t cmd_detach_backing(struct vgpu *g, const struct virtq_chain *c)
+static uint32_t cmd_detach_backing(struct vgpu *g, const struct virtq_chain *c,
+				   const struct virtio_gpu_ctrl_hdr *hdr)
 {
 	struct virtio_gpu_resource_unref cmd; /* same layout as detach_backing */
 	struct gpu_resource *res;
 
 	if (!read_cmd(c, &cmd, sizeof(cmd)))
-		return respond_code(c, NULL, VIRTIO_GPU_RESP_ERR_UNSPEC);
+		return respond_code(c, hdr, VIRTIO_GPU_RESP_ERR_UNSPEC);
 	res = gpu_res_find(&g->res, le32toh(cmd.resource_id));
 	if (!res)
 		return respond_code(c, &cmd.hdr, VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
@@ -489,21 +500,21 @@ static uint32_t ctrl_request(struct vgpu *g, const struct virtq_chain *c, uint64
 	case VIRTIO_GPU_CMD_GET_DISPLAY_INFO:
 		return cmd_display_info(g, c, &hdr);
 	case VIRTIO_GPU_CMD_GET_EDID:
-		return cmd_get_edid(g, c);
+		return cmd_get_edid(g, c, &hdr);
 	case VIRTIO_GPU_CMD_RESOURCE_CREATE_2D:
-		return cmd_create_2d(g, c);
+		return cmd_create_2d(g, c, &hdr);
 	case VIRTIO_GPU_CMD_RESOURCE_UNREF:
-		return cmd_unref(g, c);
+		return cmd_unref(g, c, &hdr);
 	case VIRTIO_GPU_CMD_SET_SCANOUT:
-		return cmd_set_scanout(g, c);
+		return cmd_set_scanout(g, c, &hdr);
 	case VIRTIO_GPU_CMD_RESOURCE_FLUSH:
-		return cmd_flush(g, c);
+		return cmd_flush(g, c, &hdr);
 	case VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D:
-		return cmd_transfer_2d(g, c, copied);
+		return cmd_transfer_2d(g, c, &hdr, copied);
 	case VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING:
-		return cmd_attach_backing(g, c);
+		return cmd_attach_backing(g, c, &hdr);
 	case VIRTIO_GPU_CMD_RESOURCE_DETACH_BACKING:
-		return cmd_detach_backing(g, c);
+		return cmd_detach_backing(g, c, &hdr);
 	default:
 		/* 3D, capsets (num_capsets is 0), blobs, and anything else. */
 		avp_debug("virtio-gpu: unsupported command 0x%x", le32toh(hdr.type));
@@ -521,7 +532,8 @@ static uint32_t cursor_request(struct vgpu *g, const struct virtq_chain *c)
 	struct virtio_gpu_update_cursor cmd;
 
 	if (!read_cmd(c, &cmd, sizeof(cmd)))
-		return respond_code(c, NULL, VIRTIO_GPU_RESP_ERR_UNSPEC);
+		return respond_code(c, read_cmd(c, &cmd.hdr, sizeof(cmd.hdr)) ? &cmd.hdr : NULL,
+				    VIRTIO_GPU_RESP_ERR_UNSPEC);
 	switch (le32toh(cmd.hdr.type)) {
 	case VIRTIO_GPU_CMD_UPDATE_CURSOR:
 		g->cursor.resource_id = le32toh(cmd.resource_id);

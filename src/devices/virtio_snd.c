@@ -392,8 +392,10 @@ static void io_work(struct vsnd *s, struct snd_stream *q)
 		int ret;
 
 		/* Full: the rest waits in the ring; every completion calls us
-		 * again. */
-		if (q->count == VIRTIO_SND_MAX_QUEUED)
+		 * again. Never more than the ring holds either: a driver owns
+		 * only that many chains, so more would be descriptors it made
+		 * available again while we still hold them. */
+		if (q->count == VIRTIO_SND_MAX_QUEUED || q->count >= dev->vqs[q->queue].size)
 			break;
 		ret = virtq_pop(&dev->vqs[q->queue], &s->chain);
 		if (ret == 0)

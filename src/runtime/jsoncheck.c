@@ -112,7 +112,9 @@ int jc_parse_text(const char *text, size_t len, const char *name, struct json_ob
 		return jc_fail(e, "", "%s:%u:%u: JSON syntax error: %s", name, line, col, why);
 	}
 	json_tokener_free(tok);
-	while (end < len && strchr(" \t\r\n", text[end]))
+	/* text[end] first: strchr also finds the set's own NUL, which would
+	 * let NUL bytes after the value pass as whitespace. */
+	while (end < len && text[end] && strchr(" \t\r\n", text[end]))
 		end++;
 	if (end < len) {
 		line_col(text, end, &line, &col);

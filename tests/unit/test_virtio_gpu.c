@@ -927,6 +927,46 @@ static void test_short_requests(void **state)
 	assert_false(f->dev->status & VIRTIO_STATUS_NEEDS_RESET);
 }
 
+/* A fenced request cut short after its header still gets its fence back
+ * with the error: the driver waits for that fence (found by fuzz_virtio_gpu,
+ * the handlers answered a short command without its header). */
+static void test_short_request_keeps_fence(void **state)
+{
+	struct fixture *f = *state;
+	struct virtio_gpu_resource_create_2d c;
+	struct virtio_gpu_update_cursor cur;
+	struct virtio_gpu_ctrl_hdr resp;
+
+	hdr_init(&c.hdr, VIRTIO_GPU_CMD_RESOURCE_CREATE_2D);
+	c.hdr.flags = htole32(VIRTIO_GPU_FLAG_FENCE);
+	c.hdr.fence_id = htole64(4242);
+	c.resource_id = htole32(1);
+	c.format = htole32(VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM);
+	c.width = c.height = htole32(4);
+	assert_int_equal(gpu_cmd_q(f, CTRLQ, &c, sizeof(c) - 1, &resp, sizeof(resp)), sizeof(resp));
+	assert_int_equal(le32toh(resp.type), VIRTIO_GPU_RESP_ERR_UNSPEC);
+	assert_int_equal(le32toh(resp.flags) & VIRTIO_GPU_FLAG_FENCE, VIRTIO_GPU_FLAG_FENCE);
+	assert_int_equal(le64toh(resp.fence_id), 4242);
+	/* Just the header of a transfer. */
+	c.hdr.type = htole32(VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D);
+	c.hdr.fence_id = htole64(4243);
+	assert_int_equal(gpu_cmd_q(f, CTRLQ, &c, sizeof(c.hdr), &resp, sizeof(resp)), sizeof(resp));
+	assert_int_equal(le32toh(resp.type), VIRTIO_GPU_RESP_ERR_UNSPEC);
+	assert_int_equal(le64toh(resp.fence_id), 4243);
+	/* The cursor queue answers the same way when given a buffer. */
+	memset(&cur, 0, sizeof(cur));
+	hdr_init(&cur.hdr, VIRTIO_GPU_CMD_UPDATE_CURSOR);
+	cur.hdr.flags = htole32(VIRTIO_GPU_FLAG_FENCE);
+	cur.hdr.fence_id = htole64(4244);
+	assert_int_equal(gpu_cmd_q(f, CURSORQ, &cur, sizeof(cur) - 4, &resp, sizeof(resp)),
+			 sizeof(resp));
+	assert_int_equal(le32toh(resp.type), VIRTIO_GPU_RESP_ERR_UNSPEC);
+	assert_int_equal(le64toh(resp.fence_id), 4244);
+	/* Shorter than a header: nothing to echo. */
+	assert_int_equal(gpu_cmd_q(f, CTRLQ, &c, 10, &resp, sizeof(resp)), sizeof(resp));
+	assert_int_equal(le32toh(resp.flags), 0);
+}
+
 static void test_work_per_wakeup_bounded(void **state)
 {
 	struct fixture *f = *state;
@@ -1235,6 +1275,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_attach_entry_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_short_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_short_request_keeps_fence, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_work_per_wakeup_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_broken_ring_needs_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_screenshot_errors, setup, teardown),

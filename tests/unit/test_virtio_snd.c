@@ -829,6 +829,38 @@ static void test_queue_cap(void **state)
 	assert_int_equal(done, 100);
 }
 
+/* A driver has at most queue-size chains; one that makes descriptors
+ * available again while the device still holds them (a hostile one) must
+ * not make it hold more than the ring: the device stops taking, and a
+ * driver that publishes past the ring breaks it (found by
+ * fuzz_virtio_snd: 64 messages held from a 2-entry queue). */
+static void test_held_messages_bounded_by_ring(void **state)
+{
+	struct fixture *f = *state;
+	const struct virtq *vq = &f->dev->vqs[VIRTIO_SND_TXQ];
+	int16_t pcm[48] = { 0 };
+
+	vqh_setup_queue(&f->h, f->dev, VIRTIO_SND_TXQ, 8);
+	prepare_mono48(f, OUT);
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 8; i++)
+			post_tx(f, OUT, pcm, sizeof(pcm)); /* the second round reuses heads */
+		vqh_kick(&f->h, f->dev, VIRTIO_SND_TXQ);
+		assert_int_equal((uint16_t)(vq->last_avail_idx - vq->used_idx), 8);
+	}
+	/* A third round puts 24 chains in an 8-entry ring: once the held
+	 * ones are back and the device looks again, the ring is broken. */
+	for (int i = 0; i < 8; i++)
+		post_tx(f, OUT, pcm, sizeof(pcm));
+	vqh_kick(&f->h, f->dev, VIRTIO_SND_TXQ);
+	assert_int_equal((uint16_t)(vq->last_avail_idx - vq->used_idx), 8);
+	assert_false(f->dev->status & VIRTIO_STATUS_NEEDS_RESET);
+	assert_int_equal(cmd(f, VIRTIO_SND_R_PCM_RELEASE, OUT), VIRTIO_SND_S_OK);
+	assert_int_equal(vq->used_idx, vq->last_avail_idx);
+	vqh_kick(&f->h, f->dev, VIRTIO_SND_TXQ);
+	assert_true(f->dev->status & VIRTIO_STATUS_NEEDS_RESET);
+}
+
 static void test_rx_from_wav(void **state)
 {
 	struct fixture *f = *state;
@@ -1136,6 +1168,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tx_hostile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_too_many_segments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_held_messages_bounded_by_ring, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_from_wav, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_converts_and_release_returns_empty, setup,
 						teardown),

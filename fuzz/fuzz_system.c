@@ -1,0 +1,157 @@
+/* libFuzzer target: a system file (src/runtime/system.c, which loads each
+ * bundle it names with bundle_load), the bytes as the file's text.
+ *
+ * The system's directory, made once per process, holds four bundles the
+ * text can name: "a" and "b" with a net device each on network
+ * "backbone", "c" a critical VM pinned to host CPU 0, "d" a plain VM;
+ * "bad" has a config.json that does not parse. Every other bundle path
+ * does not exist and must simply be an error.
+ *
+ * Beyond the sanitizers: a rejection leaves a message and an empty
+ * system; an accepted system has 1-16 VMs with valid, distinct IDs and
+ * loaded bundles, at most 8 networks whose members exist, are listed once
+ * and have a net device on that network, and no host CPU pinned by two
+ * critical VMs. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "avp/log.h"
+#include "avp/runtime/state.h"
+#include "avp/runtime/system.h"
+#include "fuzz_guest.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+static char dir[64];
+
+static const struct {
+	const char *name;
+	const char *config;
+} bundles[] = {
+	{ "a", "{\"kernel\":\"vmlinuz\",\"devices\":[{\"type\":\"net\",\"network\":\"backbone\","
+	       "\"mac\":\"52:54:00:00:00:01\"}]}" },
+	{ "b", "{\"kernel\":\"vmlinuz\",\"devices\":[{\"type\":\"net\",\"network\":\"backbone\","
+	       "\"mac\":\"52:54:00:00:00:02\"},{\"type\":\"net\",\"tap\":\"tapb\"}]}" },
+	{ "c", "{\"kernel\":\"vmlinuz\",\"critical\":true,\"cpus\":{\"count\":1,\"affinity\":[0]}}" },
+	{ "d", "{\"kernel\":\"vmlinuz\"}" },
+	{ "bad", "{\"kernel\":" },
+};
+#define NBUNDLES (sizeof(bundles) / sizeof(bundles[0]))
+
+static void put_file(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	if (!fp || fputs(text, fp) < 0 || fclose(fp)) {
+		perror(path);
+		exit(1);
+	}
+}
+
+static void cleanup(void)
+{
+	char p[160];
+
+	for (size_t i = 0; i < NBUNDLES; i++) {
+		snprintf(p, sizeof(p), "%s/%s/config.json", dir, bundles[i].name);
+		unlink(p);
+		snprintf(p, sizeof(p), "%s/%s/vmlinuz", dir, bundles[i].name);
+		unlink(p);
+		snprintf(p, sizeof(p), "%s/%s", dir, bundles[i].name);
+		rmdir(p);
+	}
+	rmdir(dir);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	char p[160];
+
+	(void)argc;
+	(void)argv;
+	avp_log_set_level(AVP_LOG_ERROR);
+	fuzz_tmpdir(dir, sizeof(dir), "system");
+	atexit(cleanup);
+	for (size_t i = 0; i < NBUNDLES; i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, bundles[i].name);
+		mkdir(p, 0755);
+		snprintf(p, sizeof(p), "%s/%s/config.json", dir, bundles[i].name);
+		put_file(p, bundles[i].config);
+		snprintf(p, sizeof(p), "%s/%s/vmlinuz", dir, bundles[i].name);
+		put_file(p, "x");
+	}
+	return 0;
+}
+
+static bool on_network(const struct avp_bundle *b, const char *net)
+{
+	for (unsigned int i = 0; i < b->cfg.nnets; i++)
+		if (b->net_network[i] && strcmp(b->net_network[i], net) == 0)
+			return true;
+	return false;
+}
+
+static void check_system(const struct avp_system *s)
+{
+	FUZZ_CHECK(s->nvms >= 1 && s->nvms <= SYS_MAX_VMS && s->nnets <= SYS_MAX_NETWORKS);
+	for (unsigned int v = 0; v < s->nvms; v++) {
+		FUZZ_CHECK(rt_id_valid(s->vms[v].id) == 0);
+		FUZZ_CHECK(s->vms[v].bundle_dir && s->vms[v].bundle.dir && s->vms[v].bundle.cfg.kernel);
+		for (unsigned int w = 0; w < v; w++)
+			FUZZ_CHECK(strcmp(s->vms[v].id, s->vms[w].id) != 0);
+	}
+	for (unsigned int n = 0; n < s->nnets; n++) {
+		const struct sys_network *net = &s->nets[n];
+
+		FUZZ_CHECK(strlen(net->name) >= 1 && strlen(net->name) <= SYS_NET_NAME_MAX);
+		FUZZ_CHECK(net->nmembers <= s->nvms);
+		for (unsigned int k = 0; k < net->nmembers; k++) {
+			FUZZ_CHECK(net->members[k] < s->nvms);
+			FUZZ_CHECK(on_network(&s->vms[net->members[k]].bundle, net->name));
+			for (unsigned int j = 0; j < k; j++)
+				FUZZ_CHECK(net->members[j] != net->members[k]);
+		}
+	}
+	for (unsigned int v = 0; v < s->nvms; v++)
+		for (unsigned int w = 0; w < v; w++) {
+			const struct avp_config *a = &s->vms[v].bundle.cfg, *b = &s->vms[w].bundle.cfg;
+
+			if (!s->vms[v].bundle.critical || !s->vms[w].bundle.critical)
+				continue;
+			for (unsigned int i = 0; i < a->cpus; i++)
+				for (unsigned int j = 0; j < b->cpus; j++)
+					FUZZ_CHECK(a->cpu_affinity[i] != b->cpu_affinity[j]);
+		}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *text = malloc(size ? size : 1);
+	struct avp_system *s = malloc(sizeof(*s));
+	struct jc_err e = { "" };
+	int ret;
+
+	if (!text || !s) {
+		free(text);
+		free(s);
+		return 0;
+	}
+	memcpy(text, data, size);
+	ret = system_parse(text, size, dir, s, &e);
+	if (ret) {
+		FUZZ_CHECK(ret == -EINVAL || ret == -ENOMEM);
+		FUZZ_CHECK(ret == -ENOMEM || e.text[0]);
+		FUZZ_CHECK(s->nvms == 0 && s->nnets == 0);
+	} else {
+		check_system(s);
+		system_free(s);
+	}
+	free(text);
+	free(s);
+	return 0;
+}
