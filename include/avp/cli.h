@@ -24,9 +24,10 @@ int cli_parse_mac(const char *text, uint8_t mac[6]);
 int cli_parse_disk(const char *text, struct avp_disk_cfg *disk);
 int cli_parse_net(const char *text, struct avp_net_cfg *net);
 int cli_parse_chardev(const char *text, struct avp_chardev_cfg *chr);
-/* --vsock cid=N,socket=PATH and --input keyboard|touch[,width=W,height=H]
- * (src/cli/args_devices.c). */
+/* --vsock cid=N,socket=PATH, --vsock-peer CID:PATH and --input
+ * keyboard|touch[,width=W,height=H] (src/cli/args_devices.c). */
 int cli_parse_vsock(const char *text, struct avp_vsock_cfg *vsock);
+int cli_parse_vsock_peer(const char *text, struct avp_vsock_peer *peer);
 int cli_parse_input(const char *text, struct avp_input_cfg *input);
 
 /* avp api --api-sock PATH CMD [JSON-ARGS]: sends one request to a running

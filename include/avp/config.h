@@ -39,12 +39,23 @@ struct avp_gpu_cfg {
 };
 
 /* virtio-vsock (--vsock cid=N,socket=PATH): the guest's CID and the
- * host-side Unix socket (Firecracker's convention, docs/devices.md). */
+ * host-side Unix socket (Firecracker's convention, docs/devices.md).
+ * peers (--vsock-peer CID:PATH, AVP-VSOCK-2) are the other VMs this
+ * guest may reach by CID: the route table, set by `avp system up` for
+ * the VMs its system file links; every other CID but the host's is
+ * refused. */
 #define AVP_VSOCK_MIN_CID 3	     /* 0-2 are reserved (VIRTIO 1.2, 5.10.4) */
 #define AVP_VSOCK_MAX_CID 0xfffffffeu /* 0xffffffff is reserved too */
+#define AVP_VSOCK_MAX_PEERS 16
+struct avp_vsock_peer {
+	uint32_t cid;
+	char *socket; /* the peer VM's own --vsock socket */
+};
 struct avp_vsock_cfg {
 	uint32_t cid; /* 0: no vsock device */
 	char *socket;
+	struct avp_vsock_peer peers[AVP_VSOCK_MAX_PEERS];
+	unsigned int npeers;
 };
 
 /* virtio-input devices (--input keyboard | touch,width=W,height=H). */

@@ -26,6 +26,7 @@ enum {
 	OPT_WATCHDOG,
 	OPT_API_SOCK,
 	OPT_VSOCK,
+	OPT_VSOCK_PEER,
 	OPT_INPUT,
 	OPT_SOUND,
 	OPT_GPU,
@@ -55,6 +56,7 @@ static const struct option run_options[] = {
 	{ "watchdog", optional_argument, NULL, OPT_WATCHDOG },
 	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
 	{ "vsock", required_argument, NULL, OPT_VSOCK },
+	{ "vsock-peer", required_argument, NULL, OPT_VSOCK_PEER },
 	{ "input", required_argument, NULL, OPT_INPUT },
 	{ "sound", required_argument, NULL, OPT_SOUND },
 	{ "gpu", required_argument, NULL, OPT_GPU },
@@ -128,6 +130,10 @@ void cli_run_usage(FILE *out)
 	      "                       virtio-vsock with guest CID N (3-4294967294); host\n"
 	      "                       programs connect to PATH and send 'CONNECT <port>\\n';\n"
 	      "                       the guest's connections to CID 2 port P reach PATH_P\n"
+	      "  --vsock-peer CID:PATH\n"
+	      "                       let the guest reach the VM with CID (whose --vsock\n"
+	      "                       socket is PATH) by vsock; repeat (up to 16); other\n"
+	      "                       CIDs are refused (avp system up sets these)\n"
 	      "  --input keyboard | touch[,width=W,height=H]\n"
 	      "                       virtio-input keyboard or multi-touch screen (default\n"
 	      "                       1280x720), fed through the control socket's input\n"
@@ -409,6 +415,22 @@ static int parse_run_option(int opt, const char *arg, struct avp_config *cfg, FI
 			FAIL("--vsock: expected cid=N,socket=PATH with N from %d to %u, got '%s'",
 			     AVP_VSOCK_MIN_CID, AVP_VSOCK_MAX_CID, arg);
 		return 0;
+	case OPT_VSOCK_PEER: {
+		struct avp_vsock_peer peer;
+
+		if (cfg->vsock.npeers >= AVP_VSOCK_MAX_PEERS)
+			FAIL("--vsock-peer: at most %d peers", AVP_VSOCK_MAX_PEERS);
+		if (cli_parse_vsock_peer(arg, &peer))
+			FAIL("--vsock-peer: expected CID:PATH with CID from %d to %u, got '%s'",
+			     AVP_VSOCK_MIN_CID, AVP_VSOCK_MAX_CID, arg);
+		for (unsigned int i = 0; i < cfg->vsock.npeers; i++)
+			if (cfg->vsock.peers[i].cid == peer.cid) {
+				free(peer.socket);
+				FAIL("--vsock-peer: CID %u is given twice", peer.cid);
+			}
+		cfg->vsock.peers[cfg->vsock.npeers++] = peer;
+		return 0;
+	}
 	case OPT_INPUT:
 		if (cfg->ninputs >= AVP_MAX_INPUTS)
 			FAIL("--input: at most %d input devices (one keyboard, one touch)", AVP_MAX_INPUTS);
@@ -516,6 +538,12 @@ static int parse_run(int argc, char **argv, struct avp_config *cfg, FILE *err)
 	if (cfg->console.kind == AVP_CHR_FILE && cfg->serial.kind == AVP_CHR_FILE &&
 	    strcmp(cfg->serial.path, cfg->console.path) == 0)
 		FAIL("--serial and --console cannot write the same file");
+	if (cfg->vsock.npeers && !cfg->vsock.cid)
+		FAIL("--vsock-peer needs a vsock device of this VM's own (--vsock cid=N,socket=PATH)");
+	for (unsigned int i = 0; i < cfg->vsock.npeers; i++)
+		if (cfg->vsock.peers[i].cid == cfg->vsock.cid)
+			FAIL("--vsock-peer: CID %u is this VM's own (--vsock cid=%u)",
+			     cfg->vsock.cid, cfg->vsock.cid);
 	if (cfg->jail.enabled && (!cfg->jail.uid_set || !cfg->jail.gid_set))
 		FAIL("--jail needs --uid and --gid: the user and group the VM runs as");
 	if (!cfg->jail.enabled && (cfg->jail.uid_set || cfg->jail.gid_set))

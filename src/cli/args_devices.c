@@ -1,4 +1,4 @@
-/* Grammar of the --vsock and --input options (kept out of args.c so that
+/* Grammar of the --vsock, --vsock-peer and --input options (kept out of args.c so that
  * the option table there stays a list). Both take KEY=VALUE pairs after
  * an optional leading word, separated by commas. */
 #include <errno.h>
@@ -66,6 +66,29 @@ int cli_parse_vsock(const char *text, struct avp_vsock_cfg *vsock)
 	free(vsock->socket);
 	vsock->cid = cid;
 	vsock->socket = socket;
+	return 0;
+}
+
+/* --vsock-peer CID:PATH. The path is everything after the first ':', so
+ * it may hold ':' (or ',') itself. */
+int cli_parse_vsock_peer(const char *text, struct avp_vsock_peer *peer)
+{
+	const char *colon = strchr(text, ':');
+	char cid_text[16];
+	uint32_t cid;
+	char *socket;
+
+	if (!colon || !colon[1] || (size_t)(colon - text) >= sizeof(cid_text))
+		return -EINVAL;
+	memcpy(cid_text, text, (size_t)(colon - text));
+	cid_text[colon - text] = '\0';
+	if (parse_u32(cid_text, AVP_VSOCK_MIN_CID, AVP_VSOCK_MAX_CID, &cid))
+		return -EINVAL;
+	socket = strdup(colon + 1);
+	if (!socket)
+		return -ENOMEM;
+	peer->cid = cid;
+	peer->socket = socket;
 	return 0;
 }
 

@@ -38,7 +38,8 @@ void runtime_cli_usage(FILE *out)
 	      "  list [--json]            every VM\n"
 	      "  spec [DIR]               write a commented default DIR/config.json\n"
 	      "  system up|down|status FILE\n"
-	      "                           several VMs and the networks between them\n"
+	      "                           several VMs, the networks and vsock links between\n"
+	      "                           them\n"
 	      "\n"
 	      "  --root DIR   where state lives (default $AVP_RUNTIME_ROOT or /run/avp)\n"
 	      "exit status: 0 done, 1 refused (the message says why)\n",

@@ -28,5 +28,7 @@ void avp_config_free(struct avp_config *cfg)
 	free(cfg->sound.in_path);
 	free(cfg->api_sock);
 	free(cfg->vsock.socket);
+	for (unsigned int i = 0; i < cfg->vsock.npeers; i++)
+		free(cfg->vsock.peers[i].socket);
 	memset(cfg, 0, sizeof(*cfg));
 }

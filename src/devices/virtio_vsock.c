@@ -16,7 +16,14 @@
  * guest's buffers to the host socket, and what the socket does not take
  * is kept (within the credit we granted) and written first when the
  * socket drains; host data is read straight into the guest's rx buffers,
- * and only as much as the guest's credit allows. */
+ * and only as much as the guest's credit allows.
+ *
+ * Guest to guest (AVP-VSOCK-2): a stream to a linked VM's CID is a host
+ * stream whose host program is the peer VM's avp (vsock_route.h has the
+ * protocol): we connect to its socket, say CONNECT ... FROM, wait for OK
+ * (CONN_ROUTING) and then carry bytes exactly as for a host program, so
+ * credit, ordering and back-pressure are those of host streams, end to
+ * end through both VMMs and the Unix socket between them. */
 #include <endian.h>
 #include <errno.h>
 #include <stdio.h>
@@ -32,6 +39,7 @@
 
 #include "avp/devices/dev_wait.h"
 #include "avp/devices/virtio_vsock.h"
+#include "avp/devices/vsock_route.h"
 #include "avp/log.h"
 
 /* What a stream owes the guest (sent in this order of priority). */
@@ -49,13 +57,15 @@
 enum conn_state {
 	CONN_HANDSHAKE,	  /* host client connected; reading "CONNECT <port>\n" */
 	CONN_REQUESTED,	  /* REQUEST owed or sent to the guest; waiting for RESPONSE */
+	CONN_ROUTING,	  /* the guest called a linked VM; waiting for its avp's "OK" */
 	CONN_ESTABLISHED,
 };
 
 struct vconn {
 	int fd; /* host socket; -1 once closed */
 	enum conn_state state;
-	uint32_t host_port;
+	uint64_t peer_cid; /* the guest's peer: the host (2) or a linked VM */
+	uint32_t host_port; /* the peer's port */
 	uint32_t guest_port;
 	bool guest_gone; /* RST sent or received: the guest forgot the stream */
 
@@ -94,6 +104,7 @@ struct vconn {
 };
 
 struct rst_entry {
+	uint64_t peer_cid;
 	uint32_t host_port;
 	uint32_t guest_port;
 };
@@ -105,6 +116,7 @@ struct vsock {
 	} __attribute__((packed)) config;
 	uint64_t cid;
 	char *path;
+	struct vsock_routes routes; /* linked VMs (--vsock-peer) */
 	dev_t sock_dev;
 	ino_t sock_ino;
 	struct dev_watch listener;
@@ -125,6 +137,8 @@ struct vsock {
 	bool rx_have; /* rx_chain is ours, not completed yet */
 	struct iovec iov[VIRTQ_MAX_CHAIN];
 	bool warned_bad_packet;
+	bool warned_unlinked_guest; /* the guest called a CID not linked */
+	bool warned_unlinked_host;  /* a host client claimed such a CID */
 };
 
 static void listener_resume(struct vsock *v);
@@ -205,8 +219,8 @@ static void conn_update_watch(struct vsock *v, struct vconn *c)
 	uint32_t want = 0;
 
 	if (c->fd >= 0) {
-		if (c->state == CONN_HANDSHAKE)
-			want = EPOLLIN;
+		if (c->state == CONN_HANDSHAKE || c->state == CONN_ROUTING)
+			want = EPOLLIN; /* the CONNECT or OK line */
 		else if (!c->rx_ready && can_send_data(c) && peer_credit(c) > 0)
 			want = EPOLLIN; /* otherwise the guest cannot take it */
 		if (c->olen)
@@ -320,18 +334,20 @@ static struct vconn *conn_new(struct vsock *v, int fd, enum conn_state state)
 		return NULL;
 	c->fd = fd;
 	c->state = state;
+	c->peer_cid = VSOCK_HOST_CID;
 	v->conns[v->nconns++] = c;
 	return c;
 }
 
-/* The live stream (host_port, guest_port), or NULL. */
-static struct vconn *conn_find(struct vsock *v, uint32_t host_port, uint32_t guest_port)
+/* The live stream (peer_cid:host_port, guest_port), or NULL. */
+static struct vconn *conn_find(struct vsock *v, uint64_t peer_cid, uint32_t host_port,
+			       uint32_t guest_port)
 {
 	for (unsigned int i = 0; i < v->nconns; i++) {
 		struct vconn *c = v->conns[i];
 
 		if (!c->guest_gone && c->state != CONN_HANDSHAKE && c->host_port == host_port &&
-		    c->guest_port == guest_port)
+		    c->guest_port == guest_port && c->peer_cid == peer_cid)
 			return c;
 	}
 	return NULL;
@@ -363,13 +379,17 @@ static void conn_abort(struct vsock *v, struct vconn *c)
 	conn_queue(v, c);
 }
 
-static void rst_push(struct vsock *v, uint32_t host_port, uint32_t guest_port)
+/* An RST to the guest from peer_cid:host_port: a stream is named by both
+ * (CID, port) pairs (5.10.6.2), so the reply comes from the address the
+ * guest's packet went to, whoever that was. */
+static void rst_push(struct vsock *v, uint64_t peer_cid, uint32_t host_port, uint32_t guest_port)
 {
 	/* Callers stop taking tx packets before the ring fills. */
 	if (v->rst_count >= VSOCK_RST_QUEUE)
 		return;
-	v->rst[(v->rst_head + v->rst_count) % VSOCK_RST_QUEUE] =
-		(struct rst_entry){ .host_port = host_port, .guest_port = guest_port };
+	v->rst[(v->rst_head + v->rst_count) % VSOCK_RST_QUEUE] = (struct rst_entry){
+		.peer_cid = peer_cid, .host_port = host_port, .guest_port = guest_port
+	};
 	v->rst_count++;
 }
 
@@ -515,7 +535,7 @@ static void guest_connect(struct vsock *v, const struct virtio_vsock_hdr *h)
 	struct vconn *c;
 	int fd, n;
 
-	if (conn_find(v, host_port, guest_port) || v->nconns >= VSOCK_MAX_CONNS)
+	if (v->nconns >= VSOCK_MAX_CONNS)
 		goto refuse;
 	n = snprintf(addr.sun_path, sizeof(addr.sun_path), "%s_%u", v->path, host_port);
 	if (n < 0 || (size_t)n >= sizeof(addr.sun_path))
@@ -544,7 +564,74 @@ static void guest_connect(struct vsock *v, const struct virtio_vsock_hdr *h)
 	return;
 refuse:
 	/* 5.10.6.6: no listener, or no resources: RST. */
-	rst_push(v, host_port, guest_port);
+	rst_push(v, VSOCK_HOST_CID, host_port, guest_port);
+}
+
+/* A guest connecting to a linked VM (CID C, port P): we connect to C's
+ * vsock socket as a host program would and say who calls ("CONNECT P FROM
+ * <our CID>"); the guest gets RESPONSE when C's avp answers OK
+ * (route_read), RST when it refuses or does not answer in time. */
+static void route_connect(struct vsock *v, const struct virtio_vsock_hdr *h, const char *peer_path)
+{
+	uint64_t peer_cid = le64toh(h->dst_cid);
+	uint32_t port = le32toh(h->dst_port), guest_port = le32toh(h->src_port);
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	char line[VSOCK_CONNECT_LINE_MAX];
+	struct iovec iov;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct vconn *c;
+	int fd, n;
+
+	n = vsock_line_connect(line, sizeof(line), port, (uint32_t)v->cid);
+	if (v->nconns >= VSOCK_MAX_CONNS || n < 0 || strlen(peer_path) >= sizeof(addr.sun_path))
+		goto refuse;
+	memcpy(addr.sun_path, peer_path, strlen(peer_path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto refuse;
+	/* As for PATH_P, the connect is final at once (a peer VM that is
+	 * down has no listener, a saturated one a full backlog): the device
+	 * thread never waits for a peer; only the OK line is awaited, from
+	 * epoll and bounded by the deadline. */
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
+		close(fd);
+		goto refuse;
+	}
+	/* A fresh socket's buffer is empty: the short line goes out whole. */
+	iov = (struct iovec){ line, (size_t)n };
+	if (sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) != n) {
+		close(fd);
+		goto refuse;
+	}
+	c = conn_new(v, fd, CONN_ROUTING);
+	if (!c) {
+		close(fd);
+		goto refuse;
+	}
+	c->peer_cid = peer_cid;
+	c->host_port = port;
+	c->guest_port = guest_port;
+	c->peer_buf_alloc = le32toh(h->buf_alloc);
+	c->peer_fwd_cnt = le32toh(h->fwd_cnt);
+	c->deadline_ms = now_ms() + VSOCK_HANDSHAKE_MS;
+	conn_update_watch(v, c);
+	timer_arm(v, true);
+	return;
+refuse:
+	rst_push(v, peer_cid, port, guest_port);
+}
+
+/* A CID that is neither the host nor linked: RST, so the guest's connect
+ * fails at once (AVP-VSOCK-2: only what the configuration allows). */
+static void refuse_unlinked(struct vsock *v, const struct virtio_vsock_hdr *h)
+{
+	if (!v->warned_unlinked_guest) {
+		v->warned_unlinked_guest = true;
+		avp_warn("virtio-vsock: refused the guest's connection to CID %llu: not linked to "
+			 "this VM (no --vsock-peer for it); further ones are refused silently",
+			 (unsigned long long)le64toh(h->dst_cid));
+	}
+	rst_push(v, le64toh(h->dst_cid), le32toh(h->dst_port), le32toh(h->src_port));
 }
 
 static void guest_shutdown(struct vsock *v, struct vconn *c, uint32_t flags)
@@ -573,7 +660,10 @@ static void guest_shutdown(struct vsock *v, struct vconn *c, uint32_t flags)
 static void handle_tx_packet(struct vsock *v, const struct virtq_chain *ch)
 {
 	struct virtio_vsock_hdr h;
-	struct vconn *c;
+	struct vconn *c = NULL;
+	const char *peer_path = NULL;
+	uint64_t dst_cid;
+	bool reachable;
 	uint32_t len;
 	uint16_t op;
 
@@ -587,29 +677,38 @@ static void handle_tx_packet(struct vsock *v, const struct virtq_chain *ch)
 		warn_bad_packet(v, "payload longer than its buffers");
 		return;
 	}
-	/* 5.10.6.4.1: the guest's own CID as source; we are the only peer. */
-	if (le64toh(h.src_cid) != v->cid || le64toh(h.dst_cid) != VSOCK_HOST_CID) {
-		warn_bad_packet(v, "wrong source or destination CID");
+	/* 5.10.6.4.1: the guest's own CID as source. */
+	if (le64toh(h.src_cid) != v->cid) {
+		warn_bad_packet(v, "wrong source CID");
 		return;
 	}
-	c = conn_find(v, le32toh(h.dst_port), le32toh(h.src_port));
+	/* Destinations: the host, or a VM linked to this one. */
+	dst_cid = le64toh(h.dst_cid);
+	if (dst_cid != VSOCK_HOST_CID)
+		peer_path = vsock_route_lookup(&v->routes, dst_cid);
+	reachable = dst_cid == VSOCK_HOST_CID || peer_path;
+	if (reachable)
+		c = conn_find(v, dst_cid, le32toh(h.dst_port), le32toh(h.src_port));
 	if (le16toh(h.type) != VIRTIO_VSOCK_TYPE_STREAM) {
 		/* 5.10.6.4.2: RST for an unknown type (never for an RST). */
 		if (op != VIRTIO_VSOCK_OP_RST)
-			rst_push(v, le32toh(h.dst_port), le32toh(h.src_port));
+			rst_push(v, dst_cid, le32toh(h.dst_port), le32toh(h.src_port));
 		return;
 	}
 	if (op == VIRTIO_VSOCK_OP_REQUEST) {
-		if (c) {
+		if (c)
 			conn_abort(v, c); /* a stream cannot start twice */
-			return;
-		}
-		guest_connect(v, &h);
+		else if (peer_path)
+			route_connect(v, &h, peer_path);
+		else if (reachable)
+			guest_connect(v, &h);
+		else
+			refuse_unlinked(v, &h);
 		return;
 	}
 	if (!c) {
 		if (op != VIRTIO_VSOCK_OP_RST)
-			rst_push(v, le32toh(h.dst_port), le32toh(h.src_port));
+			rst_push(v, dst_cid, le32toh(h.dst_port), le32toh(h.src_port));
 		return;
 	}
 	/* 5.10.6.3: every packet of a stream carries the sender's credit. */
@@ -716,7 +815,7 @@ static void tx_work(struct vsock *v)
 static void hdr_for(const struct vsock *v, struct vconn *c, struct virtio_vsock_hdr *h, uint16_t op)
 {
 	*h = (struct virtio_vsock_hdr){
-		.src_cid = htole64(VSOCK_HOST_CID),
+		.src_cid = htole64(c->peer_cid),
 		.dst_cid = htole64(v->cid),
 		.src_port = htole32(c->host_port),
 		.dst_port = htole32(c->guest_port),
@@ -886,7 +985,7 @@ static void rx_work(struct vsock *v)
 		if (v->rst_count) {
 			struct rst_entry *e = &v->rst[v->rst_head];
 			struct virtio_vsock_hdr h = {
-				.src_cid = htole64(VSOCK_HOST_CID),
+				.src_cid = htole64(e->peer_cid),
 				.dst_cid = htole64(v->cid),
 				.src_port = htole32(e->host_port),
 				.dst_port = htole32(e->guest_port),
@@ -978,65 +1077,84 @@ static void accept_clients(struct vsock *v)
 	dev_watch_set(&v->dev, &v->listener, false);
 }
 
-/* "CONNECT <port>" (the newline already removed, a '\r' tolerated). */
-static int parse_connect(const char *line, size_t len, uint32_t *port)
-{
-	uint64_t v = 0;
-	size_t i = 8;
-
-	if (len && line[len - 1] == '\r')
-		len--;
-	if (len <= 8 || memcmp(line, "CONNECT ", 8) != 0 || len - 8 > 10)
-		return -EINVAL;
-	for (; i < len; i++) {
-		if (line[i] < '0' || line[i] > '9')
-			return -EINVAL;
-		v = v * 10 + (uint64_t)(line[i] - '0');
-	}
-	if (v > UINT32_MAX)
-		return -EINVAL;
-	*port = (uint32_t)v;
-	return 0;
-}
-
-/* Reads the CONNECT line without reading past it: what follows is the
- * stream's data, which must wait until the guest has accepted. */
-static void handshake_read(struct vsock *v, struct vconn *c)
+/* Reads one line into c->line without reading past it: what follows is
+ * the stream's data, which must wait until the stream is accepted. 1: a
+ * whole line is there (its '\n' last), 0: not yet, -1: the peer closed,
+ * failed, or sent no newline within VSOCK_CONNECT_LINE_MAX bytes. */
+static int line_read(struct vconn *c)
 {
 	char peek[VSOCK_CONNECT_LINE_MAX];
 	size_t room = sizeof(c->line) - c->line_len;
 	ssize_t n = recv(c->fd, peek, room, MSG_PEEK | MSG_DONTWAIT);
 	char *nl;
 	size_t take;
-	uint32_t port;
 
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		return;
-	if (n <= 0) {
-		conn_free(v, c);
-		return;
-	}
+		return 0;
+	if (n <= 0)
+		return -1;
 	nl = memchr(peek, '\n', (size_t)n);
 	take = nl ? (size_t)(nl - peek) + 1 : (size_t)n;
-	if (recv(c->fd, c->line + c->line_len, take, MSG_DONTWAIT) != (ssize_t)take) {
+	if (recv(c->fd, c->line + c->line_len, take, MSG_DONTWAIT) != (ssize_t)take)
+		return -1;
+	c->line_len += take;
+	if (!nl)
+		return c->line_len >= sizeof(c->line) ? -1 : 0;
+	return 1;
+}
+
+/* A host client's "CONNECT <port>" or, from a linked VM's avp, "CONNECT
+ * <port> FROM <cid>": the guest is asked to accept a stream from 2 or
+ * from that CID. Anything else, and a CID not linked to this VM, closes
+ * the connection (a host program could claim any CID otherwise). */
+static void handshake_read(struct vsock *v, struct vconn *c)
+{
+	uint32_t port, from;
+	int r = line_read(c);
+
+	if (r == 0)
+		return;
+	if (r < 0 || vsock_parse_connect(c->line, c->line_len - 1, &port, &from)) {
 		conn_free(v, c);
 		return;
 	}
-	c->line_len += take;
-	if (!nl) {
-		if (c->line_len >= sizeof(c->line))
-			conn_free(v, c); /* no CONNECT line: not our protocol */
-		return;
-	}
-	if (parse_connect(c->line, c->line_len - 1, &port)) {
+	if (from && !vsock_route_lookup(&v->routes, from)) {
+		if (!v->warned_unlinked_host) {
+			v->warned_unlinked_host = true;
+			avp_warn("virtio-vsock: refused a stream from CID %u: not linked to this VM "
+				 "(no --vsock-peer for it); further ones are refused silently",
+				 from);
+		}
 		conn_free(v, c);
 		return;
 	}
 	c->state = CONN_REQUESTED;
+	c->peer_cid = from ? from : VSOCK_HOST_CID;
 	c->guest_port = port;
 	c->host_port = alloc_host_port(v);
 	c->deadline_ms = now_ms() + VSOCK_HANDSHAKE_MS;
 	c->pending = P_REQUEST;
+	conn_queue(v, c);
+	conn_update_watch(v, c);
+}
+
+/* The linked VM's avp answers a routed CONNECT: "OK <port>" once its
+ * guest accepted; a close (nobody listens there) or anything else ends
+ * the stream with RST to our guest. */
+static void route_read(struct vsock *v, struct vconn *c)
+{
+	uint32_t port;
+	int r = line_read(c);
+
+	if (r == 0)
+		return;
+	if (r < 0 || vsock_parse_ok(c->line, c->line_len - 1, &port)) {
+		conn_abort(v, c);
+		return;
+	}
+	c->state = CONN_ESTABLISHED;
+	c->deadline_ms = 0;
+	c->pending |= P_RESPONSE;
 	conn_queue(v, c);
 	conn_update_watch(v, c);
 }
@@ -1071,6 +1189,10 @@ static void conn_event(struct vsock *v, struct vconn *c, uint32_t events)
 {
 	if (c->state == CONN_HANDSHAKE) {
 		handshake_read(v, c);
+		return;
+	}
+	if (c->state == CONN_ROUTING) {
+		route_read(v, c);
 		return;
 	}
 	if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && c->olen) {
@@ -1185,6 +1307,7 @@ static void vs_free(struct vsock *v)
 	if (v->timer.fd >= 0)
 		close(v->timer.fd);
 	dev_resched_fini(&v->resched);
+	vsock_routes_free(&v->routes);
 	free(v->path);
 	free(v);
 }
@@ -1256,6 +1379,7 @@ static int listen_on(struct vsock *v)
 int virtio_vsock_create(struct virtio_dev **out, const struct avp_vsock_cfg *cfg)
 {
 	struct vsock *v;
+	char why[160];
 	int ret, tfd;
 
 	if (cfg->cid < AVP_VSOCK_MIN_CID || cfg->cid > AVP_VSOCK_MAX_CID || !cfg->socket)
@@ -1270,6 +1394,13 @@ int virtio_vsock_create(struct virtio_dev **out, const struct avp_vsock_cfg *cfg
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
+	ret = vsock_routes_init(&v->routes, cfg, why, sizeof(why));
+	if (ret) {
+		if (ret == -EINVAL)
+			avp_err("--vsock-peer: %s", why);
+		free(v);
+		return ret;
+	}
 	dev_watch_init(&v->listener, -1, EPOLLIN);
 	dev_watch_init(&v->timer, -1, EPOLLIN);
 	v->resched.watch.fd = -1;

@@ -435,6 +435,8 @@ static int parse_devices(struct json_object *root, struct avp_bundle *b, struct 
 			b->net_device[b->cfg.nnets] = (unsigned int)i;
 		if (kind->parse == parse_disk && b->cfg.ndisks < AVP_MAX_DISKS)
 			b->disk_device[b->cfg.ndisks] = (unsigned int)i;
+		if (kind->parse == parse_vsock && !b->cfg.vsock.cid)
+			b->vsock_device = (unsigned int)i;
 		ret = kind->parse(dev, path, b, e);
 		if (ret)
 			return ret;

@@ -64,6 +64,12 @@ static int remove_state_dir(const char *root, const char *id)
 
 int rt_create(const char *root, const char *id, const char *bundle_dir, struct jc_err *e)
 {
+	return rt_create_linked(root, id, bundle_dir, NULL, 0, e);
+}
+
+int rt_create_linked(const char *root, const char *id, const char *bundle_dir,
+		     const struct rt_vsock_peer *peers, unsigned int npeers, struct jc_err *e)
+{
 	struct avp_bundle b;
 	struct rt_state st;
 	struct jc_err be = { "" };
@@ -76,6 +82,11 @@ int rt_create(const char *root, const char *id, const char *bundle_dir, struct j
 	ret = bundle_load(bundle_dir, &b, &be);
 	if (ret)
 		return jc_fail(e, "", "bundle %s: %s", bundle_dir, be.text);
+	if (npeers && (!b.cfg.vsock.cid || npeers > AVP_VSOCK_MAX_PEERS)) {
+		bundle_free(&b);
+		return jc_fail(e, "", "VM '%s': vsock links need a vsock device in its bundle (and "
+			       "at most %d peers)", id, AVP_VSOCK_MAX_PEERS);
+	}
 	if (rt_path(dir, sizeof(dir), root, id, NULL) || strlen(dir) > 80) {
 		bundle_free(&b);
 		/* ROOT/ID/ctl.sock must fit a Unix socket address. */
@@ -97,6 +108,9 @@ int rt_create(const char *root, const char *id, const char *bundle_dir, struct j
 		return jc_fail(e, "", "cannot create %s: %s", dir, strerror(err)), -err;
 	}
 	rt_state_from_bundle(&st, id, &b);
+	for (unsigned int i = 0; i < npeers; i++)
+		st.peers[i] = peers[i];
+	st.npeers = npeers;
 	bundle_free(&b);
 	st.status = RT_CREATED;
 	st.created = time(NULL);

@@ -83,11 +83,24 @@ static void arm(struct monitor *m, enum timer_purpose purpose, unsigned int ms)
 	timerfd_settime(m->tfd, 0, &its, NULL);
 }
 
-/* In the child: become `avp run --bundle ...`. Never returns. */
+/* In the child: become `avp run --bundle ... [--vsock-peer CID:PATH ...]`.
+ * Never returns. */
 static void exec_vmm(struct monitor *m)
 {
-	char *argv[] = { "avp", "run", "--bundle", m->st.bundle, "--api-sock", m->api_path, NULL };
+	char peer_args[AVP_VSOCK_MAX_PEERS][128];
+	char *argv[6 + 2 * AVP_VSOCK_MAX_PEERS + 1] = {
+		"avp", "run", "--bundle", m->st.bundle, "--api-sock", m->api_path,
+	};
+	unsigned int argc = 6;
 	sigset_t none;
+
+	for (unsigned int i = 0; i < m->st.npeers && i < AVP_VSOCK_MAX_PEERS; i++) {
+		snprintf(peer_args[i], sizeof(peer_args[i]), "%u:%s", m->st.peers[i].cid,
+			 m->st.peers[i].socket);
+		argv[argc++] = "--vsock-peer";
+		argv[argc++] = peer_args[i];
+	}
+	argv[argc] = NULL;
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);

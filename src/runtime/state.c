@@ -309,6 +309,7 @@ struct json_object *rt_state_to_json(const struct rt_state *st, bool live)
 	struct json_object *mem = json_object_new_object();
 	struct json_object *restart = json_object_new_object();
 	struct json_object *taps = json_object_new_array();
+	struct json_object *peers = json_object_new_array();
 
 	json_object_object_add(o, "id", json_object_new_string(st->id));
 	json_object_object_add(o, "status", json_object_new_string(rt_status_name(st->status)));
@@ -356,6 +357,15 @@ struct json_object *rt_state_to_json(const struct rt_state *st, bool live)
 	for (unsigned int i = 0; i < st->nnets && i < AVP_MAX_NETS; i++)
 		json_object_array_add(taps, json_object_new_string(st->taps[i]));
 	json_object_object_add(cfg, "taps", taps);
+	for (unsigned int i = 0; i < st->npeers && i < AVP_VSOCK_MAX_PEERS; i++) {
+		struct json_object *p = json_object_new_object();
+
+		json_object_object_add(p, "id", json_object_new_string(st->peers[i].id));
+		json_object_object_add(p, "cid", json_object_new_uint64(st->peers[i].cid));
+		json_object_object_add(p, "socket", json_object_new_string(st->peers[i].socket));
+		json_object_array_add(peers, p);
+	}
+	json_object_object_add(cfg, "vsock_peers", peers);
 	json_object_object_add(o, "config", cfg);
 
 	if (live && st->vm.pid && rt_proc_alive(&st->vm)) {
@@ -452,6 +462,17 @@ static void state_from_json(struct json_object *o, struct rt_state *st)
 			snprintf(st->taps[i], sizeof(st->taps[i]), "%s",
 				 json_object_get_string(json_object_array_get_idx(v, i)));
 			st->nnets = (unsigned int)i + 1;
+		}
+	v = json_object_object_get(cfg, "vsock_peers");
+	if (v && json_object_is_type(v, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(v) && i < AVP_VSOCK_MAX_PEERS; i++) {
+			struct json_object *p = json_object_array_get_idx(v, i);
+			struct rt_vsock_peer *peer = &st->peers[i];
+
+			snprintf(peer->id, sizeof(peer->id), "%s", get_str(p, "id"));
+			peer->cid = (uint32_t)get_unum(p, "cid");
+			snprintf(peer->socket, sizeof(peer->socket), "%s", get_str(p, "socket"));
+			st->npeers = (unsigned int)i + 1;
 		}
 }
 

@@ -10,9 +10,27 @@
 
 #include "avp/runtime/system.h"
 
-static const char *const top_keys[] = { "vms", "networks", NULL };
+static const char *const top_keys[] = { "vms", "networks", "links", NULL };
 static const char *const vm_keys[] = { "id", "bundle", NULL };
 static const char *const net_keys[] = { "name", "members", NULL };
+/* One kind of link per object, so that later kinds (shared memory,
+ * AVP-SHM-1) are new keys rather than a new format. */
+static const char *const link_keys[] = { "vsock", NULL };
+
+const char *const *system_keys(const char *object)
+{
+	static const struct {
+		const char *name;
+		const char *const *keys;
+	} objects[] = {
+		{ "", top_keys }, { "vms", vm_keys }, { "networks", net_keys }, { "links", link_keys },
+	};
+
+	for (size_t i = 0; i < sizeof(objects) / sizeof(objects[0]); i++)
+		if (strcmp(objects[i].name, object) == 0)
+			return objects[i].keys;
+	return NULL;
+}
 
 static int parse_vm(struct json_object *o, const char *path, const char *dir, struct avp_system *s,
 		    struct jc_err *e)
@@ -128,6 +146,119 @@ static int parse_network(struct json_object *o, const char *path, struct avp_sys
 	return 0;
 }
 
+/* AVP-VSOCK-2: {"vsock": [ID, ID, ...]} lets every listed VM reach every
+ * other listed VM by CID; nothing else is reachable but the host. */
+static int parse_link(struct json_object *o, const char *path, struct avp_system *s,
+		      struct jc_err *e)
+{
+	unsigned int idx[SYS_MAX_VMS], n = 0;
+	struct json_object *members;
+	char where[JC_PATH_MAX];
+	int ret;
+
+	if ((ret = jc_check_object(o, path, link_keys, e)) ||
+	    (ret = jc_get_array(o, path, "vsock", true, &members, e)))
+		return ret;
+	jc_path_key(where, sizeof(where), path, "vsock");
+	if (json_object_array_length(members) < 2)
+		return jc_fail(e, where, "a link joins at least 2 VMs");
+	for (size_t k = 0; k < json_object_array_length(members); k++) {
+		struct json_object *m = json_object_array_get_idx(members, k);
+		char mpath[JC_PATH_MAX];
+		const char *id;
+		int i;
+
+		jc_path_index(mpath, sizeof(mpath), where, k);
+		if (!json_object_is_type(m, json_type_string))
+			return jc_fail(e, mpath, "expected a VM ID string, got %s", jc_type_name(m));
+		id = json_object_get_string(m);
+		i = vm_index(s, id);
+		if (i < 0)
+			return jc_fail(e, mpath, "no VM \"%s\" in vms", id);
+		for (unsigned int j = 0; j < n; j++)
+			if (idx[j] == (unsigned int)i)
+				return jc_fail(e, mpath, "\"%s\" is listed twice", id);
+		if (!s->vms[i].bundle.cfg.vsock.cid)
+			return jc_fail(e, mpath, "VM \"%s\" has no vsock device (its bundle needs "
+				       "{\"type\": \"vsock\", \"cid\": N, \"socket\": PATH})", id);
+		idx[n++] = (unsigned int)i;
+	}
+	for (unsigned int a = 0; a < n; a++)
+		for (unsigned int b = 0; b < n; b++)
+			if (a != b)
+				s->vsock_link[idx[a]][idx[b]] = true;
+	return 0;
+}
+
+/* Whether two socket paths name one file. The sockets need not exist
+ * yet, so their directories are compared (resolved) and their names. */
+static bool same_socket(const char *a, const char *b)
+{
+	char da[PATH_MAX], db[PATH_MAX], ra[PATH_MAX], rb[PATH_MAX];
+
+	if (strcmp(a, b) == 0)
+		return true;
+	snprintf(da, sizeof(da), "%s", a);
+	snprintf(db, sizeof(db), "%s", b);
+	if (strcmp(basename(da), basename(db)) != 0)
+		return false;
+	snprintf(da, sizeof(da), "%s", a);
+	snprintf(db, sizeof(db), "%s", b);
+	return realpath(dirname(da), ra) && realpath(dirname(db), rb) && strcmp(ra, rb) == 0;
+}
+
+/* A CID is a VM's address on the host and its socket the way in: both
+ * unique in a system (one host), whether linked or not. The socket must
+ * also fit the routes the runtime passes on. */
+static int check_vsock_devices(const struct avp_system *s, struct jc_err *e)
+{
+	for (unsigned int v = 0; v < s->nvms; v++) {
+		const struct avp_bundle *b = &s->vms[v].bundle;
+		const struct avp_vsock_cfg *vs = &b->cfg.vsock;
+
+		if (!vs->cid)
+			continue;
+		if (strlen(vs->socket) >= sizeof(((struct rt_vsock_peer *)0)->socket))
+			return jc_fail(e, "", "vms[%u].bundle: devices[%u].socket: \"%s\" is too "
+				       "long for a Unix socket address", v, b->vsock_device,
+				       vs->socket);
+		for (unsigned int w = 0; w < v; w++) {
+			const struct avp_bundle *o = &s->vms[w].bundle;
+
+			if (!o->cfg.vsock.cid)
+				continue;
+			if (o->cfg.vsock.cid == vs->cid)
+				return jc_fail(e, "", "vms[%u].bundle: devices[%u].cid: CID %u is also "
+					       "VM \"%s\"'s (vms[%u]); every VM needs a CID of its "
+					       "own", v, b->vsock_device, vs->cid, s->vms[w].id, w);
+			if (same_socket(o->cfg.vsock.socket, vs->socket))
+				return jc_fail(e, "", "vms[%u].bundle: devices[%u].socket: %s is also "
+					       "VM \"%s\"'s (vms[%u])", v, b->vsock_device,
+					       vs->socket, s->vms[w].id, w);
+		}
+	}
+	return 0;
+}
+
+unsigned int system_vsock_peers(const struct avp_system *s, unsigned int v,
+				struct rt_vsock_peer *peers)
+{
+	unsigned int n = 0;
+
+	for (unsigned int w = 0; w < s->nvms && n < AVP_VSOCK_MAX_PEERS; w++) {
+		const struct avp_vsock_cfg *vs = &s->vms[w].bundle.cfg.vsock;
+
+		if (!s->vsock_link[v][w])
+			continue;
+		memset(&peers[n], 0, sizeof(peers[n]));
+		snprintf(peers[n].id, sizeof(peers[n].id), "%s", s->vms[w].id);
+		peers[n].cid = vs->cid;
+		snprintf(peers[n].socket, sizeof(peers[n].socket), "%s", vs->socket);
+		n++;
+	}
+	return n;
+}
+
 /* Every net device that names a network is a member of it, and no tap
  * (named after the MAC) is used twice. */
 static int check_net_devices(const struct avp_system *s, struct jc_err *e)
@@ -193,7 +324,7 @@ static int check_critical_cpus(const struct avp_system *s, struct jc_err *e)
 static int parse_named(const char *text, size_t len, const char *name, const char *dir,
 		       struct avp_system *s, struct jc_err *e)
 {
-	struct json_object *root, *vms, *nets;
+	struct json_object *root, *vms, *nets, *links;
 	int ret;
 
 	memset(s, 0, sizeof(*s));
@@ -206,6 +337,11 @@ static int parse_named(const char *text, size_t len, const char *name, const cha
 	ret = jc_get_array(root, "", "networks", false, &nets, e);
 	if (ret == -ENOENT)
 		nets = NULL;
+	else if (ret)
+		goto out;
+	ret = jc_get_array(root, "", "links", false, &links, e);
+	if (ret == -ENOENT)
+		links = NULL;
 	else if (ret)
 		goto out;
 	ret = 0;
@@ -228,8 +364,18 @@ static int parse_named(const char *text, size_t len, const char *name, const cha
 		jc_path_index(path, sizeof(path), "networks", i);
 		ret = parse_network(json_object_array_get_idx(nets, i), path, s, e);
 	}
+	if (!ret && links && json_object_array_length(links) > SYS_MAX_LINKS)
+		ret = jc_fail(e, "links", "at most %d links", SYS_MAX_LINKS);
+	for (size_t i = 0; !ret && links && i < json_object_array_length(links); i++) {
+		char path[JC_PATH_MAX];
+
+		jc_path_index(path, sizeof(path), "links", i);
+		ret = parse_link(json_object_array_get_idx(links, i), path, s, e);
+	}
 	if (!ret)
 		ret = check_net_devices(s, e);
+	if (!ret)
+		ret = check_vsock_devices(s, e);
 	if (!ret)
 		ret = check_critical_cpus(s, e);
 out:

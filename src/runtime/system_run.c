@@ -74,8 +74,11 @@ int system_up(const char *root, const struct avp_system *s, struct jc_err *e)
 	for (; !ret && created < s->nvms; created++) {
 		const struct sys_vm *vm = &s->vms[created];
 		struct jc_err step = { "" };
+		/* Routes to exactly the VMs the file links this one with. */
+		struct rt_vsock_peer peers[AVP_VSOCK_MAX_PEERS];
+		unsigned int npeers = system_vsock_peers(s, created, peers);
 
-		ret = rt_create(root, vm->id, vm->bundle_dir, &step);
+		ret = rt_create_linked(root, vm->id, vm->bundle_dir, peers, npeers, &step);
 		if (ret)
 			jc_fail(e, "", "vms[%u] (%s): %s", created, vm->id, step.text);
 	}

@@ -4,11 +4,14 @@
  *   vsock_echo listen PORT COUNT
  *       listens on AF_VSOCK port PORT, echoes each connection until its
  *       peer half-closes, and exits 0 after COUNT connections were served
- *       (each in a child process, so they run at once).
- *   vsock_echo connect CID PORT BYTES
+ *       (each in a child process, so they run at once). Prints
+ *       "accepted from CID:PORT" for each (the peer as this guest sees it).
+ *   vsock_echo connect CID PORT BYTES [RETRY_S]
  *       connects to CID:PORT, sends BYTES of a pattern while reading the
  *       echo, half-closes, and checks that exactly the same bytes came back.
- *       Exit 0 when they did.
+ *       Exit 0 when they did. A refused connect is retried for RETRY_S
+ *       seconds (default 0: fail at once), for a peer that is still
+ *       booting; a failure says how long the last attempt took.
  *   vsock_echo cid
  *       prints the guest's own CID (from /dev/vsock).
  */
@@ -22,8 +25,18 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+static long long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
 
 static unsigned char pattern(unsigned long i, unsigned int seed)
 {
@@ -78,13 +91,17 @@ static int do_listen(unsigned int port, int count)
 	printf("vsock_echo: listening on port %u for %d connection(s)\n", port, count);
 	fflush(stdout);
 	for (int i = 0; i < count; i++) {
-		int fd = accept(lfd, NULL, NULL);
+		struct sockaddr_vm peer = { 0 };
+		socklen_t plen = sizeof(peer);
+		int fd = accept(lfd, (struct sockaddr *)&peer, &plen);
 		pid_t pid;
 
 		if (fd < 0) {
 			perror("vsock_echo: accept");
 			return 1;
 		}
+		printf("vsock_echo: accepted from %u:%u\n", peer.svm_cid, peer.svm_port);
+		fflush(stdout);
 		pid = fork();
 		if (pid == 0) {
 			close(lfd);
@@ -102,18 +119,49 @@ static int do_listen(unsigned int port, int count)
 	return failed ? 1 : 0;
 }
 
-static int do_connect(unsigned int cid, unsigned int port, unsigned long bytes)
+/* A connected socket, or -1 after printing why (and how long the last
+ * attempt took: a refusal must be quick, not a timeout). */
+static int connect_retry(unsigned int cid, unsigned int port, unsigned int retry_s)
 {
 	struct sockaddr_vm addr = { .svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = port };
+	/* Linux's default is 2 s; a nested test host may be slower. */
+	struct timeval tmo = { .tv_sec = 10 };
+	long long deadline = now_ms() + (long long)retry_s * 1000;
+
+	for (;;) {
+		long long t0 = now_ms();
+		int fd = socket(AF_VSOCK, SOCK_STREAM, 0), err;
+
+		if (fd < 0) {
+			perror("vsock_echo: socket");
+			return -1;
+		}
+		setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &tmo, sizeof(tmo));
+		if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0)
+			return fd;
+		err = errno;
+		close(fd);
+		if ((err == ECONNRESET || err == ECONNREFUSED || err == ETIMEDOUT) &&
+		    now_ms() < deadline) {
+			usleep(300 * 1000);
+			continue;
+		}
+		fprintf(stderr, "vsock_echo: connect %u:%u: %s (after %lld ms)\n", cid, port,
+			strerror(err), now_ms() - t0);
+		return -1;
+	}
+}
+
+static int do_connect(unsigned int cid, unsigned int port, unsigned long bytes,
+		      unsigned int retry_s)
+{
 	static char buf[65536];
-	unsigned long sent = 0, got = 0;
-	int fd = socket(AF_VSOCK, SOCK_STREAM, 0);
+	unsigned long sent = 0, got = 0, sum = 0;
+	int fd = connect_retry(cid, port, retry_s);
 	int shut = 0;
 
-	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
-		fprintf(stderr, "vsock_echo: connect %u:%u: %s\n", cid, port, strerror(errno));
+	if (fd < 0)
 		return 1;
-	}
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	/* Write and read at once: an echo peer stops reading when we stop. */
 	while (got < bytes || !shut) {
@@ -150,6 +198,7 @@ static int do_connect(unsigned int cid, unsigned int port, unsigned long bytes)
 				return 1;
 			}
 			for (ssize_t i = 0; i < n; i++, got++) {
+				sum = (sum * 31 + (unsigned char)buf[i]) % 4294967291ul;
 				if (got >= bytes || (unsigned char)buf[i] != pattern(got, port)) {
 					fprintf(stderr, "vsock_echo: wrong byte at offset %lu\n", got);
 					return 1;
@@ -181,7 +230,8 @@ static int do_connect(unsigned int cid, unsigned int port, unsigned long bytes)
 			break;
 	}
 	close(fd);
-	printf("vsock_echo: %lu bytes to %u:%u and back intact\n", bytes, cid, port);
+	printf("vsock_echo: %lu bytes to %u:%u and back intact (checksum %lu)\n", bytes, cid, port,
+	       sum);
 	return 0;
 }
 
@@ -205,9 +255,11 @@ int main(int argc, char **argv)
 		return print_cid();
 	if (argc == 4 && strcmp(argv[1], "listen") == 0)
 		return do_listen((unsigned int)strtoul(argv[2], NULL, 10), atoi(argv[3]));
-	if (argc == 5 && strcmp(argv[1], "connect") == 0)
+	if ((argc == 5 || argc == 6) && strcmp(argv[1], "connect") == 0)
 		return do_connect((unsigned int)strtoul(argv[2], NULL, 10),
-				  (unsigned int)strtoul(argv[3], NULL, 10), strtoul(argv[4], NULL, 10));
-	fprintf(stderr, "usage: vsock_echo listen PORT COUNT | connect CID PORT BYTES\n");
+				  (unsigned int)strtoul(argv[3], NULL, 10), strtoul(argv[4], NULL, 10),
+				  argc == 6 ? (unsigned int)strtoul(argv[5], NULL, 10) : 0);
+	fprintf(stderr, "usage: vsock_echo listen PORT COUNT | connect CID PORT BYTES [RETRY_S] | "
+			"cid\n");
 	return 2;
 }

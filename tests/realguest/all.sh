@@ -8,7 +8,7 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
-READY=(avp-boot.sh qemu-peer.sh durability.sh sound.sh vsock.sh input.sh watchdog.sh gpu.sh early-button.sh runtime.sh jail.sh)
+READY=(avp-boot.sh qemu-peer.sh durability.sh sound.sh vsock.sh input.sh watchdog.sh gpu.sh early-button.sh runtime.sh jail.sh vsock-link.sh)
 declare -A PENDING=(
 	[conform.sh]="conformance self-test has not completed a clean run yet (issue 4)"
 )

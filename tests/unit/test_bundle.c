@@ -493,6 +493,104 @@ static void test_system(void **state)
 	sys_refused("{\"vms\": [{\"id\": \"a\", \"bundle\": \"a\"},]}", "system file:1:");
 }
 
+/* sys/NAME: a bundle whose only device is vsock with cid and socket
+ * (cid 0: no vsock device at all). */
+static void vsock_bundle(const char *name, unsigned int cid, const char *socket)
+{
+	char rel[64], text[512];
+
+	snprintf(rel, sizeof(rel), "sys/%s", name);
+	make_dir(rel);
+	snprintf(rel, sizeof(rel), "sys/%s/config.json", name);
+	if (cid)
+		snprintf(text, sizeof(text),
+			 "{\"kernel\": \"../bz\", \"devices\": [{\"type\": \"rng\"},"
+			 " {\"type\": \"vsock\", \"cid\": %u, \"socket\": \"%s\"}]}", cid, socket);
+	else
+		snprintf(text, sizeof(text), "{\"kernel\": \"../bz\"}");
+	write_file(rel, text);
+}
+
+/* AVP-VSOCK-2: "links" give exactly the linked VMs routes to each other,
+ * both ways; mistakes are named by JSON path. */
+static void test_system_vsock_links(void **state)
+{
+	const char *three = "{\"vms\": [{\"id\": \"va\", \"bundle\": \"va\"}, {\"id\": \"vb\", \"bundle\": \"vb\"},"
+			    " {\"id\": \"vc\", \"bundle\": \"vc\"}], \"links\": [%s]}";
+	char dir[PATH_MAX + 64], text[1024], want[PATH_MAX + 128];
+	struct rt_vsock_peer peers[AVP_VSOCK_MAX_PEERS];
+	struct avp_system s;
+	struct jc_err e = { "" };
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/sys", tmpdir);
+	mkdir(dir, 0755); /* test_system may have made it */
+	write_file("sys/bz", "kernel");
+	vsock_bundle("va", 3, "va.sock");
+	vsock_bundle("vb", 4, "vb.sock");
+	vsock_bundle("vc", 5, "vc.sock");
+	vsock_bundle("vn", 0, NULL);
+	vsock_bundle("vdup", 3, "other.sock");
+	vsock_bundle("vsame", 6, "../va/va.sock");
+
+	/* a and b linked, c alone */
+	snprintf(text, sizeof(text), three, "{\"$comment\": \"x\", \"vsock\": [\"va\", \"vb\"]}");
+	assert_int_equal(system_parse(text, strlen(text), dir, &s, &e), 0);
+	assert_true(s.vsock_link[0][1]);
+	assert_true(s.vsock_link[1][0]);
+	assert_false(s.vsock_link[0][2] || s.vsock_link[2][0] || s.vsock_link[1][2] ||
+		     s.vsock_link[2][1] || s.vsock_link[0][0]);
+	assert_int_equal(system_vsock_peers(&s, 0, peers), 1);
+	assert_string_equal(peers[0].id, "vb");
+	assert_int_equal(peers[0].cid, 4);
+	snprintf(want, sizeof(want), "%s/vb/vb.sock", dir);
+	assert_string_equal(peers[0].socket, want);
+	assert_int_equal(system_vsock_peers(&s, 1, peers), 1);
+	assert_string_equal(peers[0].id, "va");
+	assert_int_equal(peers[0].cid, 3);
+	assert_int_equal(system_vsock_peers(&s, 2, peers), 0);
+	system_free(&s);
+
+	/* one link of three: each reaches the two others; no links: nobody */
+	snprintf(text, sizeof(text), three, "{\"vsock\": [\"vc\", \"va\", \"vb\"]}");
+	assert_int_equal(system_parse(text, strlen(text), dir, &s, &e), 0);
+	for (unsigned int v = 0; v < 3; v++)
+		assert_int_equal(system_vsock_peers(&s, v, peers), 2);
+	system_free(&s);
+	snprintf(text, sizeof(text), three, "");
+	assert_int_equal(system_parse(text, strlen(text), dir, &s, &e), 0);
+	for (unsigned int v = 0; v < 3; v++)
+		assert_int_equal(system_vsock_peers(&s, v, peers), 0);
+	system_free(&s);
+
+	snprintf(text, sizeof(text), three, "{\"vsock\": [\"va\", \"x\"]}");
+	sys_refused(text, "links[0].vsock[1]: no VM \"x\" in vms");
+	snprintf(text, sizeof(text), three, "{\"vsock\": [\"va\", \"vb\"]}, {\"vsock\": [\"vb\", \"vb\"]}");
+	sys_refused(text, "links[1].vsock[1]: \"vb\" is listed twice");
+	snprintf(text, sizeof(text), three, "{\"vsock\": [\"va\"]}");
+	sys_refused(text, "links[0].vsock: a link joins at least 2 VMs");
+	snprintf(text, sizeof(text), three, "{\"vsock\": [\"va\", 4]}");
+	sys_refused(text, "links[0].vsock[1]: expected a VM ID string, got");
+	snprintf(text, sizeof(text), three, "{\"shm\": [\"va\", \"vb\"]}");
+	sys_refused(text, "links[0].shm: unknown key (expected one of: vsock)");
+	snprintf(text, sizeof(text), three, "{}");
+	sys_refused(text, "links[0].vsock: missing");
+	snprintf(text, sizeof(text), three, "[\"va\", \"vb\"]");
+	sys_refused(text, "links[0]: expected an object");
+	sys_refused("{\"vms\": [{\"id\": \"va\", \"bundle\": \"va\"}], \"links\": {}}",
+		    "links: expected an array");
+	sys_refused("{\"vms\": [{\"id\": \"va\", \"bundle\": \"va\"}, {\"id\": \"vn\", \"bundle\": \"vn\"}],"
+		    " \"links\": [{\"vsock\": [\"va\", \"vn\"]}]}",
+		    "links[0].vsock[1]: VM \"vn\" has no vsock device");
+	/* CIDs and sockets are unique in a system, linked or not */
+	sys_refused("{\"vms\": [{\"id\": \"va\", \"bundle\": \"va\"}, {\"id\": \"vd\", \"bundle\": \"vdup\"}]}",
+		    "vms[1].bundle: devices[1].cid: CID 3 is also VM \"va\"'s (vms[0])");
+	sys_refused("{\"vms\": [{\"id\": \"va\", \"bundle\": \"va\"}, {\"id\": \"vs\", \"bundle\": \"vsame\"}]}",
+		    "vms[1].bundle: devices[1].socket: ");
+	sys_refused("{\"vms\": [{\"id\": \"va\", \"bundle\": \"va\"}, {\"id\": \"vs\", \"bundle\": \"vsame\"}]}",
+		    "is also VM \"va\"'s (vms[0])");
+}
+
 /* ---- runtime bookkeeping ----------------------------------------------- */
 
 static void test_ids(void **state)
@@ -643,6 +741,61 @@ static void test_proc_identity(void **state)
 	assert_false(rt_proc_alive(&fake));
 }
 
+/* The routes `avp system up` gives a VM survive state.json. */
+static void test_state_vsock_peers(void **state)
+{
+	char root[PATH_MAX + 64], dir[PATH_MAX + 80];
+	struct rt_state st, back;
+
+	(void)state;
+	snprintf(root, sizeof(root), "%s/root", tmpdir);
+	mkdir(root, 0755);
+	snprintf(dir, sizeof(dir), "%s/vm2", root);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	memset(&st, 0, sizeof(st));
+	strcpy(st.id, "vm2");
+	st.npeers = 2;
+	strcpy(st.peers[0].id, "b");
+	st.peers[0].cid = 4;
+	strcpy(st.peers[0].socket, "/srv/b/v.sock");
+	strcpy(st.peers[1].id, "c");
+	st.peers[1].cid = 4294967294u;
+	strcpy(st.peers[1].socket, "/srv/c/v.sock");
+	assert_int_equal(rt_state_write(root, &st), 0);
+	assert_int_equal(rt_state_read(root, "vm2", &back), 0);
+	assert_int_equal(back.npeers, 2);
+	assert_string_equal(back.peers[0].id, "b");
+	assert_int_equal(back.peers[0].cid, 4);
+	assert_string_equal(back.peers[0].socket, "/srv/b/v.sock");
+	assert_int_equal(back.peers[1].cid, 4294967294u);
+	assert_string_equal(back.peers[1].socket, "/srv/c/v.sock");
+	/* and a state without any reads back as none */
+	st.npeers = 0;
+	assert_int_equal(rt_state_write(root, &st), 0);
+	assert_int_equal(rt_state_read(root, "vm2", &back), 0);
+	assert_int_equal(back.npeers, 0);
+}
+
+/* Routes need a vsock device to route from; refused before anything is
+ * made. */
+static void test_create_linked_needs_vsock(void **state)
+{
+	char root[PATH_MAX + 64], bundle[PATH_MAX + 64], dir[PATH_MAX + 80];
+	struct rt_vsock_peer peer = { "b", 4, "/srv/b/v.sock" };
+	struct jc_err e = { "" };
+
+	(void)state;
+	make_dir("novs");
+	write_file("novs/bz", "kernel");
+	write_file("novs/config.json", "{\"kernel\": \"bz\"}");
+	snprintf(root, sizeof(root), "%s/rtroot2", tmpdir);
+	snprintf(bundle, sizeof(bundle), "%s/novs", tmpdir);
+	assert_int_equal(rt_create_linked(root, "vm-n", bundle, &peer, 1, &e), -EINVAL);
+	assert_non_null(strstr(e.text, "vsock links need a vsock device"));
+	snprintf(dir, sizeof(dir), "%s/vm-n", root);
+	assert_int_not_equal(access(dir, F_OK), 0);
+}
+
 /* create (a real detached monitor, no VM is booted) -> a second create
  * with the same ID is refused -> kill before start -> delete. */
 static void test_create_duplicate_kill_delete(void **state)
@@ -719,6 +872,9 @@ int main(void)
 		cmocka_unit_test(test_run_bundle_config),
 		cmocka_unit_test(test_spec_writes_once),
 		cmocka_unit_test(test_system),
+		cmocka_unit_test(test_system_vsock_links),
+		cmocka_unit_test(test_state_vsock_peers),
+		cmocka_unit_test(test_create_linked_needs_vsock),
 		cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_state_roundtrip),

@@ -4,6 +4,9 @@
  *  - the schema and the parser know exactly the same keys, object by
  *    object (so neither can grow a key the other lacks);
  *  - bad bundles fail both (so the validator below is not a yes-man).
+ * The same for docs/system.schema.json and the system-file parser: every
+ * example system (examples/ * /system.json) validates, the keys agree, bad
+ * systems fail the schema (test_bundle.c has the parser's refusals).
  * The validator covers the subset of JSON Schema 2020-12 the schema uses,
  * and fails on any keyword it does not know. */
 #include <stdarg.h>
@@ -22,10 +25,14 @@
 #include <string.h>
 
 #include "avp/runtime/bundle.h"
+#include "avp/runtime/system.h"
 
 #define SCHEMA "docs/bundle.schema.json"
+#define SYSTEM_SCHEMA "docs/system.schema.json"
 
-static struct json_object *schema_root;
+static struct json_object *schema_root;	/* the one being validated against ($ref) */
+static struct json_object *bundle_schema;
+static struct json_object *system_schema;
 
 static int bad(char *err, size_t len, const char *path, const char *fmt, const char *what)
 {
@@ -98,7 +105,8 @@ static int validate(struct json_object *s, struct json_object *v, const char *pa
 		static const char *const known[] = {
 			"$schema", "$id", "title", "$comment", "$defs", "description", "$ref", "type",
 			"enum", "const", "properties", "required", "additionalProperties", "items",
-			"minimum", "maximum", "minLength", "maxLength", "pattern", "oneOf", NULL,
+			"minimum", "maximum", "minLength", "maxLength", "pattern", "oneOf", "minItems",
+			"maxItems", NULL,
 		};
 		bool ok = false;
 
@@ -157,6 +165,14 @@ static int validate(struct json_object *s, struct json_object *v, const char *pa
 				return bad(err, len, path, "does not match %s", json_object_get_string(k));
 		}
 	}
+	if (json_object_is_type(v, json_type_array)) {
+		int n = (int)json_object_array_length(v);
+
+		if ((k = json_object_object_get(s, "minItems")) && n < json_object_get_int(k))
+			return bad(err, len, path, "fewer items than %s", json_object_to_json_string(k));
+		if ((k = json_object_object_get(s, "maxItems")) && n > json_object_get_int(k))
+			return bad(err, len, path, "more items than %s", json_object_to_json_string(k));
+	}
 	if ((k = json_object_object_get(s, "items")) && json_object_is_type(v, json_type_array))
 		for (size_t i = 0; i < json_object_array_length(v); i++) {
 			char sub[256];
@@ -189,14 +205,17 @@ static int validate(struct json_object *s, struct json_object *v, const char *pa
 static int setup(void **state)
 {
 	(void)state;
-	schema_root = json_object_from_file(SCHEMA);
-	return schema_root ? 0 : -1;
+	bundle_schema = json_object_from_file(SCHEMA);
+	system_schema = json_object_from_file(SYSTEM_SCHEMA);
+	schema_root = bundle_schema;
+	return bundle_schema && system_schema ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	json_object_put(schema_root);
+	json_object_put(bundle_schema);
+	json_object_put(system_schema);
 	return 0;
 }
 
@@ -311,6 +330,91 @@ static void same_keys(struct json_object *props, const char *object)
 	assert_int_equal(nkeys, nprops);
 }
 
+/* Same keys, with the parser's table for `object` of the system format. */
+static void same_system_keys(struct json_object *props, const char *object)
+{
+	const char *const *keys = system_keys(object);
+	size_t nkeys = 0, nprops = 0;
+
+	if (!keys)
+		fail_msg("the system parser has no key table for '%s'", object);
+	assert_non_null(props);
+	for (; keys[nkeys]; nkeys++)
+		if (!json_object_object_get_ex(props, keys[nkeys], NULL))
+			fail_msg("system '%s': the parser accepts '%s', the schema does not have it",
+				 object, keys[nkeys]);
+	json_object_object_foreach(props, key, val) {
+		(void)val;
+		if (strcmp(key, "$comment"))
+			nprops++;
+	}
+	assert_int_equal(nkeys, nprops);
+}
+
+static void test_system_examples_valid(void **state)
+{
+	char err[512] = "";
+	glob_t g;
+
+	(void)state;
+	schema_root = system_schema;
+	assert_int_equal(glob("examples/*/system.json", 0, NULL, &g), 0);
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		struct json_object *v = json_object_from_file(g.gl_pathv[i]);
+
+		assert_non_null(v);
+		if (validate(system_schema, v, "", err, sizeof(err)))
+			fail_msg("%s does not validate: %s", g.gl_pathv[i], err);
+		json_object_put(v);
+	}
+	assert_true(g.gl_pathc >= 1); /* the cockpit */
+	globfree(&g);
+	schema_root = bundle_schema;
+}
+
+static void test_bad_systems_fail_schema(void **state)
+{
+	static const char *const bad_systems[] = {
+		"{}",
+		"{\"vms\": []}",
+		"{\"vms\": [{\"id\": \"a\"}]}",
+		"{\"vms\": [{\"id\": \"-a\", \"bundle\": \"a\"}]}",
+		"{\"vms\": [{\"id\": \"a\", \"bundle\": \"a\"}], \"net\": []}",
+		"{\"vms\": [{\"id\": \"a\", \"bundle\": \"a\"}], \"networks\": [{\"name\": \"Lan\", \"members\": []}]}",
+		"{\"vms\": [{\"id\": \"a\", \"bundle\": \"a\"}], \"links\": [{\"vsock\": [\"a\"]}]}",
+		"{\"vms\": [{\"id\": \"a\", \"bundle\": \"a\"}], \"links\": [{\"shm\": [\"a\", \"b\"]}]}",
+		"{\"vms\": [{\"id\": \"a\", \"bundle\": \"a\"}], \"links\": [[\"a\", \"b\"]]}",
+		"{\"vms\": [{\"id\": \"a\", \"bundle\": \"a\"}], \"links\": [{\"vsock\": [\"a\", 2]}]}",
+	};
+	const char *good = "{\"vms\": [{\"id\": \"a\", \"bundle\": \"a\"}, {\"id\": \"b\", \"bundle\": \"b\"}],"
+			   " \"links\": [{\"$comment\": \"x\", \"vsock\": [\"a\", \"b\"]}]}";
+	char err[512] = "";
+
+	(void)state;
+	schema_root = system_schema;
+	if (check_text(good, err, sizeof(err)))
+		fail_msg("the schema refuses a good system: %s", err);
+	for (size_t i = 0; i < sizeof(bad_systems) / sizeof(bad_systems[0]); i++)
+		if (check_text(bad_systems[i], err, sizeof(err)) == 0)
+			fail_msg("the schema accepts a bad system: %s", bad_systems[i]);
+	schema_root = bundle_schema;
+}
+
+static void test_system_schema_keys_match_parser(void **state)
+{
+	struct json_object *props = json_object_object_get(system_schema, "properties");
+	static const char *const arrays[] = { "vms", "networks", "links" };
+
+	(void)state;
+	same_system_keys(props, "");
+	for (size_t i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++)
+		same_system_keys(json_object_object_get(
+					 json_object_object_get(json_object_object_get(props, arrays[i]),
+								"items"),
+					 "properties"),
+				 arrays[i]);
+}
+
 static void test_schema_keys_match_parser(void **state)
 {
 	struct json_object *props = json_object_object_get(schema_root, "properties");
@@ -343,6 +447,9 @@ int main(void)
 		cmocka_unit_test(test_examples_valid),
 		cmocka_unit_test(test_bad_bundles_fail_both),
 		cmocka_unit_test(test_schema_keys_match_parser),
+		cmocka_unit_test(test_system_examples_valid),
+		cmocka_unit_test(test_bad_systems_fail_schema),
+		cmocka_unit_test(test_system_schema_keys_match_parser),
 	};
 
 	return cmocka_run_group_tests_name("bundle-schema", tests, setup, teardown);

@@ -1,5 +1,6 @@
 /* The command line of the control socket, vsock and input devices:
- * --api-sock, --vsock cid=N,socket=PATH, --input keyboard|touch[,...]. */
+ * --api-sock, --vsock cid=N,socket=PATH, --vsock-peer CID:PATH (the route
+ * table), --input keyboard|touch[,...]. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,6 +38,33 @@ static void test_vsock_grammar(void **state)
 	/* a failed parse leaves the last good value alone */
 	assert_int_equal(v.cid, 4294967294u);
 	free(v.socket);
+}
+
+static void test_vsock_peer_grammar(void **state)
+{
+	struct avp_vsock_peer p = { 0 };
+
+	(void)state;
+	assert_int_equal(cli_parse_vsock_peer("4:/run/b.sock", &p), 0);
+	assert_int_equal(p.cid, 4);
+	assert_string_equal(p.socket, "/run/b.sock");
+	free(p.socket);
+	/* the path is everything after the first ':' */
+	assert_int_equal(cli_parse_vsock_peer("4294967294:/a:b,c", &p), 0);
+	assert_int_equal(p.cid, 4294967294u);
+	assert_string_equal(p.socket, "/a:b,c");
+	free(p.socket);
+
+	const char *bad[] = {
+		"", "4", "4:", ":/x", "2:/x", "0:/x", "4294967295:/x", "x:/x", "-4:/x", "+4:/x",
+		" 4:/x", "4 :/x", "99999999999999999:/x", "cid=4:/x",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		p.socket = NULL;
+		if (cli_parse_vsock_peer(bad[i], &p) != -EINVAL)
+			fail_msg("accepted '%s'", bad[i]);
+		assert_null(p.socket);
+	}
 }
 
 static void test_input_grammar(void **state)
@@ -89,6 +117,18 @@ static void test_run_options(void **state)
 			      "--vsock", "cid=4,socket=/b" };
 	char *bad_vsock[] = { "avp", "run", "--kernel", "k", "--vsock", "cid=1,socket=/a" };
 	char *empty_sock[] = { "avp", "run", "--kernel", "k", "--api-sock", "" };
+	char *peers[] = { "avp", "run", "--vsock-peer", "5:/run/c.sock", "--kernel", "k",
+			  "--vsock", "cid=3,socket=/a", "--vsock-peer", "4:/run/b.sock" };
+	char *peer_no_vsock[] = { "avp", "run", "--kernel", "k", "--vsock-peer", "4:/b" };
+	char *peer_own[] = { "avp", "run", "--kernel", "k", "--vsock", "cid=4,socket=/a",
+			     "--vsock-peer", "4:/b" };
+	char *peer_twice[] = { "avp", "run", "--kernel", "k", "--vsock", "cid=3,socket=/a",
+			       "--vsock-peer", "4:/b", "--vsock-peer", "4:/c" };
+	char *peer_bad[] = { "avp", "run", "--kernel", "k", "--vsock", "cid=3,socket=/a",
+			     "--vsock-peer", "2:/b" };
+	char *many[8 + 2 * (AVP_VSOCK_MAX_PEERS + 1)] = { "avp", "run", "--kernel", "k", "--vsock",
+							   "cid=3,socket=/a" };
+	char many_args[AVP_VSOCK_MAX_PEERS + 1][32];
 
 	(void)state;
 	memset(err, 0, sizeof(err));
@@ -113,6 +153,38 @@ static void test_run_options(void **state)
 	avp_config_free(&cfg);
 	assert_int_equal(parse(empty_sock, 6, &cfg, err, sizeof(err)), -EINVAL);
 	avp_config_free(&cfg);
+
+	/* peers: in any order relative to --vsock, kept in order */
+	assert_int_equal(parse(peers, 10, &cfg, err, sizeof(err)), CLI_RUN);
+	assert_int_equal(cfg.vsock.npeers, 2);
+	assert_int_equal(cfg.vsock.peers[0].cid, 5);
+	assert_string_equal(cfg.vsock.peers[0].socket, "/run/c.sock");
+	assert_int_equal(cfg.vsock.peers[1].cid, 4);
+	assert_string_equal(cfg.vsock.peers[1].socket, "/run/b.sock");
+	avp_config_free(&cfg);
+	assert_int_equal(parse(peer_no_vsock, 6, &cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--vsock-peer needs a vsock device"));
+	avp_config_free(&cfg);
+	assert_int_equal(parse(peer_own, 8, &cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "CID 4 is this VM's own"));
+	avp_config_free(&cfg);
+	assert_int_equal(parse(peer_twice, 10, &cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "CID 4 is given twice"));
+	avp_config_free(&cfg);
+	assert_int_equal(parse(peer_bad, 8, &cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "expected CID:PATH"));
+	avp_config_free(&cfg);
+	for (int i = 0; i <= AVP_VSOCK_MAX_PEERS; i++) {
+		snprintf(many_args[i], sizeof(many_args[i]), "%d:/p%d", 10 + i, i);
+		many[6 + 2 * i] = "--vsock-peer";
+		many[7 + 2 * i] = many_args[i];
+	}
+	assert_int_equal(parse(many, 6 + 2 * AVP_VSOCK_MAX_PEERS, &cfg, err, sizeof(err)), CLI_RUN);
+	assert_int_equal(cfg.vsock.npeers, AVP_VSOCK_MAX_PEERS);
+	avp_config_free(&cfg);
+	assert_int_equal(parse(many, 8 + 2 * AVP_VSOCK_MAX_PEERS, &cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "at most 16 peers"));
+	avp_config_free(&cfg);
 }
 
 static void test_help_mentions_options(void **state)
@@ -126,6 +198,7 @@ static void test_help_mentions_options(void **state)
 	fclose(out);
 	assert_non_null(strstr(buf, "--api-sock PATH"));
 	assert_non_null(strstr(buf, "--vsock cid=N,socket=PATH"));
+	assert_non_null(strstr(buf, "--vsock-peer CID:PATH"));
 	assert_non_null(strstr(buf, "--input keyboard"));
 	out = fmemopen(buf, sizeof(buf), "w");
 	cli_usage(out);
@@ -137,6 +210,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vsock_grammar),
+		cmocka_unit_test(test_vsock_peer_grammar),
 		cmocka_unit_test(test_input_grammar),
 		cmocka_unit_test(test_run_options),
 		cmocka_unit_test(test_help_mentions_options),

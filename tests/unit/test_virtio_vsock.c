@@ -1,8 +1,11 @@
 /* virtio-vsock against the pretend driver, with real Unix sockets in a
  * temporary directory as the host side: both connection directions, data
  * both ways, credit in both directions, back-pressure, orderly and
- * abortive ends, limits, and hostile packets. The transport's epoll loop
- * is played by pump(), which polls whatever the device asked to watch. */
+ * abortive ends, limits, and hostile packets. Guest to guest (AVP-VSOCK-2):
+ * RST for CIDs that are not linked, a routed stream against a pretend peer
+ * avp, the peer's refusals, streams announced from a linked CID, and two
+ * devices routed to each other end to end. The transport's epoll loop is
+ * played by pump(), which polls whatever the device asked to watch. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,6 +42,8 @@ struct watch {
 struct fixture {
 	struct vq_harness h; /* first: dev->transport points here */
 	struct virtio_dev *dev;
+	uint32_t cid;
+	bool any_src; /* packets may come from CIDs other than the host's */
 	char dir[64];
 	char path[128];
 	struct watch w[MAX_WATCH];
@@ -134,7 +139,8 @@ struct gpkt {
 	uint32_t len;
 	/* rarely changed */
 	uint16_t type;	    /* 0: stream */
-	uint64_t src_cid;   /* 0: GUEST_CID */
+	uint64_t src_cid;   /* 0: the guest's own */
+	uint64_t dst_cid;   /* 0: the host */
 	uint32_t hdr_len;   /* 0: the header's true length */
 	uint32_t claim_len; /* 0: len */
 };
@@ -145,8 +151,8 @@ static void tx(struct fixture *f, const struct gpkt *p)
 	uint16_t slot = f->h.next_desc[VSOCK_TXQ] % TXQ_SIZE;
 	uint8_t *buf = vqh_hva(&f->h, f->tx_gpa[slot]);
 	struct virtio_vsock_hdr h = {
-		.src_cid = htole64(p->src_cid ? p->src_cid : GUEST_CID),
-		.dst_cid = htole64(VSOCK_HOST_CID),
+		.src_cid = htole64(p->src_cid ? p->src_cid : f->cid),
+		.dst_cid = htole64(p->dst_cid ? p->dst_cid : VSOCK_HOST_CID),
 		.src_port = htole32(p->sport),
 		.dst_port = htole32(p->dport),
 		.len = htole32(p->claim_len ? p->claim_len : p->len),
@@ -186,8 +192,9 @@ static bool rx(struct fixture *f, struct rpkt *p)
 		.type = le16toh(h.type), .op = le16toh(h.op),
 	};
 	assert_int_equal(p->len, len - VSOCK_HDR_LEN);
-	assert_int_equal(p->src_cid, VSOCK_HOST_CID);
-	assert_int_equal(p->dst_cid, GUEST_CID);
+	if (!f->any_src)
+		assert_int_equal(p->src_cid, VSOCK_HOST_CID);
+	assert_int_equal(p->dst_cid, f->cid);
 	assert_int_equal(p->type, VIRTIO_VSOCK_TYPE_STREAM);
 	memcpy(p->data, (uint8_t *)vqh_hva(&f->h, f->rx_gpa[id]) + VSOCK_HDR_LEN, p->len);
 	return true;
@@ -261,17 +268,27 @@ static int host_peek(int fd)
 	return n > 0 ? 1 : (n == 0 || errno == ECONNRESET) ? 0 : -1;
 }
 
-static int setup(void **state)
+/* A device with guest CID cid and socket DIR/NAME, routed to peers
+ * (their sockets in DIR too); dir NULL makes a directory of its own. */
+static struct fixture *fixture_new(uint32_t cid, const char *dir, const char *name,
+				   const struct avp_vsock_peer *peers, unsigned int npeers)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct avp_vsock_cfg cfg = { .cid = GUEST_CID };
+	struct avp_vsock_cfg cfg = { .cid = cid, .npeers = npeers };
 
 	assert_non_null(f);
 	avp_log_set_level(AVP_LOG_ERROR);
-	strcpy(f->dir, "/tmp/avp-vsock-test.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof(f->path), "%s/v.sock", f->dir);
+	f->cid = cid;
+	if (dir) {
+		snprintf(f->dir, sizeof(f->dir), "%s", dir);
+	} else {
+		strcpy(f->dir, "/tmp/avp-vsock-test.XXXXXX");
+		assert_non_null(mkdtemp(f->dir));
+	}
+	snprintf(f->path, sizeof(f->path), "%s/%s", f->dir, name);
 	cfg.socket = f->path;
+	for (unsigned int i = 0; i < npeers; i++)
+		cfg.peers[i] = peers[i];
 	assert_int_equal(virtio_vsock_create(&f->dev, &cfg), 0);
 	vqh_init(&f->h, 24u << 20);
 	vqh_attach(&f->h, f->dev, true, true);
@@ -286,13 +303,13 @@ static int setup(void **state)
 		f->tx_gpa[i] = vqh_alloc(&f->h, TX_BUF);
 	f->guest_buf_alloc = 256 * 1024;
 	assert_int_equal(vqh_activate(&f->h, f->dev), 0);
-	*state = f;
-	return 0;
+	return f;
 }
 
-static int teardown(void **state)
+/* Destroys the device; with rm_dir, also its directory (which must then
+ * be empty but for the PATH_PORT sockets tests leave). */
+static void fixture_free(struct fixture *f, bool rm_dir)
 {
-	struct fixture *f = *state;
 	char p[200];
 
 	f->dev->ops->destroy(f->dev);
@@ -303,8 +320,44 @@ static int teardown(void **state)
 		snprintf(p, sizeof(p), "%s_%u", f->path, port);
 		unlink(p);
 	}
-	assert_int_equal(rmdir(f->dir), 0);
+	if (rm_dir)
+		assert_int_equal(rmdir(f->dir), 0);
 	free(f);
+}
+
+static int setup(void **state)
+{
+	*state = fixture_new(GUEST_CID, NULL, "v.sock", NULL, 0);
+	return 0;
+}
+
+/* Linked to CID 4 (a pretend peer avp listens on DIR/peer4.sock when a
+ * test makes it) and CID 5 (whose socket never exists). */
+#define PEER_CID 4
+#define ABSENT_CID 5
+static int setup_routed(void **state)
+{
+	char dir[64] = "/tmp/avp-vsock-test.XXXXXX", p4[128], p5[128];
+	struct avp_vsock_peer peers[2] = { { PEER_CID, p4 }, { ABSENT_CID, p5 } };
+	struct fixture *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(p4, sizeof(p4), "%s/peer4.sock", dir);
+	snprintf(p5, sizeof(p5), "%s/peer5.sock", dir);
+	f = fixture_new(GUEST_CID, dir, "v.sock", peers, 2);
+	f->any_src = true;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char p[200];
+
+	snprintf(p, sizeof(p), "%s/peer4.sock", f->dir);
+	unlink(p);
+	fixture_free(f, true);
 	return 0;
 }
 
@@ -410,7 +463,7 @@ static void test_host_connect_refused_and_bad_lines(void **state)
 	struct fixture *f = *state;
 	uint32_t hport;
 	int fd;
-	char junk[40];
+	char junk[VSOCK_CONNECT_LINE_MAX + 8];
 
 	post_rx(f, 16);
 	fd = host_connect(f, 99, false, &hport);
@@ -849,6 +902,340 @@ static void test_interleaved_streams(void **state)
 	close(fd[1]);
 }
 
+
+/* ---- guest to guest (AVP-VSOCK-2) ---- */
+
+/* A CID that is neither the host nor linked gets RST at once, from the
+ * address the guest called; nothing is connected anywhere. */
+static void test_unlinked_cid_rst(void **state)
+{
+	struct fixture *f = *state;
+	struct rpkt p;
+
+	post_rx(f, 16);
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_REQUEST, .sport = 700, .dport = 6000,
+			       .dst_cid = 9 });
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RST);
+	assert_int_equal(p.src_cid, 9);
+	assert_int_equal(p.src_port, 6000);
+	assert_int_equal(p.dst_port, 700);
+	/* the guest's own CID is not a route either */
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_REQUEST, .sport = 701, .dport = 6000,
+			       .dst_cid = GUEST_CID });
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RST);
+	assert_int_equal(p.src_cid, GUEST_CID);
+	/* data for such a CID: RST; an RST: nothing */
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RW, .sport = 700, .dport = 6000, .dst_cid = 9,
+			       .data = "x", .len = 1 });
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RST);
+	assert_int_equal(p.src_cid, 9);
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RST, .sport = 700, .dport = 6000, .dst_cid = 9 });
+	expect_no_rx(f);
+	/* a linked VM whose avp is not running (no socket): RST at once */
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_REQUEST, .sport = 702, .dport = 6000,
+			       .dst_cid = ABSENT_CID });
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RST);
+	assert_int_equal(p.src_cid, ABSENT_CID);
+	assert_int_equal(p.dst_port, 702);
+	expect_no_rx(f);
+}
+
+/* The pretend peer avp: a listener on the peer's socket. */
+static int peer_listen(struct fixture *f)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/peer4.sock", f->dir);
+	return host_socket(path, false);
+}
+
+/* The guest calls CID 4, port 6000: the pretend peer accepts and must
+ * read the CONNECT line naming us. Returns the peer's end. */
+static int routed_request(struct fixture *f, int lfd, uint32_t gport)
+{
+	char want[48], got[48] = "";
+	struct pollfd pl = { .fd = lfd, .events = POLLIN };
+	int fd;
+
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_REQUEST, .sport = gport, .dport = 6000,
+			       .dst_cid = PEER_CID });
+	expect_no_rx(f); /* nothing for the guest until the peer answers */
+	assert_int_equal(poll(&pl, 1, 1000), 1);
+	fd = accept(lfd, NULL, NULL);
+	assert_true(fd >= 0);
+	snprintf(want, sizeof(want), "CONNECT 6000 FROM %u\n", GUEST_CID);
+	host_read(fd, got, strlen(want));
+	assert_string_equal(got, want);
+	return fd;
+}
+
+static void test_routed_stream(void **state)
+{
+	struct fixture *f = *state;
+	char buf[16] = "";
+	struct rpkt p;
+	int lfd, fd;
+
+	post_rx(f, 16);
+	lfd = peer_listen(f);
+	fd = routed_request(f, lfd, 800);
+	/* the peer's guest accepted; its first bytes may follow the OK at once */
+	host_write(fd, "OK 1073741824\nhello", 19);
+	pump(f);
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RESPONSE);
+	assert_int_equal(p.src_cid, PEER_CID);
+	assert_int_equal(p.src_port, 6000);
+	assert_int_equal(p.dst_port, 800);
+	assert_int_equal(p.buf_alloc, VSOCK_BUF_ALLOC);
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RW);
+	assert_int_equal(p.src_cid, PEER_CID);
+	assert_int_equal(p.len, 5);
+	assert_memory_equal(p.data, "hello", 5); /* not the OK line */
+	/* our guest to the peer */
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RW, .sport = 800, .dport = 6000,
+			       .dst_cid = PEER_CID, .data = "world", .len = 5 });
+	host_read(fd, buf, 5);
+	assert_memory_equal(buf, "world", 5);
+	/* the same ports to the host are another stream: nobody there, RST */
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_REQUEST, .sport = 800, .dport = 6000 });
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RST);
+	assert_int_equal(p.src_cid, VSOCK_HOST_CID);
+	/* ... and the routed one goes on; the guest half-closes: EOF there */
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_SHUTDOWN, .sport = 800, .dport = 6000,
+			       .dst_cid = PEER_CID, .flags = VIRTIO_VSOCK_SHUTDOWN_SEND });
+	assert_int_equal(recv(fd, buf, 1, 0), 0);
+	/* the peer closes: SHUTDOWN; the guest closes: RST, stream gone */
+	close(fd);
+	pump(f);
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_SHUTDOWN);
+	assert_int_equal(p.src_cid, PEER_CID);
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_SHUTDOWN, .sport = 800, .dport = 6000,
+			       .dst_cid = PEER_CID,
+			       .flags = VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND });
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RST);
+	assert_int_equal(p.src_cid, PEER_CID);
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RW, .sport = 800, .dport = 6000,
+			       .dst_cid = PEER_CID, .data = "late", .len = 4 });
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RST); /* unknown stream now */
+	close(lfd);
+}
+
+/* The peer refuses (its guest has no listener: its avp closes), answers
+ * nonsense, or is slow; a slow peer holds up nobody else. */
+static void test_routed_refusals(void **state)
+{
+	struct fixture *f = *state;
+	struct rpkt p;
+	uint32_t hport;
+	int lfd, fd, slow, host;
+
+	post_rx(f, 16);
+	lfd = peer_listen(f);
+	fd = routed_request(f, lfd, 810);
+	close(fd);
+	pump(f);
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RST);
+	assert_int_equal(p.src_cid, PEER_CID);
+	assert_int_equal(p.dst_port, 810);
+
+	fd = routed_request(f, lfd, 811);
+	host_write(fd, "HELLO\n", 6);
+	pump(f);
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RST);
+	assert_int_equal(host_peek(fd), 0);
+	close(fd);
+
+	slow = routed_request(f, lfd, 812);
+	/* meanwhile a host stream works */
+	host = host_connect(f, 1234, true, &hport);
+	host_write(host, "hi", 2);
+	pump(f);
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RW);
+	assert_int_equal(p.src_cid, VSOCK_HOST_CID);
+	/* the guest gives up on the slow one (its connect timed out) */
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RST, .sport = 812, .dport = 6000,
+			       .dst_cid = PEER_CID });
+	pump(f);
+	assert_int_equal(host_peek(slow), 0);
+	expect_no_rx(f);
+	close(slow);
+	close(host);
+	close(lfd);
+}
+
+/* A linked VM's avp says "CONNECT <port> FROM <cid>": our guest sees the
+ * stream come from that CID; a CID not linked to us is turned away. */
+static void test_stream_from_linked_vm(void **state)
+{
+	struct fixture *f = *state;
+	char line[48], got[32] = "", want[32];
+	struct rpkt p;
+	int fd;
+
+	post_rx(f, 16);
+	fd = host_socket(f->path, true);
+	snprintf(line, sizeof(line), "CONNECT 1234 FROM %u\n", PEER_CID);
+	host_write(fd, line, strlen(line));
+	pump(f);
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_REQUEST);
+	assert_int_equal(p.src_cid, PEER_CID);
+	assert_int_equal(p.dst_port, 1234);
+	assert_true(p.src_port >= VSOCK_HOST_PORT_BASE);
+	/* replies go to CID 4, not to the host */
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RESPONSE, .sport = 1234, .dport = p.src_port });
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RST); /* addressed to the host: no such stream */
+	assert_int_equal(p.src_cid, VSOCK_HOST_CID);
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RESPONSE, .sport = 1234, .dport = p.src_port,
+			       .dst_cid = PEER_CID });
+	snprintf(want, sizeof(want), "OK %u\n", p.src_port);
+	host_read(fd, got, strlen(want));
+	assert_string_equal(got, want);
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RW, .sport = 1234, .dport = p.src_port,
+			       .dst_cid = PEER_CID, .data = "abc", .len = 3 });
+	memset(got, 0, sizeof(got));
+	host_read(fd, got, 3);
+	assert_string_equal(got, "abc");
+	close(fd);
+
+	/* not linked (9), the guest's own CID, malformed: closed, no REQUEST */
+	{
+		static const char *const bad[] = {
+			"CONNECT 1234 FROM 9\n", "CONNECT 1234 FROM 3\n", "CONNECT 1234 FROM 2\n",
+			"CONNECT 1234 FROM\n", "CONNECT 1234 4\n", "CONNECT 1234 FROM 4x\n",
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			fd = host_socket(f->path, true);
+			host_write(fd, bad[i], strlen(bad[i]));
+			pump(f);
+			if (host_peek(fd) != 0)
+				fail_msg("'%.*s' was not turned away", (int)strlen(bad[i]) - 1, bad[i]);
+			close(fd);
+		}
+	}
+	pump(f);
+	while (rx(f, &p))
+		assert_int_not_equal(p.op, VIRTIO_VSOCK_OP_REQUEST);
+}
+
+/* Two devices linked to each other, as `avp system up` sets them: guest A
+ * (CID 3) calls guest B (CID 4) through both devices and the Unix socket
+ * between them; 300 KB each way arrive intact, within each side's credit. */
+static void test_two_linked_vms(void **state)
+{
+	char dir[64] = "/tmp/avp-vsock-test.XXXXXX", pa[128], pb[128];
+	struct fixture *a, *b;
+	enum { N = 300000 };
+	static uint8_t ab[N], ba[N], got_b[N], got_a[N];
+	uint32_t sent_a = 0, recv_b = 0, sent_b = 0, recv_a = 0, a_fwd = 0, b_fwd = 0;
+	uint32_t bport = 0;
+	struct rpkt p;
+	bool a_shut = false, b_shut = false, a_eof = false, b_eof = false;
+	int round;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(pa, sizeof(pa), "%s/a.sock", dir);
+	snprintf(pb, sizeof(pb), "%s/b.sock", dir);
+	a = fixture_new(3, dir, "a.sock", &(struct avp_vsock_peer){ 4, pb }, 1);
+	b = fixture_new(4, dir, "b.sock", &(struct avp_vsock_peer){ 3, pa }, 1);
+	a->any_src = b->any_src = true;
+	a->guest_buf_alloc = b->guest_buf_alloc = 64 * 1024;
+	for (uint32_t i = 0; i < N; i++) {
+		ab[i] = (uint8_t)(i * 7 + i / 509);
+		ba[i] = (uint8_t)(i * 11 + i / 257 + 1);
+	}
+	post_rx(a, 32);
+	post_rx(b, 32);
+	tx(a, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_REQUEST, .sport = 900, .dport = 7000,
+			       .dst_cid = 4 });
+	pump(b);
+	expect_rx(b, &p, VIRTIO_VSOCK_OP_REQUEST);
+	assert_int_equal(p.src_cid, 3); /* B's guest sees A's real CID */
+	assert_int_equal(p.dst_port, 7000);
+	bport = p.src_port;
+	tx(b, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RESPONSE, .sport = 7000, .dport = bport,
+			       .dst_cid = 3 });
+	pump(a);
+	expect_rx(a, &p, VIRTIO_VSOCK_OP_RESPONSE);
+	assert_int_equal(p.src_cid, 4);
+	assert_int_equal(p.src_port, 7000);
+
+	for (round = 0; round < 2000 && (recv_b < N || recv_a < N || !a_eof || !b_eof); round++) {
+		/* each guest sends what its device's credit allows */
+		uint32_t room_a = VSOCK_BUF_ALLOC - (sent_a - a_fwd);
+		uint32_t room_b = VSOCK_BUF_ALLOC - (sent_b - b_fwd);
+		uint32_t k;
+
+		k = N - sent_a < 16384 ? N - sent_a : 16384;
+		if (k && room_a >= k) {
+			tx(a, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RW, .sport = 900, .dport = 7000,
+					       .dst_cid = 4, .data = ab + sent_a, .len = k,
+					       .fwd_cnt = recv_a });
+			sent_a += k;
+		} else if (!k && !a_shut) {
+			tx(a, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_SHUTDOWN, .sport = 900, .dport = 7000,
+					       .dst_cid = 4, .flags = VIRTIO_VSOCK_SHUTDOWN_SEND,
+					       .fwd_cnt = recv_a });
+			a_shut = true;
+		}
+		k = N - sent_b < 16384 ? N - sent_b : 16384;
+		if (k && room_b >= k) {
+			tx(b, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RW, .sport = 7000, .dport = bport,
+					       .dst_cid = 3, .data = ba + sent_b, .len = k,
+					       .fwd_cnt = recv_b });
+			sent_b += k;
+		} else if (!k && !b_shut) {
+			tx(b, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_SHUTDOWN, .sport = 7000, .dport = bport,
+					       .dst_cid = 3, .flags = VIRTIO_VSOCK_SHUTDOWN_SEND,
+					       .fwd_cnt = recv_b });
+			b_shut = true;
+		}
+		pump(a);
+		pump(b);
+		/* each guest reads what arrived and says so */
+		while (rx(b, &p)) {
+			assert_int_equal(p.src_cid, 3);
+			if (p.op == VIRTIO_VSOCK_OP_CREDIT_UPDATE || p.op == VIRTIO_VSOCK_OP_RW)
+				b_fwd = p.fwd_cnt;
+			b_eof |= p.op == VIRTIO_VSOCK_OP_SHUTDOWN;
+			if (p.op == VIRTIO_VSOCK_OP_RW) {
+				assert_false(b_eof);
+				assert_true(recv_b + p.len <= N);
+				memcpy(got_b + recv_b, p.data, p.len);
+				recv_b += p.len;
+			}
+		}
+		while (rx(a, &p)) {
+			assert_int_equal(p.src_cid, 4);
+			if (p.op == VIRTIO_VSOCK_OP_CREDIT_UPDATE || p.op == VIRTIO_VSOCK_OP_RW)
+				a_fwd = p.fwd_cnt;
+			a_eof |= p.op == VIRTIO_VSOCK_OP_SHUTDOWN;
+			if (p.op == VIRTIO_VSOCK_OP_RW) {
+				assert_false(a_eof);
+				assert_true(recv_a + p.len <= N);
+				memcpy(got_a + recv_a, p.data, p.len);
+				recv_a += p.len;
+			}
+		}
+		tx(a, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_CREDIT_UPDATE, .sport = 900, .dport = 7000,
+				       .dst_cid = 4, .fwd_cnt = recv_a });
+		tx(b, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_CREDIT_UPDATE, .sport = 7000,
+				       .dport = bport, .dst_cid = 3, .fwd_cnt = recv_b });
+		post_rx(a, 8);
+		post_rx(b, 8);
+	}
+	print_message("two linked VMs: %d rounds\n", round);
+	assert_int_equal(recv_b, N);
+	assert_int_equal(recv_a, N);
+	/* each side's half-close arrived after its data */
+	assert_true(a_eof && b_eof);
+	assert_memory_equal(got_b, ab, N);
+	assert_memory_equal(got_a, ba, N);
+	fixture_free(a, false);
+	fixture_free(b, true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -865,6 +1252,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_many_streams, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rst_backpressure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_interleaved_streams, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unlinked_cid_rst, setup_routed, teardown),
+		cmocka_unit_test_setup_teardown(test_routed_stream, setup_routed, teardown),
+		cmocka_unit_test_setup_teardown(test_routed_refusals, setup_routed, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_from_linked_vm, setup_routed, teardown),
+		cmocka_unit_test(test_two_linked_vms),
 	};
 
 	return cmocka_run_group_tests_name("virtio_vsock", tests, NULL, NULL);

@@ -5,7 +5,10 @@
  *    "CONNECT <port>\n", reads "OK <hostport>\n", and then has a byte
  *    stream to the guest's listener on <port>;
  *  - guest to host: a guest connecting to CID 2, port P reaches whoever
- *    listens on the Unix socket "PATH_P".
+ *    listens on the Unix socket "PATH_P";
+ *  - guest to guest (AVP-VSOCK-2): a guest connecting to a CID in
+ *    cfg->peers reaches that VM's guest through its avp's socket
+ *    (avp/devices/vsock_route.h); any other CID gets RST.
  *
  * Layouts and limits shared with the tests. */
 #ifndef AVP_DEVICES_VIRTIO_VSOCK_H
@@ -78,8 +81,8 @@ _Static_assert(sizeof(struct virtio_vsock_hdr) == VSOCK_HDR_LEN, "5.10.6 header 
 #define VSOCK_MAX_PAYLOAD (64u * 1024u) /* per packet we send */
 #define VSOCK_RST_QUEUE 64
 #define VSOCK_BUDGET 64		   /* chains per queue per wakeup */
-#define VSOCK_CONNECT_LINE_MAX 32  /* "CONNECT 4294967295\r\n" fits */
-#define VSOCK_HANDSHAKE_MS 5000	   /* to send CONNECT, and for the guest to answer */
+#define VSOCK_CONNECT_LINE_MAX 48  /* "CONNECT 4294967295 FROM 4294967294\r\n" fits */
+#define VSOCK_HANDSHAKE_MS 5000	   /* for CONNECT, the guest's answer, a peer avp's OK */
 #define VSOCK_HOST_PORT_BASE (1u << 30) /* local ports of host-initiated streams */
 
 int virtio_vsock_create(struct virtio_dev **out, const struct avp_vsock_cfg *cfg);

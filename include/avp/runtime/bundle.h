@@ -34,6 +34,7 @@ struct avp_bundle {
 	char *net_network[AVP_MAX_NETS];
 	unsigned int net_device[AVP_MAX_NETS];
 	unsigned int disk_device[AVP_MAX_DISKS]; /* index in "devices" of cfg.disks[i] */
+	unsigned int vsock_device; /* index in "devices" of the vsock device, if any */
 };
 
 /* Parses config.json text for a bundle in dir (which must be absolute).

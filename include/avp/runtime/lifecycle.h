@@ -13,6 +13,11 @@
 /* Validates the bundle, makes ROOT/ID (-EEXIST when the ID is taken) and
  * starts the VM's monitor; the VM is then "created". */
 int rt_create(const char *root, const char *id, const char *bundle_dir, struct jc_err *e);
+/* The same, with the VMs this one may reach by vsock (AVP-VSOCK-2), which
+ * the state records and the monitor passes on as --vsock-peer. -EINVAL
+ * when the bundle has no vsock device to route from. */
+int rt_create_linked(const char *root, const char *id, const char *bundle_dir,
+		     const struct rt_vsock_peer *peers, unsigned int npeers, struct jc_err *e);
 
 /* created -> running: the monitor starts the VMM process. */
 int rt_start(const char *root, const char *id, struct jc_err *e);

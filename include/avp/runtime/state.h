@@ -20,6 +20,15 @@
 
 enum rt_status { RT_CREATED, RT_RUNNING, RT_RESTARTING, RT_STOPPED };
 
+/* A VM this one may reach by vsock (AVP-VSOCK-2): set by `avp system up`
+ * for the VMs its system file links, passed to the VM process as
+ * --vsock-peer CID:SOCKET. Not part of the bundle, which stays portable. */
+struct rt_vsock_peer {
+	char id[RT_ID_MAX + 1];
+	uint32_t cid;
+	char socket[108]; /* a Unix socket address */
+};
+
 /* A process we started, recognised by pid and start time together, so a
  * recycled pid is never mistaken for ours. */
 struct rt_proc {
@@ -51,6 +60,8 @@ struct rt_state {
 	bool mem_reserve;
 	unsigned int nnets;
 	char taps[AVP_MAX_NETS][16];
+	unsigned int npeers;
+	struct rt_vsock_peer peers[AVP_VSOCK_MAX_PEERS];
 };
 
 /* 0, or -EINVAL: IDs are 1-64 of [A-Za-z0-9_.-], not starting with '.' or

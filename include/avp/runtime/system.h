@@ -1,8 +1,10 @@
-/* A system file (AVP-PART-1, AVP-NET-2): several bundles started together,
- * each under its own ID, and the virtual networks between them. Format in
+/* A system file (AVP-PART-1, AVP-NET-2, AVP-VSOCK-2): several bundles
+ * started together, each under its own ID, the virtual networks between
+ * them and which of them may reach each other by vsock. Format in
  * docs/runtime.md:
  *   {"vms": [{"id": "cluster", "bundle": "cluster"}, ...],
- *    "networks": [{"name": "backbone", "members": ["cluster", ...]}]}
+ *    "networks": [{"name": "backbone", "members": ["cluster", ...]}],
+ *    "links": [{"vsock": ["cluster", "infotainment"]}]}
  * Bundle paths are relative to the system file's directory. */
 #ifndef AVP_RUNTIME_SYSTEM_H
 #define AVP_RUNTIME_SYSTEM_H
@@ -16,6 +18,7 @@
 #define SYS_MAX_VMS 16
 #define SYS_MAX_NETWORKS 8
 #define SYS_NET_NAME_MAX 8 /* "avpbr-" + name must fit an interface name */
+#define SYS_MAX_LINKS 64
 
 struct sys_vm {
 	char id[RT_ID_MAX + 1];
@@ -35,16 +38,30 @@ struct avp_system {
 	unsigned int nvms;
 	struct sys_network nets[SYS_MAX_NETWORKS];
 	unsigned int nnets;
+	/* vsock_link[a][b]: VM a may connect to VM b by vsock (and b to a). */
+	bool vsock_link[SYS_MAX_VMS][SYS_MAX_VMS];
 };
 
 /* Parses a system file's text; dir (absolute) is where bundle paths start.
  * Loads every bundle and checks the whole: unique IDs, members that exist
  * and have a net device on the network, no host CPU pinned by two critical
- * VMs. Errors name the JSON path ("vms[1].id: ..."). */
+ * VMs, vsock links between VMs that exist and have vsock devices, no CID
+ * or vsock socket used twice. Errors name the JSON path ("vms[1].id: ..."). */
 int system_parse(const char *text, size_t len, const char *dir, struct avp_system *s,
 		 struct jc_err *e);
 int system_load(const char *file, struct avp_system *s, struct jc_err *e);
 void system_free(struct avp_system *s);
+
+/* The keys the parser accepts for one object of the format: "" (the top
+ * level), "vms", "networks" or "links" (an entry of each array); NULL for
+ * an unknown name. For the test that holds them against
+ * docs/system.schema.json. */
+const char *const *system_keys(const char *object);
+
+/* The vsock routes of VM v: the VMs it is linked with (their IDs, CIDs
+ * and sockets) into peers[AVP_VSOCK_MAX_PEERS]. Returns how many. */
+unsigned int system_vsock_peers(const struct avp_system *s, unsigned int v,
+				struct rt_vsock_peer *peers);
 
 /* avp system up|down|status. up creates the networks (a Linux bridge per
  * network, a tap per member device), then creates and starts every VM; a
