@@ -192,8 +192,13 @@ done
 # Pinning, as the kernel sees it (not as avp says).
 cpid=$(field cluster 'd["pid"]')
 vtid=""
-for t in /proc/"$cpid"/task/*; do
-	[ "$(cat "$t/comm" 2>/dev/null)" = vcpu0 ] && vtid=${t##*/}
+# The VMM names its vCPU threads once guest RAM is set up (and, here,
+# locked): poll rather than race it right after 'system up'.
+for ((i = 0; i < 300 && -z "$vtid"; i++)); do
+	for t in /proc/"$cpid"/task/*; do
+		[ "$(cat "$t/comm" 2>/dev/null)" = vcpu0 ] && vtid=${t##*/}
+	done
+	[ -n "$vtid" ] || sleep 0.1
 done
 if [ -n "$vtid" ]; then
 	ok "cluster's vCPU thread vcpu0 is tid $vtid"
