@@ -13,14 +13,8 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 runs=${1:-3}
-kernel=build/guest/vmlinuz
-initrd=build/guest/initrd.img
-for f in build/avp "$kernel" "$initrd"; do
-	[ -e "$f" ] || { echo "boot-time: $f missing (make; scripts/mkguest)" >&2; exit 1; }
-done
-[ -c /dev/kvm ] || { echo "boot-time: no /dev/kvm: run through scripts/testhost" >&2; exit 1; }
-work=$(mktemp -d /tmp/avp-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+source bench/lib.sh
+bench_setup boot-time
 truncate -s 64M "$work/disk.img"
 cmdline="console=ttyS0 panic=-1 quiet"
 
@@ -44,13 +38,11 @@ run_one() {
 
 avp_cmd=(build/avp run --kernel "$kernel" --initrd "$initrd" --cmdline "$cmdline" --memory 256
 	--disk "$work/disk.img" --rng)
-qemu_cmd=(qemu-system-x86_64 -enable-kvm -M microvm,acpi=on -cpu host -m 256 -smp 1
-	-nodefaults -no-user-config -nographic -serial stdio -no-reboot
-	-kernel "$kernel" -initrd "$initrd" -append "$cmdline"
+qemu_microvm 256 "$cmdline"
+qemu_cmd=("${qemu_base[@]}"
 	-drive "file=$work/disk.img,if=none,id=d0,format=raw" -device virtio-blk-device,drive=d0
 	-device virtio-rng-device)
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR ? a[int((NR + 1) / 2)] : -1)}'; }
 declare -a avp_exit avp_dev qemu_exit qemu_dev
 printf '%-6s %-5s %10s %12s\n' vmm run exit_ms devices_ms
 for i in $(seq 1 "$runs"); do

@@ -10,16 +10,10 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source tests/lib/check.sh
+source tests/lib/realguest.sh
 
-avp=${AVP:-build/avp}
-kernel=build/guest/vmlinuz
-initrd=build/guest/initrd.img
-out=build/testhost/out
 W=800 H=600
-mkdir -p "$out"
-for f in "$avp" "$kernel" "$initrd"; do
-	[ -e "$f" ] || { notok "$f missing (run make and scripts/mkguest first)"; finish; exit 1; }
-done
+rg_setup
 run_help=$("$avp" run --help 2>&1)
 if ! grep -q -- '--gpu' <<<"$run_help"; then
 	notok "$avp has no --gpu option"; finish; exit 1

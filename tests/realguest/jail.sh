@@ -12,15 +12,9 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source tests/lib/check.sh
+source tests/lib/realguest.sh
 
-avp=${AVP:-build/avp}
-kernel=build/guest/vmlinuz
-initrd=build/guest/initrd.img
-out=build/testhost/out
-mkdir -p "$out"
-for f in "$avp" "$kernel" "$initrd"; do
-	[ -e "$f" ] || { notok "$f missing (run make and scripts/mkguest first)"; finish; exit 1; }
-done
+rg_setup
 if ! gzip -dc "$initrd" | cpio -it --quiet 2>/dev/null | grep -q '^tests/jail.sh$'; then
 	notok "the guest image has no tests/jail.sh (run scripts/mkguest)"
 	finish

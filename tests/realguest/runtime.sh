@@ -16,17 +16,10 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source tests/lib/check.sh
+source tests/lib/realguest.sh
 
 repo=$PWD
-avp=$repo/${AVP:-build/avp}
-kernel=$repo/build/guest/vmlinuz
-initrd=$repo/build/guest/initrd.img
-out=$repo/build/testhost/out/runtime
-rm -rf "$out"
-mkdir -p "$out"
-for f in "$avp" "$kernel" "$initrd"; do
-	[ -e "$f" ] || { notok "$f missing (run make and scripts/mkguest first)"; finish; exit 1; }
-done
+rg_setup --absolute --fresh runtime
 
 work=$(mktemp -d /tmp/avp-runtime.XXXXXX)
 export AVP_RUNTIME_ROOT=$work/root
@@ -47,25 +40,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# field ID PYTHON-EXPR: evaluates EXPR on the state as d ("" on error).
-field() {
-	"$avp" state "$1" 2>/dev/null | python3 -c '
-import json, sys
-try:
-    d = json.load(sys.stdin)
-    print(eval(sys.argv[1]))
-except Exception:
-    print("")' "$2"
-}
-# wait_for ID STATUS SECONDS
-wait_for() {
-	local i
-	for ((i = 0; i < $3 * 5; i++)); do
-		[ "$(field "$1" 'd["status"]')" = "$2" ] && return 0
-		sleep 0.2
-	done
-	return 1
-}
 # bundle NAME GUEST-TEST RESTART-JSON: a one-VM bundle in $work/NAME.
 bundle() {
 	mkdir -p "$work/$1"
@@ -87,9 +61,9 @@ JSON
 bundle life idle '{ "policy": "never" }'
 "$avp" create life --bundle "$work/life"
 check_eq "$?" 0 "create life"
-check_eq "$(field life 'd["status"]')" created "state after create: created"
-check_eq "$(field life 'd["pid"]')" 0 "a created VM has no VM process yet"
-mon=$(field life 'd["monitor_pid"]')
+check_eq "$(rg_field life 'd["status"]')" created "state after create: created"
+check_eq "$(rg_field life 'd["pid"]')" 0 "a created VM has no VM process yet"
+mon=$(rg_field life 'd["monitor_pid"]')
 if [ -n "$mon" ] && kill -0 "$mon" 2>/dev/null; then ok "the monitor (pid $mon) runs after the CLI exited"; else notok "no live monitor: '$mon'"; fi
 msg=$("$avp" create life --bundle "$work/life" 2>&1)
 rc=$?
@@ -97,8 +71,8 @@ check_eq "$rc" 1 "a second create with the same ID fails"
 case "$msg" in *"exists already"*) ok "it says the ID exists: $msg" ;; *) notok "duplicate-ID message: '$msg'" ;; esac
 "$avp" start life
 check_eq "$?" 0 "start life"
-check_eq "$(field life 'd["status"]')" running "state after start: running"
-pid=$(field life 'd["pid"]')
+check_eq "$(rg_field life 'd["status"]')" running "state after start: running"
+pid=$(rg_field life 'd["pid"]')
 if [ -n "$pid" ] && [ "$pid" -gt 0 ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "run --bundle $work/life"; then
 	ok "pid $pid is the VMM: $(tr '\0' ' ' <"/proc/$pid/cmdline")"
 else
@@ -111,11 +85,11 @@ check_eq "$n" 1 "avp list --json has life"
 check_eq "$("$avp" start life 2>&1 >/dev/null | grep -c 'only a created VM')" 1 "start on a running VM is refused"
 "$avp" kill life TERM --wait
 check_eq "$?" 0 "kill life TERM --wait"
-check_eq "$(field life 'd["status"]')" stopped "state after kill TERM: stopped"
-reason=$(field life 'd["last_exit_reason"]')
-case "$reason" in signal|poweroff) ok "stopped with reason '$reason' ($(field life 'd["last_exit_detail"]'))" ;; *) notok "reason after kill TERM: '$reason'" ;; esac
-check_eq "$(field life 'd["stop_requested"]')" TERM "the state records the TERM request"
-check_eq "$(field life 'd["pid"]')" 0 "a stopped VM has no pid"
+check_eq "$(rg_field life 'd["status"]')" stopped "state after kill TERM: stopped"
+reason=$(rg_field life 'd["last_exit_reason"]')
+case "$reason" in signal|poweroff) ok "stopped with reason '$reason' ($(rg_field life 'd["last_exit_detail"]'))" ;; *) notok "reason after kill TERM: '$reason'" ;; esac
+check_eq "$(rg_field life 'd["stop_requested"]')" TERM "the state records the TERM request"
+check_eq "$(rg_field life 'd["pid"]')" 0 "a stopped VM has no pid"
 if [ -d "/proc/$pid" ]; then notok "VM process $pid still exists"; else ok "the VM process is gone"; fi
 keep_logs
 "$avp" delete life
@@ -126,20 +100,20 @@ check_eq "$?" 1 "state of a deleted VM fails"
 # --- 2. killed from outside -------------------------------------------------
 bundle victim idle '{ "policy": "never" }'
 "$avp" create victim --bundle "$work/victim" && "$avp" start victim
-vpid=$(field victim 'd["pid"]')
+vpid=$(rg_field victim 'd["pid"]')
 kill -KILL "$vpid"
-if wait_for victim stopped 10; then ok "a VM whose process was killed with SIGKILL shows stopped"; else notok "victim status: $(field victim 'd["status"]')"; fi
-check_eq "$(field victim 'd["last_exit_reason"]')" killed "reason: killed"
-case "$(field victim 'd["last_exit_detail"]')" in *"signal 9"*) ok "detail names signal 9" ;; *) notok "detail: $(field victim 'd["last_exit_detail"]')" ;; esac
+if rg_wait_for victim stopped 10; then ok "a VM whose process was killed with SIGKILL shows stopped"; else notok "victim status: $(rg_field victim 'd["status"]')"; fi
+check_eq "$(rg_field victim 'd["last_exit_reason"]')" killed "reason: killed"
+case "$(rg_field victim 'd["last_exit_detail"]')" in *"signal 9"*) ok "detail names signal 9" ;; *) notok "detail: $(rg_field victim 'd["last_exit_detail"]')" ;; esac
 
 bundle ghost idle '{ "policy": "always" }'
 "$avp" create ghost --bundle "$work/ghost" && "$avp" start ghost
-gpid=$(field ghost 'd["pid"]')
-gmon=$(field ghost 'd["monitor_pid"]')
+gpid=$(rg_field ghost 'd["pid"]')
+gmon=$(rg_field ghost 'd["monitor_pid"]')
 kill -KILL "$gmon" "$gpid"
 sleep 0.5
-check_eq "$(field ghost 'd["status"]')" stopped "monitor and VM killed: state says stopped, not running"
-check_eq "$(field ghost 'd["last_exit_reason"]')" vanished "reason: vanished"
+check_eq "$(rg_field ghost 'd["status"]')" stopped "monitor and VM killed: state says stopped, not running"
+check_eq "$(rg_field ghost 'd["last_exit_reason"]')" vanished "reason: vanished"
 keep_logs
 "$avp" delete victim
 "$avp" delete ghost
@@ -150,17 +124,17 @@ bundle steady panic '{ "policy": "never" }'
 "$avp" create crashy --bundle "$work/crashy" && "$avp" start crashy
 "$avp" create steady --bundle "$work/steady" && "$avp" start steady
 t0=$(date +%s)
-wait_for steady stopped 120 && wait_for crashy stopped 150
+rg_wait_for steady stopped 120 && rg_wait_for crashy stopped 150
 echo "  restart tests ended after $(($(date +%s) - t0)) s"
 keep_logs
 check_grep "$out/crashy.log" 'panic-test: crashing the kernel' "the panic guest ran"
 check_eq "$(grep -c 'panic-test: crashing the kernel' "$out/crashy.log")" 2 "on-failure: the panicking guest booted twice (1 restart)"
-check_eq "$(field crashy 'd["restarts"]')" 1 "on-failure: restarts = max_restarts = 1"
-check_eq "$(field crashy 'd["status"]')" stopped "on-failure: stopped once the limit is reached"
-check_eq "$(field crashy 'd["last_exit_reason"]')" reboot "on-failure: the panic (panic=-1) shows as reason reboot"
-check_eq "$(field steady 'd["restarts"]')" 0 "never: no restart"
-check_eq "$(field steady 'd["status"]')" stopped "never: stopped after the panic"
-check_eq "$(field steady 'd["last_exit_reason"]')" reboot "never: reason reboot"
+check_eq "$(rg_field crashy 'd["restarts"]')" 1 "on-failure: restarts = max_restarts = 1"
+check_eq "$(rg_field crashy 'd["status"]')" stopped "on-failure: stopped once the limit is reached"
+check_eq "$(rg_field crashy 'd["last_exit_reason"]')" reboot "on-failure: the panic (panic=-1) shows as reason reboot"
+check_eq "$(rg_field steady 'd["restarts"]')" 0 "never: no restart"
+check_eq "$(rg_field steady 'd["status"]')" stopped "never: stopped after the panic"
+check_eq "$(rg_field steady 'd["last_exit_reason"]')" reboot "never: reason reboot"
 "$avp" delete crashy
 "$avp" delete steady
 
@@ -182,15 +156,15 @@ for vm in ("cluster", "infotainment"):
 PY
 "$avp" system up "$cockpit/system.json"
 check_eq "$?" 0 "system up examples/cockpit"
-check_eq "$(field cluster 'd["status"]')" running "cluster is running"
-check_eq "$(field infotainment 'd["status"]')" running "infotainment is running"
+check_eq "$(rg_field cluster 'd["status"]')" running "cluster is running"
+check_eq "$(rg_field infotainment 'd["status"]')" running "infotainment is running"
 if ip -d link show avpbr-backbone 2>/dev/null | grep -q bridge; then ok "bridge avpbr-backbone exists"; else notok "no bridge avpbr-backbone"; fi
 for tap in avp525400c00001 avp525400c00002; do
 	if ip link show "$tap" 2>/dev/null | grep -q 'master avpbr-backbone'; then ok "tap $tap is on the bridge"; else notok "tap $tap not on avpbr-backbone"; fi
 done
 
 # Pinning, as the kernel sees it (not as avp says).
-cpid=$(field cluster 'd["pid"]')
+cpid=$(rg_field cluster 'd["pid"]')
 vtid=""
 # The VMM names its vCPU threads once guest RAM is set up (and, here,
 # locked): poll rather than race it right after 'system up'.
@@ -213,10 +187,10 @@ else
 fi
 lck=$(awk '/^VmLck/ {print $2}' "/proc/$cpid/status")
 if [ "${lck:-0}" -ge $((128 * 1024)) ]; then ok "cluster has ${lck} KiB locked (memory.reserve, 128 MiB)"; else notok "cluster VmLck ${lck:-none} KiB"; fi
-check_eq "$(field cluster 'd["effective"]["vcpus"][0]["affinity"]')" "[$cpu]" "avp state reports the effective affinity [$cpu]"
-check_eq "$(field cluster 'd["effective"]["vcpus"][0]["class"]')" fifo "avp state reports the effective class fifo"
-ipid=$(field infotainment 'd["pid"]')
-check_eq "$(field infotainment 'd["effective"]["vcpus"][0]["class"]')" normal "infotainment's vCPU is normal"
+check_eq "$(rg_field cluster 'd["effective"]["vcpus"][0]["affinity"]')" "[$cpu]" "avp state reports the effective affinity [$cpu]"
+check_eq "$(rg_field cluster 'd["effective"]["vcpus"][0]["class"]')" fifo "avp state reports the effective class fifo"
+ipid=$(rg_field infotainment 'd["pid"]')
+check_eq "$(rg_field infotainment 'd["effective"]["vcpus"][0]["class"]')" normal "infotainment's vCPU is normal"
 ilck=$(awk '/^VmLck/ {print $2}' "/proc/$ipid/status")
 check_eq "${ilck:-0}" 0 "infotainment has no locked memory"
 "$avp" system status "$cockpit/system.json" >"$work/status.json"
@@ -224,7 +198,7 @@ check_eq "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d
 	"True ['running', 'running']" "system status: network present, both VMs running"
 
 t0=$(date +%s)
-wait_for cluster stopped 180 && wait_for infotainment stopped 60
+rg_wait_for cluster stopped 180 && rg_wait_for infotainment stopped 60
 echo "  cockpit guests ended after $(($(date +%s) - t0)) s"
 keep_logs
 for l in cluster infotainment; do
@@ -232,8 +206,8 @@ for l in cluster infotainment; do
 done
 check_grep "$out/cluster.log" 'netpeer: ok - fe80::1 reached fe80::2' "cluster (fe80::1) pinged infotainment (fe80::2) over the system network"
 check_grep "$out/infotainment.log" 'netpeer: ok - fe80::2 reached fe80::1' "infotainment (fe80::2) pinged cluster (fe80::1)"
-check_eq "$(field cluster 'd["last_exit_reason"]')" poweroff "cluster powered off (no restart for a clean end)"
-check_eq "$(field cluster 'd["restarts"]')" 0 "cluster was never restarted"
+check_eq "$(rg_field cluster 'd["last_exit_reason"]')" poweroff "cluster powered off (no restart for a clean end)"
+check_eq "$(rg_field cluster 'd["restarts"]')" 0 "cluster was never restarted"
 "$avp" system down "$cockpit/system.json"
 check_eq "$?" 0 "system down"
 if ip link show avpbr-backbone >/dev/null 2>&1; then notok "bridge still there after down"; else ok "bridge removed"; fi

@@ -18,17 +18,10 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source tests/lib/check.sh
+source tests/lib/realguest.sh
 
 repo=$PWD
-avp=$repo/${AVP:-build/avp}
-kernel=$repo/build/guest/vmlinuz
-initrd=$repo/build/guest/initrd.img
-out=$repo/build/testhost/out/vsock-link
-rm -rf "$out"
-mkdir -p "$out"
-for f in "$avp" "$kernel" "$initrd"; do
-	[ -e "$f" ] || { notok "$f missing (run make and scripts/mkguest first)"; finish; exit 1; }
-done
+rg_setup --absolute --fresh vsock-link
 if ! "$avp" run --help 2>&1 | grep -q -- '--vsock-peer'; then
 	notok "$avp has no --vsock-peer option"; finish; exit 1
 fi
@@ -50,23 +43,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-field() {
-	"$avp" state "$1" 2>/dev/null | python3 -c '
-import json, sys
-try:
-    d = json.load(sys.stdin)
-    print(eval(sys.argv[1]))
-except Exception:
-    print("")' "$2"
-}
-wait_for() {
-	local i
-	for ((i = 0; i < $3 * 5; i++)); do
-		[ "$(field "$1" 'd["status"]')" = "$2" ] && return 0
-		sleep 0.2
-	done
-	return 1
-}
 
 # bundle NAME CID
 bundle() {
@@ -116,13 +92,13 @@ JSON
 t0=$(date +%s.%N)
 "$avp" system up "$sys"
 check_eq "$?" 0 "system up (a, b linked; c alone)"
-check_eq "$(field a '[(p["id"], p["cid"]) for p in d["config"]["vsock_peers"]]')" "[('b', 4)]" "a's routes: b (CID 4) only"
-check_eq "$(field b '[(p["id"], p["cid"]) for p in d["config"]["vsock_peers"]]')" "[('a', 3)]" "b's routes: a (CID 3) only"
-check_eq "$(field c 'd["config"]["vsock_peers"]')" "[]" "c has no routes"
-apid=$(field a 'd["pid"]')
+check_eq "$(rg_field a '[(p["id"], p["cid"]) for p in d["config"]["vsock_peers"]]')" "[('b', 4)]" "a's routes: b (CID 4) only"
+check_eq "$(rg_field b '[(p["id"], p["cid"]) for p in d["config"]["vsock_peers"]]')" "[('a', 3)]" "b's routes: a (CID 3) only"
+check_eq "$(rg_field c 'd["config"]["vsock_peers"]')" "[]" "c has no routes"
+apid=$(rg_field a 'd["pid"]')
 acmd=$(tr '\0' ' ' <"/proc/$apid/cmdline" 2>/dev/null)
 case "$acmd" in *"--vsock-peer 4:$work/b/v.sock"*) ok "a's VMM runs with --vsock-peer 4:$work/b/v.sock" ;; *) notok "a's VMM command line: '$acmd'" ;; esac
-cpid=$(field c 'd["pid"]')
+cpid=$(rg_field c 'd["pid"]')
 case "$(tr '\0' ' ' <"/proc/$cpid/cmdline" 2>/dev/null)" in *--vsock-peer*) notok "c's VMM has a --vsock-peer" ;; *) ok "c's VMM has no --vsock-peer" ;; esac
 
 # A host client claiming to be c cannot reach b's guest: b's avp closes
@@ -156,7 +132,7 @@ check_eq "$claim" closed "b's avp closes a host client claiming c's CID (not lin
 
 ok_all=1
 for vm in a b c; do
-	wait_for "$vm" stopped 240 || { notok "$vm did not stop within 240 s (status $(field "$vm" 'd["status"]'))"; ok_all=0; }
+	rg_wait_for "$vm" stopped 240 || { notok "$vm did not stop within 240 s (status $(rg_field "$vm" 'd["status"]'))"; ok_all=0; }
 done
 t1=$(date +%s.%N)
 echo "vsock-link: the three guests ran for $(awk "BEGIN{printf \"%.1f\", $t1 - $t0}") s"
@@ -165,7 +141,7 @@ for vm in a b c; do
 	echo "--- $vm (hvc0)"
 	sed 's/^/  | /' "$out/$vm.hvc0.log" 2>/dev/null | grep -v '^  | $' | tail -n 20
 	grep -E 'virtio-vsock|avp-monitor' "$out/$vm.log" | sed 's/^/  | /'
-	check_eq "$(field "$vm" 'd["last_exit_reason"]')" poweroff "$vm powered off"
+	check_eq "$(rg_field "$vm" 'd["last_exit_reason"]')" poweroff "$vm powered off"
 	check_grep "$out/$vm.hvc0.log" "^vsock-link: done role=$vm rc=0$" "every check in $vm passed"
 	while IFS= read -r line; do
 		case "$line" in

@@ -1,0 +1,53 @@
+# The common start of a real-guest test (tests/realguest/*.sh), sourced
+# after tests/lib/check.sh with the repository root as the working
+# directory.
+#
+#   rg_setup [--absolute] [--fresh] [SUBDIR]
+#       sets avp (from $AVP, default build/avp), kernel, initrd and out
+#       (build/testhost/out, or its SUBDIR), creates out (emptied first
+#       with --fresh), and ends the test with one failed check when a
+#       build product is missing. --absolute makes the paths absolute, for
+#       tests that hand them to programs running elsewhere (the runtime's
+#       monitor, bundles).
+rg_setup() {
+	local base="" fresh=0 f
+	while (($#)); do
+		case "$1" in
+		--absolute) base=$PWD/; shift ;;
+		--fresh) fresh=1; shift ;;
+		*) break ;;
+		esac
+	done
+	avp=${AVP:-build/avp}
+	[[ $avp == /* ]] || avp=$base$avp
+	kernel=${base}build/guest/vmlinuz
+	initrd=${base}build/guest/initrd.img
+	out=${base}build/testhost/out${1:+/$1}
+	[ $fresh = 1 ] && rm -rf "$out"
+	mkdir -p "$out"
+	for f in "$avp" "$kernel" "$initrd"; do
+		[ -e "$f" ] || { notok "$f missing (run make and scripts/mkguest first)"; finish; exit 1; }
+	done
+}
+
+# For the runtime tests (avp create/start/state, avp system):
+#   rg_field ID PYTHON-EXPR   evaluates EXPR on `avp state ID` as d ("" on
+#                             any error)
+#   rg_wait_for ID STATUS S   waits up to S seconds for that status
+rg_field() {
+	"$avp" state "$1" 2>/dev/null | python3 -c '
+import json, sys
+try:
+    d = json.load(sys.stdin)
+    print(eval(sys.argv[1]))
+except Exception:
+    print("")' "$2"
+}
+rg_wait_for() {
+	local i
+	for ((i = 0; i < $3 * 5; i++)); do
+		[ "$(rg_field "$1" 'd["status"]')" = "$2" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
