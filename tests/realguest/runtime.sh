@@ -168,11 +168,12 @@ cpid=$(rg_field cluster 'd["pid"]')
 vtid=""
 # The VMM names its vCPU threads once guest RAM is set up (and, here,
 # locked): poll rather than race it right after 'system up'.
-for ((i = 0; i < 300 && -z "$vtid"; i++)); do
+for ((i = 0; i < 300; i++)); do
 	for t in /proc/"$cpid"/task/*; do
 		[ "$(cat "$t/comm" 2>/dev/null)" = vcpu0 ] && vtid=${t##*/}
 	done
-	[ -n "$vtid" ] || sleep 0.1
+	[ -n "$vtid" ] && break
+	sleep 0.1
 done
 if [ -n "$vtid" ]; then
 	ok "cluster's vCPU thread vcpu0 is tid $vtid"
