@@ -150,15 +150,21 @@ struct builder {
 	int err;
 };
 
-static void add(struct builder *b, int nr, unsigned int nargs, const struct scmp_arg_cmp *args)
+static void add_action(struct builder *b, uint32_t action, int nr, unsigned int nargs,
+		       const struct scmp_arg_cmp *args)
 {
 	int ret;
 
 	if (b->err)
 		return;
-	ret = seccomp_rule_add_array(b->ctx, SCMP_ACT_ALLOW, nr, nargs, args);
+	ret = seccomp_rule_add_array(b->ctx, action, nr, nargs, args);
 	if (ret)
 		b->err = ret;
+}
+
+static void add(struct builder *b, int nr, unsigned int nargs, const struct scmp_arg_cmp *args)
+{
+	add_action(b, SCMP_ACT_ALLOW, nr, nargs, args);
 }
 
 static void add_calls(struct builder *b, const int *nrs, size_t n)
@@ -215,14 +221,33 @@ static void add_jail_drop(struct builder *b, const struct avp_config *cfg)
  * (a compromised thread cannot read the host's files or overwrite them
  * in place; rename can still replace one, as a screenshot must). fcntl
  * F_GETFL is fdopen's check of the descriptor's mode. */
+#define SCREENSHOT_OPEN_FLAGS (O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC)
+
 static void add_screenshot_create(struct builder *b)
 {
-	const struct scmp_arg_cmp new_file =
-		SCMP_A2_32(SCMP_CMP_EQ, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC);
+	const struct scmp_arg_cmp new_file = SCMP_A2_32(SCMP_CMP_EQ, SCREENSHOT_OPEN_FLAGS);
 	const struct scmp_arg_cmp getfl = SCMP_A1_32(SCMP_CMP_EQ, F_GETFL);
 
 	add(b, SCMP_SYS(openat), 1, &new_file);
 	add(b, SCMP_SYS(fcntl), 1, &getfl);
+}
+
+/* Any other openat fails with EACCES instead of killing avp: glibc's
+ * malloc opens /proc/sys/vm/overcommit_memory once per process, lazily,
+ * in the first thread whose own heap it shrinks (check_may_shrink_heap in
+ * malloc/arena.c), and takes a failed open as "do not shrink". Which
+ * thread that is depends on the workload (a screenshot's buffer freed on
+ * the control thread was the first seen). A refused open gives a
+ * compromised thread nothing either. The rule must not overlap the api
+ * role's allowed flags: libseccomp lets the stricter action win. */
+static void add_openat_refusal(struct builder *b, enum avp_thread_role role)
+{
+	const struct scmp_arg_cmp other_flags = SCMP_A2_32(SCMP_CMP_NE, SCREENSHOT_OPEN_FLAGS);
+
+	if (role == AVP_THREAD_API)
+		add_action(b, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 1, &other_flags);
+	else
+		add_action(b, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 0, NULL);
 }
 
 static void add_devices(struct builder *b, enum avp_thread_role role, const struct avp_config *cfg)
@@ -264,6 +289,7 @@ static void add_role(struct builder *b, enum avp_thread_role role, const struct 
 	const struct scmp_arg_cmp setfl = SCMP_A1_32(SCMP_CMP_EQ, F_SETFL);
 
 	add_common(b);
+	add_openat_refusal(b, role);
 	add_devices(b, role, cfg);
 	switch (role) {
 	case AVP_THREAD_MAIN:
