@@ -1,7 +1,7 @@
 #!/bin/bash
 # Every real-guest test that is ready, one after another, inside one
 # test-host boot:
-#   scripts/testhost --smp 2 --memory 3072 tests/realguest/all.sh
+#   scripts/testhost --smp 2 --memory 3072 tests/realguest/all.sh [--only|--except NAME...]
 # A test still being brought up is listed in PENDING with the reason, and
 # reported as skipped (not silently dropped). Exits non-zero when any ran
 # test failed.
@@ -13,10 +13,26 @@ declare -A PENDING=(
 	[conform.sh]="conformance self-test has not completed a clean run yet (issue 4)"
 )
 
+# --only NAME... runs just those; --except NAME... all others. scripts/test
+# runs jail.sh apart, in a single-CPU test host: twice the test host's own
+# kernel (not the guest's) died of "Oops: int3" while jail.sh ran on two
+# CPUs, a kernel text patch seen half-done by the other vCPU of the
+# multi-threaded TCG that emulates the test host.
+only=() except=() mode=
+for a in "$@"; do
+	case "$a" in
+	--only) mode=only ;;
+	--except) mode=except ;;
+	*) if [ "$mode" = only ]; then only+=("$a"); else except+=("$a"); fi ;;
+	esac
+done
+
 rc=0
 for t in tests/realguest/*.sh; do
 	name=${t##*/}
 	[ "$name" = all.sh ] && continue
+	[ ${#only[@]} -gt 0 ] && [[ ! " ${only[*]} " == *" $name "* ]] && continue
+	[[ " ${except[*]} " == *" $name "* ]] && continue
 	if [ -n "${PENDING[$name]:-}" ]; then
 		echo "all: skip - $name: ${PENDING[$name]}"
 		continue
