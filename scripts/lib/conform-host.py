@@ -1,0 +1,285 @@
+#!/usr/bin/env python3
+"""Host-side helpers of the conformance run (scripts/lib/conform-inside.sh).
+
+  conform-host.py vsock-serve ADDR DEADLINE_S
+      accept ONE connection and echo it until the guest half-closes.
+      ADDR is unix:PATH (avp: the guest's connections to CID 2 port P
+      arrive on SOCKET_P) or vsock:PORT (QEMU vhost-vsock: AF_VSOCK on the
+      host, CID 2).
+  conform-host.py vsock-connect ADDR PORT TOKEN DEADLINE_S
+      open a stream to the guest's PORT (retried until the guest listens),
+      send TOKEN and a newline, half-close, and check that exactly that
+      comes back. ADDR is unix:SOCKET (avp: "CONNECT PORT" on the device's
+      Unix socket) or vsock:CID (QEMU).
+  conform-host.py image-check FILE W H
+      the four-quadrant picture of the guest's gpu_pattern (red, green /
+      blue, white) in a PNG (avp's screenshot) or PPM (QEMU's screendump)
+  conform-host.py isolation A.maps B.maps
+      compare two hypervisor processes' /proc/PID/maps copies: their guest
+      RAM mappings and any shared file mapping they have in common
+  conform-host.py keeper
+      (nested test host only) hold an idle KVM vCPU and a task-bound perf
+      event until killed: see keeper() below
+
+Each prints one line, "ok - ..." or "not ok - ...", and exits 0 or 1.
+"""
+import os
+import socket
+import struct
+import sys
+import time
+import zlib
+
+
+def say(ok, text):
+    print(("ok - " if ok else "not ok - ") + " ".join(text.split()))
+    return 0 if ok else 1
+
+
+def vsock_serve(addr, deadline_s):
+    kind, where = addr.split(":", 1)
+    if kind == "unix":
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(where)
+    else:
+        srv = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+        srv.bind((socket.VMADDR_CID_ANY, int(where)))
+    srv.listen(4)
+    srv.settimeout(float(deadline_s))
+    try:
+        conn, peer = srv.accept()
+    except OSError as e:
+        return say(False, f"guest->host: no connection to {addr} within {deadline_s} s ({e})")
+    conn.settimeout(30)
+    data = b""
+    try:
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        conn.sendall(data)
+        conn.close()
+    except OSError as e:
+        return say(False, f"guest->host stream on {addr}: {e} after {len(data)} bytes")
+    finally:
+        srv.close()
+        if kind == "unix":
+            os.unlink(where)
+    return say(True, f"guest->host: echoed {len(data)} bytes ({data[:40]!r}) from {peer or 'the guest'} on {addr}")
+
+
+def open_stream(kind, where, port, deadline):
+    last = "no attempt"
+    while time.time() < deadline:
+        try:
+            if kind == "unix":
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.settimeout(10)
+                s.connect(where)
+                s.sendall(f"CONNECT {port}\n".encode())
+                line = b""
+                while not line.endswith(b"\n") and len(line) < 64:
+                    c = s.recv(1)
+                    if not c:
+                        break
+                    line += c
+                if line.startswith(b"OK "):
+                    return s, line.decode().strip()
+                last = f"reply {line!r}"
+            else:
+                s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+                s.settimeout(10)
+                s.connect((int(where), port))
+                return s, f"connected to CID {where}"
+        except OSError as e:
+            last = str(e)
+        s.close()
+        time.sleep(0.5)
+    raise TimeoutError(f"no guest listener on port {port} ({last})")
+
+
+def vsock_connect(addr, port, token, deadline_s):
+    kind, where = addr.split(":", 1)
+    try:
+        s, how = open_stream(kind, where, int(port), time.time() + float(deadline_s))
+    except TimeoutError as e:
+        return say(False, f"host->guest: {e}")
+    want = (token + "\n").encode()
+    s.settimeout(30)
+    got = b""
+    try:
+        s.sendall(want)
+        s.shutdown(socket.SHUT_WR)
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    except OSError as e:
+        return say(False, f"host->guest port {port} ({how}): {e} after {len(got)} bytes")
+    s.close()
+    return say(got == want, f"host->guest port {port} ({how}): sent the token, "
+               + ("got it back" if got == want else f"got {got[:60]!r}"))
+
+
+def read_png(data):
+    pos, idat, ihdr = 8, b"", None
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        if kind == b"IHDR":
+            ihdr = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + n
+    w, h, depth, ctype, _, _, interlace = ihdr
+    if depth != 8 or ctype not in (2, 6) or interlace:
+        raise ValueError(f"PNG depth {depth} colour type {ctype} interlace {interlace}")
+    bpp = 3 if ctype == 2 else 4
+    raw, stride = zlib.decompress(idat), w * bpp
+    rows, prev, i = [], bytearray(stride), 0
+    for _ in range(h):
+        f, line = raw[i], bytearray(raw[i + 1:i + 1 + stride])
+        i += 1 + stride
+        for x in range(stride if f else 0):
+            a = line[x - bpp] if x >= bpp else 0
+            b = prev[x]
+            c = prev[x - bpp] if x >= bpp else 0
+            if f == 1:
+                line[x] = (line[x] + a) & 255
+            elif f == 2:
+                line[x] = (line[x] + b) & 255
+            elif f == 3:
+                line[x] = (line[x] + (a + b) // 2) & 255
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        rows.append(line)
+        prev = line
+    return w, h, lambda x, y: tuple(rows[y][x * bpp:x * bpp + 3])
+
+
+def read_ppm(data):
+    # P6 WIDTH HEIGHT MAXVAL, whitespace separated, then binary RGB.
+    fields, pos = [], 2
+    while len(fields) < 3:
+        while data[pos:pos + 1].isspace():
+            pos += 1
+        if data[pos:pos + 1] == b"#":
+            pos = data.index(b"\n", pos) + 1
+            continue
+        end = pos
+        while not data[end:end + 1].isspace():
+            end += 1
+        fields.append(int(data[pos:end]))
+        pos = end
+    pos += 1
+    w, h, maxval = fields
+    if maxval != 255:
+        raise ValueError(f"PPM maxval {maxval}")
+    pix = data[pos:]
+    return w, h, lambda x, y: tuple(pix[(y * w + x) * 3:(y * w + x) * 3 + 3])
+
+
+def image_check(path, want_w, want_h):
+    try:
+        data = open(path, "rb").read()
+        if data[:8] == b"\x89PNG\r\n\x1a\n":
+            w, h, px = read_png(data)
+        elif data[:2] == b"P6":
+            w, h, px = read_ppm(data)
+        else:
+            return say(False, f"{path} is neither PNG nor PPM")
+    except (OSError, ValueError, struct.error, zlib.error) as e:
+        return say(False, f"cannot read {path}: {e}")
+    want_w, want_h = int(want_w), int(want_h)
+    if (w, h) != (want_w, want_h):
+        return say(False, f"screenshot is {w}x{h}, the display was configured {want_w}x{want_h}")
+    # Points clear of the box gpu_pattern may add to the red quadrant.
+    spots = [(w // 16, h // 16, (255, 0, 0), "red"), (3 * w // 4, h // 4, (0, 255, 0), "green"),
+             (w // 4, 3 * h // 4, (0, 0, 255), "blue"), (3 * w // 4, 3 * h // 4, (255, 255, 255), "white"),
+             (w - 1, 0, (0, 255, 0), "green corner"), (0, h - 1, (0, 0, 255), "blue corner"),
+             (w - 1, h - 1, (255, 255, 255), "white corner")]
+    bad = [f"{name} at ({x},{y}) is {px(x, y)}" for x, y, want, name in spots if px(x, y) != want]
+    if bad:
+        return say(False, f"{w}x{h} screenshot does not show the guest's picture: " + "; ".join(bad))
+    return say(True, f"{w}x{h} screenshot shows the guest's four quadrants ({len(spots)} pixels checked)")
+
+
+def maps(path):
+    out, big = set(), None
+    for line in open(path, encoding="utf-8", errors="replace"):
+        f = line.split(None, 5)
+        lo, hi = (int(x, 16) for x in f[0].split("-"))
+        name = f[5].strip() if len(f) > 5 else ""
+        if (hi - lo) >= 96 << 20 and (big is None or hi - lo > big[0]):
+            big = (hi - lo, f[1], name or "anonymous")
+        # Shared mappings of real files/memfds (not the anon inodes that
+        # KVM uses for vCPU state, which all share one inode number).
+        if f[1][3] == "s" and f[4] != "0" and not name.startswith("anon_inode"):
+            out.add((f[3], f[4], name))
+    return out, big
+
+
+def isolation(a, b):
+    try:
+        (sa, ba), (sb, bb) = maps(a), maps(b)
+    except OSError as e:
+        return say(False, f"no maps to compare ({e})")
+    common = sa & sb
+
+    def ram(x):
+        return f"{x[0] >> 20} MiB {'shared' if x[1][3] == 's' else 'private'} {x[2]}" if x else "none found"
+    text = (f"guest RAM a: {ram(ba)}; b: {ram(bb)}; shared file mappings in common: {len(common)}"
+            + (f" ({sorted(common)[:3]})" if common else ""))
+    return say(not common and ba is not None and bb is not None, text)
+
+
+def keeper():
+    """The nested test host runs on multi-threaded TCG, which now and then
+    crashes its kernel ("Oops: int3" in kvm_arch_vcpu_ioctl_run or
+    __schedule) when kernel text is patched while the other CPU runs it.
+    KVM patches its LAPIC static keys whenever the first vCPU with a
+    software-disabled LAPIC appears or the last one goes (every VM start
+    and end), perf patches the scheduler when the first/last task-bound
+    event (KVM's vPMU counters) comes or goes. Holding one of each for the
+    whole run keeps those keys from flipping after this point."""
+    import ctypes
+    import fcntl
+    import signal
+    kvm = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
+    vm = fcntl.ioctl(kvm, 0xAE01, 0)      # KVM_CREATE_VM
+    fcntl.ioctl(vm, 0xAE60, 0)            # KVM_CREATE_IRQCHIP
+    fcntl.ioctl(vm, 0xAE41, 0)            # KVM_CREATE_VCPU 0: its LAPIC starts disabled
+    attr = bytearray(128)                 # struct perf_event_attr
+    struct.pack_into("=IIQ", attr, 0, 1, 128, 1)   # PERF_TYPE_SOFTWARE, size, TASK_CLOCK
+    libc = ctypes.CDLL(None, use_errno=True)
+    buf = ctypes.create_string_buffer(bytes(attr), 128)
+    pfd = libc.syscall(298, buf, 0, -1, -1, 0)     # perf_event_open(attr, self, any CPU)
+    print(f"ok - holding an idle KVM vCPU and {'a task-bound perf event' if pfd >= 0 else 'NO perf event (errno %d)' % ctypes.get_errno()}",
+          flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    while True:
+        time.sleep(3600)
+
+
+def main():
+    a = sys.argv[1:]
+    if a == ["keeper"]:
+        return keeper()
+    if len(a) == 3 and a[0] == "vsock-serve":
+        return vsock_serve(a[1], a[2])
+    if len(a) == 5 and a[0] == "vsock-connect":
+        return vsock_connect(a[1], a[2], a[3], a[4])
+    if len(a) == 4 and a[0] == "image-check":
+        return image_check(a[1], a[2], a[3])
+    if len(a) == 3 and a[0] == "isolation":
+        return isolation(a[1], a[2])
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
