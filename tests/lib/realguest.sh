@@ -30,6 +30,24 @@ rg_setup() {
 	done
 }
 
+# rg_guest_has PATH: is PATH (e.g. tests/jail.sh) in the guest image?
+# The listing is taken whole first: `cpio -it | grep -q` ends the pipe at
+# the first match, cpio dies of SIGPIPE and, under pipefail, a present file
+# reads as missing (it failed CI on jail.sh).
+rg_guest_has() {
+	local listing
+	listing=$(gzip -dc "$initrd" 2>/dev/null | cpio -it --quiet 2>/dev/null) || return 1
+	grep -qxF -- "$1" <<<"$listing"
+}
+
+# rg_avp_has_option OPT: does `avp run --help` list OPT? (whole text
+# first, for the same reason: the help is longer than one pipe write)
+rg_avp_has_option() {
+	local help
+	help=$("$avp" run --help 2>&1) || return 1
+	grep -qF -- "$1" <<<"$help"
+}
+
 # For the runtime tests (avp create/start/state, avp system):
 #   rg_field ID PYTHON-EXPR   evaluates EXPR on `avp state ID` as d ("" on
 #                             any error)

@@ -14,7 +14,7 @@ source tests/lib/check.sh
 source tests/lib/realguest.sh
 
 rg_setup
-if ! "$avp" run --help 2>&1 | grep -q -- '--input'; then
+if ! rg_avp_has_option --input; then
 	notok "$avp has no --input option"; finish; exit 1
 fi
 

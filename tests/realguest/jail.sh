@@ -15,7 +15,7 @@ source tests/lib/check.sh
 source tests/lib/realguest.sh
 
 rg_setup
-if ! gzip -dc "$initrd" | cpio -it --quiet 2>/dev/null | grep -q '^tests/jail.sh$'; then
+if ! rg_guest_has tests/jail.sh; then
 	notok "the guest image has no tests/jail.sh (run scripts/mkguest)"
 	finish
 	exit 1

@@ -22,7 +22,7 @@ source tests/lib/realguest.sh
 
 repo=$PWD
 rg_setup --absolute --fresh vsock-link
-if ! "$avp" run --help 2>&1 | grep -q -- '--vsock-peer'; then
+if ! rg_avp_has_option --vsock-peer; then
 	notok "$avp has no --vsock-peer option"; finish; exit 1
 fi
 

@@ -16,9 +16,7 @@ source tests/lib/check.sh
 source tests/lib/realguest.sh
 
 rg_setup
-# (the listing first: grep -q ending the pipe early would fail it under pipefail)
-listing=$(gzip -dc "$initrd" | cpio -it --quiet 2>/dev/null)
-if ! grep -qx 'tests/watchdog.sh' <<<"$listing"; then
+if ! rg_guest_has tests/watchdog.sh; then
 	notok "the guest image has no tests/watchdog.sh (run scripts/mkguest)"
 	finish
 	exit 1
