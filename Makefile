@@ -15,6 +15,17 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 	-Wstrict-prototypes -Wmissing-prototypes -Wvla -fno-strict-aliasing \
 	-Iinclude -Isrc -Itests/unit -I$(BUILD)/gen -MMD -MP $(PKG_CFLAGS)
+# Test builds with a deliberately broken device, for the conformance
+# suite's self-test (tests/realguest/conform.sh): `make faulty` builds
+# build/fault-flush/avp, whose FLUSH returns success without syncing. Each
+# fault gets its own BUILD so that no object of the real avp carries one.
+FAULTS ?=
+ifneq ($(FAULTS),)
+ifeq ($(BUILD),build)
+$(error FAULTS=$(FAULTS) needs a build directory of its own (BUILD=build/fault-...))
+endif
+CFLAGS += $(foreach f,$(FAULTS),-DAVP_FAULT_$(f)) -DAVP_FAULTS='"$(FAULTS)"'
+endif
 ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
@@ -30,7 +41,7 @@ TEST_SUPPORT_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(BUILD)/obj/%.o)
 
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all check clean fuzz FORCE
+.PHONY: all check clean fuzz faulty FORCE
 all: $(BUILD)/avp
 
 $(BUILD)/avp: $(BUILD)/obj/src/cli/main.o $(BUILD)/libavp.a
@@ -60,6 +71,9 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_SUPPORT_OBJS) $(BUILD)/liba
 # Each test binary is a cmocka group; the runner sums their results.
 check: $(BUILD)/avp $(TEST_BINS)
 	@scripts/run-unit-tests $(BUILD)/tests
+
+faulty:
+	$(MAKE) BUILD=build/fault-flush FAULTS=FLUSH_NOOP build/fault-flush/avp
 
 clean:
 	rm -rf build

@@ -77,7 +77,11 @@ int main(int argc, char **argv)
 		avp_config_free(&cfg);
 		return 0;
 	case CLI_VERSION:
+#ifdef AVP_FAULTS
+		printf("avp %s (TEST BUILD with injected faults: %s)\n", AVP_VERSION, AVP_FAULTS);
+#else
 		printf("avp %s\n", AVP_VERSION);
+#endif
 		avp_config_free(&cfg);
 		return 0;
 	case CLI_RUN:
@@ -87,6 +91,10 @@ int main(int argc, char **argv)
 		return AVP_EXIT_CONFIG;
 	}
 
+#ifdef AVP_FAULTS
+	avp_warn("TEST BUILD with injected faults (%s): devices are broken on purpose; never use it for a real VM",
+		 AVP_FAULTS);
+#endif
 	if (cfg.verbose)
 		avp_log_set_level(cfg.verbose > 1 ? AVP_LOG_DEBUG : AVP_LOG_INFO);
 	for (;;) {

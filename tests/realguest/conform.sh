@@ -16,8 +16,10 @@
 #      while AVP-BLK-1 stays PASS (the failure is about the missing device,
 #      not a broken run), and the devices the quick platform leaves out
 #      (GPU, vsock) must come out FAIL on both.
-# Not covered: a broken FLUSH (it would need a fault hook in avp's block
-# device; the kill-after-flush test itself is part of run 1).
+#   3. a full run on avp only with a deliberately broken device:
+#      build/fault-flush/avp (`make faulty`) answers FLUSH with success
+#      without syncing: AVP-BLK-2 must turn FAIL, for that reason, while
+#      the rest of the run (BLK-1, the pair boot) still passes.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source tests/lib/check.sh
@@ -25,8 +27,9 @@ source tests/lib/check.sh
 out=build/conform/selftest
 mkdir -p "$out"
 avp=${AVP_CONFORM_AVP:-build/avp}
-for f in "$avp" build/guest/vmlinuz build/guest/initrd.img; do
-	[ -e "$f" ] || { notok "$f missing (run make and scripts/mkguest first)"; finish; exit 1; }
+faulty=build/fault-flush/avp
+for f in "$avp" "$faulty" build/guest/vmlinuz build/guest/initrd.img; do
+	[ -e "$f" ] || { notok "$f missing (run make, make faulty and scripts/mkguest first)"; finish; exit 1; }
 done
 
 # Every row of a results file, read once (python starts slowly in the
@@ -43,6 +46,28 @@ for hv, h in doc["hypervisors"].items():
 EOF
 )
 }
+# evidence FILE HV ID: that row's evidence text.
+evidence() {
+	python3 -c '
+import json, sys
+for r in json.load(open(sys.argv[1]))["hypervisors"][sys.argv[2]]["rows"]:
+    if r["id"] == sys.argv[3]:
+        print(r["evidence"])' "$@" 2>/dev/null
+}
+# run_suite NAME WHAT CONFORM-ARGS...: one scripts/conform run into
+# $out/NAME{.json,.log,/}, timed and summarised; its rows are loaded and
+# f names its results.
+run_suite() {
+	local name=$1 what=$2 rc t0=$SECONDS
+	shift 2
+	scripts/conform --no-build --out "$out/$name" --json "$out/$name.json" "$@" >"$out/$name.log" 2>&1
+	rc=$?
+	echo "conform-selftest: $what took $((SECONDS - t0)) s"
+	grep -E '^(summary|conform\[)' "$out/$name.log" | sed 's/^/  | /'
+	check_eq "$rc" 0 "scripts/conform ran: $what"
+	f=$out/$name.json
+	[ -f "$f" ] && load_rows "$f"
+}
 # expect FILE HV RESULT WHY ID...: each row must have RESULT.
 expect() {
 	local f=$1 hv=$2 want=$3 why=$4 id got
@@ -52,26 +77,14 @@ expect() {
 		if [ "$got" = "$want" ]; then
 			ok "$hv: $id is $want ($why)"
 		else
-			notok "$hv: $id is '$got', expected $want ($why): $(python3 -c '
-import json, sys
-for r in json.load(open(sys.argv[1]))["hypervisors"][sys.argv[2]]["rows"]:
-    if r["id"] == sys.argv[3]:
-        print(r["evidence"][:400])' "$f" "$hv" "$id" 2>/dev/null)"
+			notok "$hv: $id is '$got', expected $want ($why): $(evidence "$f" "$hv" "$id" | head -c 400)"
 		fi
 	done
 }
 
 # --- 1. full run ----------------------------------------------------------
-t0=$SECONDS
-scripts/conform --no-build --avp "$avp" --hypervisor avp,qemu --out "$out/full" \
-	--json "$out/full.json" --markdown "$out/full.md" >"$out/full.log" 2>&1
-rc=$?
-echo "conform-selftest: full run took $((SECONDS - t0)) s"
-grep -E '^(summary|conform\[)' "$out/full.log" | sed 's/^/  | /'
-check_eq "$rc" 0 "scripts/conform ran on avp and QEMU"
-f=$out/full.json
+run_suite full "full run on avp and QEMU" --avp "$avp" --hypervisor avp,qemu --markdown "$out/full.md"
 if [ -f "$f" ]; then
-	load_rows "$f"
 	nprof=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(len(d["hypervisors"]["avp"]["rows"]), len(d["hypervisors"]["qemu"]["rows"]), len(set(r["id"] for r in d["hypervisors"]["avp"]["rows"])))' "$f")
 	read -r na nq nu <<<"$nprof"
 	check_eq "$na/$nq/$nu" "$nu/$nu/$nu" "one row per profile ID on both hypervisors ($nu IDs)"
@@ -105,15 +118,8 @@ else
 fi
 
 # --- 2. quick runs with a device taken away -----------------------------------
-t0=$SECONDS
-scripts/conform --no-build --avp "$avp" --hypervisor avp,qemu --quick --no-rng --legacy-mmio --out "$out/norng" \
-	--json "$out/norng.json" >"$out/norng.log" 2>&1
-rc=$?
-echo "conform-selftest: quick runs without rng (QEMU: legacy mmio) took $((SECONDS - t0)) s"
-grep -E '^(summary|conform\[)' "$out/norng.log" | sed 's/^/  | /'
-check_eq "$rc" 0 "scripts/conform --quick ran on avp and QEMU"
-f=$out/norng.json
-load_rows "$f"
+run_suite norng "quick runs without rng (QEMU: legacy mmio)" --avp "$avp" --hypervisor avp,qemu \
+	--quick --no-rng --legacy-mmio
 expect "$f" avp FAIL "avp without --rng" AVP-RNG-1
 expect "$f" qemu FAIL "QEMU without virtio-rng-device" AVP-RNG-1
 expect "$f" qemu FAIL "QEMU with legacy virtio-mmio" AVP-TRANS-1
@@ -121,5 +127,21 @@ expect "$f" avp PASS "the run itself worked" AVP-BLK-1 AVP-BOOT-1 AVP-CON-1
 expect "$f" qemu PASS "the run itself worked" AVP-BLK-1 AVP-BOOT-1 AVP-CON-1
 expect "$f" avp FAIL "not in the quick platform" AVP-GPU-1 AVP-VSOCK-1 AVP-SND-1 AVP-PART-1
 expect "$f" qemu FAIL "not in the quick platform" AVP-GPU-1 AVP-VSOCK-1 AVP-PART-1
+
+# --- 3. a deliberately broken device ----------------------------------------
+if "$faulty" --version | grep -q 'injected faults: FLUSH_NOOP'; then
+	ok "$faulty is the test build whose FLUSH does not sync"
+else
+	notok "$faulty is not the FLUSH_NOOP test build ($("$faulty" --version 2>&1))"
+fi
+run_suite noflush "full run of avp with a no-op FLUSH" --avp "$faulty" --hypervisor avp
+expect "$f" avp FAIL "FLUSH acknowledged without fdatasync" AVP-BLK-2
+expect "$f" avp PASS "the rest of the run worked" AVP-BOOT-1 AVP-BLK-1 AVP-BLK-3 AVP-PART-1 AVP-RT-1
+why=$(evidence "$f" avp AVP-BLK-2)
+if grep -q 'no fsync/fdatasync' <<<"$why" && ! grep -q 'no strace output' <<<"$why"; then
+	ok "AVP-BLK-2 fails because no sync reached the image: ${why:0:160}"
+else
+	notok "AVP-BLK-2 fails for another reason: ${why:0:300}"
+fi
 
 finish
