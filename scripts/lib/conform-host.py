@@ -28,7 +28,6 @@ import socket
 import struct
 import sys
 import time
-import zlib
 
 
 def say(ok, text):
@@ -123,77 +122,18 @@ def vsock_connect(addr, port, token, deadline_s):
                + ("got it back" if got == want else f"got {got[:60]!r}"))
 
 
-def read_png(data):
-    pos, idat, ihdr = 8, b"", None
-    while pos < len(data):
-        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + n]
-        if kind == b"IHDR":
-            ihdr = struct.unpack(">IIBBBBB", body)
-        elif kind == b"IDAT":
-            idat += body
-        pos += 12 + n
-    w, h, depth, ctype, _, _, interlace = ihdr
-    if depth != 8 or ctype not in (2, 6) or interlace:
-        raise ValueError(f"PNG depth {depth} colour type {ctype} interlace {interlace}")
-    bpp = 3 if ctype == 2 else 4
-    raw, stride = zlib.decompress(idat), w * bpp
-    rows, prev, i = [], bytearray(stride), 0
-    for _ in range(h):
-        f, line = raw[i], bytearray(raw[i + 1:i + 1 + stride])
-        i += 1 + stride
-        for x in range(stride if f else 0):
-            a = line[x - bpp] if x >= bpp else 0
-            b = prev[x]
-            c = prev[x - bpp] if x >= bpp else 0
-            if f == 1:
-                line[x] = (line[x] + a) & 255
-            elif f == 2:
-                line[x] = (line[x] + b) & 255
-            elif f == 3:
-                line[x] = (line[x] + (a + b) // 2) & 255
-            elif f == 4:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-        rows.append(line)
-        prev = line
-    return w, h, lambda x, y: tuple(rows[y][x * bpp:x * bpp + 3])
-
-
-def read_ppm(data):
-    # P6 WIDTH HEIGHT MAXVAL, whitespace separated, then binary RGB.
-    fields, pos = [], 2
-    while len(fields) < 3:
-        while data[pos:pos + 1].isspace():
-            pos += 1
-        if data[pos:pos + 1] == b"#":
-            pos = data.index(b"\n", pos) + 1
-            continue
-        end = pos
-        while not data[end:end + 1].isspace():
-            end += 1
-        fields.append(int(data[pos:end]))
-        pos = end
-    pos += 1
-    w, h, maxval = fields
-    if maxval != 255:
-        raise ValueError(f"PPM maxval {maxval}")
-    pix = data[pos:]
-    return w, h, lambda x, y: tuple(pix[(y * w + x) * 3:(y * w + x) * 3 + 3])
-
-
 def image_check(path, want_w, want_h):
+    # Pillow (Debian's python3-pil: run this with /usr/bin/python3) reads
+    # both avp's PNG and QEMU's PPM.
+    from PIL import Image, UnidentifiedImageError
     try:
-        data = open(path, "rb").read()
-        if data[:8] == b"\x89PNG\r\n\x1a\n":
-            w, h, px = read_png(data)
-        elif data[:2] == b"P6":
-            w, h, px = read_ppm(data)
-        else:
-            return say(False, f"{path} is neither PNG nor PPM")
-    except (OSError, ValueError, struct.error, zlib.error) as e:
+        with Image.open(path) as im:
+            if im.format not in ("PNG", "PPM"):
+                return say(False, f"{path} is {im.format}, neither PNG nor PPM")
+            rgb = im.convert("RGB")
+    except (OSError, ValueError, UnidentifiedImageError) as e:
         return say(False, f"cannot read {path}: {e}")
+    (w, h), px = rgb.size, lambda x, y: rgb.getpixel((x, y))
     want_w, want_h = int(want_w), int(want_h)
     if (w, h) != (want_w, want_h):
         return say(False, f"screenshot is {w}x{h}, the display was configured {want_w}x{want_h}")

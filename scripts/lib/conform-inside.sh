@@ -484,7 +484,7 @@ boot_main() {
 			fi
 			go_ahead gpu-shot
 			local chk
-			chk=$(python3 "$HOSTPY" image-check "$shot" "$GPU_W" "$GPU_H" 2>&1)
+			chk=$(/usr/bin/python3 "$HOSTPY" image-check "$shot" "$GPU_W" "$GPU_H" 2>&1)
 			log "main: screenshot: $chk"
 			case "$chk" in
 			"ok - "*) hrec AVP-GPU-1 PASS "host capture ($([ "$HV" = avp ] && echo 'control socket screenshot, PNG' || echo 'QMP screendump, PPM')): ${chk#ok - }" ;;
