@@ -36,27 +36,6 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-/* WDAT actions and instructions (Hardware Watchdog Timers Design
- * Specification; ACPICA's acpi_wdat_actions / instructions). */
-enum {
-	RESET = 0x01,
-	QUERY_CURRENT_COUNTDOWN = 0x04,
-	QUERY_COUNTDOWN = 0x05,
-	SET_COUNTDOWN = 0x06,
-	QUERY_RUNNING = 0x08,
-	SET_RUNNING = 0x09,
-	QUERY_STOPPED = 0x0a,
-	SET_STOPPED = 0x0b,
-	QUERY_REBOOT = 0x10,
-	SET_REBOOT = 0x11,
-	QUERY_STATUS = 0x20,
-	SET_STATUS = 0x21,
-};
-enum { READ_VALUE = 0, READ_COUNTDOWN = 1, WRITE_VALUE = 2, WRITE_COUNTDOWN = 3 };
-#define PRESERVE 0x80
-#define ACPI_HEADER_LEN 36
-#define ENTRY_LEN 24
-
 struct wd_ctx {
 	struct avp_config cfg;
 	struct vm vm;
@@ -94,36 +73,36 @@ static uint64_t port_rw(struct wd_ctx *c, uint64_t port, uint32_t len, bool is_w
 static uint32_t run_action(struct wd_ctx *c, uint8_t action, uint32_t param, bool *found)
 {
 	const uint8_t *t = c->table;
-	uint32_t n = le32(t + ACPI_HEADER_LEN + 28);
+	uint32_t n = le32(t + WDAT_ACPI_HEADER_LEN + 28);
 	uint32_t ret = 0;
 
 	*found = false;
 	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *e = t + ACPI_HEADER_LEN + 32 + i * ENTRY_LEN;
-		uint8_t ins = e[1] & ~PRESERVE;
+		const uint8_t *e = t + WDAT_ACPI_HEADER_LEN + 32 + i * WDAT_ENTRY_LEN;
+		uint8_t ins = e[1] & ~WDAT_PRESERVE_REGISTER;
 		uint8_t bit = e[6];
 		uint32_t width = e[7] ? 1u << (e[7] - 1) : 4; /* GAS access size */
 		uint64_t port = e[8] | (uint64_t)e[9] << 8;
 		uint32_t value = le32(e + 16), mask = le32(e + 20);
 		uint64_t x;
 
-		FUZZ_CHECK(ACPI_HEADER_LEN + 32 + (i + 1) * ENTRY_LEN <= c->table_len);
+		FUZZ_CHECK(WDAT_ACPI_HEADER_LEN + 32 + (i + 1) * WDAT_ENTRY_LEN <= c->table_len);
 		if (e[0] != action)
 			continue;
 		*found = true;
 		switch (ins) {
-		case READ_VALUE:
+		case WDAT_READ_VALUE:
 			x = port_rw(c, port, width, false, 0);
 			ret = ((x >> bit) & mask) == value;
 			break;
-		case READ_COUNTDOWN:
+		case WDAT_READ_COUNTDOWN:
 			x = port_rw(c, port, width, false, 0);
 			ret = (uint32_t)((x >> bit) & mask);
 			break;
-		case WRITE_VALUE:
-		case WRITE_COUNTDOWN:
-			x = (uint64_t)((ins == WRITE_VALUE ? value : param) & mask) << bit;
-			if (e[1] & PRESERVE)
+		case WDAT_WRITE_VALUE:
+		case WDAT_WRITE_COUNTDOWN:
+			x = (uint64_t)((ins == WDAT_WRITE_VALUE ? value : param) & mask) << bit;
+			if (e[1] & WDAT_PRESERVE_REGISTER)
 				x |= port_rw(c, port, width, false, 0) & ~((uint64_t)mask << bit);
 			port_rw(c, port, width, true, x);
 			break;
@@ -157,10 +136,10 @@ static void check_state(struct wd_ctx *c)
 static void action_op(struct wd_ctx *c, struct fz *z)
 {
 	static const uint8_t actions[] = {
-		RESET,	       QUERY_CURRENT_COUNTDOWN, QUERY_COUNTDOWN, SET_COUNTDOWN,
-		QUERY_RUNNING, SET_RUNNING,		QUERY_STOPPED,	 SET_STOPPED,
-		QUERY_REBOOT,  SET_REBOOT,		QUERY_STATUS,	 SET_STATUS,
-		0x02,	       0x22,			SET_COUNTDOWN,	 RESET,
+		WDAT_RESET,	       WDAT_QUERY_CURRENT_COUNTDOWN_PERIOD, WDAT_QUERY_COUNTDOWN_PERIOD, WDAT_SET_COUNTDOWN_PERIOD,
+		WDAT_QUERY_RUNNING_STATE, WDAT_SET_RUNNING_STATE,		WDAT_QUERY_STOPPED_STATE,	 WDAT_SET_STOPPED_STATE,
+		WDAT_QUERY_REBOOT,  WDAT_SET_REBOOT,		WDAT_QUERY_WATCHDOG_STATUS,	 WDAT_SET_WATCHDOG_STATUS,
+		0x02,	       0x22,			WDAT_SET_COUNTDOWN_PERIOD,	 WDAT_RESET,
 	};
 	uint8_t a = actions[fz_u8(z) % 16];
 	uint8_t how = fz_u8(z);
@@ -172,12 +151,12 @@ static void action_op(struct wd_ctx *c, struct fz *z)
 
 	watchdog_get_state(c->wdt, &before);
 	run_action(c, a, param, &found);
-	FUZZ_CHECK(query(c, QUERY_REBOOT) == 1);
-	running = query(c, QUERY_RUNNING);
-	stopped = query(c, QUERY_STOPPED);
-	status = query(c, QUERY_STATUS);
-	left = query(c, QUERY_CURRENT_COUNTDOWN);
-	period = query(c, QUERY_COUNTDOWN);
+	FUZZ_CHECK(query(c, WDAT_QUERY_REBOOT) == 1);
+	running = query(c, WDAT_QUERY_RUNNING_STATE);
+	stopped = query(c, WDAT_QUERY_STOPPED_STATE);
+	status = query(c, WDAT_QUERY_WATCHDOG_STATUS);
+	left = query(c, WDAT_QUERY_CURRENT_COUNTDOWN_PERIOD);
+	period = query(c, WDAT_QUERY_COUNTDOWN_PERIOD);
 	watchdog_get_state(c->wdt, &after);
 	/* An expiry meanwhile (the timer thread runs on its own) changes
 	 * running and status: nothing to compare then. */
@@ -185,24 +164,24 @@ static void action_op(struct wd_ctx *c, struct fz *z)
 		return;
 	FUZZ_CHECK(running != stopped);
 	switch (a) {
-	case SET_COUNTDOWN:
+	case WDAT_SET_COUNTDOWN_PERIOD:
 		FUZZ_CHECK(period == (param < WATCHDOG_MIN_COUNT   ? WATCHDOG_MIN_COUNT
 				      : param > WATCHDOG_MAX_COUNT ? WATCHDOG_MAX_COUNT
 								   : param));
 		break;
-	case SET_RUNNING:
+	case WDAT_SET_RUNNING_STATE:
 		FUZZ_CHECK(running == 1);
 		/* Freshly started: counting down from RELOAD. */
 		if (!before.running)
 			FUZZ_CHECK(left >= 1 && left <= period);
 		break;
-	case SET_STOPPED:
+	case WDAT_SET_STOPPED_STATE:
 		FUZZ_CHECK(stopped == 1 && left == 0);
 		break;
-	case SET_STATUS:
+	case WDAT_SET_WATCHDOG_STATUS:
 		FUZZ_CHECK(status == 0);
 		break;
-	case RESET:
+	case WDAT_RESET:
 		FUZZ_CHECK(after.refreshes == before.refreshes + (before.running ? 1 : 0));
 		break;
 	default:
@@ -279,7 +258,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (c->vm.pio.ranges[i].fn == watchdog_io)
 			c->wdt = c->vm.pio.ranges[i].opaque;
 	FUZZ_CHECK(c->wdt);
-	FUZZ_CHECK(query(c, QUERY_STATUS) == c->cfg.watchdog.fired_before);
+	FUZZ_CHECK(query(c, WDAT_QUERY_WATCHDOG_STATUS) == c->cfg.watchdog.fired_before);
 	run(c, &z);
 	arch_platform_devices_destroy(&c->vm);
 	FUZZ_CHECK(c->vm.pio.nranges == 0);

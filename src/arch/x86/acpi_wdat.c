@@ -37,33 +37,6 @@
 #include "avp/hw/watchdog.h"
 #include "avp/vm.h"
 
-#define ACPI_HEADER_LEN 36
-#define WDAT_HEADER_LEN 32
-#define WDAT_ENTRY_LEN 24
-
-#define WDAT_FLAG_ENABLED 0x01
-
-/* Actions (spec table "Watchdog Actions"). */
-#define WDAT_RESET 0x01
-#define WDAT_QUERY_CURRENT_COUNTDOWN_PERIOD 0x04
-#define WDAT_QUERY_COUNTDOWN_PERIOD 0x05
-#define WDAT_SET_COUNTDOWN_PERIOD 0x06
-#define WDAT_QUERY_RUNNING_STATE 0x08
-#define WDAT_SET_RUNNING_STATE 0x09
-#define WDAT_QUERY_STOPPED_STATE 0x0a
-#define WDAT_SET_STOPPED_STATE 0x0b
-#define WDAT_QUERY_REBOOT 0x10
-#define WDAT_SET_REBOOT 0x11
-#define WDAT_QUERY_WATCHDOG_STATUS 0x20
-#define WDAT_SET_WATCHDOG_STATUS 0x21
-
-/* Instructions (spec table "Watchdog Instructions"). */
-#define WDAT_READ_VALUE 0x00
-#define WDAT_READ_COUNTDOWN 0x01
-#define WDAT_WRITE_VALUE 0x02
-#define WDAT_WRITE_COUNTDOWN 0x03
-#define WDAT_PRESERVE_REGISTER 0x80
-
 /* Generic Address Structure (ACPI 6.4, section 5.2.3.2). */
 #define GAS_SYSTEM_IO 1
 #define GAS_ACCESS_DWORD 3
@@ -136,7 +109,7 @@ bool x86_wdat_enabled(const struct vm *vm)
 
 size_t x86_wdat_len(void)
 {
-	return ACPI_HEADER_LEN + WDAT_HEADER_LEN + NENTRIES * WDAT_ENTRY_LEN;
+	return WDAT_ACPI_HEADER_LEN + WDAT_HEADER_LEN + NENTRIES * WDAT_ENTRY_LEN;
 }
 
 int x86_wdat_fill(uint8_t *t, size_t len)
@@ -145,8 +118,8 @@ int x86_wdat_fill(uint8_t *t, size_t len)
 
 	if (!t || len != x86_wdat_len())
 		return -EINVAL;
-	memset(t + ACPI_HEADER_LEN, 0, len - ACPI_HEADER_LEN);
-	p = t + ACPI_HEADER_LEN;
+	memset(t + WDAT_ACPI_HEADER_LEN, 0, len - WDAT_ACPI_HEADER_LEN);
+	p = t + WDAT_ACPI_HEADER_LEN;
 	put32(p, WDAT_HEADER_LEN);
 	put16(p + 4, 0xff); /* PCI segment */
 	p[6] = 0xff;	    /* bus */
@@ -160,7 +133,7 @@ int x86_wdat_fill(uint8_t *t, size_t len)
 	p[24] = WDAT_FLAG_ENABLED;
 	put32(p + 28, (uint32_t)NENTRIES);
 
-	p = t + ACPI_HEADER_LEN + WDAT_HEADER_LEN;
+	p = t + WDAT_ACPI_HEADER_LEN + WDAT_HEADER_LEN;
 	for (size_t i = 0; i < NENTRIES; i++, p += WDAT_ENTRY_LEN) {
 		const struct wdat_entry *e = &entries[i];
 
