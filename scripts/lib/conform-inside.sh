@@ -343,6 +343,40 @@ shutdown_reason() {
 }
 stuck_note() { [ -z "${STUCK[$1]:-}" ] || echo " ($(grep -m1 -a 'KVM internal error' "$L/$1.stderr"), $(grep -m1 -a 'emulation failure' "$L/$1.stderr"): QEMU stopped the VM and was killed)"; }
 
+# A guest that died during kernel boot: its hypervisor is gone before the
+# agent started and the guest never reached its init ("avp-guest:
+# running"). Seen only in the nested test host, under load: a QEMU guest
+# reset about a second into boot, no panic on its console. No device was
+# judged yet, so the harness boots it again (BOOT_TRIES in all) and says so
+# in the log and in meta.json ("boot_retries"); a guest that keeps dying
+# leaves its rows FAIL as before.
+BOOT_TRIES=3
+died_in_boot() { gone "$1" && ! vgrep "$1" -q 'avp-guest: running'; }
+# note_retry NAME TRY: reap the dead attempt, keep its logs as NAME.tryN.*.
+note_retry() {
+	local n=$1 why f
+	wait_exit "$n" 30
+	why="exit status $RC$([ "$HV" = qemu ] && echo ", QEMU shutdown reason '$(shutdown_reason "$n")'")$(stuck_note "$n")"
+	why="$why; console ends: $(tail -c 200 "$L/$n.serial" 2>/dev/null | tr -c '[:print:]' ' ')"
+	unset "STUCK[$n]"
+	log "$n: attempt $2 died before the agent started ($why); booting it again"
+	echo "$n, attempt $2: $why" >>"$L/boot-retries.txt"
+	for f in serial stderr hvc0 qmp-events; do
+		[ -f "$L/$n.$f" ] && mv "$L/$n.$f" "$L/$n.try$2.$f"
+	done
+}
+# launch_booted NAME CMDLINE: launch, then wait for the agent to start,
+# booting again when the guest died in its kernel boot (above).
+launch_booted() {
+	local try
+	for ((try = 1; try <= BOOT_TRIES; try++)); do
+		launch "$1" "$2"
+		wait_mark "$1" 'agent-start' 300 && return 0
+		died_in_boot "$1" && [ "$try" -lt "$BOOT_TRIES" ] || return 1
+		note_retry "$1" "$try"
+	done
+}
+
 # fd_flags PID FILE: octal open flags of PID's first fd on FILE.
 fd_flags() {
 	local f
@@ -433,25 +467,30 @@ boot_main() {
 		"$AVP" run --bundle "$W/bundle-main" --describe >"$L/describe.json" 2>"$L/describe.err" ||
 			log "avp --describe failed: $(head -c 300 "$L/describe.err")"
 	fi
-	launch main "$cl"
-	if [ "$HV" = qemu ]; then
-		python3 "$ROOT/scripts/lib/qmp.py" describe "$W/main-cmd.sock" >"$L/describe.json" 2>"$L/describe.err" ||
-			log "QMP describe failed: $(head -c 300 "$L/describe.err")"
-	fi
-	# The read-only image must be open read-only on the host too: then no
-	# guest request can change it, whatever the device model does. (Read
-	# while the hypervisor starts: a quick guest may be gone by the time
-	# the harness sees its first mark.)
-	local flags="" started=0
-	for _ in $(seq 300); do
-		flags=$(fd_flags "${PID[main]}" "$img_r")
-		[ -n "$flags" ] || gone main && break
-		sleep 0.2
+	local flags="" started=0 try
+	for ((try = 1; try <= BOOT_TRIES; try++)); do
+		launch main "$cl"
+		if [ "$HV" = qemu ]; then
+			python3 "$ROOT/scripts/lib/qmp.py" describe "$W/main-cmd.sock" >"$L/describe.json" 2>"$L/describe.err" ||
+				log "QMP describe failed: $(head -c 300 "$L/describe.err")"
+		fi
+		# The read-only image must be open read-only on the host too: then
+		# no guest request can change it, whatever the device model does.
+		# (Read while the hypervisor starts: a quick guest may be gone by
+		# the time the harness sees its first mark.)
+		for _ in $(seq 300); do
+			flags=$(fd_flags "${PID[main]}" "$img_r")
+			[ -n "$flags" ] || gone main && break
+			sleep 0.2
+		done
+		if wait_mark main 'agent-start' 300; then
+			started=1
+			log "main: agent started after $((SECONDS - t0)) s"
+			break
+		fi
+		died_in_boot main && [ "$try" -lt "$BOOT_TRIES" ] || break
+		note_retry main "$try"
 	done
-	if wait_mark main 'agent-start' 300; then
-		started=1
-		log "main: agent started after $((SECONDS - t0)) s"
-	fi
 
 	# Host halves of the interactive rows, in the agent's order.
 	if [ "$started" = 1 ] && [ "$quick" = 0 ]; then
@@ -743,14 +782,14 @@ EOF
 		reset_vm
 		V_DISKS=("$a") V_TAP=avpca V_MAC=52:54:00:c0:00:0a V_RNG=1 V_PREALLOC=1 V_CON=$L/a.hvc0 V_MEM=128
 		[ "$vs" = 0 ] || V_VSOCK=11
-		launch a "$cla"
-		# b once a's kernel runs: the nested test host has been seen to
-		# die when two QEMUs went through their firmware at once.
-		for _ in $(seq 300); do [ -s "$L/a.serial" ] && break; sleep 0.2; done
+		# b once a's agent runs: the nested test host has been seen to
+		# die when two QEMUs went through their firmware at once (and a
+		# waits up to 300 s for b on the network).
+		launch_booted a "$cla"
 		reset_vm
 		V_DISKS=("$b" "$dur") V_TAP=avpcb V_MAC=52:54:00:c0:00:0b V_RNG=1 V_CON=$L/b.hvc0 V_MEM=128
 		[ "$vs" = 0 ] || V_VSOCK=12
-		launch b "$clb"
+		launch_booted b "$clb"
 		br=$(ip -o link show master avpcbr0 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | tr '\n' ' ')
 		hrec AVP-NET-2 PASS "the network between a and b: a host bridge the harness made (avpcbr0, holding only the taps ${br}), no host NIC; QEMU attaches each VM with -netdev tap"
 	fi
@@ -1080,6 +1119,10 @@ for HV in "${hv_list[@]}"; do
 		hrec AVP-PART-1 FAIL "side-by-side VMs not run (--quick)"
 	fi
 	runtime_rows
+	if [ -s "$L/boot-retries.txt" ]; then
+		jq --rawfile r "$L/boot-retries.txt" '. + {boot_retries: ($r | rtrimstr("\n") | split("\n"))}' \
+			"$L/meta.json" >"$L/meta.json.new" && mv "$L/meta.json.new" "$L/meta.json"
+	fi
 	kill "$syncer" "$tline" 2>/dev/null
 	wait "$syncer" "$tline" 2>/dev/null
 	sync_logs

@@ -237,6 +237,8 @@ def table(argv):
             ev = r["evidence"]
             print(f"{r['id']:<13} {r['level']:<6} {r['result']:<6} {ev[:160]}{'...' if len(ev) > 160 else ''}")
         print(f"summary {hv}: {summary_text(h['summary'])}")
+        for note in h["meta"].get("boot_retries", []):
+            print(f"boot retried {hv}: {note}")
         print()
 
     if jout:
@@ -252,6 +254,8 @@ def table(argv):
             lines.append(f"- **{hv}** ({h['meta'].get('version', '?')}): {summary_text(h['summary'])}")
             if h["meta"].get("platform"):
                 lines.append(f"  - platform: {h['meta']['platform']}")
+            for note in h["meta"].get("boot_retries", []):
+                lines.append(f"  - guest died in kernel boot, booted again: {note}")
         lines += ["", "| ID | level | " + " | ".join(hvs) + " |", "|---|---|" + "---|" * len(hvs)]
         for k, (rid, level) in enumerate(profile):
             cells = [out["hypervisors"][hv]["rows"][k]["result"] for hv in hvs]

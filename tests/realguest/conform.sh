@@ -63,7 +63,7 @@ run_suite() {
 	scripts/conform --no-build --out "$out/$name" --json "$out/$name.json" "$@" >"$out/$name.log" 2>&1
 	rc=$?
 	echo "conform-selftest: $what took $((SECONDS - t0)) s"
-	grep -E '^(summary|conform\[)' "$out/$name.log" | sed 's/^/  | /'
+	grep -E '^(summary|boot retried|conform\[)' "$out/$name.log" | sed 's/^/  | /'
 	check_eq "$rc" 0 "scripts/conform ran: $what"
 	f=$out/$name.json
 	[ -f "$f" ] && load_rows "$f"
