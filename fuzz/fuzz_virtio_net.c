@@ -9,9 +9,16 @@
  * kernel should never send, and ones longer than any tap frame), the tap
  * hanging up, and draining what the device transmitted.
  *
- * Beyond the sanitizers: every frame the device transmits carries an
- * all-zero header (we negotiate no offloads) and is no longer than
- * VIRTIO_NET_MAX_TX_FRAME. */
+ * The input's first byte picks the offload features the driver accepts
+ * (bit i: offloads[i], in any combination, also ones 5.1.3.1 forbids),
+ * then the common grammar follows.
+ *
+ * Beyond the sanitizers: every frame the device transmits is no longer
+ * than VIRTIO_NET_MAX_TX_FRAME and carries a header a correct driver could
+ * have written for the negotiated features (all zero without CSUM/HOST_*
+ * features; checked here independently of the device's own checks), and
+ * the tap's offloads are only ever what the driver accepted, or none. */
+#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +27,7 @@
 
 #include "avp/devices/virtio_net.h"
 #include "avp/log.h"
+#include "avp/net/tap.h"
 #include "fuzz_guest.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -32,8 +40,74 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 struct net_ctx {
 	int host; /* our end: "the network" */
 	bool host_closed;
+	const struct virtio_dev *dev;
 	uint8_t buf[MAX_INJECT];
 };
+
+#define FB(bit) (1ull << VIRTIO_NET_F_##bit)
+static const uint64_t offloads[] = { FB(CSUM),	    FB(HOST_TSO4),  FB(HOST_TSO6),  FB(HOST_ECN),
+				     FB(GUEST_CSUM), FB(GUEST_TSO4), FB(GUEST_TSO6), FB(GUEST_ECN) };
+
+static bool has(const struct virtio_dev *dev, uint64_t f)
+{
+	return (dev->driver_features & f) == f;
+}
+
+/* The fake tap control: the offloads asked for must be none, or exactly
+ * the ones the driver accepted and the kernel allows (TSO only with CSUM,
+ * ECN only with TSO). */
+static const struct virtio_dev *offload_dev;
+
+static int fake_set_offload(int fd, unsigned int o)
+{
+	const struct virtio_dev *dev = offload_dev;
+
+	(void)fd;
+	if (o == 0)
+		return 0;
+	FUZZ_CHECK(o & TAP_OFFLOAD_CSUM);
+	FUZZ_CHECK(!(o & ~(unsigned int)(TAP_OFFLOAD_CSUM | TAP_OFFLOAD_TSO4 | TAP_OFFLOAD_TSO6 |
+					  TAP_OFFLOAD_TSO_ECN)));
+	FUZZ_CHECK(has(dev, FB(GUEST_CSUM)));
+	FUZZ_CHECK(!!(o & TAP_OFFLOAD_TSO4) == has(dev, FB(GUEST_TSO4)));
+	FUZZ_CHECK(!!(o & TAP_OFFLOAD_TSO6) == has(dev, FB(GUEST_TSO6)));
+	FUZZ_CHECK(!(o & TAP_OFFLOAD_TSO_ECN) ||
+		   (has(dev, FB(GUEST_ECN)) && (o & (TAP_OFFLOAD_TSO4 | TAP_OFFLOAD_TSO6))));
+	return 0;
+}
+
+static const struct virtio_net_backend_ops fake_backend = { .set_offload = fake_set_offload };
+
+/* What a correct driver may send (5.1.6.2.1), as the device should pass
+ * it to the kernel. */
+static void check_tx_hdr(const struct virtio_dev *dev, const struct virtio_net_hdr_v1 *h, size_t frame)
+{
+	uint8_t base = h->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
+	static const struct virtio_net_hdr_v1 zero;
+
+	if (!(dev->driver_features & (FB(CSUM) | FB(HOST_TSO4) | FB(HOST_TSO6) | FB(HOST_ECN)))) {
+		FUZZ_CHECK(memcmp(h, &zero, sizeof(zero)) == 0);
+		return;
+	}
+	FUZZ_CHECK(h->num_buffers == 0);
+	FUZZ_CHECK((h->flags & ~VIRTIO_NET_HDR_F_NEEDS_CSUM) == 0);
+	if (h->flags) {
+		FUZZ_CHECK(has(dev, FB(CSUM)));
+		FUZZ_CHECK((size_t)le16toh(h->csum_start) + le16toh(h->csum_offset) + 2 <= frame);
+	} else {
+		FUZZ_CHECK(h->csum_start == 0 && h->csum_offset == 0);
+	}
+	if (h->gso_type == VIRTIO_NET_HDR_GSO_NONE) {
+		FUZZ_CHECK(h->gso_size == 0 && h->hdr_len == 0);
+		return;
+	}
+	FUZZ_CHECK(h->flags == VIRTIO_NET_HDR_F_NEEDS_CSUM);
+	FUZZ_CHECK((base == VIRTIO_NET_HDR_GSO_TCPV4 && has(dev, FB(HOST_TSO4))) ||
+		   (base == VIRTIO_NET_HDR_GSO_TCPV6 && has(dev, FB(HOST_TSO6))));
+	FUZZ_CHECK(!(h->gso_type & VIRTIO_NET_HDR_GSO_ECN) || has(dev, FB(HOST_ECN)));
+	FUZZ_CHECK(h->gso_size != 0);
+	FUZZ_CHECK(le16toh(h->hdr_len) <= frame);
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -47,13 +121,14 @@ static void drain(struct net_ctx *c)
 {
 	for (;;) {
 		ssize_t n = recv(c->host, c->buf, sizeof(c->buf), MSG_DONTWAIT | MSG_TRUNC);
-		static const uint8_t zero[VIRTIO_NET_HDR_LEN];
+		struct virtio_net_hdr_v1 h;
 
 		if (n < 0)
 			return;
 		FUZZ_CHECK(n >= VIRTIO_NET_HDR_LEN);
 		FUZZ_CHECK((size_t)n <= VIRTIO_NET_HDR_LEN + VIRTIO_NET_MAX_TX_FRAME);
-		FUZZ_CHECK(memcmp(c->buf, zero, sizeof(zero)) == 0);
+		memcpy(&h, c->buf, sizeof(h));
+		check_tx_hdr(c->dev, &h, (size_t)n - VIRTIO_NET_HDR_LEN);
 		if (n == 0)
 			return;
 	}
@@ -106,7 +181,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct net_ctx *c = calloc(1, sizeof(*c));
 	struct fuzz_guest g;
 	struct virtio_dev *dev;
+	uint64_t extra = 0;
+	uint8_t obyte = fz_u8(&z);
 	int sv[2];
+
+	for (unsigned int i = 0; i < 8; i++)
+		if (obyte & (1u << i))
+			extra |= offloads[i];
 
 	if (!c)
 		return 0;
@@ -119,9 +200,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * default. */
 	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &(int){ 1 << 20 }, sizeof(int));
 	setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &(int){ 1 << 20 }, sizeof(int));
-	if (virtio_net_create_fd(&dev, &cfg, sv[0]) == 0) { /* owns sv[0] now */
+	if (virtio_net_create_backend(&dev, &cfg, sv[0], &fake_backend) == 0) { /* owns sv[0] now */
+		c->dev = offload_dev = dev;
 		if (fg_init(&g) == 0) {
-			fg_run(&g, dev, &z, wanted, sizeof(wanted) / sizeof(wanted[0]), net_op, c);
+			fg_run_extra(&g, dev, &z, wanted, sizeof(wanted) / sizeof(wanted[0]), extra, net_op,
+				     c);
 			drain(c);
 			fg_reset(&g);
 		}

@@ -121,8 +121,9 @@ def blk():
 
 
 def net():
-    # EVENT_IDX, INDIRECT, MRG_RXBUF, MAC, STATUS; 16-entry queues
-    pre = u8(0x1F) + u8(QSIZE16)
+    # No offloads (the target's first byte); EVENT_IDX, INDIRECT, MRG_RXBUF,
+    # MAC, STATUS; 16-entry queues
+    pre = u8(0) + u8(0x1F) + u8(QSIZE16)
     rx = chain(0, [(DATA, 2048)], 0)
     frame = u8(OP_DEVICE) + u8(0x80) + u32(12 + 60) + u16(20) + bytes(12) + b"\xff" * 6 + \
         b"\x52\x54\x00\x00\x00\x01"
@@ -134,11 +135,32 @@ def net():
     small = b"".join(chain(0, [(DATA + i * 0x400, 1000)], 0) for i in range(4))
     big = u8(OP_DEVICE) + u8(0x80) + u32(12 + 3000) + u16(0)
     write("virtio_net", "mergeable", pre + small + kick(0) + big + POLL)
-    write("virtio_net", "no-mrg", u8(0x03) + u8(QSIZE16) + small + kick(0) + big + POLL +
+    write("virtio_net", "no-mrg", u8(0) + u8(0x03) + u8(QSIZE16) + small + kick(0) + big + POLL +
           rx + kick(0) + frame + POLL)
     write("virtio_net", "tx-split", pre + ram(DATA, bytes(12)) +
           chain(1, [(DATA, 6), (DATA + 6, 6), (DATA + 0x100, 60)], 3) + kick(1) + drain +
           u8(OP_DEVICE) + u8(2) + POLL)
+    # Every offload: TSO headers both ways, good and bad. A header:
+    # flags, gso_type, hdr_len, gso_size, csum_start, csum_offset, num_buffers.
+    off = u8(0xFF) + u8(0x1F) + u8(QSIZE16)
+
+    def vhdr(flags, gso, hdr_len, gso_size, cs, co):
+        return u8(flags) + u8(gso) + u16(hdr_len) + u16(gso_size) + u16(cs) + u16(co) + u16(0)
+
+    def tx_hdr(h, n=1000):
+        return ram(DATA + 0x1000, h) + chain(1, [(DATA + 0x1000, 12), (DATA + 0x1100, n)], 2) + \
+            kick(1)
+    good = tx_hdr(vhdr(1, 4, 74, 1440, 54, 16)) + tx_hdr(vhdr(1, 0x81, 66, 1448, 34, 16)) + \
+        tx_hdr(vhdr(1, 0, 0, 0, 34, 998 - 34))
+    bad = tx_hdr(vhdr(1, 3, 74, 1440, 54, 16)) + tx_hdr(vhdr(1, 4, 74, 0, 54, 16)) + \
+        tx_hdr(vhdr(1, 0, 0, 0, 34, 999 - 34)) + tx_hdr(vhdr(0, 1, 74, 1440, 0, 0)) + \
+        tx_hdr(vhdr(1, 1, 1001, 1440, 54, 16)) + tx_hdr(vhdr(0xfe, 0, 9, 9, 9, 9))
+    write("virtio_net", "offload-tx", off + good + bad + drain)
+    gso = u8(OP_DEVICE) + u8(0) + u32(12 + 3000) + u16(12) + vhdr(1, 4, 74, 1440, 54, 16)
+    write("virtio_net", "offload-rx", off + small + kick(0) + gso + POLL + RESET + small +
+          kick(0) + gso + POLL)
+    write("virtio_net", "offload-half", u8(0x11) + u8(0x1F) + u8(QSIZE16) + good + bad + drain +
+          small + kick(0) + gso + POLL)
 
 
 def console():

@@ -557,8 +557,15 @@ void fg_check(struct fuzz_guest *g)
 void fg_run(struct fuzz_guest *g, struct virtio_dev *dev, struct fz *z,
 	    const uint64_t *wanted_bits, unsigned int nwanted, fg_device_op hook, void *opaque)
 {
+	fg_run_extra(g, dev, z, wanted_bits, nwanted, 0, hook, opaque);
+}
+
+void fg_run_extra(struct fuzz_guest *g, struct virtio_dev *dev, struct fz *z,
+		  const uint64_t *wanted_bits, unsigned int nwanted, uint64_t extra, fg_device_op hook,
+		  void *opaque)
+{
 	uint8_t fbyte = fz_u8(z);
-	uint64_t wanted = 0;
+	uint64_t wanted = extra;
 	uint16_t qsize = (uint16_t)(1u << (fz_u8(z) % 9));
 
 	for (unsigned int i = 0; i < nwanted && i < 8; i++)

@@ -172,5 +172,11 @@ void fg_reset(struct fuzz_guest *g);
  * size, the rest are operations. */
 void fg_run(struct fuzz_guest *g, struct virtio_dev *dev, struct fz *z,
 	    const uint64_t *wanted_bits, unsigned int nwanted, fg_device_op hook, void *opaque);
+/* The same with `extra` (feature bits, as far as offered) wanted as well,
+ * for devices with more features worth trying than the first byte has
+ * bits: the target picks them from its input first. */
+void fg_run_extra(struct fuzz_guest *g, struct virtio_dev *dev, struct fz *z,
+		  const uint64_t *wanted_bits, unsigned int nwanted, uint64_t extra, fg_device_op hook,
+		  void *opaque);
 
 #endif

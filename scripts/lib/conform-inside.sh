@@ -428,6 +428,13 @@ boot_main() {
 	mkimg "$img_r" 4M "AVPCONF-RO"
 	ro_sum=$(md5sum <"$img_r")
 	mktap avpc0 fe80::1 || hrec AVP-NET-1 FAIL "host: cannot create tap avpc0"
+	# AVP-NET-3: the host end of the agent's bulk TCP transfer (port 5201).
+	local nbpid=
+	if gcc -O2 -o "$W/net_bulk" "$ROOT/tests/guest/net_bulk.c" 2>"$L/net_bulk.err"; then
+		"$W/net_bulk" serve avpc0 5201 600 >"$L/net_bulk.log" 2>&1 &
+		nbpid=$!
+		BG+=("$nbpid")
+	fi
 	reset_vm
 	V_DISKS=("$img_s" "$img_r,ro") V_TAP=avpc0 V_MAC=52:54:00:c0:00:01 V_RNG=$rng V_CON=$con V_MEM=256
 	# Beyond the basic platform: what each hypervisor can offer here.
@@ -598,6 +605,21 @@ boot_main() {
 	rx=$(cat /sys/class/net/avpc0/statistics/rx_packets 2>/dev/null || echo 0)
 	[ "$rx" -gt 0 ] && hrec AVP-NET-1 PASS "host end of the tap received $rx packets" ||
 		hrec AVP-NET-1 FAIL "host end of the tap received no packets"
+	# AVP-NET-3 host half: the guest's bytes arrived intact, and the tap
+	# carried GSO frames (above 1514 bytes on average) both ways.
+	if [ -z "$nbpid" ]; then
+		hrec AVP-NET-3 FAIL "host: cannot build net_bulk: $(head -c 200 "$L/net_bulk.err")"
+	else
+		kill "$nbpid" 2>/dev/null
+		local nbl nbin nbout
+		nbl=$(grep -a '^NET_BULK_HOST ' "$L/net_bulk.log" | tail -n 1)
+		nbin=$(sed -n 's/.* rx_avg=\([0-9]*\).*/\1/p' <<<"$nbl") nbout=$(sed -n 's/.* tx_avg=\([0-9]*\).*/\1/p' <<<"$nbl")
+		if [ -n "$nbl" ] && [ "${nbin:-0}" -gt 1514 ] && [ "${nbout:-0}" -gt 1514 ]; then
+			hrec AVP-NET-3 PASS "host: $(grep -a '^net_bulk: ok' "$L/net_bulk.log" | sed 's/^net_bulk: ok - //')"
+		else
+			hrec AVP-NET-3 FAIL "host: $(grep -a '^net_bulk: ' "$L/net_bulk.log" | tail -n 1 | head -c 300)$([ -n "$nbl" ] && echo " (GSO needs above 1514 bytes/frame both ways)")"
+		fi
+	fi
 	ip link del avpc0 2>/dev/null
 
 	# AVP-VSOCK-1 host half: both streams, as the host saw them.

@@ -16,6 +16,7 @@
  * the thread would leave the VM half-alive with locks held. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <seccomp.h>
 #include <stddef.h>
@@ -145,6 +146,10 @@ static const int sound_vcpu_main_calls[] = {
 	SCMP_SYS(pwrite64), SCMP_SYS(timerfd_settime), /* reset/close finish the WAV header */
 };
 
+/* virtio-net: activation and reset (register writes, on a vCPU) set the
+ * tap's offloads to what the driver accepted. */
+static const unsigned long net_vcpu_ioctls[] = { TUNSETOFFLOAD };
+
 struct builder {
 	scmp_filter_ctx ctx;
 	int err;
@@ -264,6 +269,8 @@ static void add_devices(struct builder *b, enum avp_thread_role role, const stru
 			add_calls(b, sound_vcpu_main_calls, N_ELEMS(sound_vcpu_main_calls));
 		break;
 	case AVP_THREAD_VCPU:
+		if (cfg->nnets)
+			add_ioctls(b, net_vcpu_ioctls, N_ELEMS(net_vcpu_ioctls));
 		if (vsock)
 			add_calls(b, vsock_vcpu_calls, N_ELEMS(vsock_vcpu_calls));
 		if (sound)

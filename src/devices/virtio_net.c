@@ -1,13 +1,19 @@
 /* virtio-net (VIRTIO 1.2, section 5.1) on a Linux tap.
  *
  * One receive queue (0) and one transmit queue (1); no control queue, no
- * multiqueue and no offloads, so frames are plain and fully checksummed in
- * both directions and the 12-byte header carries only num_buffers.
+ * multiqueue. Checksum and TCP segmentation offloads both ways (CSUM,
+ * HOST_TSO4/6, HOST_ECN; GUEST_CSUM, GUEST_TSO4/6, GUEST_ECN): the 12-byte
+ * header is the tap's own (IFF_VNET_HDR), so it passes between driver and
+ * kernel nearly as is, and a 64 KiB TCP segment crosses in one frame.
  *
- * TX: each chain's readable part is header + frame. The driver's header is
- * not handed to the kernel: without offload features it must be all zero
- * (5.1.6.2), so we send our own zero header followed by the frame, and the
- * guest never drives the tap's GSO/checksum parsing.
+ * TX: each chain's readable part is header + frame. A driver that
+ * negotiated none of CSUM/HOST_TSO* must send an all-zero header
+ * (5.1.6.2.1), so we send our own zero header and the guest never drives
+ * the tap's GSO/checksum parsing. Otherwise the header is copied out of
+ * guest memory once and that copy is checked (against the negotiated
+ * features and the frame's length) and sent: the guest is hostile and the
+ * kernel must see only headers a correct driver could have written.
+ * Frames with a bad header are dropped and counted.
  *
  * RX: a frame is read from the tap into a host buffer and then copied into
  * receive chains, merged across several when it does not fit one and the
@@ -16,7 +22,10 @@
  * driver has posted none, frames wait in the tap's own bounded queue and
  * we stop watching the tap until the driver kicks the receive queue. The
  * one copy costs little next to the read itself and keeps the tap's writes
- * (and its header) out of guest memory.
+ * (and its header) out of guest memory. The kernel uses only the offloads
+ * the driver accepted (set on the tap at DRIVER_OK, cleared at reset);
+ * whatever else it hands us is dropped, never shown to a driver that did
+ * not ask for it.
  *
  * Work per wakeup is bounded (VIRTIO_NET_*_BUDGET). The tap is watched
  * level-triggered, so unread frames bring us back; unfinished TX work asks
@@ -41,12 +50,19 @@
 _Static_assert(VIRTIO_NET_HDR_LEN == TAP_VNET_HDR_LEN, "tap and guest headers must match");
 
 #define ETH_HDR_LEN 14
-/* Largest frame a tap can hand us: a 65535-byte MTU, Ethernet header and
- * one VLAN tag. The read buffer is one byte longer so that a longer (hence
- * truncated) read can be recognised and dropped. */
-#define RX_MAX_FRAME (65535 + ETH_HDR_LEN + 4)
+/* Largest frame a tap can hand us: a 65535-byte MTU or a GSO frame, whose
+ * length the tap's gso_max_size (64 KiB) bounds without its Ethernet and
+ * VLAN headers, with room to spare as QEMU keeps (its NET_BUFSIZE). The
+ * read buffer is one byte longer so that a longer (hence truncated) read
+ * can be recognised and dropped. */
+#define RX_MAX_FRAME (65536 + 4096)
 #define RX_PKT_LEN (VIRTIO_NET_HDR_LEN + RX_MAX_FRAME + 1)
-#define HDR_NUM_BUFFERS_OFF 10
+_Static_assert(RX_MAX_FRAME >= 65535 + ETH_HDR_LEN + 4, "a 64 KiB IP packet with VLAN tag fits");
+
+#define F(bit) (1ull << (bit))
+/* Driver features that make the TX header more than zeros. */
+#define TX_OFFLOADS (F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_HOST_TSO4) | F(VIRTIO_NET_F_HOST_TSO6) | \
+		     F(VIRTIO_NET_F_HOST_ECN))
 
 struct vnet {
 	struct virtio_dev dev;
@@ -57,9 +73,15 @@ struct vnet {
 	struct dev_resched resched;
 	bool tap_dead; /* read side failed for good: never watch it again */
 	bool tx_err_logged;
+	bool tx_hdr_logged;
 	bool rx_err_logged;
+	bool offload_logged;
+	uint64_t tx_bad_hdr; /* frames dropped for their header */
+	const struct virtio_net_backend_ops *backend;
+	unsigned int tap_offloads; /* as last set on the backend */
 
 	struct virtq_chain tx_chain;
+	struct virtio_net_hdr_v1 tx_hdr; /* the copy that is checked and sent */
 	uint8_t *tx_linear; /* for chains with more segments than writev takes */
 	struct iovec tx_iov[IOV_MAX];
 
@@ -83,8 +105,36 @@ static struct vnet *vnet_of(struct virtio_dev *dev)
 static uint64_t vnet_features(struct virtio_dev *dev)
 {
 	(void)dev;
-	return (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_STATUS) |
-	       (1ull << VIRTIO_NET_F_MRG_RXBUF);
+	/* 5.1.3.1: each TSO bit comes with the CSUM bit it depends on, and
+	 * ECN with TSO. No UFO/USO: nothing tests them. */
+	return F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_STATUS) | F(VIRTIO_NET_F_MRG_RXBUF) |
+	       F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_HOST_TSO4) | F(VIRTIO_NET_F_HOST_TSO6) |
+	       F(VIRTIO_NET_F_HOST_ECN) | F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_GUEST_TSO4) |
+	       F(VIRTIO_NET_F_GUEST_TSO6) | F(VIRTIO_NET_F_GUEST_ECN);
+}
+
+/* Whether a GSO type is one the negotiated features allow: TCPV4/TCPV6
+ * with their TSO bit, the ECN flag only with the ECN bit (5.1.6.2.1 for
+ * the driver's frames, 5.1.6.4.2 for ours). tso4/tso6/ecn are feature
+ * bits of the direction at hand. */
+static bool gso_allowed(const struct virtio_dev *dev, uint8_t gso_type, unsigned int tso4,
+			unsigned int tso6, unsigned int ecn)
+{
+	uint8_t base = gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
+
+	if ((gso_type & VIRTIO_NET_HDR_GSO_ECN) &&
+	    (base == VIRTIO_NET_HDR_GSO_NONE || !virtio_has_feature(dev, ecn)))
+		return false;
+	switch (base) {
+	case VIRTIO_NET_HDR_GSO_NONE:
+		return true;
+	case VIRTIO_NET_HDR_GSO_TCPV4:
+		return virtio_has_feature(dev, tso4);
+	case VIRTIO_NET_HDR_GSO_TCPV6:
+		return virtio_has_feature(dev, tso6);
+	default:
+		return false; /* UDP, USO: never offered */
+	}
 }
 
 /* ---- transmit ---- */
@@ -97,11 +147,54 @@ static void tx_error(struct vnet *n, const char *what, int err)
 	n->tx_err_logged = true;
 }
 
+/* Checks the driver's header (our copy, h) of a frame_len-byte frame and
+ * trims it to what the kernel should see. NULL when it may be sent, else
+ * what is wrong with it. */
+static const char *tx_hdr_check(const struct virtio_dev *dev, struct virtio_net_hdr_v1 *h,
+				size_t frame_len)
+{
+	uint32_t csum_end = (uint32_t)le16toh(h->csum_start) + le16toh(h->csum_offset) + 2;
+	bool gso = h->gso_type != VIRTIO_NET_HDR_GSO_NONE;
+
+	/* 5.1.6.2.2: the device ignores flag bits it does not know, and the
+	 * driver must not set DATA_VALID or RSC_INFO: pass on only NEEDS_CSUM. */
+	h->flags &= VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	if (h->flags && !virtio_has_feature(dev, VIRTIO_NET_F_CSUM))
+		return "NEEDS_CSUM without VIRTIO_NET_F_CSUM";
+	/* The kernel writes the checksum at csum_start + csum_offset: both
+	 * bytes must be in the frame. */
+	if (h->flags && csum_end > frame_len)
+		return "checksum position outside the frame";
+	if (!h->flags)
+		h->csum_start = h->csum_offset = 0; /* unused (5.1.6.2.2): not passed on */
+	if (!gso_allowed(dev, h->gso_type, VIRTIO_NET_F_HOST_TSO4, VIRTIO_NET_F_HOST_TSO6,
+			 VIRTIO_NET_F_HOST_ECN))
+		return "GSO type not negotiated";
+	if (gso) {
+		/* 5.1.6.2.1: a GSO frame has NEEDS_CSUM and its MSS. */
+		if (!h->flags)
+			return "GSO without NEEDS_CSUM";
+		if (h->gso_size == 0)
+			return "GSO with gso_size 0";
+		/* A hint only (5.1.6.2.2), but the kernel refuses one past
+		 * the frame. */
+		if (le16toh(h->hdr_len) > frame_len)
+			return "hdr_len past the frame";
+	} else {
+		/* Meaningless without GSO; the kernel would still look at it. */
+		h->hdr_len = 0;
+		h->gso_size = 0;
+	}
+	h->num_buffers = 0;
+	return NULL;
+}
+
 /* Sends one chain's frame; the chain is completed by the caller either way. */
 static void tx_one(struct vnet *n)
 {
 	static const uint8_t zero_hdr[VIRTIO_NET_HDR_LEN];
 	const struct virtq_chain *c = &n->tx_chain;
+	const void *hdr = zero_hdr;
 	size_t skip = VIRTIO_NET_HDR_LEN;
 	size_t frame_len;
 	unsigned int cnt = 1;
@@ -112,7 +205,25 @@ static void tx_one(struct vnet *n)
 		return; /* runt or oversized: drop */
 	frame_len = c->out_bytes - VIRTIO_NET_HDR_LEN;
 
-	n->tx_iov[0] = (struct iovec){ .iov_base = (void *)zero_hdr, .iov_len = sizeof(zero_hdr) };
+	if (n->dev.driver_features & TX_OFFLOADS) {
+		const char *bad;
+
+		/* One fetch: the guest may rewrite its header meanwhile, but
+		 * what is checked is what is sent. */
+		if (virtq_chain_read(c, 0, &n->tx_hdr, sizeof(n->tx_hdr)) != sizeof(n->tx_hdr))
+			return;
+		bad = tx_hdr_check(&n->dev, &n->tx_hdr, frame_len);
+		if (bad) {
+			n->tx_bad_hdr++;
+			if (!n->tx_hdr_logged)
+				avp_warn("virtio-net %s: bad transmit header (%s), frame dropped; "
+					 "further ones are dropped silently", n->name, bad);
+			n->tx_hdr_logged = true;
+			return;
+		}
+		hdr = &n->tx_hdr;
+	}
+	n->tx_iov[0] = (struct iovec){ .iov_base = (void *)hdr, .iov_len = VIRTIO_NET_HDR_LEN };
 	for (unsigned int i = 0; i < c->n_out; i++) {
 		const struct iovec *v = &c->iov[i];
 
@@ -231,8 +342,7 @@ static int rx_place(struct vnet *n)
 {
 	struct virtio_dev *dev = &n->dev;
 	const uint8_t *frame = n->rx_pkt + VIRTIO_NET_HDR_LEN;
-	uint8_t hdr[VIRTIO_NET_HDR_LEN] = { 0 };
-	uint16_t nb;
+	struct virtio_net_hdr_v1 hdr = { 0 };
 	size_t w;
 	int ret;
 
@@ -282,12 +392,16 @@ static int rx_place(struct vnet *n)
 		n->rx_off += w;
 	}
 
-	/* Our own header: no offloads, so flags and GSO stay zero (5.1.6.4
-	 * requires that when GUEST_CSUM is not negotiated); num_buffers is 1
-	 * without MRG_RXBUF. */
-	nb = htole16(n->rx_nbufs);
-	memcpy(hdr + HDR_NUM_BUFFERS_OFF, &nb, sizeof(nb));
-	virtq_chain_write(&n->rx_first, 0, hdr, sizeof(hdr));
+	/* Without GUEST_CSUM flags and GSO stay zero (5.1.6.4.2); with it
+	 * the tap's header goes on (rx_read checked it against what was
+	 * negotiated), keeping only the flags the driver knows. num_buffers
+	 * is 1 without MRG_RXBUF. */
+	if (virtio_has_feature(dev, VIRTIO_NET_F_GUEST_CSUM)) {
+		memcpy(&hdr, n->rx_pkt, sizeof(hdr));
+		hdr.flags &= VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID;
+	}
+	hdr.num_buffers = htole16(n->rx_nbufs);
+	virtq_chain_write(&n->rx_first, 0, &hdr, sizeof(hdr));
 	rx_publish(n);
 	n->rx_have_first = false;
 	rx_forget(n);
@@ -301,12 +415,26 @@ static void rx_error(struct vnet *n, const char *what, int err)
 	dev_watch_set(&n->dev, &n->tap, false);
 }
 
+/* Whether the driver agreed to take a frame with the tap's header h
+ * (5.1.6.4.2): partial checksums only with GUEST_CSUM, GSO only of the
+ * negotiated kinds (and GSO always comes with a partial checksum). */
+static bool rx_hdr_ok(const struct virtio_dev *dev, const uint8_t *h)
+{
+	uint8_t flags = h[0], gso_type = h[1];
+
+	if ((flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && !virtio_has_feature(dev, VIRTIO_NET_F_GUEST_CSUM))
+		return false;
+	if (gso_type != VIRTIO_NET_HDR_GSO_NONE && !(flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
+		return false;
+	return gso_allowed(dev, gso_type, VIRTIO_NET_F_GUEST_TSO4, VIRTIO_NET_F_GUEST_TSO6,
+			   VIRTIO_NET_F_GUEST_ECN);
+}
+
 /* Reads one frame from the tap. 1: got one (or dropped one, rx_len 0);
  * 0: nothing to read; -1: the tap failed. */
 static int rx_read(struct vnet *n)
 {
 	ssize_t rd;
-	uint16_t gso_type;
 
 	do
 		rd = read(n->fd, n->rx_pkt, RX_PKT_LEN);
@@ -322,11 +450,8 @@ static int rx_read(struct vnet *n)
 		return -1;
 	}
 	/* Drop runts, possibly truncated reads, and anything the kernel
-	 * should not send with offloads off: the driver did not negotiate
-	 * GSO or partial checksums and cannot take them (5.1.6.4). */
-	gso_type = n->rx_pkt[1];
-	if (rd < VIRTIO_NET_HDR_LEN + ETH_HDR_LEN || rd == RX_PKT_LEN ||
-	    gso_type != VIRTIO_NET_HDR_GSO_NONE || (n->rx_pkt[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM))
+	 * should not have sent with the offloads we set. */
+	if (rd < VIRTIO_NET_HDR_LEN + ETH_HDR_LEN || rd == RX_PKT_LEN || !rx_hdr_ok(&n->dev, n->rx_pkt))
 		return 1;
 	n->rx_len = (size_t)rd - VIRTIO_NET_HDR_LEN;
 	return 1;
@@ -372,6 +497,44 @@ no_buffers:
 }
 
 /* ---- device ops ---- */
+
+/* The tap offloads matching what the driver accepted: the kernel then
+ * hands us only frames the driver takes. 5.1.3.1: TSO needs GUEST_CSUM (as
+ * the kernel's TSO needs its CSUM), ECN needs TSO. */
+static unsigned int tap_offloads_for(const struct virtio_dev *dev)
+{
+	unsigned int o;
+
+	if (!virtio_has_feature(dev, VIRTIO_NET_F_GUEST_CSUM))
+		return 0;
+	o = TAP_OFFLOAD_CSUM;
+	if (virtio_has_feature(dev, VIRTIO_NET_F_GUEST_TSO4))
+		o |= TAP_OFFLOAD_TSO4;
+	if (virtio_has_feature(dev, VIRTIO_NET_F_GUEST_TSO6))
+		o |= TAP_OFFLOAD_TSO6;
+	if ((o & (TAP_OFFLOAD_TSO4 | TAP_OFFLOAD_TSO6)) && virtio_has_feature(dev, VIRTIO_NET_F_GUEST_ECN))
+		o |= TAP_OFFLOAD_TSO_ECN;
+	return o;
+}
+
+static void set_tap_offloads(struct vnet *n, unsigned int offloads)
+{
+	int ret;
+
+	if (offloads == n->tap_offloads)
+		return;
+	ret = n->backend->set_offload(n->fd, offloads);
+	if (ret == 0) {
+		n->tap_offloads = offloads;
+		return;
+	}
+	/* Not fatal: rx_read drops what the driver did not agree to, and
+	 * sending offloaded frames does not depend on this. */
+	if (!n->offload_logged)
+		avp_warn("virtio-net %s: setting tap offloads 0x%x: %s (going on without)", n->name,
+			 offloads, strerror(-ret));
+	n->offload_logged = true;
+}
 
 static void quiesce(struct vnet *n)
 {
@@ -422,6 +585,7 @@ static int vnet_activate(struct virtio_dev *dev)
 	ret = dev_watch_set(dev, &n->resched.watch, true);
 	if (ret)
 		return ret;
+	set_tap_offloads(n, tap_offloads_for(dev));
 	if (!n->tap_dead)
 		return dev_watch_set(dev, &n->tap, true);
 	return 0;
@@ -438,10 +602,16 @@ static void vnet_reset(struct virtio_dev *dev)
 	dev_resched_take(&n->resched, n->resched.watch.fd);
 	n->rx_have_first = false;
 	rx_forget(n);
+	/* The next driver may accept fewer offloads. Frames the kernel
+	 * offloaded meanwhile are dropped by rx_read. */
+	set_tap_offloads(n, 0);
 }
 
 static void vnet_free(struct vnet *n)
 {
+	if (n->tx_bad_hdr)
+		avp_info("virtio-net %s: %llu frames with bad transmit headers dropped", n->name,
+			 (unsigned long long)n->tx_bad_hdr);
 	if (n->fd >= 0)
 		close(n->fd);
 	dev_resched_fini(&n->resched);
@@ -487,7 +657,17 @@ static void mac_from_name(const char *name, uint8_t mac[6])
 	mac[5] = (uint8_t)h;
 }
 
+static const struct virtio_net_backend_ops tap_backend = {
+	.set_offload = tap_set_offload,
+};
+
 int virtio_net_create_fd(struct virtio_dev **out, const struct avp_net_cfg *cfg, int fd)
+{
+	return virtio_net_create_backend(out, cfg, fd, &tap_backend);
+}
+
+int virtio_net_create_backend(struct virtio_dev **out, const struct avp_net_cfg *cfg, int fd,
+			      const struct virtio_net_backend_ops *backend)
 {
 	struct vnet *n;
 	int fl = fcntl(fd, F_GETFL);
@@ -505,6 +685,7 @@ int virtio_net_create_fd(struct virtio_dev **out, const struct avp_net_cfg *cfg,
 		return -ENOMEM;
 	}
 	n->fd = fd;
+	n->backend = backend;
 	snprintf(n->name, sizeof(n->name), "%s", cfg->tap ? cfg->tap : "(fd)");
 	n->rx_pkt = malloc(RX_PKT_LEN);
 	n->tx_linear = malloc(VIRTIO_NET_MAX_TX_FRAME);

@@ -12,6 +12,10 @@
 
 #define TUN_PATH "/dev/net/tun"
 
+_Static_assert(TAP_OFFLOAD_CSUM == TUN_F_CSUM && TAP_OFFLOAD_TSO4 == TUN_F_TSO4 &&
+		       TAP_OFFLOAD_TSO6 == TUN_F_TSO6 && TAP_OFFLOAD_TSO_ECN == TUN_F_TSO_ECN,
+	       "TAP_OFFLOAD_* are the kernel's TUN_F_*");
+
 /* TUNSETIFF failures are the ones users meet (no permission, interface
  * of the wrong kind or busy): say what to do about them. */
 static void report_setiff(const char *name, int err)
@@ -55,7 +59,7 @@ int tap_open(const char *name, char ifname[IFNAMSIZ])
 	/* VIRTIO 1.2 5.1.6: with VERSION_1 the header always has num_buffers,
 	 * so the tap reserves those two bytes too. */
 	int hdr_len = TAP_VNET_HDR_LEN;
-	int fd;
+	int fd, ret;
 
 	if (!name || !name[0]) {
 		avp_err("tap: no interface name given");
@@ -89,15 +93,22 @@ int tap_open(const char *name, char ifname[IFNAMSIZ])
 	if (ioctl(fd, TUNSETVNETHDRSZ, &hdr_len) < 0)
 		return tap_fail(name, "TUNSETVNETHDRSZ", errno, fd);
 	/* Offload settings outlive us on a persistent tap, so a previous user
-	 * (another VMM) may have left GSO or partial checksums on. We offer
-	 * the guest no offloads (its driver may not accept them, 5.1.6.4),
-	 * so ask the kernel for plain frames. */
-	if (ioctl(fd, TUNSETOFFLOAD, 0u) < 0)
-		return tap_fail(name, "TUNSETOFFLOAD", errno, fd);
+	 * (another VMM) may have left GSO or partial checksums on. Until the
+	 * guest's driver has accepted offloads (it may not, 5.1.6.4) ask the
+	 * kernel for plain frames. */
+	ret = tap_set_offload(fd, 0);
+	if (ret < 0)
+		return tap_fail(name, "TUNSETOFFLOAD", -ret, fd);
 
 	if (ifname) {
 		memcpy(ifname, ifr.ifr_name, IFNAMSIZ);
 		ifname[IFNAMSIZ - 1] = '\0';
 	}
 	return fd;
+}
+
+int tap_set_offload(int fd, unsigned int offloads)
+{
+	/* The argument is the flag word itself, not a pointer to it. */
+	return ioctl(fd, TUNSETOFFLOAD, (unsigned long)offloads) < 0 ? -errno : 0;
 }

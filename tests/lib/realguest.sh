@@ -30,6 +30,22 @@ rg_setup() {
 	done
 }
 
+# rg_guest_checks LOG NAME: each "NAME: ok - X" / "NAME: not ok - X" line the
+# guest printed in LOG becomes a check "guest: X"; none at all is a failure.
+rg_guest_checks() {
+	local line
+	if ! grep -q "^$2: " "$1"; then
+		notok "the guest-side checks (avp.test=$2) did not run"
+		return
+	fi
+	while IFS= read -r line; do
+		case "$line" in
+		"$2: ok - "*) ok "guest: ${line#"$2: ok - "}" ;;
+		"$2: not ok - "*) notok "guest: ${line#"$2: not ok - "}" ;;
+		esac
+	done < <(grep -E "^$2: (ok|not ok) - " "$1")
+}
+
 # rg_guest_has PATH: is PATH (e.g. tests/jail.sh) in the guest image?
 # The listing is taken whole first: `cpio -it | grep -q` ends the pipe at
 # the first match, cpio dies of SIGPIPE and, under pipefail, a present file

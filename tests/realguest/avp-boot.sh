@@ -55,16 +55,7 @@ check_grep "$log.txt" '^virtio: .* device=0x0003 .*driver=virtio_console$' "virt
 check_grep "$log.txt" '^virtio: .* device=0x0004 .*driver=virtio_rng$' "virtio-rng bound"
 check_grep "$log.txt" 'timing: first vCPU entry at' "--timing reports the first vCPU entry"
 check_grep "$log.txt" 'timing: first guest console output at' "--timing reports the first console output"
-if grep -q 'avp-main: ' "$log.txt"; then
-	while IFS= read -r line; do
-		case "$line" in
-		"avp-main: ok - "*) ok "guest: ${line#avp-main: ok - }" ;;
-		"avp-main: not ok - "*) notok "guest: ${line#avp-main: not ok - }" ;;
-		esac
-	done < <(grep -E '^avp-main: (ok|not ok) - ' "$log.txt")
-else
-	notok "the guest-side checks (avp.test=avp-main) did not run"
-fi
+rg_guest_checks "$log.txt" avp-main
 check_grep "$log.txt" '^AVP-GUEST-EXIT=0$' "every guest-side check passed"
 check_eq "$(dd if="$work/rw.img" bs=1 skip=512 count=16 status=none)" GUEST-WROTE-THIS \
 	"the guest's write to vda is in the host image after poweroff"

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <poll.h>
 #include <pthread.h>
@@ -499,6 +500,11 @@ static int probe_pwrite(void)
 	return pwrite(-1, "", 1, 0) < 0 && errno == EBADF ? 0 : CHILD_CALL_FAILED;
 }
 
+static int probe_tunsetoffload(void)
+{
+	return ioctl(-1, TUNSETOFFLOAD, 0ul) < 0 && errno == EBADF ? 0 : CHILD_CALL_FAILED;
+}
+
 static void test_device_extras_follow_the_config(void **state)
 {
 	struct avp_config cfg;
@@ -530,6 +536,17 @@ static void test_device_extras_follow_the_config(void **state)
 	assert_killed_by_sigsys(run_confined(AVP_THREAD_UART_READER, AVP_SECCOMP_KILL, probe_pwrite,
 					     &cfg),
 				AVP_THREAD_UART_READER, "pwrite in the UART reader");
+	cfg.sound.enabled = false;
+	/* net: the tap's offloads, set from a vCPU (activation, reset). */
+	assert_killed_by_sigsys(run_confined(AVP_THREAD_VCPU, AVP_SECCOMP_KILL, probe_tunsetoffload,
+					     &cfg),
+				AVP_THREAD_VCPU, "TUNSETOFFLOAD without a NIC");
+	cfg.nnets = 1;
+	assert_exited_ok(run_confined(AVP_THREAD_VCPU, AVP_SECCOMP_KILL, probe_tunsetoffload, &cfg),
+			 AVP_THREAD_VCPU, "TUNSETOFFLOAD with a NIC");
+	assert_killed_by_sigsys(run_confined(AVP_THREAD_DEVICE, AVP_SECCOMP_KILL, probe_tunsetoffload,
+					     &cfg),
+				AVP_THREAD_DEVICE, "TUNSETOFFLOAD in a device worker");
 }
 
 /* --- modes --- */

@@ -1,6 +1,7 @@
 /* virtio-net against the pretend driver, with a SOCK_SEQPACKET socketpair
- * standing in for the tap (one frame with its header per message), plus
- * one test on a real tap when the host allows it. */
+ * standing in for the tap (one frame with its header per message) and a
+ * fake for the tap's offload control, plus one test on a real tap when the
+ * host allows it. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,6 +31,34 @@
 #define HDR VIRTIO_NET_HDR_LEN
 #define RXQ VIRTIO_NET_RXQ
 #define TXQ VIRTIO_NET_TXQ
+
+/* Every offload feature, both directions. */
+#define OFFLOADS                                                                               \
+	((1ull << VIRTIO_NET_F_CSUM) | (1ull << VIRTIO_NET_F_GUEST_CSUM) |                      \
+	 (1ull << VIRTIO_NET_F_GUEST_TSO4) | (1ull << VIRTIO_NET_F_GUEST_TSO6) |                \
+	 (1ull << VIRTIO_NET_F_GUEST_ECN) | (1ull << VIRTIO_NET_F_HOST_TSO4) |                  \
+	 (1ull << VIRTIO_NET_F_HOST_TSO6) | (1ull << VIRTIO_NET_F_HOST_ECN))
+#define FB(bit) (1ull << VIRTIO_NET_F_##bit)
+
+/* The fake tap control: what the device last set, how often, and what
+ * the next calls return. */
+static struct {
+	unsigned int offloads;
+	unsigned int calls;
+	int fail; /* -errno to return */
+} fake_tap;
+
+static int fake_set_offload(int fd, unsigned int offloads)
+{
+	(void)fd;
+	fake_tap.calls++;
+	if (fake_tap.fail)
+		return fake_tap.fail;
+	fake_tap.offloads = offloads;
+	return 0;
+}
+
+static const struct virtio_net_backend_ops fake_backend = { .set_offload = fake_set_offload };
 
 struct fixture {
 	struct vq_harness h; /* first: dev->transport points here */
@@ -64,20 +93,23 @@ static int spy_unwatch(struct virtio_dev *dev, int fd)
 	return 0;
 }
 
-static struct fixture *make_fixture(uint16_t rx_size)
+/* A device whose driver accepted every offered feature but `drop`. */
+static struct fixture *make_fixture_without(uint16_t rx_size, uint64_t drop)
 {
 	static struct fixture f;
 	struct avp_net_cfg cfg = { .tap = "avptest0", .mac = { 2, 0, 0, 0, 0, 7 }, .mac_set = true };
 	int sv[2];
 
 	memset(&f, 0, sizeof(f));
+	memset(&fake_tap, 0, sizeof(fake_tap));
 	f.resched_fd = -1;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
 	f.host = sv[1];
 	f.dev_fd = sv[0];
 	vqh_init(&f.h, 8 << 20);
-	assert_int_equal(virtio_net_create_fd(&f.dev, &cfg, sv[0]), 0);
+	assert_int_equal(virtio_net_create_backend(&f.dev, &cfg, sv[0], &fake_backend), 0);
 	vqh_attach(&f.h, f.dev, true, true);
+	f.dev->driver_features &= ~drop;
 	f.dev->watch_fd = spy_watch;
 	f.dev->unwatch_fd = spy_unwatch;
 	vqh_setup_queue(&f.h, f.dev, RXQ, rx_size);
@@ -88,15 +120,22 @@ static struct fixture *make_fixture(uint16_t rx_size)
 	return &f;
 }
 
+/* The tests of plain frames: a driver that accepted no offloads. */
 static int setup(void **state)
 {
-	*state = make_fixture(QSIZE);
+	*state = make_fixture_without(QSIZE, OFFLOADS);
 	return 0;
 }
 
 static int setup_small_ring(void **state)
 {
-	*state = make_fixture(8);
+	*state = make_fixture_without(8, OFFLOADS);
+	return 0;
+}
+
+static int setup_offloads(void **state)
+{
+	*state = make_fixture_without(QSIZE, 0);
 	return 0;
 }
 
@@ -123,18 +162,26 @@ static void fill_pattern(uint8_t *p, size_t len, uint8_t seed)
 		p[i] = (uint8_t)(seed + i * 7);
 }
 
+/* The host sends one frame of len bytes with header hdr. */
+static void host_send_hdr(struct fixture *f, const struct virtio_net_hdr_v1 *hdr, size_t len,
+			  uint8_t seed)
+{
+	uint8_t *msg = malloc(HDR + len);
+
+	memcpy(msg, hdr, HDR);
+	fill_pattern(msg + HDR, len, seed);
+	assert_int_equal(send(f->host, msg, HDR + len, 0), (ssize_t)(HDR + len));
+	free(msg);
+}
+
 /* The host sends one frame of len bytes with a header the tap might
  * produce (DATA_VALID set, junk where num_buffers goes). */
 static void host_send(struct fixture *f, size_t len, uint8_t seed)
 {
-	uint8_t *msg = malloc(HDR + len);
+	struct virtio_net_hdr_v1 hdr = { .flags = VIRTIO_NET_HDR_F_DATA_VALID,
+					 .num_buffers = htole16(0x55aa) };
 
-	memset(msg, 0, HDR);
-	msg[0] = 2;			      /* VIRTIO_NET_HDR_F_DATA_VALID */
-	msg[10] = 0xaa, msg[11] = 0x55; /* the tap leaves these alone */
-	fill_pattern(msg + HDR, len, seed);
-	assert_int_equal(send(f->host, msg, HDR + len, 0), (ssize_t)(HDR + len));
-	free(msg);
+	host_send_hdr(f, &hdr, len, seed);
 }
 
 /* Next message the device sent, or -1 when none. */
@@ -196,8 +243,12 @@ static void test_config_and_features(void **state)
 	assert_true(feat & (1ull << VIRTIO_NET_F_MAC));
 	assert_true(feat & (1ull << VIRTIO_NET_F_STATUS));
 	assert_true(feat & (1ull << VIRTIO_NET_F_MRG_RXBUF));
-	/* No offloads: the guest must never get GSO or partial checksums. */
-	assert_int_equal(feat & 0x3fc7, 0); /* CSUM..HOST_UFO, bits 0-1 and 6-13 */
+	/* Checksum and TCP segmentation offloads, both ways (AVP-NET-3). */
+	assert_int_equal(feat & OFFLOADS, OFFLOADS);
+	/* Nothing untested: no GSO (6), UFO (10, 14), USO (54-56), no
+	 * GUEST_HDRLEN (59). */
+	assert_int_equal(feat & ((1ull << 6) | (1ull << 10) | (1ull << 14) | (7ull << 54) | (1ull << 59)),
+			 0);
 	assert_int_equal(f->dev->config_len, 10);
 	memcpy(&cfg, f->dev->config, sizeof(cfg));
 	assert_memory_equal(cfg.mac, ((uint8_t[]){ 2, 0, 0, 0, 0, 7 }), 6);
@@ -646,6 +697,413 @@ static void test_error_with_nothing_to_read(void **state)
 	}
 }
 
+
+/* ---- offloads (AVP-NET-3) ---- */
+
+static void reset_dev(struct fixture *f)
+{
+	pthread_mutex_lock(&f->dev->lock);
+	f->dev->ops->reset(f->dev);
+	pthread_mutex_unlock(&f->dev->lock);
+}
+
+static void test_tap_offloads_follow_negotiation(void **state)
+{
+	struct fixture *f = *state; /* every offload accepted */
+
+	assert_int_equal(fake_tap.offloads,
+			 TAP_OFFLOAD_CSUM | TAP_OFFLOAD_TSO4 | TAP_OFFLOAD_TSO6 | TAP_OFFLOAD_TSO_ECN);
+	assert_int_equal(fake_tap.calls, 1);
+	/* Reset: off again, for a driver that may accept fewer. */
+	reset_dev(f);
+	assert_int_equal(fake_tap.offloads, 0);
+	assert_int_equal(fake_tap.calls, 2);
+
+	/* The next driver takes GUEST_CSUM and GUEST_TSO6 only. */
+	f->dev->driver_features &= ~(FB(GUEST_TSO4) | FB(GUEST_ECN));
+	vqh_setup_queue(&f->h, f->dev, RXQ, QSIZE);
+	assert_int_equal(vqh_activate(&f->h, f->dev), 0);
+	assert_int_equal(fake_tap.offloads, TAP_OFFLOAD_CSUM | TAP_OFFLOAD_TSO6);
+	reset_dev(f);
+
+	/* TSO without GUEST_CSUM breaks 5.1.3.1 (and the kernel refuses
+	 * it): no offloads. */
+	f->dev->driver_features = (f->dev->driver_features | FB(GUEST_TSO4)) & ~FB(GUEST_CSUM);
+	fake_tap.calls = 0;
+	assert_int_equal(vqh_activate(&f->h, f->dev), 0);
+	assert_int_equal(fake_tap.offloads, 0);
+	assert_int_equal(fake_tap.calls, 0); /* already off: nothing to do */
+}
+
+static void test_tap_offloads_off_without_negotiation(void **state)
+{
+	struct fixture *f = *state; /* no offloads accepted */
+
+	assert_int_equal(fake_tap.calls, 0);
+	assert_int_equal(fake_tap.offloads, 0);
+	reset_dev(f);
+	assert_int_equal(fake_tap.calls, 0);
+}
+
+static void test_tap_offload_failure_not_fatal(void **state)
+{
+	struct fixture *f = make_fixture_without(QSIZE, OFFLOADS);
+	uint16_t head;
+
+	*state = f;
+	/* A driver accepting offloads on a backend that cannot set them. */
+	reset_dev(f);
+	f->dev->driver_features |= OFFLOADS;
+	fake_tap.fail = -ENOTTY;
+	vqh_setup_queue(&f->h, f->dev, RXQ, QSIZE);
+	assert_int_equal(vqh_activate(&f->h, f->dev), 0);
+	assert_int_equal(fake_tap.calls, 1);
+	assert_true(f->tap_watched);
+	assert_false(f->dev->status & VIRTIO_STATUS_NEEDS_RESET);
+	head = post_rx(f, 2048, NULL);
+	host_send(f, 100, 1);
+	fd_ready(f, f->dev_fd);
+	expect_used(f, RXQ, head, HDR + 100);
+}
+
+/* Transmits one frame of len bytes behind header hdr (in its own
+ * descriptor); returns what reached the host, out holding it. */
+static ssize_t tx_with_hdr(struct fixture *f, const struct virtio_net_hdr_v1 *hdr, size_t len,
+			   uint8_t *out, size_t out_len)
+{
+	uint64_t h = vqh_alloc(&f->h, HDR), d = vqh_alloc(&f->h, len);
+	struct vqh_buf bufs[] = { { h, HDR, false }, { d, (uint32_t)len, false } };
+	uint16_t head;
+
+	memcpy(vqh_hva(&f->h, h), hdr, HDR);
+	fill_pattern(vqh_hva(&f->h, d), len, 5);
+	head = vqh_post(&f->h, f->dev, TXQ, bufs, 2);
+	vqh_kick(&f->h, f->dev, TXQ);
+	expect_used(f, TXQ, head, 0);
+	assert_false(f->dev->status & VIRTIO_STATUS_NEEDS_RESET);
+	return host_recv(f, out, out_len);
+}
+
+static struct virtio_net_hdr_v1 tso_hdr(uint8_t gso_type, uint16_t mss)
+{
+	/* Ethernet + IPv6 + TCP: checksum at 54 + 16. */
+	return (struct virtio_net_hdr_v1){
+		.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+		.gso_type = gso_type,
+		.hdr_len = htole16(74),
+		.gso_size = htole16(mss),
+		.csum_start = htole16(54),
+		.csum_offset = htole16(16),
+	};
+}
+
+static void test_tx_offload_headers_pass_unchanged(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t *out = f->frame, want[4000];
+	const struct virtio_net_hdr_v1 good[] = {
+		tso_hdr(VIRTIO_NET_HDR_GSO_TCPV6, 1440),
+		tso_hdr(VIRTIO_NET_HDR_GSO_TCPV4, 1460),
+		tso_hdr(VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN, 536),
+		/* partial checksum, no GSO; the checksum's last byte is the
+		 * frame's last */
+		{ .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = htole16(34),
+		  .csum_offset = htole16(3000 - 34 - 2) },
+		{ 0 },
+	};
+
+	fill_pattern(want, sizeof(want), 5);
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		assert_int_equal(tx_with_hdr(f, &good[i], 3000, out, sizeof(f->frame)), HDR + 3000);
+		assert_memory_equal(out, &good[i], HDR);
+		assert_memory_equal(out + HDR, want, 3000);
+	}
+}
+
+static void test_tx_gso_frame_of_64k(void **state)
+{
+	struct fixture *f = *state;
+	struct virtio_net_hdr_v1 hdr = tso_hdr(VIRTIO_NET_HDR_GSO_TCPV6, 1440);
+	size_t len = 65535 - 40 + 54; /* the largest IPv6 TCP segment */
+
+	assert_int_equal(tx_with_hdr(f, &hdr, len, f->frame, sizeof(f->frame)), (ssize_t)(HDR + len));
+	assert_memory_equal(f->frame, &hdr, HDR);
+}
+
+/* Each header class a correct driver never writes is dropped, and the
+ * next good frame still goes out. */
+static void check_bad_tx_hdr(struct fixture *f, const struct virtio_net_hdr_v1 *bad, size_t len)
+{
+	struct virtio_net_hdr_v1 good = tso_hdr(VIRTIO_NET_HDR_GSO_NONE, 0);
+	uint8_t out[4200];
+
+	good.gso_size = 0;
+	good.hdr_len = 0;
+	assert_int_equal(tx_with_hdr(f, bad, len, out, sizeof(out)), -1);
+	assert_int_equal(tx_with_hdr(f, &good, 200, out, sizeof(out)), HDR + 200);
+	assert_memory_equal(out, &good, HDR);
+}
+
+static void test_tx_bad_headers_dropped(void **state)
+{
+	struct fixture *f = *state;
+	struct virtio_net_hdr_v1 h;
+
+	/* UDP fragmentation (3) and USO (5) were never offered. */
+	h = tso_hdr(3, 1400);
+	check_bad_tx_hdr(f, &h, 3000);
+	h = tso_hdr(5, 1400);
+	check_bad_tx_hdr(f, &h, 3000);
+	/* ECN alone, without a GSO type. */
+	h = tso_hdr(VIRTIO_NET_HDR_GSO_ECN, 1400);
+	check_bad_tx_hdr(f, &h, 3000);
+	/* gso_size 0 */
+	h = tso_hdr(VIRTIO_NET_HDR_GSO_TCPV4, 0);
+	check_bad_tx_hdr(f, &h, 3000);
+	/* GSO without NEEDS_CSUM */
+	h = tso_hdr(VIRTIO_NET_HDR_GSO_TCPV6, 1440);
+	h.flags = 0;
+	check_bad_tx_hdr(f, &h, 3000);
+	/* checksum outside the frame: one byte past, far past, wrapping */
+	h = tso_hdr(VIRTIO_NET_HDR_GSO_NONE, 0);
+	h.gso_size = 0;
+	h.csum_start = htole16(34);
+	h.csum_offset = htole16(3000 - 34 - 1);
+	check_bad_tx_hdr(f, &h, 3000);
+	h.csum_start = htole16(0xffff);
+	h.csum_offset = htole16(0xffff);
+	check_bad_tx_hdr(f, &h, 3000);
+	h = tso_hdr(VIRTIO_NET_HDR_GSO_TCPV4, 1400);
+	h.csum_start = htole16(2990);
+	check_bad_tx_hdr(f, &h, 3000);
+	/* hdr_len past the frame */
+	h = tso_hdr(VIRTIO_NET_HDR_GSO_TCPV4, 1400);
+	h.hdr_len = htole16(3001);
+	check_bad_tx_hdr(f, &h, 3000);
+}
+
+static void test_tx_gso_not_negotiated_dropped(void **state)
+{
+	struct fixture *f = make_fixture_without(QSIZE, FB(HOST_TSO4) | FB(HOST_ECN));
+	struct virtio_net_hdr_v1 h;
+	uint8_t out[4200];
+
+	*state = f;
+	h = tso_hdr(VIRTIO_NET_HDR_GSO_TCPV4, 1460);
+	check_bad_tx_hdr(f, &h, 3000);
+	h = tso_hdr(VIRTIO_NET_HDR_GSO_TCPV6 | VIRTIO_NET_HDR_GSO_ECN, 1440);
+	check_bad_tx_hdr(f, &h, 3000);
+	/* TCPV6 was negotiated. */
+	h = tso_hdr(VIRTIO_NET_HDR_GSO_TCPV6, 1440);
+	assert_int_equal(tx_with_hdr(f, &h, 3000, out, sizeof(out)), HDR + 3000);
+	assert_memory_equal(out, &h, HDR);
+}
+
+static void test_tx_needs_csum_without_csum_dropped(void **state)
+{
+	/* A driver breaking 5.1.3.1: HOST_TSO4 without CSUM. Its header
+	 * counts, and may not ask for checksums. */
+	struct fixture *f = make_fixture_without(QSIZE, FB(CSUM));
+	struct virtio_net_hdr_v1 h = tso_hdr(VIRTIO_NET_HDR_GSO_NONE, 0);
+	uint8_t out[4200];
+
+	*state = f;
+	h.gso_size = 0;
+	h.hdr_len = 0;
+	assert_int_equal(tx_with_hdr(f, &h, 3000, out, sizeof(out)), -1);
+	h = tso_hdr(VIRTIO_NET_HDR_GSO_TCPV4, 1460);
+	assert_int_equal(tx_with_hdr(f, &h, 3000, out, sizeof(out)), -1);
+	h = (struct virtio_net_hdr_v1){ 0 };
+	assert_int_equal(tx_with_hdr(f, &h, 3000, out, sizeof(out)), HDR + 3000);
+}
+
+/* A 3000-byte frame behind h goes out with an all-zero header. */
+static void expect_tx_zero_hdr(struct fixture *f, const struct virtio_net_hdr_v1 *h)
+{
+	uint8_t out[4200];
+
+	assert_int_equal(tx_with_hdr(f, h, 3000, out, sizeof(out)), HDR + 3000);
+	assert_memory_equal(out, (uint8_t[HDR]){ 0 }, HDR);
+}
+
+static void test_tx_header_trimmed(void **state)
+{
+	struct fixture *f = *state;
+	struct virtio_net_hdr_v1 h = { .flags = 0xfe, /* every flag but NEEDS_CSUM */
+				       .hdr_len = htole16(0xffff), .gso_size = htole16(7),
+				       .csum_start = htole16(0xffff), .num_buffers = htole16(3) };
+
+	/* Unknown flags are ignored (5.1.6.2.2), fields meaningless without
+	 * GSO or NEEDS_CSUM are cleared: the kernel sees a plain frame. */
+	expect_tx_zero_hdr(f, &h);
+}
+
+/* A header split across descriptors (as the walker allows) is gathered
+ * whole before it is checked. */
+static void test_tx_offload_header_split(void **state)
+{
+	struct fixture *f = *state;
+	struct virtio_net_hdr_v1 hdr = tso_hdr(VIRTIO_NET_HDR_GSO_TCPV4, 1460);
+	uint64_t a = vqh_alloc(&f->h, 5), b = vqh_alloc(&f->h, HDR - 5 + 100);
+	struct vqh_buf bufs[] = { { a, 5, false }, { b, HDR - 5 + 100, false } };
+	uint8_t out[200];
+	uint16_t head;
+
+	memcpy(vqh_hva(&f->h, a), &hdr, 5);
+	memcpy(vqh_hva(&f->h, b), (uint8_t *)&hdr + 5, HDR - 5);
+	fill_pattern((uint8_t *)vqh_hva(&f->h, b) + HDR - 5, 100, 1);
+	head = vqh_post(&f->h, f->dev, TXQ, bufs, 2);
+	vqh_kick(&f->h, f->dev, TXQ);
+	expect_used(f, TXQ, head, 0);
+	assert_int_equal(host_recv(f, out, sizeof(out)), HDR + 100);
+	assert_memory_equal(out, &hdr, HDR);
+}
+
+static void test_tx_no_offloads_header_ignored(void **state)
+{
+	struct fixture *f = *state; /* no offloads */
+	struct virtio_net_hdr_v1 h = tso_hdr(VIRTIO_NET_HDR_GSO_TCPV4, 1460);
+
+	/* As before offloads existed: the driver's header is never passed
+	 * on, our zero one is. */
+	expect_tx_zero_hdr(f, &h);
+}
+
+static void test_rx_gso_frame_delivered(void **state)
+{
+	struct fixture *f = *state;
+	struct virtio_net_hdr_v1 hdr = tso_hdr(VIRTIO_NET_HDR_GSO_TCPV6, 1440);
+	struct virtio_net_hdr_v1 got, want = hdr;
+	uint64_t gpa;
+	uint16_t head = post_rx(f, 8192, &gpa);
+
+	hdr.num_buffers = htole16(0x1234); /* the tap's junk */
+	host_send_hdr(f, &hdr, 5000, 9);
+	fd_ready(f, f->dev_fd);
+	expect_used(f, RXQ, head, HDR + 5000);
+	memcpy(&got, vqh_hva(&f->h, gpa), HDR);
+	want.num_buffers = htole16(1);
+	assert_memory_equal(&got, &want, HDR);
+	fill_pattern(f->frame, 5000, 9);
+	assert_memory_equal((uint8_t *)vqh_hva(&f->h, gpa) + HDR, f->frame, 5000);
+}
+
+static void test_rx_checksum_flags_with_guest_csum(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t gpa;
+	uint16_t head = post_rx(f, 2048, &gpa);
+	const uint8_t *buf = vqh_hva(&f->h, gpa);
+
+	host_send(f, 100, 3); /* DATA_VALID */
+	fd_ready(f, f->dev_fd);
+	expect_used(f, RXQ, head, HDR + 100);
+	/* With GUEST_CSUM the driver may skip its own check (5.1.6.4.2). */
+	assert_int_equal(buf[0], VIRTIO_NET_HDR_F_DATA_VALID);
+	assert_int_equal(hdr_num_buffers(buf), 1);
+}
+
+/* Sends bad, then a plain frame; only the plain one reaches the driver. */
+static void check_rx_dropped(struct fixture *f, const struct virtio_net_hdr_v1 *bad)
+{
+	uint64_t gpa;
+	uint16_t head = post_rx(f, 8192, &gpa);
+
+	host_send_hdr(f, bad, 3000, 1);
+	host_send(f, 64, 77);
+	fd_ready(f, f->dev_fd);
+	expect_used(f, RXQ, head, HDR + 64);
+	expect_no_used(f, RXQ);
+	assert_int_equal(((uint8_t *)vqh_hva(&f->h, gpa))[HDR], 77);
+}
+
+static void test_rx_gso_dropped_without_negotiation(void **state)
+{
+	struct fixture *f = *state; /* no offloads */
+	struct virtio_net_hdr_v1 h = tso_hdr(VIRTIO_NET_HDR_GSO_TCPV4, 1460);
+
+	check_rx_dropped(f, &h);
+	h.gso_type = VIRTIO_NET_HDR_GSO_NONE; /* NEEDS_CSUM alone */
+	check_rx_dropped(f, &h);
+}
+
+static void test_rx_gso_kind_not_negotiated_dropped(void **state)
+{
+	struct fixture *f = make_fixture_without(QSIZE, FB(GUEST_TSO4) | FB(GUEST_ECN));
+	struct virtio_net_hdr_v1 h;
+
+	*state = f;
+	h = tso_hdr(VIRTIO_NET_HDR_GSO_TCPV4, 1460);
+	check_rx_dropped(f, &h);
+	h = tso_hdr(VIRTIO_NET_HDR_GSO_TCPV6 | VIRTIO_NET_HDR_GSO_ECN, 1440);
+	check_rx_dropped(f, &h);
+	h = tso_hdr(3, 1440); /* UDP */
+	check_rx_dropped(f, &h);
+	h = tso_hdr(VIRTIO_NET_HDR_GSO_TCPV6, 1440);
+	h.flags = 0; /* GSO always has NEEDS_CSUM */
+	check_rx_dropped(f, &h);
+}
+
+/* A GSO frame a little over 64 KiB crosses many merged buffers. */
+static void test_rx_65k_gso_frame_merged(void **state)
+{
+	struct fixture *f = *state;
+	struct virtio_net_hdr_v1 hdr = tso_hdr(VIRTIO_NET_HDR_GSO_TCPV4, 1460);
+	size_t len = 65 * 1024, off = 0;
+	uint64_t gpa[40];
+	uint16_t head[40];
+	unsigned int n = (unsigned int)((HDR + len + 2047) / 2048);
+
+	assert_true(n <= 40);
+	for (unsigned int i = 0; i < 40; i++)
+		head[i] = post_rx(f, 2048, &gpa[i]);
+	host_send_hdr(f, &hdr, len, 21);
+	fd_ready(f, f->dev_fd);
+	fill_pattern(f->frame, len, 21);
+	for (unsigned int i = 0; i < n; i++) {
+		size_t want = i + 1 < n ? 2048 : HDR + len - 2048ull * (n - 1);
+		const uint8_t *p = vqh_hva(&f->h, gpa[i]);
+		size_t skip = i == 0 ? HDR : 0;
+
+		expect_used(f, RXQ, head[i], (uint32_t)want);
+		assert_memory_equal(p + skip, f->frame + off, want - skip);
+		off += want - skip;
+	}
+	expect_no_used(f, RXQ);
+	assert_int_equal(off, len);
+	assert_int_equal(hdr_num_buffers(vqh_hva(&f->h, gpa[0])), n);
+	assert_int_equal(((uint8_t *)vqh_hva(&f->h, gpa[0]))[1], VIRTIO_NET_HDR_GSO_TCPV4);
+}
+
+/* Without MRG_RXBUF a driver taking TSO must post big buffers (5.1.6.3.1):
+ * a GSO frame goes into one that fits, and is dropped, never overflowing,
+ * when the buffer is too small. */
+static void test_rx_gso_without_mrg_needs_big_buffers(void **state)
+{
+	struct fixture *f = make_fixture_without(QSIZE, FB(MRG_RXBUF));
+	struct virtio_net_hdr_v1 hdr = tso_hdr(VIRTIO_NET_HDR_GSO_TCPV4, 1460);
+	size_t len = 65000;
+	uint64_t small, big;
+	uint16_t hs, hb;
+
+	*state = f;
+	hs = post_rx(f, 4096, &small);
+	host_send_hdr(f, &hdr, len, 2);
+	host_send(f, 60, 3);
+	fd_ready(f, f->dev_fd);
+	expect_used(f, RXQ, hs, HDR + 60); /* the big frame was dropped */
+	/* Nothing past the buffer (post_rx leaves 16 bytes after it). */
+	assert_memory_equal((uint8_t *)vqh_hva(&f->h, small) + 4096, (uint8_t[16]){ 0 }, 16);
+
+	hb = post_rx(f, 65562, &big);
+	host_send_hdr(f, &hdr, len, 2);
+	fd_ready(f, f->dev_fd);
+	expect_used(f, RXQ, hb, HDR + len);
+	assert_int_equal(hdr_num_buffers(vqh_hva(&f->h, big)), 1);
+	fill_pattern(f->frame, len, 2);
+	assert_memory_equal((uint8_t *)vqh_hva(&f->h, big) + HDR, f->frame, len);
+}
+
 /* ---- tap ---- */
 
 static void test_tap_name_checks(void **state)
@@ -707,6 +1165,25 @@ static bool rx_find(struct vq_harness *h, struct virtio_dev *dev, const uint64_t
 	return false;
 }
 
+/* A new tap (fd) named avptN, or the test is skipped where the host has
+ * no /dev/net/tun or does not let us create one. */
+static int real_tap_or_skip(char ifname[IFNAMSIZ])
+{
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		printf("skipping real tap test: /dev/net/tun: %s\n", strerror(errno));
+		skip();
+	}
+	close(fd);
+	fd = tap_open("avpt%d", ifname);
+	if (fd < 0) {
+		printf("skipping real tap test: cannot create a tap here: %s\n", strerror(-fd));
+		skip();
+	}
+	return fd;
+}
+
 /* A real tap end to end: a frame the guest transmits reaches the host's
  * interface, and a frame the host sends on the interface reaches the
  * guest's receive buffer with our header. */
@@ -725,17 +1202,7 @@ static void test_real_tap(void **state)
 	uint32_t id, len;
 
 	(void)state;
-	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		printf("skipping real tap test: /dev/net/tun: %s\n", strerror(errno));
-		skip();
-	}
-	close(fd);
-	fd = tap_open("avpt%d", ifname);
-	if (fd < 0) {
-		printf("skipping real tap test: cannot create a tap here: %s\n", strerror(-fd));
-		skip();
-	}
+	fd = real_tap_or_skip(ifname);
 	assert_memory_equal(ifname, "avpt", 4);
 	assert_true(if_nametoindex(ifname) > 0);
 	pkt = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
@@ -806,6 +1273,24 @@ static void test_real_tap(void **state)
 	assert_int_equal(if_nametoindex(ifname), 0);
 }
 
+/* The offloads the device asks for are ones a real tap takes, and the
+ * kernel's rule the device follows (no TSO without CSUM) is real. */
+static void test_real_tap_offloads(void **state)
+{
+	char ifname[IFNAMSIZ];
+	int fd = real_tap_or_skip(ifname);
+
+	(void)state;
+	assert_int_equal(tap_set_offload(fd, TAP_OFFLOAD_CSUM | TAP_OFFLOAD_TSO4 | TAP_OFFLOAD_TSO6 |
+						 TAP_OFFLOAD_TSO_ECN),
+			 0);
+	assert_int_equal(tap_set_offload(fd, TAP_OFFLOAD_CSUM | TAP_OFFLOAD_TSO6), 0);
+	assert_int_equal(tap_set_offload(fd, TAP_OFFLOAD_TSO4), -EINVAL);
+	assert_int_equal(tap_set_offload(fd, 0), 0);
+	assert_int_equal(tap_set_offload(-1, 0), -EBADF);
+	close(fd);
+}
+
 /* The public constructor names the tap it could not open. */
 static void test_create_reports_bad_tap(void **state)
 {
@@ -842,9 +1327,30 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_broken_ring_quiesces, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_end_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_with_nothing_to_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tap_offloads_follow_negotiation, setup_offloads,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_tap_offloads_off_without_negotiation, setup, teardown),
+		cmocka_unit_test_teardown(test_tap_offload_failure_not_fatal, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_offload_headers_pass_unchanged, setup_offloads,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_tx_gso_frame_of_64k, setup_offloads, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_bad_headers_dropped, setup_offloads, teardown),
+		cmocka_unit_test_teardown(test_tx_gso_not_negotiated_dropped, teardown),
+		cmocka_unit_test_teardown(test_tx_needs_csum_without_csum_dropped, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_header_trimmed, setup_offloads, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_offload_header_split, setup_offloads, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_no_offloads_header_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_gso_frame_delivered, setup_offloads, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_checksum_flags_with_guest_csum, setup_offloads,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_rx_gso_dropped_without_negotiation, setup, teardown),
+		cmocka_unit_test_teardown(test_rx_gso_kind_not_negotiated_dropped, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_65k_gso_frame_merged, setup_offloads, teardown),
+		cmocka_unit_test_teardown(test_rx_gso_without_mrg_needs_big_buffers, teardown),
 		cmocka_unit_test(test_tap_name_checks),
 		cmocka_unit_test(test_create_reports_bad_tap),
 		cmocka_unit_test(test_real_tap),
+		cmocka_unit_test(test_real_tap_offloads),
 	};
 
 	return cmocka_run_group_tests_name("virtio_net", tests, NULL, NULL);

@@ -1,7 +1,8 @@
-/* virtio-net internals shared with its tests: feature bits, header size and
- * a constructor over any fd that behaves like our tap (one frame with its
- * 12-byte virtio_net_hdr per read and per write, e.g. a SOCK_SEQPACKET
- * socketpair), so the device can be tested without a tap. */
+/* virtio-net internals shared with its tests: feature bits, header layout
+ * and a constructor over any fd that behaves like our tap (one frame with
+ * its 12-byte virtio_net_hdr per read and per write, e.g. a SOCK_SEQPACKET
+ * socketpair) with the tap's one control (its offloads) replaceable, so
+ * the device can be tested without a tap. */
 #ifndef AVP_DEVICES_VIRTIO_NET_H
 #define AVP_DEVICES_VIRTIO_NET_H
 
@@ -9,7 +10,15 @@
 #include "avp/virtio/virtio_dev.h"
 
 /* Feature bits (VIRTIO 1.2, 5.1.3). */
+#define VIRTIO_NET_F_CSUM 0
+#define VIRTIO_NET_F_GUEST_CSUM 1
 #define VIRTIO_NET_F_MAC 5
+#define VIRTIO_NET_F_GUEST_TSO4 7
+#define VIRTIO_NET_F_GUEST_TSO6 8
+#define VIRTIO_NET_F_GUEST_ECN 9
+#define VIRTIO_NET_F_HOST_TSO4 11
+#define VIRTIO_NET_F_HOST_TSO6 12
+#define VIRTIO_NET_F_HOST_ECN 13
 #define VIRTIO_NET_F_MRG_RXBUF 15
 #define VIRTIO_NET_F_STATUS 16
 
@@ -19,7 +28,22 @@
  * (5.1.6). */
 #define VIRTIO_NET_HDR_LEN 12
 #define VIRTIO_NET_HDR_F_NEEDS_CSUM 1
+#define VIRTIO_NET_HDR_F_DATA_VALID 2
 #define VIRTIO_NET_HDR_GSO_NONE 0
+#define VIRTIO_NET_HDR_GSO_TCPV4 1
+#define VIRTIO_NET_HDR_GSO_TCPV6 4
+#define VIRTIO_NET_HDR_GSO_ECN 0x80
+
+/* Little-endian, as VERSION_1 has it. */
+struct virtio_net_hdr_v1 {
+	uint8_t flags;
+	uint8_t gso_type;
+	uint16_t hdr_len;
+	uint16_t gso_size;
+	uint16_t csum_start;
+	uint16_t csum_offset;
+	uint16_t num_buffers;
+} __attribute__((packed));
 
 /* Largest frame (without header) we transmit; bigger chains are dropped. */
 #define VIRTIO_NET_MAX_TX_FRAME 65550
@@ -39,9 +63,23 @@ struct virtio_net_config {
 	uint16_t max_virtqueue_pairs;
 } __attribute__((packed));
 
+/* What the device asks of its backend besides reading and writing frames.
+ * set_offload: which offloads (TAP_OFFLOAD_* of avp/net/tap.h) the kernel
+ * may use in frames it hands us; 0 or -errno. Called at DRIVER_OK with
+ * what the driver negotiated, and with 0 at reset. A failure is not fatal:
+ * the device goes on with whatever the backend does, dropping any frame
+ * the driver did not agree to. */
+struct virtio_net_backend_ops {
+	int (*set_offload)(int fd, unsigned int offloads);
+};
+
 /* Like virtio_net_create() with fd as the host end; the device owns fd
  * from then on (closed by ops->destroy, or here on failure). The MAC comes
- * from cfg->mac, or is derived from cfg->tap (may be NULL). */
+ * from cfg->mac, or is derived from cfg->tap (may be NULL). The fd's
+ * offloads are set as a tap's (tap_set_offload). */
 int virtio_net_create_fd(struct virtio_dev **out, const struct avp_net_cfg *cfg, int fd);
+/* The same with the backend's controls given; ops must outlive the device. */
+int virtio_net_create_backend(struct virtio_dev **out, const struct avp_net_cfg *cfg, int fd,
+			      const struct virtio_net_backend_ops *ops);
 
 #endif

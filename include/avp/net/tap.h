@@ -14,10 +14,26 @@
 
 /* Attaches to tap `name`, creating it when it does not exist (which needs
  * CAP_NET_ADMIN), non-blocking and close-on-exec, with offloads off so the
- * kernel hands us only plain, fully checksummed frames. A name with "%d"
+ * kernel hands us only plain, fully checksummed frames until
+ * tap_set_offload says otherwise. A name with "%d"
  * lets the kernel choose the number. On success returns the fd and, when
  * ifname is not NULL, the interface's actual name. On failure reports an
  * error naming the tap (and what to do about it) and returns -errno. */
 int tap_open(const char *name, char ifname[IFNAMSIZ]);
+
+/* Offloads the kernel may use in the frames it hands us (TUNSETOFFLOAD):
+ * partial checksums (the header's NEEDS_CSUM), TCP segmentation (GSO
+ * frames up to 64 KiB) over IPv4 and IPv6, and TSO with ECN. The TSO ones
+ * need CSUM (the kernel refuses them alone). Values are the kernel's
+ * TUN_F_*. */
+#define TAP_OFFLOAD_CSUM 0x01
+#define TAP_OFFLOAD_TSO4 0x02
+#define TAP_OFFLOAD_TSO6 0x04
+#define TAP_OFFLOAD_TSO_ECN 0x08
+
+/* Sets the offloads of tap fd (an OR of TAP_OFFLOAD_*, 0 for none).
+ * 0 or -errno. What the tap accepts from us is not affected: it takes GSO
+ * and partial-checksum frames whatever this says. */
+int tap_set_offload(int fd, unsigned int offloads);
 
 #endif
