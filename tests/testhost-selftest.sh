@@ -63,6 +63,35 @@ else
     grep -E 'not ok|testhost:' "$tmp/inside.log" | sed 's/^/#   /'
 fi
 
+# Test-host deaths: one during setup is retried (no test ran), one while
+# the script runs is not. Both crash only the nested test host's kernel.
+direct=0   # the mode scripts/testhost will pick (see its --help)
+if [[ "${AVP_TESTHOST_MODE:-}" = direct || " ${opts[*]} " = *" --direct "* ]]; then
+    direct=1
+elif [[ -z "${AVP_TESTHOST_MODE:-}" && " ${opts[*]} " != *" --nested "* ]] && grep -qwE 'vmx|svm' /proc/cpuinfo && [[ -c /dev/kvm ]]; then
+    direct=1
+fi
+if ((direct)); then
+    echo "ok - # SKIP kernel-panic handling: this machine runs tests directly (no nested test host to crash)"
+else
+    set +e; AVP_TESTHOST_SELFTEST=panic-in-setup-once "$th" "${opts[@]}" tests/testhost/ok.sh >"$tmp/setup-panic.log" 2>&1; rc=$?; set -e
+    if [[ $rc = 0 ]] && grep -q 'panicked during setup, before the script started (boot 1 of 3' "$tmp/setup-panic.log" \
+        && grep -q '^ok.sh: AVP_TESTHOST=' "$tmp/setup-panic.log"; then
+        result OK "a test host that dies during setup is booted again and the script runs"
+    else
+        result FAIL "a test host that dies during setup is booted again and the script runs (got $rc)"
+        tail -n 20 "$tmp/setup-panic.log" | sed 's/^/#   /'
+    fi
+    set +e; "$th" "${opts[@]}" tests/testhost/panic.sh >"$tmp/panic.log" 2>&1; rc=$?; set -e
+    if [[ $rc = 125 ]] && grep -q 'FAILED: the test host kernel panicked' "$tmp/panic.log" \
+        && ! grep -q 'booting it again' "$tmp/panic.log" && [[ $(grep -c '^panic.sh: crashing' "$tmp/panic.log") = 1 ]]; then
+        result OK "a test host that dies while the script runs gives 125, not a second run"
+    else
+        result FAIL "a test host that dies while the script runs gives 125, not a second run (got $rc)"
+        tail -n 20 "$tmp/panic.log" | sed 's/^/#   /'
+    fi
+fi
+
 sleep 1
 left="$(leftovers)"
 if [[ -z "$left" ]]; then

@@ -17,9 +17,6 @@
   conform-host.py isolation A.maps B.maps
       compare two hypervisor processes' /proc/PID/maps copies: their guest
       RAM mappings and any shared file mapping they have in common
-  conform-host.py keeper
-      (nested test host only) hold an idle KVM vCPU and a task-bound perf
-      event until killed: see keeper() below
 
 Each prints one line, "ok - ..." or "not ok - ...", and exits 0 or 1.
 """
@@ -177,38 +174,8 @@ def isolation(a, b):
     return say(not common and ba is not None and bb is not None, text)
 
 
-def keeper():
-    """The nested test host runs on multi-threaded TCG, which now and then
-    crashes its kernel ("Oops: int3" in kvm_arch_vcpu_ioctl_run or
-    __schedule) when kernel text is patched while the other CPU runs it.
-    KVM patches its LAPIC static keys whenever the first vCPU with a
-    software-disabled LAPIC appears or the last one goes (every VM start
-    and end), perf patches the scheduler when the first/last task-bound
-    event (KVM's vPMU counters) comes or goes. Holding one of each for the
-    whole run keeps those keys from flipping after this point."""
-    import ctypes
-    import fcntl
-    import signal
-    kvm = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
-    vm = fcntl.ioctl(kvm, 0xAE01, 0)      # KVM_CREATE_VM
-    fcntl.ioctl(vm, 0xAE60, 0)            # KVM_CREATE_IRQCHIP
-    fcntl.ioctl(vm, 0xAE41, 0)            # KVM_CREATE_VCPU 0: its LAPIC starts disabled
-    attr = bytearray(128)                 # struct perf_event_attr
-    struct.pack_into("=IIQ", attr, 0, 1, 128, 1)   # PERF_TYPE_SOFTWARE, size, TASK_CLOCK
-    libc = ctypes.CDLL(None, use_errno=True)
-    buf = ctypes.create_string_buffer(bytes(attr), 128)
-    pfd = libc.syscall(298, buf, 0, -1, -1, 0)     # perf_event_open(attr, self, any CPU)
-    print(f"ok - holding an idle KVM vCPU and {'a task-bound perf event' if pfd >= 0 else 'NO perf event (errno %d)' % ctypes.get_errno()}",
-          flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    while True:
-        time.sleep(3600)
-
-
 def main():
     a = sys.argv[1:]
-    if a == ["keeper"]:
-        return keeper()
     if len(a) == 3 and a[0] == "vsock-serve":
         return vsock_serve(a[1], a[2])
     if len(a) == 5 and a[0] == "vsock-connect":

@@ -1096,14 +1096,6 @@ runtime_rows() {
 # ------------------------------------------------------------------ main --
 
 modprobe tun 2>/dev/null
-if [ "${AVP_TESTHOST:-}" = nested ]; then
-	# See keeper() in conform-host.py: keeps the test host's kernel from
-	# patching its text while VMs run (multi-threaded TCG crashes on it).
-	python3 "$HOSTPY" keeper >"$W/keeper.log" 2>&1 &
-	BG+=($!)
-	for _ in $(seq 50); do [ -s "$W/keeper.log" ] && break; sleep 0.1; done
-	echo "conform: test host keeper: $(head -n1 "$W/keeper.log")"
-fi
 IFS=, read -r -a hv_list <<<"$hvs"
 rc=0
 for HV in "${hv_list[@]}"; do

@@ -49,5 +49,20 @@ if [[ "${AVP_TESTHOST:-}" = nested ]]; then
     check "modprobe tun works" modprobe tun
     check "/dev/net/tun exists" test -c /dev/net/tun
     check "/ is writable (tmpfs overlay)" touch /etc/.avp-probe
+    # scripts/lib/testhost-keeper.py: one process holds a KVM VM for the
+    # test host's life, and no perf event (opening one patches the kernel).
+    keeper_holds_vm_without_perf() {
+        local pid fd vm=0 perf=0
+        pid=$(pgrep -f 'scripts/lib/testhost-keeper.py' | head -n 1)
+        [[ -n "$pid" ]] || return 1
+        for fd in /proc/"$pid"/fd/*; do
+            case "$(readlink "$fd")" in
+                anon_inode:kvm-vm) vm=1 ;;
+                *perf_event*) perf=1 ;;
+            esac
+        done
+        ((vm == 1 && perf == 0))
+    }
+    check "the keeper holds a KVM VM and no perf event" keeper_holds_vm_without_perf
 fi
 exit $fail
