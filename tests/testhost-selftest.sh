@@ -90,6 +90,19 @@ else
         result FAIL "a test host that dies while the script runs gives 125, not a second run (got $rc)"
         tail -n 20 "$tmp/panic.log" | sed 's/^/#   /'
     fi
+    # scripts/testhost-suite: a test host dying in test b reruns b and c
+    # once; a's check and b's first, interrupted attempt are counted once.
+    token="suite-$$-$RANDOM"
+    set +e; scripts/testhost-suite "${opts[@]}" tests/testhost/suite-runner.sh "$token" >"$tmp/suite.log" 2>&1; rc=$?; set -e
+    rm -f "build/testhost/out/suite-crashed-$token"
+    if [[ $rc = 0 ]] && grep -q '^testhost-suite: the test host died during b.sh' "$tmp/suite.log" \
+        && [[ $(grep -c '^=== tests/testhost/' "$tmp/suite.log") = 4 ]] \
+        && grep -q '^summary: 4 passed, 0 failed, 0 skipped$' "$tmp/suite.log"; then
+        result OK "testhost-suite reruns the test the test host died in, and the rest, and counts each once"
+    else
+        result FAIL "testhost-suite reruns the test the test host died in, and the rest, and counts each once (got $rc)"
+        grep -E '^(===|testhost|summary|[abc]: )' "$tmp/suite.log" | tail -n 20 | sed 's/^/#   /'
+    fi
 fi
 
 sleep 1

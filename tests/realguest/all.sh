@@ -11,17 +11,23 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 READY=(avp-boot.sh net-offload.sh qemu-peer.sh durability.sh sound.sh vsock.sh input.sh watchdog.sh gpu.sh early-button.sh runtime.sh jail.sh vsock-link.sh conform.sh)
 declare -A PENDING=()
 
-# --only NAME... runs just those; --except NAME... all others. scripts/test
+# --only NAME... runs just those; --except NAME... all others; --from NAME
+# starts at NAME (scripts/testhost-suite, after a test host died). scripts/test
 # runs jail.sh apart, in a single-CPU test host: twice the test host's own
 # kernel (not the guest's) died of "Oops: int3" while jail.sh ran on two
 # CPUs, a kernel text patch seen half-done by the other vCPU of the
 # multi-threaded TCG that emulates the test host.
-only=() except=() mode=
+only=() except=() mode='' from=''
 for a in "$@"; do
 	case "$a" in
 	--only) mode=only ;;
 	--except) mode=except ;;
-	*) if [ "$mode" = only ]; then only+=("$a"); else except+=("$a"); fi ;;
+	--from) mode=from ;;
+	*) case $mode in
+	   only) only+=("$a") ;;
+	   from) from=$a; mode=from-done ;;
+	   *) except+=("$a") ;;
+	   esac ;;
 	esac
 done
 
@@ -31,6 +37,11 @@ for t in tests/realguest/*.sh; do
 	[ "$name" = all.sh ] && continue
 	[ ${#only[@]} -gt 0 ] && [[ ! " ${only[*]} " == *" $name "* ]] && continue
 	[[ " ${except[*]} " == *" $name "* ]] && continue
+	# --from NAME (scripts/testhost-suite, after the test host died in NAME)
+	if [ -n "$from" ]; then
+		[ "$name" = "$from" ] || continue
+		from=
+	fi
 	if [ -n "${PENDING[$name]:-}" ]; then
 		echo "all: skip - $name: ${PENDING[$name]}"
 		continue
@@ -43,4 +54,8 @@ for t in tests/realguest/*.sh; do
 	echo "=== $t"
 	bash "$t" || { echo "=== $t FAILED"; rc=1; }
 done
+if [ -n "$from" ]; then
+	echo "all: not ok - --from $from: no such test among those selected"
+	rc=1
+fi
 exit $rc
