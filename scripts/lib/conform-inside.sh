@@ -710,10 +710,27 @@ watch_b() {
 # that the fresh guest cannot answer must force it off after d's
 # shutdown_timeout_s. Records in $W/d.*.json, result line in $W/d.watch.
 watch_d() {
-	local end=$(($(date +%s) + 500)) res="no restart within 500 s" st r t1
+	local end=$(($(date +%s) + 500)) res="no restart within 500 s" st r t1 try=1 life1
+	local con=$AVP_RUNTIME_ROOT/d/console.log
 	while [ "$(date +%s)" -lt "$end" ]; do
 		if "$AVP" state d >"$W/d.state.json" 2>/dev/null; then
 			st=$(jq -r .status "$W/d.state.json") r=$(jq -r .restarts "$W/d.state.json")
+			# A first life that crashed in kernel boot, before its init ran
+			# (the nested host's early triple fault, see died_in_boot), tested
+			# nothing: the runtime restarted it for 'crash'. Start d afresh
+			# instead (BOOT_TRIES in all), as launch_booted does for a and b.
+			life1=$(sed -n '/the VM process ended/q; p' "$con" 2>/dev/null)
+			if [ "${r:-0}" -ge 1 ] && [ "$(jq -r .last_exit_reason "$W/d.state.json")" = crash ] \
+				&& ! grep -aq 'avp-guest: running' <<<"$life1" && [ "$try" -lt "$BOOT_TRIES" ]; then
+				cp "$con" "$L/d.try$try.serial" 2>/dev/null
+				echo "d, attempt $try: crashed in kernel boot (runtime reason 'crash'); console ends: $(tail -c 200 <<<"$life1" | tr -c '[:print:]' ' ')" >>"$L/boot-retries.txt"
+				log "d: attempt $try crashed in kernel boot, before its init ran; starting d afresh"
+				rt kill d KILL --wait >/dev/null 2>&1
+				rt delete d >/dev/null 2>&1
+				rt create d --bundle "$W/bundle-d" >/dev/null && rt start d >/dev/null
+				try=$((try + 1))
+				continue
+			fi
 			if [ "${r:-0}" -ge 1 ]; then
 				cp "$W/d.state.json" "$W/d.restarted.json"
 				# The kill must meet the restarted VM running with its
