@@ -350,7 +350,7 @@ stuck_note() { [ -z "${STUCK[$1]:-}" ] || echo " ($(grep -m1 -a 'KVM internal er
 # judged yet, so the harness boots it again (BOOT_TRIES in all) and says so
 # in the log and in meta.json ("boot_retries"); a guest that keeps dying
 # leaves its rows FAIL as before.
-BOOT_TRIES=3
+BOOT_TRIES=5
 died_in_boot() { gone "$1" && ! vgrep "$1" -q 'avp-guest: running'; }
 # note_retry NAME TRY: reap the dead attempt, keep its logs as NAME.tryN.*.
 note_retry() {
