@@ -1,0 +1,65 @@
+#!/bin/bash
+# Accounting of scripts/testhost-suite with a fake scripts/testhost
+# (AVP_TESTHOST_CMD): which deaths it reruns, with which --from, and how it
+# counts. No test host needed (scripts/test runs it with the test library).
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+source tests/lib/check.sh
+
+work=$(mktemp -d /tmp/avp-suite-acct.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+# The fake plays $work/runN.out (N = 1, 2, ...) as the test host's output
+# and exits with the status on its last line ("exit N"), logging its args.
+cat >"$work/fake-testhost" <<'FAKE'
+#!/bin/bash
+dir=$(dirname "$0")
+n=$(( $(cat "$dir/calls" 2>/dev/null || echo 0) + 1 ))
+echo "$n" >"$dir/calls"
+echo "$*" >>"$dir/args"
+sed '$d' "$dir/run$n.out"
+exit "$(tail -n 1 "$dir/run$n.out" | sed 's/^exit //')"
+FAKE
+chmod +x "$work/fake-testhost"
+
+# scenario NAME: run the suite on the staged outputs; sets OUT, RC, CALLS, ARGS.
+scenario() {
+	rm -f "$work/calls" "$work/args"
+	OUT=$(AVP_TESTHOST_CMD="$work/fake-testhost" scripts/testhost-suite --smp 2 tests/realguest/all.sh --except jail.sh 2>&1)
+	RC=$?
+	CALLS=$(cat "$work/calls" 2>/dev/null || echo 0)
+	ARGS=$(tail -n 1 "$work/args" 2>/dev/null)
+}
+summary() { grep '^summary: ' <<<"$OUT"; }
+
+# 1. Death in b after a passed: b and the rest run again; b's first,
+#    interrupted lines are not counted.
+printf '%s\n' '=== tests/realguest/a.sh' 'a: ok - one' '=== tests/realguest/b.sh' 'b: ok - partial' \
+	'testhost: FAILED: the test host kernel panicked' '  | b: ok - partial' 'exit 125' >"$work/run1.out"
+printf '%s\n' '=== tests/realguest/b.sh' 'b: ok - partial' 'b: ok - rest' '=== tests/realguest/c.sh' 'c: ok - one' 'exit 0' >"$work/run2.out"
+scenario
+check_eq "$RC:$CALLS" "0:2" "a death mid-test is run again once, and the rerun's status is final"
+check_eq "$ARGS" "--smp 2 tests/realguest/all.sh --except jail.sh --from b.sh" "the rerun starts at the interrupted test, options kept"
+check_eq "$(summary)" "summary: 4 passed, 0 failed, 0 skipped" "each check is counted once (a 1, b 2, c 1)"
+
+# 2. A second death is final.
+printf '%s\n' '=== tests/realguest/b.sh' 'b: ok - partial' 'exit 125' >"$work/run2.out"
+scenario
+check_eq "$RC:$CALLS" "125:2" "a second death is final (status 125, no third run)"
+
+# 3. A death after a failed check is not rerun: a rerun must never turn
+#    a failure into a pass.
+printf '%s\n' '=== tests/realguest/a.sh' 'a: not ok - broken' '=== tests/realguest/a.sh FAILED' \
+	'=== tests/realguest/b.sh' 'b: ok - partial' 'exit 125' >"$work/run1.out"
+scenario
+check_eq "$RC:$CALLS" "125:1" "a death after a failed check is not rerun"
+check_eq "$(summary)" "summary: 1 passed, 1 failed, 0 skipped" "... and its checks are counted as they are"
+
+# 4. A death before any test started (none to resume from) and an
+#    ordinary failure are final too.
+printf '%s\n' 'testhost: FAILED: QEMU exited (status 0) without the exit marker' 'exit 125' >"$work/run1.out"
+scenario
+check_eq "$RC:$CALLS" "125:1" "a death before any test started is final here (scripts/testhost retries setup deaths)"
+printf '%s\n' '=== tests/realguest/a.sh' 'a: not ok - broken' 'exit 1' >"$work/run1.out"
+scenario
+check_eq "$RC:$CALLS" "1:1" "a failing run is not rerun"
+finish
