@@ -35,6 +35,10 @@ void arch_platform_devices_destroy(struct vm *vm);
  * gracefully (x86: an ACPI Generic Event Device notifies a PNP0C0C button).
  * Any thread. 0, or -errno (-ENODEV without a running VM). */
 int arch_power_button(struct vm *vm);
+/* Checks kernel, initrd and command line against cfg (RAM size) before
+ * any VM exists, with the same messages as arch_load_guest; reads only. */
+struct avp_config;
+int arch_check_guest(const struct avp_config *cfg);
 /* Loads kernel/initrd/cmdline into guest memory and builds the firmware
  * tables (ACPI) describing every device registered so far. */
 int arch_load_guest(struct vm *vm);

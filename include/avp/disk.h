@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #define DISK_SECTOR_SIZE 512u
@@ -24,6 +25,18 @@ struct disk;
  * write one image and nobody reads it while another writes. */
 int disk_open(struct disk **out, const char *path, bool read_only);
 void disk_close(struct disk *disk);
+
+/* What tells two paths of one image apart from two images. */
+struct disk_identity {
+	dev_t dev;
+	ino_t ino;
+	dev_t rdev; /* block devices: the device itself; 0 for files */
+};
+
+/* Every check disk_open makes (the same messages), then closes the image
+ * again: for checking a configuration before anything is built. Changes
+ * nothing in the image. Fills *id when id is not NULL. */
+int disk_check(const char *path, bool read_only, struct disk_identity *id);
 
 uint64_t disk_size(const struct disk *disk);
 bool disk_read_only(const struct disk *disk);

@@ -447,12 +447,12 @@ int wav_source_open(struct wav_source **out, const char *path)
 	s->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (!s->path || s->fd < 0) {
 		ret = s->path ? -errno : -ENOMEM;
+		avp_err("sound input %s: cannot open: %s", path, strerror(-ret));
 		goto fail;
 	}
 	ret = parse_wav(s, &why);
 	if (ret) {
-		if (why)
-			avp_err("%s: %s", path, why);
+		avp_err("sound input %s: %s", path, why ? why : strerror(-ret));
 		goto fail;
 	}
 	s->cache = calloc((size_t)WAV_CACHE_FRAMES * s->fmt.channels, sizeof(double));

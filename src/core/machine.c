@@ -17,6 +17,7 @@
 #include "avp/devices/virtio_vsock.h"
 #include "avp/log.h"
 #include "avp/machine.h"
+#include "avp/preflight.h"
 #include "avp/virtio/mmio.h"
 
 static int attach_or_destroy(struct vm *vm, struct virtio_dev *dev)
@@ -171,6 +172,10 @@ int machine_run(const struct avp_config *cfg, FILE *out, enum vm_exit_reason *re
 	int ret;
 
 	*reason = VM_EXIT_NONE;
+	/* Inputs first, KVM later: see src/vmm/preflight.c. */
+	ret = preflight_check(cfg);
+	if (ret)
+		return ret;
 	/* With --jail, or a restart under seccomp, the VM runs in a child
 	 * process and this one only waits (src/core/supervisor.c). */
 	if (!cfg->describe && supervisor_needed(cfg)) {

@@ -826,11 +826,9 @@ int virtio_snd_create(struct virtio_dev **out, const struct avp_sound_cfg *cfg)
 		}
 	}
 	if (cfg->in_path) {
-		ret = wav_source_open(&s->source, cfg->in_path);
-		if (ret) {
-			avp_err("--sound: cannot use in=%s: %s", cfg->in_path, strerror(-ret));
+		ret = wav_source_open(&s->source, cfg->in_path); /* says why itself */
+		if (ret)
 			goto fail;
-		}
 	}
 	s->config.jacks = htole32(VIRTIO_SND_NUM_JACKS);
 	s->config.streams = htole32(VIRTIO_SND_NUM_STREAMS);

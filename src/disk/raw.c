@@ -66,7 +66,7 @@ static int lock_image(int fd, bool read_only)
 	}
 }
 
-static int check_image(struct disk *d, const char *path)
+static int check_image(struct disk *d, const char *path, struct stat *out_st)
 {
 	struct stat st;
 	int ret;
@@ -107,10 +107,12 @@ static int check_image(struct disk *d, const char *path)
 			(unsigned long long)d->size, DISK_SECTOR_SIZE);
 		return -EINVAL;
 	}
+	if (out_st)
+		*out_st = st;
 	return 0;
 }
 
-int disk_open(struct disk **out, const char *path, bool read_only)
+static int open_image(struct disk **out, const char *path, bool read_only, struct stat *st)
 {
 	struct disk *d;
 	int flags;
@@ -139,7 +141,7 @@ int disk_open(struct disk **out, const char *path, bool read_only)
 		report_open_error(path, -ret, read_only);
 		goto fail;
 	}
-	ret = check_image(d, path);
+	ret = check_image(d, path, st);
 	if (ret)
 		goto fail;
 	flags = fcntl(d->fd, F_GETFL);
@@ -153,6 +155,28 @@ int disk_open(struct disk **out, const char *path, bool read_only)
 fail:
 	disk_close(d);
 	return ret;
+}
+
+int disk_open(struct disk **out, const char *path, bool read_only)
+{
+	return open_image(out, path, read_only, NULL);
+}
+
+int disk_check(const char *path, bool read_only, struct disk_identity *id)
+{
+	struct disk *d;
+	struct stat st;
+	int ret = open_image(&d, path, read_only, &st);
+
+	if (ret)
+		return ret;
+	if (id) {
+		id->dev = st.st_dev;
+		id->ino = st.st_ino;
+		id->rdev = S_ISBLK(st.st_mode) ? st.st_rdev : 0;
+	}
+	disk_close(d); /* drops the lock again */
+	return 0;
 }
 
 void disk_close(struct disk *disk)

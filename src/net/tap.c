@@ -53,14 +53,8 @@ static int tap_fail(const char *name, const char *what, int err, int fd)
 	return -err;
 }
 
-int tap_open(const char *name, char ifname[IFNAMSIZ])
+int tap_check_name(const char *name)
 {
-	struct ifreq ifr;
-	/* VIRTIO 1.2 5.1.6: with VERSION_1 the header always has num_buffers,
-	 * so the tap reserves those two bytes too. */
-	int hdr_len = TAP_VNET_HDR_LEN;
-	int fd, ret;
-
 	if (!name || !name[0]) {
 		avp_err("tap: no interface name given");
 		return -EINVAL;
@@ -69,6 +63,20 @@ int tap_open(const char *name, char ifname[IFNAMSIZ])
 		avp_err("tap %s: interface names are at most %d characters", name, IFNAMSIZ - 1);
 		return -ENAMETOOLONG;
 	}
+	return 0;
+}
+
+int tap_open(const char *name, char ifname[IFNAMSIZ])
+{
+	struct ifreq ifr;
+	/* VIRTIO 1.2 5.1.6: with VERSION_1 the header always has num_buffers,
+	 * so the tap reserves those two bytes too. */
+	int hdr_len = TAP_VNET_HDR_LEN;
+	int fd, ret;
+
+	ret = tap_check_name(name);
+	if (ret)
+		return ret;
 
 	fd = open(TUN_PATH, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {

@@ -75,21 +75,40 @@ expect_error() {
 }
 
 k=(run --serial none)
-expect_error "missing kernel file" "no such file" "${k[@]}" --kernel "$work/nope"
+expect_error "missing kernel file" "kernel.*no such file" "${k[@]}" --kernel "$work/nope"
 expect_error "kernel is random bytes" "not a bzImage|not a Linux" "${k[@]}" --kernel "$work/random.bin"
-expect_error "kernel is a directory" "directory|not a regular file" "${k[@]}" --kernel "$work/dir"
-expect_error "kernel is empty" "empty|truncated|not a bzImage" "${k[@]}" --kernel "$work/empty.img"
+expect_error "kernel is a directory" "kernel.*(directory|not a regular file)" "${k[@]}" --kernel "$work/dir"
+expect_error "kernel is empty" "kernel.*(empty|truncated|not a bzImage)" "${k[@]}" --kernel "$work/empty.img"
 if [ -f "$kernel" ]; then
 	expect_error "truncated bzImage" "truncated" "${k[@]}" --kernel "$work/truncated-bzimage"
 	expect_error "memory too small for kernel + initrd" "memory|does not fit|too small" \
 		"${k[@]}" --kernel "$kernel" --initrd "$work/huge-initrd" --memory 32
-	expect_error "missing initrd" "no such file" "${k[@]}" --kernel "$kernel" --initrd "$work/nope"
+	expect_error "missing initrd" "initrd.*no such file" "${k[@]}" --kernel "$kernel" --initrd "$work/nope"
 	expect_error "missing disk file" "disk.*no such file" "${k[@]}" --kernel "$kernel" --disk "$work/nope.img"
 	expect_error "directory as disk" "disk.*directory" "${k[@]}" --kernel "$kernel" --disk "$work/dir"
 	expect_error "empty disk" "disk.*empty" "${k[@]}" --kernel "$kernel" --disk "$work/empty.img"
 	expect_error "tap name too long" "tap.*(long|name)" "${k[@]}" --kernel "$kernel" \
 		--net tap=this-name-is-far-too-long-for-linux
 fi
+# One problem, one message: the sound input is not a WAV file.
+out=$(timeout -k 2 20 "$avp" run --serial none --kernel "$work/bz-ok" --sound in=/etc/passwd \
+	</dev/null 2>&1 >/dev/null)
+rc=$?
+if [ $rc -eq 1 ] && [ "$(grep -c . <<<"$out")" = 1 ] && grep -qi "sound input.*RIFF" <<<"$out"; then
+	ok "sound input not a WAV: exit 1, one line: $out"
+else
+	notok "sound input not a WAV: exit $rc, want 1 and one line naming the input, said: '$out'"
+fi
+# --describe checks its inputs exactly as run does (and boots nothing).
+expect_error "describe: kernel is not a bzImage" "not a bzImage|not a Linux" \
+	run --kernel /etc/passwd --describe
+expect_error "describe: missing disk" "disk.*no such file" \
+	run --kernel "$work/bz-ok" --disk "$work/nope.img" --describe
+# One image under two names is still one image.
+expect_error "same disk under two names" "twice" "${k[@]}" --kernel "$work/bz-ok" \
+	--disk "$work/disk.img" --disk "$work/../${work##*/}/disk.img"
+expect_error "tap name too long (synthetic kernel)" "tap.*(long|name)" "${k[@]}" --kernel "$work/bz-ok" \
+	--net tap=this-name-is-far-too-long-for-linux
 expect_error "unknown option" "unknown option" run --kernel x --frobnicate
 expect_error "unknown command" "unknown command" frobnicate
 expect_error "no kernel option" "--kernel is required" run

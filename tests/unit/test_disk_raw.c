@@ -221,6 +221,33 @@ static void test_lock_conflicts(void **state)
 	disk_close(a);
 }
 
+/* disk_check: disk_open's verdicts, the same identity for two names of
+ * one image, and no lock left behind. */
+static void test_check(void **state)
+{
+	struct fixture *f = *state;
+	struct disk_identity a, b;
+	char other[320];
+	struct disk *d;
+
+	write_image(f->path, 4096);
+	assert_int_equal(disk_check(f->path, false, &a), 0);
+	snprintf(other, sizeof(other), "%s/../%s/img", f->dir, strrchr(f->dir, '/') + 1);
+	assert_int_equal(disk_check(other, true, &b), 0);
+	assert_true(a.dev == b.dev && a.ino == b.ino && a.rdev == 0);
+	/* No lock held: a writer can open it now. */
+	assert_int_equal(disk_open(&d, f->path, false), 0);
+	capture_begin(f);
+	assert_int_equal(disk_check(f->path, true, NULL), -EBUSY);
+	capture_end(f);
+	assert_non_null(strstr(f->err, "in use by another process"));
+	disk_close(d);
+	capture_begin(f);
+	assert_int_equal(disk_check(f->dir, true, NULL), -EISDIR);
+	capture_end(f);
+	assert_non_null(strstr(f->err, "is a directory"));
+}
+
 static void test_read_only_refuses_writes(void **state)
 {
 	struct fixture *f = *state;
@@ -377,6 +404,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_bad_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_reports_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_conflicts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_only_refuses_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_write_vectors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_segments, setup, teardown),

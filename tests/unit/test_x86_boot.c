@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "arch/x86/x86.h"
@@ -412,6 +413,37 @@ static void test_cmdline_too_long(void **state)
 	free(line);
 }
 
+/* The pre-flight check needs no VM and no guest memory: it works out the
+ * RAM layout from the configured size and gives the loader's verdicts. */
+static void test_check_without_vm(void **state)
+{
+	struct fixture *f = *state;
+	struct stat before, after;
+
+	write_kernel(f);
+	write_initrd(f, 4 * MIB);
+	f->cfg.memory_mib = 64;
+	assert_int_equal(x86_boot_check(&f->cfg), 0);
+	/* Kernel to 5 MiB + a 4 MiB initrd do not fit in 8 MiB... */
+	f->cfg.memory_mib = 8;
+	assert_int_equal(x86_boot_check(&f->cfg), -ENOMEM);
+	/* ...nor does the kernel's init_size in 4 MiB. */
+	f->cfg.memory_mib = 4;
+	assert_int_equal(x86_boot_check(&f->cfg), -ENOMEM);
+	f->cfg.memory_mib = 64;
+	f->cfg.initrd = "/nonexistent/initrd";
+	assert_int_equal(x86_boot_check(&f->cfg), -ENOENT);
+	f->cfg.initrd = f->initrd;
+	/* Not a kernel: the initrd's bytes. Nothing is written to either file. */
+	assert_int_equal(stat(f->initrd, &before), 0);
+	f->cfg.kernel = f->initrd;
+	assert_int_equal(x86_boot_check(&f->cfg), -ENOEXEC);
+	assert_int_equal(stat(f->initrd, &after), 0);
+	assert_int_equal(before.st_size, after.st_size);
+	assert_int_equal(before.st_mtim.tv_nsec, after.st_mtim.tv_nsec);
+	assert_int_equal(f->vm->mem.nregions, 0);
+}
+
 /* A distribution kernel, when one is present on this machine. */
 static void test_real_kernel(void **state)
 {
@@ -459,6 +491,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_memory_too_small_for_kernel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_memory_too_small_for_initrd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmdline_too_long, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_without_vm, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_real_kernel, setup, teardown),
 	};
 

@@ -21,6 +21,10 @@
  * error naming the tap (and what to do about it) and returns -errno. */
 int tap_open(const char *name, char ifname[IFNAMSIZ]);
 
+/* The name checks tap_open makes before touching anything (same
+ * messages). 0 or -errno. */
+int tap_check_name(const char *name);
+
 /* Offloads the kernel may use in the frames it hands us (TUNSETOFFLOAD):
  * partial checksums (the header's NEEDS_CSUM), TCP segmentation (GSO
  * frames up to 64 KiB) over IPv4 and IPv6, and TSO with ECN. The TSO ones

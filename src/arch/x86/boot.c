@@ -5,6 +5,8 @@
 #include <asm/bootparam.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,8 @@
 
 #include "arch/x86/bzimage.h"
 #include "arch/x86/x86.h"
+#include "avp/arch.h"
+#include "avp/config.h"
 #include "avp/log.h"
 #include "avp/vm.h"
 
@@ -67,11 +71,12 @@ static int read_full(int fd, void *buf, size_t len, off_t off)
 	return 0;
 }
 
-/* Opens a regular file for reading and returns its size. */
+/* Opens a regular file for reading and returns its size. O_NONBLOCK so that
+ * a FIFO given by mistake is refused instead of hanging the open. */
 static int open_input(const char *what, const char *path, uint64_t *size)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	int err;
 
 	if (fd < 0) {
@@ -85,6 +90,11 @@ static int open_input(const char *what, const char *path, uint64_t *size)
 		close(fd);
 		return err;
 	}
+	if (S_ISDIR(st.st_mode)) {
+		avp_err("%s %s: is a directory, not a regular file", what, path);
+		close(fd);
+		return -EINVAL;
+	}
 	if (!S_ISREG(st.st_mode)) {
 		avp_err("%s %s: not a regular file", what, path);
 		close(fd);
@@ -94,8 +104,168 @@ static int open_input(const char *what, const char *path, uint64_t *size)
 	return fd;
 }
 
-/* The RAM region holding the kernel load address: "low RAM", below the
- * MMIO hole, where the initrd has to go as well (initrd_addr_max < 4 GiB). */
+/* Where kernel, command line and initrd go in "low RAM", the RAM range
+ * holding the kernel load address below the MMIO hole (the initrd must go
+ * there too: initrd_addr_max < 4 GiB). Worked out from the files and the
+ * RAM layout alone, so the same checks run before any VM exists (pre-flight)
+ * and again when the VM is loaded (the files may have changed since). */
+struct boot_plan {
+	uint8_t hdr[BZIMAGE_PROBE_SIZE];
+	struct bzimage_info bi;
+	int kernel_fd;
+	int initrd_fd; /* -1 without an initrd */
+	uint64_t kernel_end; /* first byte past the kernel's footprint */
+	uint64_t initrd_gpa;
+	uint64_t initrd_len;
+};
+
+static void plan_close(struct boot_plan *p)
+{
+	if (p->kernel_fd >= 0)
+		close(p->kernel_fd);
+	if (p->initrd_fd >= 0)
+		close(p->initrd_fd);
+	p->kernel_fd = p->initrd_fd = -1;
+}
+
+static int plan_kernel(const struct avp_config *cfg, uint64_t low_gpa, uint64_t low_end,
+		       struct boot_plan *p)
+{
+	const char *path = cfg->kernel;
+	uint64_t size, footprint_end, runtime_start, start;
+	char name[64 + PATH_MAX];
+	size_t probe;
+	int err;
+
+	if (!path) {
+		avp_err("no kernel given");
+		return -EINVAL;
+	}
+	p->kernel_fd = open_input("kernel", path, &size);
+	if (p->kernel_fd < 0)
+		return p->kernel_fd;
+	probe = size < BZIMAGE_PROBE_SIZE ? (size_t)size : BZIMAGE_PROBE_SIZE;
+	memset(p->hdr, 0, BZIMAGE_PROBE_SIZE);
+	err = read_full(p->kernel_fd, p->hdr, probe, 0);
+	if (err) {
+		avp_err("kernel %s: read failed: %s", path, strerror(-err));
+		return err;
+	}
+	snprintf(name, sizeof(name), "kernel %s", path);
+	err = bzimage_parse(p->hdr, probe, size, name, &p->bi);
+	if (err)
+		return err;
+
+	/* The image must fit in low RAM at X86_KERNEL_GPA, and so must the
+	 * init_size bytes it decompresses into from its runtime start (boot.rst,
+	 * init_size). The 64-bit protocol allows any load address; 0x100000 is
+	 * the traditional one, and a relocatable kernel realigns itself. */
+	runtime_start = bzimage_runtime_start(&p->bi, X86_KERNEL_GPA);
+	footprint_end = bzimage_footprint_end(&p->bi, X86_KERNEL_GPA);
+	start = runtime_start < X86_KERNEL_GPA ? runtime_start : X86_KERNEL_GPA;
+	if (low_end <= low_gpa || footprint_end < start || start < low_gpa ||
+	    footprint_end > low_end) {
+		avp_err("kernel %s: needs guest RAM [0x%llx, 0x%llx) (image %llu bytes, init_size %u), but low RAM ends at 0x%llx: give the VM more memory",
+			path, (unsigned long long)start, (unsigned long long)footprint_end,
+			(unsigned long long)p->bi.kernel_size, p->bi.init_size,
+			(unsigned long long)low_end);
+		return -ENOMEM;
+	}
+	p->kernel_end = footprint_end;
+	return 0;
+}
+
+static int plan_cmdline(const struct avp_config *cfg, const struct boot_plan *p)
+{
+	size_t len = cfg->cmdline ? strlen(cfg->cmdline) : 0;
+
+	if (len > p->bi.cmdline_size) {
+		avp_err("command line is %zu bytes; kernel %s accepts at most %u (cmdline_size)",
+			len, cfg->kernel, p->bi.cmdline_size);
+		return -E2BIG;
+	}
+	/* The command line must lie below 0xA0000 (boot.rst, cmd_line_ptr). */
+	if (X86_CMDLINE_GPA + len + 1 > X86_EBDA_GPA) {
+		avp_err("command line (%zu bytes) does not fit in guest RAM at 0x%x",
+			len, X86_CMDLINE_GPA);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Puts the initrd page-aligned as high as the kernel allows in low RAM, so
+ * it stays clear of the kernel's decompression area (boot.rst recommends
+ * the top of memory; initrd_addr_max is the highest byte it may occupy). */
+static int plan_initrd(const struct avp_config *cfg, uint64_t low_end, struct boot_plan *p)
+{
+	const char *path = cfg->initrd;
+	uint64_t size, limit, lowest;
+
+	if (!path)
+		return 0;
+	p->initrd_fd = open_input("initrd", path, &size);
+	if (p->initrd_fd < 0)
+		return p->initrd_fd;
+	if (size == 0) {
+		avp_err("initrd %s: file is empty", path);
+		return -EINVAL;
+	}
+	limit = low_end;
+	if ((uint64_t)p->bi.initrd_addr_max + 1 < limit)
+		limit = (uint64_t)p->bi.initrd_addr_max + 1;
+	lowest = (p->kernel_end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+	if (size > limit || ((limit - size) & ~(PAGE_SIZE - 1)) < lowest) {
+		avp_err("initrd %s: %llu bytes do not fit between the kernel's end at 0x%llx and 0x%llx (end of low RAM or initrd_addr_max): give the VM more memory",
+			path, (unsigned long long)size, (unsigned long long)lowest,
+			(unsigned long long)limit);
+		return -ENOMEM;
+	}
+	p->initrd_gpa = (limit - size) & ~(PAGE_SIZE - 1);
+	p->initrd_len = size;
+	return 0;
+}
+
+/* Fills *p for low RAM [low_gpa, low_end); on failure everything it opened
+ * is closed again and the error has been reported. */
+static int plan_boot(const struct avp_config *cfg, uint64_t low_gpa, uint64_t low_end,
+		     struct boot_plan *p)
+{
+	int err;
+
+	memset(p, 0, sizeof(*p));
+	p->kernel_fd = p->initrd_fd = -1;
+	err = plan_kernel(cfg, low_gpa, low_end, p);
+	if (!err)
+		err = plan_cmdline(cfg, p);
+	if (!err)
+		err = plan_initrd(cfg, low_end, p);
+	if (err)
+		plan_close(p);
+	return err;
+}
+
+int x86_boot_check(const struct avp_config *cfg)
+{
+	struct arch_mem_range ranges[AVP_MAX_MEM_REGIONS];
+	struct boot_plan plan;
+	int n = arch_ram_layout(cfg->memory_mib << 20, ranges, AVP_MAX_MEM_REGIONS);
+	uint64_t low_gpa = 0, low_end = 0;
+	int err;
+
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++)
+		if (X86_KERNEL_GPA >= ranges[i].gpa && X86_KERNEL_GPA - ranges[i].gpa < ranges[i].size) {
+			low_gpa = ranges[i].gpa;
+			low_end = ranges[i].gpa + ranges[i].size;
+		}
+	err = plan_boot(cfg, low_gpa, low_end, &plan);
+	if (!err)
+		plan_close(&plan);
+	return err;
+}
+
+/* The RAM region holding the kernel load address. */
 static const struct guest_region *low_region(const struct guest_mem *gm)
 {
 	for (unsigned int i = 0; i < gm->nregions; i++) {
@@ -107,113 +277,42 @@ static const struct guest_region *low_region(const struct guest_mem *gm)
 	return NULL;
 }
 
-static int load_kernel(struct vm *vm, struct bzimage_info *bi,
-		       uint8_t hdr[BZIMAGE_PROBE_SIZE], uint64_t *kernel_end)
+/* Reads the planned images into guest RAM. Every range goes through the
+ * checked accessor once more: the plan comes from file sizes, the
+ * destination must be guest RAM whatever they said. */
+static int load_planned(struct vm *vm, const struct boot_plan *p)
 {
-	const char *path = vm->cfg->kernel;
-	const struct guest_region *low = low_region(&vm->mem);
-	uint64_t size, footprint_end, runtime_start, start;
-	size_t probe;
-	void *dst;
-	int fd, err;
+	const struct avp_config *cfg = vm->cfg;
+	size_t cmdline_len = cfg->cmdline ? strlen(cfg->cmdline) : 0;
+	void *dst = gm_ptr(&vm->mem, X86_KERNEL_GPA, p->bi.kernel_size);
+	int err;
 
-	if (!path) {
-		avp_err("no kernel given");
-		return -EINVAL;
+	if (!dst) {
+		avp_err("kernel %s: [0x%x, +%llu) is not guest RAM", cfg->kernel, X86_KERNEL_GPA,
+			(unsigned long long)p->bi.kernel_size);
+		return -ENOMEM;
 	}
-	fd = open_input("kernel", path, &size);
-	if (fd < 0)
-		return fd;
-	probe = size < BZIMAGE_PROBE_SIZE ? (size_t)size : BZIMAGE_PROBE_SIZE;
-	memset(hdr, 0, BZIMAGE_PROBE_SIZE);
-	err = read_full(fd, hdr, probe, 0);
+	err = read_full(p->kernel_fd, dst, (size_t)p->bi.kernel_size, (off_t)p->bi.setup_size);
 	if (err) {
-		avp_err("kernel %s: read failed: %s", path, strerror(-err));
-		goto out;
+		avp_err("kernel %s: read failed: %s", cfg->kernel, strerror(-err));
+		return err;
 	}
-	err = bzimage_parse(hdr, probe, size, path, bi);
-	if (err)
-		goto out;
-
-	/* The image must fit in low RAM at X86_KERNEL_GPA, and so must the
-	 * init_size bytes it decompresses into from its runtime start (boot.rst,
-	 * init_size). The 64-bit protocol allows any load address; 0x100000 is
-	 * the traditional one, and a relocatable kernel realigns itself. */
-	runtime_start = bzimage_runtime_start(bi, X86_KERNEL_GPA);
-	footprint_end = bzimage_footprint_end(bi, X86_KERNEL_GPA);
-	start = runtime_start < X86_KERNEL_GPA ? runtime_start : X86_KERNEL_GPA;
-	if (!low || footprint_end < start || !gm_ptr(&vm->mem, start, footprint_end - start)) {
-		avp_err("kernel %s: needs guest RAM [0x%llx, 0x%llx) (image %llu bytes, init_size %u), but low RAM ends at 0x%llx: give the VM more memory",
-			path, (unsigned long long)start, (unsigned long long)footprint_end,
-			(unsigned long long)bi->kernel_size, bi->init_size,
-			low ? (unsigned long long)(low->gpa + low->size) : 0ull);
-		err = -ENOMEM;
-		goto out;
+	if (gm_write(&vm->mem, X86_CMDLINE_GPA, cfg->cmdline ? cfg->cmdline : "", cmdline_len + 1)) {
+		avp_err("command line (%zu bytes) does not fit in guest RAM at 0x%x",
+			cmdline_len, X86_CMDLINE_GPA);
+		return -ENOMEM;
 	}
-	dst = gm_ptr(&vm->mem, X86_KERNEL_GPA, bi->kernel_size);
-	err = read_full(fd, dst, (size_t)bi->kernel_size, (off_t)bi->setup_size);
-	if (err) {
-		avp_err("kernel %s: read failed: %s", path, strerror(-err));
-		goto out;
-	}
-	*kernel_end = footprint_end;
-out:
-	close(fd);
-	return err;
-}
-
-/* Puts the initrd page-aligned as high as the kernel allows in low RAM, so
- * it stays clear of the kernel's decompression area (boot.rst recommends
- * the top of memory; initrd_addr_max is the highest byte it may occupy). */
-static int load_initrd(struct vm *vm, const struct bzimage_info *bi,
-		       uint64_t kernel_end, uint64_t *gpa, uint64_t *len)
-{
-	const char *path = vm->cfg->initrd;
-	const struct guest_region *low = low_region(&vm->mem);
-	uint64_t size, limit, addr, lowest;
-	int fd, err;
-
-	*gpa = 0;
-	*len = 0;
-	if (!path)
+	if (p->initrd_fd < 0)
 		return 0;
-	if (!low)
-		return -ENOMEM; /* load_kernel has already said so */
-	fd = open_input("initrd", path, &size);
-	if (fd < 0)
-		return fd;
-	if (size == 0) {
-		avp_err("initrd %s: file is empty", path);
-		err = -EINVAL;
-		goto out;
+	dst = gm_ptr(&vm->mem, p->initrd_gpa, p->initrd_len);
+	if (!dst) {
+		avp_err("initrd %s: [0x%llx, +%llu) is not guest RAM", cfg->initrd,
+			(unsigned long long)p->initrd_gpa, (unsigned long long)p->initrd_len);
+		return -ENOMEM;
 	}
-	limit = low->gpa + low->size;
-	if ((uint64_t)bi->initrd_addr_max + 1 < limit)
-		limit = (uint64_t)bi->initrd_addr_max + 1;
-	lowest = (kernel_end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
-	if (size > limit || ((limit - size) & ~(PAGE_SIZE - 1)) < lowest) {
-		avp_err("initrd %s: %llu bytes do not fit between the kernel's end at 0x%llx and 0x%llx (end of low RAM or initrd_addr_max): give the VM more memory",
-			path, (unsigned long long)size, (unsigned long long)lowest,
-			(unsigned long long)limit);
-		err = -ENOMEM;
-		goto out;
-	}
-	addr = (limit - size) & ~(PAGE_SIZE - 1);
-	if (!gm_ptr(&vm->mem, addr, size)) {
-		avp_err("initrd %s: [0x%llx, +%llu) is not guest RAM", path,
-			(unsigned long long)addr, (unsigned long long)size);
-		err = -ENOMEM;
-		goto out;
-	}
-	err = read_full(fd, gm_ptr(&vm->mem, addr, size), (size_t)size, 0);
-	if (err) {
-		avp_err("initrd %s: read failed: %s", path, strerror(-err));
-		goto out;
-	}
-	*gpa = addr;
-	*len = size;
-out:
-	close(fd);
+	err = read_full(p->initrd_fd, dst, (size_t)p->initrd_len, 0);
+	if (err)
+		avp_err("initrd %s: read failed: %s", cfg->initrd, strerror(-err));
 	return err;
 }
 
@@ -279,36 +378,19 @@ static int build_e820(const struct guest_mem *gm, struct boot_params *bp)
 
 int x86_boot_load(struct vm *vm, uint64_t rsdp_gpa, uint64_t *entry_gpa)
 {
-	uint8_t hdr[BZIMAGE_PROBE_SIZE];
-	struct bzimage_info bi;
+	const struct guest_region *low;
+	struct boot_plan plan;
 	struct boot_params *bp;
-	uint64_t kernel_end = 0, initrd_gpa, initrd_len;
-	const char *cmdline;
-	size_t cmdline_len;
 	int err;
 
 	if (!vm || !vm->cfg || !entry_gpa)
 		return -EINVAL;
-	err = load_kernel(vm, &bi, hdr, &kernel_end);
+	low = low_region(&vm->mem);
+	err = plan_boot(vm->cfg, low ? low->gpa : 0, low ? low->gpa + low->size : 0, &plan);
 	if (err)
 		return err;
-
-	cmdline = vm->cfg->cmdline ? vm->cfg->cmdline : "";
-	cmdline_len = strlen(cmdline);
-	if (cmdline_len > bi.cmdline_size) {
-		avp_err("command line is %zu bytes; kernel %s accepts at most %u (cmdline_size)",
-			cmdline_len, vm->cfg->kernel, bi.cmdline_size);
-		return -E2BIG;
-	}
-	/* The command line must lie below 0xA0000 (boot.rst, cmd_line_ptr). */
-	if (X86_CMDLINE_GPA + cmdline_len + 1 > X86_EBDA_GPA ||
-	    gm_write(&vm->mem, X86_CMDLINE_GPA, cmdline, cmdline_len + 1)) {
-		avp_err("command line (%zu bytes) does not fit in guest RAM at 0x%x",
-			cmdline_len, X86_CMDLINE_GPA);
-		return -ENOMEM;
-	}
-
-	err = load_initrd(vm, &bi, kernel_end, &initrd_gpa, &initrd_len);
+	err = load_planned(vm, &plan);
+	plan_close(&plan);
 	if (err)
 		return err;
 
@@ -317,17 +399,17 @@ int x86_boot_load(struct vm *vm, uint64_t rsdp_gpa, uint64_t *entry_gpa)
 	bp = calloc(1, sizeof(*bp));
 	if (!bp)
 		return -ENOMEM;
-	memcpy(&bp->hdr, hdr + BZIMAGE_HDR_OFFSET,
-	       bi.hdr_len < sizeof(bp->hdr) ? bi.hdr_len : sizeof(bp->hdr));
+	memcpy(&bp->hdr, plan.hdr + BZIMAGE_HDR_OFFSET,
+	       plan.bi.hdr_len < sizeof(bp->hdr) ? plan.bi.hdr_len : sizeof(bp->hdr));
 	bp->hdr.type_of_loader = LOADER_TYPE_UNDEFINED;
 	bp->hdr.loadflags |= LOADED_HIGH | CAN_USE_HEAP;
 	bp->hdr.heap_end_ptr = HEAP_END_PTR;
 	bp->hdr.cmd_line_ptr = X86_CMDLINE_GPA;
 	bp->ext_cmd_line_ptr = 0;
-	bp->hdr.ramdisk_image = (uint32_t)initrd_gpa;
-	bp->ext_ramdisk_image = (uint32_t)(initrd_gpa >> 32);
-	bp->hdr.ramdisk_size = (uint32_t)initrd_len;
-	bp->ext_ramdisk_size = (uint32_t)(initrd_len >> 32);
+	bp->hdr.ramdisk_image = (uint32_t)plan.initrd_gpa;
+	bp->ext_ramdisk_image = (uint32_t)(plan.initrd_gpa >> 32);
+	bp->hdr.ramdisk_size = (uint32_t)plan.initrd_len;
+	bp->ext_ramdisk_size = (uint32_t)(plan.initrd_len >> 32);
 	bp->acpi_rsdp_addr = rsdp_gpa;
 	err = build_e820(&vm->mem, bp);
 	if (err) {
@@ -342,8 +424,8 @@ int x86_boot_load(struct vm *vm, uint64_t rsdp_gpa, uint64_t *entry_gpa)
 
 	*entry_gpa = X86_KERNEL_GPA + BZIMAGE_ENTRY64_OFFSET;
 	avp_debug("kernel %s: protocol %u.%02u, %llu bytes at 0x%x, initrd %llu bytes at 0x%llx",
-		  vm->cfg->kernel, bi.version >> 8, bi.version & 0xff,
-		  (unsigned long long)bi.kernel_size, X86_KERNEL_GPA,
-		  (unsigned long long)initrd_len, (unsigned long long)initrd_gpa);
+		  vm->cfg->kernel, plan.bi.version >> 8, plan.bi.version & 0xff,
+		  (unsigned long long)plan.bi.kernel_size, X86_KERNEL_GPA,
+		  (unsigned long long)plan.initrd_len, (unsigned long long)plan.initrd_gpa);
 	return 0;
 }

@@ -124,6 +124,11 @@ int arch_vm_init(struct vm *vm)
 	return err;
 }
 
+int arch_check_guest(const struct avp_config *cfg)
+{
+	return x86_boot_check(cfg);
+}
+
 int arch_load_guest(struct vm *vm)
 {
 	struct x86_state *st = vm->arch;

@@ -64,5 +64,10 @@ int x86_write_reset_vector(struct vm *vm);
 /* Loads bzImage, initrd and command line, fills the zero page and the e820
  * map. rsdp_gpa goes into boot_params.acpi_rsdp_addr. (boot.c) */
 int x86_boot_load(struct vm *vm, uint64_t rsdp_gpa, uint64_t *entry_gpa);
+/* The same checks as x86_boot_load against cfg's RAM size, before any VM
+ * exists: kernel, initrd and command line are opened, parsed and found to
+ * fit, or one error says why not. Reads only. (boot.c) */
+struct avp_config;
+int x86_boot_check(const struct avp_config *cfg);
 
 #endif

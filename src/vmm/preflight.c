@@ -1,0 +1,68 @@
+/* Pre-flight: every input a configuration names is checked before the VM
+ * is built, before /dev/kvm is even opened, the same way for `run` and
+ * `--describe`. A user with a typo learns about the typo (not about a
+ * missing KVM), and a description is only given for a VM that could start.
+ * Only reads: nothing is created, truncated or locked beyond the check. */
+#include <errno.h>
+#include <stdbool.h>
+
+#include "avp/arch.h"
+#include "avp/audio/wav.h"
+#include "avp/config.h"
+#include "avp/disk.h"
+#include "avp/log.h"
+#include "avp/net/tap.h"
+#include "avp/preflight.h"
+
+/* Two spellings of one image (disk.img, ./disk.img, a hard link) would
+ * otherwise meet as "in use by another process" from the image lock. */
+static int check_disks(const struct avp_config *cfg)
+{
+	struct disk_identity ids[AVP_MAX_DISKS];
+
+	for (unsigned int i = 0; i < cfg->ndisks && i < AVP_MAX_DISKS; i++) {
+		const struct avp_disk_cfg *d = &cfg->disks[i];
+		int ret = disk_check(d->path, d->read_only, &ids[i]);
+
+		if (ret)
+			return ret;
+		for (unsigned int j = 0; j < i; j++) {
+			bool same = ids[i].rdev ? ids[i].rdev == ids[j].rdev
+						: ids[i].dev == ids[j].dev && ids[i].ino == ids[j].ino;
+
+			if (same) {
+				avp_err("--disk: '%s' and '%s' are the same image, given twice: give each disk once",
+					cfg->disks[j].path, d->path);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+static int check_sound(const struct avp_config *cfg)
+{
+	struct wav_source *src;
+	int ret;
+
+	if (!cfg->sound.enabled || !cfg->sound.in_path)
+		return 0;
+	ret = wav_source_open(&src, cfg->sound.in_path); /* says why itself */
+	if (ret)
+		return ret;
+	wav_source_close(src);
+	return 0;
+}
+
+int preflight_check(const struct avp_config *cfg)
+{
+	int ret = arch_check_guest(cfg);
+
+	if (!ret)
+		ret = check_disks(cfg);
+	for (unsigned int i = 0; !ret && i < cfg->nnets; i++)
+		ret = tap_check_name(cfg->nets[i].tap);
+	if (!ret)
+		ret = check_sound(cfg);
+	return ret;
+}
