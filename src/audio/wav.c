@@ -20,6 +20,7 @@
 
 #include "avp/audio/wav.h"
 #include "avp/log.h"
+#include "avp/outfile.h"
 
 #define WAVE_FORMAT_PCM 1
 #define WAVE_FORMAT_IEEE_FLOAT 3
@@ -169,9 +170,9 @@ int wav_writer_open(struct wav_writer **out, const char *path)
 		free(w);
 		return -ENOMEM;
 	}
-	w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	w->fd = avp_open_output("sound output", path); /* says why itself */
 	if (w->fd < 0) {
-		int ret = -errno;
+		int ret = w->fd;
 
 		free(w->path);
 		free(w);

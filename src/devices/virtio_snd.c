@@ -819,11 +819,9 @@ int virtio_snd_create(struct virtio_dev **out, const struct avp_sound_cfg *cfg)
 		goto fail;
 	}
 	if (cfg->out_path) {
-		ret = wav_writer_open(&s->sink, cfg->out_path);
-		if (ret) {
-			avp_err("--sound: cannot create out=%s: %s", cfg->out_path, strerror(-ret));
+		ret = wav_writer_open(&s->sink, cfg->out_path); /* says why itself */
+		if (ret)
 			goto fail;
-		}
 	}
 	if (cfg->in_path) {
 		ret = wav_source_open(&s->source, cfg->in_path); /* says why itself */

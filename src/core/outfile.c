@@ -1,0 +1,56 @@
+/* See include/avp/outfile.h for what an output may be and why. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "avp/log.h"
+#include "avp/outfile.h"
+
+int avp_open_output(const char *what, const char *path)
+{
+	struct stat st;
+	int fd, flags, err;
+
+	/* No O_TRUNC: what the file is decides that, after the open. O_NONBLOCK
+	 * keeps a FIFO without a reader from hanging the open itself. */
+	fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		err = errno;
+		if (err == ELOOP)
+			avp_err("%s %s: is a symbolic link: avp does not write through links, give the file's own path",
+				what, path);
+		else if (err == ENXIO)
+			avp_err("%s %s: a FIFO nobody reads: start its reader first", what, path);
+		else
+			avp_err("%s %s: cannot open for writing: %s", what, path, strerror(err));
+		return -err;
+	}
+	if (fstat(fd, &st) < 0) {
+		err = errno;
+		avp_err("%s %s: cannot stat: %s", what, path, strerror(err));
+		goto fail;
+	}
+	if (S_ISREG(st.st_mode)) {
+		if (ftruncate(fd, 0) < 0) {
+			err = errno;
+			avp_err("%s %s: cannot empty the file: %s", what, path, strerror(err));
+			goto fail;
+		}
+	} else if (!S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode)) {
+		avp_err("%s %s: not a regular file, FIFO or character device", what, path);
+		err = EINVAL;
+		goto fail;
+	}
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+		err = errno;
+		avp_err("%s %s: %s", what, path, strerror(err));
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return -err;
+}
