@@ -16,7 +16,7 @@ CFLAGS += -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 	-Wstrict-prototypes -Wmissing-prototypes -Wvla -fno-strict-aliasing \
 	-Iinclude -Isrc -Itests/unit -I$(BUILD)/gen -MMD -MP $(PKG_CFLAGS)
 # Test builds with a deliberately broken device, for the conformance
-# suite's self-test (tests/realguest/conform.sh): `make faulty` builds
+# suite's self-test (conformance/selftest.sh): `make faulty` builds
 # build/fault-flush/avp, whose FLUSH returns success without syncing. Each
 # fault gets its own BUILD so that no object of the real avp carries one.
 FAULTS ?=
