@@ -47,8 +47,8 @@ clean_tree() {
 	put "$t" src/devices/gpu_resource.h ''
 	put "$t" src/disk/raw.c '#include "avp/devices.h"'
 	put "$t" src/vmm/machine.c '#include "avp/machine.h"' '#include "avp/devices.h"' \
-		'#include "avp_version.h"'
-	put "$t" src/api/server.c '#include "avp/api.h"' '#include "avp/machine.h"'
+		'#include "avp/api.h"' '#include "avp_version.h"'
+	put "$t" src/api/server.c '#include "avp/api.h"' '#include "avp/vm.h"'
 	put "$t" src/runtime/bundle.c '#include "avp/api.h"' '#include "avp/config.h"'
 	put "$t" src/cli/main.c '#include "avp/cli.h"' '#include "avp/machine.h"' '#include "avp/api.h"'
 }
@@ -104,6 +104,8 @@ expect_violation hw-arch src/hw/serial.c 1 'hw includes arch' \
 	"a chip includes an architecture header" -- '#include "arch/x86/x86.h"'
 expect_violation backend-vmm src/disk/raw.c 1 'devices includes vmm' \
 	"a backend includes machine assembly" -- '#include "avp/machine.h"'
+expect_violation api-vmm src/api/server.c 2 'api includes vmm' \
+	"the control-socket server includes machine assembly" -- '#include "avp/api.h"' '#include "avp/machine.h"'
 expect_violation subdir-up include/avp/virtio/virtio_dev.h 1 'virtio includes runtime' \
 	"a header in a layer's folder includes a higher one" -- '#include "avp/runtime/state.h"'
 
