@@ -7,7 +7,7 @@ CC ?= cc
 SAN ?= 0
 BUILD ?= $(if $(filter 1,$(SAN)),build/san,build)
 
-PKGS := libseccomp liburing json-c libpng
+PKGS := libseccomp json-c libpng
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -16,7 +16,7 @@ CFLAGS += -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 	-Wstrict-prototypes -Wmissing-prototypes -Wvla -fno-strict-aliasing \
 	-Iinclude -Isrc -Itests/unit -I$(BUILD)/gen -MMD -MP $(PKG_CFLAGS)
 # Test builds with a deliberately broken device, for the conformance
-# suite's self-test (tests/realguest/conform.sh): `make faulty` builds
+# suite's self-test (conformance/selftest.sh): `make faulty` builds
 # build/fault-flush/avp, whose FLUSH returns success without syncing. Each
 # fault gets its own BUILD so that no object of the real avp carries one.
 FAULTS ?=

@@ -8,7 +8,6 @@
 enum avp_log_level { AVP_LOG_ERROR, AVP_LOG_WARN, AVP_LOG_INFO, AVP_LOG_DEBUG };
 
 void avp_log_set_level(enum avp_log_level level);
-enum avp_log_level avp_log_get_level(void);
 void avp_log(enum avp_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

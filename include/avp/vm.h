@@ -112,8 +112,6 @@ void vm_stop_vcpus(struct vm *vm);
 
 /* Records why the VM ends and wakes the main thread; first caller wins. */
 void vm_request_exit(struct vm *vm, enum vm_exit_reason reason);
-/* Blocks until vm_request_exit; returns the reason. */
-enum vm_exit_reason vm_wait_exit(struct vm *vm);
 
 /* Interrupt plumbing. gsi numbers are I/O APIC inputs. */
 int vm_irq_line(struct vm *vm, uint32_t gsi, int level);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "avp/audio/wav.h"
+#include "avp/le.h"
 #include "avp/log.h"
 #include "avp/outfile.h"
 
@@ -76,34 +77,6 @@ static bool sink_format_ok(const struct audio_format *f)
 		f->sample == AUDIO_FMT_S32 || f->sample == AUDIO_FMT_F32) &&
 	       f->channels >= 1 && f->channels <= WAV_MAX_CHANNELS && f->rate >= WAV_MIN_RATE &&
 	       f->rate <= WAV_MAX_RATE;
-}
-
-static void put_le16(uint8_t *p, uint16_t v)
-{
-	v = htole16(v);
-	memcpy(p, &v, 2);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, 4);
-}
-
-static uint16_t get_le16(const uint8_t *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, 2);
-	return le16toh(v);
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return le32toh(v);
 }
 
 static int pwrite_all(int fd, const void *buf, size_t len, off_t off)

@@ -9,16 +9,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "avp/api.h"
+#include "avp/api_client.h"
 #include "avp/cli.h"
 
 #define CLIENT_EXIT_OK 0
@@ -48,119 +44,23 @@ static void client_usage(FILE *out)
 	      out);
 }
 
-static long long now_ms(void)
+/* The reason for a failed exchange, in the words of this command. */
+static const char *failure(enum api_client_step step, int ret)
 {
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-/* Waits for events on fd until the deadline. 1 ready, 0 timed out, -1 error. */
-static int wait_fd(int fd, short events, long long deadline)
-{
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = events };
-		long long left = deadline - now_ms();
-		int r;
-
-		if (left <= 0)
-			return 0;
-		r = poll(&p, 1, left > 60000 ? 60000 : (int)left);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r > 0)
-			return 1;
+	if (step == API_CLIENT_SEND)
+		return "cannot send the request";
+	switch (ret) {
+	case -ETIMEDOUT:
+		return "no reply in time";
+	case -EMSGSIZE:
+		return "reply too long";
+	case -ECONNRESET:
+		return "the VM closed the connection without replying";
+	case -ENOMEM:
+		return "out of memory";
+	default:
+		return strerror(-ret);
 	}
-}
-
-static int connect_to(const char *path, FILE *err)
-{
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof(addr.sun_path)) {
-		fprintf(err, "avp api: --api-sock %s: path too long for a Unix socket\n", path);
-		return -1;
-	}
-	memcpy(addr.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
-		fprintf(err, "avp api: cannot connect to %s: %s (is 'avp run --api-sock %s' running?)\n",
-			path, strerror(errno), path);
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static int send_all(int fd, const char *buf, size_t len, long long deadline)
-{
-	while (len) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			if (wait_fd(fd, POLLOUT, deadline) <= 0)
-				return -1;
-			continue;
-		}
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Reads one line (newline excluded) into a malloc'd string. */
-static char *recv_line(int fd, long long deadline, const char **why)
-{
-	size_t cap = 4096, len = 0;
-	char *buf = malloc(cap);
-
-	while (buf) {
-		ssize_t n;
-		char *nl;
-		int w = wait_fd(fd, POLLIN, deadline);
-
-		if (w <= 0) {
-			*why = w == 0 ? "no reply in time" : strerror(errno);
-			break;
-		}
-		if (len + 1 >= cap) {
-			char *bigger;
-
-			if (cap >= CLIENT_MAX_REPLY) {
-				*why = "reply too long";
-				break;
-			}
-			bigger = realloc(buf, cap * 2);
-			if (!bigger)
-				break;
-			buf = bigger;
-			cap *= 2;
-		}
-		n = recv(fd, buf + len, cap - len - 1, MSG_DONTWAIT);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (n <= 0) {
-			*why = n == 0 ? "the VM closed the connection without replying" : strerror(errno);
-			break;
-		}
-		nl = memchr(buf + len, '\n', (size_t)n);
-		len += (size_t)n;
-		if (nl) {
-			*nl = 0;
-			return buf;
-		}
-	}
-	if (!buf)
-		*why = "out of memory";
-	free(buf);
-	return NULL;
 }
 
 static const struct option client_options[] = {
@@ -175,11 +75,10 @@ int api_client_main(int argc, char **argv, FILE *out, FILE *err)
 	const char *path = NULL, *cmd, *args_text = NULL;
 	long timeout_s = CLIENT_DEFAULT_TIMEOUT_S;
 	json_object *req, *args = NULL, *reply, *ok;
-	const char *why = NULL;
-	long long deadline;
+	enum api_client_step step;
 	char *line, *answer;
 	size_t len = 0;
-	int opt, fd, status;
+	int opt, ret, status;
 
 	optind = 1;
 	opterr = 0;
@@ -248,21 +147,21 @@ int api_client_main(int argc, char **argv, FILE *out, FILE *err)
 		return CLIENT_EXIT_USAGE;
 	}
 
-	fd = connect_to(path, err);
-	if (fd < 0) {
-		free(line);
+	line[len - 1] = '\0'; /* the client adds the newline */
+	ret = api_client_request(path, line, CLIENT_MAX_REPLY, (int)timeout_s * 1000, &answer,
+				 &step);
+	free(line);
+	if (ret && step == API_CLIENT_CONNECT) {
+		if (ret == -ENAMETOOLONG)
+			fprintf(err, "avp api: --api-sock %s: path too long for a Unix socket\n",
+				path);
+		else
+			fprintf(err, "avp api: cannot connect to %s: %s (is 'avp run --api-sock %s' "
+				     "running?)\n", path, strerror(-ret), path);
 		return CLIENT_EXIT_UNREACHABLE;
 	}
-	deadline = now_ms() + timeout_s * 1000;
-	answer = NULL;
-	if (send_all(fd, line, len, deadline))
-		why = "cannot send the request";
-	else
-		answer = recv_line(fd, deadline, &why);
-	free(line);
-	close(fd);
-	if (!answer) {
-		fprintf(err, "avp api: %s: %s\n", path, why ? why : "no reply");
+	if (ret) {
+		fprintf(err, "avp api: %s: %s\n", path, failure(step, ret));
 		return CLIENT_EXIT_UNREACHABLE;
 	}
 	fprintf(out, "%s\n", answer);

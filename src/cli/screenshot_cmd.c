@@ -7,15 +7,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "avp/api_client.h"
 #include "avp/cli_screenshot.h"
 
 /* As avp api's (docs/api.md). */
@@ -55,107 +52,7 @@ static char *absolute(const char *path)
 	return abs;
 }
 
-static int connect_to(const char *sock_path)
-{
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(sock_path) >= sizeof(addr.sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(addr.sun_path, sock_path, strlen(sock_path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		int err = errno;
-
-		close(fd);
-		errno = err;
-		return -1;
-	}
-	return fd;
-}
-
-static int send_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		/* MSG_NOSIGNAL: a VM that went away is an error, not SIGPIPE. */
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Reads up to the first newline into a malloc'd string (without it).
- * NULL with errno: ETIMEDOUT, EMSGSIZE (too long), ECONNRESET (closed
- * before a full line). */
-static char *read_line(int fd)
-{
-	char *buf = malloc(CLI_SCREENSHOT_MAX_REPLY + 1);
-	long long deadline = now_ms() + CLI_SCREENSHOT_TIMEOUT_MS;
-	size_t have = 0;
-
-	if (!buf)
-		return NULL;
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		long long left = deadline - now_ms();
-		char *nl;
-		ssize_t n;
-		int r;
-
-		if (left <= 0) {
-			errno = ETIMEDOUT;
-			break;
-		}
-		r = poll(&p, 1, (int)left);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (r == 0)
-				errno = ETIMEDOUT;
-			break;
-		}
-		if (have == CLI_SCREENSHOT_MAX_REPLY) {
-			errno = EMSGSIZE;
-			break;
-		}
-		n = read(fd, buf + have, CLI_SCREENSHOT_MAX_REPLY - have);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = ECONNRESET;
-			break;
-		}
-		nl = memchr(buf + have, '\n', (size_t)n);
-		have += (size_t)n;
-		if (nl) {
-			*nl = 0;
-			return buf;
-		}
-	}
-	free(buf);
-	return NULL;
-}
-
-/* The request line, '\n' included (malloc'd). */
+/* The request line, without its newline (malloc'd). */
 static char *make_request(const char *path)
 {
 	struct json_object *req = json_object_new_object();
@@ -170,8 +67,8 @@ static char *make_request(const char *path)
 		args = NULL;
 		text = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN |
 								   JSON_C_TO_STRING_NOSLASHESCAPE);
-		if (text && asprintf(&line, "%s\n", text) < 0)
-			line = NULL;
+		if (text)
+			line = strdup(text);
 	}
 	json_object_put(args);
 	json_object_put(req);
@@ -211,7 +108,8 @@ int cli_screenshot(int argc, char **argv)
 	const char *sock_path = NULL;
 	char *out = NULL, *request = NULL, *reply = NULL;
 	int status = EXIT_UNREACHABLE;
-	int fd = -1, opt;
+	enum api_client_step step;
+	int opt, ret;
 
 	optind = 1;
 	opterr = 0;
@@ -249,26 +147,22 @@ int cli_screenshot(int argc, char **argv)
 		fprintf(stderr, "avp screenshot: %s\n", strerror(errno ? errno : ENOMEM));
 		goto done;
 	}
-	fd = connect_to(sock_path);
-	if (fd < 0) {
-		fprintf(stderr, "avp screenshot: cannot connect to %s: %s (is avp running with "
-				"--api-sock %s?)\n", sock_path, strerror(errno), sock_path);
-		goto done;
-	}
-	if (send_all(fd, request, strlen(request)) < 0) {
-		fprintf(stderr, "avp screenshot: sending to %s: %s\n", sock_path, strerror(errno));
-		goto done;
-	}
-	reply = read_line(fd);
-	if (!reply) {
-		fprintf(stderr, "avp screenshot: no reply from %s: %s\n", sock_path,
-			strerror(errno));
+	ret = api_client_request(sock_path, request, CLI_SCREENSHOT_MAX_REPLY,
+				 CLI_SCREENSHOT_TIMEOUT_MS, &reply, &step);
+	if (ret) {
+		if (step == API_CLIENT_CONNECT)
+			fprintf(stderr, "avp screenshot: cannot connect to %s: %s (is avp running "
+					"with --api-sock %s?)\n", sock_path, strerror(-ret), sock_path);
+		else if (step == API_CLIENT_SEND)
+			fprintf(stderr, "avp screenshot: sending to %s: %s\n", sock_path,
+				strerror(-ret));
+		else
+			fprintf(stderr, "avp screenshot: no reply from %s: %s\n", sock_path,
+				strerror(-ret));
 		goto done;
 	}
 	status = check_reply(reply, sock_path);
 done:
-	if (fd >= 0)
-		close(fd);
 	free(reply);
 	free(request);
 	free(out);

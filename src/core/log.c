@@ -11,11 +11,6 @@ void avp_log_set_level(enum avp_log_level level)
 	log_threshold = level;
 }
 
-enum avp_log_level avp_log_get_level(void)
-{
-	return log_threshold;
-}
-
 void avp_log(enum avp_log_level level, const char *fmt, ...)
 {
 	static const char *const prefix[] = {

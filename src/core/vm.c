@@ -162,17 +162,6 @@ void vm_request_exit(struct vm *vm, enum vm_exit_reason reason)
 		avp_warn("exit eventfd: %s", strerror(errno));
 }
 
-enum vm_exit_reason vm_wait_exit(struct vm *vm)
-{
-	uint64_t count;
-
-	while (atomic_load(&vm->exit_reason) == VM_EXIT_NONE) {
-		if (read(vm->exit_efd, &count, sizeof(count)) < 0 && errno != EINTR)
-			break;
-	}
-	return (enum vm_exit_reason)atomic_load(&vm->exit_reason);
-}
-
 int vm_irq_line(struct vm *vm, uint32_t gsi, int level)
 {
 	struct kvm_irq_level irq = { .irq = gsi, .level = (uint32_t)level };

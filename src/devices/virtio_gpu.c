@@ -24,6 +24,7 @@
 
 #include "avp/devices/dev_wait.h"
 #include "avp/devices/virtio_gpu.h"
+#include "avp/le.h"
 #include "avp/log.h"
 #include "avp/vm.h"
 #include "devices/gpu_resource.h"
@@ -84,12 +85,6 @@ static void vgpu_config_write(struct virtio_dev *dev, uint32_t offset, const voi
 }
 
 /* ---- EDID ---- */
-
-static void put_le16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
 
 /* Detailed timing descriptor (EDID 1.4, 3.10.2) for width x height at
  * 60 Hz with reduced-blanking-like porches. The caller keeps both sizes

@@ -13,13 +13,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "avp/api_client.h"
 #include "avp/runtime/bundle.h"
 #include "avp/runtime/lifecycle.h"
 #include "avp/runtime/monitor.h"
-#include "avp/runtime/request.h"
 #include "avp/runtime/state.h"
 
 #define CTL_TIMEOUT_MS 5000
+#define CTL_MAX_REPLY 1024 /* the monitor answers {"ok":...} and a short error */
 
 static int mkdir_p(const char *path)
 {
@@ -143,17 +144,18 @@ int rt_state_get(const char *root, const char *id, struct rt_state *st, struct j
 /* One request to the monitor; the reply's "error" becomes e. */
 static int ask_monitor(const char *root, const char *id, const char *request, struct jc_err *e)
 {
-	char path[PATH_MAX], reply[1024];
+	char path[PATH_MAX], *reply;
 	struct json_object *r;
 	int ret;
 
 	if (rt_path(path, sizeof(path), root, id, "ctl.sock"))
 		return -ENAMETOOLONG;
-	ret = rt_request(path, request, reply, sizeof(reply), CTL_TIMEOUT_MS);
+	ret = api_client_request(path, request, CTL_MAX_REPLY, CTL_TIMEOUT_MS, &reply, NULL);
 	if (ret)
 		return jc_fail(e, "", "VM '%s': its monitor does not answer (%s)", id,
 			       strerror(-ret)), ret;
 	r = json_tokener_parse(reply);
+	free(reply);
 	if (!r || !json_object_get_boolean(json_object_object_get(r, "ok"))) {
 		const char *why = r ? json_object_get_string(json_object_object_get(r, "error"))
 				    : NULL;

@@ -21,14 +21,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "avp/api_client.h"
 #include "avp/runtime/monitor.h"
 #include "avp/runtime/policy.h"
-#include "avp/runtime/request.h"
 #include "avp/runtime/state.h"
 
 /* After SIGTERM the VMM stops within milliseconds; this is the grace
  * before SIGKILL when it does not. */
 #define TERM_GRACE_S 3
+/* The VM's answer to "shutdown": {"ok":...} and at most a short error. */
+#define SHUTDOWN_REPLY_MAX 512
+#define SHUTDOWN_REPLY_TIMEOUT_MS 2000
 
 enum timer_purpose { TIMER_NONE, TIMER_RESTART, TIMER_FORCE_TERM, TIMER_FORCE_KILL };
 
@@ -183,14 +186,16 @@ static void on_child_exit(struct monitor *m, int wstatus)
  * cleanly on the host side); forced off after shutdown_timeout_s. */
 static void stop_gracefully(struct monitor *m)
 {
-	char reply[512];
 	struct json_object *r;
 	bool pressed = false;
+	char *reply;
 
-	if (rt_request(m->api_path, "{\"cmd\":\"shutdown\"}", reply, sizeof(reply), 2000) == 0) {
+	if (api_client_request(m->api_path, "{\"cmd\":\"shutdown\"}", SHUTDOWN_REPLY_MAX,
+			       SHUTDOWN_REPLY_TIMEOUT_MS, &reply, NULL) == 0) {
 		r = json_tokener_parse(reply);
 		pressed = r && json_object_get_boolean(json_object_object_get(r, "ok"));
 		json_object_put(r);
+		free(reply);
 	}
 	if (pressed) {
 		mlog("asked the guest to shut down (power button); forced off in %u s",

@@ -2,7 +2,7 @@
  * outlives the CLI that created it (setsid + double fork), starts the VMM
  * process on `avp start`, applies the restart policy, carries out
  * `avp kill`, and records every change in ROOT/ID/state.json. The CLI
- * talks to it over ROOT/ID/ctl.sock (src/runtime/request.c).
+ * talks to it over ROOT/ID/ctl.sock (src/api/client.c).
  *
  * The VMM process is `avp run --bundle DIR --api-sock ROOT/ID/api.sock`,
  * executed from /proc/self/exe: the same binary, the same code path and

@@ -18,6 +18,7 @@
 #include "arch/x86/power_button.h"
 #include "arch/x86/x86.h"
 #include "arch/x86/x86_state.h"
+#include "avp/le.h"
 #include "avp/vm.h"
 
 #define ACPI_OEM_ID "AVP   "	   /* 6 bytes */
@@ -94,24 +95,6 @@ struct acpi_image {
 	size_t len;
 };
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
-
 static uint8_t checksum(const uint8_t *p, size_t len)
 {
 	uint8_t sum = 0;
@@ -147,14 +130,14 @@ static void table_header(uint8_t *t, const char sig[4], uint8_t revision)
 	t[8] = revision;
 	memcpy(t + 10, ACPI_OEM_ID, 6);
 	memcpy(t + 16, ACPI_OEM_TABLE_ID, 8);
-	put32(t + 24, ACPI_OEM_REVISION);
+	put_le32(t + 24, ACPI_OEM_REVISION);
 	memcpy(t + 28, ACPI_CREATOR_ID, 4);
-	put32(t + 32, ACPI_CREATOR_REVISION);
+	put_le32(t + 32, ACPI_CREATOR_REVISION);
 }
 
 static void table_finish(uint8_t *t, size_t len)
 {
-	put32(t + 4, (uint32_t)len);
+	put_le32(t + 4, (uint32_t)len);
 	t[9] = 0;
 	t[9] = checksum(t, len);
 }
@@ -165,7 +148,7 @@ static void put_gas_io8(uint8_t *p, uint16_t port)
 	p[1] = 8; /* register bit width */
 	p[2] = 0; /* bit offset */
 	p[3] = GAS_ACCESS_BYTE;
-	put64(p + 4, port);
+	put_le64(p + 4, port);
 }
 
 /* Fills the FADT slot reserved by build_image. */
@@ -176,15 +159,15 @@ static void fill_fadt(uint8_t *t, uint64_t dsdt_gpa)
 	 * need not have a FACS (section 5.2.10). The 32-bit DSDT field must
 	 * be 0 when X_DSDT is used (Table 5.9). */
 	t[FADT_CENTURY] = CMOS_CENTURY_INDEX;
-	put16(t + FADT_IAPC_BOOT_ARCH, IAPC_LEGACY_DEVICES | IAPC_8042 | IAPC_VGA_NOT_PRESENT |
-					       IAPC_MSI_NOT_SUPPORTED);
-	put32(t + FADT_FLAGS, FADT_F_WBINVD | FADT_F_PROC_C1 | FADT_F_PWR_BUTTON |
-				      FADT_F_SLP_BUTTON | FADT_F_RESET_REG_SUP |
-				      FADT_F_HW_REDUCED_ACPI);
+	put_le16(t + FADT_IAPC_BOOT_ARCH, IAPC_LEGACY_DEVICES | IAPC_8042 | IAPC_VGA_NOT_PRESENT |
+						  IAPC_MSI_NOT_SUPPORTED);
+	put_le32(t + FADT_FLAGS, FADT_F_WBINVD | FADT_F_PROC_C1 | FADT_F_PWR_BUTTON |
+					 FADT_F_SLP_BUTTON | FADT_F_RESET_REG_SUP |
+					 FADT_F_HW_REDUCED_ACPI);
 	put_gas_io8(t + FADT_RESET_REG, X86_ACPI_RESET_PORT);
 	t[FADT_RESET_VALUE] = X86_ACPI_RESET_VALUE;
 	t[FADT_MINOR_VERSION] = FADT_MINOR_REVISION;
-	put64(t + FADT_X_DSDT, dsdt_gpa);
+	put_le64(t + FADT_X_DSDT, dsdt_gpa);
 	/* Section 4.8.3.7: OSPM writes SLP_TYPx << 2 | SLP_EN (bit 5) to the
 	 * sleep control register and polls WAK_STS in the status register. */
 	put_gas_io8(t + FADT_SLEEP_CONTROL_REG, X86_ACPI_SLEEP_CTL_PORT);
@@ -207,21 +190,21 @@ static int build_madt(struct acpi_image *img, unsigned int ncpus, size_t *off)
 		return ret;
 	t = img->buf + *off;
 	table_header(t, "APIC", MADT_REVISION);
-	put32(t + 36, (uint32_t)X86_LAPIC_GPA);
-	put32(t + 40, MADT_PCAT_COMPAT);
+	put_le32(t + 36, (uint32_t)X86_LAPIC_GPA);
+	put_le32(t + 40, MADT_PCAT_COMPAT);
 	e = t + 44;
 	for (unsigned int i = 0; i < ncpus; i++, e += 8) {
 		e[0] = MADT_LAPIC;
 		e[1] = 8;
 		e[2] = (uint8_t)i;		/* ACPI Processor UID */
 		e[3] = (uint8_t)x86_apic_id(i); /* as KVM numbers the vCPU */
-		put32(e + 4, MADT_LAPIC_ENABLED);
+		put_le32(e + 4, MADT_LAPIC_ENABLED);
 	}
 	e[0] = MADT_IOAPIC;
 	e[1] = 12;
 	e[2] = MADT_IOAPIC_ID;
-	put32(e + 4, (uint32_t)X86_IOAPIC_GPA);
-	put32(e + 8, 0); /* GSI base */
+	put_le32(e + 4, (uint32_t)X86_IOAPIC_GPA);
+	put_le32(e + 8, 0); /* GSI base */
 	e += 12;
 	/* The PIT's ISA IRQ 0 is wired to I/O APIC input 2, as on every PC
 	 * and in KVM's irqchip routing; flags 0 = ISA conventions (edge,
@@ -230,14 +213,14 @@ static int build_madt(struct acpi_image *img, unsigned int ncpus, size_t *off)
 	e[1] = 10;
 	e[2] = 0; /* bus: ISA */
 	e[3] = 0; /* source IRQ */
-	put32(e + 4, 2);
-	put16(e + 8, 0);
+	put_le32(e + 4, 2);
+	put_le16(e + 8, 0);
 	e += 10;
 	/* LINT1 of every local APIC is the NMI input (section 5.2.12.7). */
 	e[0] = MADT_LAPIC_NMI;
 	e[1] = 6;
 	e[2] = MADT_ALL_PROCESSORS;
-	put16(e + 3, 0);
+	put_le16(e + 3, 0);
 	e[5] = 1;
 	table_finish(t, len);
 	return 0;
@@ -390,10 +373,10 @@ static int build_image(struct acpi_image *img, const struct vm *vm)
 
 	p = img->buf + xsdt;
 	table_header(p, "XSDT", XSDT_REVISION);
-	put64(p + ACPI_HEADER_LEN, image_gpa(fadt));
-	put64(p + ACPI_HEADER_LEN + 8, image_gpa(madt));
+	put_le64(p + ACPI_HEADER_LEN, image_gpa(fadt));
+	put_le64(p + ACPI_HEADER_LEN + 8, image_gpa(madt));
 	if (wdat)
-		put64(p + ACPI_HEADER_LEN + 16, image_gpa(wdat));
+		put_le64(p + ACPI_HEADER_LEN + 16, image_gpa(wdat));
 	table_finish(p, ACPI_HEADER_LEN + nxsdt * 8);
 
 	/* RSDP (section 5.2.5.3): the checksum covers the ACPI 1.0 part, the
@@ -403,8 +386,8 @@ static int build_image(struct acpi_image *img, const struct vm *vm)
 	memcpy(p, "RSD PTR ", 8);
 	memcpy(p + 9, ACPI_OEM_ID, 6);
 	p[15] = 2;
-	put32(p + 20, RSDP_LEN);
-	put64(p + 24, image_gpa(xsdt));
+	put_le32(p + 20, RSDP_LEN);
+	put_le64(p + 24, image_gpa(xsdt));
 	p[8] = checksum(p, RSDP_V1_LEN);
 	p[32] = checksum(p, RSDP_LEN);
 	return 0;

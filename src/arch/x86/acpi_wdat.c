@@ -35,6 +35,7 @@
 #include "arch/x86/acpi_wdat.h"
 #include "arch/x86/x86.h"
 #include "avp/hw/watchdog.h"
+#include "avp/le.h"
 #include "avp/vm.h"
 
 /* Generic Address Structure (ACPI 6.4, section 5.2.3.2). */
@@ -90,18 +91,6 @@ _Static_assert(X86_WDT_PORT + WATCHDOG_NPORTS <= X86_ACPI_SLEEP_CTL_PORT ||
 		       X86_WDT_PORT > X86_ACPI_RESET_PORT,
 	       "the watchdog does not overlap the power registers");
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
 bool x86_wdat_enabled(const struct vm *vm)
 {
 	return vm && vm->cfg && vm->cfg->watchdog.enabled;
@@ -120,18 +109,18 @@ int x86_wdat_fill(uint8_t *t, size_t len)
 		return -EINVAL;
 	memset(t + WDAT_ACPI_HEADER_LEN, 0, len - WDAT_ACPI_HEADER_LEN);
 	p = t + WDAT_ACPI_HEADER_LEN;
-	put32(p, WDAT_HEADER_LEN);
-	put16(p + 4, 0xff); /* PCI segment */
+	put_le32(p, WDAT_HEADER_LEN);
+	put_le16(p + 4, 0xff); /* PCI segment */
 	p[6] = 0xff;	    /* bus */
 	p[7] = 0xff;	    /* device */
 	p[8] = 0xff;	    /* function */
-	put32(p + 12, WATCHDOG_PERIOD_MS);
-	put32(p + 16, WATCHDOG_MAX_COUNT);
-	put32(p + 20, WATCHDOG_MIN_COUNT);
+	put_le32(p + 12, WATCHDOG_PERIOD_MS);
+	put_le32(p + 16, WATCHDOG_MAX_COUNT);
+	put_le32(p + 20, WATCHDOG_MIN_COUNT);
 	/* Enabled. Not "stopped in sleep states": the VM has none (S5
 	 * only), and Linux stops the watchdog itself for suspend-to-idle. */
 	p[24] = WDAT_FLAG_ENABLED;
-	put32(p + 28, (uint32_t)NENTRIES);
+	put_le32(p + 28, (uint32_t)NENTRIES);
 
 	p = t + WDAT_ACPI_HEADER_LEN + WDAT_HEADER_LEN;
 	for (size_t i = 0; i < NENTRIES; i++, p += WDAT_ENTRY_LEN) {
@@ -144,9 +133,9 @@ int x86_wdat_fill(uint8_t *t, size_t len)
 		p[5] = 32;
 		p[6] = 0;
 		p[7] = GAS_ACCESS_DWORD;
-		put32(p + 8, X86_WDT_PORT + e->reg);
-		put32(p + 16, e->value);
-		put32(p + 20, e->mask);
+		put_le32(p + 8, X86_WDT_PORT + e->reg);
+		put_le32(p + 16, e->value);
+		put_le32(p + 20, e->mask);
 	}
 	return 0;
 }

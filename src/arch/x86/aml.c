@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "arch/x86/aml.h"
+#include "avp/le.h"
 
 /* Opcodes and prefixes (section 20.3, "AML Byte Stream Byte Values"). */
 #define AML_ZERO_OP 0x00
@@ -355,18 +356,6 @@ static int res_put(struct aml *a, const uint8_t *d, size_t n)
 	if (a->depth == 0 || a->open[a->depth - 1].kind != AML_OPEN_RESTEMPLATE)
 		return fail(a, -EINVAL);
 	return aml_bytes(a, d, n);
-}
-
-static void put_le16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	put_le16(p, (uint16_t)v);
-	put_le16(p + 2, (uint16_t)(v >> 16));
 }
 
 /* Section 6.4.3.4: tag, length 9, information (bit 0: writeable), base,

@@ -1,4 +1,4 @@
-/* avp_agent: the guest half of the AVP conformance suite (scripts/conform).
+/* avp_agent: the guest half of the AVP conformance suite (conformance/conform).
  *
  * Runs inside the reference guest (static, busybox userland), finds devices
  * the way any Linux program would (sysfs, /dev, /proc), exercises them and
@@ -1110,7 +1110,7 @@ static bool ping6(const char *addr, const char *ifname, double deadline_s, char 
 }
 
 /* AVP-NET-3: offloads that work. A bulk TCP transfer both ways with the
- * host's net_bulk server (conform-inside.sh, port 5201), every byte
+ * host's net_bulk server (conformance/inside.sh, port 5201), every byte
  * checked, and GSO seen at work: frames above Ethernet's 1514 bytes on
  * average through ifname both ways (one GSO frame counts as one packet). */
 static bool net_bulk(const char *ifname, const char *peer, struct ev *e)
@@ -2284,8 +2284,8 @@ int main(int argc, char **argv)
 		read_text("/proc/cmdline", cmdline, sizeof(cmdline));
 	role = param("role");
 	if (argc > 1 || !role) {
-		printf("avp_agent: the guest half of scripts/conform; it runs when the kernel command line\n"
-		       "has avp.test=conform avp.conform.role=main|a|b|d (see tests/guest/avp_agent.c)\n");
+		printf("avp_agent: the guest half of conformance/conform; it runs when the kernel command line\n"
+		       "has avp.test=conform avp.conform.role=main|a|b|d (see conformance/guest/avp_agent.c)\n");
 		return 0;
 	}
 	/* The agent unbinds drivers and reconfigures NICs: refuse to do that

@@ -1,20 +1,20 @@
 #!/usr/bin/env python3
-"""Host-side helpers of the conformance run (scripts/lib/conform-inside.sh).
+"""Host-side helpers of the conformance run (conformance/inside.sh).
 
-  conform-host.py vsock-serve ADDR DEADLINE_S
+  host.py vsock-serve ADDR DEADLINE_S
       accept ONE connection and echo it until the guest half-closes.
       ADDR is unix:PATH (avp: the guest's connections to CID 2 port P
       arrive on SOCKET_P) or vsock:PORT (QEMU vhost-vsock: AF_VSOCK on the
       host, CID 2).
-  conform-host.py vsock-connect ADDR PORT TOKEN DEADLINE_S
+  host.py vsock-connect ADDR PORT TOKEN DEADLINE_S
       open a stream to the guest's PORT (retried until the guest listens),
       send TOKEN and a newline, half-close, and check that exactly that
       comes back. ADDR is unix:SOCKET (avp: "CONNECT PORT" on the device's
       Unix socket) or vsock:CID (QEMU).
-  conform-host.py image-check FILE W H
+  host.py image-check FILE W H
       the four-quadrant picture of the guest's gpu_pattern (red, green /
       blue, white) in a PNG (avp's screenshot) or PPM (QEMU's screendump)
-  conform-host.py isolation A.maps B.maps
+  host.py isolation A.maps B.maps
       compare two hypervisor processes' /proc/PID/maps copies: their guest
       RAM mappings and any shared file mapping they have in common
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Minimal QMP client for scripts/conform (QEMU side of the conformance run).
+"""Minimal QMP client for conformance/conform (QEMU side of the conformance run).
 
   qmp.py events SOCK OUT       log every QMP event as one JSON line in OUT
                                until QEMU closes the socket

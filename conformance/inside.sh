@@ -1,8 +1,8 @@
 #!/bin/bash
-# The boots of the AVP conformance run (scripts/conform runs this where
+# The boots of the AVP conformance run (conformance/conform runs this where
 # /dev/kvm can boot Linux: inside scripts/testhost, or directly).
 #
-#   conform-inside.sh --hypervisor avp|qemu[,..] --out DIR [--quick]
+#   conformance/inside.sh --hypervisor avp|qemu[,..] --out DIR [--quick]
 #                     [--no-rng] [--legacy-mmio]
 #
 # Per hypervisor, results in DIR/<hv>/ (live logs are kept on the test
@@ -36,13 +36,13 @@
 # --quick: phase 1 only, with the basic platform (disks, NIC, rng,
 # console); rows that need phase 2 or the extra devices come out FAIL.
 # Host-side observations go to DIR/<hv>/host.tsv (ID, result, evidence);
-# the guests' lines stay in DIR/<hv>/*.serial / *.hvc0; conform-report.py
+# the guests' lines stay in DIR/<hv>/*.serial / *.hvc0; report.py
 # extract merges both into results.jsonl.
 #
 # Test knobs for the honesty self-test: --no-rng leaves virtio-rng out,
 # --legacy-mmio keeps QEMU microvm's default legacy (version 1) virtio-mmio.
 set -uo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 
 hvs="" out="" quick=0 rng=1 legacy=0
@@ -59,10 +59,10 @@ done
 [ -n "$hvs" ] && [ -n "$out" ] || { echo "conform-inside: need --hypervisor and --out" >&2; exit 2; }
 [ -c /dev/kvm ] || { echo "conform-inside: no /dev/kvm" >&2; exit 4; }
 
-# scripts/conform --avp PATH arrives as AVP_CONFORM_AVP (scripts/testhost
+# conformance/conform --avp PATH arrives as AVP_CONFORM_AVP (scripts/testhost
 # passes AVP_* variables into the test host).
 AVP=${AVP_CONFORM_AVP:-$ROOT/build/avp}
-HOSTPY=$ROOT/scripts/lib/conform-host.py
+HOSTPY=$ROOT/conformance/host.py
 W=$(mktemp -d /tmp/avp-conform.XXXXXX)
 # The guest's kernel and initramfs from tmpfs: every VM reads them at
 # start, and the repository may be on 9p.
@@ -239,7 +239,7 @@ launch() {
 	"${cmd[@]}" </dev/null >"$L/$name.serial" 2>"$L/$name.stderr" &
 	PID[$name]=$! WPID[$name]=$!
 	if [ "$HV" = qemu ]; then
-		python3 "$ROOT/scripts/lib/qmp.py" events "$W/$name-ev.sock" "$L/$name.qmp-events" 2>/dev/null &
+		python3 "$ROOT/conformance/qmp.py" events "$W/$name-ev.sock" "$L/$name.qmp-events" 2>/dev/null &
 		QEV[$name]=$!
 	fi
 	log "started $name (pid ${PID[$name]})"
@@ -284,7 +284,7 @@ rt_launch() {
 	log "started $name under the runtime (pid ${PID[$name]:-none})"
 }
 
-qmp() { python3 "$ROOT/scripts/lib/qmp.py" cmd "$W/$1-cmd.sock" "${@:2}"; }
+qmp() { python3 "$ROOT/conformance/qmp.py" cmd "$W/$1-cmd.sock" "${@:2}"; }
 
 # What VM NAME said: the agent writes to hvc0 when it has one (NAME.hvc0),
 # else to the serial console (NAME.serial).
@@ -478,7 +478,7 @@ boot_main() {
 	for ((try = 1; try <= BOOT_TRIES; try++)); do
 		launch main "$cl"
 		if [ "$HV" = qemu ]; then
-			python3 "$ROOT/scripts/lib/qmp.py" describe "$W/main-cmd.sock" >"$L/describe.json" 2>"$L/describe.err" ||
+			python3 "$ROOT/conformance/qmp.py" describe "$W/main-cmd.sock" >"$L/describe.json" 2>"$L/describe.err" ||
 				log "QMP describe failed: $(head -c 300 "$L/describe.err")"
 		fi
 		# The read-only image must be open read-only on the host too: then
@@ -571,7 +571,7 @@ boot_main() {
 	else
 		hrec AVP-BOOT-2 PASS "host configured $ndev virtio devices, the guest found $seen"
 	fi
-	python3 "$ROOT/scripts/lib/conform-report.py" describe-check "$HV" "$L/describe.json" "$L/main.serial,$L/main.hvc0" "$ndev" >>"$L/host.tsv"
+	python3 "$ROOT/conformance/report.py" describe-check "$HV" "$L/describe.json" "$L/main.serial,$L/main.hvc0" "$ndev" >>"$L/host.tsv"
 
 	# AVP-RT-1: the main VM was one bundle.
 	if [ "$HV" = avp ]; then
@@ -1157,7 +1157,7 @@ for HV in "${hv_list[@]}"; do
 	kill "$syncer" "$tline" 2>/dev/null
 	wait "$syncer" "$tline" 2>/dev/null
 	sync_logs
-	python3 "$ROOT/scripts/lib/conform-report.py" extract "$HV" "$D" || rc=1
+	python3 "$ROOT/conformance/report.py" extract "$HV" "$D" || rc=1
 	log "done in $((SECONDS - t0)) s"
 done
 exit $rc
