@@ -1314,11 +1314,9 @@ static void vs_free(struct vsock *v)
 
 static void vs_destroy(struct virtio_dev *dev)
 {
-	/* The transport is gone: nothing to unwatch any more. */
-	dev->watch_fd = NULL;
-	dev->unwatch_fd = NULL;
-	dev->status = 0;
-	pthread_mutex_destroy(&dev->lock);
+	/* First: the transport is gone, so the streams vs_free closes have
+	 * nothing to unwatch any more. */
+	virtio_dev_fini(dev);
 	vs_free(vs_of(dev));
 }
 
