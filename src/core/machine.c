@@ -17,6 +17,7 @@
 #include "avp/devices/virtio_vsock.h"
 #include "avp/log.h"
 #include "avp/machine.h"
+#include "avp/virtio/mmio.h"
 #include "avp/virtio/transport.h"
 
 /* The transport reports why an attach failed (naming the cap it hit). */

@@ -13,6 +13,10 @@ struct virtio_dev;
 #define VIRTIO_MMIO_SIZE 0x200
 #define VIRTIO_MMIO_VENDOR_ID 0x00505641 /* "AVP" */
 
+/* The virtio-mmio transport: one register window and one interrupt per
+ * device, in attach order. */
+extern const struct virtio_transport_ops virtio_mmio_transport;
+
 /* virtio_transport_attach(&virtio_mmio_transport, vm, dev): places dev on
  * the VM's MMIO bus with a window and an interrupt, wires notifications
  * (ioeventfd) and interrupts (irqfd) where KVM offers them, and starts the

@@ -55,8 +55,6 @@ struct virtio_transport_ops {
 #define VIRTIO_ISR_QUEUE 1
 #define VIRTIO_ISR_CONFIG 2
 
-extern const struct virtio_transport_ops virtio_mmio_transport;
-
 /* Binds dev to transport t and attaches it to vm (t->attach). */
 int virtio_transport_attach(const struct virtio_transport_ops *t, struct vm *vm,
 			    struct virtio_dev *dev);
