@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "avp/virtio/transport.h"
 #include "fuzz_guest.h"
 
 void fuzz_fail(const char *file, int line, const char *what)
@@ -186,6 +187,13 @@ static int fg_unwatch(struct virtio_dev *dev, int fd)
 	return -ENOENT;
 }
 
+static const struct virtio_transport_ops fg_transport = {
+	.name = "fuzz-guest",
+	.interrupt = fg_raise_irq,
+	.watch_fd = fg_watch,
+	.unwatch_fd = fg_unwatch,
+};
+
 static bool device_live(const struct virtio_dev *dev)
 {
 	return (dev->status & VIRTIO_STATUS_DRIVER_OK) && !(dev->status & VIRTIO_STATUS_NEEDS_RESET);
@@ -239,9 +247,7 @@ int fg_attach(struct fuzz_guest *g, struct virtio_dev *dev, uint64_t wanted, uin
 	g->data_off = FG_DATA_OFF(g->nqueues);
 	dev->mem = &g->mem;
 	dev->transport = g;
-	dev->raise_irq = fg_raise_irq;
-	dev->watch_fd = fg_watch;
-	dev->unwatch_fd = fg_unwatch;
+	dev->tops = &fg_transport;
 	dev->driver_features = (offered & wanted) | (1ull << VIRTIO_F_VERSION_1);
 	dev->status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK;
 	activate(g);

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "avp/irq_alloc.h"
+
 struct vm;
 struct vcpu;
 
@@ -19,11 +21,13 @@ struct arch_mem_range {
  * number of ranges written (<= max) or -EINVAL. */
 int arch_ram_layout(uint64_t ram_bytes, struct arch_mem_range *out, unsigned int max);
 
-/* Where MMIO devices go and which interrupts they may use. */
+/* Where MMIO devices go. */
 uint64_t arch_mmio_dev_base(void);
 uint64_t arch_mmio_dev_stride(void);
-/* gsi for the index-th MMIO device, or -ENOSPC. */
-int arch_mmio_dev_gsi(unsigned int index);
+/* The interrupts devices may use, in the order they are handed out (the
+ * feed of the VM's allocator, avp/irq_alloc.h): their kind in *kind and
+ * up to max ranges in out. The number of ranges, or -errno. */
+int arch_device_irqs(enum irq_kind *kind, struct irq_range *out, unsigned int max);
 
 /* After the VM fd exists, before memory: irqchip, timers, TSS. */
 int arch_vm_init(struct vm *vm);

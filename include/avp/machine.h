@@ -16,6 +16,9 @@ int machine_run(const struct avp_config *cfg, FILE *out, enum vm_exit_reason *re
 
 /* Builds the devices of cfg on vm (used by machine_run and tests). */
 int machine_add_devices(struct vm *vm, const struct avp_config *cfg);
+/* Stops the vCPUs, then detaches and destroys every device attached to
+ * vm; call it before vm_destroy (core does not know the transports). */
+void machine_detach_devices(struct vm *vm);
 
 /* The platform description (AVP-BOOT-4) as one JSON document. */
 int machine_describe(const struct vm *vm, FILE *out);

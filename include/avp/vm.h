@@ -14,6 +14,7 @@
 #include "avp/config.h"
 #include "avp/guest_mem.h"
 #include "avp/io_bus.h"
+#include "avp/irq_alloc.h"
 
 struct vm;
 struct virtio_dev;
@@ -73,12 +74,16 @@ struct vm {
 	unsigned int ncpus;
 	struct vcpu *vcpus;
 
+	/* Filled by the transports as they attach devices; machine assembly
+	 * detaches them before vm_destroy. */
 	struct platform_mmio_dev mmio_devs[AVP_MAX_MMIO_DEVS];
 	unsigned int nmmio_devs;
+	/* Device interrupts, fed by arch_device_irqs on first use. */
+	struct irq_alloc irqs;
 
 	bool have_irqfd;
 	bool have_ioeventfd;
-	/* Device workers wait for virtio_mmio_start() instead of starting at
+	/* Device workers wait for virtio_transport_start() instead of starting at
 	 * attach: the machine starts them once the jail closed, so they share
 	 * its network, IPC and UTS namespaces (docs/security.md). */
 	bool defer_device_threads;
@@ -120,7 +125,12 @@ int vm_irqfd_assign(struct vm *vm, int efd, uint32_t gsi);
 int vm_ioeventfd_assign(struct vm *vm, uint64_t mmio_addr, uint32_t len,
 			uint64_t datamatch, int efd);
 
-/* Reserves an MMIO window and an interrupt for a platform device. */
+/* count consecutive device interrupts for the device `type`, from the
+ * architecture's ranges in order. 0 or -errno; running out (-ENOSPC) is
+ * reported, naming the cap. */
+int vm_alloc_irq(struct vm *vm, const char *type, uint32_t count, uint32_t *first);
+/* Reserves the next MMIO window (in attach order) and an interrupt for a
+ * device. 0 or -errno, reported: -ENOSPC names the cap that was hit. */
 int vm_alloc_mmio_dev(struct vm *vm, const char *type, uint64_t size,
 		      struct platform_mmio_dev **out);
 

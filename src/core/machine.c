@@ -19,16 +19,28 @@
 #include "avp/machine.h"
 #include "avp/preflight.h"
 #include "avp/virtio/mmio.h"
+#include "avp/virtio/transport.h"
 
+/* The transport reports why an attach failed (naming the cap it hit). */
 static int attach_or_destroy(struct vm *vm, struct virtio_dev *dev)
 {
-	int ret = virtio_mmio_attach(vm, dev);
+	int ret = virtio_transport_attach(&virtio_mmio_transport, vm, dev);
 
-	if (ret) {
-		avp_err("cannot attach %s: %s", dev->ops->type, strerror(-ret));
+	if (ret)
 		dev->ops->destroy(dev);
-	}
 	return ret;
+}
+
+void machine_detach_devices(struct vm *vm)
+{
+	/* Workers may be running device code; the vCPUs go first so no
+	 * register access reaches a device being destroyed. */
+	vm_stop_vcpus(vm);
+	for (unsigned int i = 0; i < vm->nmmio_devs; i++)
+		if (vm->mmio_devs[i].dev) {
+			virtio_transport_detach(vm->mmio_devs[i].dev);
+			vm->mmio_devs[i].dev = NULL;
+		}
 }
 
 int machine_add_devices(struct vm *vm, const struct avp_config *cfg)
@@ -149,7 +161,7 @@ static int boot(struct vm *vm, const struct avp_config *cfg, enum vm_exit_reason
 	ret = jail_enter(cfg);
 	for (unsigned int i = 0; ret == 0 && i < vm->nmmio_devs; i++)
 		if (vm->mmio_devs[i].dev)
-			ret = virtio_mmio_start(vm->mmio_devs[i].dev);
+			ret = virtio_transport_start(vm->mmio_devs[i].dev);
 	if (ret == 0 && api)
 		ret = api_server_start(api);
 	if (ret == 0)
@@ -200,6 +212,7 @@ int machine_run(const struct avp_config *cfg, FILE *out, enum vm_exit_reason *re
 		else
 			ret = boot(&vm, cfg, reason);
 	}
+	machine_detach_devices(&vm);
 	vm_destroy(&vm);
 	if (in_child)
 		supervisor_child_exit(ret, *reason);

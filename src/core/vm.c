@@ -15,7 +15,6 @@
 #include "avp/arch.h"
 #include "avp/log.h"
 #include "avp/partition.h"
-#include "avp/virtio/mmio.h"
 #include "avp/vm.h"
 
 static int kvm_open(struct vm *vm)
@@ -74,9 +73,8 @@ int vm_create(struct vm *vm, const struct avp_config *cfg)
 void vm_destroy(struct vm *vm)
 {
 	vm_stop_vcpus(vm);
-	for (unsigned int i = 0; i < vm->nmmio_devs; i++)
-		if (vm->mmio_devs[i].dev)
-			virtio_mmio_detach(vm->mmio_devs[i].dev);
+	/* Whoever attached devices detached them (machine assembly); the
+	 * table only lists them. */
 	vm->nmmio_devs = 0;
 	arch_platform_devices_destroy(vm);
 	arch_vm_destroy(vm);
@@ -198,23 +196,68 @@ int vm_ioeventfd_assign(struct vm *vm, uint64_t mmio_addr, uint32_t len, uint64_
 	return ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
 }
 
+/* The allocator is fed on first use, so a VM set up by hand (the unit
+ * tests' and fuzzers' transports) hands out the same interrupts. */
+static int irqs_ready(struct vm *vm)
+{
+	struct irq_range ranges[IRQ_ALLOC_MAX_RANGES];
+	enum irq_kind kind;
+	int n;
+
+	if (vm->irqs.nranges)
+		return 0;
+	n = arch_device_irqs(&kind, ranges, IRQ_ALLOC_MAX_RANGES);
+	if (n < 0)
+		return n;
+	return irq_alloc_init(&vm->irqs, kind, ranges, (unsigned int)n);
+}
+
+int vm_alloc_irq(struct vm *vm, const char *type, uint32_t count, uint32_t *first)
+{
+	int ret = irqs_ready(vm);
+	char ranges[96];
+
+	if (ret == 0)
+		ret = irq_alloc_get(&vm->irqs, count, first);
+	if (ret == -ENOSPC) {
+		irq_alloc_format(&vm->irqs, ranges, sizeof(ranges));
+		avp_err("cannot attach %s: all %u %ss avp gives devices (%s) are taken, "
+			"so a VM has at most %u interrupting devices; give fewer devices",
+			type, vm->irqs.capacity, irq_kind_name(vm->irqs.kind), ranges,
+			vm->irqs.capacity);
+	} else if (ret) {
+		avp_err("cannot attach %s: no interrupt: %s", type, strerror(-ret));
+	}
+	return ret;
+}
+
 int vm_alloc_mmio_dev(struct vm *vm, const char *type, uint64_t size, struct platform_mmio_dev **out)
 {
 	unsigned int index = vm->nmmio_devs;
-	int gsi;
+	uint32_t gsi;
+	int ret;
 
-	if (index >= AVP_MAX_MMIO_DEVS || size > arch_mmio_dev_stride())
-		return -ENOSPC;
-	gsi = arch_mmio_dev_gsi(index);
-	if (gsi < 0) {
-		avp_err("too many devices: no interrupt left for %s", type);
-		return gsi;
+	if (size > arch_mmio_dev_stride()) {
+		avp_err("cannot attach %s: its 0x%llx-byte register window is larger than the "
+			"0x%llx bytes a device gets", type, (unsigned long long)size,
+			(unsigned long long)arch_mmio_dev_stride());
+		return -EINVAL;
 	}
+	if (index >= AVP_MAX_MMIO_DEVS) {
+		avp_err("cannot attach %s: a VM has at most %u virtio devices (one MMIO "
+			"window each, from 0x%llx) and all %u windows are taken; give fewer "
+			"devices", type, AVP_MAX_MMIO_DEVS,
+			(unsigned long long)arch_mmio_dev_base(), AVP_MAX_MMIO_DEVS);
+		return -ENOSPC;
+	}
+	ret = vm_alloc_irq(vm, type, 1, &gsi);
+	if (ret)
+		return ret;
 	vm->mmio_devs[index] = (struct platform_mmio_dev){
 		.type = type,
 		.base = arch_mmio_dev_base() + index * arch_mmio_dev_stride(),
 		.size = size,
-		.gsi = (uint32_t)gsi,
+		.gsi = gsi,
 	};
 	vm->nmmio_devs++;
 	*out = &vm->mmio_devs[index];

@@ -411,7 +411,7 @@ static void blk_destroy(struct virtio_dev *dev)
 	struct vblk *vb = dev->priv;
 
 	disk_close(vb->disk);
-	pthread_mutex_destroy(&dev->lock);
+	virtio_dev_fini(dev);
 	free(vb);
 }
 

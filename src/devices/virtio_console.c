@@ -264,7 +264,7 @@ static void vcon_free(struct vcon *c)
 
 static void vcon_destroy(struct virtio_dev *dev)
 {
-	pthread_mutex_destroy(&dev->lock);
+	virtio_dev_fini(dev);
 	vcon_free(vcon_of(dev));
 }
 

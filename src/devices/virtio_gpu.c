@@ -640,7 +640,7 @@ static void vgpu_destroy(struct virtio_dev *dev)
 	struct vgpu *g = vgpu_of(dev);
 
 	gpu_res_clear(&g->res);
-	pthread_mutex_destroy(&dev->lock);
+	virtio_dev_fini(dev);
 	dev_resched_fini(&g->resched);
 	free(g);
 }

@@ -321,7 +321,7 @@ static void vin_destroy(struct virtio_dev *dev)
 {
 	struct vinput *in = vin_of(dev);
 
-	pthread_mutex_destroy(&dev->lock);
+	virtio_dev_fini(dev);
 	dev_resched_fini(&in->resched);
 	free(in);
 }

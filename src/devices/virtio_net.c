@@ -622,7 +622,7 @@ static void vnet_free(struct vnet *n)
 
 static void vnet_destroy(struct virtio_dev *dev)
 {
-	pthread_mutex_destroy(&dev->lock);
+	virtio_dev_fini(dev);
 	vnet_free(vnet_of(dev));
 }
 

@@ -129,7 +129,7 @@ static void vrng_destroy(struct virtio_dev *dev)
 {
 	struct vrng *r = vrng_of(dev);
 
-	pthread_mutex_destroy(&dev->lock);
+	virtio_dev_fini(dev);
 	dev_resched_fini(&r->resched);
 	free(r);
 }

@@ -768,7 +768,7 @@ static void vsnd_destroy(struct virtio_dev *dev)
 	wav_writer_close(s->sink);
 	wav_source_close(s->source);
 	free(s->rx_buf);
-	pthread_mutex_destroy(&dev->lock);
+	virtio_dev_fini(dev);
 	free(s);
 }
 

@@ -1,23 +1,22 @@
-/* virtio-mmio transport (VIRTIO 1.2, section 4.2.2) and the per-device
- * worker thread.
+/* virtio-mmio transport (VIRTIO 1.2, section 4.2.2): the register
+ * interface, behind struct virtio_transport_ops (avp/virtio/transport.h).
  *
  * Register accesses arrive on vCPU threads; queue work runs on the device's
- * own thread, woken by an ioeventfd per queue, so a slow backend never
- * stalls a vCPU. Interrupts leave through an irqfd. */
+ * worker (src/virtio/worker.c), woken by an ioeventfd per queue, so a slow
+ * backend never stalls a vCPU. Interrupts leave through an irqfd. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "avp/log.h"
-#include "avp/seccomp.h"
 #include "avp/virtio/mmio.h"
+#include "avp/virtio/transport.h"
 #include "avp/virtio/virtio_dev.h"
+#include "avp/virtio/worker.h"
 #include "avp/vm.h"
 
 enum mmio_reg {
@@ -53,9 +52,6 @@ enum mmio_reg {
 };
 
 #define MMIO_MAGIC 0x74726976 /* "virt" */
-#define EP_TAG_FD (1ull << 62)
-#define EP_TAG_QUEUE (1ull << 61)
-#define EP_TAG_STOP (1ull << 60)
 
 struct virtio_mmio {
 	struct virtio_dev *dev;
@@ -68,12 +64,8 @@ struct virtio_mmio {
 	atomic_uint isr;
 	int irq_efd;
 	bool irqfd;
-	int notify_efd[VIRTIO_MAX_QUEUES];
 	bool ioeventfd;
-	int epfd;
-	int stop_efd;
-	pthread_t thread;
-	bool thread_started;
+	struct virtio_worker worker;
 };
 
 uint64_t virtio_mmio_offered_features(struct virtio_dev *dev)
@@ -101,22 +93,15 @@ static void mmio_raise_irq(struct virtio_dev *dev, uint32_t isr_bits)
 static int mmio_watch_fd(struct virtio_dev *dev, int fd, uint32_t events)
 {
 	struct virtio_mmio *m = dev->transport;
-	struct epoll_event ev = { .events = events, .data.u64 = EP_TAG_FD | (uint32_t)fd };
 
-	if (epoll_ctl(m->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
-		return 0;
-	if (errno != ENOENT)
-		return -errno;
-	return epoll_ctl(m->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+	return virtio_worker_watch_fd(&m->worker, fd, events);
 }
 
 static int mmio_unwatch_fd(struct virtio_dev *dev, int fd)
 {
 	struct virtio_mmio *m = dev->transport;
 
-	if (epoll_ctl(m->epfd, EPOLL_CTL_DEL, fd, NULL) && errno != ENOENT)
-		return -errno;
-	return 0;
+	return virtio_worker_unwatch_fd(&m->worker, fd);
 }
 
 static void device_reset(struct virtio_mmio *m)
@@ -263,14 +248,11 @@ static uint32_t queue_read(struct virtio_mmio *m, uint64_t reg)
 	}
 }
 
+/* Without an ioeventfd (no KVM, or KVM refused it) a QueueNotify write
+ * lands here and wakes the worker the way KVM would have. */
 static void kick_queue(struct virtio_mmio *m, uint32_t q)
 {
-	uint64_t one = 1;
-
-	if (q >= m->dev->ops->num_queues)
-		return;
-	if (write(m->notify_efd[q], &one, sizeof(one)) < 0)
-		avp_warn("%s: notify eventfd: %s", m->dev->ops->type, strerror(errno));
+	virtio_worker_kick(&m->worker, q);
 }
 
 static uint32_t reg_read(struct virtio_mmio *m, uint64_t reg)
@@ -397,160 +379,50 @@ static void mmio_access(void *opaque, uint64_t off, void *data, uint32_t len, bo
 	pthread_mutex_unlock(&dev->lock);
 }
 
-static bool device_live(const struct virtio_dev *dev)
-{
-	return (dev->status & VIRTIO_STATUS_DRIVER_OK) && !(dev->status & VIRTIO_STATUS_NEEDS_RESET);
-}
-
-static void *device_thread(void *arg)
-{
-	struct virtio_mmio *m = arg;
-	struct virtio_dev *dev = m->dev;
-	struct epoll_event events[16];
-	const char *type = dev->ops->type;
-	char name[16];
-
-	/* "avp-blk", "avp-vsock": what ps -L and the jail test look for.
-	 * Named by the thread itself (prctl), because naming another thread
-	 * goes through /proc, which a jail does not have. */
-	if (strncmp(type, "virtio-", 7) == 0)
-		type += 7;
-	snprintf(name, sizeof(name), "avp-%s", type);
-	pthread_setname_np(pthread_self(), name);
-
-	/* Confined before the first request reaches the device
-	 * (docs/security.md). Without a KVM VM (unit tests) no guest can
-	 * reach it, and tests keep the freedom to do what they like. */
-	if (m->vm->vm_fd >= 0 && avp_seccomp_apply(AVP_THREAD_DEVICE, m->vm->cfg)) {
-		vm_request_exit(m->vm, VM_EXIT_HOST_ERROR);
-		return NULL;
-	}
-	for (;;) {
-		int n = epoll_wait(m->epfd, events, 16, -1);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			avp_err("%s: epoll_wait: %s", dev->ops->type, strerror(errno));
-			return NULL;
-		}
-		for (int i = 0; i < n; i++) {
-			uint64_t tag = events[i].data.u64;
-			uint64_t count;
-
-			if (tag & EP_TAG_STOP)
-				return NULL;
-			if (tag & EP_TAG_QUEUE) {
-				uint16_t q = (uint16_t)(tag & 0xffff);
-
-				if (read(m->notify_efd[q], &count, sizeof(count)) < 0)
-					continue;
-				pthread_mutex_lock(&dev->lock);
-				if (device_live(dev) && dev->vqs[q].ready && dev->ops->queue_notify)
-					dev->ops->queue_notify(dev, q);
-				pthread_mutex_unlock(&dev->lock);
-			} else if (tag & EP_TAG_FD) {
-				int fd = (int)(uint32_t)tag;
-
-				pthread_mutex_lock(&dev->lock);
-				if (device_live(dev) && dev->ops->fd_ready)
-					dev->ops->fd_ready(dev, fd, events[i].events);
-				else
-					/* A ready backend fd of a stopped device would
-					 * wake us forever; activate() watches it again. */
-					epoll_ctl(m->epfd, EPOLL_CTL_DEL, fd, NULL);
-				pthread_mutex_unlock(&dev->lock);
-			}
-		}
-	}
-}
-
 static void mmio_free(struct virtio_mmio *m)
 {
-	for (unsigned int q = 0; q < VIRTIO_MAX_QUEUES; q++)
-		if (m->notify_efd[q] >= 0)
-			close(m->notify_efd[q]);
+	virtio_worker_fini(&m->worker);
 	if (m->irq_efd >= 0)
 		close(m->irq_efd);
-	if (m->stop_efd >= 0)
-		close(m->stop_efd);
-	if (m->epfd >= 0)
-		close(m->epfd);
 	free(m);
-}
-
-static int add_epoll(int epfd, int fd, uint64_t tag)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
-
-	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
-}
-
-static int setup_fds(struct virtio_mmio *m)
-{
-	struct virtio_dev *dev = m->dev;
-	int ret;
-
-	m->epfd = epoll_create1(EPOLL_CLOEXEC);
-	m->stop_efd = eventfd(0, EFD_CLOEXEC);
-	m->irq_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (m->epfd < 0 || m->stop_efd < 0 || m->irq_efd < 0)
-		return -errno;
-	ret = add_epoll(m->epfd, m->stop_efd, EP_TAG_STOP);
-	if (ret)
-		return ret;
-	for (uint16_t q = 0; q < dev->ops->num_queues; q++) {
-		m->notify_efd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (m->notify_efd[q] < 0)
-			return -errno;
-		ret = add_epoll(m->epfd, m->notify_efd[q], EP_TAG_QUEUE | q);
-		if (ret)
-			return ret;
-	}
-	return 0;
 }
 
 /* Lets KVM complete QueueNotify writes and inject interrupts without a
  * trip through user space; without the capabilities the same eventfds are
  * driven from the MMIO handler instead. */
-static void wire_kvm_eventfds(struct virtio_mmio *m)
+static void mmio_setup_notify(struct virtio_dev *dev)
 {
-	struct virtio_dev *dev = m->dev;
+	struct virtio_mmio *m = dev->transport;
 
 	m->irqfd = m->vm->have_irqfd && vm_irqfd_assign(m->vm, m->irq_efd, m->pdev->gsi) == 0;
 	m->ioeventfd = m->vm->have_ioeventfd;
 	for (uint16_t q = 0; q < dev->ops->num_queues && m->ioeventfd; q++)
-		if (vm_ioeventfd_assign(m->vm, m->pdev->base + REG_QUEUE_NOTIFY, 4, q, m->notify_efd[q]))
+		if (vm_ioeventfd_assign(m->vm, m->pdev->base + REG_QUEUE_NOTIFY, 4, q,
+					virtio_worker_notify_fd(&m->worker, q)))
 			m->ioeventfd = false;
 }
 
-static int start_thread(struct virtio_mmio *m)
-{
-	int ret = pthread_create(&m->thread, NULL, device_thread, m);
-
-	if (ret)
-		return -ret;
-	m->thread_started = true;
-	return 0;
-}
-
-int virtio_mmio_attach(struct vm *vm, struct virtio_dev *dev)
+static int mmio_attach(struct vm *vm, struct virtio_dev *dev)
 {
 	struct virtio_mmio *m;
 	struct platform_mmio_dev *pdev;
 	int ret;
 
-	if (dev->ops->num_queues == 0 || dev->ops->num_queues > VIRTIO_MAX_QUEUES)
+	if (dev->ops->num_queues == 0 || dev->ops->num_queues > VIRTIO_MAX_QUEUES) {
+		avp_err("cannot attach %s: %u queues (a device has 1 to %u)", dev->ops->type,
+			dev->ops->num_queues, VIRTIO_MAX_QUEUES);
 		return -EINVAL;
+	}
+	/* Reports running out of windows or interrupts itself, naming the cap. */
 	ret = vm_alloc_mmio_dev(vm, dev->ops->type, VIRTIO_MMIO_SIZE, &pdev);
 	if (ret)
 		return ret;
 	m = calloc(1, sizeof(*m));
-	if (!m)
+	if (!m) {
+		avp_err("cannot attach %s: %s", dev->ops->type, strerror(ENOMEM));
 		return -ENOMEM;
-	m->epfd = m->stop_efd = m->irq_efd = -1;
-	for (unsigned int q = 0; q < VIRTIO_MAX_QUEUES; q++)
-		m->notify_efd[q] = -1;
+	}
+	m->irq_efd = -1;
 	m->dev = dev;
 	m->vm = vm;
 	m->pdev = pdev;
@@ -558,60 +430,82 @@ int virtio_mmio_attach(struct vm *vm, struct virtio_dev *dev)
 	dev->vm = vm;
 	dev->mem = &vm->mem;
 	dev->transport = m;
-	dev->raise_irq = mmio_raise_irq;
-	dev->watch_fd = mmio_watch_fd;
-	dev->unwatch_fd = mmio_unwatch_fd;
 	for (unsigned int q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		virtq_reset(&dev->vqs[q], dev->mem);
 
-	ret = setup_fds(m);
-	if (ret)
-		goto fail;
-	ret = io_bus_register(&vm->mmio, pdev->base, pdev->size, mmio_access, m, dev->ops->type);
-	if (ret)
-		goto fail;
-	if (vm->vm_fd >= 0)
-		wire_kvm_eventfds(m);
-	if (!vm->defer_device_threads) {
-		ret = start_thread(m);
-		if (ret)
-			goto fail;
+	ret = virtio_worker_init(&m->worker, vm, dev);
+	if (ret == 0) {
+		m->irq_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (m->irq_efd < 0)
+			ret = -errno;
+	}
+	if (ret == 0)
+		ret = io_bus_register(&vm->mmio, pdev->base, pdev->size, mmio_access, m, dev->ops->type);
+	if (ret == 0 && vm->vm_fd >= 0)
+		mmio_setup_notify(dev);
+	if (ret == 0 && !vm->defer_device_threads)
+		ret = virtio_worker_start(&m->worker);
+	if (ret) {
+		avp_err("cannot attach %s: %s", dev->ops->type, strerror(-ret));
+		/* The bus registration cannot be undone, but the VM is being
+		 * torn down after any attach failure, so the range is never
+		 * used. */
+		dev->transport = NULL;
+		mmio_free(m);
+		return ret;
 	}
 	pdev->virtio_id = dev->ops->device_id;
 	pdev->features = virtio_mmio_offered_features(dev);
 	pdev->dev = dev;
 	return 0;
-fail:
-	/* The bus registration cannot be undone, but the VM is being torn
-	 * down after any attach failure, so the range is never used. */
-	dev->transport = NULL;
-	mmio_free(m);
-	return ret;
 }
 
-int virtio_mmio_start(struct virtio_dev *dev)
+static int mmio_start(struct virtio_dev *dev)
 {
-	struct virtio_mmio *m = dev ? dev->transport : NULL;
+	struct virtio_mmio *m = dev->transport;
 
-	if (!m)
-		return -EINVAL;
-	return m->thread_started ? 0 : start_thread(m);
+	return virtio_worker_start(&m->worker);
+}
+
+static void mmio_detach(struct virtio_dev *dev)
+{
+	struct virtio_mmio *m = dev->transport;
+
+	mmio_free(m);
+	dev->transport = NULL;
+}
+
+static void mmio_describe(const struct virtio_dev *dev, struct virtio_transport_info *out)
+{
+	const struct virtio_mmio *m = dev->transport;
+
+	*out = (struct virtio_transport_info){
+		.transport = "virtio-mmio",
+		.base = m->pdev->base,
+		.size = m->pdev->size,
+		.irq = m->pdev->gsi,
+		.features = m->pdev->features,
+	};
+}
+
+const struct virtio_transport_ops virtio_mmio_transport = {
+	.name = "virtio-mmio",
+	.attach = mmio_attach,
+	.detach = mmio_detach,
+	.setup_notify = mmio_setup_notify,
+	.start = mmio_start,
+	.interrupt = mmio_raise_irq,
+	.watch_fd = mmio_watch_fd,
+	.unwatch_fd = mmio_unwatch_fd,
+	.describe = mmio_describe,
+};
+
+int virtio_mmio_attach(struct vm *vm, struct virtio_dev *dev)
+{
+	return virtio_transport_attach(&virtio_mmio_transport, vm, dev);
 }
 
 void virtio_mmio_detach(struct virtio_dev *dev)
 {
-	struct virtio_mmio *m = dev->transport;
-	uint64_t one = 1;
-
-	if (m) {
-		if (m->thread_started) {
-			if (write(m->stop_efd, &one, sizeof(one)) < 0)
-				avp_warn("%s: stop eventfd: %s", dev->ops->type, strerror(errno));
-			pthread_join(m->thread, NULL);
-		}
-		mmio_free(m);
-		dev->transport = NULL;
-	}
-	if (dev->ops->destroy)
-		dev->ops->destroy(dev);
+	virtio_transport_detach(dev);
 }

@@ -3,10 +3,8 @@
 #include <string.h>
 
 #include "avp/log.h"
+#include "avp/virtio/transport.h"
 #include "avp/virtio/virtio_dev.h"
-
-#define VIRTIO_ISR_QUEUE 1
-#define VIRTIO_ISR_CONFIG 2
 
 void virtio_dev_init(struct virtio_dev *dev, const struct virtio_dev_ops *ops, void *priv,
 		     void *config, uint32_t config_len)
@@ -18,6 +16,14 @@ void virtio_dev_init(struct virtio_dev *dev, const struct virtio_dev_ops *ops, v
 	dev->config_len = config_len;
 	dev->queue_max = VIRTQ_MAX_SIZE;
 	pthread_mutex_init(&dev->lock, NULL);
+}
+
+void virtio_dev_fini(struct virtio_dev *dev)
+{
+	dev->tops = NULL;
+	dev->transport = NULL;
+	dev->status = 0;
+	pthread_mutex_destroy(&dev->lock);
 }
 
 void virtio_dev_complete(struct virtio_dev *dev, uint16_t q, uint16_t head, uint32_t written)
@@ -34,15 +40,15 @@ void virtio_dev_complete_many(struct virtio_dev *dev, uint16_t q, const uint16_t
 		virtio_dev_needs_reset(dev, "used ring is not in guest memory");
 		return;
 	}
-	if (virtq_should_notify(vq) && dev->raise_irq)
-		dev->raise_irq(dev, VIRTIO_ISR_QUEUE);
+	if (virtq_should_notify(vq) && dev->tops)
+		dev->tops->interrupt(dev, VIRTIO_ISR_QUEUE);
 }
 
 void virtio_dev_config_changed(struct virtio_dev *dev)
 {
 	dev->config_generation++;
-	if (dev->raise_irq)
-		dev->raise_irq(dev, VIRTIO_ISR_CONFIG);
+	if (dev->tops)
+		dev->tops->interrupt(dev, VIRTIO_ISR_CONFIG);
 }
 
 void virtio_dev_needs_reset(struct virtio_dev *dev, const char *why)
@@ -60,10 +66,10 @@ void virtio_dev_needs_reset(struct virtio_dev *dev, const char *why)
 
 int virtio_dev_watch_fd(struct virtio_dev *dev, int fd, uint32_t epoll_events)
 {
-	return dev->watch_fd ? dev->watch_fd(dev, fd, epoll_events) : -ENOSYS;
+	return dev->tops && dev->tops->watch_fd ? dev->tops->watch_fd(dev, fd, epoll_events) : -ENOSYS;
 }
 
 int virtio_dev_unwatch_fd(struct virtio_dev *dev, int fd)
 {
-	return dev->unwatch_fd ? dev->unwatch_fd(dev, fd) : -ENOSYS;
+	return dev->tops && dev->tops->unwatch_fd ? dev->tops->unwatch_fd(dev, fd) : -ENOSYS;
 }

@@ -60,8 +60,7 @@ static void bind_harness(struct fixture *f)
 {
 	vqh_init(&f->h, 4 << 20);
 	vqh_attach(&f->h, f->dev, true, true);
-	f->dev->watch_fd = spy_watch;
-	f->dev->unwatch_fd = spy_unwatch;
+	vqh_set_watch(&f->h, f->dev, spy_watch, spy_unwatch);
 	vqh_setup_queue(&f->h, f->dev, RXQ, QSIZE);
 	vqh_setup_queue(&f->h, f->dev, TXQ, QSIZE);
 	assert_int_equal(vqh_activate(&f->h, f->dev), 0);

@@ -68,8 +68,7 @@ static int setup_size(void **state, uint32_t w, uint32_t h)
 	vqh_init(&f.h, RAM);
 	assert_int_equal(virtio_gpu_create(&f.dev, &cfg), 0);
 	vqh_attach(&f.h, f.dev, true, true);
-	f.dev->watch_fd = spy_watch;
-	f.dev->unwatch_fd = spy_unwatch;
+	vqh_set_watch(&f.h, f.dev, spy_watch, spy_unwatch);
 	vqh_setup_queue(&f.h, f.dev, CTRLQ, QSIZE);
 	vqh_setup_queue(&f.h, f.dev, CURSORQ, QSIZE);
 	assert_int_equal(vqh_activate(&f.h, f.dev), 0);

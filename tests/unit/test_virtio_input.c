@@ -60,8 +60,7 @@ static int spy_unwatch(struct virtio_dev *dev, int fd)
 static void bring_up(struct fixture *f, struct virtio_dev *dev)
 {
 	vqh_attach(&f->h, dev, true, true);
-	dev->watch_fd = spy_watch;
-	dev->unwatch_fd = spy_unwatch;
+	vqh_set_watch(&f->h, dev, spy_watch, spy_unwatch);
 	vqh_setup_queue(&f->h, dev, VIRTIO_INPUT_EVENTQ, QSIZE);
 	vqh_setup_queue(&f->h, dev, VIRTIO_INPUT_STATUSQ, QSIZE);
 	assert_int_equal(vqh_activate(&f->h, dev), 0);

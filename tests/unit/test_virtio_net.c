@@ -110,8 +110,7 @@ static struct fixture *make_fixture_without(uint16_t rx_size, uint64_t drop)
 	assert_int_equal(virtio_net_create_backend(&f.dev, &cfg, sv[0], &fake_backend), 0);
 	vqh_attach(&f.h, f.dev, true, true);
 	f.dev->driver_features &= ~drop;
-	f.dev->watch_fd = spy_watch;
-	f.dev->unwatch_fd = spy_unwatch;
+	vqh_set_watch(&f.h, f.dev, spy_watch, spy_unwatch);
 	vqh_setup_queue(&f.h, f.dev, RXQ, rx_size);
 	vqh_setup_queue(&f.h, f.dev, TXQ, QSIZE);
 	assert_int_equal(vqh_activate(&f.h, f.dev), 0);

@@ -47,8 +47,7 @@ static int setup_common(void **state, bool indirect)
 	vqh_init(&f.h, 4 << 20);
 	assert_int_equal(virtio_rng_create(&f.dev), 0);
 	vqh_attach(&f.h, f.dev, true, indirect);
-	f.dev->watch_fd = spy_watch;
-	f.dev->unwatch_fd = spy_unwatch;
+	vqh_set_watch(&f.h, f.dev, spy_watch, spy_unwatch);
 	vqh_setup_queue(&f.h, f.dev, 0, QSIZE);
 	assert_int_equal(vqh_activate(&f.h, f.dev), 0);
 	*state = &f;

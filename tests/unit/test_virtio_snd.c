@@ -121,8 +121,7 @@ static int setup_with(void **state, bool with_in)
 	vqh_init(&f.h, 8 << 20);
 	assert_int_equal(virtio_snd_create(&f.dev, &cfg), 0);
 	vqh_attach(&f.h, f.dev, true, true);
-	f.dev->watch_fd = spy_watch;
-	f.dev->unwatch_fd = spy_unwatch;
+	vqh_set_watch(&f.h, f.dev, spy_watch, spy_unwatch);
 	for (uint16_t q = 0; q < VIRTIO_SND_NUM_QUEUES; q++)
 		vqh_setup_queue(&f.h, f.dev, q, QSIZE);
 	assert_int_equal(vqh_activate(&f.h, f.dev), 0);

@@ -292,8 +292,7 @@ static struct fixture *fixture_new(uint32_t cid, const char *dir, const char *na
 	assert_int_equal(virtio_vsock_create(&f->dev, &cfg), 0);
 	vqh_init(&f->h, 24u << 20);
 	vqh_attach(&f->h, f->dev, true, true);
-	f->dev->watch_fd = spy_watch;
-	f->dev->unwatch_fd = spy_unwatch;
+	vqh_set_watch(&f->h, f->dev, spy_watch, spy_unwatch);
 	vqh_setup_queue(&f->h, f->dev, VSOCK_RXQ, RXQ_SIZE);
 	vqh_setup_queue(&f->h, f->dev, VSOCK_TXQ, TXQ_SIZE);
 	vqh_setup_queue(&f->h, f->dev, VSOCK_EVQ, 16);

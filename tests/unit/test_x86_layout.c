@@ -1,5 +1,5 @@
 /* The x86 guest layout without KVM: RAM split around the MMIO hole,
- * interrupt numbers for MMIO devices, the boot GDT and identity page
+ * the interrupts devices get, the boot GDT and identity page
  * tables, and the per-vCPU CPUID patching. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -75,18 +75,28 @@ static void test_mmio_gsis(void **state)
 	static const int expected[] = { 5, 6, 7, 9, 10, 11, 14, 15,
 					16, 17, 18, 19, 20, 21, 22, 23 };
 	unsigned int n = sizeof(expected) / sizeof(expected[0]);
+	struct irq_range ranges[IRQ_ALLOC_MAX_RANGES];
+	struct irq_alloc a;
+	enum irq_kind kind;
+	uint32_t gsi;
+	int nranges;
 
 	(void)state;
+	/* Devices get their interrupts from an allocator fed by the
+	 * architecture's ranges, in this order. */
+	nranges = arch_device_irqs(&kind, ranges, IRQ_ALLOC_MAX_RANGES);
+	assert_true(nranges > 0);
+	assert_int_equal(kind, IRQ_KIND_GSI);
+	assert_int_equal(irq_alloc_init(&a, kind, ranges, (unsigned int)nranges), 0);
 	for (unsigned int i = 0; i < n; i++) {
-		int gsi = arch_mmio_dev_gsi(i);
-
+		assert_int_equal(irq_alloc_get(&a, 1, &gsi), 0);
 		assert_int_equal(gsi, expected[i]);
 		/* Legacy PC interrupts stay with their devices. */
 		assert_true(gsi != 0 && gsi != 1 && gsi != 2 && gsi != 3 && gsi != 4 &&
 			    gsi != 8 && gsi != 12 && gsi != 13);
 	}
-	assert_int_equal(arch_mmio_dev_gsi(n), -ENOSPC);
-	assert_int_equal(arch_mmio_dev_gsi(1000), -ENOSPC);
+	assert_int_equal(irq_alloc_get(&a, 1, &gsi), -ENOSPC);
+	assert_int_equal(irq_alloc_get(&a, 1, &gsi), -ENOSPC);
 }
 
 static void test_mmio_window(void **state)

@@ -1,9 +1,10 @@
 /* A VIRTIO device as the device models see it, independent of transport.
  *
  * Each device type is one file under src/devices/ that fills in a small ops
- * table. The transport (src/virtio/mmio.c) owns the registers, status and
- * feature negotiation, queue setup and reset; it runs the device's queue
- * work on the device's own thread, never on a vCPU thread. */
+ * table. The transport (avp/virtio/transport.h; src/virtio/mmio.c) owns the
+ * registers, status and feature negotiation, queue setup and reset; its
+ * worker (src/virtio/worker.c) runs the device's queue work on the device's
+ * own thread, never on a vCPU thread. */
 #ifndef AVP_VIRTIO_DEV_H
 #define AVP_VIRTIO_DEV_H
 
@@ -36,6 +37,7 @@
 #define VIRTIO_MAX_QUEUES 8
 
 struct virtio_dev;
+struct virtio_transport_ops;
 struct vm;
 
 struct virtio_dev_ops {
@@ -58,7 +60,8 @@ struct virtio_dev_ops {
 	void (*fd_ready)(struct virtio_dev *dev, int fd, uint32_t epoll_events);
 	/* Device reset: drop in-flight state (dev->lock held). */
 	void (*reset)(struct virtio_dev *dev);
-	/* Free the device's private state and backends. */
+	/* Free the device's private state and backends; calls
+	 * virtio_dev_fini before it frees the memory dev lives in. */
 	void (*destroy)(struct virtio_dev *dev);
 };
 
@@ -78,11 +81,11 @@ struct virtio_dev {
 	struct virtq vqs[VIRTIO_MAX_QUEUES];
 	uint16_t queue_max;
 
-	/* Transport hooks, set by the transport. */
+	/* The transport carrying the device (virtio_transport_attach) and
+	 * its private state; the device reaches it only through the helpers
+	 * below. NULL before attach and after detach. */
+	const struct virtio_transport_ops *tops;
 	void *transport;
-	void (*raise_irq)(struct virtio_dev *dev, uint32_t isr_bits);
-	int (*watch_fd)(struct virtio_dev *dev, int fd, uint32_t epoll_events);
-	int (*unwatch_fd)(struct virtio_dev *dev, int fd);
 };
 
 /* True when feature bit `bit` was negotiated. */
@@ -107,5 +110,9 @@ int virtio_dev_unwatch_fd(struct virtio_dev *dev, int fd);
 /* Common part of device construction: zeroes dev, sets ops/priv/config. */
 void virtio_dev_init(struct virtio_dev *dev, const struct virtio_dev_ops *ops,
 		     void *priv, void *config, uint32_t config_len);
+/* Undoes virtio_dev_init: every ops->destroy calls it before it frees the
+ * memory dev lives in. The transport is gone by then, so dev forgets it
+ * (a backend closed afterwards has nothing to unwatch). */
+void virtio_dev_fini(struct virtio_dev *dev);
 
 #endif

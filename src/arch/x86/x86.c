@@ -1,5 +1,5 @@
 /* x86-64 implementation of the VM-level architecture interface (avp/arch.h):
- * RAM layout, interrupt numbering for MMIO devices, the in-kernel irqchip
+ * RAM layout, the interrupts devices may use, the in-kernel irqchip
  * and PIT, loading the guest and the x86 exits the core does not handle. */
 #include <errno.h>
 #include <linux/kvm.h>
@@ -13,12 +13,15 @@
 #include "avp/log.h"
 #include "avp/vm.h"
 
-/* I/O APIC inputs free for MMIO devices. The ones left out belong to the
- * PC platform: 0 (PIT via the override to 2), 1 (keyboard), 2 (cascade),
- * 3/4 (COM2/COM1), 8 (RTC), 12 (mouse), 13 (FPU error). KVM's I/O APIC has
- * 24 pins. */
-static const uint8_t mmio_gsis[] = { 5, 6, 7, 9, 10, 11, 14, 15,
-				     16, 17, 18, 19, 20, 21, 22, 23 };
+/* I/O APIC inputs free for devices: 5-7, 9-11, 14-23. The ones left out
+ * belong to the PC platform: 0 (PIT via the override to 2), 1 (keyboard),
+ * 2 (cascade), 3/4 (COM2/COM1), 8 (RTC), 12 (mouse), 13 (FPU error). KVM's
+ * I/O APIC has 24 pins. */
+static const struct irq_range device_gsis[] = {
+	{ .first = 5, .count = 3 },
+	{ .first = 9, .count = 3 },
+	{ .first = 14, .count = 10 },
+};
 
 int arch_ram_layout(uint64_t ram_bytes, struct arch_mem_range *out, unsigned int max)
 {
@@ -44,11 +47,15 @@ uint64_t arch_mmio_dev_stride(void)
 	return X86_VIRTIO_MMIO_STRIDE;
 }
 
-int arch_mmio_dev_gsi(unsigned int index)
+int arch_device_irqs(enum irq_kind *kind, struct irq_range *out, unsigned int max)
 {
-	if (index >= sizeof(mmio_gsis) / sizeof(mmio_gsis[0]))
-		return -ENOSPC;
-	return mmio_gsis[index];
+	unsigned int n = sizeof(device_gsis) / sizeof(device_gsis[0]);
+
+	if (!kind || !out || max < n)
+		return -EINVAL;
+	*kind = IRQ_KIND_GSI;
+	memcpy(out, device_gsis, sizeof(device_gsis));
+	return (int)n;
 }
 
 struct x86_state *x86_state_of(const struct vcpu *vcpu)

@@ -1,6 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "avp/virtio/transport.h"
 #include "vq_harness.h"
 
 static struct vq_harness *harness_of(struct virtio_dev *dev)
@@ -30,6 +31,14 @@ static int harness_unwatch_fd(struct virtio_dev *dev, int fd)
 	(void)fd;
 	return 0;
 }
+
+/* The harness is the device's transport: it counts interrupts. */
+static const struct virtio_transport_ops harness_transport = {
+	.name = "vq-harness",
+	.interrupt = harness_raise_irq,
+	.watch_fd = harness_watch_fd,
+	.unwatch_fd = harness_unwatch_fd,
+};
 
 void vqh_init(struct vq_harness *h, uint64_t ram_size)
 {
@@ -73,11 +82,19 @@ void vqh_attach(struct vq_harness *h, struct virtio_dev *dev, bool event_idx, bo
 		f |= 1ull << VIRTIO_F_INDIRECT_DESC;
 	dev->mem = &h->mem;
 	dev->transport = h;
-	dev->raise_irq = harness_raise_irq;
-	dev->watch_fd = harness_watch_fd;
-	dev->unwatch_fd = harness_unwatch_fd;
+	h->tops = harness_transport;
+	dev->tops = &h->tops;
 	dev->driver_features = f;
 	dev->status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK;
+}
+
+void vqh_set_watch(struct vq_harness *h, struct virtio_dev *dev,
+		   int (*watch)(struct virtio_dev *dev, int fd, uint32_t epoll_events),
+		   int (*unwatch)(struct virtio_dev *dev, int fd))
+{
+	h->tops.watch_fd = watch;
+	h->tops.unwatch_fd = unwatch;
+	dev->tops = &h->tops;
 }
 
 void vqh_setup_queue(struct vq_harness *h, struct virtio_dev *dev, uint16_t q, uint16_t size)

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "avp/guest_mem.h"
+#include "avp/virtio/transport.h"
 #include "avp/virtio/virtio_dev.h"
 
 #define VQH_RAM_GPA 0x100000ull
@@ -27,8 +28,9 @@ struct vq_harness {
 	uint16_t next_desc[VIRTIO_MAX_QUEUES];
 	uint16_t avail_idx[VIRTIO_MAX_QUEUES];
 	uint16_t used_seen[VIRTIO_MAX_QUEUES];
-	unsigned int irqs;	       /* raise_irq calls */
+	unsigned int irqs;	       /* interrupts raised */
 	uint32_t isr_bits;	       /* OR of raised bits */
+	struct virtio_transport_ops tops; /* the harness as dev's transport */
 };
 
 void vqh_init(struct vq_harness *h, uint64_t ram_size);
@@ -37,9 +39,13 @@ void vqh_free(struct vq_harness *h);
 uint64_t vqh_alloc(struct vq_harness *h, uint64_t len);
 void *vqh_hva(struct vq_harness *h, uint64_t gpa);
 
-/* Binds dev to the harness (mem, raise_irq) and negotiates features
+/* Binds dev to the harness (mem, and itself as the transport) and negotiates features
  * (all offered ones plus VERSION_1; event_idx/indirect per flags). */
 void vqh_attach(struct vq_harness *h, struct virtio_dev *dev, bool event_idx, bool indirect);
+/* Replaces the transport's fd watching (a no-op by default) with spies. */
+void vqh_set_watch(struct vq_harness *h, struct virtio_dev *dev,
+		   int (*watch)(struct virtio_dev *dev, int fd, uint32_t epoll_events),
+		   int (*unwatch)(struct virtio_dev *dev, int fd));
 /* Lays out queue q with `size` entries and marks it ready. */
 void vqh_setup_queue(struct vq_harness *h, struct virtio_dev *dev, uint16_t q, uint16_t size);
 /* Sets DRIVER_OK and calls ops->activate; returns its result. */
