@@ -39,7 +39,17 @@ TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT_SRCS := $(wildcard tests/unit/support/*.c)
 TEST_SUPPORT_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(BUILD)/obj/%.o)
 
-VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+# The release number lives in one place, the VERSION file; the commit is
+# added only where the source is a git checkout of its own (a tarball
+# unpacked inside another repository must not take that one's commit).
+# `make VERSION_NUMBER=... GIT_COMMIT=...` overrides either.
+VERSION_NUMBER := $(shell cat VERSION 2>/dev/null || echo unknown)
+GIT_COMMIT := $(if $(wildcard .git),$(shell git describe --always --dirty --exclude='*' 2>/dev/null))
+VERSION := $(VERSION_NUMBER)$(if $(GIT_COMMIT), (git $(GIT_COMMIT)))
+# AVP_VERSION is what --version prints after "avp"; the parts on their own
+# are for whoever needs one of them (e.g. --describe).
+VERSION_HEADER = printf '\#define AVP_VERSION "%s"\n\#define AVP_VERSION_NUMBER "%s"\n\#define AVP_COMMIT "%s"\n' \
+	'$(VERSION)' '$(VERSION_NUMBER)' '$(GIT_COMMIT)'
 
 .PHONY: all check clean fuzz faulty FORCE
 all: $(BUILD)/avp
@@ -55,7 +65,7 @@ $(BUILD)/libavp.a: $(LIB_OBJS)
 # changes, so a commit does not rebuild every object.
 $(BUILD)/gen/avp_version.h: FORCE
 	@mkdir -p $(@D)
-	@echo '#define AVP_VERSION "$(VERSION)"' > $@.tmp
+	@$(VERSION_HEADER) > $@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 
 $(BUILD)/obj/src/cli/main.o $(BUILD)/obj/src/core/describe.o: $(BUILD)/gen/avp_version.h
@@ -103,7 +113,7 @@ fuzz: $(FUZZ_BINS)
 
 $(FUZZ_BUILD)/gen/avp_version.h: FORCE
 	@mkdir -p $(@D)
-	@echo '#define AVP_VERSION "$(VERSION)"' > $@.tmp
+	@$(VERSION_HEADER) > $@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 
 $(FUZZ_BUILD)/obj/src/core/describe.o: $(FUZZ_BUILD)/gen/avp_version.h
