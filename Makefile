@@ -133,3 +133,44 @@ $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/fuzz/fuzz_%.o $(FUZZ_SUPPORT_OBJS) $(FUZ
 ifneq ($(filter fuzz build/fuzz/%,$(MAKECMDGOALS)),)
 -include $(shell find $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)
 endif
+
+# ---- make install / make uninstall -------------------------------------
+# PREFIX (default /usr/local) and DESTDIR as usual; each directory can be
+# set on its own as well. Installs what `make` built (build/avp), the man
+# pages (docs/man/), the bash completion and the systemd unit template
+# (dist/), with the version and the binary's path written into them.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+INSTALL ?= install
+MAN_PAGES := $(notdir $(wildcard docs/man/*.1))
+# `man avp-kill` and the like open avp-runtime(1).
+MAN_RUNTIME_LINKS := $(foreach c,create start state kill delete list spec,avp-$(c).1)
+INSTALLED := $(BINDIR)/avp $(addprefix $(MANDIR)/man1/,$(MAN_PAGES) $(MAN_RUNTIME_LINKS)) \
+	$(BASHCOMPDIR)/avp $(SYSTEMDUNITDIR)/avp-system@.service
+
+.PHONY: install uninstall
+install: build/avp
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) \
+		$(DESTDIR)$(SYSTEMDUNITDIR)
+	$(INSTALL) -m 0755 build/avp $(DESTDIR)$(BINDIR)/avp
+	set -e; for p in $(MAN_PAGES); do \
+		sed 's/@VERSION@/$(VERSION_NUMBER)/g' docs/man/$$p > $(DESTDIR)$(MANDIR)/man1/$$p.tmp; \
+		chmod 0644 $(DESTDIR)$(MANDIR)/man1/$$p.tmp; \
+		mv $(DESTDIR)$(MANDIR)/man1/$$p.tmp $(DESTDIR)$(MANDIR)/man1/$$p; \
+	done
+	set -e; for p in $(MAN_RUNTIME_LINKS); do \
+		echo '.so man1/avp-runtime.1' > $(DESTDIR)$(MANDIR)/man1/$$p; \
+		chmod 0644 $(DESTDIR)$(MANDIR)/man1/$$p; \
+	done
+	$(INSTALL) -m 0644 dist/bash-completion/avp $(DESTDIR)$(BASHCOMPDIR)/avp
+	sed 's|@BINDIR@|$(BINDIR)|g' dist/systemd/avp-system@.service.in \
+		> $(DESTDIR)$(SYSTEMDUNITDIR)/avp-system@.service.tmp
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/avp-system@.service.tmp
+	mv $(DESTDIR)$(SYSTEMDUNITDIR)/avp-system@.service.tmp $(DESTDIR)$(SYSTEMDUNITDIR)/avp-system@.service
+
+# Removes exactly what install put there; directories stay (others share them).
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
