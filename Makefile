@@ -152,7 +152,11 @@ INSTALLED := $(BINDIR)/avp $(addprefix $(MANDIR)/man1/,$(MAN_PAGES) $(MAN_RUNTIM
 	$(BASHCOMPDIR)/avp $(SYSTEMDUNITDIR)/avp-system@.service
 
 .PHONY: install uninstall
-install: build/avp
+# install builds nothing: under sudo, git may refuse the checkout (another
+# user's), and a rebuild there would drop the commit from --version and
+# leave root-owned objects behind.
+install:
+	@test -x build/avp || { echo "make install: no build/avp: run make first" >&2; exit 1; }
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) \
 		$(DESTDIR)$(SYSTEMDUNITDIR)
 	$(INSTALL) -m 0755 build/avp $(DESTDIR)$(BINDIR)/avp
