@@ -58,14 +58,20 @@ done <"$work/installed"
 # --- the version ---
 got=$("$dest/usr/bin/avp" --version 2>&1)
 if [ -e .git ] && command -v git >/dev/null; then
+	# The commit build/avp was built from (make install builds nothing).
 	if [[ $got =~ ^avp\ ${version//./\\.}\ \(git\ ([0-9a-f]{7,})(-dirty)?\)$ ]] &&
-		[[ $(git rev-parse HEAD) == "${BASH_REMATCH[1]}"* ]]; then
-		ok "installed avp --version: '$got' (the release number and this checkout's commit)"
+		git cat-file -e "${BASH_REMATCH[1]}^{commit}" 2>/dev/null; then
+		ok "installed avp --version: '$got' (the release number and a commit of this checkout)"
 	else
-		notok "installed avp --version: '$got', expected 'avp $version (git $(git rev-parse --short HEAD)[-dirty])'"
+		notok "installed avp --version: '$got', expected 'avp $version (git COMMIT[-dirty])'"
 	fi
 else
 	check_eq "$got" "avp $version" "installed avp --version outside a git checkout"
+fi
+if cmp -s build/avp "$dest/usr/bin/avp"; then
+	ok "the installed binary is build/avp"
+else
+	notok "the installed binary differs from build/avp"
 fi
 # A source tree without .git (a tarball): the version alone.
 mkdir "$work/tarball"
