@@ -11,7 +11,7 @@
 #    where systemd is installed).
 # Runs on any host; needs build/avp (make) and groff.
 set -uo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
 source tests/lib/check.sh
 
 work=$(mktemp -d /tmp/avp-install.XXXXXX)
@@ -175,13 +175,13 @@ check_eq "$(complete_words build/avp kill vm1 "" | tr '\n' ' ')" "KILL TERM " \
 # The runtime commands' options, against `avp create --help`.
 rt_help=$(build/avp create --help)
 for pair in "kill --wait" "delete --force" "list --json" "start --root"; do
-	set -- $pair
-	if ! grep -qe "$2" <<<"$rt_help"; then
-		notok "avp create --help no longer mentions $2 (update the completion and this test)"
-	elif complete_words build/avp "$1" -- | grep -qx -- "$2"; then
-		ok "completion offers $2 for avp $1"
+	read -r cmd opt <<<"$pair"
+	if ! grep -qe "$opt" <<<"$rt_help"; then
+		notok "avp create --help no longer mentions $opt (update the completion and this test)"
+	elif complete_words build/avp "$cmd" -- | grep -qx -- "$opt"; then
+		ok "completion offers $opt for avp $cmd"
 	else
-		notok "completion does not offer $2 for avp $1"
+		notok "completion does not offer $opt for avp $cmd"
 	fi
 done
 
