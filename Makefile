@@ -39,7 +39,17 @@ TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT_SRCS := $(wildcard tests/unit/support/*.c)
 TEST_SUPPORT_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(BUILD)/obj/%.o)
 
-VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+# The release number lives in one place, the VERSION file; the commit is
+# added only where the source is a git checkout of its own (a tarball
+# unpacked inside another repository must not take that one's commit).
+# `make VERSION_NUMBER=... GIT_COMMIT=...` overrides either.
+VERSION_NUMBER := $(shell cat VERSION 2>/dev/null || echo unknown)
+GIT_COMMIT := $(if $(wildcard .git),$(shell git describe --always --dirty --exclude='*' 2>/dev/null))
+VERSION := $(VERSION_NUMBER)$(if $(GIT_COMMIT), (git $(GIT_COMMIT)))
+# AVP_VERSION is what --version prints after "avp"; the parts on their own
+# are for whoever needs one of them (e.g. --describe).
+VERSION_HEADER = printf '\#define AVP_VERSION "%s"\n\#define AVP_VERSION_NUMBER "%s"\n\#define AVP_COMMIT "%s"\n' \
+	'$(VERSION)' '$(VERSION_NUMBER)' '$(GIT_COMMIT)'
 
 .PHONY: all check clean fuzz faulty FORCE
 all: $(BUILD)/avp
@@ -55,7 +65,7 @@ $(BUILD)/libavp.a: $(LIB_OBJS)
 # changes, so a commit does not rebuild every object.
 $(BUILD)/gen/avp_version.h: FORCE
 	@mkdir -p $(@D)
-	@echo '#define AVP_VERSION "$(VERSION)"' > $@.tmp
+	@$(VERSION_HEADER) > $@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 
 $(BUILD)/obj/src/cli/main.o $(BUILD)/obj/src/core/describe.o: $(BUILD)/gen/avp_version.h
@@ -103,7 +113,7 @@ fuzz: $(FUZZ_BINS)
 
 $(FUZZ_BUILD)/gen/avp_version.h: FORCE
 	@mkdir -p $(@D)
-	@echo '#define AVP_VERSION "$(VERSION)"' > $@.tmp
+	@$(VERSION_HEADER) > $@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 
 $(FUZZ_BUILD)/obj/src/core/describe.o: $(FUZZ_BUILD)/gen/avp_version.h
@@ -123,3 +133,48 @@ $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/fuzz/fuzz_%.o $(FUZZ_SUPPORT_OBJS) $(FUZ
 ifneq ($(filter fuzz build/fuzz/%,$(MAKECMDGOALS)),)
 -include $(shell find $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)
 endif
+
+# ---- make install / make uninstall -------------------------------------
+# PREFIX (default /usr/local) and DESTDIR as usual; each directory can be
+# set on its own as well. Installs what `make` built (build/avp), the man
+# pages (docs/man/), the bash completion and the systemd unit template
+# (dist/), with the version and the binary's path written into them.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+INSTALL ?= install
+MAN_PAGES := $(notdir $(wildcard docs/man/*.1))
+# `man avp-kill` and the like open avp-runtime(1).
+MAN_RUNTIME_LINKS := $(foreach c,create start state kill delete list spec,avp-$(c).1)
+INSTALLED := $(BINDIR)/avp $(addprefix $(MANDIR)/man1/,$(MAN_PAGES) $(MAN_RUNTIME_LINKS)) \
+	$(BASHCOMPDIR)/avp $(SYSTEMDUNITDIR)/avp-system@.service
+
+.PHONY: install uninstall
+# install builds nothing: under sudo, git may refuse the checkout (another
+# user's), and a rebuild there would drop the commit from --version and
+# leave root-owned objects behind.
+install:
+	@test -x build/avp || { echo "make install: no build/avp: run make first" >&2; exit 1; }
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) \
+		$(DESTDIR)$(SYSTEMDUNITDIR)
+	$(INSTALL) -m 0755 build/avp $(DESTDIR)$(BINDIR)/avp
+	set -e; for p in $(MAN_PAGES); do \
+		sed 's/@VERSION@/$(VERSION_NUMBER)/g' docs/man/$$p > $(DESTDIR)$(MANDIR)/man1/$$p.tmp; \
+		chmod 0644 $(DESTDIR)$(MANDIR)/man1/$$p.tmp; \
+		mv $(DESTDIR)$(MANDIR)/man1/$$p.tmp $(DESTDIR)$(MANDIR)/man1/$$p; \
+	done
+	set -e; for p in $(MAN_RUNTIME_LINKS); do \
+		echo '.so man1/avp-runtime.1' > $(DESTDIR)$(MANDIR)/man1/$$p; \
+		chmod 0644 $(DESTDIR)$(MANDIR)/man1/$$p; \
+	done
+	$(INSTALL) -m 0644 dist/bash-completion/avp $(DESTDIR)$(BASHCOMPDIR)/avp
+	sed 's|@BINDIR@|$(BINDIR)|g' dist/systemd/avp-system@.service.in \
+		> $(DESTDIR)$(SYSTEMDUNITDIR)/avp-system@.service.tmp
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/avp-system@.service.tmp
+	mv $(DESTDIR)$(SYSTEMDUNITDIR)/avp-system@.service.tmp $(DESTDIR)$(SYSTEMDUNITDIR)/avp-system@.service
+
+# Removes exactly what install put there; directories stay (others share them).
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
