@@ -8,6 +8,9 @@ check_passed=0
 ok() { echo "$CHECK_PREFIX: ok - $*"; check_passed=$((check_passed + 1)); }
 notok() { echo "$CHECK_PREFIX: not ok - $*"; check_failed=$((check_failed + 1)); }
 skip() { echo "$CHECK_PREFIX: skip - $*"; }
+# A guest booted again because it died before its init ran (never after a
+# check): counted apart, neither passed nor failed (tests/lib/realguest.sh).
+retry() { echo "$CHECK_PREFIX: retry - $*"; }
 # check_grep FILE REGEX DESCRIPTION
 check_grep() {
 	if grep -qE -- "$2" "$1"; then ok "$3"; else notok "$3 (no line matching /$2/ in $1)"; fi

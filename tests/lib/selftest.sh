@@ -39,4 +39,40 @@ chmod +x "$avp"
 if rg_avp_has_option --opt-1; then ok "rg_avp_has_option finds the first option of a long help"; else notok "rg_avp_has_option missed --opt-1"; fi
 if rg_avp_has_option --vsock-peer; then ok "rg_avp_has_option finds the last option"; else notok "rg_avp_has_option missed --vsock-peer"; fi
 if rg_avp_has_option --nope; then notok "rg_avp_has_option claims --nope"; else ok "rg_avp_has_option: --nope is absent"; fi
+# rg_boot: the boot-retry policy. A fake VM reads its behaviour for each
+# attempt from a script of outcomes, one line per boot.
+fakevm() { # prints what attempt N of the plan says, exits with its status
+	local n; n=$(($(cat "$work/attempts" 2>/dev/null || echo 0) + 1))
+	echo "$n" >"$work/attempts"
+	case $(sed -n "${n}p" "$work/plan") in
+	ok) echo "[    0.1] Linux"; echo "$RG_INIT_LINE"; echo "test output"; return 0 ;;
+	die) echo "PCI: Fatal: No config space access function found"; return 2 ;;
+	die-qemu) echo "PCI: Fatal: No config space access function found"; return 0 ;;
+	hang) echo "[    0.1] Linux"; return 124 ;;
+	refused) echo "avp: error: kernel x: not a bzImage"; return 1 ;;
+	late-crash) echo "$RG_INIT_LINE"; echo "Kernel panic"; return 2 ;;
+	esac
+}
+# boot_case NAME PLAN WANT_ATTEMPTS WANT_RC WANT_RETRY_LINES
+boot_case() {
+	printf '%s\n' $2 >"$work/plan"
+	rm -f "$work/attempts" "$work/boot.log"*
+	rg_boot "case $1" "$work/boot.log" fakevm >"$work/said"
+	check_eq "$(cat "$work/attempts") rc=$rc retries=$(grep -c ': retry - ' "$work/said")" \
+		"$3 rc=$4 retries=$5" "rg_boot: $1"
+}
+boot_case "a clean boot is run once" "ok" 1 0 0
+boot_case "a death in kernel boot is booted again" "die ok" 2 0 1
+boot_case "QEMU's silent reset (exit 0, no init) too" "die-qemu die ok" 3 0 2
+boot_case "at most RG_BOOT_TRIES boots, the last one's status stays" "die die die ok" 3 2 2
+boot_case "a hang is not retried" "hang ok" 1 124 0
+boot_case "a refused configuration is not retried" "refused ok" 1 1 0
+boot_case "a crash after init started is not retried" "late-crash ok" 1 2 0
+printf '%s\n' die ok >"$work/plan"; rm -f "$work/attempts" "$work/boot.log"*
+rg_boot keep "$work/boot.log" fakevm >/dev/null
+if grep -q 'PCI: Fatal' "$work/boot.log.try1" && grep -q "$RG_INIT_LINE" "$work/boot.log"; then
+	ok "rg_boot keeps the dead attempt's log beside the last one"
+else
+	notok "rg_boot: attempt logs not kept as LOG.tryN"
+fi
 finish

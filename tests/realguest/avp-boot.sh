@@ -34,12 +34,11 @@ ip -6 addr add fe80::1/64 dev "$tap"
 
 log="$out/avp-main.log"
 start=$(date +%s.%N)
-timeout -k 5 240 "$avp" run --kernel "$kernel" --initrd "$initrd" \
+rg_boot "main boot" "$log" timeout -k 5 240 "$avp" run --kernel "$kernel" --initrd "$initrd" \
 	--cmdline "console=ttyS0 panic=-1 quiet avp.test=avp-main" \
 	--cpus 2 --memory 256 --disk "$work/rw.img" --disk "$work/ro.img,ro" \
 	--net "tap=$tap,mac=52:54:00:12:34:56" --rng --console "file:$work/hvc0.log" \
-	--timing </dev/null >"$log" 2>&1
-rc=$?
+	--timing
 end=$(date +%s.%N)
 tr -d '\r' <"$log" >"$log.txt"
 echo "avp-boot: main boot took $(awk "BEGIN{printf \"%.1f\", $end - $start}") s, avp exit $rc"
@@ -66,10 +65,8 @@ if [ "$rx" -gt 0 ]; then ok "host side of the tap received $rx packets from the 
 
 # --- boot 2: reboot ------------------------------------------------------
 log="$out/avp-reboot.log"
-timeout -k 5 180 "$avp" run --kernel "$kernel" --initrd "$initrd" \
-	--cmdline "console=ttyS0 panic=-1 quiet avp.test=reboot" --memory 192 \
-	</dev/null >"$log" 2>&1
-rc=$?
+rg_boot "reboot boot" "$log" timeout -k 5 180 "$avp" run --kernel "$kernel" --initrd "$initrd" \
+	--cmdline "console=ttyS0 panic=-1 quiet avp.test=reboot" --memory 192
 tr -d '\r' <"$log" >"$log.txt"
 check_grep "$log.txt" '^reboot-test: rebooting' "reboot guest ran its test"
 check_eq "$rc" 3 "guest reboot ends avp with status 3"

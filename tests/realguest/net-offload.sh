@@ -30,10 +30,9 @@ nb_serve "$tap" "$out/net-offload-host.log"
 read -r rb0 rp0 tb0 tp0 < <(nb_counts "$tap")
 
 log="$out/net-offload.log"
-timeout -k 5 400 "$avp" run --kernel "$kernel" --initrd "$initrd" \
+rg_boot "offload boot" "$log" timeout -k 5 400 "$avp" run --kernel "$kernel" --initrd "$initrd" \
 	--cmdline "console=ttyS0 panic=-1 quiet avp.test=net-offload avp.mib=32" \
-	--memory 256 --net "tap=$tap,mac=52:54:00:12:34:58" </dev/null >"$log" 2>&1
-rc=$?
+	--memory 256 --net "tap=$tap,mac=52:54:00:12:34:58"
 tr -d '\r' <"$log" >"$log.txt"
 read -r rb1 rp1 tb1 tp1 < <(nb_counts "$tap")
 # The server is done once the guest closed; one the guest never reached

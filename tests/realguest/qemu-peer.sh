@@ -31,16 +31,18 @@ printf 'AVP-DISK-SIGNATURE' | dd of="$disk" conv=notrunc status=none
 # provides (acpi=on is its default).  -nodefaults drops the default NIC etc.
 t0=$(date +%s.%N)
 set +e
-timeout -k 5 300 qemu-system-x86_64 -enable-kvm -M microvm,acpi=on -cpu host -m 256 -smp 1 \
+CHECK_PREFIX=qemu-peer
+source tests/lib/check.sh
+source tests/lib/realguest.sh
+rg_boot "QEMU boot" "$log.raw" timeout -k 5 300 qemu-system-x86_64 -enable-kvm -M microvm,acpi=on -cpu host -m 256 -smp 1 \
     -nodefaults -no-user-config -nographic -serial stdio -no-reboot \
     -kernel "$kernel" -initrd "$initrd" \
     -append "console=ttyS0 panic=-1 quiet avp.test=smoke" \
     -drive "file=$disk,if=none,id=d0,format=raw" -device virtio-blk-device,drive=d0 \
     -device virtio-rng-device \
     -netdev user,id=n0 -device virtio-net-device,netdev=n0,mac=52:54:00:12:34:56 \
-    -chardev null,id=con0 -device virtio-serial-device -device virtconsole,chardev=con0 \
-    </dev/null 2>&1 | tr -d '\r' | tee "$log"
-rc=${PIPESTATUS[0]}
+    -chardev null,id=con0 -device virtio-serial-device -device virtconsole,chardev=con0
+tr -d '\r' <"$log.raw" | tee "$log"
 set -e
 t1=$(date +%s.%N)
 echo "qemu-peer: QEMU exited $rc after $(awk "BEGIN{printf \"%.1f\", $t1 - $t0}") s"

@@ -20,10 +20,9 @@ trap 'rm -rf "$work"' EXIT
 python3 tests/lib/wavcheck.py gen "$work/in.wav" 440 2 || { notok "cannot generate in.wav"; finish; exit 1; }
 
 log="$out/avp-sound.log"
-timeout -k 5 240 "$avp" run --kernel "$kernel" --initrd "$initrd" \
+rg_boot "sound boot" "$log" timeout -k 5 240 "$avp" run --kernel "$kernel" --initrd "$initrd" \
 	--cmdline "console=ttyS0 panic=-1 quiet avp.test=sound" --memory 256 \
-	--sound "out=$work/out.wav,in=$work/in.wav" </dev/null >"$log" 2>&1
-rc=$?
+	--sound "out=$work/out.wav,in=$work/in.wav"
 tr -d '\r' <"$log" >"$log.txt"
 sed 's/^/  | /' "$log.txt" | grep -vE '^  \| (block|net):' | tail -n 40
 cp "$work/out.wav" "$out/sound-out.wav" 2>/dev/null

@@ -24,14 +24,19 @@ fi
 
 # run_avp NAME TIMEOUT AVP-ARGS...: runs avp, every output line prefixed with
 # the host's time of arrival, into $out/watchdog-NAME.log; sets rc.
+# A guest that dies in kernel boot is booted again (rg_boot).
+stamped_avp() { # TIMEOUT AVP-ARGS...: avp's output, each line time-stamped
+	local limit=$1
+	shift
+	timeout -k 5 "$limit" "$avp" run --kernel "$kernel" --initrd "$initrd" --memory 192 "$@" 2>&1 |
+		while IFS= read -r line; do printf '%s %s\n' "$EPOCHREALTIME" "${line//$'\r'/}"; done
+	return "${PIPESTATUS[0]}"
+}
 run_avp() {
 	local name=$1 limit=$2
 	shift 2
 	log="$out/watchdog-$name.log"
-	timeout -k 5 "$limit" "$avp" run --kernel "$kernel" --initrd "$initrd" --memory 192 \
-		"$@" </dev/null 2>&1 |
-		while IFS= read -r line; do printf '%s %s\n' "$EPOCHREALTIME" "${line//$'\r'/}"; done >"$log"
-	rc=${PIPESTATUS[0]}
+	rg_boot "boot '$name'" "$log" stamped_avp "$limit" "$@"
 	echo "watchdog: boot '$name': avp exit $rc"
 	sed 's/^[0-9.]* /  | /' "$log" | grep -vE '^  \| *$' | tail -n 25
 }
