@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "avp/cli.h"
+#include "avp/config/options.h"
 
 struct parsed {
 	struct avp_config cfg;
@@ -161,13 +162,13 @@ static void test_mac_parser(void **state)
 	uint8_t mac[6];
 
 	(void)state;
-	assert_int_equal(cli_parse_mac("52:54:00:ab:CD:ef", mac), 0);
+	assert_int_equal(avp_parse_mac("52:54:00:ab:CD:ef", mac), 0);
 	assert_int_equal(mac[3], 0xab);
 	assert_int_equal(mac[4], 0xcd);
-	assert_int_equal(cli_parse_mac("52:54:00:ab:CD:ef:", mac), -EINVAL);
-	assert_int_equal(cli_parse_mac("52:54:00:ab:CD: f", mac), -EINVAL);
-	assert_int_equal(cli_parse_mac("52-54-00-ab-cd-ef", mac), -EINVAL);
-	assert_int_equal(cli_parse_mac("", mac), -EINVAL);
+	assert_int_equal(avp_parse_mac("52:54:00:ab:CD:ef:", mac), -EINVAL);
+	assert_int_equal(avp_parse_mac("52:54:00:ab:CD: f", mac), -EINVAL);
+	assert_int_equal(avp_parse_mac("52-54-00-ab-cd-ef", mac), -EINVAL);
+	assert_int_equal(avp_parse_mac("", mac), -EINVAL);
 }
 
 int main(void)

@@ -14,8 +14,12 @@
  * instead of running. */
 int machine_run(const struct avp_config *cfg, FILE *out, enum vm_exit_reason *reason);
 
-/* Builds the devices of cfg on vm (used by machine_run and tests). */
+/* Builds the devices of cfg on vm, in cfg's declaration order (used by
+ * machine_run and tests). */
 int machine_add_devices(struct vm *vm, const struct avp_config *cfg);
+/* Stops the vCPUs and detaches and frees every device machine_add_devices
+ * attached; before vm_destroy. */
+void machine_remove_devices(struct vm *vm);
 
 /* The platform description (AVP-BOOT-4) as one JSON document. */
 int machine_describe(const struct vm *vm, FILE *out);

@@ -6,7 +6,7 @@
 
 #include "avp_version.h"
 #include "avp/arch.h"
-#include "avp/machine.h"
+#include "avp/vmm/machine.h"
 
 static json_object *hex(uint64_t v)
 {
