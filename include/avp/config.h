@@ -246,6 +246,9 @@ int avp_config_add_watchdog(struct avp_config *cfg, const struct avp_watchdog_cf
  * chr's old path is freed. 0, -EINVAL or -ENOMEM. */
 int avp_parse_chardev(const char *text, const char *base_dir, struct avp_chardev_cfg *chr);
 
+/* Whether cfg has a device of kind. */
+bool avp_config_has(const struct avp_config *cfg, enum avp_device_kind kind);
+
 /* Checks between options that no single adder sees (serial and console
  * on one file, vsock peers without a vsock, the jail's ids). e->key names
  * the option at fault: "serial", "vsock-peer", "jail", "uid". */

@@ -316,6 +316,34 @@ int avp_config_add_watchdog(struct avp_config *cfg, const struct avp_watchdog_cf
 	return 0;
 }
 
+bool avp_config_has(const struct avp_config *cfg, enum avp_device_kind kind)
+{
+	/* From the typed fields, not devices[]: a config built by hand (tests,
+	 * fuzzers) has no declaration order but is still what runs. */
+	switch (kind) {
+	case AVP_DEV_DISK:
+		return cfg->ndisks > 0;
+	case AVP_DEV_NET:
+		return cfg->nnets > 0;
+	case AVP_DEV_CONSOLE:
+		return cfg->console.kind != AVP_CHR_NONE;
+	case AVP_DEV_RNG:
+		return cfg->rng;
+	case AVP_DEV_GPU:
+		return cfg->gpu.enabled;
+	case AVP_DEV_SOUND:
+		return cfg->sound.enabled;
+	case AVP_DEV_VSOCK:
+		return cfg->vsock.cid != 0;
+	case AVP_DEV_INPUT:
+		return cfg->ninputs > 0;
+	case AVP_DEV_WATCHDOG:
+		return cfg->watchdog.enabled;
+	default:
+		return false;
+	}
+}
+
 int avp_config_check(const struct avp_config *cfg, struct avp_config_err *e)
 {
 	if (cfg->console.kind == AVP_CHR_FILE && cfg->serial.kind == AVP_CHR_FILE &&
