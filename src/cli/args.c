@@ -177,22 +177,6 @@ void cli_run_usage(FILE *out)
 	      out);
 }
 
-/* strtoull that insists on a whole decimal number within [min, max]. */
-static int parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (!text || !*text || *text == '-' || *text == '+')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(text, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 static int replace_string(char **slot, const char *value)
 {
 	free(*slot);
@@ -226,7 +210,7 @@ static int device_option(const struct avp_device_type *t, const char *arg, struc
 static int parse_run_option(int opt, const char *arg, struct avp_config *cfg, FILE *err)
 {
 	struct avp_config_err e = { 0 };
-	uint64_t v;
+	uint32_t v;
 
 	if (opt >= OPT_DEVICE) {
 		size_t ntypes;
@@ -249,12 +233,12 @@ static int parse_run_option(int opt, const char *arg, struct avp_config *cfg, FI
 			     AVP_MAX_CMDLINE);
 		return replace_string(&cfg->cmdline, arg);
 	case OPT_CPUS:
-		if (parse_u64(arg, 1, AVP_MAX_CPUS, &v))
+		if (avp_parse_u32(arg, 1, AVP_MAX_CPUS, &v))
 			FAIL("--cpus: expected a number from 1 to %d, got '%s'", AVP_MAX_CPUS, arg);
-		cfg->cpus = (unsigned int)v;
+		cfg->cpus = v;
 		return 0;
 	case OPT_MEMORY:
-		if (parse_u64(arg, AVP_MIN_MEMORY_MIB, AVP_MAX_MEMORY_MIB, &v))
+		if (avp_parse_u32(arg, AVP_MIN_MEMORY_MIB, AVP_MAX_MEMORY_MIB, &v))
 			FAIL("--memory: expected MiB from %d to %d, got '%s'", AVP_MIN_MEMORY_MIB,
 			     AVP_MAX_MEMORY_MIB, arg);
 		cfg->memory_mib = v;
@@ -309,14 +293,14 @@ static int parse_run_option(int opt, const char *arg, struct avp_config *cfg, FI
 	case OPT_UID:
 	case OPT_GID:
 		/* (uid_t)-1 means "unchanged" to setuid and friends. */
-		if (parse_u64(arg, 0, UINT32_MAX - 1, &v))
+		if (avp_parse_u32(arg, 0, UINT32_MAX - 1, &v))
 			FAIL("--%s: expected a number from 0 to %u, got '%s'",
 			     opt == OPT_UID ? "uid" : "gid", UINT32_MAX - 1, arg);
 		if (opt == OPT_UID) {
-			cfg->jail.uid = (uint32_t)v;
+			cfg->jail.uid = v;
 			cfg->jail.uid_set = true;
 		} else {
-			cfg->jail.gid = (uint32_t)v;
+			cfg->jail.gid = v;
 			cfg->jail.gid_set = true;
 		}
 		return 0;

@@ -72,6 +72,25 @@ static void undeclare(struct avp_config *cfg, enum avp_device_kind kind)
 	cfg->ndevices = out;
 }
 
+/* Adders take over the device's strings either way: on failure, one is
+ * freed here. Returns ret. */
+static int drop_on_error(int ret, char **owned)
+{
+	if (ret) {
+		free(*owned);
+		*owned = NULL;
+	}
+	return ret;
+}
+
+static bool disk_used(const struct avp_config *cfg, const char *path)
+{
+	for (unsigned int i = 0; i < cfg->ndisks; i++)
+		if (strcmp(cfg->disks[i].path, path) == 0)
+			return true;
+	return false;
+}
+
 int avp_config_add_disk(struct avp_config *cfg, struct avp_disk_cfg *disk,
 			struct avp_config_err *e)
 {
@@ -81,17 +100,13 @@ int avp_config_add_disk(struct avp_config *cfg, struct avp_disk_cfg *disk,
 		ret = avp_config_fail(e, NULL, "at most %d disks", AVP_MAX_DISKS);
 	else if (!disk->path || !*disk->path)
 		ret = avp_config_fail(e, "path", "a disk needs the path of its image");
-	for (unsigned int i = 0; !ret && i < cfg->ndisks; i++)
-		if (strcmp(cfg->disks[i].path, disk->path) == 0)
-			ret = avp_config_fail(e, "path", "\"%s\" is already used by another disk "
-					      "(given twice)", disk->path);
-	if (!ret)
+	else if (disk_used(cfg, disk->path))
+		ret = avp_config_fail(e, "path", "\"%s\" is already used by another disk "
+				      "(given twice)", disk->path);
+	else
 		ret = declare(cfg, AVP_DEV_DISK, cfg->ndisks, e);
-	if (ret) {
-		free(disk->path);
-		disk->path = NULL;
+	if (drop_on_error(ret, &disk->path))
 		return ret;
-	}
 	cfg->disks[cfg->ndisks++] = *disk;
 	return 0;
 }
@@ -114,11 +129,8 @@ int avp_config_add_net(struct avp_config *cfg, struct avp_net_cfg *net, struct a
 					      "device (given twice)", net->tap);
 	if (!ret)
 		ret = declare(cfg, AVP_DEV_NET, cfg->nnets, e);
-	if (ret) {
-		free(net->tap);
-		net->tap = NULL;
+	if (drop_on_error(ret, &net->tap))
 		return ret;
-	}
 	cfg->nets[cfg->nnets++] = *net;
 	return 0;
 }
@@ -143,11 +155,8 @@ int avp_config_add_console(struct avp_config *cfg, struct avp_chardev_cfg *chr,
 		ret = avp_config_fail(e, "backend", "file: needs a path");
 	if (!ret)
 		ret = declare(cfg, AVP_DEV_CONSOLE, 0, e);
-	if (ret) {
-		free(chr->path);
-		chr->path = NULL;
+	if (drop_on_error(ret, &chr->path))
 		return ret;
-	}
 	cfg->console = *chr;
 	return 0;
 }
@@ -243,11 +252,8 @@ int avp_config_add_vsock(struct avp_config *cfg, struct avp_vsock_cfg *vsock,
 		ret = avp_config_fail(e, "socket", "a vsock device needs the path of its socket");
 	if (!ret)
 		ret = declare(cfg, AVP_DEV_VSOCK, 0, e);
-	if (ret) {
-		free(vsock->socket);
-		vsock->socket = NULL;
+	if (drop_on_error(ret, &vsock->socket))
 		return ret;
-	}
 	cfg->vsock.cid = vsock->cid;
 	cfg->vsock.socket = vsock->socket;
 	return 0;
@@ -266,11 +272,8 @@ int avp_config_add_vsock_peer(struct avp_config *cfg, struct avp_vsock_peer *pee
 	for (unsigned int i = 0; !ret && i < cfg->vsock.npeers; i++)
 		if (cfg->vsock.peers[i].cid == peer->cid)
 			ret = avp_config_fail(e, "cid", "CID %u is given twice", peer->cid);
-	if (ret) {
-		free(peer->socket);
-		peer->socket = NULL;
+	if (drop_on_error(ret, &peer->socket))
 		return ret;
-	}
 	cfg->vsock.peers[cfg->vsock.npeers++] = *peer;
 	return 0;
 }

@@ -6,16 +6,14 @@
 #include "avp/config/options.h"
 #include "avp/devices/virtio_blk.h"
 
-enum { K_PATH, K_RO, K_RW };
-static const struct avp_opt_key disk_keys[] = {
-	[K_PATH] = { "path", AVP_OPT_LEAD, 0, 0 },
-	[K_RO] = { "ro", AVP_OPT_WORD, 0, 0 },
-	[K_RW] = { "rw", AVP_OPT_WORD, 0, 0 },
-	{ NULL, 0, 0, 0 },
-};
-
 int virtio_blk_parse_opt(const char *text, struct avp_disk_cfg *disk)
 {
+	/* PATH first, then at most one of ro and rw. */
+	enum { K_PATH, K_RO, K_RW };
+	static const struct avp_opt_key disk_keys[] = {
+		{ "path", AVP_OPT_LEAD, 0, 0 }, { "ro", AVP_OPT_WORD, 0, 0 },
+		{ "rw", AVP_OPT_WORD, 0, 0 },	{ NULL, 0, 0, 0 },
+	};
 	struct avp_opts o;
 	char *path = NULL;
 	int ret = avp_opts_parse(&o, text, disk_keys);

@@ -5,15 +5,12 @@
 #include "avp/config/options.h"
 #include "avp/devices/virtio_net.h"
 
-enum { K_TAP, K_MAC };
-static const struct avp_opt_key net_keys[] = {
-	[K_TAP] = { "tap", AVP_OPT_STR, 0, 0 },
-	[K_MAC] = { "mac", AVP_OPT_STR, 0, 0 },
-	{ NULL, 0, 0, 0 },
-};
-
 int virtio_net_parse_opt(const char *text, struct avp_net_cfg *net)
 {
+	enum { K_TAP, K_MAC };
+	static const struct avp_opt_key net_keys[] = {
+		{ "tap", AVP_OPT_STR, 0, 0 }, { "mac", AVP_OPT_STR, 0, 0 }, { NULL, 0, 0, 0 },
+	};
 	struct avp_net_cfg n = { 0 };
 	struct avp_opts o;
 	int ret = avp_opts_parse(&o, text, net_keys);

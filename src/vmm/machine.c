@@ -53,10 +53,13 @@ int machine_add_devices(struct vm *vm, const struct avp_config *cfg)
 void machine_remove_devices(struct vm *vm)
 {
 	vm_stop_vcpus(vm);
-	for (unsigned int i = 0; i < vm->nmmio_devs; i++)
-		if (vm->mmio_devs[i].dev)
-			virtio_mmio_detach(vm->mmio_devs[i].dev);
-	vm->nmmio_devs = 0;
+	/* Last attached, first detached. */
+	while (vm->nmmio_devs > 0) {
+		struct virtio_dev *dev = vm->mmio_devs[--vm->nmmio_devs].dev;
+
+		if (dev)
+			virtio_mmio_detach(dev);
+	}
 }
 
 /* SIGINT/SIGTERM/SIGHUP end the VM through the normal exit path, so the

@@ -15,29 +15,29 @@
 
 /* ---- command-line values into the config, through the adders ---- */
 
-static int disk_option(struct avp_config *cfg, const char *text, struct avp_config_err *e)
+/* Option text -> the device's config (its parser) -> the config's adder. */
+#define OPTION(name, type, parse, add)                                                   \
+	static int name(struct avp_config *cfg, const char *text, struct avp_config_err *e) \
+	{                                                                                \
+		type c = { 0 };                                                          \
+		int ret = parse(text, &c);                                               \
+                                                                                         \
+		return ret ? ret : add(cfg, &c, e);                                      \
+	}
+
+OPTION(disk_option, struct avp_disk_cfg, virtio_blk_parse_opt, avp_config_add_disk)
+OPTION(net_option, struct avp_net_cfg, virtio_net_parse_opt, avp_config_add_net)
+OPTION(gpu_option, struct avp_gpu_cfg, virtio_gpu_parse_opt, avp_config_add_gpu)
+OPTION(sound_option, struct avp_sound_cfg, virtio_snd_parse_opt, avp_config_add_sound)
+OPTION(vsock_option, struct avp_vsock_cfg, virtio_vsock_parse_opt, avp_config_add_vsock)
+OPTION(input_option, struct avp_input_cfg, virtio_input_parse_opt, avp_config_add_input)
+OPTION(watchdog_option, struct avp_watchdog_cfg, watchdog_parse_opt, avp_config_add_watchdog)
+
+static int chardev_text(const char *text, struct avp_chardev_cfg *chr)
 {
-	struct avp_disk_cfg d;
-	int ret = virtio_blk_parse_opt(text, &d);
-
-	return ret ? ret : avp_config_add_disk(cfg, &d, e);
+	return avp_parse_chardev(text, NULL, chr);
 }
-
-static int net_option(struct avp_config *cfg, const char *text, struct avp_config_err *e)
-{
-	struct avp_net_cfg n;
-	int ret = virtio_net_parse_opt(text, &n);
-
-	return ret ? ret : avp_config_add_net(cfg, &n, e);
-}
-
-static int console_option(struct avp_config *cfg, const char *text, struct avp_config_err *e)
-{
-	struct avp_chardev_cfg c = { 0 };
-	int ret = avp_parse_chardev(text, NULL, &c);
-
-	return ret ? ret : avp_config_add_console(cfg, &c, e);
-}
+OPTION(console_option, struct avp_chardev_cfg, chardev_text, avp_config_add_console)
 
 static int rng_option(struct avp_config *cfg, const char *text, struct avp_config_err *e)
 {
@@ -45,92 +45,28 @@ static int rng_option(struct avp_config *cfg, const char *text, struct avp_confi
 	return avp_config_add_rng(cfg, e);
 }
 
-static int gpu_option(struct avp_config *cfg, const char *text, struct avp_config_err *e)
-{
-	struct avp_gpu_cfg g;
-	int ret = virtio_gpu_parse_opt(text, &g);
-
-	return ret ? ret : avp_config_add_gpu(cfg, &g, e);
-}
-
-static int sound_option(struct avp_config *cfg, const char *text, struct avp_config_err *e)
-{
-	struct avp_sound_cfg s;
-	int ret = virtio_snd_parse_opt(text, &s);
-
-	return ret ? ret : avp_config_add_sound(cfg, &s, e);
-}
-
-static int vsock_option(struct avp_config *cfg, const char *text, struct avp_config_err *e)
-{
-	struct avp_vsock_cfg v = { 0 };
-	int ret = virtio_vsock_parse_opt(text, &v);
-
-	return ret ? ret : avp_config_add_vsock(cfg, &v, e);
-}
-
-static int input_option(struct avp_config *cfg, const char *text, struct avp_config_err *e)
-{
-	struct avp_input_cfg in;
-	int ret = virtio_input_parse_opt(text, &in);
-
-	return ret ? ret : avp_config_add_input(cfg, &in, e);
-}
-
-static int watchdog_option(struct avp_config *cfg, const char *text, struct avp_config_err *e)
-{
-	struct avp_watchdog_cfg w;
-	int ret = watchdog_parse_opt(text, &w);
-
-	return ret ? ret : avp_config_add_watchdog(cfg, &w, e);
-}
-
 /* ---- constructors on the config's index-th device of a kind ---- */
 
-static int disk_create(struct virtio_dev **out, const struct avp_config *cfg, unsigned int i)
-{
-	return virtio_blk_create(out, &cfg->disks[i]);
-}
+#define CREATE(name, fn, device)                                                        \
+	static int name(struct virtio_dev **out, const struct avp_config *cfg, unsigned int i) \
+	{                                                                               \
+		(void)i;                                                                \
+		return fn(out, &cfg->device);                                           \
+	}
 
-static int net_create(struct virtio_dev **out, const struct avp_config *cfg, unsigned int i)
-{
-	return virtio_net_create(out, &cfg->nets[i]);
-}
-
-static int console_create(struct virtio_dev **out, const struct avp_config *cfg, unsigned int i)
-{
-	(void)i;
-	return virtio_console_create(out, &cfg->console);
-}
+CREATE(disk_create, virtio_blk_create, disks[i])
+CREATE(net_create, virtio_net_create, nets[i])
+CREATE(console_create, virtio_console_create, console)
+CREATE(gpu_create, virtio_gpu_create, gpu)
+CREATE(sound_create, virtio_snd_create, sound)
+CREATE(vsock_create, virtio_vsock_create, vsock)
+CREATE(input_create, virtio_input_create, inputs[i])
 
 static int rng_create(struct virtio_dev **out, const struct avp_config *cfg, unsigned int i)
 {
 	(void)cfg;
 	(void)i;
 	return virtio_rng_create(out);
-}
-
-static int gpu_create(struct virtio_dev **out, const struct avp_config *cfg, unsigned int i)
-{
-	(void)i;
-	return virtio_gpu_create(out, &cfg->gpu);
-}
-
-static int sound_create(struct virtio_dev **out, const struct avp_config *cfg, unsigned int i)
-{
-	(void)i;
-	return virtio_snd_create(out, &cfg->sound);
-}
-
-static int vsock_create(struct virtio_dev **out, const struct avp_config *cfg, unsigned int i)
-{
-	(void)i;
-	return virtio_vsock_create(out, &cfg->vsock);
-}
-
-static int input_create(struct virtio_dev **out, const struct avp_config *cfg, unsigned int i)
-{
-	return virtio_input_create(out, &cfg->inputs[i]);
 }
 
 /* ---- the table ---- */
