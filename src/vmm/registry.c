@@ -83,38 +83,42 @@ static const char *const watchdog_keys[] = { "type", "action", NULL };
 
 static const struct avp_device_type types[] = {
 	{
-		.kind = AVP_DEV_DISK, .name = "disk", .option_syntax = "PATH[,ro]",
+		.kind = AVP_DEV_DISK, .name = "disk", .virtio_id = VIRTIO_ID_BLOCK,
+		.option_syntax = "PATH[,ro]",
 		.option_help = "virtio-blk on a raw image; repeat for more (up to 8);\n"
 			       ",, is a comma in PATH",
 		.bundle_keys = disk_keys, .add_option = disk_option, .create = disk_create,
 	},
 	{
-		.kind = AVP_DEV_NET, .name = "net",
+		.kind = AVP_DEV_NET, .name = "net", .virtio_id = VIRTIO_ID_NET,
 		.option_syntax = "tap=NAME[,mac=XX:XX:XX:XX:XX:XX]",
 		.option_help = "virtio-net on an existing or new tap; repeat (up to 4)",
 		.bundle_keys = net_keys, .add_option = net_option, .create = net_create,
 	},
 	{
-		.kind = AVP_DEV_RNG, .name = "rng",
+		.kind = AVP_DEV_RNG, .name = "rng", .virtio_id = VIRTIO_ID_RNG,
 		.option_help = "virtio-rng fed by the host's getrandom()",
 		.bundle_keys = rng_keys, .add_option = rng_option, .create = rng_create,
 	},
 	{
-		.kind = AVP_DEV_CONSOLE, .name = "console", .option_syntax = "stdio|file:PATH|none",
+		.kind = AVP_DEV_CONSOLE, .name = "console", .virtio_id = VIRTIO_ID_CONSOLE,
+		.option_syntax = "stdio|file:PATH|none",
 		.option_help = "virtio-console, the guest's hvc0 (default none); with\n"
 			       "stdio it takes the keyboard and the UART only prints",
 		.bundle_keys = console_keys, .add_option = console_option,
 		.create = console_create,
 	},
 	{
-		.kind = AVP_DEV_VSOCK, .name = "vsock", .option_syntax = "cid=N,socket=PATH",
+		.kind = AVP_DEV_VSOCK, .name = "vsock", .virtio_id = VIRTIO_ID_VSOCK,
+		.option_syntax = "cid=N,socket=PATH",
 		.option_help = "virtio-vsock with guest CID N (3-4294967294); host\n"
 			       "programs connect to PATH and send 'CONNECT <port>\\n';\n"
 			       "the guest's connections to CID 2 port P reach PATH_P",
 		.bundle_keys = vsock_keys, .add_option = vsock_option, .create = vsock_create,
 	},
 	{
-		.kind = AVP_DEV_GPU, .name = "gpu", .option_syntax = "on|width=W,height=H",
+		.kind = AVP_DEV_GPU, .name = "gpu", .virtio_id = VIRTIO_ID_GPU,
+		.option_syntax = "on|width=W,height=H",
 		.option_help = "virtio-gpu 2D, one display (default 1280x720, also\n"
 			       "for a size left out); the control socket's\n"
 			       "screenshot command saves it as PNG",
@@ -122,7 +126,7 @@ static const struct avp_device_type types[] = {
 		.register_api = virtio_gpu_register_api,
 	},
 	{
-		.kind = AVP_DEV_INPUT, .name = "input",
+		.kind = AVP_DEV_INPUT, .name = "input", .virtio_id = VIRTIO_ID_INPUT,
 		.option_syntax = "keyboard | touch[,width=W,height=H]",
 		.option_help = "virtio-input keyboard or multi-touch screen (default\n"
 			       "1280x720, also for a size left out), fed through\n"
@@ -131,14 +135,16 @@ static const struct avp_device_type types[] = {
 		.register_api = virtio_input_register_api,
 	},
 	{
-		.kind = AVP_DEV_SOUND, .name = "sound", .option_syntax = "out=OUT.wav[,in=IN.wav]",
+		.kind = AVP_DEV_SOUND, .name = "sound", .virtio_id = VIRTIO_ID_SOUND,
+		.option_syntax = "out=OUT.wav[,in=IN.wav]",
 		.option_help = "virtio-sound: what the guest plays is written to\n"
 			       "OUT.wav, what it records is read from IN.wav (looped);\n"
 			       "either may be left out (output dropped, input silent)",
 		.bundle_keys = sound_keys, .add_option = sound_option, .create = sound_create,
 	},
 	{
-		.kind = AVP_DEV_WATCHDOG, .name = "watchdog", .option_syntax = "[action=exit|reset]",
+		.kind = AVP_DEV_WATCHDOG, .name = "watchdog",
+		.option_syntax = "[action=exit|reset]",
 		.option_optional = true,
 		.option_help = "a watchdog the guest's standard driver (Linux\n"
 			       "wdat_wdt) arms and feeds; when it expires avp ends\n"
@@ -160,6 +166,14 @@ const struct avp_device_type *avp_device_type(enum avp_device_kind kind)
 {
 	for (size_t i = 0; i < NTYPES; i++)
 		if (types[i].kind == kind)
+			return &types[i];
+	return NULL;
+}
+
+const struct avp_device_type *avp_device_type_by_virtio_id(unsigned int virtio_id)
+{
+	for (size_t i = 0; virtio_id && i < NTYPES; i++)
+		if (types[i].virtio_id == virtio_id)
 			return &types[i];
 	return NULL;
 }

@@ -192,6 +192,9 @@ static void test_describe_shows_the_order(void **state)
 	assert_int_equal(address_of(a, "virtio-rng"), base + stride);
 	assert_int_equal(address_of(b, "virtio-rng"), base);
 	assert_int_equal(address_of(b, "virtio-blk"), base + stride);
+	/* Each entry names the option that declared it (the registry's). */
+	assert_non_null(strstr(strstr(a, "\"type\":\"virtio-blk\""), "\"declared_as\":\"disk\""));
+	assert_non_null(strstr(strstr(b, "\"type\":\"virtio-rng\""), "\"declared_as\":\"rng\""));
 	free(a);
 	free(b);
 }

@@ -17,6 +17,8 @@ struct avp_device_type {
 	enum avp_device_kind kind;
 	/* The bundle's "type" and the command-line option (--NAME). */
 	const char *name;
+	/* Its VIRTIO device ID, for --describe; 0: not a VIRTIO device. */
+	unsigned int virtio_id;
 	/* The option's value as the usage text shows it, and its help
 	 * (lines after the first start with spaces); NULL value: no value. */
 	const char *option_syntax;
@@ -40,5 +42,6 @@ struct avp_device_type {
 const struct avp_device_type *avp_device_types(size_t *n);
 const struct avp_device_type *avp_device_type(enum avp_device_kind kind);
 const struct avp_device_type *avp_device_type_by_name(const char *name);
+const struct avp_device_type *avp_device_type_by_virtio_id(unsigned int virtio_id);
 
 #endif
