@@ -537,6 +537,7 @@ static int parse_restart(struct json_object *root, struct avp_bundle *b, struct 
 
 static int parse_top(struct json_object *root, struct avp_bundle *b, struct jc_err *e)
 {
+	struct avp_config_err ce = { 0 };
 	const char *s;
 	int64_t v;
 	int ret = jc_check_object(root, "", top_keys, e);
@@ -580,11 +581,8 @@ static int parse_top(struct json_object *root, struct avp_bundle *b, struct jc_e
 		return ret;
 	if (b->critical && !b->cfg.affinity_set)
 		return jc_fail(e, "critical", "a critical VM must pin its vCPUs (add cpus.affinity)");
-	if (b->cfg.console.kind == AVP_CHR_FILE && b->cfg.serial.kind == AVP_CHR_FILE &&
-	    strcmp(b->cfg.console.path, b->cfg.serial.path) == 0)
-		return jc_fail(e, "serial", "the serial port and the console cannot write the same "
-			       "file");
-	return 0;
+	ret = avp_config_check(&b->cfg, &ce);
+	return ret ? jc_fail(e, ce.key ? ce.key : "", "%s", ce.text) : 0;
 }
 
 /* Messages about values read "config.json: PATH: ...", like the syntax
