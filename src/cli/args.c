@@ -1,8 +1,9 @@
-/* The avp command line. Every rejection names the option, the value and
+/* The avp command line: a thin front end over the config's adders
+ * (src/config/config.c), with one option per entry of the device registry
+ * (src/vmm/registry.c). Every rejection names the option, the value and
  * what would be accepted, on one line. */
 #include <errno.h>
 #include <getopt.h>
-#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
