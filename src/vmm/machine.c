@@ -50,13 +50,16 @@ int machine_add_devices(struct vm *vm, const struct avp_config *cfg)
 	return 0;
 }
 
-void machine_remove_devices(struct vm *vm)
+void machine_detach_devices(struct vm *vm)
 {
+	/* Workers may be running device code; the vCPUs go first so no
+	 * register access reaches a device being destroyed. Last attached,
+	 * first detached. */
 	vm_stop_vcpus(vm);
-	/* Last attached, first detached. */
-	while (vm->nmmio_devs > 0) {
-		struct virtio_dev *dev = vm->mmio_devs[--vm->nmmio_devs].dev;
+	for (unsigned int i = vm->nmmio_devs; i-- > 0;) {
+		struct virtio_dev *dev = vm->mmio_devs[i].dev;
 
+		vm->mmio_devs[i].dev = NULL;
 		if (dev)
 			virtio_mmio_detach(dev);
 	}
@@ -172,7 +175,7 @@ int machine_run(const struct avp_config *cfg, FILE *out, enum vm_exit_reason *re
 	}
 	/* The machine built the devices and takes them down; vm_destroy
 	 * then only frees the VM itself. */
-	machine_remove_devices(&vm);
+	machine_detach_devices(&vm);
 	vm_destroy(&vm);
 	if (in_child)
 		supervisor_child_exit(ret, *reason);

@@ -136,8 +136,9 @@ static void test_shuffled_orders(void **state)
 		for (unsigned int i = 0, k = 0; i < n; i++)
 			if (strcmp(d[order[i]].type, "virtio-blk") == 0)
 				assert_string_equal(cfg.disks[k++].path, d[order[i]].value);
-		machine_remove_devices(&vm);
-		assert_int_equal(vm.nmmio_devs, 0);
+		machine_detach_devices(&vm);
+		for (unsigned int i = 0; i < vm.nmmio_devs; i++)
+			assert_null(vm.mmio_devs[i].dev);
 		vm_destroy(&vm);
 		avp_config_free(&cfg);
 	}

@@ -17,9 +17,9 @@ int machine_run(const struct avp_config *cfg, FILE *out, enum vm_exit_reason *re
 /* Builds the devices of cfg on vm, in cfg's declaration order (used by
  * machine_run and tests). */
 int machine_add_devices(struct vm *vm, const struct avp_config *cfg);
-/* Stops the vCPUs and detaches and frees every device machine_add_devices
- * attached; before vm_destroy. */
-void machine_remove_devices(struct vm *vm);
+/* Stops the vCPUs, then detaches and destroys every device attached to
+ * vm; call it before vm_destroy (core does not know the transports). */
+void machine_detach_devices(struct vm *vm);
 
 /* The platform description (AVP-BOOT-4) as one JSON document. */
 int machine_describe(const struct vm *vm, FILE *out);
