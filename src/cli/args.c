@@ -146,7 +146,8 @@ void cli_run_usage(FILE *out)
 	      "                       guest reboot ends avp with status 3 (default) or\n"
 	      "                       restarts the VM\n"
 	      "\n"
-	      "devices, given MMIO windows and interrupts in the order they are given:\n",
+	      "devices (VIRTIO devices get MMIO windows and interrupts in the order\n"
+	      "they are given, docs/devices.md):\n",
 	      out);
 	for (size_t i = 0; i < ntypes; i++)
 		usage_line(out, types[i].name, types[i].option_syntax, types[i].option_help);
