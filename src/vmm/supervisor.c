@@ -1,4 +1,4 @@
-/* The VM in a child process (include/avp/supervisor.h says when and why).
+/* The VM in a child process (include/avp/vmm/supervisor.h says when and why).
  *
  * The child reports how the VM ended through its exit status, in a code of
  * our own rather than avp's documented statuses, so that every exit reason
