@@ -68,7 +68,7 @@ $(BUILD)/gen/avp_version.h: FORCE
 	@$(VERSION_HEADER) > $@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 
-$(BUILD)/obj/src/cli/main.o $(BUILD)/obj/src/core/describe.o: $(BUILD)/gen/avp_version.h
+$(BUILD)/obj/src/cli/main.o $(BUILD)/obj/src/vmm/describe.o: $(BUILD)/gen/avp_version.h
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -116,7 +116,7 @@ $(FUZZ_BUILD)/gen/avp_version.h: FORCE
 	@$(VERSION_HEADER) > $@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 
-$(FUZZ_BUILD)/obj/src/core/describe.o: $(FUZZ_BUILD)/gen/avp_version.h
+$(FUZZ_BUILD)/obj/src/vmm/describe.o: $(FUZZ_BUILD)/gen/avp_version.h
 
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)

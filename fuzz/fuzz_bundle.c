@@ -24,6 +24,7 @@
 
 #include "avp/log.h"
 #include "avp/runtime/bundle.h"
+#include "fuzz_config.h"
 #include "fuzz_guest.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -81,6 +82,7 @@ static void check_bundle(const struct avp_bundle *b)
 	FUZZ_CHECK(cfg->memory_mib >= AVP_MIN_MEMORY_MIB && cfg->memory_mib <= AVP_MAX_MEMORY_MIB);
 	FUZZ_CHECK(cfg->ndisks <= AVP_MAX_DISKS && cfg->nnets <= AVP_MAX_NETS);
 	FUZZ_CHECK(cfg->ninputs <= AVP_MAX_INPUTS);
+	fuzz_check_config(cfg);
 	FUZZ_CHECK(!cfg->cmdline || strlen(cfg->cmdline) <= AVP_MAX_CMDLINE);
 	FUZZ_CHECK(!b->critical || cfg->affinity_set);
 	FUZZ_CHECK(b->backoff_ms <= 60000 && b->shutdown_timeout_s <= 3600);

@@ -3,7 +3,8 @@
  * own exactly sized allocation.
  *
  * Beyond the sanitizers: a rejection prints one message ending in a
- * newline; an accepted `run` stays inside the documented limits; and a
+ * newline; an accepted `run` stays inside the documented limits, with its
+ * declaration order matching its devices (fuzz_check_config); and a
  * second parse of a plain command line right after any input still
  * works (parsers that keep state between calls, as getopt does, must not
  * carry anything over from the input's argv, which is freed by then). */
@@ -15,6 +16,7 @@
 #include "avp/cli.h"
 #include "avp/config.h"
 #include "avp/log.h"
+#include "fuzz_config.h"
 #include "fuzz_guest.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -55,6 +57,7 @@ static int parse(int argc, char **argv)
 		FUZZ_CHECK(cfg.memory_mib >= AVP_MIN_MEMORY_MIB &&
 			   cfg.memory_mib <= AVP_MAX_MEMORY_MIB);
 		FUZZ_CHECK(cfg.ndisks <= AVP_MAX_DISKS && cfg.nnets <= AVP_MAX_NETS);
+		fuzz_check_config(&cfg);
 		FUZZ_CHECK(!cfg.cmdline || strlen(cfg.cmdline) <= AVP_MAX_CMDLINE);
 	}
 	free(msg);

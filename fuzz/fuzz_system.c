@@ -22,6 +22,7 @@
 #include "avp/log.h"
 #include "avp/runtime/state.h"
 #include "avp/runtime/system.h"
+#include "fuzz_config.h"
 #include "fuzz_guest.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -102,6 +103,7 @@ static void check_system(const struct avp_system *s)
 	for (unsigned int v = 0; v < s->nvms; v++) {
 		FUZZ_CHECK(rt_id_valid(s->vms[v].id) == 0);
 		FUZZ_CHECK(s->vms[v].bundle_dir && s->vms[v].bundle.dir && s->vms[v].bundle.cfg.kernel);
+		fuzz_check_config(&s->vms[v].bundle.cfg);
 		for (unsigned int w = 0; w < v; w++)
 			FUZZ_CHECK(strcmp(s->vms[v].id, s->vms[w].id) != 0);
 	}

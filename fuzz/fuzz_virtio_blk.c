@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "avp/devices.h"
+#include "avp/devices/virtio_blk.h"
 #include "avp/log.h"
 #include "fuzz_guest.h"
 

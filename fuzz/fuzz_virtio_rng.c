@@ -4,7 +4,6 @@
  * its writable part holds, up to VIRTIO_RNG_MAX_REQUEST. */
 #include <stdlib.h>
 
-#include "avp/devices.h"
 #include "avp/devices/virtio_rng.h"
 #include "avp/log.h"
 #include "fuzz_guest.h"

@@ -19,17 +19,6 @@ enum cli_command {
  * wrong and how to fix it to err. */
 int cli_parse(int argc, char **argv, struct avp_config *cfg, FILE *err);
 
-/* Pieces of the grammar, exposed for tests. 0 or -EINVAL. */
-int cli_parse_mac(const char *text, uint8_t mac[6]);
-int cli_parse_disk(const char *text, struct avp_disk_cfg *disk);
-int cli_parse_net(const char *text, struct avp_net_cfg *net);
-int cli_parse_chardev(const char *text, struct avp_chardev_cfg *chr);
-/* --vsock cid=N,socket=PATH, --vsock-peer CID:PATH and --input
- * keyboard|touch[,width=W,height=H] (src/cli/args_devices.c). */
-int cli_parse_vsock(const char *text, struct avp_vsock_cfg *vsock);
-int cli_parse_vsock_peer(const char *text, struct avp_vsock_peer *peer);
-int cli_parse_input(const char *text, struct avp_input_cfg *input);
-
 /* avp api --api-sock PATH CMD [JSON-ARGS]: sends one request to a running
  * VM's control socket and prints the reply (src/cli/api_client.c).
  * argv[0] is "api". Returns the process exit status (docs/api.md). */

@@ -4,7 +4,7 @@
  *
  * A new PID namespace only applies to children, and mount namespaces and
  * roots are shared only by threads created after the change, so the jail
- * works with the supervisor (src/core/supervisor.c): the VM runs in a child
+ * works with the supervisor (src/vmm/supervisor.c): the VM runs in a child
  * process that is PID 1 of a new PID namespace and enters its own mount
  * namespace before it starts any thread; it changes root and drops
  * privileges only once everything is open. */

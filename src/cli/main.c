@@ -9,7 +9,7 @@
 #include "avp/cli.h"
 #include "avp/cli_screenshot.h"
 #include "avp/log.h"
-#include "avp/machine.h"
+#include "avp/vmm/machine.h"
 #include "avp/runtime/cli.h"
 
 

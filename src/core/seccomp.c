@@ -10,6 +10,10 @@
  * the main thread installs its own only after it created the vCPU threads
  * (src/core/vcpu.c).
  *
+ * The lists here are what every architecture shares; each architecture
+ * adds its own part (arch_seccomp_rules: KVM ioctls, and calls that only
+ * exist under its system-call table).
+ *
  * A call outside the list kills the whole process (SCMP_ACT_KILL_PROCESS):
  * a VMM thread that starts doing unexpected things is more likely
  * compromised than buggy, and a dead VMM is a contained one. Killing only
@@ -17,7 +21,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
-#include <linux/kvm.h>
 #include <seccomp.h>
 #include <stddef.h>
 #include <string.h>
@@ -27,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "avp/arch_seccomp.h"
 #include "avp/log.h"
 #include "avp/seccomp.h"
 
@@ -53,7 +57,6 @@ static const int common_calls[] = {
 	SCMP_SYS(clock_gettime),   /* RTC, --timing (normally the vDSO) */
 	SCMP_SYS(gettimeofday),	   /* same, older callers */
 	SCMP_SYS(sigaltstack),	   /* sanitizer runtimes tear down a thread's signal stack */
-	SCMP_SYS(poll),		   /* chardev_write waits for a full terminal or pipe */
 };
 
 /* Terminal restore: chardev's fatal-signal handler may run on any thread
@@ -65,17 +68,13 @@ static const int vcpu_calls[] = {
 	SCMP_SYS(epoll_ctl), /* a device activated or reset watches its backend fds */
 };
 
-/* The KVM calls of the run loop and its exit handlers, nothing that
- * creates or reshapes the VM. */
-static const unsigned long vcpu_ioctls[] = {
-	KVM_RUN,
-	KVM_IRQ_LINE,  /* legacy device interrupts (UART, i8042), mmio without irqfd */
-	KVM_GET_REGS,  /* HLT check, crash dump */
-	KVM_GET_SREGS, /* crash dump */
-};
+/* The KVM calls of the run loop and its exit handlers are the
+ * architecture's (src/arch/x86/seccomp.c), as are the interrupt ioctls of
+ * the UART reader and the control socket and the calls whose names differ
+ * between architectures (poll, epoll_wait, rename, unlink). */
 
 static const int device_calls[] = {
-	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), /* the worker loop */
+	SCMP_SYS(epoll_pwait),			/* the worker loop */
 	SCMP_SYS(epoll_ctl),		/* watching backend fds */
 	SCMP_SYS(read),   SCMP_SYS(readv),	/* eventfds, tap, console input */
 	SCMP_SYS(writev),			/* tap, console output */
@@ -89,27 +88,21 @@ static const int uart_reader_calls[] = {
 	SCMP_SYS(read), /* host input */
 };
 
-/* Received bytes raise the UART's interrupt from the reader thread. */
-static const unsigned long uart_reader_ioctls[] = { KVM_IRQ_LINE };
-
 /* The watchdog's timer thread sleeps on a condition variable (futex) and
  * ends the VM with an eventfd write: the common list is all it needs. */
 
 /* The control socket's thread: its clients, and its commands' effects. */
 static const int api_calls[] = {
-	SCMP_SYS(poll),	    SCMP_SYS(accept4),	 SCMP_SYS(recvfrom), SCMP_SYS(sendto),
+	SCMP_SYS(accept4),   SCMP_SYS(recvfrom), SCMP_SYS(sendto),
 	SCMP_SYS(read),					  /* its wake-up eventfd */
 	SCMP_SYS(close),				  /* clients, screenshot files */
 	SCMP_SYS(newfstatat),				  /* stdio sizing its buffer; lstat at cleanup */
 	SCMP_SYS(fchmod),				  /* screenshots are 0644, not mkostemp's 0600 */
-	SCMP_SYS(rename),   SCMP_SYS(renameat),	 SCMP_SYS(renameat2), /* the finished PNG */
-	SCMP_SYS(unlink),   SCMP_SYS(unlinkat),		  /* a failed PNG; the socket file */
+	SCMP_SYS(renameat),  SCMP_SYS(renameat2),	  /* the finished PNG */
+	SCMP_SYS(unlinkat),				  /* a failed PNG; the socket file */
 	SCMP_SYS(getrandom), /* json-c seeds its hash tables on the first object
 			      * (a refused call killed avp at the first request) */
 };
-
-/* The power button is a pulse on an interrupt line. */
-static const unsigned long api_ioctls[] = { KVM_IRQ_LINE };
 
 /* Waiting for the end and tearing down: joining threads, closing fds,
  * unmapping guest RAM, putting stdin's flags and handlers back. */
@@ -120,9 +113,8 @@ static const int main_calls[] = {
 };
 
 /* Devices with more than plain fds behind them add their own calls, in
- * the threads that reach them: the device worker (queue work), the vCPU
- * (reset and activation arrive as register writes) and the main thread
- * (destroy at teardown). Only when the VM has the device. */
+ * the threads that reach them; only when the VM has the device
+ * (device_rules below). */
 
 /* virtio-vsock: host programs on Unix sockets, and the guest's own
  * connections to PATH_port (only AF_UNIX, see add_role). */
@@ -255,37 +247,49 @@ static void add_openat_refusal(struct builder *b, enum avp_thread_role role)
 		add_action(b, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 0, NULL);
 }
 
+/* Per device kind, what its threads add: the worker's calls, the vCPU's
+ * (reset and activation arrive as register writes) and the main thread's
+ * (destroy at teardown). A new device with needs beyond plain fds gets
+ * one entry here, keyed by its kind in the registry (src/vmm/registry.c). */
+struct device_rules {
+	const int *calls[AVP_THREAD_NROLES];
+	size_t ncalls[AVP_THREAD_NROLES];
+	const unsigned long *vcpu_ioctls;
+	size_t nvcpu_ioctls;
+	bool unix_sockets; /* the worker may create AF_UNIX sockets */
+};
+
+#define ROLE_CALLS(role, list) .calls[role] = list, .ncalls[role] = N_ELEMS(list)
+
+static const struct device_rules device_rules[AVP_DEV_NKINDS] = {
+	[AVP_DEV_NET] = { .vcpu_ioctls = net_vcpu_ioctls, .nvcpu_ioctls = N_ELEMS(net_vcpu_ioctls) },
+	[AVP_DEV_VSOCK] = {
+		ROLE_CALLS(AVP_THREAD_MAIN, vsock_main_calls),
+		ROLE_CALLS(AVP_THREAD_VCPU, vsock_vcpu_calls),
+		ROLE_CALLS(AVP_THREAD_DEVICE, vsock_device_calls),
+		.unix_sockets = true,
+	},
+	[AVP_DEV_SOUND] = {
+		ROLE_CALLS(AVP_THREAD_MAIN, sound_vcpu_main_calls),
+		ROLE_CALLS(AVP_THREAD_VCPU, sound_vcpu_main_calls),
+		ROLE_CALLS(AVP_THREAD_DEVICE, sound_device_calls),
+	},
+};
+
 static void add_devices(struct builder *b, enum avp_thread_role role, const struct avp_config *cfg)
 {
 	const struct scmp_arg_cmp unix_only = SCMP_A0_32(SCMP_CMP_EQ, AF_UNIX);
-	bool vsock = cfg->vsock.cid != 0;
-	bool sound = cfg->sound.enabled;
 
-	switch (role) {
-	case AVP_THREAD_MAIN:
-		if (vsock)
-			add_calls(b, vsock_main_calls, N_ELEMS(vsock_main_calls));
-		if (sound)
-			add_calls(b, sound_vcpu_main_calls, N_ELEMS(sound_vcpu_main_calls));
-		break;
-	case AVP_THREAD_VCPU:
-		if (cfg->nnets)
-			add_ioctls(b, net_vcpu_ioctls, N_ELEMS(net_vcpu_ioctls));
-		if (vsock)
-			add_calls(b, vsock_vcpu_calls, N_ELEMS(vsock_vcpu_calls));
-		if (sound)
-			add_calls(b, sound_vcpu_main_calls, N_ELEMS(sound_vcpu_main_calls));
-		break;
-	case AVP_THREAD_DEVICE:
-		if (vsock) {
-			add_calls(b, vsock_device_calls, N_ELEMS(vsock_device_calls));
+	for (unsigned int k = 0; k < AVP_DEV_NKINDS; k++) {
+		const struct device_rules *r = &device_rules[k];
+
+		if (!avp_config_has(cfg, (enum avp_device_kind)k))
+			continue;
+		add_calls(b, r->calls[role], r->ncalls[role]);
+		if (role == AVP_THREAD_VCPU)
+			add_ioctls(b, r->vcpu_ioctls, r->nvcpu_ioctls);
+		if (role == AVP_THREAD_DEVICE && r->unix_sockets)
 			add(b, SCMP_SYS(socket), 1, &unix_only);
-		}
-		if (sound)
-			add_calls(b, sound_device_calls, N_ELEMS(sound_device_calls));
-		break;
-	default:
-		break;
 	}
 }
 
@@ -295,9 +299,16 @@ static void add_role(struct builder *b, enum avp_thread_role role, const struct 
 	const struct scmp_arg_cmp getfl = SCMP_A1_32(SCMP_CMP_EQ, F_GETFL);
 	const struct scmp_arg_cmp setfl = SCMP_A1_32(SCMP_CMP_EQ, F_SETFL);
 
+	struct arch_seccomp_rules arch = { 0 };
+
 	add_common(b);
 	add_openat_refusal(b, role);
 	add_devices(b, role, cfg);
+	arch_seccomp_rules(AVP_THREAD_NROLES, &arch); /* every role's */
+	add_calls(b, arch.calls, arch.ncalls);
+	arch_seccomp_rules(role, &arch);
+	add_calls(b, arch.calls, arch.ncalls);
+	add_ioctls(b, arch.ioctls, arch.nioctls);
 	switch (role) {
 	case AVP_THREAD_MAIN:
 		add_calls(b, main_calls, N_ELEMS(main_calls));
@@ -306,7 +317,6 @@ static void add_role(struct builder *b, enum avp_thread_role role, const struct 
 		break;
 	case AVP_THREAD_VCPU:
 		add_calls(b, vcpu_calls, N_ELEMS(vcpu_calls));
-		add_ioctls(b, vcpu_ioctls, N_ELEMS(vcpu_ioctls));
 		break;
 	case AVP_THREAD_DEVICE:
 		add_calls(b, device_calls, N_ELEMS(device_calls));
@@ -314,7 +324,6 @@ static void add_role(struct builder *b, enum avp_thread_role role, const struct 
 		break;
 	case AVP_THREAD_UART_READER:
 		add_calls(b, uart_reader_calls, N_ELEMS(uart_reader_calls));
-		add_ioctls(b, uart_reader_ioctls, N_ELEMS(uart_reader_ioctls));
 		add_jail_drop(b, cfg);
 		break;
 	case AVP_THREAD_WATCHDOG:
@@ -323,7 +332,6 @@ static void add_role(struct builder *b, enum avp_thread_role role, const struct 
 		break;
 	case AVP_THREAD_API:
 		add_calls(b, api_calls, N_ELEMS(api_calls));
-		add_ioctls(b, api_ioctls, N_ELEMS(api_ioctls));
 		add_screenshot_create(b);
 		break;
 	default:

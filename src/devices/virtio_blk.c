@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "avp/devices.h"
+#include "avp/devices/virtio_blk.h"
 #include "avp/disk.h"
 #include "avp/log.h"
 

@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include "avp/chardev.h"
-#include "avp/devices.h"
 #include "avp/devices/dev_wait.h"
 #include "avp/devices/virtio_console.h"
 #include "avp/log.h"

@@ -175,61 +175,6 @@ void virtio_gpu_make_edid(uint8_t edid[VIRTIO_GPU_EDID_SIZE], uint32_t width, ui
 	edid[127] = (uint8_t)(0x100 - sum); /* all 128 bytes sum to 0 mod 256 */
 }
 
-/* ---- --gpu option ---- */
-
-int virtio_gpu_parse_opt(const char *text, struct avp_gpu_cfg *cfg)
-{
-	struct avp_gpu_cfg c = { .enabled = true };
-	char *copy, *save = NULL;
-	int ret = 0;
-
-	if (!text || !*text)
-		return -EINVAL;
-	if (strcmp(text, "on") == 0) {
-		c.width = VIRTIO_GPU_DEFAULT_WIDTH;
-		c.height = VIRTIO_GPU_DEFAULT_HEIGHT;
-		*cfg = c;
-		return 0;
-	}
-	/* strtok_r would skip empty items; "width=800," is a typo. */
-	if (text[0] == ',' || text[strlen(text) - 1] == ',' || strstr(text, ",,"))
-		return -EINVAL;
-	copy = strdup(text);
-	if (!copy)
-		return -ENOMEM;
-	for (char *kv = strtok_r(copy, ",", &save); kv && !ret; kv = strtok_r(NULL, ",", &save)) {
-		uint32_t *slot = NULL;
-		char *end;
-		unsigned long v;
-
-		if (strncmp(kv, "width=", 6) == 0)
-			slot = &c.width, kv += 6;
-		else if (strncmp(kv, "height=", 7) == 0)
-			slot = &c.height, kv += 7;
-		if (!slot || *slot || *kv < '0' || *kv > '9') {
-			ret = -EINVAL;
-			break;
-		}
-		errno = 0;
-		v = strtoul(kv, &end, 10);
-		if (errno || *end || v < VIRTIO_GPU_MIN_DISPLAY_DIM || v > VIRTIO_GPU_MAX_DISPLAY_DIM)
-			ret = -EINVAL;
-		else
-			*slot = (uint32_t)v;
-	}
-	free(copy);
-	if (ret)
-		return ret;
-	if (!c.width)
-		c.width = VIRTIO_GPU_DEFAULT_WIDTH;
-	if (!c.height)
-		c.height = VIRTIO_GPU_DEFAULT_HEIGHT;
-	if ((uint64_t)c.width * c.height > VIRTIO_GPU_MAX_DISPLAY_PIXELS)
-		return -EINVAL;
-	*cfg = c;
-	return 0;
-}
-
 /* ---- controlq ---- */
 
 /* Writes a response: its header gets type and, from the request, the

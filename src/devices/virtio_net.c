@@ -41,7 +41,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "avp/devices.h"
 #include "avp/devices/dev_wait.h"
 #include "avp/devices/virtio_net.h"
 #include "avp/log.h"

@@ -11,7 +11,6 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "avp/devices.h"
 #include "avp/devices/dev_wait.h"
 #include "avp/devices/virtio_rng.h"
 #include "avp/log.h"

@@ -1,7 +1,10 @@
 /* config.json of a bundle -> struct avp_bundle. Every rejection names the
- * JSON path of the offending value. Adding a device to bundles means one
- * entry in device_kinds[] (its keys and a parse function filling
- * struct avp_config) plus its $defs entry in docs/bundle.schema.json. */
+ * JSON path of the offending value. The device types and their keys are
+ * the device registry's (src/vmm/registry.c); each type's JSON is read
+ * here into the device's config and added through the same config adders
+ * as the command line's (src/config/config.c), which hold the limits and
+ * duplicate checks. A new device needs its parse function in parsers[]
+ * and its $defs entry in docs/bundle.schema.json. */
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -13,9 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "avp/cli.h"
-#include "avp/devices/virtio_gpu.h"
+#include "avp/config/options.h"
 #include "avp/runtime/bundle.h"
+#include "avp/vmm/registry.h"
 
 #define BACKOFF_MAX_MS 60000u
 
@@ -27,16 +30,6 @@ static const char *const cpus_keys[] = { "count", "affinity", NULL };
 static const char *const memory_keys[] = { "mib", "reserve", NULL };
 static const char *const scheduling_keys[] = { "class", "priority", NULL };
 static const char *const restart_keys[] = { "policy", "max_restarts", "backoff_ms", NULL };
-
-static const char *const disk_keys[] = { "type", "path", "read_only", NULL };
-static const char *const net_keys[] = { "type", "tap", "network", "mac", NULL };
-static const char *const rng_keys[] = { "type", NULL };
-static const char *const console_keys[] = { "type", "backend", NULL };
-static const char *const vsock_keys[] = { "type", "cid", "socket", NULL };
-static const char *const gpu_keys[] = { "type", "width", "height", NULL };
-static const char *const input_keys[] = { "type", "kind", "width", "height", NULL };
-static const char *const sound_keys[] = { "type", "out", "in", NULL };
-static const char *const watchdog_keys[] = { "type", "action", NULL };
 
 /* Joins a bundle-relative path onto the bundle directory. */
 static int resolve(const struct avp_bundle *b, const char *path, const char *where, char **out,
@@ -55,62 +48,59 @@ static int resolve(const struct avp_bundle *b, const char *path, const char *whe
 static int parse_chardev(struct avp_bundle *b, const char *text, const char *where,
 			 struct avp_chardev_cfg *chr, struct jc_err *e)
 {
-	free(chr->path);
-	chr->path = NULL;
-	if (strcmp(text, "stdio") == 0) {
-		chr->kind = AVP_CHR_STDIO;
-	} else if (strcmp(text, "none") == 0) {
-		chr->kind = AVP_CHR_NONE;
-	} else if (strncmp(text, "file:", 5) == 0 && text[5]) {
-		chr->kind = AVP_CHR_FILE;
-		return resolve(b, text + 5, where, &chr->path, e);
-	} else {
+	int ret = avp_parse_chardev(text, b->dir, chr);
+
+	if (ret == -EINVAL)
 		return jc_fail(e, where, "expected \"stdio\", \"none\" or \"file:PATH\", got \"%s\"",
 			       text);
+	return ret;
+}
+
+/* An adder's refusal at the JSON path of the device, or of its key. */
+static int added(int ret, const char *path, const struct avp_config_err *ce, struct jc_err *e)
+{
+	char where[JC_PATH_MAX];
+
+	if (ret != -EINVAL)
+		return ret;
+	if (ce->key) {
+		jc_path_key(where, sizeof(where), path, ce->key);
+		path = where;
 	}
-	return 0;
+	return jc_fail(e, path, "%s", ce->text);
 }
 
 static int parse_disk(struct json_object *dev, const char *path, struct avp_bundle *b,
 		      struct jc_err *e)
 {
-	struct avp_config *cfg = &b->cfg;
-	struct avp_disk_cfg *disk;
+	struct avp_config_err ce = { 0 };
+	struct avp_disk_cfg disk = { 0 };
 	char where[JC_PATH_MAX];
 	const char *file;
 	int ret;
 
-	if (cfg->ndisks >= AVP_MAX_DISKS)
-		return jc_fail(e, path, "at most %d disks", AVP_MAX_DISKS);
-	disk = &cfg->disks[cfg->ndisks];
-	ret = jc_get_string(dev, path, "path", true, &file, e);
-	if (ret)
+	if ((ret = jc_get_string(dev, path, "path", true, &file, e)))
+		return ret;
+	ret = jc_get_bool(dev, path, "read_only", false, &disk.read_only, e);
+	if (ret && ret != -ENOENT)
 		return ret;
 	jc_path_key(where, sizeof(where), path, "path");
-	ret = resolve(b, file, where, &disk->path, e);
-	if (ret)
+	if ((ret = resolve(b, file, where, &disk.path, e)))
 		return ret;
-	cfg->ndisks++; /* from here on avp_config_free owns the path */
-	for (unsigned int i = 0; i + 1 < cfg->ndisks; i++)
-		if (strcmp(cfg->disks[i].path, disk->path) == 0)
-			return jc_fail(e, where, "\"%s\" is already used by another disk", file);
-	ret = jc_get_bool(dev, path, "read_only", false, &disk->read_only, e);
-	return ret == -ENOENT ? 0 : ret;
+	return added(avp_config_add_disk(&b->cfg, &disk, &ce), path, &ce, e);
 }
 
 static int parse_net(struct json_object *dev, const char *path, struct avp_bundle *b,
 		     struct jc_err *e)
 {
 	struct avp_config *cfg = &b->cfg;
-	struct avp_net_cfg *net;
+	struct avp_config_err ce = { 0 };
+	struct avp_net_cfg net = { 0 };
 	char where[JC_PATH_MAX];
 	const char *tap = NULL, *network = NULL, *mac;
+	char *net_name = NULL;
 	int ret;
 
-	if (cfg->nnets >= AVP_MAX_NETS)
-		return jc_fail(e, path, "at most %d network devices", AVP_MAX_NETS);
-	net = &cfg->nets[cfg->nnets];
-	memset(net, 0, sizeof(*net));
 	ret = jc_get_string(dev, path, "tap", false, &tap, e);
 	if (ret && ret != -ENOENT)
 		return ret;
@@ -120,177 +110,158 @@ static int parse_net(struct json_object *dev, const char *path, struct avp_bundl
 	if (!tap == !network)
 		return jc_fail(e, path, "give either \"tap\" (an existing or new tap) or \"network\" "
 			       "(a network of the system file), not %s", tap ? "both" : "neither");
-	/* IFNAMSIZ - 1: the kernel's limit for interface names. */
-	if (tap && (!*tap || strlen(tap) > 15 || strchr(tap, '/'))) {
-		jc_path_key(where, sizeof(where), path, "tap");
-		return jc_fail(e, where, "\"%s\" is not an interface name (1-15 characters, no '/')",
-			       tap);
-	}
-	if (tap && !(net->tap = strdup(tap)))
-		return -ENOMEM;
-	if (network && !(b->net_network[cfg->nnets] = strdup(network)))
-		return -ENOMEM;
-	cfg->nnets++;
 	/* On a network the tap is named after the MAC, so the system that
 	 * makes the tap and every later start of the VM agree on it. */
 	ret = jc_get_string(dev, path, "mac", network != NULL, &mac, e);
 	if (ret == 0) {
 		jc_path_key(where, sizeof(where), path, "mac");
-		if (cli_parse_mac(mac, net->mac))
+		if (avp_parse_mac(mac, net.mac))
 			return jc_fail(e, where, "expected a unicast MAC like 52:54:00:12:34:56, got "
 				       "\"%s\"", mac);
-		net->mac_set = true;
+		net.mac_set = true;
 	} else if (ret != -ENOENT) {
 		return ret;
 	}
 	if (network) {
 		char name[16];
 
-		bundle_network_tap(net->mac, name, sizeof(name));
-		if (!(net->tap = strdup(name)))
+		bundle_network_tap(net.mac, name, sizeof(name));
+		tap = name;
+		if (!(net_name = strdup(network)))
 			return -ENOMEM;
+		net.tap = strdup(name);
+	} else {
+		net.tap = strdup(tap);
 	}
-	for (unsigned int i = 0; i + 1 < cfg->nnets; i++)
-		if (strcmp(cfg->nets[i].tap, net->tap) == 0) {
-			jc_path_key(where, sizeof(where), path, tap ? "tap" : "mac");
-			return jc_fail(e, where, "tap \"%s\" is already used by another net device",
-				       net->tap);
-		}
+	if (!net.tap) {
+		free(net_name);
+		return -ENOMEM;
+	}
+	ret = avp_config_add_net(cfg, &net, &ce);
+	if (ret) {
+		free(net_name);
+		/* A network's tap is the MAC's: point at what the user wrote. */
+		if (network && ce.key)
+			ce.key = "mac";
+		return added(ret, path, &ce, e);
+	}
+	b->net_network[cfg->nnets - 1] = net_name;
 	return 0;
 }
 
 static int parse_rng(struct json_object *dev, const char *path, struct avp_bundle *b,
 		     struct jc_err *e)
 {
+	struct avp_config_err ce = { 0 };
+
 	(void)dev;
-	if (b->cfg.rng)
-		return jc_fail(e, path, "only one rng device is supported");
-	b->cfg.rng = true;
-	return 0;
+	return added(avp_config_add_rng(&b->cfg, &ce), path, &ce, e);
 }
 
 static int parse_console(struct json_object *dev, const char *path, struct avp_bundle *b,
 			 struct jc_err *e)
 {
+	struct avp_config_err ce = { 0 };
+	struct avp_chardev_cfg chr = { 0 };
 	char where[JC_PATH_MAX];
 	const char *backend = "stdio";
 	int ret;
 
-	if (b->cfg.console.kind != AVP_CHR_NONE)
-		return jc_fail(e, path, "only one console device is supported");
 	ret = jc_get_string(dev, path, "backend", false, &backend, e);
 	if (ret && ret != -ENOENT)
 		return ret;
 	jc_path_key(where, sizeof(where), path, "backend");
-	ret = parse_chardev(b, backend, where, &b->cfg.console, e);
-	if (ret == 0 && b->cfg.console.kind == AVP_CHR_NONE)
+	ret = parse_chardev(b, backend, where, &chr, e);
+	if (ret)
+		return ret;
+	if (chr.kind == AVP_CHR_NONE)
 		return jc_fail(e, where, "a console device needs \"stdio\" or \"file:PATH\" (leave "
 			       "the device out for none)");
-	return ret;
+	return added(avp_config_add_console(&b->cfg, &chr, &ce), path, &ce, e);
 }
 
 static int parse_vsock(struct json_object *dev, const char *path, struct avp_bundle *b,
 		       struct jc_err *e)
 {
-	struct avp_vsock_cfg *vs = &b->cfg.vsock;
+	struct avp_config_err ce = { 0 };
+	struct avp_vsock_cfg vs = { 0 };
 	char where[JC_PATH_MAX];
 	const char *sock;
 	int64_t cid;
 	int ret;
 
-	if (vs->cid)
-		return jc_fail(e, path, "only one vsock device (one CID per VM)");
 	if ((ret = jc_get_int(dev, path, "cid", true, AVP_VSOCK_MIN_CID, AVP_VSOCK_MAX_CID, &cid,
 			      e)) ||
 	    (ret = jc_get_string(dev, path, "socket", true, &sock, e)))
 		return ret;
 	jc_path_key(where, sizeof(where), path, "socket");
-	free(vs->socket);
-	vs->socket = NULL;
-	ret = resolve(b, sock, where, &vs->socket, e);
-	if (ret == 0)
-		vs->cid = (uint32_t)cid;
-	return ret;
+	if ((ret = resolve(b, sock, where, &vs.socket, e)))
+		return ret;
+	vs.cid = (uint32_t)cid;
+	return added(avp_config_add_vsock(&b->cfg, &vs, &ce), path, &ce, e);
 }
 
-/* gpu and input reuse the option parsers of `avp run` (which hold the
- * limits) on the equivalent option text. */
-static int dims_text(struct json_object *dev, const char *path, const char *prefix, char *buf,
-		     size_t len, struct jc_err *e)
+/* width and height of a gpu or a touch screen: each may be left out (the
+ * adders' one rule: the default size). */
+static int get_dims(struct json_object *dev, const char *path, uint32_t *w, uint32_t *h,
+		    struct jc_err *e)
 {
-	int64_t w = 0, h = 0;
-	int rw = jc_get_int(dev, path, "width", false, 1, 65535, &w, e);
-	int rh = jc_get_int(dev, path, "height", false, 1, 65535, &h, e);
+	int64_t v;
+	int ret;
 
-	if ((rw && rw != -ENOENT) || (rh && rh != -ENOENT))
-		return -EINVAL;
-	if ((rw == 0) != (rh == 0))
-		return jc_fail(e, path, "give both width and height, or neither");
-	if (rw == 0)
-		snprintf(buf, len, "%s%swidth=%lld,height=%lld", prefix, *prefix ? "," : "",
-			 (long long)w, (long long)h);
-	else
-		snprintf(buf, len, "%s", *prefix ? prefix : "on");
-	return 0;
+	*w = *h = 0;
+	ret = jc_get_int(dev, path, "width", false, 1, 65535, &v, e);
+	if (ret == 0)
+		*w = (uint32_t)v;
+	else if (ret != -ENOENT)
+		return ret;
+	ret = jc_get_int(dev, path, "height", false, 1, 65535, &v, e);
+	if (ret == 0)
+		*h = (uint32_t)v;
+	return ret == -ENOENT ? 0 : ret;
 }
 
 static int parse_gpu(struct json_object *dev, const char *path, struct avp_bundle *b,
 		     struct jc_err *e)
 {
-	char text[64];
-	int ret;
+	struct avp_config_err ce = { 0 };
+	struct avp_gpu_cfg gpu = { .enabled = true };
+	int ret = get_dims(dev, path, &gpu.width, &gpu.height, e);
 
-	if (b->cfg.gpu.enabled)
-		return jc_fail(e, path, "only one gpu device");
-	ret = dims_text(dev, path, "", text, sizeof(text), e);
-	if (ret)
-		return ret;
-	if (virtio_gpu_parse_opt(text, &b->cfg.gpu))
-		return jc_fail(e, path, "display size out of range (each %u-%u, at most %u pixels)",
-			       VIRTIO_GPU_MIN_DISPLAY_DIM, VIRTIO_GPU_MAX_DISPLAY_DIM,
-			       VIRTIO_GPU_MAX_DISPLAY_PIXELS);
-	b->cfg.gpu.enabled = true;
-	return 0;
+	return ret ? ret : added(avp_config_add_gpu(&b->cfg, &gpu, &ce), path, &ce, e);
 }
 
 static int parse_input(struct json_object *dev, const char *path, struct avp_bundle *b,
 		       struct jc_err *e)
 {
-	struct avp_config *cfg = &b->cfg;
-	char where[JC_PATH_MAX], text[64];
+	struct avp_config_err ce = { 0 };
+	struct avp_input_cfg in = { 0 };
+	char where[JC_PATH_MAX];
 	const char *kind;
 	int ret;
 
-	if (cfg->ninputs >= AVP_MAX_INPUTS)
-		return jc_fail(e, path, "at most %d input devices (one keyboard, one touch)",
-			       AVP_MAX_INPUTS);
 	ret = jc_get_string(dev, path, "kind", true, &kind, e);
 	if (ret)
 		return ret;
 	jc_path_key(where, sizeof(where), path, "kind");
-	if (strcmp(kind, "keyboard") && strcmp(kind, "touch"))
+	if (strcmp(kind, "keyboard") == 0)
+		in.kind = AVP_INPUT_KEYBOARD;
+	else if (strcmp(kind, "touch") == 0)
+		in.kind = AVP_INPUT_TOUCH;
+	else
 		return jc_fail(e, where, "expected \"keyboard\" or \"touch\", got \"%s\"", kind);
-	ret = dims_text(dev, path, kind, text, sizeof(text), e);
-	if (ret)
-		return ret;
-	if (cli_parse_input(text, &cfg->inputs[cfg->ninputs]))
-		return jc_fail(e, path, "width and height are for touch only");
-	for (unsigned int i = 0; i < cfg->ninputs; i++)
-		if (cfg->inputs[i].kind == cfg->inputs[cfg->ninputs].kind)
-			return jc_fail(e, where, "a second %s", kind);
-	cfg->ninputs++;
-	return 0;
+	ret = get_dims(dev, path, &in.width, &in.height, e);
+	return ret ? ret : added(avp_config_add_input(&b->cfg, &in, &ce), path, &ce, e);
 }
 
 static int parse_sound(struct json_object *dev, const char *path, struct avp_bundle *b,
 		       struct jc_err *e)
 {
-	struct avp_sound_cfg *snd = &b->cfg.sound;
+	struct avp_config_err ce = { 0 };
+	struct avp_sound_cfg snd = { .enabled = true };
 	static const char *const keys[2] = { "out", "in" };
-	char **slots[2] = { &snd->out_path, &snd->in_path };
+	char **slots[2] = { &snd.out_path, &snd.in_path };
 
-	if (snd->enabled)
-		return jc_fail(e, path, "only one sound device");
 	for (int i = 0; i < 2; i++) {
 		char where[JC_PATH_MAX];
 		const char *file;
@@ -299,86 +270,67 @@ static int parse_sound(struct json_object *dev, const char *path, struct avp_bun
 		if (ret == -ENOENT)
 			continue;
 		jc_path_key(where, sizeof(where), path, keys[i]);
-		if (ret || (ret = resolve(b, file, where, slots[i], e)))
+		if (ret || (ret = resolve(b, file, where, slots[i], e))) {
+			free(snd.out_path);
 			return ret;
+		}
 	}
-	if (!snd->out_path && !snd->in_path)
-		return jc_fail(e, path, "give \"out\" (a WAV the guest plays into), \"in\" (a WAV "
-			       "it records from), or both");
-	if (snd->out_path && snd->in_path && strcmp(snd->out_path, snd->in_path) == 0)
-		return jc_fail(e, path, "\"out\" and \"in\" must be different files");
-	snd->enabled = true;
-	return 0;
+	return added(avp_config_add_sound(&b->cfg, &snd, &ce), path, &ce, e);
 }
 
 static int parse_watchdog(struct json_object *dev, const char *path, struct avp_bundle *b,
 			  struct jc_err *e)
 {
+	struct avp_config_err ce = { 0 };
+	struct avp_watchdog_cfg wdt = { .enabled = true };
 	const char *action = "exit";
 	int ret;
 
-	if (b->cfg.watchdog.enabled)
-		return jc_fail(e, path, "only one watchdog device");
 	ret = jc_get_string(dev, path, "action", false, &action, e);
 	if (ret && ret != -ENOENT)
 		return ret;
 	if (strcmp(action, "exit") == 0) {
-		b->cfg.watchdog.action = AVP_WATCHDOG_EXIT;
+		wdt.action = AVP_WATCHDOG_EXIT;
 	} else if (strcmp(action, "reset") == 0) {
-		b->cfg.watchdog.action = AVP_WATCHDOG_RESET;
+		wdt.action = AVP_WATCHDOG_RESET;
 	} else {
 		char where[JC_PATH_MAX];
 
 		jc_path_key(where, sizeof(where), path, "action");
 		return jc_fail(e, where, "expected \"exit\" or \"reset\", got \"%s\"", action);
 	}
-	b->cfg.watchdog.enabled = true;
-	return 0;
+	return added(avp_config_add_watchdog(&b->cfg, &wdt, &ce), path, &ce, e);
 }
 
-struct device_kind {
-	const char *type;
-	const char *const *keys; /* including "type" */
-	/* NULL: the format knows the type but this build has no such device. */
-	int (*parse)(struct json_object *dev, const char *path, struct avp_bundle *b,
-		     struct jc_err *e);
+typedef int (*device_parser)(struct json_object *dev, const char *path, struct avp_bundle *b,
+			     struct jc_err *e);
+
+/* The JSON reader of each registry entry; NULL: the format knows the type
+ * but this build has no such device. */
+static const device_parser parsers[AVP_DEV_NKINDS] = {
+	[AVP_DEV_DISK] = parse_disk,	   [AVP_DEV_NET] = parse_net,
+	[AVP_DEV_RNG] = parse_rng,	   [AVP_DEV_CONSOLE] = parse_console,
+	[AVP_DEV_VSOCK] = parse_vsock,	   [AVP_DEV_GPU] = parse_gpu,
+	[AVP_DEV_INPUT] = parse_input,	   [AVP_DEV_SOUND] = parse_sound,
+	[AVP_DEV_WATCHDOG] = parse_watchdog,
 };
-
-static const struct device_kind device_kinds[] = {
-	{ "disk", disk_keys, parse_disk },
-	{ "net", net_keys, parse_net },
-	{ "rng", rng_keys, parse_rng },
-	{ "console", console_keys, parse_console },
-	{ "vsock", vsock_keys, parse_vsock },
-	{ "gpu", gpu_keys, parse_gpu },
-	{ "input", input_keys, parse_input },
-	{ "sound", sound_keys, parse_sound },
-	{ "watchdog", watchdog_keys, parse_watchdog },
-};
-
-#define NKINDS (sizeof(device_kinds) / sizeof(device_kinds[0]))
-
-static const struct device_kind *find_kind(const char *type)
-{
-	for (size_t i = 0; i < NKINDS; i++)
-		if (strcmp(device_kinds[i].type, type) == 0)
-			return &device_kinds[i];
-	return NULL;
-}
 
 const char *const *bundle_device_types(void)
 {
-	static const char *const types[NKINDS + 1] = {
-		"disk", "net", "rng", "console", "vsock", "gpu", "input", "sound", "watchdog", NULL,
-	};
-	return types;
+	static const char *names[AVP_DEV_NKINDS + 1];
+	size_t n;
+	const struct avp_device_type *types = avp_device_types(&n);
+
+	for (size_t i = 0; i < n && i < AVP_DEV_NKINDS; i++)
+		names[i] = types[i].name;
+	return names;
 }
 
 bool bundle_device_supported(const char *type)
 {
-	const struct device_kind *k = find_kind(type);
+	const struct avp_device_type *t = avp_device_type_by_name(type);
 
-	return k && k->parse;
+	return t && parsers[t->kind];
 }
 
 const char *const *bundle_keys(const char *object)
@@ -395,11 +347,24 @@ const char *const *bundle_keys(const char *object)
 		if (strcmp(objects[i].name, object) == 0)
 			return objects[i].keys;
 	if (strncmp(object, "devices.", 8) == 0) {
-		const struct device_kind *k = find_kind(object + 8);
+		const struct avp_device_type *t = avp_device_type_by_name(object + 8);
 
-		return k ? k->keys : NULL;
+		return t ? t->bundle_keys : NULL;
 	}
 	return NULL;
+}
+
+/* "disk, net, ... or watchdog", from the registry. */
+static const char *type_list(char *buf, size_t len)
+{
+	const char *const *names = bundle_device_types();
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; names[i] && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s",
+					 i == 0 ? "" : names[i + 1] ? ", " : " or ", names[i]);
+	return buf;
 }
 
 static int parse_devices(struct json_object *root, struct avp_bundle *b, struct jc_err *e)
@@ -411,8 +376,8 @@ static int parse_devices(struct json_object *root, struct avp_bundle *b, struct 
 		return ret == -ENOENT ? 0 : ret;
 	for (size_t i = 0; i < json_object_array_length(devs); i++) {
 		struct json_object *dev = json_object_array_get_idx(devs, i);
-		const struct device_kind *kind;
-		char path[JC_PATH_MAX], where[JC_PATH_MAX];
+		const struct avp_device_type *kind;
+		char path[JC_PATH_MAX], where[JC_PATH_MAX], list[160];
 		const char *type;
 
 		jc_path_index(path, sizeof(path), "devices", i);
@@ -421,23 +386,23 @@ static int parse_devices(struct json_object *root, struct avp_bundle *b, struct 
 		ret = jc_get_string(dev, path, "type", true, &type, e);
 		if (ret)
 			return ret;
-		kind = find_kind(type);
+		kind = avp_device_type_by_name(type);
 		jc_path_key(where, sizeof(where), path, "type");
 		if (!kind)
-			return jc_fail(e, where, "unknown device type \"%s\" (expected disk, net, rng, "
-				       "console, vsock, gpu, input, sound or watchdog)", type);
-		ret = jc_check_object(dev, path, kind->keys, e);
+			return jc_fail(e, where, "unknown device type \"%s\" (expected %s)", type,
+				       type_list(list, sizeof(list)));
+		ret = jc_check_object(dev, path, kind->bundle_keys, e);
 		if (ret)
 			return ret;
-		if (!kind->parse)
+		if (!parsers[kind->kind])
 			return jc_fail(e, where, "this build of avp has no %s device yet", type);
-		if (kind->parse == parse_net && b->cfg.nnets < AVP_MAX_NETS)
+		if (kind->kind == AVP_DEV_NET && b->cfg.nnets < AVP_MAX_NETS)
 			b->net_device[b->cfg.nnets] = (unsigned int)i;
-		if (kind->parse == parse_disk && b->cfg.ndisks < AVP_MAX_DISKS)
+		if (kind->kind == AVP_DEV_DISK && b->cfg.ndisks < AVP_MAX_DISKS)
 			b->disk_device[b->cfg.ndisks] = (unsigned int)i;
-		if (kind->parse == parse_vsock && !b->cfg.vsock.cid)
+		if (kind->kind == AVP_DEV_VSOCK && !b->cfg.vsock.cid)
 			b->vsock_device = (unsigned int)i;
-		ret = kind->parse(dev, path, b, e);
+		ret = parsers[kind->kind](dev, path, b, e);
 		if (ret)
 			return ret;
 	}
@@ -572,6 +537,7 @@ static int parse_restart(struct json_object *root, struct avp_bundle *b, struct 
 
 static int parse_top(struct json_object *root, struct avp_bundle *b, struct jc_err *e)
 {
+	struct avp_config_err ce = { 0 };
 	const char *s;
 	int64_t v;
 	int ret = jc_check_object(root, "", top_keys, e);
@@ -615,11 +581,8 @@ static int parse_top(struct json_object *root, struct avp_bundle *b, struct jc_e
 		return ret;
 	if (b->critical && !b->cfg.affinity_set)
 		return jc_fail(e, "critical", "a critical VM must pin its vCPUs (add cpus.affinity)");
-	if (b->cfg.console.kind == AVP_CHR_FILE && b->cfg.serial.kind == AVP_CHR_FILE &&
-	    strcmp(b->cfg.console.path, b->cfg.serial.path) == 0)
-		return jc_fail(e, "serial", "the serial port and the console cannot write the same "
-			       "file");
-	return 0;
+	ret = avp_config_check(&b->cfg, &ce);
+	return ret ? jc_fail(e, ce.key ? ce.key : "", "%s", ce.text) : 0;
 }
 
 /* Messages about values read "config.json: PATH: ...", like the syntax

@@ -12,7 +12,7 @@
 #include "avp/disk.h"
 #include "avp/log.h"
 #include "avp/net/tap.h"
-#include "avp/preflight.h"
+#include "avp/vmm/preflight.h"
 
 /* Two spellings of one image (disk.img, ./disk.img, a hard link) would
  * otherwise meet as "in use by another process" from the image lock. */

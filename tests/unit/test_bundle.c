@@ -188,7 +188,7 @@ static void test_bad_values(void **state)
 	refused("{\"kernel\": \"bz\", \"devices\": [{\"type\": \"net\", \"network\": \"n\"}]}", "devices[0].mac: missing (required)");
 	refused("{\"kernel\": \"bz\", \"devices\": [{\"type\": \"net\", \"tap\": \"t\", \"mac\": \"01:00:00:00:00:01\"}]}",
 		"devices[0].mac: expected a unicast MAC");
-	refused("{\"kernel\": \"bz\", \"devices\": [{\"type\": \"net\", \"tap\": \"waytoolongtapname\"}]}", "devices[0].tap: \"waytoolongtapname\" is not an interface name");
+	refused("{\"kernel\": \"bz\", \"devices\": [{\"type\": \"net\", \"tap\": \"waytoolongtapname\"}]}", "devices[0].tap: tap name \"waytoolongtapname\" is not an interface name");
 	refused("{\"kernel\": \"bz\", \"devices\": [{\"type\": \"net\", \"tap\": \"t\"}, {\"type\": \"net\", \"tap\": \"t\"}]}",
 		"devices[1].tap: tap \"t\" is already used");
 	refused("{\"kernel\": \"bz\", \"devices\": [{\"type\": \"disk\", \"path\": \"a\"}, {\"type\": \"disk\", \"path\": \"/b/a\"}]}",
@@ -245,7 +245,15 @@ static void test_other_devices(void **state)
 	refused("{\"kernel\": \"bz\", \"devices\": [{\"type\": \"vsock\", \"cid\": 2, \"socket\": \"s\"}]}",
 		"devices[0].cid: 2 is out of range");
 	refused("{\"kernel\": \"bz\", \"devices\": [{\"type\": \"vsock\", \"cid\": 3}]}", "devices[0].socket: missing");
-	refused("{\"kernel\": \"bz\", \"devices\": [{\"type\": \"gpu\", \"width\": 800}]}", "devices[0]: give both width and height");
+	/* The one rule for display sizes (docs/devices.md): a size left out
+	 * is the default, as on the command line. */
+	assert_int_equal(parse("{\"kernel\": \"bz\", \"devices\": [{\"type\": \"gpu\", \"width\": 800},"
+			       " {\"type\": \"input\", \"kind\": \"touch\", \"height\": 600}]}", &b, &e), 0);
+	assert_int_equal(b.cfg.gpu.width, 800);
+	assert_int_equal(b.cfg.gpu.height, 720);
+	assert_int_equal(b.cfg.inputs[0].width, 1280);
+	assert_int_equal(b.cfg.inputs[0].height, 600);
+	bundle_free(&b);
 	refused("{\"kernel\": \"bz\", \"devices\": [{\"type\": \"gpu\", \"width\": 8, \"height\": 8}]}", "devices[0]: display size out of range");
 	refused("{\"kernel\": \"bz\", \"devices\": [{\"type\": \"input\", \"kind\": \"mouse\"}]}", "devices[0].kind: expected \"keyboard\" or \"touch\"");
 	refused("{\"kernel\": \"bz\", \"devices\": [{\"type\": \"input\", \"kind\": \"keyboard\", \"width\": 5, \"height\": 5}]}",

@@ -27,7 +27,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "avp/devices.h"
+#include "avp/devices/virtio_blk.h"
+#include "avp/devices/virtio_rng.h"
 #include "avp/devices/virtio_console.h"
 #include "avp/devices/virtio_gpu.h"
 #include "avp/devices/virtio_input.h"

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "avp/cli.h"
+#include "avp/config/options.h"
 
 struct parsed {
 	struct avp_config cfg;
@@ -161,13 +162,69 @@ static void test_mac_parser(void **state)
 	uint8_t mac[6];
 
 	(void)state;
-	assert_int_equal(cli_parse_mac("52:54:00:ab:CD:ef", mac), 0);
+	assert_int_equal(avp_parse_mac("52:54:00:ab:CD:ef", mac), 0);
 	assert_int_equal(mac[3], 0xab);
 	assert_int_equal(mac[4], 0xcd);
-	assert_int_equal(cli_parse_mac("52:54:00:ab:CD:ef:", mac), -EINVAL);
-	assert_int_equal(cli_parse_mac("52:54:00:ab:CD: f", mac), -EINVAL);
-	assert_int_equal(cli_parse_mac("52-54-00-ab-cd-ef", mac), -EINVAL);
-	assert_int_equal(cli_parse_mac("", mac), -EINVAL);
+	assert_int_equal(avp_parse_mac("52:54:00:ab:CD:ef:", mac), -EINVAL);
+	assert_int_equal(avp_parse_mac("52:54:00:ab:CD: f", mac), -EINVAL);
+	assert_int_equal(avp_parse_mac("52-54-00-ab-cd-ef", mac), -EINVAL);
+	assert_int_equal(avp_parse_mac("", mac), -EINVAL);
+}
+
+/* getopt_long would take any unambiguous prefix: --cpu 2 as --cpus 2. */
+static void test_exact_names(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	PARSE(&p, "run", "--kernel", "k", "--cpu", "2");
+	assert_int_equal(p.ret, -EINVAL);
+	assert_non_null(strstr(p.err, "unknown option '--cpu': did you mean --cpus?"));
+	avp_config_free(&p.cfg);
+	PARSE(&p, "run", "--kern=k");
+	assert_int_equal(p.ret, -EINVAL);
+	assert_non_null(strstr(p.err, "'--kern'"));
+	avp_config_free(&p.cfg);
+	PARSE(&p, "run", "--kernel=k", "--cpus=2", "--dis", "a.img");
+	assert_int_equal(p.ret, -EINVAL);
+	assert_non_null(strstr(p.err, "did you mean --disk?"));
+	avp_config_free(&p.cfg);
+	PARSE(&p, "run", "--kernel=k", "--cpus=2", "-v", "--rng");
+	assert_int_equal(p.ret, CLI_RUN);
+	assert_int_equal(p.cfg.cpus, 2);
+	assert_true(p.cfg.rng);
+	avp_config_free(&p.cfg);
+}
+
+/* The shared device-option grammar: ",," is a comma, empty items and
+ * repeated keys are mistakes, one message per refusal. */
+static void test_option_grammar(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	PARSE(&p, "run", "--kernel", "k", "--disk", "a,,b.img,ro", "--disk", "c,,");
+	assert_int_equal(p.ret, CLI_RUN);
+	assert_string_equal(p.cfg.disks[0].path, "a,b.img");
+	assert_true(p.cfg.disks[0].read_only);
+	assert_string_equal(p.cfg.disks[1].path, "c,");
+	assert_false(p.cfg.disks[1].read_only);
+	avp_config_free(&p.cfg);
+	const char *bad[] = { "a.img,", ",a.img", "a.img,,,", "a.img,ro,ro", "a.img,ro,rw", "",
+			      "a.img,rx" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		PARSE(&p, "run", "--kernel", "k", "--disk", bad[i]);
+		if (p.ret != -EINVAL || !strstr(p.err, "--disk: expected PATH[,ro]"))
+			fail_msg("--disk '%s': %d '%s'", bad[i], p.ret, p.err);
+		avp_config_free(&p.cfg);
+	}
+	PARSE(&p, "run", "--kernel", "k", "--net", "tap=t0,tap=t1");
+	assert_int_equal(p.ret, -EINVAL);
+	avp_config_free(&p.cfg);
+	PARSE(&p, "run", "--kernel", "k", "--rng", "--rng");
+	assert_int_equal(p.ret, -EINVAL);
+	assert_non_null(strstr(p.err, "--rng: only one rng device"));
+	avp_config_free(&p.cfg);
 }
 
 int main(void)
@@ -178,6 +235,8 @@ int main(void)
 		cmocka_unit_test(test_rejections),
 		cmocka_unit_test(test_long_cmdline),
 		cmocka_unit_test(test_mac_parser),
+		cmocka_unit_test(test_exact_names),
+		cmocka_unit_test(test_option_grammar),
 	};
 
 	return cmocka_run_group_tests_name("cli", tests, NULL, NULL);

@@ -12,16 +12,18 @@
 #include <string.h>
 
 #include "avp/cli.h"
+#include "avp/devices/virtio_input.h"
+#include "avp/devices/virtio_vsock.h"
 
 static void test_vsock_grammar(void **state)
 {
 	struct avp_vsock_cfg v = { 0 };
 
 	(void)state;
-	assert_int_equal(cli_parse_vsock("cid=3,socket=/tmp/v.sock", &v), 0);
+	assert_int_equal(virtio_vsock_parse_opt("cid=3,socket=/tmp/v.sock", &v), 0);
 	assert_int_equal(v.cid, 3);
 	assert_string_equal(v.socket, "/tmp/v.sock");
-	assert_int_equal(cli_parse_vsock("socket=/x,cid=4294967294", &v), 0);
+	assert_int_equal(virtio_vsock_parse_opt("socket=/x,cid=4294967294", &v), 0);
 	assert_int_equal(v.cid, 4294967294u);
 	assert_string_equal(v.socket, "/x");
 
@@ -33,7 +35,7 @@ static void test_vsock_grammar(void **state)
 		"", ",", "cid=+3,socket=/x", "cid= 3,socket=/x", "cid=3,,socket=/x", "cid=3,socket=/x,",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (cli_parse_vsock(bad[i], &v) != -EINVAL)
+		if (virtio_vsock_parse_opt(bad[i], &v) != -EINVAL)
 			fail_msg("accepted '%s'", bad[i]);
 	/* a failed parse leaves the last good value alone */
 	assert_int_equal(v.cid, 4294967294u);
@@ -45,12 +47,12 @@ static void test_vsock_peer_grammar(void **state)
 	struct avp_vsock_peer p = { 0 };
 
 	(void)state;
-	assert_int_equal(cli_parse_vsock_peer("4:/run/b.sock", &p), 0);
+	assert_int_equal(virtio_vsock_parse_peer("4:/run/b.sock", &p), 0);
 	assert_int_equal(p.cid, 4);
 	assert_string_equal(p.socket, "/run/b.sock");
 	free(p.socket);
 	/* the path is everything after the first ':' */
-	assert_int_equal(cli_parse_vsock_peer("4294967294:/a:b,c", &p), 0);
+	assert_int_equal(virtio_vsock_parse_peer("4294967294:/a:b,c", &p), 0);
 	assert_int_equal(p.cid, 4294967294u);
 	assert_string_equal(p.socket, "/a:b,c");
 	free(p.socket);
@@ -61,7 +63,7 @@ static void test_vsock_peer_grammar(void **state)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		p.socket = NULL;
-		if (cli_parse_vsock_peer(bad[i], &p) != -EINVAL)
+		if (virtio_vsock_parse_peer(bad[i], &p) != -EINVAL)
 			fail_msg("accepted '%s'", bad[i]);
 		assert_null(p.socket);
 	}
@@ -72,16 +74,16 @@ static void test_input_grammar(void **state)
 	struct avp_input_cfg in;
 
 	(void)state;
-	assert_int_equal(cli_parse_input("keyboard", &in), 0);
+	assert_int_equal(virtio_input_parse_opt("keyboard", &in), 0);
 	assert_int_equal(in.kind, AVP_INPUT_KEYBOARD);
-	assert_int_equal(cli_parse_input("touch", &in), 0);
+	assert_int_equal(virtio_input_parse_opt("touch", &in), 0);
 	assert_int_equal(in.kind, AVP_INPUT_TOUCH);
 	assert_int_equal(in.width, 1280);
 	assert_int_equal(in.height, 720);
-	assert_int_equal(cli_parse_input("touch,width=800,height=480", &in), 0);
+	assert_int_equal(virtio_input_parse_opt("touch,width=800,height=480", &in), 0);
 	assert_int_equal(in.width, 800);
 	assert_int_equal(in.height, 480);
-	assert_int_equal(cli_parse_input("touch,height=1", &in), 0);
+	assert_int_equal(virtio_input_parse_opt("touch,height=1", &in), 0);
 	assert_int_equal(in.height, 1);
 
 	const char *bad[] = {
@@ -89,7 +91,7 @@ static void test_input_grammar(void **state)
 		"touch,width=-1", "touch,depth=3", "touch,width=", "Keyboard", "touch,",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (cli_parse_input(bad[i], &in) != -EINVAL)
+		if (virtio_input_parse_opt(bad[i], &in) != -EINVAL)
 			fail_msg("accepted '%s'", bad[i]);
 }
 

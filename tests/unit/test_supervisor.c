@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "avp/supervisor.h"
+#include "avp/vmm/supervisor.h"
 
 static void test_when_needed(void **state)
 {

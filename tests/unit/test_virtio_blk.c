@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "avp/devices.h"
+#include "avp/devices/virtio_blk.h"
 #include "avp/log.h"
 #include "support/vq_harness.h"
 

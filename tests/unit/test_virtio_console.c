@@ -15,7 +15,6 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "avp/devices.h"
 #include "avp/devices/virtio_console.h"
 #include "support/vq_harness.h"
 

@@ -24,7 +24,7 @@
 
 #include "avp/cli.h"
 #include "avp/cli_screenshot.h"
-#include "avp/devices.h"
+#include "avp/devices/virtio_rng.h"
 #include "avp/devices/virtio_gpu.h"
 #include "support/vq_harness.h"
 

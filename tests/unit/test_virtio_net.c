@@ -22,7 +22,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "avp/devices.h"
 #include "avp/devices/virtio_net.h"
 #include "avp/net/tap.h"
 #include "support/vq_harness.h"

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 
-#include "avp/devices.h"
 #include "avp/devices/virtio_rng.h"
 #include "support/vq_harness.h"
 

@@ -22,7 +22,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "avp/devices.h"
+#include "avp/devices/virtio_rng.h"
 #include "avp/devices/virtio_vsock.h"
 #include "avp/log.h"
 #include "support/vq_harness.h"

@@ -1,9 +1,12 @@
-/* virtio-console internals shared with its tests: a constructor over plain
- * fds, so the device can be tested with pipes instead of a chardev. */
+/* virtio-console (src/devices/virtio_console.c): its constructor, and
+ * internals shared with its tests: a constructor over plain fds, so the
+ * device can be tested with pipes instead of a chardev. */
 #ifndef AVP_DEVICES_VIRTIO_CONSOLE_H
 #define AVP_DEVICES_VIRTIO_CONSOLE_H
 
+#include "avp/config.h"
 #include "avp/virtio/virtio_dev.h"
+#include "avp/virtio/virtio_ids.h"
 
 #define VIRTIO_CONSOLE_RXQ 0 /* receiveq(port0): host to guest */
 #define VIRTIO_CONSOLE_TXQ 1 /* transmitq(port0): guest to host */
@@ -19,6 +22,10 @@ struct virtio_console_config {
 	uint32_t max_nr_ports;
 	uint32_t emerg_wr;
 } __attribute__((packed));
+
+/* The guest's hvc0 on a host chardev (stdio or a file); a clear error
+ * naming the file on failure (-errno). ops->destroy frees the device. */
+int virtio_console_create(struct virtio_dev **out, const struct avp_chardev_cfg *cfg);
 
 /* Like virtio_console_create() with guest output written to out_fd and
  * host input read from in_fd (-1: none). The device owns both fds from

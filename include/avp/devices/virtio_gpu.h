@@ -16,9 +16,7 @@
 struct json_object;
 struct vm;
 
-#ifndef VIRTIO_ID_GPU
-#define VIRTIO_ID_GPU 16 /* 5.7.1 */
-#endif
+#include "avp/virtio/virtio_ids.h"
 
 /* Queues (5.7.2). */
 #define VIRTIO_GPU_CTRLQ 0
@@ -199,16 +197,9 @@ struct virtio_gpu_config {
 
 /* ---- Limits (documented in docs/devices.md) ---- */
 
-/* The display (scanout 0) the guest is offered: --gpu width=W,height=H. */
-#define VIRTIO_GPU_DEFAULT_WIDTH 1280u
-#define VIRTIO_GPU_DEFAULT_HEIGHT 720u
-/* Linux's virtio-gpu refuses modes below 32x32. */
-#define VIRTIO_GPU_MIN_DISPLAY_DIM 32u
-/* An EDID detailed timing holds 12-bit sizes. */
-#define VIRTIO_GPU_MAX_DISPLAY_DIM 4095u
-/* 3840x2160 pixels in all keeps the EDID's 60 Hz pixel clock in its
- * 16-bit field (655.35 MHz) whatever the aspect ratio. */
-#define VIRTIO_GPU_MAX_DISPLAY_PIXELS (3840u * 2160u)
+/* The display (scanout 0) the guest is offered, --gpu width=W,height=H:
+ * VIRTIO_GPU_DEFAULT_WIDTH and the display limits are in avp/config.h,
+ * whose adder checks them. */
 
 /* What a guest can make the host hold. Resource pixels and backing
  * tables together stay below VIRTIO_GPU_MAX_HOST_BYTES; an allocation
@@ -230,8 +221,9 @@ struct virtio_gpu_config {
 /* Creates the device for cfg (width/height 0 mean the defaults). */
 int virtio_gpu_create(struct virtio_dev **out, const struct avp_gpu_cfg *cfg);
 
-/* Parses the value of --gpu: "on", or "width=W,height=H" with either
- * key optional. Sets cfg->enabled. 0 or -EINVAL (cfg unchanged). */
+/* Parses the value of --gpu (src/devices/virtio_gpu_opts.c): "on", or
+ * "width=W,height=H" with either key optional (the default for the other).
+ * Sets cfg->enabled. 0 or -EINVAL (cfg unchanged). */
 int virtio_gpu_parse_opt(const char *text, struct avp_gpu_cfg *cfg);
 
 /* The 128-byte EDID 1.4 base block of a width x height 60 Hz display. */

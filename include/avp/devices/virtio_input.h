@@ -12,7 +12,7 @@
 struct json_object;
 struct vm;
 
-#define VIRTIO_ID_INPUT 18
+#include "avp/virtio/virtio_ids.h"
 #define VIRTIO_INPUT_EVENTQ 0
 #define VIRTIO_INPUT_STATUSQ 1
 
@@ -73,6 +73,11 @@ struct virtio_input_event {
 } __attribute__((packed));
 
 int virtio_input_create(struct virtio_dev **out, const struct avp_input_cfg *cfg);
+
+/* --input keyboard | touch[,width=W][,height=H] (src/devices/
+ * virtio_input_opts.c); a touch size left out is the default. 0 or
+ * -EINVAL/-ENOMEM. */
+int virtio_input_parse_opt(const char *text, struct avp_input_cfg *input);
 
 /* Offers the device through the VM's "input" control command (call after
  * attaching it). Several input devices share the one command; requests

@@ -8,6 +8,15 @@
 
 #include "avp/config.h"
 #include "avp/virtio/virtio_dev.h"
+#include "avp/virtio/virtio_ids.h"
+
+/* virtio-net on an existing or new tap; a clear error naming the tap on
+ * failure (-errno). ops->destroy frees the device. */
+int virtio_net_create(struct virtio_dev **out, const struct avp_net_cfg *cfg);
+
+/* The text of --net: tap=NAME[,mac=XX:XX:XX:XX:XX:XX]. 0 or -EINVAL/-ENOMEM
+ * (net untouched on failure). */
+int virtio_net_parse_opt(const char *text, struct avp_net_cfg *net);
 
 /* Feature bits (VIRTIO 1.2, 5.1.3). */
 #define VIRTIO_NET_F_CSUM 0

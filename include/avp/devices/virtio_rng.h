@@ -1,6 +1,12 @@
-/* virtio-rng limits, shared with its tests. */
+/* virtio-rng (src/devices/virtio_rng.c): constructor and limits. */
 #ifndef AVP_DEVICES_VIRTIO_RNG_H
 #define AVP_DEVICES_VIRTIO_RNG_H
+
+#include "avp/virtio/virtio_dev.h"
+#include "avp/virtio/virtio_ids.h"
+
+/* virtio-rng fed by the host's getrandom(); ops->destroy frees it. */
+int virtio_rng_create(struct virtio_dev **out);
 
 /* Most bytes one request gets (5.4.6.1: the device may return fewer than
  * the buffer holds). */

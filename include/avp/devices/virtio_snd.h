@@ -8,9 +8,7 @@
 #include "avp/config.h"
 #include "avp/virtio/virtio_dev.h"
 
-#ifndef VIRTIO_ID_SOUND
-#define VIRTIO_ID_SOUND 25
-#endif
+#include "avp/virtio/virtio_ids.h"
 
 /* Queues (5.14.2). */
 #define VIRTIO_SND_CONTROLQ 0
@@ -168,5 +166,9 @@ _Static_assert(sizeof(struct virtio_snd_pcm_set_params) == 24, "5.14.6.6.3 layou
 /* Opens cfg->out_path (created/truncated) and cfg->in_path (a WAV file);
  * either may be NULL: output is then discarded, input is silence. */
 int virtio_snd_create(struct virtio_dev **out, const struct avp_sound_cfg *cfg);
+
+/* --sound out=OUT.wav[,in=IN.wav] (src/devices/virtio_snd_opts.c). 0 or
+ * -EINVAL/-ENOMEM (snd unchanged). */
+int virtio_snd_parse_opt(const char *text, struct avp_sound_cfg *snd);
 
 #endif

@@ -19,7 +19,7 @@
 #include "avp/config.h"
 #include "avp/virtio/virtio_dev.h"
 
-#define VIRTIO_ID_VSOCK 19
+#include "avp/virtio/virtio_ids.h"
 
 /* 5.10.2: queues. */
 #define VSOCK_RXQ 0
@@ -86,5 +86,11 @@ _Static_assert(sizeof(struct virtio_vsock_hdr) == VSOCK_HDR_LEN, "5.10.6 header 
 #define VSOCK_HOST_PORT_BASE (1u << 30) /* local ports of host-initiated streams */
 
 int virtio_vsock_create(struct virtio_dev **out, const struct avp_vsock_cfg *cfg);
+
+/* --vsock cid=N,socket=PATH and --vsock-peer CID:PATH
+ * (src/devices/virtio_vsock_opts.c). 0 or -EINVAL/-ENOMEM; a failed parse
+ * leaves vsock and peer as they were. */
+int virtio_vsock_parse_opt(const char *text, struct avp_vsock_cfg *vsock);
+int virtio_vsock_parse_peer(const char *text, struct avp_vsock_peer *peer);
 
 #endif

@@ -29,6 +29,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "avp/config.h"
+
 struct watchdog;
 
 #define WATCHDOG_NPORTS 0x14
@@ -70,6 +72,10 @@ struct watchdog_ops {
 int watchdog_create(struct watchdog **out, const struct watchdog_ops *ops, bool fired_before);
 /* Stops and joins the timer thread: no expired() call after it returns. */
 void watchdog_destroy(struct watchdog *wdt);
+
+/* --watchdog's value (src/hw/watchdog_opts.c): NULL (none given),
+ * action=exit or action=reset. 0 or -EINVAL. */
+int watchdog_parse_opt(const char *text, struct avp_watchdog_cfg *wdt);
 
 /* io_handler_fn for the WATCHDOG_NPORTS registers; opaque is the device. */
 void watchdog_io(void *opaque, uint64_t offset, void *data, uint32_t len, bool is_write);

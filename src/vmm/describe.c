@@ -6,7 +6,8 @@
 
 #include "avp_version.h"
 #include "avp/arch.h"
-#include "avp/machine.h"
+#include "avp/vmm/machine.h"
+#include "avp/vmm/registry.h"
 
 static json_object *hex(uint64_t v)
 {
@@ -34,7 +35,12 @@ static json_object *describe_devices(const struct vm *vm)
 		const struct platform_mmio_dev *d = &vm->mmio_devs[i];
 		json_object *o = json_object_new_object();
 
+		const struct avp_device_type *t = avp_device_type_by_virtio_id(d->virtio_id);
+
 		json_object_object_add(o, "type", json_object_new_string(d->type));
+		/* The option or bundle type that declared it (docs/devices.md). */
+		if (t)
+			json_object_object_add(o, "declared_as", json_object_new_string(t->name));
 		json_object_object_add(o, "transport", json_object_new_string("virtio-mmio"));
 		json_object_object_add(o, "virtio_id", json_object_new_int((int)d->virtio_id));
 		json_object_object_add(o, "address", hex(d->base));

@@ -1,4 +1,4 @@
-/* The VM in a child process (include/avp/supervisor.h says when and why).
+/* The VM in a child process (include/avp/vmm/supervisor.h says when and why).
  *
  * The child reports how the VM ended through its exit status, in a code of
  * our own rather than avp's documented statuses, so that every exit reason
@@ -16,7 +16,7 @@
 
 #include "avp/jail.h"
 #include "avp/log.h"
-#include "avp/supervisor.h"
+#include "avp/vmm/supervisor.h"
 
 #define CHILD_RAN 32
 #define CHILD_FAILED 64
@@ -30,7 +30,7 @@ bool supervisor_needed(const struct avp_config *cfg)
 	return cfg->jail.enabled || (restarts && cfg->seccomp != AVP_SECCOMP_OFF);
 }
 
-/* The signals that stop a VM (src/core/machine.c) plus SIGCHLD. */
+/* The signals that stop a VM (src/vmm/machine.c) plus SIGCHLD. */
 static void supervised_signals(sigset_t *set)
 {
 	sigemptyset(set);

@@ -14,7 +14,8 @@
  * instead of running. */
 int machine_run(const struct avp_config *cfg, FILE *out, enum vm_exit_reason *reason);
 
-/* Builds the devices of cfg on vm (used by machine_run and tests). */
+/* Builds the devices of cfg on vm, in cfg's declaration order (used by
+ * machine_run and tests). */
 int machine_add_devices(struct vm *vm, const struct avp_config *cfg);
 /* Stops the vCPUs, then detaches and destroys every device attached to
  * vm; call it before vm_destroy (core does not know the transports). */

@@ -8,18 +8,15 @@
 
 #include "avp/api.h"
 #include "avp/arch.h"
-#include "avp/devices.h"
 #include "avp/jail.h"
-#include "avp/supervisor.h"
-#include "avp/devices/virtio_gpu.h"
-#include "avp/devices/virtio_snd.h"
-#include "avp/devices/virtio_input.h"
-#include "avp/devices/virtio_vsock.h"
 #include "avp/log.h"
-#include "avp/machine.h"
-#include "avp/preflight.h"
 #include "avp/virtio/mmio.h"
 #include "avp/virtio/transport.h"
+#include "avp/virtio/virtio_dev.h"
+#include "avp/vmm/machine.h"
+#include "avp/vmm/preflight.h"
+#include "avp/vmm/registry.h"
+#include "avp/vmm/supervisor.h"
 
 /* The transport reports why an attach failed (naming the cap it hit). */
 static int attach_or_destroy(struct vm *vm, struct virtio_dev *dev)
@@ -31,73 +28,42 @@ static int attach_or_destroy(struct vm *vm, struct virtio_dev *dev)
 	return ret;
 }
 
-void machine_detach_devices(struct vm *vm)
-{
-	/* Workers may be running device code; the vCPUs go first so no
-	 * register access reaches a device being destroyed. */
-	vm_stop_vcpus(vm);
-	for (unsigned int i = 0; i < vm->nmmio_devs; i++)
-		if (vm->mmio_devs[i].dev) {
-			virtio_transport_detach(vm->mmio_devs[i].dev);
-			vm->mmio_devs[i].dev = NULL;
-		}
-}
-
 int machine_add_devices(struct vm *vm, const struct avp_config *cfg)
 {
-	struct virtio_dev *dev;
-	int ret;
+	/* In declaration order: it fixes the addresses and interrupts the
+	 * guest sees (docs/devices.md), so the same config always gives the
+	 * same platform. */
+	for (unsigned int i = 0; i < cfg->ndevices; i++) {
+		const struct avp_device_ref *ref = &cfg->devices[i];
+		const struct avp_device_type *t = avp_device_type(ref->kind);
+		struct virtio_dev *dev;
+		int ret;
 
-	/* Order fixes the addresses and interrupts the guest sees, so the same
-	 * config always gives the same platform. */
-	for (unsigned int i = 0; i < cfg->ndisks; i++) {
-		ret = virtio_blk_create(&dev, &cfg->disks[i]);
+		if (!t || !t->create)
+			return -EINVAL;
+		ret = t->create(&dev, cfg, ref->index);
 		if (ret || (ret = attach_or_destroy(vm, dev)))
 			return ret;
-	}
-	for (unsigned int i = 0; i < cfg->nnets; i++) {
-		ret = virtio_net_create(&dev, &cfg->nets[i]);
-		if (ret || (ret = attach_or_destroy(vm, dev)))
-			return ret;
-	}
-	if (cfg->console.kind != AVP_CHR_NONE) {
-		ret = virtio_console_create(&dev, &cfg->console);
-		if (ret || (ret = attach_or_destroy(vm, dev)))
-			return ret;
-	}
-	if (cfg->rng) {
-		ret = virtio_rng_create(&dev);
-		if (ret || (ret = attach_or_destroy(vm, dev)))
-			return ret;
-	}
-	if (cfg->gpu.enabled) {
-		ret = virtio_gpu_create(&dev, &cfg->gpu);
-		if (ret || (ret = attach_or_destroy(vm, dev)))
-			return ret;
-		/* Attached: the VM owns dev now, and the command can name it. */
-		ret = virtio_gpu_register_api(vm, dev);
-		if (ret)
-			return ret;
-	}
-	if (cfg->sound.enabled) {
-		ret = virtio_snd_create(&dev, &cfg->sound);
-		if (ret || (ret = attach_or_destroy(vm, dev)))
-			return ret;
-	}
-	if (cfg->vsock.cid) {
-		ret = virtio_vsock_create(&dev, &cfg->vsock);
-		if (ret || (ret = attach_or_destroy(vm, dev)))
-			return ret;
-	}
-	for (unsigned int i = 0; i < cfg->ninputs; i++) {
-		ret = virtio_input_create(&dev, &cfg->inputs[i]);
-		if (ret || (ret = attach_or_destroy(vm, dev)))
-			return ret;
-		ret = virtio_input_register_api(vm, dev); /* the "input" command */
-		if (ret)
+		/* Attached: the VM owns dev now, and its commands can name it. */
+		if (t->register_api && (ret = t->register_api(vm, dev)))
 			return ret;
 	}
 	return 0;
+}
+
+void machine_detach_devices(struct vm *vm)
+{
+	/* Workers may be running device code; the vCPUs go first so no
+	 * register access reaches a device being destroyed. Last attached,
+	 * first detached. */
+	vm_stop_vcpus(vm);
+	for (unsigned int i = vm->nmmio_devs; i-- > 0;) {
+		struct virtio_dev *dev = vm->mmio_devs[i].dev;
+
+		vm->mmio_devs[i].dev = NULL;
+		if (dev)
+			virtio_transport_detach(dev);
+	}
 }
 
 /* SIGINT/SIGTERM/SIGHUP end the VM through the normal exit path, so the
@@ -189,7 +155,7 @@ int machine_run(const struct avp_config *cfg, FILE *out, enum vm_exit_reason *re
 	if (ret)
 		return ret;
 	/* With --jail, or a restart under seccomp, the VM runs in a child
-	 * process and this one only waits (src/core/supervisor.c). */
+	 * process and this one only waits (src/vmm/supervisor.c). */
 	if (!cfg->describe && supervisor_needed(cfg)) {
 		ret = supervisor_fork(&sup, cfg);
 		if (ret)
@@ -212,6 +178,8 @@ int machine_run(const struct avp_config *cfg, FILE *out, enum vm_exit_reason *re
 		else
 			ret = boot(&vm, cfg, reason);
 	}
+	/* The machine built the devices and takes them down; vm_destroy
+	 * then only frees the VM itself. */
 	machine_detach_devices(&vm);
 	vm_destroy(&vm);
 	if (in_child)

@@ -1,4 +1,4 @@
-/* Running the VM in a child process of its own (src/core/supervisor.c).
+/* Running the VM in a child process of its own (src/vmm/supervisor.c).
  *
  * machine_run() uses it when the VM process cannot be the process that
  * started avp: with --jail (a new PID namespace only applies to children,

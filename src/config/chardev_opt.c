@@ -1,0 +1,35 @@
+/* The one grammar of a character device's host end, shared by --serial,
+ * --console and a bundle's "serial" and console "backend". */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "avp/config.h"
+
+int avp_parse_chardev(const char *text, const char *base_dir, struct avp_chardev_cfg *chr)
+{
+	const char *path = text + 5;
+	char *copy = NULL;
+
+	if (strcmp(text, "stdio") == 0 || strcmp(text, "none") == 0) {
+		free(chr->path);
+		chr->path = NULL;
+		chr->kind = text[0] == 's' ? AVP_CHR_STDIO : AVP_CHR_NONE;
+		return 0;
+	}
+	if (strncmp(text, "file:", 5) != 0 || !*path)
+		return -EINVAL;
+	if (base_dir && path[0] != '/') {
+		if (asprintf(&copy, "%s/%s", base_dir, path) < 0)
+			copy = NULL;
+	} else {
+		copy = strdup(path);
+	}
+	if (!copy)
+		return -ENOMEM;
+	free(chr->path);
+	chr->path = copy;
+	chr->kind = AVP_CHR_FILE;
+	return 0;
+}
