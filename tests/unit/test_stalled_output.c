@@ -4,8 +4,10 @@
  * fills within moments. Before the fix the vCPU blocked in write() with
  * the UART's lock held and avp could only be killed with SIGKILL.
  *
- * Needs /dev/kvm and the avp binary beside the test binaries (make check
- * builds it first); skipped, saying why, without them. */
+ * The default seccomp filters stay on, so the new output paths are run
+ * under them too. Needs /dev/kvm and the avp binary beside the test
+ * binaries (make check builds it first); skipped, saying why, without
+ * them. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -148,6 +150,10 @@ static void test_sigterm_with_stalled_stdout(void **state)
 		if (out < 0 || null < 0 || dup2(out, STDOUT_FILENO) < 0 ||
 		    dup2(null, STDIN_FILENO) < 0 || dup2(null, STDERR_FILENO) < 0)
 			_exit(100);
+		/* LeakSanitizer's exit-time check needs calls the main
+		 * thread's filter refuses (docs/security.md); the filters
+		 * themselves stay on, they are part of what is tested. */
+		setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
 		execl(avp, "avp", "run", "--kernel", kernel, "--memory", "64", "--cpus", "2",
 		      (char *)NULL);
 		_exit(101);
