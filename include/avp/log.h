@@ -10,6 +10,9 @@ enum avp_log_level { AVP_LOG_ERROR, AVP_LOG_WARN, AVP_LOG_INFO, AVP_LOG_DEBUG };
 
 void avp_log_set_level(enum avp_log_level level);
 enum avp_log_level avp_log_get_level(void);
+/* Writes one line to stderr, never waiting: while stderr cannot take a
+ * line at once (a full pipe, a stopped terminal) lines are dropped, and
+ * the next one written says how many. */
 void avp_log(enum avp_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

@@ -1,14 +1,19 @@
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "avp/log.h"
 
 /* The one piece of process-wide state: a log threshold is a property of the
  * process's stderr, not of any VM. */
 static enum avp_log_level log_threshold = AVP_LOG_WARN;
+/* Lines a standard error nobody read made us drop, not yet reported. */
+static atomic_ulong log_dropped;
 
 void avp_log_set_level(enum avp_log_level level)
 {
@@ -28,17 +33,42 @@ void avp_log(enum avp_log_level level, const char *fmt, ...)
 		[AVP_LOG_INFO] = "info",
 		[AVP_LOG_DEBUG] = "debug",
 	};
-	char line[1024];
+	struct pollfd pfd = { .fd = STDERR_FILENO, .events = POLLOUT };
+	char line[1024], out[1200];
+	unsigned long dropped;
 	va_list ap;
+	ssize_t r;
+	int n;
 
 	if (level > log_threshold)
 		return;
+	/* A standard error nobody reads (a full pipe, a stopped terminal)
+	 * must not stop the thread that logs: a vCPU holding a device's
+	 * lock, or the main thread ending avp on SIGTERM. Its lines are
+	 * dropped, and the next line that gets through says how many. */
+	if (poll(&pfd, 1, 0) == 0) {
+		atomic_fetch_add(&log_dropped, 1);
+		return;
+	}
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	/* One fprintf per line so lines from different threads do not mix;
+	/* One write per line so lines from different threads do not mix;
 	 * \r\n because the terminal may be in raw mode while a guest runs. */
-	fprintf(stderr, "avp: %s: %s\r\n", prefix[level], line);
+	dropped = atomic_exchange(&log_dropped, 0);
+	if (dropped)
+		n = snprintf(out, sizeof(out),
+			     "avp: warning: %lu log line(s) dropped: standard error was not "
+			     "being read\r\navp: %s: %s\r\n",
+			     dropped, prefix[level], line);
+	else
+		n = snprintf(out, sizeof(out), "avp: %s: %s\r\n", prefix[level], line);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(out))
+		n = sizeof(out) - 1;
+	r = write(STDERR_FILENO, out, (size_t)n);
+	(void)r; /* nowhere left to report a failed log write */
 }
 
 /* ---- guest-triggered warnings ---- */

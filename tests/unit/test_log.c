@@ -1,7 +1,8 @@
 /* The rate limit on guest-triggered warnings (issue 13 item 19), on a fake
  * clock: a burst, then one line a minute that says how many were held,
  * a fresh burst after a quiet minute, sources limited apart, and every
- * message counted. */
+ * message counted. And avp_log itself never waits for a stderr nobody
+ * reads. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -178,6 +179,46 @@ static void test_many_sources(void **state)
 	avp_guest_warn_reset();
 }
 
+/* ---- avp_log never waits for stderr ---- */
+
+/* stderr is a pipe that is full and not read (`avp run 2>&1 | less`, not
+ * scrolled): logging returns at once and drops the line, and once the
+ * reader reads, the next line says how many were dropped. Before, the
+ * main thread blocked here on its way out after SIGTERM. */
+static void test_log_does_not_wait_for_stderr(void **state)
+{
+	static char chunk[4096], out[8192];
+	int p[2], saved;
+	ssize_t n, got = 0;
+
+	(void)state;
+	alarm(30); /* a blocked write ends the test instead of hanging it */
+	assert_int_equal(pipe(p), 0);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	assert_true(dup2(p[1], STDERR_FILENO) >= 0);
+	assert_int_equal(fcntl(p[1], F_SETFL, O_NONBLOCK), 0);
+	while (write(p[1], chunk, sizeof(chunk)) > 0)
+		;
+	assert_int_equal(fcntl(p[1], F_SETFL, 0), 0); /* blocking, as a shell leaves it */
+	avp_warn("first, dropped");
+	avp_err("second, dropped");
+	assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+	while (read(p[0], chunk, sizeof(chunk)) > 0)
+		;
+	avp_warn("third, shown");
+	while ((n = read(p[0], out + got, sizeof(out) - 1 - (size_t)got)) > 0)
+		got += n;
+	out[got] = '\0';
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(p[0]);
+	close(p[1]);
+	alarm(0);
+	assert_string_equal(out, "avp: warning: 2 log line(s) dropped: standard error was not "
+				 "being read\r\navp: warning: third, shown\r\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -186,6 +227,7 @@ int main(void)
 		cmocka_unit_test(test_slow_trickle_is_all_shown),
 		cmocka_unit_test(test_guest_warn_lines_and_counts),
 		cmocka_unit_test(test_many_sources),
+		cmocka_unit_test(test_log_does_not_wait_for_stderr),
 	};
 
 	return cmocka_run_group_tests_name("log", tests, NULL, NULL);

