@@ -85,6 +85,18 @@ static json_object *hex_string(uint64_t v)
 	return json_object_new_string(buf);
 }
 
+/* What the log's rate limit held back is still visible here. */
+static void add_guest_warnings(json_object *reply)
+{
+	struct avp_guest_warn_counts n;
+	json_object *o = json_object_new_object();
+
+	avp_guest_warn_counts(&n);
+	json_object_object_add(o, "total", json_object_new_int64((int64_t)n.total));
+	json_object_object_add(o, "not_shown", json_object_new_int64((int64_t)n.not_shown));
+	json_object_object_add(reply, "guest_warnings", o);
+}
+
 static void cmd_status(struct api_server *s, json_object *reply)
 {
 	struct vm *vm = s->vm;
@@ -114,6 +126,7 @@ static void cmd_status(struct api_server *s, json_object *reply)
 		json_object_array_add(devs, o);
 	}
 	json_object_object_add(reply, "devices", devs);
+	add_guest_warnings(reply);
 	json_object_array_add(cmds, json_object_new_string("status"));
 	json_object_array_add(cmds, json_object_new_string("shutdown"));
 	json_object_array_add(cmds, json_object_new_string("kill"));

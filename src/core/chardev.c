@@ -4,15 +4,29 @@
  * controlling terminal into raw mode records the previous settings in the
  * one static slot below, so that an atexit handler and fatal-signal
  * handlers (which cannot be handed a pointer) can put it back. Only one
- * chardev may own the terminal at a time. */
+ * chardev may own the terminal at a time.
+ *
+ * Output never blocks its caller: the callers are vCPUs and device threads
+ * holding a device lock, and a reader that stops reading (a suspended
+ * terminal, a full pipe) must not stop the VM or keep SIGTERM from ending
+ * it. Writes go to a file description of our own in non-blocking mode;
+ * what the host does not take at once waits in a bounded buffer, and once
+ * that is full chardev_write takes less than it was given: the device
+ * pushes back on the guest as hardware would (a busy transmitter, transmit
+ * buffers left in the queue). The device's own thread waits for
+ * chardev_output_fd() to become writable and calls chardev_flush(). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "avp/chardev.h"
@@ -22,11 +36,20 @@ struct chardev {
 	enum avp_chardev_kind kind;
 	int out_fd;
 	int in_fd;
-	bool own_out_fd;      /* a file we opened */
+	bool own_out_fd;       /* a file or description we opened */
+	bool own_in_fd;	       /* chardev_open_fds */
 	bool restore_in_flags; /* we set O_NONBLOCK on in_fd */
 	int saved_in_flags;
+	bool restore_out_flags; /* we set O_NONBLOCK on a shared stdout */
+	int saved_out_flags;
 	bool owns_tty;
-	atomic_bool out_closed; /* reader went away (EPIPE): drop output */
+
+	/* Output not yet taken by the host: a ring of CHARDEV_OUT_BUF bytes.
+	 * The lock is held only for memory copies and non-blocking writes. */
+	pthread_mutex_t out_lock;
+	uint8_t *ring;
+	size_t ring_head, ring_count;
+	bool out_closed; /* the reader went away: drop output */
 };
 
 static const int fatal_signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT,
@@ -134,19 +157,60 @@ static int tty_make_raw(int fd)
 	return 0;
 }
 
+/* A non-blocking way to write to stdout that leaves the file description
+ * it shares with the shell (and often with stdin and stderr) alone: pipes,
+ * FIFOs and terminals are opened again through /proc, which gives a new
+ * description of the same pipe or terminal. A regular file never makes a
+ * writer wait for a reader, so it is used as it is. Anything else (a
+ * socket, no /proc) gets O_NONBLOCK on the shared description, put back
+ * by chardev_close. */
+static int open_stdout(struct chardev *chr)
+{
+	struct stat st;
+	int fl;
+
+	chr->out_fd = STDOUT_FILENO;
+	/* A closed stdout fails every write: dropped, said once. */
+	if (fstat(STDOUT_FILENO, &st) < 0 || S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
+		return 0;
+	if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
+		char path[32];
+		int fd;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", STDOUT_FILENO);
+		fd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		if (fd >= 0) {
+			chr->out_fd = fd;
+			chr->own_out_fd = true;
+			return 0;
+		}
+		/* ENXIO: a pipe nobody reads any more; writes fail with EPIPE
+		 * and the output is dropped. */
+	}
+	fl = fcntl(STDOUT_FILENO, F_GETFL);
+	if (fl < 0)
+		return -errno;
+	if (!(fl & O_NONBLOCK)) {
+		if (fcntl(STDOUT_FILENO, F_SETFL, fl | O_NONBLOCK) < 0)
+			return -errno;
+		chr->saved_out_flags = fl;
+		chr->restore_out_flags = true;
+	}
+	return 0;
+}
+
 static int open_stdio(struct chardev *chr, bool want_input)
 {
-	chr->out_fd = STDOUT_FILENO;
-	/* Output to a pipe whose reader died must not kill the VM with
-	 * SIGPIPE; chardev_write sees EPIPE instead and drops the output. */
-	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
-		return -errno;
+	int ret;
+
+	ret = open_stdout(chr);
+	if (ret)
+		return ret;
 	if (!want_input)
 		return 0;
 	chr->in_fd = STDIN_FILENO;
 	if (isatty(STDIN_FILENO)) {
-		int ret = tty_make_raw(STDIN_FILENO);
-
+		ret = tty_make_raw(STDIN_FILENO);
 		if (ret) {
 			avp_err("cannot put the terminal into raw mode: %s", strerror(-ret));
 			return ret;
@@ -164,6 +228,35 @@ static int open_stdio(struct chardev *chr, bool want_input)
 	return 0;
 }
 
+static struct chardev *chardev_new(enum avp_chardev_kind kind)
+{
+	struct chardev *chr = calloc(1, sizeof(*chr));
+
+	if (!chr)
+		return NULL;
+	if (pthread_mutex_init(&chr->out_lock, NULL)) {
+		free(chr);
+		return NULL;
+	}
+	chr->kind = kind;
+	chr->out_fd = -1;
+	chr->in_fd = -1;
+	return chr;
+}
+
+/* The output buffer, once there is an output to buffer for. */
+static int out_ready(struct chardev *chr)
+{
+	if (chr->out_fd < 0)
+		return 0;
+	/* Output to a pipe or FIFO whose reader died must not kill the VM
+	 * with SIGPIPE; chardev_write sees EPIPE instead and drops it. */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		return -errno;
+	chr->ring = malloc(CHARDEV_OUT_BUF);
+	return chr->ring ? 0 : -ENOMEM;
+}
+
 int chardev_open(struct chardev **out, const struct avp_chardev_cfg *cfg, bool want_input)
 {
 	struct chardev *chr;
@@ -172,12 +265,9 @@ int chardev_open(struct chardev **out, const struct avp_chardev_cfg *cfg, bool w
 	if (!out || !cfg)
 		return -EINVAL;
 	*out = NULL;
-	chr = calloc(1, sizeof(*chr));
+	chr = chardev_new(cfg->kind);
 	if (!chr)
 		return -ENOMEM;
-	chr->kind = cfg->kind;
-	chr->out_fd = -1;
-	chr->in_fd = -1;
 	switch (cfg->kind) {
 	case AVP_CHR_NONE:
 		break;
@@ -193,19 +283,124 @@ int chardev_open(struct chardev **out, const struct avp_chardev_cfg *cfg, bool w
 		if (chr->out_fd < 0) {
 			ret = -errno;
 			avp_err("cannot open %s: %s", cfg->path, strerror(-ret));
-		} else {
-			chr->own_out_fd = true;
+			break;
 		}
+		chr->own_out_fd = true;
+		/* Only matters for a FIFO: its reader may stall. */
+		if (fcntl(chr->out_fd, F_SETFL, O_NONBLOCK) < 0)
+			ret = -errno;
 		break;
 	default:
 		ret = -EINVAL;
 	}
+	if (!ret)
+		ret = out_ready(chr);
 	if (ret) {
 		chardev_close(chr);
 		return ret;
 	}
 	*out = chr;
 	return 0;
+}
+
+static int set_nonblock(int fd)
+{
+	int fl;
+
+	if (fd < 0)
+		return 0;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
+	return 0;
+}
+
+int chardev_open_fds(struct chardev **out, int out_fd, int in_fd)
+{
+	struct chardev *chr;
+	int ret = 0;
+
+	if (!out) {
+		ret = -EINVAL;
+		goto fail;
+	}
+	*out = NULL;
+	chr = chardev_new(AVP_CHR_FILE);
+	if (!chr) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	chr->out_fd = out_fd;
+	chr->in_fd = in_fd;
+	chr->own_out_fd = out_fd >= 0;
+	chr->own_in_fd = in_fd >= 0;
+	ret = set_nonblock(out_fd);
+	if (!ret)
+		ret = set_nonblock(in_fd);
+	if (!ret)
+		ret = out_ready(chr);
+	if (ret) {
+		chardev_close(chr);
+		return ret;
+	}
+	*out = chr;
+	return 0;
+fail:
+	if (out_fd >= 0)
+		close(out_fd);
+	if (in_fd >= 0)
+		close(in_fd);
+	return ret;
+}
+
+/* The host end will never take output again: drop what waits and what
+ * comes, and say so once. */
+static void out_gone(struct chardev *chr, int err)
+{
+	chr->out_closed = true;
+	chr->ring_count = 0;
+	avp_warn("%s: %s; dropping the guest's output to it from now on",
+		 chr->kind == AVP_CHR_STDIO ? "standard output" : "console output file",
+		 strerror(err));
+}
+
+/* One non-blocking write. Bytes written, 0 when the host takes nothing
+ * now, or -1 when the reader is gone (then the output was dropped). */
+static ssize_t out_write(struct chardev *chr, const uint8_t *p, size_t len)
+{
+	for (;;) {
+		ssize_t n = write(chr->out_fd, p, len);
+
+		if (n > 0)
+			return n;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		/* EPIPE: the pipe's reader exited; EIO: the terminal hung up;
+		 * anything else would fail again the same way. */
+		out_gone(chr, n < 0 ? errno : EIO);
+		return -1;
+	}
+}
+
+/* Writes out of the ring what the host takes now, oldest first. */
+static void flush_locked(struct chardev *chr)
+{
+	while (chr->ring_count && !chr->out_closed) {
+		size_t chunk = CHARDEV_OUT_BUF - chr->ring_head;
+		ssize_t n;
+
+		if (chunk > chr->ring_count)
+			chunk = chr->ring_count;
+		n = out_write(chr, chr->ring + chr->ring_head, chunk);
+		if (n <= 0)
+			return;
+		chr->ring_head = (chr->ring_head + (size_t)n) % CHARDEV_OUT_BUF;
+		chr->ring_count -= (size_t)n;
+	}
+	if (!chr->ring_count)
+		chr->ring_head = 0;
 }
 
 ssize_t chardev_write(struct chardev *chr, const void *buf, size_t len)
@@ -215,33 +410,102 @@ ssize_t chardev_write(struct chardev *chr, const void *buf, size_t len)
 
 	if (!chr || (!buf && len))
 		return -EINVAL;
-	if (chr->out_fd < 0 || atomic_load(&chr->out_closed))
+	if (chr->out_fd < 0 || !len)
 		return (ssize_t)len;
-	while (done < len) {
-		ssize_t n = write(chr->out_fd, p + done, len - done);
+	pthread_mutex_lock(&chr->out_lock);
+	flush_locked(chr);
+	/* Straight to the host when nothing older waits. */
+	if (!chr->ring_count && !chr->out_closed) {
+		ssize_t n = out_write(chr, p, len);
 
-		if (n > 0) {
-			done += (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			/* stdout may share its file description with the
-			 * non-blocking stdin; wait until it drains. */
-			struct pollfd pfd = { .fd = chr->out_fd, .events = POLLOUT };
-
-			if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
-				return -errno;
-			continue;
-		}
-		if (n < 0 && errno == EPIPE) {
-			atomic_store(&chr->out_closed, true);
-			return (ssize_t)len;
-		}
-		return n < 0 ? -errno : -EIO;
+		if (n > 0)
+			done = (size_t)n;
 	}
-	return (ssize_t)len;
+	if (chr->out_closed) {
+		done = len;
+	} else {
+		size_t tail = (chr->ring_head + chr->ring_count) % CHARDEV_OUT_BUF;
+		size_t take = CHARDEV_OUT_BUF - chr->ring_count;
+
+		if (take > len - done)
+			take = len - done;
+		/* Up to two copies: to the end of the ring, then from its start. */
+		for (size_t n; take; take -= n, done += n) {
+			n = CHARDEV_OUT_BUF - tail;
+			if (n > take)
+				n = take;
+			memcpy(chr->ring + tail, p + done, n);
+			chr->ring_count += n;
+			tail = 0;
+		}
+	}
+	pthread_mutex_unlock(&chr->out_lock);
+	return (ssize_t)done;
+}
+
+size_t chardev_flush(struct chardev *chr)
+{
+	size_t left;
+
+	if (!chr || chr->out_fd < 0)
+		return 0;
+	pthread_mutex_lock(&chr->out_lock);
+	flush_locked(chr);
+	left = chr->ring_count;
+	pthread_mutex_unlock(&chr->out_lock);
+	return left;
+}
+
+size_t chardev_write_room(struct chardev *chr)
+{
+	size_t room;
+
+	if (!chr || chr->out_fd < 0)
+		return SIZE_MAX;
+	pthread_mutex_lock(&chr->out_lock);
+	room = chr->out_closed ? SIZE_MAX : CHARDEV_OUT_BUF - chr->ring_count;
+	pthread_mutex_unlock(&chr->out_lock);
+	return room;
+}
+
+int chardev_output_fd(const struct chardev *chr)
+{
+	return chr ? chr->out_fd : -1;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* At the end the reader gets a short while to take what is left: the
+ * guest's last words ("reboot: Power down") usually are. A reader that
+ * takes nothing for that long is not waited for: avp must end promptly
+ * on SIGTERM whatever its output is connected to. */
+static void final_flush(struct chardev *chr)
+{
+	int64_t deadline = now_ms() + CHARDEV_CLOSE_WAIT_MS;
+	size_t left;
+
+	if (!chr->ring)
+		return;
+	for (;;) {
+		struct pollfd pfd = { .fd = chr->out_fd, .events = POLLOUT };
+		int64_t wait = deadline - now_ms();
+
+		left = chardev_flush(chr);
+		if (!left || wait <= 0)
+			break;
+		if (poll(&pfd, 1, (int)wait) < 0 && errno != EINTR)
+			break;
+	}
+	if (left)
+		avp_warn("%zu bytes of guest output dropped: the reader did not take them "
+			 "within %d ms of the end",
+			 left, CHARDEV_CLOSE_WAIT_MS);
 }
 
 int chardev_input_fd(const struct chardev *chr)
@@ -253,13 +517,21 @@ void chardev_close(struct chardev *chr)
 {
 	if (!chr)
 		return;
+	if (chr->out_fd >= 0)
+		final_flush(chr);
 	if (chr->restore_in_flags)
 		fcntl(chr->in_fd, F_SETFL, chr->saved_in_flags);
+	if (chr->restore_out_flags)
+		fcntl(chr->out_fd, F_SETFL, chr->saved_out_flags);
 	if (chr->owns_tty) {
 		tty_restore();
 		tty_remove_handlers();
 	}
 	if (chr->own_out_fd)
 		close(chr->out_fd);
+	if (chr->own_in_fd)
+		close(chr->in_fd);
+	pthread_mutex_destroy(&chr->out_lock);
+	free(chr->ring);
 	free(chr);
 }

@@ -2,7 +2,12 @@
  * exactly two queues, receiveq (0) and transmitq (1), and no control
  * queue. The guest sees it as hvc0.
  *
- * Guest output (transmitq) goes to the host end as it comes. Host input is
+ * Guest output (transmitq) goes to the chardev, which takes what the host
+ * reader takes plus a bounded buffer and never blocks. A chain whose bytes
+ * do not all fit stays ours and unused (5.3.6.2: the device consumes a
+ * transmit buffer when it has written it), so the driver sees its buffers
+ * wait in the queue while the host reader is slow; we watch the chardev's
+ * output fd and go on once the host took some. Host input is
  * read straight into a receive buffer, and only when we hold one: while
  * the driver has posted none, the input stays in the fd (no input is lost
  * or buffered without bound) and we stop watching the fd until the driver
@@ -25,16 +30,17 @@
 struct vcon {
 	struct virtio_dev dev;
 	struct virtio_console_config config;
-	struct chardev *chr; /* host end, or NULL with the fds below */
-	int out_fd;
+	struct chardev *chr; /* host end */
 	int in_fd;
-	bool own_fds;
 	struct dev_watch input;
+	struct dev_watch output; /* writable: while output waits in the chardev */
 	struct dev_resched resched;
 	bool input_done; /* end of input or a read error: never watch again */
-	bool out_err_logged;
 
 	struct virtq_chain tx_chain;
+	bool tx_have;	     /* tx_chain is ours: not all written yet */
+	unsigned int tx_seg; /* where its unwritten bytes start */
+	size_t tx_off;
 	struct virtq_chain rx_chain;
 	bool rx_have; /* rx_chain is ours, not yet completed */
 };
@@ -52,53 +58,80 @@ static uint64_t vcon_features(struct virtio_dev *dev)
 
 /* ---- guest to host ---- */
 
-static void out_write(struct vcon *c, const uint8_t *buf, size_t len)
+/* Watches the output fd exactly while output waits in the chardev. */
+static void output_watch_update(struct vcon *c)
 {
-	if (c->chr) {
-		chardev_write(c->chr, buf, len);
-		return;
-	}
-	while (len) {
-		ssize_t n = write(c->out_fd, buf, len);
+	bool waiting = chardev_write_room(c->chr) < CHARDEV_OUT_BUF;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			/* Console output is best effort: a reader that went
-			 * away must not stop the guest. */
-			if (!c->out_err_logged)
-				avp_warn("virtio-console: output: %s (dropping output)",
-					 n < 0 ? strerror(errno) : "nothing written");
-			c->out_err_logged = true;
-			return;
+	if (waiting != c->output.active)
+		dev_watch_set(&c->dev, &c->output, waiting);
+}
+
+/* Hands the held chain's bytes to the chardev; false when it is full and
+ * some are left. Written straight from guest memory: if the guest changes
+ * it meanwhile, only its own output is garbled. */
+static bool tx_write(struct vcon *c)
+{
+	struct virtq_chain *ch = &c->tx_chain;
+
+	while (c->tx_seg < ch->n_out) {
+		const struct iovec *v = &ch->iov[c->tx_seg];
+		size_t left = v->iov_len - c->tx_off;
+		ssize_t n = left ? chardev_write(c->chr, (const uint8_t *)v->iov_base + c->tx_off,
+						 left)
+				 : 0;
+
+		if (n >= 0 && (size_t)n < left) {
+			c->tx_off += (size_t)n;
+			return false;
 		}
-		buf += n;
-		len -= (size_t)n;
+		c->tx_seg++;
+		c->tx_off = 0;
 	}
+	return true;
 }
 
 static void tx_work(struct vcon *c)
 {
 	struct virtio_dev *dev = &c->dev;
 	struct virtq_chain *ch = &c->tx_chain;
+	unsigned int i;
 
-	for (unsigned int i = 0; i < VIRTIO_CONSOLE_BUDGET; i++) {
-		int ret = virtq_pop(&dev->vqs[VIRTIO_CONSOLE_TXQ], ch);
+	for (i = 0; i < VIRTIO_CONSOLE_BUDGET; i++) {
+		if (!c->tx_have) {
+			int ret = virtq_pop(&dev->vqs[VIRTIO_CONSOLE_TXQ], ch);
 
-		if (ret == 0)
-			return;
-		if (ret == -EIO) {
-			virtio_dev_needs_reset(dev, "transmit ring is broken");
-			return;
+			if (ret == 0)
+				break;
+			if (ret == -EIO) {
+				virtio_dev_needs_reset(dev, "transmit ring is broken");
+				return;
+			}
+			c->tx_have = true;
+			c->tx_off = 0;
+			/* A malformed chain has nothing to write. */
+			c->tx_seg = ret == 1 ? 0 : ch->n_out;
 		}
-		/* Written straight from guest memory: if the guest changes it
-		 * meanwhile, only its own output is garbled. */
-		for (unsigned int s = 0; ret == 1 && s < ch->n_out; s++)
-			out_write(c, ch->iov[s].iov_base, ch->iov[s].iov_len);
+		if (!tx_write(c))
+			break; /* the chain waits; the output fd brings us back */
 		if (ch->head != UINT16_MAX)
 			virtio_dev_complete(dev, VIRTIO_CONSOLE_TXQ, ch->head, 0);
+		c->tx_have = false;
 	}
-	dev_resched_request(&c->resched);
+	if (i == VIRTIO_CONSOLE_BUDGET)
+		dev_resched_request(&c->resched);
+	output_watch_update(c);
+}
+
+/* The host reader took some: write out more, then go on with the chain
+ * that waited for room. */
+static void output_ready(struct vcon *c)
+{
+	chardev_flush(c->chr);
+	if (c->tx_have)
+		tx_work(c);
+	else
+		output_watch_update(c);
 }
 
 /* ---- host to guest ---- */
@@ -182,6 +215,7 @@ static void rx_work(struct vcon *c, bool hangup)
 static void quiesce(struct vcon *c)
 {
 	dev_watch_set(&c->dev, &c->input, false);
+	dev_watch_set(&c->dev, &c->output, false);
 	dev_watch_set(&c->dev, &c->resched.watch, false);
 }
 
@@ -218,6 +252,8 @@ static void vcon_fd_ready(struct virtio_dev *dev, int fd, uint32_t events)
 
 	if (dev_resched_take(&c->resched, fd))
 		tx_work(c);
+	else if (fd == c->output.fd && c->output.active)
+		output_ready(c);
 	else if (fd == c->in_fd && input_open(c))
 		rx_work(c, events & (EPOLLERR | EPOLLHUP));
 	check_broken(c);
@@ -233,6 +269,9 @@ static int vcon_activate(struct virtio_dev *dev)
 	ret = dev_watch_set(dev, &c->resched.watch, true);
 	if (ret)
 		return ret;
+	/* Output left from before a reset still goes out. */
+	c->output.active = false;
+	output_watch_update(c);
 	return input_open(c) ? dev_watch_set(dev, &c->input, true) : 0;
 }
 
@@ -240,23 +279,18 @@ static void vcon_reset(struct virtio_dev *dev)
 {
 	struct vcon *c = vcon_of(dev);
 
-	/* The held receive chain belongs to the old queue; no input was
-	 * read into it yet, so nothing is lost. */
+	/* The held chains belong to the old queues; no input was read into
+	 * the receive one yet, so nothing is lost, and the driver gave up on
+	 * the rest of the transmit one. */
 	quiesce(c);
 	dev_resched_take(&c->resched, c->resched.watch.fd);
 	c->rx_have = false;
+	c->tx_have = false;
 }
 
 static void vcon_free(struct vcon *c)
 {
-	if (c->chr)
-		chardev_close(c->chr);
-	if (c->own_fds) {
-		if (c->out_fd >= 0)
-			close(c->out_fd);
-		if (c->in_fd >= 0)
-			close(c->in_fd);
-	}
+	chardev_close(c->chr);
 	dev_resched_fini(&c->resched);
 	free(c);
 }
@@ -279,33 +313,25 @@ static const struct virtio_dev_ops vcon_ops = {
 	.destroy = vcon_destroy,
 };
 
-/* On failure releases the host end (chr, or the fds when own_fds). */
-static int vcon_new(struct virtio_dev **out, struct chardev *chr, int out_fd, int in_fd,
-		    bool own_fds)
+/* On failure releases the host end. */
+static int vcon_new(struct virtio_dev **out, struct chardev *chr)
 {
 	struct vcon *c = calloc(1, sizeof(*c));
 	int ret;
 
 	if (!c) {
-		ret = -ENOMEM;
-		if (chr)
-			chardev_close(chr);
-		if (own_fds && out_fd >= 0)
-			close(out_fd);
-		if (own_fds && in_fd >= 0)
-			close(in_fd);
-		return ret;
+		chardev_close(chr);
+		return -ENOMEM;
 	}
 	c->chr = chr;
-	c->out_fd = out_fd;
-	c->in_fd = in_fd;
-	c->own_fds = own_fds;
+	c->in_fd = chardev_input_fd(chr);
 	ret = dev_resched_init(&c->resched);
 	if (ret) {
 		vcon_free(c);
 		return ret;
 	}
-	dev_watch_init(&c->input, in_fd, EPOLLIN);
+	dev_watch_init(&c->input, c->in_fd, EPOLLIN);
+	dev_watch_init(&c->output, chardev_output_fd(chr), EPOLLOUT);
 	/* 0 x 0: "unknown"; cols/rows are only read with F_SIZE anyway. */
 	c->config.max_nr_ports = htole32(1);
 	virtio_dev_init(&c->dev, &vcon_ops, c, &c->config, sizeof(c->config));
@@ -315,21 +341,14 @@ static int vcon_new(struct virtio_dev **out, struct chardev *chr, int out_fd, in
 
 int virtio_console_create_fds(struct virtio_dev **out, int out_fd, int in_fd)
 {
-	int fl;
+	struct chardev *chr;
+	int ret = chardev_open_fds(&chr, out_fd, in_fd);
 
-	if (in_fd >= 0) {
-		fl = fcntl(in_fd, F_GETFL);
-		if (fl < 0 || fcntl(in_fd, F_SETFL, fl | O_NONBLOCK) < 0) {
-			int err = errno;
-
-			avp_err("virtio-console: input fd: %s", strerror(err));
-			close(in_fd);
-			if (out_fd >= 0)
-				close(out_fd);
-			return -err;
-		}
+	if (ret) {
+		avp_err("virtio-console: host fds: %s", strerror(-ret));
+		return ret;
 	}
-	return vcon_new(out, NULL, out_fd, in_fd, true);
+	return vcon_new(out, chr);
 }
 
 int virtio_console_create(struct virtio_dev **out, const struct avp_chardev_cfg *cfg)
@@ -341,5 +360,5 @@ int virtio_console_create(struct virtio_dev **out, const struct avp_chardev_cfg 
 	ret = chardev_open(&chr, cfg, cfg->kind == AVP_CHR_STDIO);
 	if (ret)
 		return ret;
-	return vcon_new(out, chr, -1, chardev_input_fd(chr), false);
+	return vcon_new(out, chr);
 }

@@ -317,7 +317,7 @@ static void guest_data(struct vsock *v, struct vconn *c, const struct virtq_chai
 	}
 	/* 5.10.6.3.1: the guest may only send what we granted. */
 	if ((uint64_t)(c->rx_cnt - c->fwd_cnt) + len > VSOCK_BUF_ALLOC) {
-		avp_warn("virtio-vsock: guest port %u overran its credit: resetting the stream",
+		avp_guest_warn(v, "virtio-vsock: guest port %u overran its credit: resetting the stream",
 			 c->guest_port);
 		vconn_abort(v, c);
 		return;

@@ -2,11 +2,17 @@
  * sheet (section "Registers", tables 2-5 and 8); the details that Linux's
  * 8250 driver checks are noted where they are implemented.
  *
- * The transmitter is infinitely fast: a THR write goes to the host at once,
- * so THR and the shift register are always empty (LSR THRE|TEMT) and the
- * THRE interrupt re-arms right after every write, as on a real UART once
- * the byte has left. The receiver FIFO holds 16 bytes; host input enters it
- * only while it has room, so nothing typed is ever dropped. */
+ * The transmitter is as fast as the host takes its output: a THR write goes
+ * to the chardev, which never blocks. While the chardev's buffer has room
+ * for a FIFO's worth, THR and the shift register read empty (LSR
+ * THRE|TEMT) and the THRE interrupt re-arms right after every write, as on
+ * a real UART once the byte has left. When a stalled host reader lets the
+ * buffer fill, the transmitter reads busy (THRE and TEMT clear), which is
+ * what Linux's 8250 driver waits on, polled or by the THRE interrupt; the
+ * output thread raises THRE once the host took enough. Nothing is lost
+ * unless a guest ignores the busy transmitter. The receiver FIFO holds 16
+ * bytes; host input enters it only while it has room, so nothing typed is
+ * ever dropped. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -87,6 +93,7 @@
 struct serial16550 {
 	pthread_mutex_t lock;
 	pthread_cond_t room; /* the receive FIFO has space again, or stop */
+	pthread_cond_t tx_wait; /* output waits in the chardev, or stop */
 	struct chardev *chr;
 	struct serial16550_ops ops;
 
@@ -102,9 +109,30 @@ struct serial16550 {
 
 	pthread_t reader;
 	bool reader_started;
+	pthread_t writer;
+	bool writer_started;
+	bool tx_pending;  /* output waits in the chardev: the writer flushes */
+	bool tx_busy;	  /* the guest saw THRE clear: raise it when it sets */
+	bool tx_dropped;  /* said once: the guest ignored a busy transmitter */
 	bool stop;
 	int wake_efd;
 };
+
+/* THR can take a FIFO's worth: what the 8250 driver writes per THRE
+ * interrupt without looking at LSR (its tx_loadsz). */
+static bool tx_ready(const struct serial16550 *s)
+{
+	return !s->chr || chardev_write_room(s->chr) >= SERIAL16550_FIFO_SIZE;
+}
+
+/* After output: keep the writer thread flushing while bytes wait. */
+static void tx_note_pending(struct serial16550 *s)
+{
+	if (s->writer_started && !s->tx_pending && chardev_write_room(s->chr) < CHARDEV_OUT_BUF) {
+		s->tx_pending = true;
+		pthread_cond_signal(&s->tx_wait);
+	}
+}
 
 static unsigned int rx_capacity(const struct serial16550 *s)
 {
@@ -281,7 +309,9 @@ static uint8_t reg_read(struct serial16550 *s, unsigned int reg)
 		v = s->mcr;
 		break;
 	case REG_LSR:
-		v = (uint8_t)(LSR_THRE | LSR_TEMT | s->lsr_errors | (s->rx_count ? LSR_DR : 0));
+		v = (uint8_t)(s->lsr_errors | (s->rx_count ? LSR_DR : 0));
+		if ((s->mcr & MCR_LOOP) || tx_ready(s))
+			v |= LSR_THRE | LSR_TEMT;
 		s->lsr_errors = 0;
 		break;
 	case REG_MSR:
@@ -309,13 +339,22 @@ static bool reg_write(struct serial16550 *s, unsigned int reg, uint8_t v)
 		}
 		if (s->mcr & MCR_LOOP) {
 			rx_put(s, v);
-		} else {
-			if (s->chr)
-				chardev_write(s->chr, &v, 1);
-			output = true;
+			/* The byte left at once: THR is empty again. */
+			s->thre_pending = true;
+			break;
 		}
-		/* The byte left at once: THR is empty again. */
-		s->thre_pending = true;
+		output = true;
+		if (s->chr && chardev_write(s->chr, &v, 1) == 0 && !s->tx_dropped) {
+			/* Real hardware overwrites THR too. */
+			avp_warn("serial: the guest wrote to a busy transmitter: output is "
+				 "dropped while the host does not read it");
+			s->tx_dropped = true;
+		}
+		tx_note_pending(s);
+		if (tx_ready(s))
+			s->thre_pending = true;
+		else
+			s->tx_busy = true;
 		break;
 	case REG_IER:
 		if (s->lcr & LCR_DLAB) {
@@ -324,8 +363,12 @@ static bool reg_write(struct serial16550 *s, unsigned int reg, uint8_t v)
 		}
 		/* Enabling ETBEI while THR is empty raises THRE right away;
 		 * Linux's startup test expects it again after each 0-to-1. */
-		if ((v & IER_ETBEI) && !(s->ier & IER_ETBEI))
-			s->thre_pending = true;
+		if ((v & IER_ETBEI) && !(s->ier & IER_ETBEI)) {
+			if (tx_ready(s))
+				s->thre_pending = true;
+			else
+				s->tx_busy = true;
+		}
 		s->ier = v & IER_MASK;
 		break;
 	case REG_IIR_FCR:
@@ -455,24 +498,69 @@ static void *reader_main(void *arg)
 	return NULL;
 }
 
-static int start_reader(struct serial16550 *s)
+/* Writes out the output a slow host reader left in the chardev, waiting
+ * for it to become writable, and gives the guest its THRE back once there
+ * is room: the vCPU never waits for host output. */
+static void *writer_main(void *arg)
+{
+	struct serial16550 *s = arg;
+	int out_fd = chardev_output_fd(s->chr);
+
+	/* The platform confines this thread as it does the reader. */
+	if (s->ops.reader_start && s->ops.reader_start(s->ops.opaque)) {
+		avp_err("serial: output the host does not take at once is kept: the output "
+			"thread could not start");
+		return NULL;
+	}
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = s->wake_efd, .events = POLLIN },
+			{ .fd = out_fd, .events = POLLOUT },
+		};
+		bool stop;
+
+		pthread_mutex_lock(&s->lock);
+		while (!s->stop && !s->tx_pending)
+			pthread_cond_wait(&s->tx_wait, &s->lock);
+		stop = s->stop;
+		pthread_mutex_unlock(&s->lock);
+		if (stop)
+			break;
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (pfd[0].revents)
+			continue; /* stop requested: checked at the top */
+		chardev_flush(s->chr);
+		pthread_mutex_lock(&s->lock);
+		/* Checked under the lock: a vCPU may have added output since. */
+		s->tx_pending = chardev_write_room(s->chr) < CHARDEV_OUT_BUF;
+		if (s->tx_busy && tx_ready(s)) {
+			s->tx_busy = false;
+			s->thre_pending = true;
+			update_irq(s);
+		}
+		pthread_mutex_unlock(&s->lock);
+	}
+	return NULL;
+}
+
+static int start_thread(struct serial16550 *s, pthread_t *t, void *(*fn)(void *))
 {
 	sigset_t all, old;
 	int ret;
 
-	s->wake_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (s->wake_efd < 0)
-		return -errno;
+	if (s->wake_efd < 0) {
+		s->wake_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (s->wake_efd < 0)
+			return -errno;
+	}
 	/* Process signals belong to the main thread's signalfd: a thread
 	 * that left them unblocked would take them with default action. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = pthread_create(&s->reader, NULL, reader_main, s);
+	ret = pthread_create(t, NULL, fn, s);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (ret)
-		return -ret;
-	s->reader_started = true;
-	return 0;
+	return -ret;
 }
 
 int serial16550_create(struct serial16550 **out, struct chardev *chr,
@@ -502,16 +590,28 @@ int serial16550_create(struct serial16550 **out, struct chardev *chr,
 		free(s);
 		return -ret;
 	}
+	ret = pthread_cond_init(&s->tx_wait, NULL);
+	if (ret) {
+		pthread_cond_destroy(&s->room);
+		pthread_mutex_destroy(&s->lock);
+		free(s);
+		return -ret;
+	}
 	/* Power-on state (data sheet table 8, "Reset"): all zero except
 	 * LSR THRE|TEMT (computed) and the modem inputs. */
 	update_modem_inputs(s);
 	s->msr &= (uint8_t)~MSR_DELTAS;
 	if (chardev_input_fd(chr) >= 0) {
-		ret = start_reader(s);
-		if (ret) {
-			serial16550_destroy(s);
-			return ret;
-		}
+		ret = start_thread(s, &s->reader, reader_main);
+		s->reader_started = !ret;
+	}
+	if (!ret && chardev_output_fd(chr) >= 0) {
+		ret = start_thread(s, &s->writer, writer_main);
+		s->writer_started = !ret;
+	}
+	if (ret) {
+		serial16550_destroy(s);
+		return ret;
 	}
 	*out = s;
 	return 0;
@@ -521,19 +621,24 @@ void serial16550_destroy(struct serial16550 *s)
 {
 	if (!s)
 		return;
-	if (s->reader_started) {
+	if (s->reader_started || s->writer_started) {
 		uint64_t one = 1;
 
 		pthread_mutex_lock(&s->lock);
 		s->stop = true;
 		pthread_cond_broadcast(&s->room);
+		pthread_cond_broadcast(&s->tx_wait);
 		pthread_mutex_unlock(&s->lock);
 		if (write(s->wake_efd, &one, sizeof(one)) != (ssize_t)sizeof(one))
-			avp_warn("serial: cannot wake the input thread: %s", strerror(errno));
-		pthread_join(s->reader, NULL);
+			avp_warn("serial: cannot wake the host I/O threads: %s", strerror(errno));
+		if (s->reader_started)
+			pthread_join(s->reader, NULL);
+		if (s->writer_started)
+			pthread_join(s->writer, NULL);
 	}
 	if (s->wake_efd >= 0)
 		close(s->wake_efd);
+	pthread_cond_destroy(&s->tx_wait);
 	pthread_cond_destroy(&s->room);
 	pthread_mutex_destroy(&s->lock);
 	free(s);

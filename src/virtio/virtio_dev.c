@@ -57,7 +57,7 @@ void virtio_dev_needs_reset(struct virtio_dev *dev, const char *why)
 		return;
 	/* 2.1.2: tell the driver through status and a config interrupt; the
 	 * queues stay quiet until it resets the device. */
-	avp_warn("%s: driver error, device needs reset: %s", dev->ops->type, why);
+	avp_guest_warn(dev, "%s: driver error, device needs reset: %s", dev->ops->type, why);
 	dev->status |= VIRTIO_STATUS_NEEDS_RESET;
 	for (unsigned int i = 0; i < VIRTIO_MAX_QUEUES; i++)
 		dev->vqs[i].ready = false;

@@ -184,6 +184,30 @@ static void test_status(void **state)
 	close(fd);
 }
 
+/* Guest-triggered warnings are counted, shown or not (issue 13 item 19). */
+static void test_status_counts_guest_warnings(void **state)
+{
+	struct fixture *f = *state;
+	int fd = client(f), level = avp_log_get_level();
+	json_object *r, *w, *v;
+
+	avp_guest_warn_reset();
+	avp_log_set_level(AVP_LOG_ERROR); /* keep the output readable */
+	for (int i = 0; i < AVP_GUEST_WARN_BURST + 7; i++)
+		avp_guest_warn(f, "test: the guest broke something (%d)", i);
+	avp_log_set_level((enum avp_log_level)level);
+	r = ask(fd, "{\"cmd\":\"status\"}");
+	assert_true(reply_ok(r));
+	assert_true(json_object_object_get_ex(r, "guest_warnings", &w));
+	assert_true(json_object_object_get_ex(w, "total", &v));
+	assert_int_equal(json_object_get_int64(v), AVP_GUEST_WARN_BURST + 7);
+	assert_true(json_object_object_get_ex(w, "not_shown", &v));
+	assert_int_equal(json_object_get_int64(v), 7);
+	json_object_put(r);
+	close(fd);
+	avp_guest_warn_reset();
+}
+
 static void test_garbage_and_unknown(void **state)
 {
 	struct fixture *f = *state;
@@ -483,6 +507,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_status, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_status_counts_guest_warnings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_and_unknown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_commands, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipelined_and_unterminated, setup, teardown),

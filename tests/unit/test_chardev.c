@@ -1,6 +1,7 @@
 /* Host chardevs: none, file, stdio on pipes and on a pseudo-terminal (raw
  * mode on, restored by close and by a fatal signal), a reader that went
- * away, and a stdout that is non-blocking and full. */
+ * away, a stdout that is non-blocking and full, and a reader that stops
+ * reading (nothing blocks, the buffer is bounded, nothing is lost). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,9 +13,11 @@
 #include <pty.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "avp/chardev.h"
@@ -109,24 +112,37 @@ static void test_stdout_reader_gone(void **state)
 	close(p[1]);
 }
 
+static uint8_t pattern(size_t i)
+{
+	return (uint8_t)(i % 251 + i / 4096);
+}
+
 struct drain {
 	int fd;
 	size_t total;
+	bool in_order;
 };
 
 static void *drain_slowly(void *arg)
 {
 	struct drain *d = arg;
-	char buf[4096];
+	uint8_t buf[4096];
 	ssize_t n;
 
+	d->in_order = true;
 	while ((n = read(d->fd, buf, sizeof(buf))) > 0) {
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] != pattern(d->total + (size_t)i))
+				d->in_order = false;
 		d->total += (size_t)n;
 		usleep(200);
 	}
 	return NULL;
 }
 
+/* A slow reader behind a stdout that shares a non-blocking description:
+ * the writer is told to wait (short writes), waits on the output fd, and
+ * everything arrives, in order. */
 static void test_nonblocking_stdout_full(void **state)
 {
 	enum { N = 1 << 20 };
@@ -134,25 +150,164 @@ static void test_nonblocking_stdout_full(void **state)
 	struct drain d = { 0 };
 	struct chardev *chr;
 	pthread_t t;
-	char *big = calloc(1, N);
+	uint8_t *big = malloc(N);
+	size_t done = 0;
+	unsigned int short_writes = 0;
 	int p[2];
 
 	(void)state;
 	assert_non_null(big);
+	for (size_t i = 0; i < N; i++)
+		big[i] = pattern(i);
 	assert_int_equal(pipe(p), 0);
 	assert_int_equal(fcntl(p[1], F_SETFL, O_NONBLOCK), 0);
 	d.fd = p[0];
 	assert_int_equal(pthread_create(&t, NULL, drain_slowly, &d), 0);
 	redirect(p[1], -1);
 	assert_int_equal(chardev_open(&chr, &cfg, false), 0);
-	/* Far more than the pipe holds: EAGAIN is waited out, not lost. */
-	assert_int_equal(chardev_write(chr, big, N), N);
+	while (done < N) {
+		ssize_t n = chardev_write(chr, big + done, N - done);
+
+		assert_true(n >= 0);
+		done += (size_t)n;
+		if (done < N) {
+			struct pollfd pfd = { .fd = chardev_output_fd(chr), .events = POLLOUT };
+
+			short_writes++;
+			assert_int_equal(chardev_write_room(chr), 0);
+			assert_int_equal(poll(&pfd, 1, 5000), 1);
+			chardev_flush(chr);
+		}
+	}
+	assert_true(short_writes > 0); /* 1 MiB does not fit: it pushed back */
 	chardev_close(chr);
 	restore();
 	close(p[1]);
 	pthread_join(t, NULL);
 	assert_int_equal(d.total, N);
+	assert_true(d.in_order);
 	free(big);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* stdout is a pipe whose reader is alive but never reads. Writes return
+ * at once and take the pipe's capacity plus the bounded buffer, then
+ * nothing; the shell's description of stdout stays blocking; once the
+ * reader reads, the bytes come out whole and in order. alarm() ends the
+ * test if a write blocks, as the old chardev_write did. */
+static void test_stalled_reader_never_blocks(void **state)
+{
+	enum { N = 1 << 20, CHUNK = 4096 };
+	struct avp_chardev_cfg cfg = { .kind = AVP_CHR_STDIO };
+	struct chardev *chr;
+	uint8_t *big = malloc(N), *got = malloc(N);
+	size_t taken = 0, n = 0, pipe_size;
+	double t0, deadline;
+	int p[2];
+
+	(void)state;
+	assert_non_null(big);
+	assert_non_null(got);
+	for (size_t i = 0; i < N; i++)
+		big[i] = pattern(i);
+	assert_int_equal(pipe(p), 0);
+	pipe_size = (size_t)fcntl(p[1], F_GETPIPE_SZ);
+	redirect(p[1], -1);
+	alarm(30);
+	assert_int_equal(chardev_open(&chr, &cfg, false), 0);
+	t0 = now_s();
+	while (taken < N) {
+		ssize_t w = chardev_write(chr, big + taken, CHUNK);
+
+		assert_true(w >= 0);
+		taken += (size_t)w;
+		if (w < CHUNK)
+			break;
+	}
+	assert_true(now_s() - t0 < 2.0);
+	assert_int_equal(taken, pipe_size + CHARDEV_OUT_BUF);
+	assert_int_equal(chardev_write(chr, big + taken, CHUNK), 0);
+	assert_int_equal(chardev_write_room(chr), 0);
+	assert_int_equal(chardev_flush(chr), CHARDEV_OUT_BUF);
+	/* Our own non-blocking description, not the one stdout shares. */
+	assert_int_equal(fcntl(STDOUT_FILENO, F_GETFL) & O_NONBLOCK, 0);
+	assert_int_not_equal(chardev_output_fd(chr), STDOUT_FILENO);
+
+	assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+	deadline = now_s() + 10;
+	while (n < taken && now_s() < deadline) {
+		ssize_t r = read(p[0], got + n, N - n);
+
+		if (r > 0)
+			n += (size_t)r;
+		else
+			chardev_flush(chr);
+	}
+	assert_int_equal(n, taken);
+	assert_memory_equal(got, big, taken);
+	assert_int_equal(chardev_flush(chr), 0);
+	assert_int_equal(chardev_write_room(chr), CHARDEV_OUT_BUF);
+	alarm(0);
+	chardev_close(chr);
+	restore();
+	close(p[0]);
+	close(p[1]);
+	free(big);
+	free(got);
+}
+
+/* At the end a stalled reader is given CHARDEV_CLOSE_WAIT_MS, not for
+ * ever: SIGTERM must end avp whatever its output is connected to. */
+static void test_close_with_stalled_reader_is_prompt(void **state)
+{
+	struct avp_chardev_cfg cfg = { .kind = AVP_CHR_STDIO };
+	static uint8_t chunk[4096];
+	struct chardev *chr;
+	double t0;
+	int p[2];
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	redirect(p[1], -1);
+	alarm(30);
+	assert_int_equal(chardev_open(&chr, &cfg, false), 0);
+	while (chardev_write(chr, chunk, sizeof(chunk)) > 0)
+		;
+	t0 = now_s();
+	chardev_close(chr);
+	assert_true(now_s() - t0 < CHARDEV_CLOSE_WAIT_MS / 1000.0 + 1.0);
+	alarm(0);
+	restore();
+	close(p[0]);
+	close(p[1]);
+}
+
+/* The reader goes away while output waits: the waiting output and all
+ * later output are dropped, and nothing blocks or fails. */
+static void test_reader_gone_while_stalled(void **state)
+{
+	struct chardev *chr;
+	static uint8_t chunk[4096];
+	int p[2];
+
+	(void)state;
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(chardev_open_fds(&chr, p[1], -1), 0);
+	while (chardev_write(chr, chunk, sizeof(chunk)) > 0)
+		;
+	assert_int_equal(chardev_write_room(chr), 0);
+	close(p[0]);
+	assert_int_equal(chardev_flush(chr), 0);
+	assert_int_equal(chardev_write_room(chr), SIZE_MAX);
+	assert_int_equal(chardev_write(chr, chunk, sizeof(chunk)), sizeof(chunk));
+	chardev_close(chr);
 }
 
 static void test_stdin_pipe_nonblocking_restored(void **state)
@@ -254,6 +409,9 @@ int main(void)
 		cmocka_unit_test(test_file_truncates_and_writes),
 		cmocka_unit_test(test_stdout_reader_gone),
 		cmocka_unit_test(test_nonblocking_stdout_full),
+		cmocka_unit_test(test_stalled_reader_never_blocks),
+		cmocka_unit_test(test_close_with_stalled_reader_is_prompt),
+		cmocka_unit_test(test_reader_gone_while_stalled),
 		cmocka_unit_test(test_stdin_pipe_nonblocking_restored),
 		cmocka_unit_test(test_tty_raw_mode_restored),
 		cmocka_unit_test(test_tty_restored_on_fatal_signal),

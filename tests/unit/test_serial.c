@@ -11,7 +11,9 @@
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -497,6 +499,168 @@ static void test_reader_thread_never_drops(void **state)
 	close(saved_stdin);
 }
 
+/* ---- a host reader that stops reading ---- */
+
+struct stalled {
+	char path[64];
+	int rd_fd; /* the FIFO's reader: reads only when the test says */
+	struct chardev *chr;
+	struct serial16550 *s;
+	struct irq_log l;
+};
+
+/* The UART's host end is a FIFO nobody reads yet: the pipe fills, then
+ * the chardev's buffer. A file end, so the old blocking write path is
+ * reached the same way (the test must fail there, not hang: see alarm). */
+static void stalled_open(struct stalled *t)
+{
+	struct avp_chardev_cfg cfg = { .kind = AVP_CHR_FILE, .path = t->path };
+
+	snprintf(t->path, sizeof(t->path), "/tmp/avp-serial-fifo-%d", (int)getpid());
+	unlink(t->path);
+	assert_int_equal(mkfifo(t->path, 0600), 0);
+	t->rd_fd = open(t->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	assert_true(t->rd_fd >= 0);
+	assert_int_equal(chardev_open(&t->chr, &cfg, false), 0);
+	t->s = make(&t->l, t->chr);
+	wr(t->s, MCR, 0x08); /* OUT2: the interrupt reaches the line */
+	wr(t->s, FCR, 0x01);
+}
+
+static void stalled_close(struct stalled *t)
+{
+	serial16550_destroy(t->s);
+	chardev_close(t->chr);
+	close(t->rd_fd);
+	unlink(t->path);
+}
+
+static uint8_t pattern(size_t i)
+{
+	return (uint8_t)(i % 251);
+}
+
+struct vcpu_writer {
+	struct serial16550 *s;
+	size_t sent;
+	bool saw_busy;
+};
+
+/* A guest console driver: writes while LSR says THRE, as the 8250 driver's
+ * wait_for_xmitr does, and stops at the first busy reading (a real one
+ * would wait). Never more than 4 MiB. */
+static void *vcpu_write(void *arg)
+{
+	struct vcpu_writer *w = arg;
+
+	while (w->sent < (4u << 20)) {
+		if (!(rd(w->s, LSR) & 0x20)) {
+			w->saw_busy = true;
+			break;
+		}
+		wr(w->s, THR, pattern(w->sent++));
+	}
+	return NULL;
+}
+
+/* Runs fn on a thread and fails, instead of hanging, when it does not
+ * return within 5 s: the vCPU side must never wait for the host. */
+static void run_as_vcpu(void *(*fn)(void *), void *arg)
+{
+	struct timespec deadline;
+	pthread_t t;
+	int ret;
+
+	assert_int_equal(pthread_create(&t, NULL, fn, arg), 0);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 5;
+	ret = pthread_timedjoin_np(t, NULL, &deadline);
+	if (ret == ETIMEDOUT)
+		fail_msg("a vCPU is blocked on host output the reader does not take");
+	assert_int_equal(ret, 0);
+}
+
+static void *vcpu_ignore_busy(void *arg)
+{
+	struct serial16550 *s = arg;
+
+	/* A driver that does not look at LSR: over-run, not blocked. */
+	for (unsigned int i = 0; i < 100; i++)
+		wr(s, THR, '!');
+	(void)rd(s, LSR);
+	return NULL;
+}
+
+static void test_stalled_reader_busy_transmitter(void **state)
+{
+	struct stalled t;
+	struct vcpu_writer w = { 0 };
+	static uint8_t got[1 << 20];
+	size_t n = 0;
+	unsigned int rises;
+	double deadline;
+
+	(void)state;
+	alarm(30); /* the old code blocked for ever: end the test instead */
+	stalled_open(&t);
+	w.s = t.s;
+	wr(t.s, IER, 0x02);
+	run_as_vcpu(vcpu_write, &w);
+	/* The transmitter reads busy once the pipe and the bounded buffer
+	 * are full: no more than that was taken. */
+	assert_true(w.saw_busy);
+	assert_true(w.sent >= CHARDEV_OUT_BUF);
+	assert_true(w.sent <= CHARDEV_OUT_BUF + (size_t)fcntl(t.rd_fd, F_GETPIPE_SZ));
+	assert_int_equal(rd(t.s, LSR) & 0x60, 0); /* neither THRE nor TEMT */
+	(void)rd(t.s, IIR); /* clears a THRE interrupt from before the stall */
+	assert_int_equal(rd(t.s, IIR) & 0x0f, 0x01);
+	assert_int_equal(t.l.level, 0);
+	rises = t.l.rises;
+
+	/* The reader comes back: every byte arrives, in order, and the
+	 * output thread gives the guest its THRE interrupt back. */
+	deadline = now_s() + 20;
+	while (n < w.sent && now_s() < deadline) {
+		ssize_t r = read(t.rd_fd, got + n, sizeof(got) - n);
+
+		if (r > 0)
+			n += (size_t)r;
+		else
+			usleep(1000);
+	}
+	assert_int_equal(n, w.sent);
+	for (size_t i = 0; i < n; i++)
+		if (got[i] != pattern(i))
+			fail_msg("byte %zu is %u, not %u", i, got[i], pattern(i));
+	deadline = now_s() + 5;
+	while (!(rd(t.s, LSR) & 0x20) && now_s() < deadline)
+		usleep(1000);
+	assert_int_equal(rd(t.s, LSR) & 0x60, 0x60);
+	assert_true(t.l.rises > rises);
+	assert_int_equal(rd(t.s, IIR) & 0x0f, 0x02); /* THRE */
+	stalled_close(&t);
+	alarm(0);
+}
+
+/* A guest that ignores the busy transmitter loses its own bytes; it does
+ * not block its vCPU or the host. */
+static void test_stalled_reader_overrun_does_not_block(void **state)
+{
+	struct stalled t;
+	struct vcpu_writer w = { 0 };
+
+	(void)state;
+	alarm(30);
+	stalled_open(&t);
+	w.s = t.s;
+	run_as_vcpu(vcpu_write, &w);
+	assert_true(w.saw_busy);
+	run_as_vcpu(vcpu_ignore_busy, t.s);
+	run_as_vcpu(vcpu_ignore_busy, t.s);
+	stalled_close(&t);
+	alarm(0);
+}
+
 static void test_garbage(void **state)
 {
 	struct irq_log l;
@@ -540,6 +704,8 @@ int main(void)
 		cmocka_unit_test(test_linux_8250_probe),
 		cmocka_unit_test(test_loopback_blocks_host_input),
 		cmocka_unit_test(test_reader_thread_never_drops),
+		cmocka_unit_test(test_stalled_reader_busy_transmitter),
+		cmocka_unit_test(test_stalled_reader_overrun_does_not_block),
 		cmocka_unit_test(test_garbage),
 	};
 

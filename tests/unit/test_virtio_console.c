@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "avp/devices/virtio_console.h"
+#include "avp/log.h"
 #include "support/vq_harness.h"
 
 #define QSIZE 128
@@ -31,12 +32,20 @@ struct fixture {
 	bool input_watched;
 	int resched_fd;
 	unsigned int watch_calls;
+	int output_fd; /* the chardev's, watched for EPOLLOUT */
+	bool output_watched;
 };
 
 static int spy_watch(struct virtio_dev *dev, int fd, uint32_t events)
 {
 	struct fixture *f = (struct fixture *)dev->transport;
 
+	if (events & EPOLLOUT) {
+		assert_false(events & EPOLLIN);
+		f->output_fd = fd;
+		f->output_watched = true;
+		return 0;
+	}
 	assert_true(events & EPOLLIN);
 	f->watch_calls++;
 	if (fd == f->in_r)
@@ -52,6 +61,8 @@ static int spy_unwatch(struct virtio_dev *dev, int fd)
 
 	if (fd == f->in_r)
 		f->input_watched = false;
+	if (fd == f->output_fd)
+		f->output_watched = false;
 	return 0;
 }
 
@@ -72,6 +83,7 @@ static int setup(void **state)
 
 	memset(&f, 0, sizeof(f));
 	f.resched_fd = -1;
+	f.output_fd = -1;
 	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
 	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
 	f.out_r = out[0];
@@ -256,6 +268,90 @@ static void test_tx_work_per_wakeup_bounded(void **state)
 	assert_int_equal(poll(&p, 1, 0), 0);
 }
 
+/* The host reader stops reading: the chains that do not fit in the pipe
+ * and the chardev's bounded buffer stay in the queue, unused, and the
+ * device thread does not block; once the reader reads, the device goes
+ * on from the output fd, and every byte arrives once, in order. */
+static void test_tx_stalled_reader_chains_wait(void **state)
+{
+	enum { BIG = 200 * 1024 };
+	struct fixture *f = *state;
+	uint64_t a = vqh_alloc(&f->h, BIG);
+	struct vqh_buf big = { a, BIG, false };
+	static uint8_t got[BIG + 16];
+	uint8_t *src = vqh_hva(&f->h, a);
+	uint16_t h1, h2;
+	size_t n = 0;
+	uint32_t id, len;
+	unsigned int used = 0;
+
+	for (size_t i = 0; i < BIG; i++)
+		src[i] = (uint8_t)(i % 253);
+	alarm(30); /* a device thread that blocks ends the test */
+	h1 = vqh_post(&f->h, f->dev, TXQ, &big, 1);
+	h2 = post_tx(f, "tail");
+	vqh_kick(&f->h, f->dev, TXQ);
+	/* 200 KiB do not fit: the first chain waits, the second behind it. */
+	expect_no_used(f, TXQ);
+	assert_true(f->output_watched);
+	fd_ready(f, f->output_fd, EPOLLOUT); /* spurious: still full */
+	expect_no_used(f, TXQ);
+
+	while (n < BIG + 4) {
+		ssize_t r = read(f->out_r, got + n, sizeof(got) - n);
+
+		if (r > 0) {
+			n += (size_t)r;
+			continue;
+		}
+		assert_true(f->output_watched); /* still bytes to come */
+		fd_ready(f, f->output_fd, EPOLLOUT);
+		while (vqh_used(&f->h, f->dev, TXQ, &id, &len)) {
+			assert_int_equal(id, used ? h2 : h1);
+			used++;
+		}
+	}
+	assert_int_equal(used, 2);
+	assert_memory_equal(got, src, BIG);
+	assert_memory_equal(got + BIG, "tail", 4);
+	assert_false(f->output_watched); /* nothing waits any more */
+	alarm(0);
+}
+
+/* A reset drops the chain that waited; the output it already took still
+ * goes out, and the next transmit works. */
+static void test_tx_reset_while_waiting(void **state)
+{
+	enum { BIG = 200 * 1024 };
+	struct fixture *f = *state;
+	uint64_t a = vqh_alloc(&f->h, BIG);
+	struct vqh_buf big = { a, BIG, false };
+	static uint8_t sink[BIG];
+	uint16_t head;
+
+	memset(vqh_hva(&f->h, a), 'z', BIG);
+	vqh_post(&f->h, f->dev, TXQ, &big, 1);
+	vqh_kick(&f->h, f->dev, TXQ);
+	expect_no_used(f, TXQ);
+	pthread_mutex_lock(&f->dev->lock);
+	f->dev->ops->reset(f->dev);
+	pthread_mutex_unlock(&f->dev->lock);
+	assert_false(f->output_watched);
+
+	vqh_setup_queue(&f->h, f->dev, RXQ, QSIZE);
+	vqh_setup_queue(&f->h, f->dev, TXQ, QSIZE);
+	assert_int_equal(vqh_activate(&f->h, f->dev), 0);
+	assert_true(f->output_watched); /* what it took still goes out */
+	while (read(f->out_r, sink, sizeof(sink)) > 0)
+		fd_ready(f, f->output_fd, EPOLLOUT);
+	fd_ready(f, f->output_fd, EPOLLOUT);
+	assert_false(f->output_watched);
+	head = post_tx(f, "again");
+	vqh_kick(&f->h, f->dev, TXQ);
+	expect_used(f, TXQ, head, 0);
+	expect_output(f, "again");
+}
+
 /* ---- host to guest ---- */
 
 static void test_rx_input_reaches_guest(void **state)
@@ -398,6 +494,40 @@ static void test_broken_ring_quiesces(void **state)
 	assert_false(f->input_watched);
 }
 
+/* A driver that breaks its ring, resets the device and breaks it again, in
+ * a loop: every time is counted, but only a burst reaches the log (issue
+ * 13 item 19: 5,857 lines in 90 s before). */
+static void test_broken_ring_loop_rate_limited(void **state)
+{
+	struct fixture *f = *state;
+	struct avp_guest_warn_counts n;
+	int level = avp_log_get_level();
+
+	avp_guest_warn_reset();
+	avp_log_set_level(AVP_LOG_ERROR);
+	for (int i = 0; i < 200; i++) {
+		uint16_t *avail = vqh_hva(&f->h, f->dev->vqs[RXQ].avail_gpa);
+
+		avail[1] = QSIZE + 1;
+		type(f, "a");
+		fd_ready(f, f->in_r, EPOLLIN);
+		assert_true(f->dev->status & VIRTIO_STATUS_NEEDS_RESET);
+		pthread_mutex_lock(&f->dev->lock);
+		f->dev->ops->reset(f->dev);
+		pthread_mutex_unlock(&f->dev->lock);
+		f->dev->status = 0;
+		vqh_setup_queue(&f->h, f->dev, RXQ, QSIZE);
+		vqh_setup_queue(&f->h, f->dev, TXQ, QSIZE);
+		assert_int_equal(vqh_activate(&f->h, f->dev), 0);
+		post_rx(f, 16, &(uint64_t){ 0 });
+	}
+	avp_log_set_level((enum avp_log_level)level);
+	avp_guest_warn_counts(&n);
+	assert_int_equal(n.total, 200);
+	assert_int_equal(n.not_shown, 200 - AVP_GUEST_WARN_BURST);
+	avp_guest_warn_reset();
+}
+
 /* ---- the public constructor, on a file chardev ---- */
 
 static void test_create_on_file(void **state)
@@ -435,6 +565,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tx_ignores_writable_part, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_malformed_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_work_per_wakeup_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_stalled_reader_chains_wait, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_reset_while_waiting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_input_reaches_guest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_no_buffers_unwatches_then_delivers, setup,
 						teardown),
@@ -444,6 +576,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rx_hangup_with_nothing_to_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_and_reactivate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_broken_ring_quiesces, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_broken_ring_loop_rate_limited, setup,
+						teardown),
 		cmocka_unit_test(test_create_on_file),
 	};
 

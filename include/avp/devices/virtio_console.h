@@ -28,10 +28,9 @@ struct virtio_console_config {
 int virtio_console_create(struct virtio_dev **out, const struct avp_chardev_cfg *cfg);
 
 /* Like virtio_console_create() with guest output written to out_fd and
- * host input read from in_fd (-1: none). The device owns both fds from
- * then on (closed by ops->destroy, or here on failure) and makes in_fd
- * non-blocking. Writes to out_fd may block the device thread: meant for
- * pipes and files, as in tests. */
+ * host input read from in_fd (-1: none), through a chardev over them
+ * (chardev_open_fds). The device owns both fds from then on (closed by
+ * ops->destroy, or here on failure) and makes them non-blocking. */
 int virtio_console_create_fds(struct virtio_dev **out, int out_fd, int in_fd);
 
 #endif

@@ -1,6 +1,7 @@
-/* A 16550A UART (8 registers) whose transmitter writes straight to a host
- * chardev and whose receiver is fed from the chardev's input by a thread
- * owned by the device. Independent of the VM: the interrupt line and the
+/* A 16550A UART (8 registers) whose transmitter writes to a host chardev
+ * (never waiting: a full chardev reads as a busy transmitter) and whose
+ * receiver is fed from the chardev's input by a thread owned by the
+ * device; another thread writes out what a slow host reader left behind. Independent of the VM: the interrupt line and the
  * "guest printed something" hook are callbacks. */
 #ifndef AVP_HW_SERIAL_16550_H
 #define AVP_HW_SERIAL_16550_H
@@ -22,20 +23,23 @@ struct serial16550_ops {
 	void (*set_irq)(void *opaque, int level);
 	/* The guest transmitted output to the host (optional). */
 	void (*output)(void *opaque);
-	/* Runs first on the input thread, before it reads any host input
-	 * (optional): the platform confines the thread there. Nonzero ends
-	 * the thread, so input is ignored rather than read unconfined. */
+	/* Runs first on the input thread, before it reads any host input,
+	 * and on the output thread (optional): the platform confines the
+	 * threads there. Nonzero ends the thread, so input is ignored rather
+	 * than read unconfined (and output the host does not take at once
+	 * stays buffered). */
 	int (*reader_start)(void *opaque);
 	void *opaque;
 };
 
 /* chr may be NULL (output discarded, no input). When chardev_input_fd(chr)
  * is valid, a reader thread moves host input into the receive FIFO, only
- * as fast as the guest drains it. The chardev stays owned by the caller
- * and must outlive the device. */
+ * as fast as the guest drains it; when chardev_output_fd(chr) is, a writer
+ * thread flushes the chardev and raises THRE when it has room again. The
+ * chardev stays owned by the caller and must outlive the device. */
 int serial16550_create(struct serial16550 **out, struct chardev *chr,
 		       const struct serial16550_ops *ops);
-/* Stops and joins the reader thread, then frees the device. */
+/* Stops and joins the threads, then frees the device. */
 void serial16550_destroy(struct serial16550 *s);
 
 /* io_handler_fn for the 8-port range; opaque is the device. */
