@@ -13,6 +13,9 @@ enum avp_log_level avp_log_get_level(void); /* tests put back what they changed 
 /* Writes one line to stderr, never waiting: while stderr cannot take a
  * line at once (a full pipe, a stopped terminal) lines are dropped, and
  * the next one written says how many. */
+/* A line of avp's own at no level ("avp: TEXT": the exit summary), with
+ * avp_log's promise never to wait. */
+void avp_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void avp_log(enum avp_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

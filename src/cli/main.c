@@ -122,6 +122,6 @@ int main(int argc, char **argv)
 	if (describe_only)
 		return 0;
 	if (reason != VM_EXIT_POWEROFF)
-		fprintf(stderr, "avp: %s\r\n", reason_text(reason));
+		avp_say("%s", reason_text(reason)); /* never waits for a stalled stderr */
 	return exit_status(reason);
 }

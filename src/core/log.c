@@ -25,23 +25,15 @@ enum avp_log_level avp_log_get_level(void)
 	return log_threshold;
 }
 
-void avp_log(enum avp_log_level level, const char *fmt, ...)
+/* One line "avp: [KIND: ]TEXT" to standard error, never waiting. */
+static void emit(const char *kind, const char *fmt, va_list ap)
 {
-	static const char *const prefix[] = {
-		[AVP_LOG_ERROR] = "error",
-		[AVP_LOG_WARN] = "warning",
-		[AVP_LOG_INFO] = "info",
-		[AVP_LOG_DEBUG] = "debug",
-	};
 	struct pollfd pfd = { .fd = STDERR_FILENO, .events = POLLOUT };
-	char line[1024], out[1200];
+	char line[1024], head[32], out[1200];
 	unsigned long dropped;
-	va_list ap;
 	ssize_t r;
 	int n;
 
-	if (level > log_threshold)
-		return;
 	/* A standard error nobody reads (a full pipe, a stopped terminal)
 	 * must not stop the thread that logs: a vCPU holding a device's
 	 * lock, or the main thread ending avp on SIGTERM. Its lines are
@@ -50,25 +42,50 @@ void avp_log(enum avp_log_level level, const char *fmt, ...)
 		atomic_fetch_add(&log_dropped, 1);
 		return;
 	}
-	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
+	snprintf(head, sizeof(head), "%s%s", kind ? kind : "", kind ? ": " : "");
 	/* One write per line so lines from different threads do not mix;
 	 * \r\n because the terminal may be in raw mode while a guest runs. */
 	dropped = atomic_exchange(&log_dropped, 0);
 	if (dropped)
 		n = snprintf(out, sizeof(out),
 			     "avp: warning: %lu log line(s) dropped: standard error was not "
-			     "being read\r\navp: %s: %s\r\n",
-			     dropped, prefix[level], line);
+			     "being read\r\navp: %s%s\r\n",
+			     dropped, head, line);
 	else
-		n = snprintf(out, sizeof(out), "avp: %s: %s\r\n", prefix[level], line);
+		n = snprintf(out, sizeof(out), "avp: %s%s\r\n", head, line);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(out))
 		n = sizeof(out) - 1;
 	r = write(STDERR_FILENO, out, (size_t)n);
 	(void)r; /* nowhere left to report a failed log write */
+}
+
+void avp_log(enum avp_log_level level, const char *fmt, ...)
+{
+	static const char *const prefix[] = {
+		[AVP_LOG_ERROR] = "error",
+		[AVP_LOG_WARN] = "warning",
+		[AVP_LOG_INFO] = "info",
+		[AVP_LOG_DEBUG] = "debug",
+	};
+	va_list ap;
+
+	if (level > log_threshold)
+		return;
+	va_start(ap, fmt);
+	emit(prefix[level], fmt, ap);
+	va_end(ap);
+}
+
+void avp_say(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	emit(NULL, fmt, ap);
+	va_end(ap);
 }
 
 /* ---- guest-triggered warnings ---- */
