@@ -146,13 +146,17 @@ static const char *signal_word(const char *s)
 	return NULL;
 }
 
-static int cmd_list(const struct rt_args *a, FILE *out)
+static int cmd_list(const struct rt_args *a, FILE *out, FILE *err)
 {
-	struct json_object *arr = json_object_new_array();
+	struct json_object *arr;
+	struct jc_err le = { "" };
 	char **ids;
 	size_t n;
+	int ret = rt_list_ids(a->root, &ids, &n, &le);
 
-	rt_list_ids(a->root, &ids, &n);
+	if (ret)
+		return fail(err, "list", &le, ret);
+	arr = json_object_new_array();
 	if (!a->json)
 		fprintf(out, "%-20s %-10s %-8s %-8s %-14s %s\n", "ID", "STATUS", "PID", "RESTARTS",
 			"LAST-EXIT", "BUNDLE");
@@ -261,7 +265,7 @@ int runtime_cli_main(int argc, char **argv, FILE *out, FILE *err)
 	} else if (strcmp(cmd, "list") == 0) {
 		if (!need(&a, 0, cmd, "no arguments", err))
 			return 1;
-		return cmd_list(&a, out);
+		return cmd_list(&a, out, err);
 	} else if (strcmp(cmd, "spec") == 0) {
 		if (a.npos > 1) {
 			fprintf(err, "avp spec: expected at most one directory\n");

@@ -3,6 +3,7 @@
  * the work and records it. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <limits.h>
 #include <signal.h>
@@ -18,48 +19,58 @@
 #include "avp/runtime/monitor.h"
 #include "avp/runtime/request.h"
 #include "avp/runtime/state.h"
+#include "avp/runtime/statedir.h"
 
 #define CTL_TIMEOUT_MS 5000
 
-static int mkdir_p(const char *path)
-{
-	char buf[PATH_MAX];
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-/* Removes ROOT/ID and the files in it (the runtime makes no subdirectories). */
+/* Removes ROOT/ID and the files in it (the runtime makes no
+ * subdirectories). Relative to descriptors opened without following links,
+ * so a directory swapped for a link never makes us unlink elsewhere. */
 static int remove_state_dir(const char *root, const char *id)
 {
-	char dir[PATH_MAX], file[PATH_MAX + 256];
 	struct dirent *d;
+	int rootfd, dfd, ret = 0;
 	DIR *dp;
 
-	if (rt_path(dir, sizeof(dir), root, id, NULL))
-		return -ENAMETOOLONG;
-	dp = opendir(dir);
-	if (!dp)
+	rootfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (rootfd < 0)
 		return -errno;
+	dfd = openat(rootfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0) {
+		ret = -errno;
+		close(rootfd);
+		return ret;
+	}
+	dp = fdopendir(dfd);
+	if (!dp) {
+		ret = -errno;
+		close(dfd);
+		close(rootfd);
+		return ret;
+	}
 	while ((d = readdir(dp))) {
 		if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
 			continue;
-		snprintf(file, sizeof(file), "%s/%s", dir, d->d_name);
-		unlink(file);
+		unlinkat(dirfd(dp), d->d_name, 0);
 	}
 	closedir(dp);
-	return rmdir(dir) ? -errno : 0;
+	if (unlinkat(rootfd, id, AT_REMOVEDIR))
+		ret = -errno;
+	close(rootfd);
+	return ret;
+}
+
+/* ROOT and ROOT/ID may be trusted (statedir.h); -ENOENT when either is
+ * missing, with "no VM" in e. */
+static int check_dirs(const char *root, const char *id, struct jc_err *e)
+{
+	int ret = rt_root_check(root, false, e);
+
+	if (ret == 0)
+		ret = rt_vmdir_check(root, id, e);
+	if (ret == -ENOENT)
+		jc_fail(e, "", "no VM with ID '%s' (under %s)", id, root);
+	return ret;
 }
 
 int rt_create(const char *root, const char *id, const char *bundle_dir, struct jc_err *e)
@@ -93,10 +104,10 @@ int rt_create_linked(const char *root, const char *id, const char *bundle_dir,
 		return jc_fail(e, "", "state directory %s/%s: path too long (keep --root short)",
 			       root, id);
 	}
-	ret = mkdir_p(root);
+	ret = rt_root_check(root, true, e);
 	if (ret) {
 		bundle_free(&b);
-		return jc_fail(e, "", "cannot create the runtime root %s: %s", root, strerror(-ret));
+		return ret;
 	}
 	if (mkdir(dir, 0755)) {
 		int err = errno;
@@ -131,6 +142,9 @@ int rt_state_get(const char *root, const char *id, struct rt_state *st, struct j
 
 	if (rt_id_valid(id))
 		return jc_fail(e, "", "ID '%s' is not valid", id);
+	ret = check_dirs(root, id, e);
+	if (ret)
+		return ret;
 	ret = rt_state_read(root, id, st);
 	if (ret == -ENOENT)
 		return jc_fail(e, "", "no VM with ID '%s' (under %s)", id, root), -ENOENT;
@@ -254,14 +268,19 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int rt_list_ids(const char *root, char ***ids, size_t *n)
+int rt_list_ids(const char *root, char ***ids, size_t *n, struct jc_err *e)
 {
 	struct dirent *d;
-	DIR *dp = opendir(root);
 	size_t cap = 0;
+	DIR *dp;
+	int ret;
 
 	*ids = NULL;
 	*n = 0;
+	ret = rt_root_check(root, false, e);
+	if (ret)
+		return ret == -ENOENT ? 0 : ret;
+	dp = opendir(root);
 	if (!dp)
 		return errno == ENOENT ? 0 : -errno;
 	while ((d = readdir(dp))) {

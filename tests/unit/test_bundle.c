@@ -829,7 +829,7 @@ static void test_create_duplicate_kill_delete(void **state)
 	assert_int_not_equal(rt_create(root, "vm-b", tmpdir, &e), 0);
 	assert_non_null(strstr(e.text, "config.json: cannot open"));
 
-	assert_int_equal(rt_list_ids(root, &ids, &n), 0);
+	assert_int_equal(rt_list_ids(root, &ids, &n, &e), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(ids[0], "vm-a");
 	free(ids[0]);

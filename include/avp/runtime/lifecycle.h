@@ -39,7 +39,8 @@ int rt_delete(const char *root, const char *id, bool force, struct jc_err *e);
 int rt_wait_status(const char *root, const char *id, unsigned int mask, int timeout_ms,
 		   struct rt_state *st);
 
-/* IDs of the VMs under root, sorted; *ids is malloc'd (free each and it). */
-int rt_list_ids(const char *root, char ***ids, size_t *n);
+/* IDs of the VMs under root, sorted; *ids is malloc'd (free each and it).
+ * None when root does not exist; -EPERM when it is not to be trusted. */
+int rt_list_ids(const char *root, char ***ids, size_t *n, struct jc_err *e);
 
 #endif
