@@ -9,6 +9,7 @@
 #include "avp/runtime/bundle.h"
 #include "avp/runtime/cli.h"
 #include "avp/runtime/lifecycle.h"
+#include "avp/runtime/monitor.h"
 #include "avp/runtime/system.h"
 
 static const char *const commands[] = { "create", "start", "state", "kill", "delete",
@@ -28,7 +29,10 @@ void runtime_cli_usage(FILE *out)
 	      "\n"
 	      "VM lifecycle (OCI-style; docs/runtime.md):\n"
 	      "  create ID --bundle DIR   check DIR/config.json and set up VM ID (created)\n"
-	      "  start ID                 boot it (running)\n"
+	      "  start ID [--timeout SECONDS]\n"
+	      "                           boot it (running); returns once its vCPUs run, or\n"
+	      "                           fails with the reason when the VM stops first or\n"
+	      "                           SECONDS pass (default 10; 0: do not wait)\n"
 	      "  state ID                 its state as JSON\n"
 	      "  kill ID [TERM|KILL] [--wait]\n"
 	      "                           TERM: graceful (guest power button, else SIGTERM to\n"
@@ -42,7 +46,8 @@ void runtime_cli_usage(FILE *out)
 	      "                           them\n"
 	      "\n"
 	      "  --root DIR   where state lives (default $AVP_RUNTIME_ROOT or /run/avp)\n"
-	      "exit status: 0 done, 1 refused (the message says why)\n",
+	      "  (ROOT and ROOT/ID must be yours and writable by nobody else)\n"
+	      "exit status: 0 done, 1 refused or failed (the message says why)\n",
 	      out);
 }
 
@@ -50,11 +55,12 @@ struct rt_args {
 	const char *root;
 	const char *bundle;
 	bool wait, force, json;
+	unsigned int timeout_s; /* start */
 	const char *pos[3];
 	int npos;
 };
 
-enum { OPT_ROOT = 300, OPT_BUNDLE, OPT_WAIT, OPT_FORCE, OPT_JSON, OPT_HELP };
+enum { OPT_ROOT = 300, OPT_BUNDLE, OPT_WAIT, OPT_FORCE, OPT_JSON, OPT_HELP, OPT_TIMEOUT };
 
 static const struct option rt_options[] = {
 	{ "root", required_argument, NULL, OPT_ROOT },
@@ -63,6 +69,7 @@ static const struct option rt_options[] = {
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "help", no_argument, NULL, OPT_HELP },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -74,6 +81,7 @@ static int parse_args(int argc, char **argv, struct rt_args *a, FILE *out, FILE 
 
 	memset(a, 0, sizeof(*a));
 	a->root = env && *env ? env : RT_DEFAULT_ROOT;
+	a->timeout_s = RT_START_WAIT_DEFAULT_S;
 	optind = 1;
 	opterr = 0;
 	/* "+" would stop at the first operand; options may come anywhere. */
@@ -94,6 +102,25 @@ static int parse_args(int argc, char **argv, struct rt_args *a, FILE *out, FILE 
 		case OPT_JSON:
 			a->json = true;
 			break;
+		case OPT_TIMEOUT: {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (strcmp(argv[0], "start") != 0) {
+				fprintf(err, "avp %s: --timeout is an option of avp start\n", argv[0]);
+				return -EINVAL;
+			}
+			if (errno || end == optarg || *end || optarg[0] == '-' ||
+			    v > RT_START_WAIT_MAX_S) {
+				fprintf(err, "avp start: --timeout: expected seconds from 0 to %d, got "
+					"'%s'\n", RT_START_WAIT_MAX_S, optarg);
+				return -EINVAL;
+			}
+			a->timeout_s = (unsigned int)v;
+			break;
+		}
 		case 'h':
 		case OPT_HELP:
 			runtime_cli_usage(out);
@@ -230,7 +257,7 @@ int runtime_cli_main(int argc, char **argv, FILE *out, FILE *err)
 	} else if (strcmp(cmd, "start") == 0) {
 		if (!need(&a, 1, cmd, "an ID", err))
 			return 1;
-		ret = rt_start(a.root, a.pos[0], &e);
+		ret = rt_start(a.root, a.pos[0], a.timeout_s, &e);
 	} else if (strcmp(cmd, "state") == 0) {
 		if (!need(&a, 1, cmd, "an ID", err))
 			return 1;

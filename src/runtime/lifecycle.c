@@ -155,7 +155,8 @@ int rt_state_get(const char *root, const char *id, struct rt_state *st, struct j
 }
 
 /* One request to the monitor; the reply's "error" becomes e. */
-static int ask_monitor(const char *root, const char *id, const char *request, struct jc_err *e)
+static int ask_monitor(const char *root, const char *id, const char *request, int timeout_ms,
+		       struct jc_err *e)
 {
 	char path[PATH_MAX], reply[1024];
 	struct json_object *r;
@@ -163,7 +164,7 @@ static int ask_monitor(const char *root, const char *id, const char *request, st
 
 	if (rt_path(path, sizeof(path), root, id, "ctl.sock"))
 		return -ENAMETOOLONG;
-	ret = rt_request(path, request, reply, sizeof(reply), CTL_TIMEOUT_MS);
+	ret = rt_request(path, request, reply, sizeof(reply), timeout_ms);
 	if (ret)
 		return jc_fail(e, "", "VM '%s': its monitor does not answer (%s)", id,
 			       strerror(-ret)), ret;
@@ -180,8 +181,9 @@ static int ask_monitor(const char *root, const char *id, const char *request, st
 	return 0;
 }
 
-int rt_start(const char *root, const char *id, struct jc_err *e)
+int rt_start(const char *root, const char *id, unsigned int wait_s, struct jc_err *e)
 {
+	char request[64];
 	struct rt_state st;
 	int ret = rt_state_get(root, id, &st, e);
 
@@ -190,7 +192,11 @@ int rt_start(const char *root, const char *id, struct jc_err *e)
 	if (st.status != RT_CREATED)
 		return jc_fail(e, "", "VM '%s' is %s: only a created VM can be started", id,
 			       rt_status_name(st.status)), -EBUSY;
-	return ask_monitor(root, id, "{\"cmd\":\"start\"}", e);
+	if (wait_s > RT_START_WAIT_MAX_S)
+		return jc_fail(e, "", "wait of %u s: at most %d", wait_s, RT_START_WAIT_MAX_S);
+	snprintf(request, sizeof(request), "{\"cmd\":\"start\",\"wait_s\":%u}", wait_s);
+	/* The monitor answers within wait_s; the rest is its own slack. */
+	return ask_monitor(root, id, request, (int)wait_s * 1000 + CTL_TIMEOUT_MS, e);
 }
 
 int rt_wait_status(const char *root, const char *id, unsigned int mask, int timeout_ms,
@@ -224,7 +230,7 @@ int rt_kill(const char *root, const char *id, const char *sig, unsigned int wait
 		return jc_fail(e, "", "VM '%s' is stopped already", id), -ESRCH;
 	if (rt_proc_alive(&st.monitor)) {
 		snprintf(request, sizeof(request), "{\"cmd\":\"kill\",\"signal\":\"%s\"}", sig);
-		ret = ask_monitor(root, id, request, e);
+		ret = ask_monitor(root, id, request, CTL_TIMEOUT_MS, e);
 	} else {
 		/* The monitor is gone but the VM runs on: signal it directly. */
 		ret = kill(st.vm.pid, strcmp(sig, "KILL") == 0 ? SIGKILL : SIGTERM) ? -errno : 0;

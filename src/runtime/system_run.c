@@ -87,7 +87,7 @@ int system_up(const char *root, const struct avp_system *s, struct jc_err *e)
 	for (unsigned int v = 0; !ret && v < s->nvms; v++) {
 		struct jc_err step = { "" };
 
-		ret = rt_start(root, s->vms[v].id, &step);
+		ret = rt_start(root, s->vms[v].id, RT_START_WAIT_DEFAULT_S, &step);
 		if (ret)
 			jc_fail(e, "", "vms[%u] (%s): %s", v, s->vms[v].id, step.text);
 	}

@@ -844,7 +844,7 @@ static void test_create_duplicate_kill_delete(void **state)
 	assert_string_equal(st.last_exit_reason, "never-started");
 	assert_string_equal(st.stop_requested, "KILL");
 	e.text[0] = '\0';
-	assert_int_equal(rt_start(root, "vm-a", &e), -EBUSY);
+	assert_int_equal(rt_start(root, "vm-a", 0, &e), -EBUSY);
 	assert_non_null(strstr(e.text, "only a created VM can be started"));
 	e.text[0] = '\0';
 	assert_int_equal(rt_kill(root, "vm-a", "TERM", 0, &e), -ESRCH);

@@ -19,8 +19,15 @@ int rt_create(const char *root, const char *id, const char *bundle_dir, struct j
 int rt_create_linked(const char *root, const char *id, const char *bundle_dir,
 		     const struct rt_vsock_peer *peers, unsigned int npeers, struct jc_err *e);
 
-/* created -> running: the monitor starts the VMM process. */
-int rt_start(const char *root, const char *id, struct jc_err *e);
+/* The default of how long `avp start` waits for the vCPUs. */
+#define RT_START_WAIT_DEFAULT_S 10
+
+/* created -> running: the monitor starts the VMM process. With wait_s > 0,
+ * returns once the VM's vCPUs run; if instead the VM stops (a bad
+ * bundle, a host error the policy does not retry), or wait_s seconds pass
+ * (the policy may still be retrying), fails with the reason in e. With
+ * wait_s 0, returns as soon as the process is started. */
+int rt_start(const char *root, const char *id, unsigned int wait_s, struct jc_err *e);
 
 /* The state, corrected by what /proc says (a VM whose processes died
  * behind the monitor's back shows as stopped). */
