@@ -3,8 +3,11 @@
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "avp/runtime/bundle.h"
 #include "avp/runtime/cli.h"
@@ -41,9 +44,9 @@ void runtime_cli_usage(FILE *out)
 	      "  delete ID [--force]      forget a stopped VM (--force: kill it first)\n"
 	      "  list [--json]            every VM\n"
 	      "  spec [DIR]               write a commented default DIR/config.json\n"
-	      "  system up|down|status FILE\n"
+	      "  system up|down|status FILE [--timeout SECONDS]\n"
 	      "                           several VMs, the networks and vsock links between\n"
-	      "                           them\n"
+	      "                           them (up starts each VM as start does)\n"
 	      "\n"
 	      "  --root DIR   where state lives (default $AVP_RUNTIME_ROOT or /run/avp)\n"
 	      "  (ROOT and ROOT/ID must be yours and writable by nobody else)\n"
@@ -108,14 +111,15 @@ static int parse_args(int argc, char **argv, struct rt_args *a, FILE *out, FILE 
 
 			errno = 0;
 			v = strtoul(optarg, &end, 10);
-			if (strcmp(argv[0], "start") != 0) {
-				fprintf(err, "avp %s: --timeout is an option of avp start\n", argv[0]);
+			if (strcmp(argv[0], "start") != 0 && strcmp(argv[0], "system") != 0) {
+				fprintf(err, "avp %s: --timeout is an option of avp start and avp system "
+					"up\n", argv[0]);
 				return -EINVAL;
 			}
 			if (errno || end == optarg || *end || optarg[0] == '-' ||
 			    v > RT_START_WAIT_MAX_S) {
-				fprintf(err, "avp start: --timeout: expected seconds from 0 to %d, got "
-					"'%s'\n", RT_START_WAIT_MAX_S, optarg);
+				fprintf(err, "avp %s: --timeout: expected seconds from 0 to %d, got "
+					"'%s'\n", argv[0], RT_START_WAIT_MAX_S, optarg);
 				return -EINVAL;
 			}
 			a->timeout_s = (unsigned int)v;
@@ -144,6 +148,20 @@ static int parse_args(int argc, char **argv, struct rt_args *a, FILE *out, FILE 
 	if (!*a->root) {
 		fprintf(err, "avp %s: --root is empty\n", argv[0]);
 		return -EINVAL;
+	}
+	/* The monitor works from "/": it needs the root as an absolute path. */
+	if (a->root[0] != '/') {
+		static char abs_root[PATH_MAX];
+		char cwd[PATH_MAX];
+
+		if (!getcwd(cwd, sizeof(cwd)) ||
+		    snprintf(abs_root, sizeof(abs_root), "%s/%s", cwd, a->root) >=
+			    (int)sizeof(abs_root)) {
+			fprintf(err, "avp %s: --root %s: cannot make it an absolute path\n", argv[0],
+				a->root);
+			return -EINVAL;
+		}
+		a->root = abs_root;
 	}
 	return 0;
 }
@@ -226,7 +244,7 @@ static int cmd_system(const struct rt_args *a, FILE *out, FILE *err)
 	if (ret)
 		return fail(err, "system", &e, ret);
 	if (strcmp(verb, "up") == 0)
-		ret = system_up(a->root, &sys, &e);
+		ret = system_up(a->root, &sys, a->timeout_s, &e);
 	else if (strcmp(verb, "down") == 0)
 		ret = system_down(a->root, &sys, &e);
 	else

@@ -58,7 +58,8 @@ static int make_networks(const struct avp_system *s, struct jc_err *e)
 	return 0;
 }
 
-int system_up(const char *root, const struct avp_system *s, struct jc_err *e)
+int system_up(const char *root, const struct avp_system *s, unsigned int wait_s,
+	      struct jc_err *e)
 {
 	unsigned int created = 0;
 	int ret = 0;
@@ -87,7 +88,7 @@ int system_up(const char *root, const struct avp_system *s, struct jc_err *e)
 	for (unsigned int v = 0; !ret && v < s->nvms; v++) {
 		struct jc_err step = { "" };
 
-		ret = rt_start(root, s->vms[v].id, RT_START_WAIT_DEFAULT_S, &step);
+		ret = rt_start(root, s->vms[v].id, wait_s, &step);
 		if (ret)
 			jc_fail(e, "", "vms[%u] (%s): %s", v, s->vms[v].id, step.text);
 	}
