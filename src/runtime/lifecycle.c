@@ -158,7 +158,7 @@ int rt_state_get(const char *root, const char *id, struct rt_state *st, struct j
 static int ask_monitor(const char *root, const char *id, const char *request, int timeout_ms,
 		       struct jc_err *e)
 {
-	char path[PATH_MAX], reply[1024];
+	char path[PATH_MAX], reply[4096];
 	struct json_object *r;
 	int ret;
 

@@ -439,7 +439,8 @@ static void reply_to(int fd, const char *error, pid_t pid)
 		json_object_object_add(r, "error", json_object_new_string(error));
 	if (pid)
 		json_object_object_add(r, "pid", json_object_new_int(pid));
-	text = json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN);
+	text = json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN |
+						      JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (send(fd, text, strlen(text), MSG_NOSIGNAL) < 0 || send(fd, "\n", 1, MSG_NOSIGNAL) < 0)
 		mlog("cannot answer a client: %s", strerror(errno));
 	json_object_put(r);
