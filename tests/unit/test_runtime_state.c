@@ -20,6 +20,7 @@
 #include "avp/runtime/lifecycle.h"
 #include "avp/runtime/state.h"
 #include "avp/runtime/statedir.h"
+#include "avp/runtime/system.h"
 
 #define OTHER_UID 65534 /* nobody */
 
@@ -296,6 +297,30 @@ static void test_open_file_refuses_links_and_fifos(void **state)
 	close(fd);
 }
 
+/* system up refuses before it makes a bridge or a VM; down leaves an
+ * untrusted root alone and says why. */
+static void test_system_refuses_untrusted_root(void **state)
+{
+	char root[PATH_MAX], bundle[PATH_MAX], file[PATH_MAX];
+	struct jc_err e = { "" };
+	struct avp_system sys;
+
+	(void)state;
+	make_bundle(bundle, sizeof(bundle));
+	at(file, sizeof(file), "system.json");
+	write_text(file, "{\"vms\": [ { \"id\": \"one\", \"bundle\": \"bundle\" } ]}");
+	assert_int_equal(system_load(file, &sys, &e), 0);
+	at(root, sizeof(root), "sysroot");
+	assert_int_equal(mkdir(root, 0755), 0);
+	assert_int_equal(chmod(root, 0777), 0);
+	assert_int_equal(system_up(root, &sys, 0, &e), -EPERM);
+	assert_non_null(strstr(e.text, "writable by everyone"));
+	e.text[0] = '\0';
+	assert_int_equal(system_down(root, &sys, &e), -EPERM);
+	assert_non_null(strstr(e.text, "writable by everyone"));
+	system_free(&sys);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -307,6 +332,7 @@ int main(void)
 		cmocka_unit_test(test_vm_dir_checked),
 		cmocka_unit_test(test_state_write_follows_no_link),
 		cmocka_unit_test(test_open_file_refuses_links_and_fifos),
+		cmocka_unit_test(test_system_refuses_untrusted_root),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
