@@ -1,5 +1,6 @@
 /* Argument handling and output of the runtime commands; the work is in
  * src/runtime/. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
@@ -11,6 +12,7 @@
 
 #include "avp/runtime/bundle.h"
 #include "avp/runtime/cli.h"
+#include "avp/runtime/console_log.h"
 #include "avp/runtime/lifecycle.h"
 #include "avp/runtime/monitor.h"
 #include "avp/runtime/system.h"
@@ -31,7 +33,9 @@ void runtime_cli_usage(FILE *out)
 	fputs("usage: avp COMMAND ... [--root DIR]\n"
 	      "\n"
 	      "VM lifecycle (OCI-style; docs/runtime.md):\n"
-	      "  create ID --bundle DIR   check DIR/config.json and set up VM ID (created)\n"
+	      "  create ID --bundle DIR [--console-max SIZE]\n"
+	      "                           check DIR/config.json and set up VM ID (created);\n"
+	      "                           console.log is rotated at SIZE (default 1M)\n"
 	      "  start ID [--timeout SECONDS]\n"
 	      "                           boot it (running); returns once its vCPUs run, or\n"
 	      "                           fails with the reason when the VM stops first or\n"
@@ -59,11 +63,21 @@ struct rt_args {
 	const char *bundle;
 	bool wait, force, json;
 	unsigned int timeout_s; /* start */
+	unsigned long long console_max; /* create */
 	const char *pos[3];
 	int npos;
 };
 
-enum { OPT_ROOT = 300, OPT_BUNDLE, OPT_WAIT, OPT_FORCE, OPT_JSON, OPT_HELP, OPT_TIMEOUT };
+enum {
+	OPT_ROOT = 300,
+	OPT_BUNDLE,
+	OPT_WAIT,
+	OPT_FORCE,
+	OPT_JSON,
+	OPT_HELP,
+	OPT_TIMEOUT,
+	OPT_CONSOLE_MAX,
+};
 
 static const struct option rt_options[] = {
 	{ "root", required_argument, NULL, OPT_ROOT },
@@ -73,8 +87,35 @@ static const struct option rt_options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "console-max", required_argument, NULL, OPT_CONSOLE_MAX },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* BYTES, or N followed by K, M or G (binary), within what create takes. */
+static int parse_size(const char *s, unsigned long long *out)
+{
+	unsigned long long v, unit = 1;
+	char *end;
+
+	errno = 0;
+	if (!isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	if (*end && !end[1])
+		unit = *end == 'K' || *end == 'k'   ? 1ull << 10
+		       : *end == 'M' || *end == 'm' ? 1ull << 20
+		       : *end == 'G' || *end == 'g' ? 1ull << 30
+						    : 0;
+	else if (*end)
+		unit = 0;
+	if (!unit || v > RT_CONSOLE_LOG_MAX_CAP / unit || v * unit < RT_CONSOLE_LOG_MIN_CAP ||
+	    v * unit > RT_CONSOLE_LOG_MAX_CAP)
+		return -EINVAL;
+	*out = v * unit;
+	return 0;
+}
 
 /* 0, 1 (help printed) or -EINVAL (message printed). */
 static int parse_args(int argc, char **argv, struct rt_args *a, FILE *out, FILE *err)
@@ -125,6 +166,18 @@ static int parse_args(int argc, char **argv, struct rt_args *a, FILE *out, FILE 
 			a->timeout_s = (unsigned int)v;
 			break;
 		}
+		case OPT_CONSOLE_MAX:
+			if (strcmp(argv[0], "create") != 0) {
+				fprintf(err, "avp %s: --console-max is an option of avp create\n",
+					argv[0]);
+				return -EINVAL;
+			}
+			if (parse_size(optarg, &a->console_max)) {
+				fprintf(err, "avp create: --console-max: expected a size from 4K to 1G "
+					"(bytes, or with K or M or G), got '%s'\n", optarg);
+				return -EINVAL;
+			}
+			break;
 		case 'h':
 		case OPT_HELP:
 			runtime_cli_usage(out);
@@ -271,7 +324,7 @@ int runtime_cli_main(int argc, char **argv, FILE *out, FILE *err)
 			fprintf(err, "avp create: --bundle DIR is required\n");
 			return 1;
 		}
-		ret = rt_create(a.root, a.pos[0], a.bundle, &e);
+		ret = rt_create_capped(a.root, a.pos[0], a.bundle, NULL, 0, a.console_max, &e);
 	} else if (strcmp(cmd, "start") == 0) {
 		if (!need(&a, 1, cmd, "an ID", err))
 			return 1;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "avp/runtime/bundle.h"
+#include "avp/runtime/console_log.h"
 #include "avp/runtime/lifecycle.h"
 #include "avp/runtime/monitor.h"
 #include "avp/runtime/request.h"
@@ -81,6 +82,13 @@ int rt_create(const char *root, const char *id, const char *bundle_dir, struct j
 int rt_create_linked(const char *root, const char *id, const char *bundle_dir,
 		     const struct rt_vsock_peer *peers, unsigned int npeers, struct jc_err *e)
 {
+	return rt_create_capped(root, id, bundle_dir, peers, npeers, 0, e);
+}
+
+int rt_create_capped(const char *root, const char *id, const char *bundle_dir,
+		     const struct rt_vsock_peer *peers, unsigned int npeers,
+		     unsigned long long console_max, struct jc_err *e)
+{
 	struct avp_bundle b;
 	struct rt_state st;
 	struct jc_err be = { "" };
@@ -90,6 +98,10 @@ int rt_create_linked(const char *root, const char *id, const char *bundle_dir,
 	if (rt_id_valid(id))
 		return jc_fail(e, "", "ID '%s' is not valid: 1-64 characters of A-Z a-z 0-9 _ . -, "
 			       "not starting with '.' or '-'", id);
+	if (console_max && (console_max < RT_CONSOLE_LOG_MIN_CAP ||
+			    console_max > RT_CONSOLE_LOG_MAX_CAP))
+		return jc_fail(e, "", "console.log cap of %llu bytes: expected %llu to %llu",
+			       console_max, RT_CONSOLE_LOG_MIN_CAP, RT_CONSOLE_LOG_MAX_CAP);
 	ret = bundle_load(bundle_dir, &b, &be);
 	if (ret)
 		return jc_fail(e, "", "bundle %s: %s", bundle_dir, be.text);
@@ -122,6 +134,7 @@ int rt_create_linked(const char *root, const char *id, const char *bundle_dir,
 	for (unsigned int i = 0; i < npeers; i++)
 		st.peers[i] = peers[i];
 	st.npeers = npeers;
+	st.console_max = console_max ? console_max : RT_CONSOLE_LOG_MAX;
 	bundle_free(&b);
 	st.status = RT_CREATED;
 	st.created = time(NULL);

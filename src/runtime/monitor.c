@@ -601,8 +601,10 @@ static void monitor_main(const char *root, const char *id, int ready_fd)
 	}
 	if (!fail && (rt_root_check(root, false, &de) || rt_vmdir_check(root, id, &de)))
 		fail = de.text[0] ? de.text : "the state directory is gone";
+	if (!fail && rt_state_read(root, id, &m.st))
+		fail = "cannot read state.json";
 	if (!fail && (rt_path(logp, sizeof(logp), root, id, "console.log") ||
-		      rt_console_log_open(&mon_log, logp, 0)))
+		      rt_console_log_open(&mon_log, logp, m.st.console_max)))
 		fail = "cannot open console.log (not a regular file?)";
 	/* Everything written goes through mon_log, which keeps it bounded;
 	 * stray output of this process goes nowhere. */
@@ -615,8 +617,6 @@ static void monitor_main(const char *root, const char *id, int ready_fd)
 	if (!fail && (rt_path(m.ctl_path, sizeof(m.ctl_path), root, id, "ctl.sock") ||
 		      rt_path(m.api_path, sizeof(m.api_path), root, id, "api.sock")))
 		fail = "state directory path too long";
-	if (!fail && rt_state_read(root, id, &m.st))
-		fail = "cannot read state.json";
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGTERM);

@@ -337,6 +337,7 @@ struct json_object *rt_state_to_json(const struct rt_state *st, bool live)
 	json_object_object_add(o, "restart", restart);
 	json_object_object_add(o, "shutdown_timeout_s",
 			       json_object_new_int((int)st->shutdown_timeout_s));
+	json_object_object_add(o, "console_log_max", json_object_new_uint64(st->console_max));
 
 	/* What the bundle asked for. */
 	json_object_object_add(cfg, "critical", json_object_new_boolean(st->critical));
@@ -430,6 +431,7 @@ static void state_from_json(struct json_object *o, struct rt_state *st)
 	snprintf(st->stop_requested, sizeof(st->stop_requested), "%s",
 		 get_str(o, "stop_requested"));
 	st->shutdown_timeout_s = (unsigned int)get_num(o, "shutdown_timeout_s");
+	st->console_max = get_unum(o, "console_log_max");
 	if (json_object_object_get_ex(o, "restart", &restart)) {
 		const char *p = get_str(restart, "policy");
 

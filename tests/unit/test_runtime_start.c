@@ -87,8 +87,10 @@ static off_t file_size(const char *path)
 }
 
 /* Creates VM id from a bundle with the given restart policy, whose VM
- * process is the shell script body. */
-static void create_vm(const char *id, const char *restart, const char *body)
+ * process is the shell script body; console.log capped at cap bytes (0:
+ * the default). */
+static void create_vm_capped(const char *id, const char *restart, const char *body,
+			     unsigned long long cap)
 {
 	static char script[PATH_MAX + 32];
 	char bundle[PATH_MAX], path[PATH_MAX + 32];
@@ -108,7 +110,12 @@ static void create_vm(const char *id, const char *restart, const char *body)
 	write_text(script, text, 0755);
 	/* The monitor is forked from this process: it inherits this. */
 	rt_vmm_program = script;
-	assert_int_equal(rt_create(root, id, bundle, &e), 0);
+	assert_int_equal(rt_create_capped(root, id, bundle, NULL, 0, cap, &e), 0);
+}
+
+static void create_vm(const char *id, const char *restart, const char *body)
+{
+	create_vm_capped(id, restart, body, 0);
 }
 
 static void remove_vm(const char *id)
@@ -263,6 +270,33 @@ static void test_console_log_rotated(void **state)
 	remove_vm("chatty");
 }
 
+/* avp create --console-max: the cap the state records is the monitor's. */
+static void test_console_log_cap_configurable(void **state)
+{
+	char log[PATH_MAX], old[PATH_MAX + 8];
+	struct jc_err e = { "" };
+	struct rt_state st;
+
+	(void)state;
+	create_vm_capped("capped", "{\"policy\": \"never\"}",
+			 MARK "i=0; while [ $i -lt 100 ]; do printf '%0100d\\n' $i; i=$((i+1)); done\n"
+			 "exit 0\n", 4096);
+	assert_int_equal(rt_state_get(root, "capped", &st, &e), 0);
+	assert_int_equal(st.console_max, 4096);
+	assert_int_equal(rt_start(root, "capped", 10, &e), 0);
+	assert_int_equal(rt_wait_status(root, "capped", 1u << RT_STOPPED, 30000, &st), 0);
+	snprintf(log, sizeof(log), "%s/capped/console.log", root);
+	snprintf(old, sizeof(old), "%s.1", log);
+	assert_true(file_size(log) <= 4096);
+	assert_true(file_size(old) <= 4096);
+	assert_true(file_size(old) > 4096 - 102);
+	remove_vm("capped");
+
+	e.text[0] = '\0';
+	assert_int_equal(rt_create_capped(root, "tiny", tmpdir, NULL, 0, 100, &e), -EINVAL);
+	assert_non_null(strstr(e.text, "console.log cap of 100 bytes"));
+}
+
 static void test_console_log_unit(void **state)
 {
 	char path[PATH_MAX], old[PATH_MAX + 8], victim[PATH_MAX], buf[512];
@@ -315,6 +349,7 @@ int main(void)
 		cmocka_unit_test(test_start_waits_through_host_error_restarts),
 		cmocka_unit_test(test_start_deadline),
 		cmocka_unit_test(test_console_log_rotated),
+		cmocka_unit_test(test_console_log_cap_configurable),
 		cmocka_unit_test(test_console_log_unit),
 	};
 

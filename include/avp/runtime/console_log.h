@@ -12,7 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RT_CONSOLE_LOG_MAX (1024 * 1024)
+#define RT_CONSOLE_LOG_MAX (1024 * 1024) /* the default cap */
+/* What `avp create --console-max` accepts. */
+#define RT_CONSOLE_LOG_MIN_CAP 4096ull
+#define RT_CONSOLE_LOG_MAX_CAP (1024ull * 1024 * 1024)
 #define RT_CONSOLE_LOG_MODE 0640
 
 struct rt_console_log {

@@ -18,6 +18,12 @@ int rt_create(const char *root, const char *id, const char *bundle_dir, struct j
  * when the bundle has no vsock device to route from. */
 int rt_create_linked(const char *root, const char *id, const char *bundle_dir,
 		     const struct rt_vsock_peer *peers, unsigned int npeers, struct jc_err *e);
+/* The same, with console.log's cap in bytes (0: RT_CONSOLE_LOG_MAX; else
+ * RT_CONSOLE_LOG_MIN_CAP to RT_CONSOLE_LOG_MAX_CAP), which the state
+ * records for the monitor. */
+int rt_create_capped(const char *root, const char *id, const char *bundle_dir,
+		     const struct rt_vsock_peer *peers, unsigned int npeers,
+		     unsigned long long console_max, struct jc_err *e);
 
 /* The default of how long `avp start` waits for the vCPUs. */
 #define RT_START_WAIT_DEFAULT_S 10
