@@ -119,6 +119,7 @@ static int check_ancestors(const char *root, struct jc_err *e)
 
 int rt_root_check(const char *root, bool create, struct jc_err *e)
 {
+	char path[PATH_MAX];
 	int ret;
 
 	if (!root || !*root)
@@ -132,7 +133,12 @@ int rt_root_check(const char *root, bool create, struct jc_err *e)
 	ret = check_ancestors(root, e);
 	if (ret)
 		return ret;
-	return check_own_dir(root, "runtime root", e);
+	/* "DIR/" would make lstat follow a link named DIR. */
+	if (snprintf(path, sizeof(path), "%s", root) >= (int)sizeof(path))
+		return jc_fail(e, "", "runtime root %s: path too long", root), -ENAMETOOLONG;
+	for (size_t n = strlen(path); n > 1 && path[n - 1] == '/'; n--)
+		path[n - 1] = '\0';
+	return check_own_dir(path, "runtime root", e);
 }
 
 int rt_vmdir_check(const char *root, const char *id, struct jc_err *e)

@@ -150,6 +150,8 @@ static void test_root_symlink(void **state)
 	at(root, sizeof(root), "linkroot");
 	assert_int_equal(symlink(real, root), 0);
 	root_refused(root, "is a symbolic link");
+	strcat(root, "/"); /* lstat("LINK/") would follow it */
+	root_refused(root, "is a symbolic link");
 }
 
 /* Someone who may rename entries in a directory above the root could swap
