@@ -10,6 +10,7 @@
 #include "avp/cli_screenshot.h"
 #include "avp/log.h"
 #include "avp/vmm/machine.h"
+#include "avp/vmm/preflight.h"
 #include "avp/runtime/cli.h"
 
 
@@ -97,6 +98,13 @@ int main(int argc, char **argv)
 #endif
 	if (cfg.verbose)
 		avp_log_set_level(cfg.verbose > 1 ? AVP_LOG_DEBUG : AVP_LOG_INFO);
+	/* Bad inputs are a config error; a VM that fails to come up from good
+	 * ones failed on the host (no /dev/kvm yet, ...), which a restart
+	 * policy retries (docs/runtime.md). machine_run checks them again. */
+	if (preflight_check(&cfg)) {
+		avp_config_free(&cfg);
+		return AVP_EXIT_CONFIG;
+	}
 	for (;;) {
 		ret = machine_run(&cfg, stdout, &reason);
 		if (ret || cfg.describe)
@@ -118,7 +126,7 @@ int main(int argc, char **argv)
 
 	avp_config_free(&cfg);
 	if (ret)
-		return reason == VM_EXIT_NONE ? AVP_EXIT_CONFIG : AVP_EXIT_HOST_ERROR;
+		return AVP_EXIT_HOST_ERROR;
 	if (describe_only)
 		return 0;
 	if (reason != VM_EXIT_POWEROFF)

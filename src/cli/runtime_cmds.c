@@ -1,14 +1,20 @@
 /* Argument handling and output of the runtime commands; the work is in
  * src/runtime/. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "avp/runtime/bundle.h"
 #include "avp/runtime/cli.h"
+#include "avp/runtime/console_log.h"
 #include "avp/runtime/lifecycle.h"
+#include "avp/runtime/monitor.h"
 #include "avp/runtime/system.h"
 
 static const char *const commands[] = { "create", "start", "state", "kill", "delete",
@@ -27,8 +33,13 @@ void runtime_cli_usage(FILE *out)
 	fputs("usage: avp COMMAND ... [--root DIR]\n"
 	      "\n"
 	      "VM lifecycle (OCI-style; docs/runtime.md):\n"
-	      "  create ID --bundle DIR   check DIR/config.json and set up VM ID (created)\n"
-	      "  start ID                 boot it (running)\n"
+	      "  create ID --bundle DIR [--console-max SIZE]\n"
+	      "                           check DIR/config.json and set up VM ID (created);\n"
+	      "                           console.log is rotated at SIZE (default 1M)\n"
+	      "  start ID [--timeout SECONDS]\n"
+	      "                           boot it (running); returns once its vCPUs run, or\n"
+	      "                           fails with the reason when the VM stops first or\n"
+	      "                           SECONDS pass (default 10; 0: do not wait)\n"
 	      "  state ID                 its state as JSON\n"
 	      "  kill ID [TERM|KILL] [--wait]\n"
 	      "                           TERM: graceful (guest power button, else SIGTERM to\n"
@@ -37,12 +48,13 @@ void runtime_cli_usage(FILE *out)
 	      "  delete ID [--force]      forget a stopped VM (--force: kill it first)\n"
 	      "  list [--json]            every VM\n"
 	      "  spec [DIR]               write a commented default DIR/config.json\n"
-	      "  system up|down|status FILE\n"
+	      "  system up|down|status FILE [--timeout SECONDS]\n"
 	      "                           several VMs, the networks and vsock links between\n"
-	      "                           them\n"
+	      "                           them (up starts each VM as start does)\n"
 	      "\n"
 	      "  --root DIR   where state lives (default $AVP_RUNTIME_ROOT or /run/avp)\n"
-	      "exit status: 0 done, 1 refused (the message says why)\n",
+	      "  (ROOT and ROOT/ID must be yours and writable by nobody else)\n"
+	      "exit status: 0 done, 1 refused or failed (the message says why)\n",
 	      out);
 }
 
@@ -50,11 +62,22 @@ struct rt_args {
 	const char *root;
 	const char *bundle;
 	bool wait, force, json;
+	unsigned int timeout_s; /* start */
+	unsigned long long console_max; /* create */
 	const char *pos[3];
 	int npos;
 };
 
-enum { OPT_ROOT = 300, OPT_BUNDLE, OPT_WAIT, OPT_FORCE, OPT_JSON, OPT_HELP };
+enum {
+	OPT_ROOT = 300,
+	OPT_BUNDLE,
+	OPT_WAIT,
+	OPT_FORCE,
+	OPT_JSON,
+	OPT_HELP,
+	OPT_TIMEOUT,
+	OPT_CONSOLE_MAX,
+};
 
 static const struct option rt_options[] = {
 	{ "root", required_argument, NULL, OPT_ROOT },
@@ -63,8 +86,36 @@ static const struct option rt_options[] = {
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "help", no_argument, NULL, OPT_HELP },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "console-max", required_argument, NULL, OPT_CONSOLE_MAX },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* BYTES, or N followed by K, M or G (binary), within what create takes. */
+static int parse_size(const char *s, unsigned long long *out)
+{
+	unsigned long long v, unit = 1;
+	char *end;
+
+	errno = 0;
+	if (!isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	if (*end && !end[1])
+		unit = *end == 'K' || *end == 'k'   ? 1ull << 10
+		       : *end == 'M' || *end == 'm' ? 1ull << 20
+		       : *end == 'G' || *end == 'g' ? 1ull << 30
+						    : 0;
+	else if (*end)
+		unit = 0;
+	if (!unit || v > RT_CONSOLE_LOG_MAX_CAP / unit || v * unit < RT_CONSOLE_LOG_MIN_CAP ||
+	    v * unit > RT_CONSOLE_LOG_MAX_CAP)
+		return -EINVAL;
+	*out = v * unit;
+	return 0;
+}
 
 /* 0, 1 (help printed) or -EINVAL (message printed). */
 static int parse_args(int argc, char **argv, struct rt_args *a, FILE *out, FILE *err)
@@ -74,6 +125,7 @@ static int parse_args(int argc, char **argv, struct rt_args *a, FILE *out, FILE 
 
 	memset(a, 0, sizeof(*a));
 	a->root = env && *env ? env : RT_DEFAULT_ROOT;
+	a->timeout_s = RT_START_WAIT_DEFAULT_S;
 	optind = 1;
 	opterr = 0;
 	/* "+" would stop at the first operand; options may come anywhere. */
@@ -93,6 +145,38 @@ static int parse_args(int argc, char **argv, struct rt_args *a, FILE *out, FILE 
 			break;
 		case OPT_JSON:
 			a->json = true;
+			break;
+		case OPT_TIMEOUT: {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (strcmp(argv[0], "start") != 0 && strcmp(argv[0], "system") != 0) {
+				fprintf(err, "avp %s: --timeout is an option of avp start and avp system "
+					"up\n", argv[0]);
+				return -EINVAL;
+			}
+			if (errno || end == optarg || *end || optarg[0] == '-' ||
+			    v > RT_START_WAIT_MAX_S) {
+				fprintf(err, "avp %s: --timeout: expected seconds from 0 to %d, got "
+					"'%s'\n", argv[0], RT_START_WAIT_MAX_S, optarg);
+				return -EINVAL;
+			}
+			a->timeout_s = (unsigned int)v;
+			break;
+		}
+		case OPT_CONSOLE_MAX:
+			if (strcmp(argv[0], "create") != 0) {
+				fprintf(err, "avp %s: --console-max is an option of avp create\n",
+					argv[0]);
+				return -EINVAL;
+			}
+			if (parse_size(optarg, &a->console_max)) {
+				fprintf(err, "avp create: --console-max: expected a size from 4K to 1G "
+					"(bytes, or with K or M or G), got '%s'\n", optarg);
+				return -EINVAL;
+			}
 			break;
 		case 'h':
 		case OPT_HELP:
@@ -117,6 +201,20 @@ static int parse_args(int argc, char **argv, struct rt_args *a, FILE *out, FILE 
 	if (!*a->root) {
 		fprintf(err, "avp %s: --root is empty\n", argv[0]);
 		return -EINVAL;
+	}
+	/* The monitor works from "/": it needs the root as an absolute path. */
+	if (a->root[0] != '/') {
+		static char abs_root[PATH_MAX];
+		char cwd[PATH_MAX];
+
+		if (!getcwd(cwd, sizeof(cwd)) ||
+		    snprintf(abs_root, sizeof(abs_root), "%s/%s", cwd, a->root) >=
+			    (int)sizeof(abs_root)) {
+			fprintf(err, "avp %s: --root %s: cannot make it an absolute path\n", argv[0],
+				a->root);
+			return -EINVAL;
+		}
+		a->root = abs_root;
 	}
 	return 0;
 }
@@ -146,13 +244,17 @@ static const char *signal_word(const char *s)
 	return NULL;
 }
 
-static int cmd_list(const struct rt_args *a, FILE *out)
+static int cmd_list(const struct rt_args *a, FILE *out, FILE *err)
 {
-	struct json_object *arr = json_object_new_array();
+	struct json_object *arr;
+	struct jc_err le = { "" };
 	char **ids;
 	size_t n;
+	int ret = rt_list_ids(a->root, &ids, &n, &le);
 
-	rt_list_ids(a->root, &ids, &n);
+	if (ret)
+		return fail(err, "list", &le, ret);
+	arr = json_object_new_array();
 	if (!a->json)
 		fprintf(out, "%-20s %-10s %-8s %-8s %-14s %s\n", "ID", "STATUS", "PID", "RESTARTS",
 			"LAST-EXIT", "BUNDLE");
@@ -195,7 +297,7 @@ static int cmd_system(const struct rt_args *a, FILE *out, FILE *err)
 	if (ret)
 		return fail(err, "system", &e, ret);
 	if (strcmp(verb, "up") == 0)
-		ret = system_up(a->root, &sys, &e);
+		ret = system_up(a->root, &sys, a->timeout_s, &e);
 	else if (strcmp(verb, "down") == 0)
 		ret = system_down(a->root, &sys, &e);
 	else
@@ -222,11 +324,11 @@ int runtime_cli_main(int argc, char **argv, FILE *out, FILE *err)
 			fprintf(err, "avp create: --bundle DIR is required\n");
 			return 1;
 		}
-		ret = rt_create(a.root, a.pos[0], a.bundle, &e);
+		ret = rt_create_capped(a.root, a.pos[0], a.bundle, NULL, 0, a.console_max, &e);
 	} else if (strcmp(cmd, "start") == 0) {
 		if (!need(&a, 1, cmd, "an ID", err))
 			return 1;
-		ret = rt_start(a.root, a.pos[0], &e);
+		ret = rt_start(a.root, a.pos[0], a.timeout_s, &e);
 	} else if (strcmp(cmd, "state") == 0) {
 		if (!need(&a, 1, cmd, "an ID", err))
 			return 1;
@@ -261,7 +363,7 @@ int runtime_cli_main(int argc, char **argv, FILE *out, FILE *err)
 	} else if (strcmp(cmd, "list") == 0) {
 		if (!need(&a, 0, cmd, "no arguments", err))
 			return 1;
-		return cmd_list(&a, out);
+		return cmd_list(&a, out, err);
 	} else if (strcmp(cmd, "spec") == 0) {
 		if (a.npos > 1) {
 			fprintf(err, "avp spec: expected at most one directory\n");

@@ -3,6 +3,7 @@
  * the work and records it. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <limits.h>
 #include <signal.h>
@@ -15,52 +16,63 @@
 
 #include "avp/api_client.h"
 #include "avp/runtime/bundle.h"
+#include "avp/runtime/console_log.h"
 #include "avp/runtime/lifecycle.h"
 #include "avp/runtime/monitor.h"
 #include "avp/runtime/state.h"
+#include "avp/runtime/statedir.h"
 
 #define CTL_TIMEOUT_MS 5000
-#define CTL_MAX_REPLY 1024 /* the monitor answers {"ok":...} and a short error */
+#define CTL_MAX_REPLY 4096 /* {"ok":...}, or an error with the VM's last line */
 
-static int mkdir_p(const char *path)
-{
-	char buf[PATH_MAX];
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-/* Removes ROOT/ID and the files in it (the runtime makes no subdirectories). */
+/* Removes ROOT/ID and the files in it (the runtime makes no
+ * subdirectories). Relative to descriptors opened without following links,
+ * so a directory swapped for a link never makes us unlink elsewhere. */
 static int remove_state_dir(const char *root, const char *id)
 {
-	char dir[PATH_MAX], file[PATH_MAX + 256];
 	struct dirent *d;
+	int rootfd, dfd, ret = 0;
 	DIR *dp;
 
-	if (rt_path(dir, sizeof(dir), root, id, NULL))
-		return -ENAMETOOLONG;
-	dp = opendir(dir);
-	if (!dp)
+	rootfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (rootfd < 0)
 		return -errno;
+	dfd = openat(rootfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0) {
+		ret = -errno;
+		close(rootfd);
+		return ret;
+	}
+	dp = fdopendir(dfd);
+	if (!dp) {
+		ret = -errno;
+		close(dfd);
+		close(rootfd);
+		return ret;
+	}
 	while ((d = readdir(dp))) {
 		if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
 			continue;
-		snprintf(file, sizeof(file), "%s/%s", dir, d->d_name);
-		unlink(file);
+		unlinkat(dirfd(dp), d->d_name, 0);
 	}
 	closedir(dp);
-	return rmdir(dir) ? -errno : 0;
+	if (unlinkat(rootfd, id, AT_REMOVEDIR))
+		ret = -errno;
+	close(rootfd);
+	return ret;
+}
+
+/* ROOT and ROOT/ID may be trusted (statedir.h); -ENOENT when either is
+ * missing, with "no VM" in e. */
+static int check_dirs(const char *root, const char *id, struct jc_err *e)
+{
+	int ret = rt_root_check(root, false, e);
+
+	if (ret == 0)
+		ret = rt_vmdir_check(root, id, e);
+	if (ret == -ENOENT)
+		jc_fail(e, "", "no VM with ID '%s' (under %s)", id, root);
+	return ret;
 }
 
 int rt_create(const char *root, const char *id, const char *bundle_dir, struct jc_err *e)
@@ -71,6 +83,13 @@ int rt_create(const char *root, const char *id, const char *bundle_dir, struct j
 int rt_create_linked(const char *root, const char *id, const char *bundle_dir,
 		     const struct rt_vsock_peer *peers, unsigned int npeers, struct jc_err *e)
 {
+	return rt_create_capped(root, id, bundle_dir, peers, npeers, 0, e);
+}
+
+int rt_create_capped(const char *root, const char *id, const char *bundle_dir,
+		     const struct rt_vsock_peer *peers, unsigned int npeers,
+		     unsigned long long console_max, struct jc_err *e)
+{
 	struct avp_bundle b;
 	struct rt_state st;
 	struct jc_err be = { "" };
@@ -80,6 +99,10 @@ int rt_create_linked(const char *root, const char *id, const char *bundle_dir,
 	if (rt_id_valid(id))
 		return jc_fail(e, "", "ID '%s' is not valid: 1-64 characters of A-Z a-z 0-9 _ . -, "
 			       "not starting with '.' or '-'", id);
+	if (console_max && (console_max < RT_CONSOLE_LOG_MIN_CAP ||
+			    console_max > RT_CONSOLE_LOG_MAX_CAP))
+		return jc_fail(e, "", "console.log cap of %llu bytes: expected %llu to %llu",
+			       console_max, RT_CONSOLE_LOG_MIN_CAP, RT_CONSOLE_LOG_MAX_CAP);
 	ret = bundle_load(bundle_dir, &b, &be);
 	if (ret)
 		return jc_fail(e, "", "bundle %s: %s", bundle_dir, be.text);
@@ -94,10 +117,10 @@ int rt_create_linked(const char *root, const char *id, const char *bundle_dir,
 		return jc_fail(e, "", "state directory %s/%s: path too long (keep --root short)",
 			       root, id);
 	}
-	ret = mkdir_p(root);
+	ret = rt_root_check(root, true, e);
 	if (ret) {
 		bundle_free(&b);
-		return jc_fail(e, "", "cannot create the runtime root %s: %s", root, strerror(-ret));
+		return ret;
 	}
 	if (mkdir(dir, 0755)) {
 		int err = errno;
@@ -112,6 +135,7 @@ int rt_create_linked(const char *root, const char *id, const char *bundle_dir,
 	for (unsigned int i = 0; i < npeers; i++)
 		st.peers[i] = peers[i];
 	st.npeers = npeers;
+	st.console_max = console_max ? console_max : RT_CONSOLE_LOG_MAX;
 	bundle_free(&b);
 	st.status = RT_CREATED;
 	st.created = time(NULL);
@@ -132,6 +156,9 @@ int rt_state_get(const char *root, const char *id, struct rt_state *st, struct j
 
 	if (rt_id_valid(id))
 		return jc_fail(e, "", "ID '%s' is not valid", id);
+	ret = check_dirs(root, id, e);
+	if (ret)
+		return ret;
 	ret = rt_state_read(root, id, st);
 	if (ret == -ENOENT)
 		return jc_fail(e, "", "no VM with ID '%s' (under %s)", id, root), -ENOENT;
@@ -142,7 +169,8 @@ int rt_state_get(const char *root, const char *id, struct rt_state *st, struct j
 }
 
 /* One request to the monitor; the reply's "error" becomes e. */
-static int ask_monitor(const char *root, const char *id, const char *request, struct jc_err *e)
+static int ask_monitor(const char *root, const char *id, const char *request, int timeout_ms,
+		       struct jc_err *e)
 {
 	char path[PATH_MAX], *reply;
 	struct json_object *r;
@@ -150,7 +178,7 @@ static int ask_monitor(const char *root, const char *id, const char *request, st
 
 	if (rt_path(path, sizeof(path), root, id, "ctl.sock"))
 		return -ENAMETOOLONG;
-	ret = api_client_request(path, request, CTL_MAX_REPLY, CTL_TIMEOUT_MS, &reply, NULL);
+	ret = api_client_request(path, request, CTL_MAX_REPLY, timeout_ms, &reply, NULL);
 	if (ret)
 		return jc_fail(e, "", "VM '%s': its monitor does not answer (%s)", id,
 			       strerror(-ret)), ret;
@@ -168,8 +196,9 @@ static int ask_monitor(const char *root, const char *id, const char *request, st
 	return 0;
 }
 
-int rt_start(const char *root, const char *id, struct jc_err *e)
+int rt_start(const char *root, const char *id, unsigned int wait_s, struct jc_err *e)
 {
+	char request[64];
 	struct rt_state st;
 	int ret = rt_state_get(root, id, &st, e);
 
@@ -178,7 +207,11 @@ int rt_start(const char *root, const char *id, struct jc_err *e)
 	if (st.status != RT_CREATED)
 		return jc_fail(e, "", "VM '%s' is %s: only a created VM can be started", id,
 			       rt_status_name(st.status)), -EBUSY;
-	return ask_monitor(root, id, "{\"cmd\":\"start\"}", e);
+	if (wait_s > RT_START_WAIT_MAX_S)
+		return jc_fail(e, "", "wait of %u s: at most %d", wait_s, RT_START_WAIT_MAX_S);
+	snprintf(request, sizeof(request), "{\"cmd\":\"start\",\"wait_s\":%u}", wait_s);
+	/* The monitor answers within wait_s; the rest is its own slack. */
+	return ask_monitor(root, id, request, (int)wait_s * 1000 + CTL_TIMEOUT_MS, e);
 }
 
 int rt_wait_status(const char *root, const char *id, unsigned int mask, int timeout_ms,
@@ -212,7 +245,7 @@ int rt_kill(const char *root, const char *id, const char *sig, unsigned int wait
 		return jc_fail(e, "", "VM '%s' is stopped already", id), -ESRCH;
 	if (rt_proc_alive(&st.monitor)) {
 		snprintf(request, sizeof(request), "{\"cmd\":\"kill\",\"signal\":\"%s\"}", sig);
-		ret = ask_monitor(root, id, request, e);
+		ret = ask_monitor(root, id, request, CTL_TIMEOUT_MS, e);
 	} else {
 		/* The monitor is gone but the VM runs on: signal it directly. */
 		ret = kill(st.vm.pid, strcmp(sig, "KILL") == 0 ? SIGKILL : SIGTERM) ? -errno : 0;
@@ -256,14 +289,19 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int rt_list_ids(const char *root, char ***ids, size_t *n)
+int rt_list_ids(const char *root, char ***ids, size_t *n, struct jc_err *e)
 {
 	struct dirent *d;
-	DIR *dp = opendir(root);
 	size_t cap = 0;
+	DIR *dp;
+	int ret;
 
 	*ids = NULL;
 	*n = 0;
+	ret = rt_root_check(root, false, e);
+	if (ret)
+		return ret == -ENOENT ? 0 : ret;
+	dp = opendir(root);
 	if (!dp)
 		return errno == ENOENT ? 0 : -errno;
 	while ((d = readdir(dp))) {

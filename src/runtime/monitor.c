@@ -1,6 +1,14 @@
 /* The per-VM monitor process (see monitor.h). Single-threaded: one poll
  * loop over a signalfd (SIGCHLD, and SIGTERM & co. meaning "stop the VM"),
- * the control socket and one timerfd (restart backoff, shutdown timeout). */
+ * the control socket, one timerfd (restart backoff, shutdown timeout),
+ * another for the deadline of a waiting `avp start`, and the pipe that
+ * carries the VM process's output into console.log.
+ *
+ * Readiness: the VM process runs with --timing, whose "first vCPU entry"
+ * milestone vCPU 0 prints just before the guest's first instruction. It
+ * cannot be faked by the guest: nothing the guest prints can come before
+ * it. Until then, the last line the VM process printed is kept: it is the
+ * reason when the process ends before its vCPUs ran. */
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -22,9 +30,11 @@
 #include <unistd.h>
 
 #include "avp/api_client.h"
+#include "avp/runtime/console_log.h"
 #include "avp/runtime/monitor.h"
 #include "avp/runtime/policy.h"
 #include "avp/runtime/state.h"
+#include "avp/runtime/statedir.h"
 
 /* After SIGTERM the VMM stops within milliseconds; this is the grace
  * before SIGKILL when it does not. */
@@ -33,35 +43,59 @@
 #define SHUTDOWN_REPLY_MAX 512
 #define SHUTDOWN_REPLY_TIMEOUT_MS 2000
 
+/* What vCPU 0 prints before the guest's first instruction (vm_timing in
+ * src/core/vcpu.c, enabled by --timing). */
+#define READY_MARK "timing: first vCPU entry"
+
+/* The pipe from the VM process: large, so a burst of guest output does not
+ * stall a vCPU while the monitor is busy with a client. */
+#define OUT_PIPE_SIZE (1024 * 1024)
+
+const char *rt_vmm_program = "/proc/self/exe";
+
 enum timer_purpose { TIMER_NONE, TIMER_RESTART, TIMER_FORCE_TERM, TIMER_FORCE_KILL };
 
 struct monitor {
 	const char *root;
 	struct rt_state st;
 	int sfd, lfd, tfd;
+	int dfd;    /* deadline of the waiting start */
+	int out_fd; /* read end of the VM process's stdout/stderr, or -1 */
 	pid_t child;
 	enum timer_purpose timer;
 	char ctl_path[PATH_MAX];
 	char api_path[PATH_MAX];
+	/* Readiness of the current VM process (see the top of the file). */
+	bool ready;
+	char line[256];
+	size_t line_len;
+	char last_msg[256];
+	/* An `avp start` waiting for the vCPUs: its connection, or -1. */
+	int waiter;
+	unsigned int wait_s;
 };
+
+/* One monitor per process; mlog needs its log without being handed it. */
+static struct rt_console_log mon_log = { .fd = -1 };
 
 static void mlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Into console.log, between the VM's own lines. */
 static void mlog(const char *fmt, ...)
 {
-	char when[32];
+	char buf[512];
 	time_t now = time(NULL);
 	struct tm tm;
 	va_list ap;
+	size_t n;
 
-	strftime(when, sizeof(when), "%H:%M:%S", localtime_r(&now, &tm));
-	fprintf(stderr, "avp-monitor %s: ", when);
+	n = strftime(buf, sizeof(buf), "avp-monitor %H:%M:%S: ", localtime_r(&now, &tm));
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(buf + n, sizeof(buf) - n - 1, fmt, ap);
 	va_end(ap);
-	fputs("\n", stderr);
-	fflush(stderr);
+	n = strlen(buf);
+	buf[n++] = '\n';
+	rt_console_log_write(&mon_log, buf, n);
 }
 
 static void save(struct monitor *m)
@@ -88,13 +122,14 @@ static void arm(struct monitor *m, enum timer_purpose purpose, unsigned int ms)
 
 /* In the child: become `avp run --bundle ... [--vsock-peer CID:PATH ...]`.
  * Never returns. */
-static void exec_vmm(struct monitor *m)
+static void exec_vmm(struct monitor *m, int out)
 {
 	char peer_args[AVP_VSOCK_MAX_PEERS][128];
-	char *argv[6 + 2 * AVP_VSOCK_MAX_PEERS + 1] = {
-		"avp", "run", "--bundle", m->st.bundle, "--api-sock", m->api_path,
+	/* --timing after --bundle, which would replace what comes before. */
+	char *argv[7 + 2 * AVP_VSOCK_MAX_PEERS + 1] = {
+		"avp", "run", "--bundle", m->st.bundle, "--api-sock", m->api_path, "--timing",
 	};
-	unsigned int argc = 6;
+	unsigned int argc = 7;
 	sigset_t none;
 
 	for (unsigned int i = 0; i < m->st.npeers && i < AVP_VSOCK_MAX_PEERS; i++) {
@@ -109,25 +144,43 @@ static void exec_vmm(struct monitor *m)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	prctl(PR_SET_NAME, "avp-vm", 0, 0, 0);
-	execv("/proc/self/exe", argv);
+	if (dup2(out, STDOUT_FILENO) < 0 || dup2(out, STDERR_FILENO) < 0)
+		_exit(127);
+	execv(rt_vmm_program, argv);
 	fprintf(stderr, "avp-monitor: cannot execute avp run: %s\n", strerror(errno));
 	_exit(127);
 }
 
 static int launch(struct monitor *m)
 {
+	int out[2];
 	pid_t pid;
 
 	unlink(m->api_path); /* a stale socket of the last run */
+	if (pipe2(out, O_CLOEXEC)) {
+		int err = errno;
+
+		mlog("cannot make the VM process's output pipe: %s", strerror(err));
+		return -err;
+	}
+	fcntl(out[0], F_SETPIPE_SZ, OUT_PIPE_SIZE); /* best effort */
+	fcntl(out[0], F_SETFL, O_NONBLOCK);
 	pid = fork();
 	if (pid < 0) {
 		int err = errno;
 
+		close(out[0]);
+		close(out[1]);
 		mlog("cannot fork the VM process: %s", strerror(err));
 		return -err;
 	}
 	if (pid == 0)
-		exec_vmm(m);
+		exec_vmm(m, out[1]);
+	close(out[1]);
+	m->out_fd = out[0];
+	m->ready = false;
+	m->line_len = 0;
+	m->last_msg[0] = '\0';
 	m->child = pid;
 	m->st.vm.pid = pid;
 	/* Read even if the child is already a zombie: it is still ours. */
@@ -140,6 +193,76 @@ static int launch(struct monitor *m)
 	return 0;
 }
 
+static void reply_to(int fd, const char *error, pid_t pid);
+
+/* Answers the waiting `avp start`, if any. */
+static void answer_waiter(struct monitor *m, const char *error)
+{
+	struct itimerspec off = { 0 };
+
+	if (m->waiter < 0)
+		return;
+	reply_to(m->waiter, error, error ? 0 : m->st.vm.pid);
+	close(m->waiter);
+	m->waiter = -1;
+	timerfd_settime(m->dfd, 0, &off, NULL);
+}
+
+static void on_line(struct monitor *m)
+{
+	while (m->line_len && (m->line[m->line_len - 1] == '\r' || m->line[m->line_len - 1] == ' '))
+		m->line_len--;
+	m->line[m->line_len] = '\0';
+	if (strstr(m->line, READY_MARK)) {
+		m->ready = true;
+		mlog("the VM's vCPUs run (pid %d)", (int)m->st.vm.pid);
+		answer_waiter(m, NULL);
+	} else if (m->line_len) {
+		memcpy(m->last_msg, m->line, m->line_len + 1);
+	}
+	m->line_len = 0;
+}
+
+/* Lines before readiness: the mark, or the last thing said. */
+static void scan_output(struct monitor *m, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n && !m->ready; i++) {
+		if (p[i] == '\n')
+			on_line(m);
+		else if (m->line_len + 1 < sizeof(m->line))
+			m->line[m->line_len++] = p[i];
+	}
+}
+
+/* Moves what the VM process printed into console.log; all of it when
+ * drain (the process has ended: nothing more will come). */
+static void on_output(struct monitor *m, bool drain)
+{
+	char buf[65536];
+
+	while (m->out_fd >= 0) {
+		ssize_t n = read(m->out_fd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n > 0) {
+			rt_console_log_write(&mon_log, buf, (size_t)n);
+			if (!m->ready)
+				scan_output(m, buf, (size_t)n);
+			if (drain)
+				continue;
+			return;
+		}
+		if (n < 0 && errno == EAGAIN && !drain)
+			return;
+		/* EOF, an error, or drained */
+		close(m->out_fd);
+		m->out_fd = -1;
+	}
+	if (drain && !m->ready && m->line_len)
+		on_line(m);
+}
+
 static void finish_stopped(struct monitor *m)
 {
 	m->st.status = RT_STOPPED;
@@ -150,6 +273,15 @@ static void finish_stopped(struct monitor *m)
 	save(m);
 	mlog("stopped: %s%s%s", m->st.last_exit_reason[0] ? m->st.last_exit_reason : "never started",
 	     m->st.stop_requested[0] ? ", stop requested with " : "", m->st.stop_requested);
+	if (m->waiter >= 0) {
+		char why[512];
+
+		snprintf(why, sizeof(why), "the VM stopped: %s (%s)%s",
+			 m->st.last_exit_reason[0] ? m->st.last_exit_reason : "stopped",
+			 m->st.last_exit_detail[0] ? m->st.last_exit_detail : "see console.log",
+			 m->st.stop_requested[0] ? ", stop requested" : "");
+		answer_waiter(m, why);
+	}
 }
 
 static void on_child_exit(struct monitor *m, int wstatus)
@@ -159,9 +291,17 @@ static void on_child_exit(struct monitor *m, int wstatus)
 
 	rt_exit_describe(wstatus, &ex);
 	m->child = 0;
+	/* Its last words come before its end in console.log. */
+	on_output(m, true);
 	snprintf(m->st.last_exit_reason, sizeof(m->st.last_exit_reason), "%s", ex.reason);
-	snprintf(m->st.last_exit_detail, sizeof(m->st.last_exit_detail), "%s", ex.detail);
-	mlog("the VM process ended: %s (%s)", ex.reason, ex.detail);
+	/* Ended before the guest ran: what it said last is the reason
+	 * ("cannot open /dev/kvm: ..."), more use than a general detail. */
+	if (!m->ready && m->last_msg[0])
+		snprintf(m->st.last_exit_detail, sizeof(m->st.last_exit_detail),
+			 "before its vCPUs ran: %s", m->last_msg);
+	else
+		snprintf(m->st.last_exit_detail, sizeof(m->st.last_exit_detail), "%s", ex.detail);
+	mlog("the VM process ended: %s (%s)", ex.reason, m->st.last_exit_detail);
 	unlink(m->api_path);
 	if (rt_should_restart(m->st.restart, m->st.max_restarts, ex.outcome, m->st.restarts, stop)) {
 		unsigned int ms = rt_backoff_ms(m->st.backoff_ms, m->st.restarts);
@@ -274,6 +414,26 @@ static void on_timer(struct monitor *m)
 	}
 }
 
+/* The waiting start's deadline passed without the vCPUs running. */
+static void on_deadline(struct monitor *m)
+{
+	char why[512];
+	uint64_t n;
+
+	if (read(m->dfd, &n, sizeof(n)) != sizeof(n) || m->waiter < 0)
+		return;
+	if (m->st.status == RT_RESTARTING)
+		snprintf(why, sizeof(why), "its vCPUs did not run within %u s: the VM process ended "
+			 "(%s: %s); the restart policy tries again (restarts so far: %u)", m->wait_s,
+			 m->st.last_exit_reason, m->st.last_exit_detail, m->st.restarts);
+	else
+		snprintf(why, sizeof(why), "its vCPUs did not run within %u s; the VM process "
+			 "(pid %d) is still starting (see console.log; `avp kill` stops it)",
+			 m->wait_s, (int)m->st.vm.pid);
+	mlog("start: %s", why);
+	answer_waiter(m, why);
+}
+
 static void reply_to(int fd, const char *error, pid_t pid)
 {
 	struct json_object *r = json_object_new_object();
@@ -284,7 +444,8 @@ static void reply_to(int fd, const char *error, pid_t pid)
 		json_object_object_add(r, "error", json_object_new_string(error));
 	if (pid)
 		json_object_object_add(r, "pid", json_object_new_int(pid));
-	text = json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN);
+	text = json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN |
+						      JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (send(fd, text, strlen(text), MSG_NOSIGNAL) < 0 || send(fd, "\n", 1, MSG_NOSIGNAL) < 0)
 		mlog("cannot answer a client: %s", strerror(errno));
 	json_object_put(r);
@@ -317,10 +478,25 @@ static void on_client(struct monitor *m)
 	if (!cmd) {
 		error = "expected {\"cmd\":\"start\"} or {\"cmd\":\"kill\",\"signal\":\"TERM\"}";
 	} else if (strcmp(cmd, "start") == 0) {
+		int64_t wait_s = json_object_get_int64(json_object_object_get(req, "wait_s"));
+
 		if (m->st.status != RT_CREATED)
 			error = "the VM is not in the created state";
+		else if (wait_s < 0 || wait_s > RT_START_WAIT_MAX_S)
+			error = "wait_s out of range";
 		else if (launch(m))
 			error = "cannot start the VM process (see console.log)";
+		else if (wait_s > 0 && !m->ready) {
+			/* Answered once the vCPUs run, the VM stops, or the
+			 * deadline passes. */
+			struct itimerspec its = { .it_value.tv_sec = wait_s };
+
+			m->waiter = fd;
+			m->wait_s = (unsigned int)wait_s;
+			timerfd_settime(m->dfd, 0, &its, NULL);
+			json_object_put(req);
+			return;
+		}
 	} else if (strcmp(cmd, "kill") == 0) {
 		const char *sig = json_object_get_string(json_object_object_get(req, "signal"));
 
@@ -379,22 +555,29 @@ static int listen_ctl(struct monitor *m)
 static void monitor_loop(struct monitor *m)
 {
 	while (m->st.status != RT_STOPPED) {
-		struct pollfd fds[3] = {
+		struct pollfd fds[5] = {
 			{ .fd = m->sfd, .events = POLLIN },
 			{ .fd = m->lfd, .events = POLLIN },
 			{ .fd = m->tfd, .events = POLLIN },
+			{ .fd = m->dfd, .events = POLLIN },
+			{ .fd = m->out_fd, .events = POLLIN }, /* ignored while -1 */
 		};
 
-		if (poll(fds, 3, -1) < 0) {
+		if (poll(fds, 5, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			mlog("poll: %s", strerror(errno));
 			break;
 		}
+		/* Output first: the ready mark may come just before an exit. */
+		if (fds[4].revents)
+			on_output(m, false);
 		if (fds[0].revents & POLLIN)
 			on_signal(m);
 		if (fds[2].revents & POLLIN)
 			on_timer(m);
+		if (fds[3].revents & POLLIN)
+			on_deadline(m);
 		if ((fds[1].revents & POLLIN) && m->st.status != RT_STOPPED)
 			on_client(m);
 	}
@@ -404,7 +587,9 @@ static void monitor_loop(struct monitor *m)
  * ready_fd ("ok" or an error line) and never returns. */
 static void monitor_main(const char *root, const char *id, int ready_fd)
 {
-	struct monitor m = { .root = root, .sfd = -1, .lfd = -1, .tfd = -1 };
+	struct monitor m = { .root = root, .sfd = -1, .lfd = -1, .tfd = -1, .dfd = -1,
+			     .out_fd = -1, .waiter = -1 };
+	struct jc_err de = { "" };
 	char logp[PATH_MAX];
 	const char *fail = NULL;
 	sigset_t set;
@@ -419,10 +604,17 @@ static void monitor_main(const char *root, const char *id, int ready_fd)
 		dup2(fd, STDIN_FILENO);
 		close(fd);
 	}
+	if (!fail && (rt_root_check(root, false, &de) || rt_vmdir_check(root, id, &de)))
+		fail = de.text[0] ? de.text : "the state directory is gone";
+	if (!fail && rt_state_read(root, id, &m.st))
+		fail = "cannot read state.json";
 	if (!fail && (rt_path(logp, sizeof(logp), root, id, "console.log") ||
-		      (fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0))
-		fail = "cannot open console.log";
-	if (!fail) {
+		      rt_console_log_open(&mon_log, logp, m.st.console_max)))
+		fail = "cannot open console.log (not a regular file?)";
+	/* Everything written goes through mon_log, which keeps it bounded;
+	 * stray output of this process goes nowhere. */
+	fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
 		dup2(fd, STDOUT_FILENO);
 		dup2(fd, STDERR_FILENO);
 		close(fd);
@@ -430,8 +622,6 @@ static void monitor_main(const char *root, const char *id, int ready_fd)
 	if (!fail && (rt_path(m.ctl_path, sizeof(m.ctl_path), root, id, "ctl.sock") ||
 		      rt_path(m.api_path, sizeof(m.api_path), root, id, "api.sock")))
 		fail = "state directory path too long";
-	if (!fail && rt_state_read(root, id, &m.st))
-		fail = "cannot read state.json";
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGTERM);
@@ -441,7 +631,8 @@ static void monitor_main(const char *root, const char *id, int ready_fd)
 	signal(SIGPIPE, SIG_IGN);
 	if (!fail && (m.sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0)
 		fail = "signalfd";
-	if (!fail && (m.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC)) < 0)
+	if (!fail && ((m.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC)) < 0 ||
+		      (m.dfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC)) < 0))
 		fail = "timerfd";
 	if (!fail && (m.lfd = listen_ctl(&m)) < 0)
 		fail = "cannot listen on ctl.sock";

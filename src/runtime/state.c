@@ -10,10 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "avp/runtime/jsoncheck.h"
 #include "avp/runtime/state.h"
+
+/* A state is a few KiB; anything much larger is not one of ours. */
+#define RT_STATE_MAX (256 * 1024)
 
 int rt_id_valid(const char *id)
 {
@@ -333,6 +337,7 @@ struct json_object *rt_state_to_json(const struct rt_state *st, bool live)
 	json_object_object_add(o, "restart", restart);
 	json_object_object_add(o, "shutdown_timeout_s",
 			       json_object_new_int((int)st->shutdown_timeout_s));
+	json_object_object_add(o, "console_log_max", json_object_new_uint64(st->console_max));
 
 	/* What the bundle asked for. */
 	json_object_object_add(cfg, "critical", json_object_new_boolean(st->critical));
@@ -426,6 +431,7 @@ static void state_from_json(struct json_object *o, struct rt_state *st)
 	snprintf(st->stop_requested, sizeof(st->stop_requested), "%s",
 		 get_str(o, "stop_requested"));
 	st->shutdown_timeout_s = (unsigned int)get_num(o, "shutdown_timeout_s");
+	st->console_max = get_unum(o, "console_log_max");
 	if (json_object_object_get_ex(o, "restart", &restart)) {
 		const char *p = get_str(restart, "policy");
 
@@ -476,6 +482,23 @@ static void state_from_json(struct json_object *o, struct rt_state *st)
 		}
 }
 
+/* A temporary of our own next to path: O_EXCL so that nothing already
+ * there (a link planted to make us truncate another file, a leftover) is
+ * reused; a leftover of a dead writer with our pid is removed once. */
+static int open_temp(const char *path, char *tmp, size_t len)
+{
+	static unsigned int serial;
+
+	snprintf(tmp, len, "%s.tmp.%d.%u", path, (int)getpid(), serial++);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd >= 0 || errno != EEXIST)
+			return fd >= 0 ? fd : -errno;
+		unlink(tmp); /* removes a link itself, never its target */
+	}
+	return -EEXIST;
+}
+
 int rt_state_write(const char *root, const struct rt_state *st)
 {
 	char path[PATH_MAX], tmp[PATH_MAX + 32];
@@ -486,19 +509,21 @@ int rt_state_write(const char *root, const struct rt_state *st)
 
 	if (rt_path(path, sizeof(path), root, st->id, "state.json"))
 		return -ENAMETOOLONG;
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
 	o = rt_state_to_json(st, false);
 	text = json_object_to_json_string_ext(o, RT_JSON_PRETTY);
 	len = strlen(text);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open_temp(path, tmp, sizeof(tmp));
 	if (fd < 0) {
-		ret = -errno;
+		ret = fd;
 	} else {
 		/* fsync before rename: after a host crash the file is either the
 		 * old or the new state, never empty. */
+		errno = 0;
 		if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd))
 			ret = errno ? -errno : -EIO;
 		close(fd);
+		/* rename replaces whatever state.json is, a link included,
+		 * without following it. */
 		if (ret == 0 && rename(tmp, path))
 			ret = -errno;
 		if (ret)
@@ -510,18 +535,42 @@ int rt_state_write(const char *root, const struct rt_state *st)
 
 int rt_state_read(const char *root, const char *id, struct rt_state *st)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], *text;
 	struct json_object *o;
 	struct jc_err e = { "" };
-	int ret;
+	struct stat sb;
+	size_t got = 0;
+	int fd, ret;
 
 	if (rt_path(path, sizeof(path), root, id, "state.json"))
 		return -ENAMETOOLONG;
-	if (access(path, F_OK))
-		return -errno;
-	ret = jc_parse_file(path, "state.json", &o, &e);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ENOENT : errno == ELOOP ? -EPERM : -errno;
+	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode) || sb.st_size > RT_STATE_MAX) {
+		close(fd);
+		return -EIO;
+	}
+	text = malloc((size_t)sb.st_size + 1);
+	if (!text) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (got < (size_t)sb.st_size) {
+		ssize_t n = read(fd, text + got, (size_t)sb.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	text[got] = '\0';
+	ret = jc_parse_text(text, got, "state.json", &o, &e);
+	free(text);
 	if (ret)
-		return ret == -ENOENT ? -ENOENT : -EIO;
+		return -EIO;
 	state_from_json(o, st);
 	json_object_put(o);
 	return 0;

@@ -6,6 +6,7 @@
 
 #include "avp/runtime/hostnet.h"
 #include "avp/runtime/lifecycle.h"
+#include "avp/runtime/statedir.h"
 #include "avp/runtime/system.h"
 
 /* Stopping waits for the bundle's graceful timeout, then this much more
@@ -58,11 +59,16 @@ static int make_networks(const struct avp_system *s, struct jc_err *e)
 	return 0;
 }
 
-int system_up(const char *root, const struct avp_system *s, struct jc_err *e)
+int system_up(const char *root, const struct avp_system *s, unsigned int wait_s,
+	      struct jc_err *e)
 {
 	unsigned int created = 0;
-	int ret = 0;
+	int ret;
 
+	/* Before any bridge is made for VMs that could not be created. */
+	ret = rt_root_check(root, true, e);
+	if (ret)
+		return ret;
 	for (unsigned int v = 0; v < s->nvms; v++) {
 		struct rt_state st;
 
@@ -87,7 +93,7 @@ int system_up(const char *root, const struct avp_system *s, struct jc_err *e)
 	for (unsigned int v = 0; !ret && v < s->nvms; v++) {
 		struct jc_err step = { "" };
 
-		ret = rt_start(root, s->vms[v].id, &step);
+		ret = rt_start(root, s->vms[v].id, wait_s, &step);
 		if (ret)
 			jc_fail(e, "", "vms[%u] (%s): %s", v, s->vms[v].id, step.text);
 	}
@@ -112,9 +118,14 @@ int system_down(const char *root, const struct avp_system *s, struct jc_err *e)
 		struct rt_state st;
 		int r;
 
-		if (rt_state_get(root, vm->id, &st, &step) == -ENOENT)
+		r = rt_state_get(root, vm->id, &st, &step);
+		if (r == -ENOENT)
 			continue;
-		step.text[0] = '\0';
+		if (r) { /* e.g. a state directory not to be trusted: leave it be */
+			note(e, &step);
+			ret = r;
+			continue;
+		}
 		/* A graceful stop that fails is not the end: delete --force
 		 * still kills the VM. */
 		if (st.status != RT_STOPPED)

@@ -14,7 +14,6 @@
 #include "avp/virtio/transport.h"
 #include "avp/virtio/virtio_dev.h"
 #include "avp/vmm/machine.h"
-#include "avp/vmm/preflight.h"
 #include "avp/vmm/registry.h"
 #include "avp/vmm/supervisor.h"
 
@@ -150,10 +149,6 @@ int machine_run(const struct avp_config *cfg, FILE *out, enum vm_exit_reason *re
 	int ret;
 
 	*reason = VM_EXIT_NONE;
-	/* Inputs first, KVM later: see src/vmm/preflight.c. */
-	ret = preflight_check(cfg);
-	if (ret)
-		return ret;
 	/* With --jail, or a restart under seccomp, the VM runs in a child
 	 * process and this one only waits (src/vmm/supervisor.c). */
 	if (!cfg->describe && supervisor_needed(cfg)) {

@@ -4,7 +4,9 @@
 # (also part of tests/realguest/all.sh; on a one-CPU test host the critical
 # VM is pinned to CPU 0 instead of 1). Checks:
 #   1. lifecycle: create -> created, duplicate ID refused, start -> running
-#      with the VMM's pid, list, kill TERM -> stopped with its reason, delete
+#      with the VMM's pid and its vcpu0 thread there when start returns, list,
+#      kill TERM -> stopped with its reason, delete; start of a VM whose
+#      kernel is garbage exits 1 with the reason (config-error, not retried)
 #   2. a VM process killed from outside shows stopped + "killed"; a VM whose
 #      monitor died too shows stopped + "vanished"
 #   3. restart policy: a guest that panics (panic=-1 -> reboot) is restarted
@@ -13,6 +15,8 @@
 #      SCHED_FIFO 50, its memory locked; the two guests ping each other over
 #      the system's network (IPv6 link-local); system down removes it all
 # VM console logs are kept in build/testhost/out/runtime/.
+# `avp start` waits for the vCPUs (default 10 s): the nested test host is
+# slow, so every start here allows $START_S.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source tests/lib/check.sh
@@ -20,6 +24,7 @@ source tests/lib/realguest.sh
 
 repo=$PWD
 rg_setup --absolute --fresh runtime
+START_S=120
 
 work=$(mktemp -d /tmp/avp-runtime.XXXXXX)
 export AVP_RUNTIME_ROOT=$work/root
@@ -69,10 +74,12 @@ msg=$("$avp" create life --bundle "$work/life" 2>&1)
 rc=$?
 check_eq "$rc" 1 "a second create with the same ID fails"
 case "$msg" in *"exists already"*) ok "it says the ID exists: $msg" ;; *) notok "duplicate-ID message: '$msg'" ;; esac
-"$avp" start life
+"$avp" start life --timeout $START_S
 check_eq "$?" 0 "start life"
 check_eq "$(rg_field life 'd["status"]')" running "state after start: running"
 pid=$(rg_field life 'd["pid"]')
+# start returns once the vCPUs run: the thread is there without polling.
+if grep -qx vcpu0 /proc/"$pid"/task/*/comm 2>/dev/null; then ok "vcpu0 exists when start returns"; else notok "no vcpu0 thread in pid $pid when start returned"; fi
 if [ -n "$pid" ] && [ "$pid" -gt 0 ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "run --bundle $work/life"; then
 	ok "pid $pid is the VMM: $(tr '\0' ' ' <"/proc/$pid/cmdline")"
 else
@@ -97,9 +104,20 @@ check_eq "$?" 0 "delete life"
 "$avp" state life >/dev/null 2>&1
 check_eq "$?" 1 "state of a deleted VM fails"
 
+# A bundle whose kernel is not a bzImage: start says why, at once.
+bundle garbage idle '{ "policy": "always", "backoff_ms": 100 }'
+head -c 100000 /dev/urandom >"$work/garbage/bz"
+sed -i "s|\"kernel\": \"[^\"]*\"|\"kernel\": \"bz\"|" "$work/garbage/config.json"
+"$avp" create garbage --bundle "$work/garbage"
+msg=$("$avp" start garbage --timeout $START_S 2>&1)
+check_eq "$?" 1 "start of a VM with a garbage kernel fails"
+case "$msg" in *config-error*"not a bzImage"*) ok "start says why: $msg" ;; *) notok "start's message: '$msg'" ;; esac
+check_eq "$(rg_field garbage 'd["restarts"]')" 0 "a config error is not retried (policy always)"
+"$avp" delete garbage
+
 # --- 2. killed from outside -------------------------------------------------
 bundle victim idle '{ "policy": "never" }'
-"$avp" create victim --bundle "$work/victim" && "$avp" start victim
+"$avp" create victim --bundle "$work/victim" && "$avp" start victim --timeout $START_S
 vpid=$(rg_field victim 'd["pid"]')
 kill -KILL "$vpid"
 if rg_wait_for victim stopped 10; then ok "a VM whose process was killed with SIGKILL shows stopped"; else notok "victim status: $(rg_field victim 'd["status"]')"; fi
@@ -107,7 +125,7 @@ check_eq "$(rg_field victim 'd["last_exit_reason"]')" killed "reason: killed"
 case "$(rg_field victim 'd["last_exit_detail"]')" in *"signal 9"*) ok "detail names signal 9" ;; *) notok "detail: $(rg_field victim 'd["last_exit_detail"]')" ;; esac
 
 bundle ghost idle '{ "policy": "always" }'
-"$avp" create ghost --bundle "$work/ghost" && "$avp" start ghost
+"$avp" create ghost --bundle "$work/ghost" && "$avp" start ghost --timeout $START_S
 gpid=$(rg_field ghost 'd["pid"]')
 gmon=$(rg_field ghost 'd["monitor_pid"]')
 kill -KILL "$gmon" "$gpid"
@@ -126,8 +144,8 @@ keep_logs
 # --- 3. restart policy --------------------------------------------------------
 bundle crashy panic '{ "policy": "on-failure", "max_restarts": 1, "backoff_ms": 200 }'
 bundle steady panic '{ "policy": "never" }'
-"$avp" create crashy --bundle "$work/crashy" && "$avp" start crashy
-"$avp" create steady --bundle "$work/steady" && "$avp" start steady
+"$avp" create crashy --bundle "$work/crashy" && "$avp" start crashy --timeout $START_S
+"$avp" create steady --bundle "$work/steady" && "$avp" start steady --timeout $START_S
 t0=$(date +%s)
 rg_wait_for steady stopped 120 && rg_wait_for crashy stopped 150
 echo "  restart tests ended after $(($(date +%s) - t0)) s"
@@ -159,7 +177,7 @@ for vm in ("cluster", "infotainment"):
         c["cpus"]["affinity"] = [cpu]
     json.dump(c, open(p, "w"), indent=2)
 PY
-"$avp" system up "$cockpit/system.json"
+"$avp" system up "$cockpit/system.json" --timeout $START_S
 check_eq "$?" 0 "system up examples/cockpit"
 check_eq "$(rg_field cluster 'd["status"]')" running "cluster is running"
 check_eq "$(rg_field infotainment 'd["status"]')" running "infotainment is running"

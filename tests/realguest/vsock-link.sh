@@ -90,7 +90,8 @@ cat >"$sys" <<'JSON'
 JSON
 
 t0=$(date +%s.%N)
-"$avp" system up "$sys"
+# start waits for each VM's vCPUs (default 10 s): the test host is slow.
+"$avp" system up "$sys" --timeout 120
 check_eq "$?" 0 "system up (a, b linked; c alone)"
 check_eq "$(rg_field a '[(p["id"], p["cid"]) for p in d["config"]["vsock_peers"]]')" "[('b', 4)]" "a's routes: b (CID 4) only"
 check_eq "$(rg_field b '[(p["id"], p["cid"]) for p in d["config"]["vsock_peers"]]')" "[('a', 3)]" "b's routes: a (CID 3) only"

@@ -837,7 +837,7 @@ static void test_create_duplicate_kill_delete(void **state)
 	assert_int_not_equal(rt_create(root, "vm-b", tmpdir, &e), 0);
 	assert_non_null(strstr(e.text, "config.json: cannot open"));
 
-	assert_int_equal(rt_list_ids(root, &ids, &n), 0);
+	assert_int_equal(rt_list_ids(root, &ids, &n, &e), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(ids[0], "vm-a");
 	free(ids[0]);
@@ -852,7 +852,7 @@ static void test_create_duplicate_kill_delete(void **state)
 	assert_string_equal(st.last_exit_reason, "never-started");
 	assert_string_equal(st.stop_requested, "KILL");
 	e.text[0] = '\0';
-	assert_int_equal(rt_start(root, "vm-a", &e), -EBUSY);
+	assert_int_equal(rt_start(root, "vm-a", 0, &e), -EBUSY);
 	assert_non_null(strstr(e.text, "only a created VM can be started"));
 	e.text[0] = '\0';
 	assert_int_equal(rt_kill(root, "vm-a", "TERM", 0, &e), -ESRCH);

@@ -18,9 +18,22 @@ int rt_create(const char *root, const char *id, const char *bundle_dir, struct j
  * when the bundle has no vsock device to route from. */
 int rt_create_linked(const char *root, const char *id, const char *bundle_dir,
 		     const struct rt_vsock_peer *peers, unsigned int npeers, struct jc_err *e);
+/* The same, with console.log's cap in bytes (0: RT_CONSOLE_LOG_MAX; else
+ * RT_CONSOLE_LOG_MIN_CAP to RT_CONSOLE_LOG_MAX_CAP), which the state
+ * records for the monitor. */
+int rt_create_capped(const char *root, const char *id, const char *bundle_dir,
+		     const struct rt_vsock_peer *peers, unsigned int npeers,
+		     unsigned long long console_max, struct jc_err *e);
 
-/* created -> running: the monitor starts the VMM process. */
-int rt_start(const char *root, const char *id, struct jc_err *e);
+/* The default of how long `avp start` waits for the vCPUs. */
+#define RT_START_WAIT_DEFAULT_S 10
+
+/* created -> running: the monitor starts the VMM process. With wait_s > 0,
+ * returns once the VM's vCPUs run; if instead the VM stops (a bad
+ * bundle, a host error the policy does not retry), or wait_s seconds pass
+ * (the policy may still be retrying), fails with the reason in e. With
+ * wait_s 0, returns as soon as the process is started. */
+int rt_start(const char *root, const char *id, unsigned int wait_s, struct jc_err *e);
 
 /* The state, corrected by what /proc says (a VM whose processes died
  * behind the monitor's back shows as stopped). */
@@ -39,7 +52,8 @@ int rt_delete(const char *root, const char *id, bool force, struct jc_err *e);
 int rt_wait_status(const char *root, const char *id, unsigned int mask, int timeout_ms,
 		   struct rt_state *st);
 
-/* IDs of the VMs under root, sorted; *ids is malloc'd (free each and it). */
-int rt_list_ids(const char *root, char ***ids, size_t *n);
+/* IDs of the VMs under root, sorted; *ids is malloc'd (free each and it).
+ * None when root does not exist; -EPERM when it is not to be trusted. */
+int rt_list_ids(const char *root, char ***ids, size_t *n, struct jc_err *e);
 
 #endif

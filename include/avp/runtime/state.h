@@ -45,8 +45,9 @@ struct rt_state {
 	time_t created, started, stopped;
 	unsigned int restarts;
 	char last_exit_reason[32]; /* "poweroff", "reboot", "crash", ... ; "" none yet */
-	char last_exit_detail[160];
+	char last_exit_detail[320];
 	char stop_requested[16];   /* "TERM"/"KILL" after avp kill, else "" */
+	unsigned long long console_max; /* console.log's cap in bytes (avp create --console-max) */
 	/* What the bundle asked for (the live values are read from /proc). */
 	enum avp_restart_policy restart;
 	unsigned int max_restarts, backoff_ms, shutdown_timeout_s;

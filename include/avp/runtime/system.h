@@ -65,10 +65,12 @@ unsigned int system_vsock_peers(const struct avp_system *s, unsigned int v,
 
 /* avp system up|down|status. up creates the networks (a Linux bridge per
  * network, a tap per member device), then creates and starts every VM; a
- * failure undoes what was done. down stops (TERM, then KILL after the
+ * failure undoes what was done; each start waits up to wait_s for the VM's
+ * vCPUs (rt_start). down stops (TERM, then KILL after the
  * bundle's timeout) and deletes the VMs and removes the networks, going on
  * past errors. status prints JSON to out. */
-int system_up(const char *root, const struct avp_system *s, struct jc_err *e);
+int system_up(const char *root, const struct avp_system *s, unsigned int wait_s,
+	      struct jc_err *e);
 int system_down(const char *root, const struct avp_system *s, struct jc_err *e);
 int system_status(const char *root, const struct avp_system *s, FILE *out);
 

@@ -11,7 +11,9 @@
 /* Runs one boot of the VM. Returns 0 with *reason set when the guest ran
  * (whatever way it ended), or -errno when it could not be started (the
  * error was reported). With cfg->describe, prints the platform to out
- * instead of running. */
+ * instead of running. The caller has run preflight_check(cfg) first
+ * (avp/vmm/preflight.h): a failure after it is the host's, not the
+ * configuration's (src/cli/main.c maps the two to exit statuses 1 and 4). */
 int machine_run(const struct avp_config *cfg, FILE *out, enum vm_exit_reason *reason);
 
 /* Builds the devices of cfg on vm, in cfg's declaration order (used by
