@@ -60,6 +60,6 @@ void arch_vm_destroy(struct vm *vm);
  * this header). (describe.c in the arch folder) */
 const char *arch_name(void);
 const char *arch_firmware_name(void);
-struct json_object *arch_describe_legacy(void);
+struct json_object *arch_describe_legacy(const struct avp_config *cfg);
 
 #endif

@@ -35,8 +35,10 @@ struct disk_identity {
 
 /* Every check disk_open makes (the same messages), then closes the image
  * again: for checking a configuration before anything is built. Changes
- * nothing in the image. Fills *id when id is not NULL. */
-int disk_check(const char *path, bool read_only, struct disk_identity *id);
+ * nothing in the image. Without try_lock an image another process holds
+ * passes (describing a running VM's platform). Fills *id when id is not
+ * NULL. */
+int disk_check(const char *path, bool read_only, bool try_lock, struct disk_identity *id);
 
 uint64_t disk_size(const struct disk *disk);
 bool disk_read_only(const struct disk *disk);

@@ -462,7 +462,9 @@ static void fill_config(struct vblk *vb)
 	cfg->write_zeroes_may_unmap = 1;
 }
 
-int virtio_blk_create(struct virtio_dev **out, const struct avp_disk_cfg *cfg)
+/* With open_image false the model has no image (capacity 0): what
+ * --describe shows, never activated. */
+static int blk_new(struct virtio_dev **out, const struct avp_disk_cfg *cfg, bool open_image)
 {
 	struct vblk *vb;
 	int ret;
@@ -471,16 +473,28 @@ int virtio_blk_create(struct virtio_dev **out, const struct avp_disk_cfg *cfg)
 	vb = calloc(1, sizeof(*vb));
 	if (!vb)
 		return -ENOMEM;
-	ret = disk_open(&vb->disk, cfg->path, cfg->read_only);
-	if (ret) {
-		free(vb);
-		return ret;
+	if (open_image) {
+		ret = disk_open(&vb->disk, cfg->path, cfg->read_only);
+		if (ret) {
+			free(vb);
+			return ret;
+		}
 	}
 	vb->read_only = cfg->read_only;
-	vb->capacity = disk_size(vb->disk) / SECTOR_SIZE;
+	vb->capacity = vb->disk ? disk_size(vb->disk) / SECTOR_SIZE : 0;
 	make_id(vb->id, cfg->path);
 	virtio_dev_init(&vb->dev, &blk_ops, vb, &vb->config, sizeof(vb->config));
 	fill_config(vb);
 	*out = &vb->dev;
 	return 0;
+}
+
+int virtio_blk_create(struct virtio_dev **out, const struct avp_disk_cfg *cfg)
+{
+	return blk_new(out, cfg, true);
+}
+
+int virtio_blk_create_model(struct virtio_dev **out, const struct avp_disk_cfg *cfg)
+{
+	return blk_new(out, cfg, false);
 }

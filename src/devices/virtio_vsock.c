@@ -352,7 +352,8 @@ static const struct virtio_dev_ops vs_ops = {
 	.destroy = vs_destroy,
 };
 
-int virtio_vsock_create(struct virtio_dev **out, const struct avp_vsock_cfg *cfg)
+/* listen false: no host socket is made (the model --describe shows). */
+static int vsock_new(struct virtio_dev **out, const struct avp_vsock_cfg *cfg, bool listen)
 {
 	struct vsock *v;
 	char why[160];
@@ -402,7 +403,7 @@ int virtio_vsock_create(struct virtio_dev **out, const struct avp_vsock_cfg *cfg
 		return ret;
 	}
 	dev_watch_init(&v->timer, tfd, EPOLLIN);
-	ret = vsock_listen(v);
+	ret = listen ? vsock_listen(v) : 0;
 	if (ret) {
 		avp_err("--vsock socket=%s: %s", cfg->socket,
 			ret == -EADDRINUSE ? "another process is listening there"
@@ -414,4 +415,14 @@ int virtio_vsock_create(struct virtio_dev **out, const struct avp_vsock_cfg *cfg
 	virtio_dev_init(&v->dev, &vs_ops, v, &v->config, sizeof(v->config));
 	*out = &v->dev;
 	return 0;
+}
+
+int virtio_vsock_create(struct virtio_dev **out, const struct avp_vsock_cfg *cfg)
+{
+	return vsock_new(out, cfg, true);
+}
+
+int virtio_vsock_create_model(struct virtio_dev **out, const struct avp_vsock_cfg *cfg)
+{
+	return vsock_new(out, cfg, false);
 }

@@ -68,7 +68,7 @@ static int lock_image(int fd, bool read_only)
 	}
 }
 
-static int check_image(struct disk *d, const char *path, struct stat *out_st)
+static int check_image(struct disk *d, const char *path, bool lock, struct stat *out_st)
 {
 	struct stat st;
 	int ret;
@@ -86,7 +86,7 @@ static int check_image(struct disk *d, const char *path, struct stat *out_st)
 		avp_err("disk %s: not a regular file or block device", path);
 		return -EINVAL;
 	}
-	ret = lock_image(d->fd, d->read_only);
+	ret = lock ? lock_image(d->fd, d->read_only) : 0;
 	if (ret == -EWOULDBLOCK) {
 		avp_err("disk %s is in use by another process", path);
 		return -EBUSY;
@@ -114,7 +114,8 @@ static int check_image(struct disk *d, const char *path, struct stat *out_st)
 	return 0;
 }
 
-static int open_image(struct disk **out, const char *path, bool read_only, struct stat *st)
+static int open_image(struct disk **out, const char *path, bool read_only, bool lock,
+		      struct stat *st)
 {
 	struct disk *d;
 	int flags;
@@ -143,7 +144,7 @@ static int open_image(struct disk **out, const char *path, bool read_only, struc
 		report_open_error(path, -ret, read_only);
 		goto fail;
 	}
-	ret = check_image(d, path, st);
+	ret = check_image(d, path, lock, st);
 	if (ret)
 		goto fail;
 	flags = fcntl(d->fd, F_GETFL);
@@ -161,14 +162,14 @@ fail:
 
 int disk_open(struct disk **out, const char *path, bool read_only)
 {
-	return open_image(out, path, read_only, NULL);
+	return open_image(out, path, read_only, true, NULL);
 }
 
-int disk_check(const char *path, bool read_only, struct disk_identity *id)
+int disk_check(const char *path, bool read_only, bool try_lock, struct disk_identity *id)
 {
 	struct disk *d;
 	struct stat st;
-	int ret = open_image(&d, path, read_only, &st);
+	int ret = open_image(&d, path, read_only, try_lock, &st);
 
 	if (ret)
 		return ret;

@@ -6,8 +6,11 @@
 
 #include "avp_version.h"
 #include "avp/arch.h"
+#include "avp/virtio/feature_names.h"
 #include "avp/vmm/machine.h"
 #include "avp/vmm/registry.h"
+
+#define DESCRIBE_FORMAT 1
 
 static json_object *hex(uint64_t v)
 {
@@ -25,6 +28,31 @@ static json_object *feature_bits(uint64_t features)
 		if (features & (1ull << b))
 			json_object_array_add(bits, json_object_new_int((int)b));
 	return bits;
+}
+
+/* The same bits, each with the specification's name. */
+static json_object *feature_names(uint32_t virtio_id, uint64_t features)
+{
+	json_object *names = json_object_new_array();
+
+	for (unsigned int b = 0; b < 64; b++) {
+		json_object *o;
+		const char *name;
+		char unnamed[40];
+
+		if (!(features & (1ull << b)))
+			continue;
+		name = virtio_feature_name(virtio_id, b);
+		if (!name) {
+			snprintf(unnamed, sizeof(unnamed), "VIRTIO_F_UNNAMED_%u", b);
+			name = unnamed;
+		}
+		o = json_object_new_object();
+		json_object_object_add(o, "bit", json_object_new_int((int)b));
+		json_object_object_add(o, "name", json_object_new_string(name));
+		json_object_array_add(names, o);
+	}
+	return names;
 }
 
 static json_object *describe_devices(const struct vm *vm)
@@ -48,6 +76,7 @@ static json_object *describe_devices(const struct vm *vm)
 		json_object_object_add(o, "interrupt", json_object_new_int((int)d->gsi));
 		json_object_object_add(o, "features", hex(d->features));
 		json_object_object_add(o, "feature_bits", feature_bits(d->features));
+		json_object_object_add(o, "feature_names", feature_names(d->virtio_id, d->features));
 		json_object_array_add(devs, o);
 	}
 	return devs;
@@ -79,13 +108,17 @@ int machine_describe(const struct vm *vm, FILE *out)
 
 	if (!root)
 		return -ENOMEM;
-	json_object_object_add(root, "avp_version", json_object_new_string(AVP_VERSION));
+	/* docs/describe.schema.json: bump it when a key changes meaning. */
+	json_object_object_add(root, "format", json_object_new_int(DESCRIBE_FORMAT));
+	json_object_object_add(root, "avp_version", json_object_new_string(AVP_VERSION_NUMBER));
+	json_object_object_add(root, "avp_commit",
+			       AVP_COMMIT[0] ? json_object_new_string(AVP_COMMIT) : NULL);
 	json_object_object_add(root, "arch", json_object_new_string(arch_name()));
 	json_object_object_add(root, "cpus", json_object_new_int((int)cfg->cpus));
 	json_object_object_add(root, "memory_mib", json_object_new_int64((int64_t)cfg->memory_mib));
 	json_object_object_add(root, "memory_map", describe_memory(vm));
 	json_object_object_add(root, "firmware", json_object_new_string(arch_firmware_name()));
-	json_object_object_add(root, "legacy_devices", arch_describe_legacy());
+	json_object_object_add(root, "legacy_devices", arch_describe_legacy(cfg));
 	json_object_object_add(root, "virtio_devices", describe_devices(vm));
 	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (fprintf(out, "%s\n", text) < 0)

@@ -22,7 +22,10 @@ static int check_disks(const struct avp_config *cfg)
 
 	for (unsigned int i = 0; i < cfg->ndisks && i < AVP_MAX_DISKS; i++) {
 		const struct avp_disk_cfg *d = &cfg->disks[i];
-		int ret = disk_check(d->path, d->read_only, &ids[i]);
+		/* A description only reads: it needs no write access and
+		 * must work beside the running VM that holds the image. */
+		int ret = cfg->describe ? disk_check(d->path, true, false, &ids[i])
+					: disk_check(d->path, d->read_only, true, &ids[i]);
 
 		if (ret)
 			return ret;

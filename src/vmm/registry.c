@@ -1,6 +1,7 @@
 /* The device registry (include/avp/vmm/registry.h). */
 #include <errno.h>
 #include <string.h>
+#include <sys/eventfd.h>
 
 #include "avp/devices/virtio_blk.h"
 #include "avp/devices/virtio_console.h"
@@ -47,20 +48,47 @@ static int rng_option(struct avp_config *cfg, const char *text, struct avp_confi
 
 /* ---- constructors on the config's index-th device of a kind ---- */
 
-#define CREATE(name, fn, device)                                                        \
+/* Each constructor builds the model alone under --describe: the backend
+ * is what has side effects (a tap created, a socket bound, an output file
+ * emptied), never the model the guest sees. */
+#define CREATE(name, fn, model_fn, device)                                                  \
 	static int name(struct virtio_dev **out, const struct avp_config *cfg, unsigned int i) \
 	{                                                                               \
 		(void)i;                                                                \
-		return fn(out, &cfg->device);                                           \
+		return cfg->describe ? model_fn(out, &cfg->device) : fn(out, &cfg->device);   \
 	}
 
-CREATE(disk_create, virtio_blk_create, disks[i])
-CREATE(net_create, virtio_net_create, nets[i])
-CREATE(console_create, virtio_console_create, console)
-CREATE(gpu_create, virtio_gpu_create, gpu)
-CREATE(sound_create, virtio_snd_create, sound)
-CREATE(vsock_create, virtio_vsock_create, vsock)
-CREATE(input_create, virtio_input_create, inputs[i])
+/* A tap's model needs an fd to own; an eventfd stands in, never read. */
+static int net_model(struct virtio_dev **out, const struct avp_net_cfg *net)
+{
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	return fd < 0 ? -errno : virtio_net_create_fd(out, net, fd);
+}
+
+static int console_model(struct virtio_dev **out, const struct avp_chardev_cfg *chr)
+{
+	(void)chr;
+	return virtio_console_create_fds(out, -1, -1);
+}
+
+/* Output discarded, input silent: the same device, no WAV file touched. */
+static int sound_model(struct virtio_dev **out, const struct avp_sound_cfg *snd)
+{
+	struct avp_sound_cfg quiet = *snd;
+
+	quiet.out_path = NULL;
+	quiet.in_path = NULL;
+	return virtio_snd_create(out, &quiet);
+}
+
+CREATE(disk_create, virtio_blk_create, virtio_blk_create_model, disks[i])
+CREATE(net_create, virtio_net_create, net_model, nets[i])
+CREATE(console_create, virtio_console_create, console_model, console)
+CREATE(gpu_create, virtio_gpu_create, virtio_gpu_create, gpu)
+CREATE(sound_create, virtio_snd_create, sound_model, sound)
+CREATE(vsock_create, virtio_vsock_create, virtio_vsock_create_model, vsock)
+CREATE(input_create, virtio_input_create, virtio_input_create, inputs[i])
 
 static int rng_create(struct virtio_dev **out, const struct avp_config *cfg, unsigned int i)
 {

@@ -26,28 +26,7 @@ fi
 # Synthetic bzImages (no guest build needed): a valid 64-bit boot header
 # whose fields claim what the case needs. mkbz OUT FILE_SIZE SYSSIZE_BYTES
 # [RELOCATABLE PREF_ADDRESS INIT_SIZE]; the file is sparse past the header.
-mkbz() {
-	python3 - "$@" <<'PY'
-import struct, sys
-out, size, sys_bytes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-reloc = int(sys.argv[4]) if len(sys.argv) > 4 else 1
-pref = int(sys.argv[5], 0) if len(sys.argv) > 5 else 0x1000000
-init = int(sys.argv[6], 0) if len(sys.argv) > 6 else 0x300000
-h = bytearray(1024)
-h[0x1f1] = 1                                   # setup_sects: kernel at 1024
-h[0x1f4:0x1f8] = struct.pack("<I", sys_bytes // 16)
-h[0x1fe:0x200] = b"\x55\xaa"
-h[0x200:0x202] = b"\xeb\x6a"
-h[0x202:0x208] = b"HdrS" + struct.pack("<H", 0x020f)
-h[0x211] = 1                                   # LOADED_HIGH
-h[0x22c:0x238] = struct.pack("<IIBBH", 0x7fffffff, 0x200000, reloc, 21, 3)
-h[0x238:0x23c] = struct.pack("<I", 2047)
-h[0x258:0x264] = struct.pack("<QI", pref, init)
-with open(out, "wb") as f:
-    f.write(h)
-    f.truncate(size)
-PY
-}
+mkbz() { python3 tests/lib/mkbz.py "$@"; }
 mkbz "$work/bz-oversized" $((1024 + (64 << 20))) $((64 << 20))
 mkbz "$work/bz-short" 70000 $((64 << 20))
 mkbz "$work/bz-huge-init" $((1024 + 65536)) 65536 1 0x1000000 0xffffffff

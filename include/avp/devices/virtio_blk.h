@@ -10,6 +10,9 @@
 /* Opens the image (read-only with cfg->read_only); a clear error naming
  * the file on failure (-errno). ops->destroy frees the device. */
 int virtio_blk_create(struct virtio_dev **out, const struct avp_disk_cfg *cfg);
+/* The same device model without opening its image: what the guest would
+ * see, for --describe (no lock taken, nothing opened). Never activated. */
+int virtio_blk_create_model(struct virtio_dev **out, const struct avp_disk_cfg *cfg);
 
 /* The text of --disk: PATH[,ro|rw]; ",," is a comma in PATH. 0 or
  * -EINVAL/-ENOMEM (disk unchanged). */

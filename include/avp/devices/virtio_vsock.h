@@ -86,6 +86,9 @@ _Static_assert(sizeof(struct virtio_vsock_hdr) == VSOCK_HDR_LEN, "5.10.6 header 
 #define VSOCK_HOST_PORT_BASE (1u << 30) /* local ports of host-initiated streams */
 
 int virtio_vsock_create(struct virtio_dev **out, const struct avp_vsock_cfg *cfg);
+/* The same device without its host socket (nothing is bound or created):
+ * for --describe. Never activated. */
+int virtio_vsock_create_model(struct virtio_dev **out, const struct avp_vsock_cfg *cfg);
 
 /* --vsock cid=N,socket=PATH and --vsock-peer CID:PATH
  * (src/devices/virtio_vsock_opts.c). 0 or -EINVAL/-ENOMEM; a failed parse

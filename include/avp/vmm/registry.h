@@ -32,7 +32,10 @@ struct avp_device_type {
 	 * (the text is not option_syntax). */
 	int (*add_option)(struct avp_config *cfg, const char *text, struct avp_config_err *e);
 	/* Builds the index-th device of this kind in cfg; NULL for devices
-	 * the platform builds (the watchdog). */
+	 * the platform builds (the watchdog). With cfg->describe it builds
+	 * only the model the guest would see: no host file, socket, tap or
+	 * lock is opened, created or changed (--describe has no side
+	 * effects). */
 	int (*create)(struct virtio_dev **out, const struct avp_config *cfg, unsigned int index);
 	/* Control-socket commands of the attached device, or NULL. */
 	int (*register_api)(struct vm *vm, struct virtio_dev *dev);
