@@ -125,10 +125,15 @@ static const int main_calls[] = {
  * (destroy at teardown). Only when the VM has the device. */
 
 /* virtio-vsock: host programs on Unix sockets, and the guest's own
- * connections to PATH_port (only AF_UNIX, see add_role). */
+ * connections to PATH_port and to linked VMs' sockets (socket() only for
+ * Unix stream sockets, see add_vsock_socket). Data moves with send and
+ * recv (sendto, recvfrom): sendmsg and recvmsg are never allowed, as
+ * they can pass descriptors (SCM_RIGHTS) and a filter cannot read the
+ * msghdr to tell. Where connect may reach is the jail's business: a
+ * filter cannot read a socket address either (docs/security.md). */
 static const int vsock_device_calls[] = {
-	SCMP_SYS(connect),  SCMP_SYS(accept4),	SCMP_SYS(sendmsg), SCMP_SYS(recvmsg),
-	SCMP_SYS(recvfrom), SCMP_SYS(shutdown), SCMP_SYS(close),   SCMP_SYS(timerfd_settime),
+	SCMP_SYS(connect),  SCMP_SYS(accept4),	SCMP_SYS(sendto), SCMP_SYS(recvfrom),
+	SCMP_SYS(shutdown), SCMP_SYS(close),	SCMP_SYS(timerfd_settime),
 };
 static const int vsock_vcpu_calls[] = {
 	SCMP_SYS(shutdown), SCMP_SYS(close), SCMP_SYS(timerfd_settime), /* reset drops streams */
@@ -255,9 +260,24 @@ static void add_openat_refusal(struct builder *b, enum avp_thread_role role)
 		add_action(b, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 0, NULL);
 }
 
+/* socket(AF_UNIX, SOCK_STREAM [| SOCK_NONBLOCK] [| SOCK_CLOEXEC], 0),
+ * the only socket the vsock worker makes: no datagram socket (it could
+ * send to any Unix datagram socket, syslog's included, without a
+ * connect), no other family. */
+static void add_vsock_socket(struct builder *b)
+{
+	const struct scmp_arg_cmp stream_unix[] = {
+		SCMP_A0_32(SCMP_CMP_EQ, AF_UNIX),
+		SCMP_A1_32(SCMP_CMP_MASKED_EQ, ~(uint32_t)(SOCK_NONBLOCK | SOCK_CLOEXEC),
+			   SOCK_STREAM),
+		SCMP_A2_32(SCMP_CMP_EQ, 0),
+	};
+
+	add(b, SCMP_SYS(socket), N_ELEMS(stream_unix), stream_unix);
+}
+
 static void add_devices(struct builder *b, enum avp_thread_role role, const struct avp_config *cfg)
 {
-	const struct scmp_arg_cmp unix_only = SCMP_A0_32(SCMP_CMP_EQ, AF_UNIX);
 	bool vsock = cfg->vsock.cid != 0;
 	bool sound = cfg->sound.enabled;
 
@@ -279,7 +299,7 @@ static void add_devices(struct builder *b, enum avp_thread_role role, const stru
 	case AVP_THREAD_DEVICE:
 		if (vsock) {
 			add_calls(b, vsock_device_calls, N_ELEMS(vsock_device_calls));
-			add(b, SCMP_SYS(socket), 1, &unix_only);
+			add_vsock_socket(b);
 		}
 		if (sound)
 			add_calls(b, sound_device_calls, N_ELEMS(sound_device_calls));

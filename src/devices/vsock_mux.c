@@ -100,8 +100,6 @@ void vsock_connect_peer(struct vsock *v, const struct virtio_vsock_hdr *h, const
 	uint32_t port = le32toh(h->dst_port), guest_port = le32toh(h->src_port);
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	char line[VSOCK_CONNECT_LINE_MAX];
-	struct iovec iov;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct vconn *c;
 	int fd, n;
 
@@ -121,8 +119,7 @@ void vsock_connect_peer(struct vsock *v, const struct virtio_vsock_hdr *h, const
 		goto refuse;
 	}
 	/* A fresh socket's buffer is empty: the short line goes out whole. */
-	iov = (struct iovec){ line, (size_t)n };
-	if (sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) != n) {
+	if (send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) != n) {
 		close(fd);
 		goto refuse;
 	}
