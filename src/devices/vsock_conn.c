@@ -226,6 +226,43 @@ bool vconn_maybe_free(struct vsock *v, struct vconn *c)
 	return true;
 }
 
+unsigned int vsock_share_cap(const struct vsock *v, uint64_t peer_cid)
+{
+	if (peer_cid == VSOCK_HOST_CID)
+		return VSOCK_HOST_CONNS;
+	if (!v->routes.n || !vsock_route_lookup(&v->routes, peer_cid))
+		return 0;
+	return VSOCK_PEERS_CONNS / v->routes.n;
+}
+
+/* Counted, not tracked: a stream changes hands only once (a host client
+ * saying CONNECT), and a few hundred entries are quickly read. */
+bool vsock_share_full(struct vsock *v, uint64_t peer_cid)
+{
+	unsigned int used = 0, cap = vsock_share_cap(v, peer_cid);
+
+	for (unsigned int i = 0; i < v->nconns; i++)
+		used += v->conns[i]->state != CONN_HANDSHAKE && v->conns[i]->peer_cid == peer_cid;
+	if (used < cap)
+		return false;
+	if (!v->warned_share_full) {
+		v->warned_share_full = true;
+		avp_warn("virtio-vsock: refused a stream with CID %llu: its %u streams are in use "
+			 "(docs/limits.md); further ones are refused silently",
+			 (unsigned long long)peer_cid, cap);
+	}
+	return true;
+}
+
+unsigned int vsock_handshakes(const struct vsock *v)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < v->nconns; i++)
+		n += v->conns[i]->state == CONN_HANDSHAKE;
+	return n;
+}
+
 struct vconn *vconn_new(struct vsock *v, int fd, enum conn_state state)
 {
 	struct vconn *c;

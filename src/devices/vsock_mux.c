@@ -58,7 +58,7 @@ void vsock_connect_host(struct vsock *v, const struct virtio_vsock_hdr *h)
 	struct vconn *c;
 	int fd, n;
 
-	if (v->nconns >= VSOCK_MAX_CONNS)
+	if (vsock_share_full(v, VSOCK_HOST_CID))
 		goto refuse;
 	n = snprintf(addr.sun_path, sizeof(addr.sun_path), "%s_%u", v->path, host_port);
 	if (n < 0 || (size_t)n >= sizeof(addr.sun_path))
@@ -104,7 +104,7 @@ void vsock_connect_peer(struct vsock *v, const struct virtio_vsock_hdr *h, const
 	int fd, n;
 
 	n = vsock_line_connect(line, sizeof(line), port, (uint32_t)v->cid);
-	if (v->nconns >= VSOCK_MAX_CONNS || n < 0 || strlen(peer_path) >= sizeof(addr.sun_path))
+	if (n < 0 || strlen(peer_path) >= sizeof(addr.sun_path) || vsock_share_full(v, peer_cid))
 		goto refuse;
 	memcpy(addr.sun_path, peer_path, strlen(peer_path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -145,7 +145,7 @@ refuse:
 
 void vsock_listener_resume(struct vsock *v)
 {
-	if (!v->listener.active && v->nconns < VSOCK_MAX_CONNS &&
+	if (!v->listener.active && vsock_handshakes(v) < VSOCK_HANDSHAKE_CONNS &&
 	    (v->dev.status & VIRTIO_STATUS_DRIVER_OK) && !(v->dev.status & VIRTIO_STATUS_NEEDS_RESET))
 		dev_watch_set(&v->dev, &v->listener, true);
 }
@@ -166,7 +166,7 @@ static uint32_t alloc_host_port(struct vsock *v)
 
 void vsock_accept_clients(struct vsock *v)
 {
-	while (v->nconns < VSOCK_MAX_CONNS) {
+	while (vsock_handshakes(v) < VSOCK_HANDSHAKE_CONNS) {
 		int fd = accept4(v->listener.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct vconn *c;
 
@@ -185,7 +185,7 @@ void vsock_accept_clients(struct vsock *v)
 		vconn_update_watch(v, c);
 		vsock_timer_arm(v, true);
 	}
-	/* Full: the rest wait in the backlog until a stream ends. */
+	/* Full: the rest wait in the backlog until a handshake ends. */
 	dev_watch_set(&v->dev, &v->listener, false);
 }
 
@@ -237,6 +237,12 @@ static void handshake_read(struct vsock *v, struct vconn *c)
 				 "(no --vsock-peer for it); further ones are refused silently",
 				 from);
 		}
+		vconn_free(v, c);
+		return;
+	}
+	/* Past the caller's share: closed without OK. A linked VM's avp
+	 * then resets its guest's stream (route_read). */
+	if (vsock_share_full(v, from ? from : VSOCK_HOST_CID)) {
 		vconn_free(v, c);
 		return;
 	}
