@@ -134,6 +134,7 @@ static const int main_calls[] = {
 static const int vsock_device_calls[] = {
 	SCMP_SYS(connect),  SCMP_SYS(accept4),	SCMP_SYS(sendto), SCMP_SYS(recvfrom),
 	SCMP_SYS(shutdown), SCMP_SYS(close),	SCMP_SYS(timerfd_settime),
+	SCMP_SYS(getpeername), /* is PATH_port an avp VM's socket? (vsock_mux.c) */
 };
 static const int vsock_vcpu_calls[] = {
 	SCMP_SYS(shutdown), SCMP_SYS(close), SCMP_SYS(timerfd_settime), /* reset drops streams */

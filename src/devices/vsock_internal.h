@@ -114,6 +114,7 @@ struct vsock {
 	bool warned_unlinked_guest; /* the guest called a CID not linked */
 	bool warned_unlinked_host;  /* a host client claimed such a CID */
 	bool warned_share_full;	    /* a stream past its share was refused */
+	bool warned_avp_socket;	    /* PATH_P was an avp VM's own socket */
 };
 
 /* ---- streams (vsock_conn.c) ---- */

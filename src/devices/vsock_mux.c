@@ -10,6 +10,7 @@
  * credit, ordering and back-pressure are those of host streams, end to
  * end through both VMMs and the Unix socket between them. */
 #include <endian.h>
+#include <stddef.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "avp/devices/vsock_paths.h"
 #include "avp/log.h"
 #include "devices/vsock_internal.h"
 
@@ -50,6 +52,37 @@ void vsock_timer_arm(struct vsock *v, bool on)
 
 /* ---- guest to host: connecting out ---- */
 
+/* Whether the listener fd is connected to is a vsock socket of an avp VM
+ * this one knows: its own, or a linked VM's (issue 13). PATH_P can be
+ * such a socket under another name (a link to it); the listener's own
+ * address tells. Then the guest would talk to that avp's CONNECT
+ * protocol as if it were a host program, or to itself: refused. Another
+ * VM that is not linked cannot be told from a host program here; the
+ * system file and the runtime refuse such layouts (vsock_paths.h). */
+static bool is_known_avp_socket(const struct vsock *v, int fd)
+{
+	struct sockaddr_un peer;
+	socklen_t len = sizeof(peer);
+	char path[sizeof(peer.sun_path) + 1];
+	size_t n;
+
+	memset(&peer, 0, sizeof(peer));
+	if (getpeername(fd, (struct sockaddr *)&peer, &len) || peer.sun_family != AF_UNIX ||
+	    len <= offsetof(struct sockaddr_un, sun_path) || !peer.sun_path[0])
+		return false; /* cannot tell, or an abstract or unnamed socket */
+	n = len - offsetof(struct sockaddr_un, sun_path);
+	if (n > sizeof(peer.sun_path))
+		n = sizeof(peer.sun_path);
+	memcpy(path, peer.sun_path, n);
+	path[n] = '\0';
+	if (vsock_socket_paths_same(path, v->path))
+		return true;
+	for (unsigned int i = 0; i < v->routes.n; i++)
+		if (vsock_socket_paths_same(path, v->routes.peer[i].socket))
+			return true;
+	return false;
+}
+
 /* A guest connecting to the host (CID 2, port P): PATH_P. */
 void vsock_connect_host(struct vsock *v, const struct virtio_vsock_hdr *h)
 {
@@ -70,6 +103,17 @@ void vsock_connect_host(struct vsock *v, const struct virtio_vsock_hdr *h)
 	 * listener's backlog is full); either answer is final. */
 	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
 		close(fd);
+		goto refuse;
+	}
+	if (is_known_avp_socket(v, fd)) {
+		close(fd);
+		if (!v->warned_avp_socket) {
+			v->warned_avp_socket = true;
+			avp_warn("virtio-vsock: refused the guest's connection to host port %u: %s is "
+				 "this VM's or a linked VM's vsock socket; further ones are refused "
+				 "silently",
+				 host_port, addr.sun_path);
+		}
 		goto refuse;
 	}
 	c = vconn_new(v, fd, CONN_ESTABLISHED);

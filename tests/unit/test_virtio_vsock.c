@@ -1205,6 +1205,49 @@ static void test_peer_share(void **state)
 	pump(f);
 }
 
+/* Issue 13: PATH_<port> that is a linked VM's socket, or this VM's own,
+ * under another name (a link): the guest's connection to that host port
+ * would reach the other avp as if it were a host program (or loop back):
+ * RST, and the other avp's listener sees the connection close unused. */
+static void test_port_path_to_an_avp_socket(void **state)
+{
+	struct fixture *f = *state;
+	char link[200], own[200];
+	struct rpkt p;
+	int lfd, fd;
+	char c;
+
+	post_rx(f, 16);
+	lfd = peer_listen(f);
+	snprintf(link, sizeof(link), "%s_5000", f->path);
+	assert_int_equal(symlink("peer4.sock", link), 0);
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_REQUEST, .sport = 950, .dport = 5000 });
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RST);
+	assert_int_equal(p.src_cid, VSOCK_HOST_CID);
+	assert_int_equal(p.dst_port, 950);
+	fd = accept(lfd, NULL, NULL);
+	assert_true(fd >= 0);
+	assert_int_equal(recv(fd, &c, 1, 0), 0);
+	close(fd);
+	/* a link to this VM's own socket */
+	snprintf(own, sizeof(own), "%s_5001", f->path);
+	assert_int_equal(symlink("v.sock", own), 0);
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_REQUEST, .sport = 951, .dport = 5001 });
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RST);
+	assert_int_equal(p.dst_port, 951);
+	pump(f);
+	expect_no_rx(f); /* no REQUEST from our own listener either */
+	/* a host program's PATH_<port> still works */
+	unlink(link);
+	fd = host_socket(link, false);
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_REQUEST, .sport = 952, .dport = 5000 });
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RESPONSE);
+	close(fd);
+	unlink(link);
+	unlink(own);
+	close(lfd);
+}
+
 /* Two devices linked to each other, as `avp system up` sets them: guest A
  * (CID 3) calls guest B (CID 4) through both devices and the Unix socket
  * between them; 300 KB each way arrive intact, within each side's credit. */
@@ -1344,6 +1387,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_routed_refusals, setup_routed, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_from_linked_vm, setup_routed, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_share, setup_routed, teardown),
+		cmocka_unit_test_setup_teardown(test_port_path_to_an_avp_socket, setup_routed,
+						teardown),
 		cmocka_unit_test(test_two_linked_vms),
 	};
 
