@@ -298,6 +298,7 @@ static void handshake_read(struct vsock *v, struct vconn *c)
 	c->pending = P_REQUEST;
 	vconn_queue(v, c);
 	vconn_update_watch(v, c);
+	vsock_listener_resume(v); /* a handshake slot is free again */
 }
 
 /* The linked VM's avp answers a routed CONNECT: "OK <port>" once its

@@ -842,6 +842,36 @@ static void test_many_streams(void **state)
 	pump(f);
 }
 
+/* More clients than handshake slots (VSOCK_HANDSHAKE_CONNS) at once: each
+ * line read frees a slot, and the listener takes the rest without any
+ * stream having to end first. */
+static void test_handshake_slots(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = VSOCK_HANDSHAKE_CONNS + 8 };
+	int fds[N];
+	unsigned int requested = 0;
+	struct rpkt p;
+
+	for (int i = 0; i < N; i++) {
+		char line[32];
+
+		fds[i] = host_socket(f->path, true);
+		snprintf(line, sizeof(line), "CONNECT %d\n", 40000 + i);
+		host_write(fds[i], line, strlen(line));
+	}
+	pump(f);
+	post_rx(f, 64);
+	while (rx(f, &p)) {
+		assert_int_equal(p.op, VIRTIO_VSOCK_OP_REQUEST);
+		requested++;
+	}
+	assert_int_equal(requested, N);
+	for (int i = 0; i < N; i++)
+		close(fds[i]);
+	pump(f);
+}
+
 /* Replies to unknown streams are held outside the rx queue only up to a
  * point; then the device stops taking tx packets until the guest gives
  * it rx buffers (5.10.6.1), instead of holding more. */
@@ -1380,6 +1410,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_orderly_shutdown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_guest_rst_and_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_streams, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_handshake_slots, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rst_backpressure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_interleaved_streams, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unlinked_cid_rst, setup_routed, teardown),
