@@ -10,8 +10,8 @@
  * credit, ordering and back-pressure are those of host streams, end to
  * end through both VMMs and the Unix socket between them. */
 #include <endian.h>
-#include <stddef.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
