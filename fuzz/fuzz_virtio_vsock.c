@@ -54,9 +54,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 #define PEER_CID 4	/* linked, its avp played by the input */
 #define DOWN_CID 5	/* linked, not running */
 #define NLISTEN 4	/* PATH_1, PATH_2, PATH_3 and CID 4's socket */
-/* Host sockets the input may hold at once: past VSOCK_MAX_CONNS, so the
- * stream cap is reachable. */
+/* Host sockets the input may hold at once: past VSOCK_HOST_CONNS, so the
+ * host's share is reachable, and CID 4's (VSOCK_PEERS_CONNS / 2) too. */
 #define MAX_HOST 272
+_Static_assert(MAX_HOST > VSOCK_HOST_CONNS, "the host share must be reachable");
 #define MAX_PAYLOAD (24u * 1024)
 
 struct vs_ctx {

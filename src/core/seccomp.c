@@ -117,10 +117,16 @@ static const int main_calls[] = {
  * (device_rules below). */
 
 /* virtio-vsock: host programs on Unix sockets, and the guest's own
- * connections to PATH_port (only AF_UNIX, see add_role). */
+ * connections to PATH_port and to linked VMs' sockets (socket() only for
+ * Unix stream sockets, see add_vsock_socket). Data moves with send and
+ * recv (sendto, recvfrom): sendmsg and recvmsg are never allowed, as
+ * they can pass descriptors (SCM_RIGHTS) and a filter cannot read the
+ * msghdr to tell. Where connect may reach is the jail's business: a
+ * filter cannot read a socket address either (docs/security.md). */
 static const int vsock_device_calls[] = {
-	SCMP_SYS(connect),  SCMP_SYS(accept4),	SCMP_SYS(sendmsg), SCMP_SYS(recvmsg),
-	SCMP_SYS(recvfrom), SCMP_SYS(shutdown), SCMP_SYS(close),   SCMP_SYS(timerfd_settime),
+	SCMP_SYS(connect),  SCMP_SYS(accept4),	SCMP_SYS(sendto), SCMP_SYS(recvfrom),
+	SCMP_SYS(shutdown), SCMP_SYS(close),	SCMP_SYS(timerfd_settime),
+	SCMP_SYS(getpeername), /* is PATH_port an avp VM's socket? (vsock_mux.c) */
 };
 static const int vsock_vcpu_calls[] = {
 	SCMP_SYS(shutdown), SCMP_SYS(close), SCMP_SYS(timerfd_settime), /* reset drops streams */
@@ -256,7 +262,7 @@ struct device_rules {
 	size_t ncalls[AVP_THREAD_NROLES];
 	const unsigned long *vcpu_ioctls;
 	size_t nvcpu_ioctls;
-	bool unix_sockets; /* the worker may create AF_UNIX sockets */
+	bool unix_stream_sockets; /* the worker makes Unix stream sockets */
 };
 
 #define ROLE_CALLS(role, list) .calls[role] = list, .ncalls[role] = N_ELEMS(list)
@@ -267,7 +273,7 @@ static const struct device_rules device_rules[AVP_DEV_NKINDS] = {
 		ROLE_CALLS(AVP_THREAD_MAIN, vsock_main_calls),
 		ROLE_CALLS(AVP_THREAD_VCPU, vsock_vcpu_calls),
 		ROLE_CALLS(AVP_THREAD_DEVICE, vsock_device_calls),
-		.unix_sockets = true,
+		.unix_stream_sockets = true,
 	},
 	[AVP_DEV_SOUND] = {
 		ROLE_CALLS(AVP_THREAD_MAIN, sound_vcpu_main_calls),
@@ -276,9 +282,24 @@ static const struct device_rules device_rules[AVP_DEV_NKINDS] = {
 	},
 };
 
+/* socket(AF_UNIX, SOCK_STREAM [| SOCK_NONBLOCK] [| SOCK_CLOEXEC], 0),
+ * the only socket a device worker may make (vsock): no datagram socket (it
+ * could send to any Unix datagram socket, syslog's included, without a
+ * connect), no other family. */
+static void add_unix_stream_socket(struct builder *b)
+{
+	const struct scmp_arg_cmp stream_unix[] = {
+		SCMP_A0_32(SCMP_CMP_EQ, AF_UNIX),
+		SCMP_A1_32(SCMP_CMP_MASKED_EQ, ~(uint32_t)(SOCK_NONBLOCK | SOCK_CLOEXEC),
+			   SOCK_STREAM),
+		SCMP_A2_32(SCMP_CMP_EQ, 0),
+	};
+
+	add(b, SCMP_SYS(socket), N_ELEMS(stream_unix), stream_unix);
+}
+
 static void add_devices(struct builder *b, enum avp_thread_role role, const struct avp_config *cfg)
 {
-	const struct scmp_arg_cmp unix_only = SCMP_A0_32(SCMP_CMP_EQ, AF_UNIX);
 
 	for (unsigned int k = 0; k < AVP_DEV_NKINDS; k++) {
 		const struct device_rules *r = &device_rules[k];
@@ -288,8 +309,8 @@ static void add_devices(struct builder *b, enum avp_thread_role role, const stru
 		add_calls(b, r->calls[role], r->ncalls[role]);
 		if (role == AVP_THREAD_VCPU)
 			add_ioctls(b, r->vcpu_ioctls, r->nvcpu_ioctls);
-		if (role == AVP_THREAD_DEVICE && r->unix_sockets)
-			add(b, SCMP_SYS(socket), 1, &unix_only);
+		if (role == AVP_THREAD_DEVICE && r->unix_stream_sockets)
+			add_unix_stream_socket(b);
 	}
 }
 

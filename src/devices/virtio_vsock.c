@@ -356,7 +356,7 @@ static const struct virtio_dev_ops vs_ops = {
 static int vsock_new(struct virtio_dev **out, const struct avp_vsock_cfg *cfg, bool listen)
 {
 	struct vsock *v;
-	char why[160];
+	char why[512];
 	int ret, tfd;
 
 	if (cfg->cid < AVP_VSOCK_MIN_CID || cfg->cid > AVP_VSOCK_MAX_CID || !cfg->socket)

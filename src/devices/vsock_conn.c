@@ -50,6 +50,53 @@ static unsigned int slice(const struct iovec *segs, unsigned int n, size_t off, 
 	return k;
 }
 
+/* The host socket is written and read with send and recv (sendto and
+ * recvfrom underneath), one segment at a time, never with sendmsg or
+ * recvmsg: those could also pass descriptors (SCM_RIGHTS), and a filter
+ * cannot look inside a msghdr, so the device worker's role does not allow
+ * them (docs/security.md). Like sendmsg: the bytes written, fewer when
+ * the socket filled up, or -1 (errno) when none were. */
+static ssize_t sock_sendv(int fd, const struct iovec *iov, unsigned int n)
+{
+	size_t done = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		ssize_t r;
+
+		do
+			r = send(fd, iov[i].iov_base, iov[i].iov_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		while (r < 0 && errno == EINTR);
+		if (r < 0)
+			return done ? (ssize_t)done : -1;
+		done += (size_t)r;
+		if ((size_t)r < iov[i].iov_len)
+			break;
+	}
+	return (ssize_t)done;
+}
+
+/* Like recvmsg: the bytes read, 0 at end of stream, -1 (errno) when
+ * nothing was read. A later segment's EOF or EAGAIN waits for the next
+ * call. */
+static ssize_t sock_recvv(int fd, const struct iovec *iov, unsigned int n)
+{
+	size_t done = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		ssize_t r;
+
+		do
+			r = recv(fd, iov[i].iov_base, iov[i].iov_len, MSG_DONTWAIT);
+		while (r < 0 && errno == EINTR);
+		if (r < 0)
+			return done ? (ssize_t)done : -1;
+		done += (size_t)r;
+		if ((size_t)r < iov[i].iov_len)
+			break;
+	}
+	return (ssize_t)done;
+}
+
 /* Free space of the guest's receive buffer as it last told us; a guest
  * claiming to have received more than we sent gets none. */
 static uint32_t peer_credit(const struct vconn *c)
@@ -179,6 +226,43 @@ bool vconn_maybe_free(struct vsock *v, struct vconn *c)
 	return true;
 }
 
+unsigned int vsock_share_cap(const struct vsock *v, uint64_t peer_cid)
+{
+	if (peer_cid == VSOCK_HOST_CID)
+		return VSOCK_HOST_CONNS;
+	if (!v->routes.n || !vsock_route_lookup(&v->routes, peer_cid))
+		return 0;
+	return VSOCK_PEERS_CONNS / v->routes.n;
+}
+
+/* Counted, not tracked: a stream changes hands only once (a host client
+ * saying CONNECT), and a few hundred entries are quickly read. */
+bool vsock_share_full(struct vsock *v, uint64_t peer_cid)
+{
+	unsigned int used = 0, cap = vsock_share_cap(v, peer_cid);
+
+	for (unsigned int i = 0; i < v->nconns; i++)
+		used += v->conns[i]->state != CONN_HANDSHAKE && v->conns[i]->peer_cid == peer_cid;
+	if (used < cap)
+		return false;
+	if (!v->warned_share_full) {
+		v->warned_share_full = true;
+		avp_warn("virtio-vsock: refused a stream with CID %llu: its %u streams are in use "
+			 "(docs/limits.md); further ones are refused silently",
+			 (unsigned long long)peer_cid, cap);
+	}
+	return true;
+}
+
+unsigned int vsock_handshakes(const struct vsock *v)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < v->nconns; i++)
+		n += v->conns[i]->state == CONN_HANDSHAKE;
+	return n;
+}
+
 struct vconn *vconn_new(struct vsock *v, int fd, enum conn_state state)
 {
 	struct vconn *c;
@@ -269,7 +353,7 @@ int vconn_flush(struct vsock *v, struct vconn *c)
 {
 	while (c->olen && c->fd >= 0) {
 		struct iovec iov[2];
-		struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 1 };
+		unsigned int niov = 1;
 		size_t first = OBUF_SIZE - c->ohead;
 		size_t ours;
 		ssize_t n;
@@ -279,11 +363,9 @@ int vconn_flush(struct vsock *v, struct vconn *c)
 		iov[0] = (struct iovec){ c->obuf + c->ohead, first };
 		if (first < c->olen) {
 			iov[1] = (struct iovec){ c->obuf, c->olen - first };
-			msg.msg_iovlen = 2;
+			niov = 2;
 		}
-		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0 && errno == EINTR)
-			continue;
+		n = sock_sendv(c->fd, iov, niov);
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (n <= 0) {
@@ -324,13 +406,9 @@ static void guest_data(struct vsock *v, struct vconn *c, const struct virtq_chai
 	}
 	c->rx_cnt += len;
 	if (!c->olen) {
-		struct msghdr msg = { .msg_iov = v->iov };
-		ssize_t n;
+		unsigned int niov = slice(ch->iov, ch->n_out, VSOCK_HDR_LEN, len, v->iov);
+		ssize_t n = sock_sendv(c->fd, v->iov, niov);
 
-		msg.msg_iovlen = slice(ch->iov, ch->n_out, VSOCK_HDR_LEN, len, v->iov);
-		do
-			n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-		while (n < 0 && errno == EINTR);
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
 			vconn_abort(v, c);
 			return;
@@ -484,7 +562,7 @@ static uint32_t read_host_data(struct vsock *v, struct vconn *c, const struct vi
 {
 	size_t room = ch->in_bytes - VSOCK_HDR_LEN;
 	uint32_t credit = peer_credit(c);
-	struct msghdr msg = { .msg_iov = v->iov };
+	unsigned int niov;
 	ssize_t n;
 
 	if (room > credit)
@@ -493,10 +571,8 @@ static uint32_t read_host_data(struct vsock *v, struct vconn *c, const struct vi
 		room = VSOCK_MAX_PAYLOAD;
 	if (room == 0)
 		return 0;
-	msg.msg_iovlen = slice(ch->iov + ch->n_out, ch->n_in, VSOCK_HDR_LEN, room, v->iov);
-	do
-		n = recvmsg(c->fd, &msg, MSG_DONTWAIT);
-	while (n < 0 && errno == EINTR);
+	niov = slice(ch->iov + ch->n_out, ch->n_in, VSOCK_HDR_LEN, room, v->iov);
+	n = sock_recvv(c->fd, v->iov, niov);
 	if (n > 0) {
 		/* A short read most likely emptied the socket: wait for
 		 * EPOLLIN rather than trying again. */

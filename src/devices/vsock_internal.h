@@ -113,12 +113,21 @@ struct vsock {
 	bool warned_bad_packet;
 	bool warned_unlinked_guest; /* the guest called a CID not linked */
 	bool warned_unlinked_host;  /* a host client claimed such a CID */
+	bool warned_share_full;	    /* a stream past its share was refused */
+	bool warned_avp_socket;	    /* PATH_P was an avp VM's own socket */
 };
 
 /* ---- streams (vsock_conn.c) ---- */
 
+/* How many streams peer_cid (the host, or a linked VM) may have at once:
+ * its share (avp/devices/virtio_vsock.h); 0 for a CID not linked. */
+unsigned int vsock_share_cap(const struct vsock *v, uint64_t peer_cid);
+/* True when peer_cid's share is used up (and says so once per device). */
+bool vsock_share_full(struct vsock *v, uint64_t peer_cid);
+/* Accepted host clients that have not said CONNECT yet. */
+unsigned int vsock_handshakes(const struct vsock *v);
 /* A new stream on host socket fd (owned from now on), or NULL when
- * VSOCK_MAX_CONNS are open or memory ran out. */
+ * VSOCK_MAX_CONNS are open or memory ran out. Shares are the callers'. */
 struct vconn *vconn_new(struct vsock *v, int fd, enum conn_state state);
 /* The live stream (peer_cid:host_port, guest_port), or NULL. */
 struct vconn *vconn_find(struct vsock *v, uint64_t peer_cid, uint32_t host_port,

@@ -11,6 +11,7 @@
  * end through both VMMs and the Unix socket between them. */
 #include <endian.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -21,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "avp/devices/vsock_paths.h"
 #include "avp/log.h"
 #include "devices/vsock_internal.h"
 
@@ -50,6 +52,37 @@ void vsock_timer_arm(struct vsock *v, bool on)
 
 /* ---- guest to host: connecting out ---- */
 
+/* Whether the listener fd is connected to is a vsock socket of an avp VM
+ * this one knows: its own, or a linked VM's (issue 13). PATH_P can be
+ * such a socket under another name (a link to it); the listener's own
+ * address tells. Then the guest would talk to that avp's CONNECT
+ * protocol as if it were a host program, or to itself: refused. Another
+ * VM that is not linked cannot be told from a host program here; the
+ * system file and the runtime refuse such layouts (vsock_paths.h). */
+static bool is_known_avp_socket(const struct vsock *v, int fd)
+{
+	struct sockaddr_un peer;
+	socklen_t len = sizeof(peer);
+	char path[sizeof(peer.sun_path) + 1];
+	size_t n;
+
+	memset(&peer, 0, sizeof(peer));
+	if (getpeername(fd, (struct sockaddr *)&peer, &len) || peer.sun_family != AF_UNIX ||
+	    len <= offsetof(struct sockaddr_un, sun_path) || !peer.sun_path[0])
+		return false; /* cannot tell, or an abstract or unnamed socket */
+	n = len - offsetof(struct sockaddr_un, sun_path);
+	if (n > sizeof(peer.sun_path))
+		n = sizeof(peer.sun_path);
+	memcpy(path, peer.sun_path, n);
+	path[n] = '\0';
+	if (vsock_socket_paths_same(path, v->path))
+		return true;
+	for (unsigned int i = 0; i < v->routes.n; i++)
+		if (vsock_socket_paths_same(path, v->routes.peer[i].socket))
+			return true;
+	return false;
+}
+
 /* A guest connecting to the host (CID 2, port P): PATH_P. */
 void vsock_connect_host(struct vsock *v, const struct virtio_vsock_hdr *h)
 {
@@ -58,7 +91,7 @@ void vsock_connect_host(struct vsock *v, const struct virtio_vsock_hdr *h)
 	struct vconn *c;
 	int fd, n;
 
-	if (v->nconns >= VSOCK_MAX_CONNS)
+	if (vsock_share_full(v, VSOCK_HOST_CID))
 		goto refuse;
 	n = snprintf(addr.sun_path, sizeof(addr.sun_path), "%s_%u", v->path, host_port);
 	if (n < 0 || (size_t)n >= sizeof(addr.sun_path))
@@ -70,6 +103,17 @@ void vsock_connect_host(struct vsock *v, const struct virtio_vsock_hdr *h)
 	 * listener's backlog is full); either answer is final. */
 	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
 		close(fd);
+		goto refuse;
+	}
+	if (is_known_avp_socket(v, fd)) {
+		close(fd);
+		if (!v->warned_avp_socket) {
+			v->warned_avp_socket = true;
+			avp_warn("virtio-vsock: refused the guest's connection to host port %u: %s is "
+				 "this VM's or a linked VM's vsock socket; further ones are refused "
+				 "silently",
+				 host_port, addr.sun_path);
+		}
 		goto refuse;
 	}
 	c = vconn_new(v, fd, CONN_ESTABLISHED);
@@ -100,13 +144,11 @@ void vsock_connect_peer(struct vsock *v, const struct virtio_vsock_hdr *h, const
 	uint32_t port = le32toh(h->dst_port), guest_port = le32toh(h->src_port);
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	char line[VSOCK_CONNECT_LINE_MAX];
-	struct iovec iov;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct vconn *c;
 	int fd, n;
 
 	n = vsock_line_connect(line, sizeof(line), port, (uint32_t)v->cid);
-	if (v->nconns >= VSOCK_MAX_CONNS || n < 0 || strlen(peer_path) >= sizeof(addr.sun_path))
+	if (n < 0 || strlen(peer_path) >= sizeof(addr.sun_path) || vsock_share_full(v, peer_cid))
 		goto refuse;
 	memcpy(addr.sun_path, peer_path, strlen(peer_path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -121,8 +163,7 @@ void vsock_connect_peer(struct vsock *v, const struct virtio_vsock_hdr *h, const
 		goto refuse;
 	}
 	/* A fresh socket's buffer is empty: the short line goes out whole. */
-	iov = (struct iovec){ line, (size_t)n };
-	if (sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) != n) {
+	if (send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) != n) {
 		close(fd);
 		goto refuse;
 	}
@@ -148,7 +189,7 @@ refuse:
 
 void vsock_listener_resume(struct vsock *v)
 {
-	if (!v->listener.active && v->nconns < VSOCK_MAX_CONNS &&
+	if (!v->listener.active && vsock_handshakes(v) < VSOCK_HANDSHAKE_CONNS &&
 	    (v->dev.status & VIRTIO_STATUS_DRIVER_OK) && !(v->dev.status & VIRTIO_STATUS_NEEDS_RESET))
 		dev_watch_set(&v->dev, &v->listener, true);
 }
@@ -169,7 +210,7 @@ static uint32_t alloc_host_port(struct vsock *v)
 
 void vsock_accept_clients(struct vsock *v)
 {
-	while (v->nconns < VSOCK_MAX_CONNS) {
+	while (vsock_handshakes(v) < VSOCK_HANDSHAKE_CONNS) {
 		int fd = accept4(v->listener.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct vconn *c;
 
@@ -188,7 +229,7 @@ void vsock_accept_clients(struct vsock *v)
 		vconn_update_watch(v, c);
 		vsock_timer_arm(v, true);
 	}
-	/* Full: the rest wait in the backlog until a stream ends. */
+	/* Full: the rest wait in the backlog until a handshake ends. */
 	dev_watch_set(&v->dev, &v->listener, false);
 }
 
@@ -243,6 +284,12 @@ static void handshake_read(struct vsock *v, struct vconn *c)
 		vconn_free(v, c);
 		return;
 	}
+	/* Past the caller's share: closed without OK. A linked VM's avp
+	 * then resets its guest's stream (route_read). */
+	if (vsock_share_full(v, from ? from : VSOCK_HOST_CID)) {
+		vconn_free(v, c);
+		return;
+	}
 	c->state = CONN_REQUESTED;
 	c->peer_cid = from ? from : VSOCK_HOST_CID;
 	c->guest_port = port;
@@ -251,6 +298,7 @@ static void handshake_read(struct vsock *v, struct vconn *c)
 	c->pending = P_REQUEST;
 	vconn_queue(v, c);
 	vconn_update_watch(v, c);
+	vsock_listener_resume(v); /* a handshake slot is free again */
 }
 
 /* The linked VM's avp answers a routed CONNECT: "OK <port>" once its

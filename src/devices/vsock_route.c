@@ -2,12 +2,52 @@
  * (see avp/devices/vsock_route.h). The stream machinery that uses them is
  * in virtio_vsock.c. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
 
+#include "avp/devices/vsock_paths.h"
 #include "avp/devices/vsock_route.h"
+
+/* Issue 13: a VM's socket and its peers' sockets, as far as this VM can
+ * see them, must not collide (avp/devices/vsock_paths.h): with its own
+ * PATH_N a guest's connections to host port N would reach the peer as if
+ * from the host, unlinked. Compared with their directories resolved, so
+ * relative paths and links to directories are seen through. */
+static int check_collisions(const struct avp_vsock_cfg *cfg, char *why, size_t why_len)
+{
+	char a[PATH_MAX], b[PATH_MAX];
+
+	for (unsigned int i = 0; i < cfg->npeers; i++) {
+		const struct avp_vsock_peer *p = &cfg->peers[i];
+
+		if (vsock_socket_path_resolve(p->socket, a, sizeof(a)))
+			continue; /* cannot be a socket path; checked below */
+		if (cfg->socket && vsock_socket_path_resolve(cfg->socket, b, sizeof(b)) == 0 &&
+		    vsock_socket_paths_conflict(a, b)) {
+			snprintf(why, why_len,
+				 "peer CID %u: socket %s collides with this VM's socket %s (the same, or "
+				 "one is the other with _<port> appended, where a guest's connections "
+				 "to that host port would reach the other VM unlinked); give each VM "
+				 "its own socket name",
+				 p->cid, p->socket, cfg->socket);
+			return -EINVAL;
+		}
+		for (unsigned int k = 0; k < i; k++)
+			if (vsock_socket_path_resolve(cfg->peers[k].socket, b, sizeof(b)) == 0 &&
+			    vsock_socket_paths_conflict(a, b)) {
+				snprintf(why, why_len,
+					 "peer CIDs %u and %u: sockets %s and %s collide (the same, or one "
+					 "is the other with _<port> appended); give each VM its own "
+					 "socket name",
+					 cfg->peers[k].cid, p->cid, cfg->peers[k].socket, p->socket);
+				return -EINVAL;
+			}
+	}
+	return 0;
+}
 
 int vsock_routes_init(struct vsock_routes *r, const struct avp_vsock_cfg *cfg, char *why,
 		      size_t why_len)
@@ -51,6 +91,8 @@ int vsock_routes_init(struct vsock_routes *r, const struct avp_vsock_cfg *cfg, c
 			return -ENOMEM;
 		}
 	}
+	if (check_collisions(cfg, why, why_len))
+		goto bad;
 	return 0;
 bad:
 	vsock_routes_free(r);

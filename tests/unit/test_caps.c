@@ -673,8 +673,8 @@ static void vsock_tx(struct vsock *v, uint16_t op, uint32_t sport, uint32_t len)
 	}
 }
 
-/* Streams: VSOCK_MAX_CONNS at once, and every further connection request
- * is refused with RST, allocating nothing. */
+/* Streams: the host's share (VSOCK_HOST_CONNS) at once, and every further
+ * connection request is refused with RST, allocating nothing. */
 static void test_vsock_stream_cap(void **state)
 {
 	struct vsock v = { .rx_posted = 0 };
@@ -682,10 +682,10 @@ static void test_vsock_stream_cap(void **state)
 
 	(void)state;
 	vsock_start(&v);
-	for (uint32_t i = 0; i < VSOCK_MAX_CONNS; i++)
+	for (uint32_t i = 0; i < VSOCK_HOST_CONNS; i++)
 		vsock_tx(&v, VIRTIO_VSOCK_OP_REQUEST, 10000 + i, 0);
 	vsock_drain_rx(&v);
-	assert_int_equal(v.ops[VIRTIO_VSOCK_OP_RESPONSE], VSOCK_MAX_CONNS);
+	assert_int_equal(v.ops[VIRTIO_VSOCK_OP_RESPONSE], VSOCK_HOST_CONNS);
 
 	before = heap_in_use();
 	for (uint32_t i = 0; i < 2000; i++) {

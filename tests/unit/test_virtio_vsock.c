@@ -782,11 +782,14 @@ static void test_guest_rst_and_reset(void **state)
 	close(b);
 }
 
+/* The host's share: VSOCK_HOST_CONNS streams at once. A host client past
+ * it is closed once its CONNECT line is read, without OK; a freed slot
+ * lets the next one in. */
 static void test_many_streams(void **state)
 {
 	struct fixture *f = *state;
-	enum { N = VSOCK_MAX_CONNS + 8 };
-	int fds[N];
+	enum { N = VSOCK_HOST_CONNS + 8 };
+	int fds[N], more[8], closed = 0;
 	uint32_t requested = 0, ports[N];
 	struct rpkt p;
 
@@ -796,9 +799,10 @@ static void test_many_streams(void **state)
 		fds[i] = host_socket(f->path, true);
 		snprintf(line, sizeof(line), "CONNECT %d\n", 20000 + i);
 		host_write(fds[i], line, strlen(line));
-		if (i % 32 == 31)
+		if (i % 16 == 15)
 			pump(f); /* keep the listen backlog short */
 	}
+	pump(f);
 	for (int round = 0; round < 4; round++) {
 		post_rx(f, 128);
 		while (rx(f, &p)) {
@@ -808,12 +812,56 @@ static void test_many_streams(void **state)
 					       .dport = p.src_port });
 		}
 	}
-	/* the table is full; the rest wait in the listen backlog */
-	assert_int_equal(requested, VSOCK_MAX_CONNS);
+	assert_int_equal(requested, VSOCK_HOST_CONNS);
+	for (int i = 0; i < N; i++)
+		closed += host_peek(fds[i]) == 0;
+	assert_int_equal(closed, 8);
+	/* 8 streams end: 8 new clients get in */
 	for (uint32_t i = 0; i < 8; i++)
 		tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RST, .sport = 20000 + i,
 				       .dport = ports[i] });
+	for (int i = 0; i < 8; i++) {
+		char line[32];
+
+		more[i] = host_socket(f->path, true);
+		snprintf(line, sizeof(line), "CONNECT %d\n", 30000 + i);
+		host_write(more[i], line, strlen(line));
+	}
+	pump(f);
 	post_rx(f, 16);
+	while (rx(f, &p)) {
+		assert_int_equal(p.op, VIRTIO_VSOCK_OP_REQUEST);
+		assert_true(p.dst_port >= 30000);
+		requested++;
+	}
+	assert_int_equal(requested, VSOCK_HOST_CONNS + 8);
+	for (int i = 0; i < 8; i++)
+		close(more[i]);
+	for (int i = 0; i < N; i++)
+		close(fds[i]);
+	pump(f);
+}
+
+/* More clients than handshake slots (VSOCK_HANDSHAKE_CONNS) at once: each
+ * line read frees a slot, and the listener takes the rest without any
+ * stream having to end first. */
+static void test_handshake_slots(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = VSOCK_HANDSHAKE_CONNS + 8 };
+	int fds[N];
+	unsigned int requested = 0;
+	struct rpkt p;
+
+	for (int i = 0; i < N; i++) {
+		char line[32];
+
+		fds[i] = host_socket(f->path, true);
+		snprintf(line, sizeof(line), "CONNECT %d\n", 40000 + i);
+		host_write(fds[i], line, strlen(line));
+	}
+	pump(f);
+	post_rx(f, 64);
 	while (rx(f, &p)) {
 		assert_int_equal(p.op, VIRTIO_VSOCK_OP_REQUEST);
 		requested++;
@@ -1117,6 +1165,119 @@ static void test_stream_from_linked_vm(void **state)
 		assert_int_not_equal(p.op, VIRTIO_VSOCK_OP_REQUEST);
 }
 
+/* A linked VM announces a stream from it: "CONNECT port FROM cid". The
+ * host fd; *hport the device's port when the guest was asked (0: the
+ * stream was refused, the fd closed without OK). */
+static int stream_from(struct fixture *f, uint32_t cid, uint32_t port, uint32_t *hport)
+{
+	char line[48];
+	struct rpkt p;
+	int fd = host_socket(f->path, true);
+
+	snprintf(line, sizeof(line), "CONNECT %u FROM %u\n", port, cid);
+	host_write(fd, line, strlen(line));
+	pump(f);
+	post_rx(f, 1);
+	*hport = 0;
+	if (!rx(f, &p)) {
+		assert_int_equal(host_peek(fd), 0);
+		return fd;
+	}
+	assert_int_equal(p.op, VIRTIO_VSOCK_OP_REQUEST);
+	assert_int_equal(p.src_cid, cid);
+	assert_int_equal(p.dst_port, port);
+	*hport = p.src_port;
+	return fd;
+}
+
+/* Issue 13: one linked VM cannot use up the streams of the host or of
+ * another linked VM. With two peers, each has VSOCK_PEERS_CONNS / 2; CID 4
+ * fills its share; its next stream is closed without OK (its avp resets
+ * its guest's stream), our guest's own REQUEST to CID 4 gets RST (5.10.6.2:
+ * a refused connection request), and a host program and CID 5 still get
+ * in. A freed slot is CID 4's again. */
+static void test_peer_share(void **state)
+{
+	struct fixture *f = *state;
+	enum { SHARE = VSOCK_PEERS_CONNS / 2 };
+	int fds[SHARE], over, host, other;
+	uint32_t hports[SHARE], hport;
+	struct rpkt p;
+
+	for (int i = 0; i < SHARE; i++) {
+		fds[i] = stream_from(f, PEER_CID, 1000 + (uint32_t)i, &hports[i]);
+		assert_int_not_equal(hports[i], 0);
+	}
+	over = stream_from(f, PEER_CID, 2000, &hport);
+	assert_int_equal(hport, 0);
+	close(over);
+	post_rx(f, 4);
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_REQUEST, .sport = 900, .dport = 6000,
+			       .dst_cid = PEER_CID });
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RST);
+	assert_int_equal(p.src_cid, PEER_CID);
+	assert_int_equal(p.src_port, 6000);
+	assert_int_equal(p.dst_port, 900);
+	/* the host's share and CID 5's are untouched */
+	host = host_connect(f, 1234, true, &hport);
+	other = stream_from(f, ABSENT_CID, 1235, &hport);
+	assert_int_not_equal(hport, 0);
+	/* one of CID 4's streams ends: CID 4 gets a slot back */
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RST, .sport = 1000, .dport = hports[0],
+			       .dst_cid = PEER_CID });
+	close(fds[0]);
+	fds[0] = stream_from(f, PEER_CID, 3000, &hports[0]);
+	assert_int_not_equal(hports[0], 0);
+	for (int i = 0; i < SHARE; i++)
+		close(fds[i]);
+	close(host);
+	close(other);
+	pump(f);
+}
+
+/* Issue 13: PATH_<port> that is a linked VM's socket, or this VM's own,
+ * under another name (a link): the guest's connection to that host port
+ * would reach the other avp as if it were a host program (or loop back):
+ * RST, and the other avp's listener sees the connection close unused. */
+static void test_port_path_to_an_avp_socket(void **state)
+{
+	struct fixture *f = *state;
+	char link[200], own[200];
+	struct rpkt p;
+	int lfd, fd;
+	char c;
+
+	post_rx(f, 16);
+	lfd = peer_listen(f);
+	snprintf(link, sizeof(link), "%s_5000", f->path);
+	assert_int_equal(symlink("peer4.sock", link), 0);
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_REQUEST, .sport = 950, .dport = 5000 });
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RST);
+	assert_int_equal(p.src_cid, VSOCK_HOST_CID);
+	assert_int_equal(p.dst_port, 950);
+	fd = accept(lfd, NULL, NULL);
+	assert_true(fd >= 0);
+	assert_int_equal(recv(fd, &c, 1, 0), 0);
+	close(fd);
+	/* a link to this VM's own socket */
+	snprintf(own, sizeof(own), "%s_5001", f->path);
+	assert_int_equal(symlink("v.sock", own), 0);
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_REQUEST, .sport = 951, .dport = 5001 });
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RST);
+	assert_int_equal(p.dst_port, 951);
+	pump(f);
+	expect_no_rx(f); /* no REQUEST from our own listener either */
+	/* a host program's PATH_<port> still works */
+	unlink(link);
+	fd = host_socket(link, false);
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_REQUEST, .sport = 952, .dport = 5000 });
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RESPONSE);
+	close(fd);
+	unlink(link);
+	unlink(own);
+	close(lfd);
+}
+
 /* Two devices linked to each other, as `avp system up` sets them: guest A
  * (CID 3) calls guest B (CID 4) through both devices and the Unix socket
  * between them; 300 KB each way arrive intact, within each side's credit. */
@@ -1249,12 +1410,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_orderly_shutdown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_guest_rst_and_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_streams, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_handshake_slots, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rst_backpressure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_interleaved_streams, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unlinked_cid_rst, setup_routed, teardown),
 		cmocka_unit_test_setup_teardown(test_routed_stream, setup_routed, teardown),
 		cmocka_unit_test_setup_teardown(test_routed_refusals, setup_routed, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_from_linked_vm, setup_routed, teardown),
+		cmocka_unit_test_setup_teardown(test_peer_share, setup_routed, teardown),
+		cmocka_unit_test_setup_teardown(test_port_path_to_an_avp_socket, setup_routed,
+						teardown),
 		cmocka_unit_test(test_two_linked_vms),
 	};
 

@@ -83,6 +83,46 @@ static void test_bad_tables(void **state)
 	}
 }
 
+/* Issue 13: sockets that collide with this VM's or with each other
+ * (vsock_paths.h) are refused at start-up, with the reason. */
+static void expect_collision(const char *own, const struct avp_vsock_peer *peers, unsigned int n)
+{
+	char own_copy[128];
+	struct avp_vsock_cfg cfg = { .cid = 3, .socket = own_copy, .npeers = n };
+	struct vsock_routes r;
+	char why[512] = "";
+
+	snprintf(own_copy, sizeof(own_copy), "%s", own);
+	for (unsigned int i = 0; i < n; i++)
+		cfg.peers[i] = peers[i];
+	assert_int_equal(vsock_routes_init(&r, &cfg, why, sizeof(why)), -EINVAL);
+	if (!strstr(why, "collide"))
+		fail_msg("own %s: the reason does not say what collides: '%s'", own, why);
+	assert_int_equal(r.n, 0);
+}
+
+static void test_colliding_sockets(void **state)
+{
+	struct avp_vsock_peer port_of_own[] = { { 4, "/run/own.sock_22" } };
+	struct avp_vsock_peer own_is_port[] = { { 4, "/run/b.sock" } };
+	struct avp_vsock_peer same[] = { { 4, "/run//own.sock" } };
+	struct avp_vsock_peer peers_collide[] = { { 4, "/run/b.sock" }, { 5, "/run/b.sock_1" } };
+	struct avp_vsock_peer fine[] = { { 4, "/run/b.sock" }, { 5, "/run/b.sock-1" } };
+	struct avp_vsock_cfg cfg = { .cid = 3, .socket = "/run/own.sock", .npeers = 2 };
+	struct vsock_routes r;
+	char why[512];
+
+	(void)state;
+	expect_collision("/run/own.sock", port_of_own, 1);
+	expect_collision("/run/b.sock_5000", own_is_port, 1);
+	expect_collision("/run/own.sock", same, 1);
+	expect_collision("/run/own.sock", peers_collide, 2);
+	cfg.peers[0] = fine[0];
+	cfg.peers[1] = fine[1];
+	assert_int_equal(vsock_routes_init(&r, &cfg, why, sizeof(why)), 0);
+	vsock_routes_free(&r);
+}
+
 static void test_connect_lines(void **state)
 {
 	char buf[VSOCK_CONNECT_LINE_MAX];
@@ -155,6 +195,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lookup),
 		cmocka_unit_test(test_bad_tables),
+		cmocka_unit_test(test_colliding_sockets),
 		cmocka_unit_test(test_connect_lines),
 		cmocka_unit_test(test_ok_lines),
 	};

@@ -65,9 +65,15 @@ _Static_assert(sizeof(struct virtio_vsock_hdr) == VSOCK_HDR_LEN, "5.10.6 header 
 
 /* Limits; together they bound what a guest or a host program can make
  * avp hold (docs/devices.md):
- *  - at most VSOCK_MAX_CONNS streams (host clients still saying CONNECT
- *    included); more host clients wait in the listen backlog, more guest
- *    connection requests get RST;
+ *  - streams in shares that nobody else can use up (issue 13: a linked
+ *    guest once took all 256 streams of one pool): VSOCK_HOST_CONNS with
+ *    the host (CID 2, either direction), and VSOCK_PEERS_CONNS split evenly
+ *    among the linked VMs (--vsock-peer), each CID its own part. A guest
+ *    REQUEST past its share gets RST (5.10.6.2); a host client or a linked
+ *    VM's avp past it is closed without OK (which that avp turns into RST
+ *    for its guest);
+ *  - VSOCK_HANDSHAKE_CONNS accepted clients still saying CONNECT (whose
+ *    share is unknown until then); more wait in the listen backlog;
  *  - per stream, VSOCK_BUF_ALLOC bytes of guest data the host program has
  *    not read yet: the credit we grant the guest (5.10.6.3), so a slow
  *    reader stops the guest's sender, not the other streams;
@@ -76,7 +82,10 @@ _Static_assert(sizeof(struct virtio_vsock_hdr) == VSOCK_HDR_LEN, "5.10.6 header 
  *  - RST replies to packets of unknown streams wait in a queue of
  *    VSOCK_RST_QUEUE; when it is full we stop taking the guest's tx
  *    packets until the guest gives us rx buffers (5.10.6.1). */
-#define VSOCK_MAX_CONNS 256
+#define VSOCK_HOST_CONNS 256
+#define VSOCK_PEERS_CONNS 128 /* 128 with one linked VM, 8 each with 16 */
+#define VSOCK_HANDSHAKE_CONNS 32
+#define VSOCK_MAX_CONNS (VSOCK_HOST_CONNS + VSOCK_PEERS_CONNS + VSOCK_HANDSHAKE_CONNS)
 #define VSOCK_BUF_ALLOC (128u * 1024u)
 #define VSOCK_MAX_PAYLOAD (64u * 1024u) /* per packet we send */
 #define VSOCK_RST_QUEUE 64
