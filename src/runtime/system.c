@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "avp/devices/vsock_paths.h"
 #include "avp/runtime/system.h"
 
 static const char *const top_keys[] = { "vms", "networks", "links", NULL };
@@ -190,21 +191,34 @@ static int parse_link(struct json_object *o, const char *path, struct avp_system
 	return 0;
 }
 
-/* Whether two socket paths name one file. The sockets need not exist
- * yet, so their directories are compared (resolved) and their names. */
-static bool same_socket(const char *a, const char *b)
+/* Two VMs' vsock socket paths must not collide (avp/devices/vsock_paths.h):
+ * the same file, or one the other's PATH_port. Their directories are
+ * resolved, since the sockets need not exist yet. */
+static int check_socket_pair(const struct avp_system *s, unsigned int v, unsigned int w,
+			     struct jc_err *e)
 {
-	char da[PATH_MAX], db[PATH_MAX], ra[PATH_MAX], rb[PATH_MAX];
+	const struct avp_bundle *b = &s->vms[v].bundle;
+	const char *mine = b->cfg.vsock.socket, *other = s->vms[w].bundle.cfg.vsock.socket;
+	char pm[PATH_MAX], po[PATH_MAX];
+	size_t lm, lo;
 
-	if (strcmp(a, b) == 0)
-		return true;
-	snprintf(da, sizeof(da), "%s", a);
-	snprintf(db, sizeof(db), "%s", b);
-	if (strcmp(basename(da), basename(db)) != 0)
-		return false;
-	snprintf(da, sizeof(da), "%s", a);
-	snprintf(db, sizeof(db), "%s", b);
-	return realpath(dirname(da), ra) && realpath(dirname(db), rb) && strcmp(ra, rb) == 0;
+	if (vsock_socket_path_resolve(mine, pm, sizeof(pm)) ||
+	    vsock_socket_path_resolve(other, po, sizeof(po)) || !vsock_socket_paths_conflict(pm, po))
+		return 0;
+	if (vsock_socket_paths_same(pm, po))
+		return jc_fail(e, "", "vms[%u].bundle: devices[%u].socket: %s is also VM \"%s\"'s (vms[%u])",
+			       v, b->vsock_device, mine, s->vms[w].id, w);
+	lm = strlen(pm);
+	lo = strlen(po);
+	if (lm > lo)
+		return jc_fail(e, "", "vms[%u].bundle: devices[%u].socket: %s is VM \"%s\"'s socket "
+			       "(vms[%u]) with %s appended: that guest's connections to host port %s "
+			       "would reach this VM; choose another path",
+			       v, b->vsock_device, mine, s->vms[w].id, w, pm + lo, pm + lo + 1);
+	return jc_fail(e, "", "vms[%u].bundle: devices[%u].socket: %s with %s appended is VM "
+		       "\"%s\"'s socket (vms[%u]): this guest's connections to host port %s would "
+		       "reach that VM; choose another path",
+		       v, b->vsock_device, mine, po + lm, s->vms[w].id, w, po + lm + 1);
 }
 
 /* A CID is a VM's address on the host and its socket the way in: both
@@ -231,10 +245,8 @@ static int check_vsock_devices(const struct avp_system *s, struct jc_err *e)
 				return jc_fail(e, "", "vms[%u].bundle: devices[%u].cid: CID %u is also "
 					       "VM \"%s\"'s (vms[%u]); every VM needs a CID of its "
 					       "own", v, b->vsock_device, vs->cid, s->vms[w].id, w);
-			if (same_socket(o->cfg.vsock.socket, vs->socket))
-				return jc_fail(e, "", "vms[%u].bundle: devices[%u].socket: %s is also "
-					       "VM \"%s\"'s (vms[%u])", v, b->vsock_device,
-					       vs->socket, s->vms[w].id, w);
+			if (check_socket_pair(s, v, w, e))
+				return -EINVAL;
 		}
 	}
 	return 0;

@@ -540,6 +540,8 @@ static void test_system_vsock_links(void **state)
 	vsock_bundle("vn", 0, NULL);
 	vsock_bundle("vdup", 3, "other.sock");
 	vsock_bundle("vsame", 6, "../va/va.sock");
+	/* Host port 1234 of va's guest would reach this VM (PATH_port). */
+	vsock_bundle("vport", 7, "../va/va.sock_1234");
 
 	/* a and b linked, c alone */
 	snprintf(text, sizeof(text), three, "{\"$comment\": \"x\", \"vsock\": [\"va\", \"vb\"]}");
@@ -597,6 +599,12 @@ static void test_system_vsock_links(void **state)
 		    "vms[1].bundle: devices[1].socket: ");
 	sys_refused("{\"vms\": [{\"id\": \"va\", \"bundle\": \"va\"}, {\"id\": \"vs\", \"bundle\": \"vsame\"}]}",
 		    "is also VM \"va\"'s (vms[0])");
+	sys_refused("{\"vms\": [{\"id\": \"va\", \"bundle\": \"va\"}, {\"id\": \"vp\", \"bundle\": \"vport\"}]}",
+		    "vms[1].bundle: devices[1].socket: ");
+	sys_refused("{\"vms\": [{\"id\": \"va\", \"bundle\": \"va\"}, {\"id\": \"vp\", \"bundle\": \"vport\"}]}",
+		    "is VM \"va\"'s socket (vms[0]) with _1234 appended: that guest's connections to host port 1234");
+	sys_refused("{\"vms\": [{\"id\": \"vp\", \"bundle\": \"vport\"}, {\"id\": \"va\", \"bundle\": \"va\"}]}",
+		    "with _1234 appended is VM \"vp\"'s socket (vms[0]): this guest's connections to host port 1234");
 }
 
 /* ---- runtime bookkeeping ----------------------------------------------- */
