@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "avp/api_client.h"
+#include "avp/devices/vsock_paths.h"
 #include "avp/runtime/bundle.h"
 #include "avp/runtime/console_log.h"
 #include "avp/runtime/lifecycle.h"
@@ -86,6 +87,52 @@ int rt_create_linked(const char *root, const char *id, const char *bundle_dir,
 	return rt_create_capped(root, id, bundle_dir, peers, npeers, 0, e);
 }
 
+/* A new VM's vsock device against those of the VMs already in root: no
+ * shared CID, no colliding socket (avp/devices/vsock_paths.h). 0, or
+ * -EINVAL with e set. */
+static int check_root_vsock(const char *root, const struct avp_vsock_cfg *vs, struct jc_err *e)
+{
+	char mine[PATH_MAX];
+	struct jc_err ignored = { "" };
+	struct rt_state st;
+	char **ids = NULL;
+	size_t n = 0;
+	int ret = 0;
+
+	if (!vs->cid || !vs->socket || vsock_socket_path_resolve(vs->socket, mine, sizeof(mine)))
+		return 0;
+	if (rt_list_ids(root, &ids, &n, &ignored))
+		return 0; /* a new root: nothing to collide with */
+	for (size_t i = 0; i < n && !ret; i++) {
+		size_t lm = strlen(mine), lo;
+
+		if (rt_state_get(root, ids[i], &st, &ignored) || !st.vsock_cid)
+			continue;
+		lo = strlen(st.vsock_socket);
+		if (st.vsock_cid == vs->cid)
+			ret = jc_fail(e, "", "vsock CID %u is also VM '%s''s in %s: every VM needs a "
+				      "CID of its own", vs->cid, st.id, root);
+		else if (!vsock_socket_paths_conflict(mine, st.vsock_socket))
+			continue;
+		else if (vsock_socket_paths_same(mine, st.vsock_socket))
+			ret = jc_fail(e, "", "vsock socket %s is also VM '%s''s socket: give each VM "
+				      "its own", vs->socket, st.id);
+		else if (lm > lo)
+			ret = jc_fail(e, "", "vsock socket %s is VM '%s''s socket with %s appended: "
+				      "that guest's connections to host port %s would reach this VM; "
+				      "choose another path", vs->socket, st.id, mine + lo, mine + lo + 1);
+		else
+			ret = jc_fail(e, "", "vsock socket %s with %s appended is VM '%s''s socket: "
+				      "this guest's connections to host port %s would reach that VM; "
+				      "choose another path", vs->socket, st.vsock_socket + lm, st.id,
+				      st.vsock_socket + lm + 1);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+	return ret ? -EINVAL : 0;
+}
+
 int rt_create_capped(const char *root, const char *id, const char *bundle_dir,
 		     const struct rt_vsock_peer *peers, unsigned int npeers,
 		     unsigned long long console_max, struct jc_err *e)
@@ -118,6 +165,11 @@ int rt_create_capped(const char *root, const char *id, const char *bundle_dir,
 			       root, id);
 	}
 	ret = rt_root_check(root, true, e);
+	if (ret) {
+		bundle_free(&b);
+		return ret;
+	}
+	ret = check_root_vsock(root, &b.cfg.vsock, e);
 	if (ret) {
 		bundle_free(&b);
 		return ret;

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "avp/devices/vsock_paths.h"
 #include "avp/runtime/jsoncheck.h"
 #include "avp/runtime/state.h"
 
@@ -86,6 +87,11 @@ void rt_state_from_bundle(struct rt_state *st, const char *id, const struct avp_
 	st->nnets = cfg->nnets;
 	for (unsigned int i = 0; i < cfg->nnets; i++)
 		snprintf(st->taps[i], sizeof(st->taps[i]), "%s", cfg->nets[i].tap ? cfg->nets[i].tap : "");
+	st->vsock_cid = cfg->vsock.cid;
+	st->vsock_socket[0] = '\0';
+	if (cfg->vsock.cid && cfg->vsock.socket &&
+	    vsock_socket_path_resolve(cfg->vsock.socket, st->vsock_socket, sizeof(st->vsock_socket)))
+		st->vsock_socket[0] = '\0';
 }
 
 /* ---- /proc -------------------------------------------------------------- */
@@ -362,6 +368,13 @@ struct json_object *rt_state_to_json(const struct rt_state *st, bool live)
 	for (unsigned int i = 0; i < st->nnets && i < AVP_MAX_NETS; i++)
 		json_object_array_add(taps, json_object_new_string(st->taps[i]));
 	json_object_object_add(cfg, "taps", taps);
+	if (st->vsock_cid) {
+		struct json_object *vs = json_object_new_object();
+
+		json_object_object_add(vs, "cid", json_object_new_int64(st->vsock_cid));
+		json_object_object_add(vs, "socket", json_object_new_string(st->vsock_socket));
+		json_object_object_add(cfg, "vsock", vs);
+	}
 	for (unsigned int i = 0; i < st->npeers && i < AVP_VSOCK_MAX_PEERS; i++) {
 		struct json_object *p = json_object_new_object();
 
@@ -469,6 +482,11 @@ static void state_from_json(struct json_object *o, struct rt_state *st)
 				 json_object_get_string(json_object_array_get_idx(v, i)));
 			st->nnets = (unsigned int)i + 1;
 		}
+	v = json_object_object_get(cfg, "vsock");
+	if (v && json_object_is_type(v, json_type_object)) {
+		st->vsock_cid = (uint32_t)get_unum(v, "cid");
+		snprintf(st->vsock_socket, sizeof(st->vsock_socket), "%s", get_str(v, "socket"));
+	}
 	v = json_object_object_get(cfg, "vsock_peers");
 	if (v && json_object_is_type(v, json_type_array))
 		for (size_t i = 0; i < json_object_array_length(v) && i < AVP_VSOCK_MAX_PEERS; i++) {

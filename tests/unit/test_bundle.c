@@ -812,6 +812,74 @@ static void test_create_linked_needs_vsock(void **state)
 	assert_int_not_equal(access(dir, F_OK), 0);
 }
 
+/* VMs under one runtime root: no two share a vsock CID, and no socket is
+ * another's PATH_port (its guest's host-port connections would reach the
+ * other VM), in either order. */
+static void test_create_vsock_collisions(void **state)
+{
+	char root[PATH_MAX + 64], bundle[PATH_MAX + 64], text[512];
+	const char *cases[][3] = {
+		/* bundle, its config's vsock, what the refusal says */
+		{ "vport", "\"cid\": 4, \"socket\": \"../vbase/v.sock_52\"",
+		  "is VM 'vm-base''s socket with _52 appended" },
+		{ "vprefix", "\"cid\": 5, \"socket\": \"v\"",
+		  "" },
+		{ "vcid", "\"cid\": 3, \"socket\": \"w.sock\"", "CID 3 is also VM 'vm-base''s" },
+		{ "vsame", "\"cid\": 6, \"socket\": \"../vbase/v.sock\"", "is also VM 'vm-base''s socket" },
+	};
+	struct jc_err e = { "" };
+
+	(void)state;
+	snprintf(root, sizeof(root), "%s/rtroot3", tmpdir);
+	make_dir("vbase");
+	write_file("vbase/bz", "kernel");
+	write_file("vbase/config.json", "{\"kernel\": \"bz\", \"devices\": [{\"type\": \"vsock\", "
+				       "\"cid\": 3, \"socket\": \"v.sock\"}]}");
+	snprintf(bundle, sizeof(bundle), "%s/vbase", tmpdir);
+	assert_int_equal(rt_create(root, "vm-base", bundle, &e), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char rel[64];
+
+		snprintf(rel, sizeof(rel), "%s", cases[i][0]);
+		make_dir(rel);
+		snprintf(rel, sizeof(rel), "%s/bz", cases[i][0]);
+		write_file(rel, "kernel");
+		snprintf(rel, sizeof(rel), "%s/config.json", cases[i][0]);
+		snprintf(text, sizeof(text), "{\"kernel\": \"bz\", \"devices\": [{\"type\": \"vsock\", %s}]}",
+			 cases[i][1]);
+		write_file(rel, text);
+		snprintf(bundle, sizeof(bundle), "%s/%s", tmpdir, cases[i][0]);
+		e.text[0] = '\0';
+		if (!cases[i][2][0]) {
+			/* "v" is no prefix of "v.sock" in the PATH_port sense. */
+			assert_int_equal(rt_create(root, cases[i][0], bundle, &e), 0);
+			assert_int_equal(rt_delete(root, cases[i][0], true, &e), 0);
+			continue;
+		}
+		assert_int_equal(rt_create(root, cases[i][0], bundle, &e), -EINVAL);
+		if (!strstr(e.text, cases[i][2]))
+			fail_msg("%s: got '%s', want '%s'", cases[i][0], e.text, cases[i][2]);
+	}
+	/* The other way round: the new VM's socket with _8 is the old one's. */
+	make_dir("vq");
+	write_file("vq/bz", "kernel");
+	write_file("vq/config.json", "{\"kernel\": \"bz\", \"devices\": [{\"type\": \"vsock\", "
+				   "\"cid\": 9, \"socket\": \"q.sock_8\"}]}");
+	snprintf(bundle, sizeof(bundle), "%s/vq", tmpdir);
+	assert_int_equal(rt_create(root, "vm-q", bundle, &e), 0);
+	make_dir("vq2");
+	write_file("vq2/bz", "kernel");
+	write_file("vq2/config.json", "{\"kernel\": \"bz\", \"devices\": [{\"type\": \"vsock\", "
+				    "\"cid\": 10, \"socket\": \"../vq/q.sock\"}]}");
+	snprintf(bundle, sizeof(bundle), "%s/vq2", tmpdir);
+	e.text[0] = '\0';
+	assert_int_equal(rt_create(root, "vm-q2", bundle, &e), -EINVAL);
+	if (!strstr(e.text, "with _8 appended is VM 'vm-q''s socket"))
+		fail_msg("vq2: got '%s'", e.text);
+	assert_int_equal(rt_delete(root, "vm-q", true, &e), 0);
+	assert_int_equal(rt_delete(root, "vm-base", true, &e), 0);
+}
+
 /* create (a real detached monitor, no VM is booted) -> a second create
  * with the same ID is refused -> kill before start -> delete. */
 static void test_create_duplicate_kill_delete(void **state)
@@ -895,6 +963,7 @@ int main(void)
 		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_state_roundtrip),
 		cmocka_unit_test(test_proc_identity),
+		cmocka_unit_test(test_create_vsock_collisions),
 		cmocka_unit_test(test_create_duplicate_kill_delete),
 	};
 

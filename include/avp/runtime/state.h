@@ -63,6 +63,11 @@ struct rt_state {
 	char taps[AVP_MAX_NETS][16];
 	unsigned int npeers;
 	struct rt_vsock_peer peers[AVP_VSOCK_MAX_PEERS];
+	/* Its vsock device (0, "": none), the socket with its directory
+	 * resolved: what a later create in the same root must not collide
+	 * with (avp/devices/vsock_paths.h). */
+	uint32_t vsock_cid;
+	char vsock_socket[108];
 };
 
 /* 0, or -EINVAL: IDs are 1-64 of [A-Za-z0-9_.-], not starting with '.' or
