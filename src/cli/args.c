@@ -11,7 +11,12 @@
 #include "avp/config/options.h"
 #include "avp/devices/virtio_vsock.h"
 #include "avp/runtime/bundle.h"
+#include "avp/vm.h"
 #include "avp/vmm/registry.h"
+
+/* A number in the usage text, from the constant that enforces it. */
+#define AVP_STR_(x) #x
+#define AVP_STR(x) AVP_STR_(x)
 
 enum {
 	OPT_KERNEL = 256,
@@ -147,7 +152,8 @@ void cli_run_usage(FILE *out)
 	      "                       restarts the VM\n"
 	      "\n"
 	      "devices (VIRTIO devices get MMIO windows and interrupts in the order\n"
-	      "they are given, docs/devices.md):\n",
+	      "they are given, docs/devices.md; at most " AVP_STR(AVP_MAX_MMIO_DEVS)
+	      " VIRTIO devices in all, one\nwindow and one interrupt each):\n",
 	      out);
 	for (size_t i = 0; i < ntypes; i++)
 		usage_line(out, types[i].name, types[i].option_syntax, types[i].option_help);

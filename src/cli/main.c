@@ -54,8 +54,21 @@ int main(int argc, char **argv)
 {
 	struct avp_config cfg;
 	enum vm_exit_reason reason = VM_EXIT_NONE;
+	unsigned int verbose = 0;
 	int cmd;
 	int ret;
+
+	/* `avp -v COMMAND ...`: the usage lists -v among avp's own options,
+	 * so it may come before the command, for every command. */
+	while (argc >= 2 && (strcmp(argv[1], "-v") == 0 || strcmp(argv[1], "--verbose") == 0 ||
+			     strcmp(argv[1], "-vv") == 0)) {
+		verbose += strcmp(argv[1], "-vv") == 0 ? 2 : 1;
+		argv[1] = argv[0];
+		argv++;
+		argc--;
+	}
+	if (verbose)
+		avp_log_set_level(verbose > 1 ? AVP_LOG_DEBUG : AVP_LOG_INFO);
 
 	/* A client of a running VM: no config, no VM. */
 	if (argc >= 2 && strcmp(argv[1], "screenshot") == 0)
@@ -68,6 +81,7 @@ int main(int argc, char **argv)
 		return runtime_cli_main(argc, argv, stdout, stderr);
 	avp_config_init(&cfg);
 	cmd = cli_parse(argc, argv, &cfg, stderr);
+	cfg.verbose += verbose;
 	switch (cmd) {
 	case CLI_HELP:
 		cli_usage(stdout);

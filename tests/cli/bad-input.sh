@@ -78,6 +78,13 @@ if [ $rc -eq 1 ] && [ "$(grep -c . <<<"$out")" = 1 ] && grep -qi "sound input.*R
 else
 	notok "sound input not a WAV: exit $rc, want 1 and one line naming the input, said: '$out'"
 fi
+# 17 VIRTIO devices: the cap is named, before any file is opened (the
+# disks do not even exist).
+many=()
+for i in 1 2 3 4 5 6 7 8; do many+=(--disk "$work/none$i.img"); done
+expect_error "17 VIRTIO devices" "at most 16 VIRTIO devices" "${k[@]}" --kernel "$work/bz-ok" "${many[@]}" \
+	--rng --console stdio --gpu on --sound out=/dev/null --vsock "cid=3,socket=$work/v.sock" \
+	--input keyboard --input touch --net tap=avpmany0 --net tap=avpmany1
 # --describe checks its inputs exactly as run does (and boots nothing).
 expect_error "describe: kernel is not a bzImage" "not a bzImage|not a Linux" \
 	run --kernel /etc/passwd --describe
@@ -90,6 +97,9 @@ expect_error "tap name too long (synthetic kernel)" "tap.*(long|name)" "${k[@]}"
 	--net tap=this-name-is-far-too-long-for-linux
 expect_error "unknown option" "unknown option" run --kernel x --frobnicate
 expect_error "unknown command" "unknown command" frobnicate
+# -v is one of avp's own options (avp --help): it may precede the command.
+expect_error "avp -v run checks its inputs" "kernel.*no such file" -v run --serial none --kernel "$work/nope"
+expect_error "avp -v -v frobnicate" "unknown command 'frobnicate'" -v -v frobnicate
 expect_error "no kernel option" "--kernel is required" run
 expect_error "absurd CPU count" "--cpus" run --kernel x --cpus 100000
 expect_error "absurd memory size" "--memory" run --kernel x --memory 99999999999
