@@ -1,4 +1,5 @@
 /* Bridges and taps through `ip` (see hostnet.h). */
+#include <linux/capability.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -117,4 +118,24 @@ int hostnet_link_del(const char *name)
 bool hostnet_link_exists(const char *name)
 {
 	return if_nametoindex(name) != 0;
+}
+
+bool hostnet_can_admin(void)
+{
+	char line[256];
+	bool can = false;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return true; /* cannot tell: let ip(8) say what it thinks */
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long eff;
+
+		if (sscanf(line, "CapEff: %llx", &eff) == 1) {
+			can = (eff >> CAP_NET_ADMIN) & 1;
+			break;
+		}
+	}
+	fclose(f);
+	return can;
 }

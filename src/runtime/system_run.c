@@ -69,6 +69,10 @@ int system_up(const char *root, const struct avp_system *s, unsigned int wait_s,
 	ret = rt_root_check(root, true, e);
 	if (ret)
 		return ret;
+	if (s->nnets && !hostnet_can_admin())
+		return jc_fail(e, "", "networks: making their bridges and taps needs root or "
+			       "CAP_NET_ADMIN, which this process lacks: run `avp system up` as "
+			       "root (sudo), or leave the networks out"), -EPERM;
 	for (unsigned int v = 0; v < s->nvms; v++) {
 		struct rt_state st;
 

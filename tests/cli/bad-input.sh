@@ -152,6 +152,28 @@ if [ "${pre[0]:-}" != skip ]; then
 fi
 pre=()
 
+# `avp system up` with networks needs CAP_NET_ADMIN: said first, before
+# any bridge, tap or VM is made.
+mkdir -p "$work/sys/vm1"
+cp "$work/bz-ok" "$work/sys/vm1/bz"
+printf '{"kernel": "bz", "devices": [{"type": "net", "network": "n1", "mac": "52:54:00:00:00:31"}]}\n' >"$work/sys/vm1/config.json"
+printf '{"vms": [{"id": "vm1", "bundle": "vm1"}], "networks": [{"name": "n1", "members": ["vm1"]}]}\n' \
+	>"$work/sys/system.json"
+if setpriv --inh-caps=-net_admin --bounding-set=-net_admin true 2>/dev/null; then
+	pre=(setpriv --inh-caps=-net_admin --bounding-set=-net_admin)
+	[ "$(id -u)" = 0 ] || pre=()
+	expect_error "system up without CAP_NET_ADMIN" "needs root or CAP_NET_ADMIN" \
+		system up "$work/sys/system.json" --root "$work/sysroot"
+	pre=()
+	if ls "$work/sysroot" 2>/dev/null | grep -q .; then
+		notok "system up without CAP_NET_ADMIN left state behind: $(ls "$work/sysroot")"
+	else
+		ok "system up without CAP_NET_ADMIN made nothing"
+	fi
+else
+	skip "system up without CAP_NET_ADMIN: setpriv cannot drop it here"
+fi
+
 # The help and version texts exist and exit 0.
 for args in "--help" "--version" "run --help"; do
 	# shellcheck disable=SC2086

@@ -19,4 +19,8 @@ int hostnet_tap_add(const char *tap, const char *bridge, struct jc_err *e);
 int hostnet_link_del(const char *name);
 bool hostnet_link_exists(const char *name);
 
+/* Whether this process may make bridges and taps (CAP_NET_ADMIN in its
+ * effective set, as root has). */
+bool hostnet_can_admin(void);
+
 #endif
