@@ -21,6 +21,7 @@
 enum {
 	OPT_KERNEL = 256,
 	OPT_BUNDLE,
+	OPT_CONFINE,
 	OPT_INITRD,
 	OPT_CMDLINE,
 	OPT_CPUS,
@@ -44,6 +45,7 @@ enum {
 /* The options that are not devices; the registry adds one per device. */
 static const struct option base_options[] = {
 	{ "bundle", required_argument, NULL, OPT_BUNDLE },
+	{ "confine", no_argument, NULL, OPT_CONFINE },
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
 	{ "initrd", required_argument, NULL, OPT_INITRD },
 	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
@@ -140,6 +142,9 @@ void cli_run_usage(FILE *out)
 	      "  --bundle DIR         the platform of DIR/config.json (docs/runtime.md); it\n"
 	      "                       must come first: options after it adjust it or add\n"
 	      "                       devices after the bundle's\n"
+	      "  --confine            with --bundle: every file the bundle names must be\n"
+	      "                       inside DIR (links followed), no host block devices\n"
+	      "                       or taps (for bundles you do not trust, docs/security.md)\n"
 	      "  --kernel PATH        Linux bzImage (x86-64 boot protocol 2.12+, 64-bit entry)\n"
 	      "  --initrd PATH        initial ramdisk\n"
 	      "  --cmdline TEXT       kernel command line (at most 4095 bytes)\n"
@@ -229,8 +234,6 @@ static int parse_run_option(int opt, const char *arg, struct avp_config *cfg, FI
 		return device_option(&types[opt - OPT_DEVICE], arg, cfg, err);
 	}
 	switch (opt) {
-	case OPT_BUNDLE:
-		return bundle_load_config(arg, cfg, err);
 	case OPT_KERNEL:
 		return replace_string(&cfg->kernel, arg);
 	case OPT_INITRD:
@@ -338,8 +341,12 @@ static int parse_run(int argc, char **argv, struct avp_config *cfg, FILE *err)
 {
 	struct option opts[MAX_RUN_OPTIONS];
 	struct avp_config_err e = { 0 };
-	bool adjusted = false, bundled = false;
+	bool adjusted = false, bundled = false, confine = false;
 	int opt, longindex;
+
+	/* --confine changes how --bundle reads its bundle, wherever it is. */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		confine |= strcmp(argv[i], "--confine") == 0;
 
 	build_options(opts);
 	/* 0, not 1: glibc then also forgets where it was inside a cluster of
@@ -376,10 +383,16 @@ static int parse_run(int argc, char **argv, struct avp_config *cfg, FILE *err)
 		if (opt == OPT_BUNDLE && (adjusted || bundled))
 			FAIL("--bundle must come first and only once: the bundle replaces the "
 			     "platform, so give the options that adjust it after --bundle");
-		if (opt == OPT_BUNDLE)
+		if (opt == OPT_CONFINE)
+			continue; /* read above */
+		if (opt == OPT_BUNDLE) {
 			bundled = true;
-		else
-			adjusted = true;
+			ret = bundle_load_config(optarg, confine ? BUNDLE_CONFINE : 0, cfg, err);
+			if (ret)
+				return ret;
+			continue;
+		}
+		adjusted = true;
 		/* --watchdog's optional value may also be the next word. */
 		if (longindex >= 0 && opt >= OPT_DEVICE && opts[longindex].has_arg ==
 		    optional_argument && !optarg && optind < argc &&
@@ -391,6 +404,8 @@ static int parse_run(int argc, char **argv, struct avp_config *cfg, FILE *err)
 	}
 	if (optind < argc)
 		FAIL("unexpected argument '%s' (see avp run --help)", argv[optind]);
+	if (confine && !bundled)
+		FAIL("--confine goes with --bundle: it confines what a bundle may name");
 	if (!cfg->kernel)
 		FAIL("--kernel is required: the bzImage to boot (see avp run --help)");
 	if (avp_config_check(cfg, &e))

@@ -33,9 +33,11 @@ void runtime_cli_usage(FILE *out)
 	fputs("usage: avp COMMAND ... [--root DIR]\n"
 	      "\n"
 	      "VM lifecycle (OCI-style; docs/runtime.md):\n"
-	      "  create ID --bundle DIR [--console-max SIZE]\n"
+	      "  create ID --bundle DIR [--console-max SIZE] [--confine]\n"
 	      "                           check DIR/config.json and set up VM ID (created);\n"
-	      "                           console.log is rotated at SIZE (default 1M)\n"
+	      "                           console.log is rotated at SIZE (default 1M);\n"
+	      "                           --confine: every file the bundle names must be\n"
+	      "                           inside DIR, no host block devices or taps\n"
 	      "  start ID [--timeout SECONDS]\n"
 	      "                           boot it (running); returns once its vCPUs run, or\n"
 	      "                           fails with the reason when the VM stops first or\n"
@@ -61,7 +63,7 @@ void runtime_cli_usage(FILE *out)
 struct rt_args {
 	const char *root;
 	const char *bundle;
-	bool wait, force, json;
+	bool wait, force, json, confine;
 	unsigned int timeout_s; /* start */
 	unsigned long long console_max; /* create */
 	const char *pos[3];
@@ -77,6 +79,7 @@ enum {
 	OPT_HELP,
 	OPT_TIMEOUT,
 	OPT_CONSOLE_MAX,
+	OPT_CONFINE,
 };
 
 static const struct option rt_options[] = {
@@ -88,6 +91,7 @@ static const struct option rt_options[] = {
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "console-max", required_argument, NULL, OPT_CONSOLE_MAX },
+	{ "confine", no_argument, NULL, OPT_CONFINE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -177,6 +181,13 @@ static int parse_args(int argc, char **argv, struct rt_args *a, FILE *out, FILE 
 					"(bytes, or with K or M or G), got '%s'\n", optarg);
 				return -EINVAL;
 			}
+			break;
+		case OPT_CONFINE:
+			if (strcmp(argv[0], "create") != 0) {
+				fprintf(err, "avp %s: --confine is an option of avp create\n", argv[0]);
+				return -EINVAL;
+			}
+			a->confine = true;
 			break;
 		case 'h':
 		case OPT_HELP:
@@ -324,7 +335,8 @@ int runtime_cli_main(int argc, char **argv, FILE *out, FILE *err)
 			fprintf(err, "avp create: --bundle DIR is required\n");
 			return 1;
 		}
-		ret = rt_create_capped(a.root, a.pos[0], a.bundle, NULL, 0, a.console_max, &e);
+		ret = rt_create_ex(a.root, a.pos[0], a.bundle, NULL, 0, a.console_max,
+				   a.confine ? BUNDLE_CONFINE : 0, &e);
 	} else if (strcmp(cmd, "start") == 0) {
 		if (!need(&a, 1, cmd, "an ID", err))
 			return 1;

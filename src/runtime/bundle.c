@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <libgen.h>
 #include <limits.h>
 #include <sched.h>
 #include <stdio.h>
@@ -674,7 +675,74 @@ int bundle_check_host(const struct avp_bundle *b, struct jc_err *e)
 	return 0;
 }
 
+/* Where path really leads, links followed; for a file that does not exist
+ * yet (an output, a socket), its directory resolved and its name kept. */
+static bool real_location(const char *path, char *out)
+{
+	char dir[PATH_MAX], base[PATH_MAX], rdir[PATH_MAX];
+
+	if (realpath(path, out))
+		return true;
+	snprintf(dir, sizeof(dir), "%s", path);
+	snprintf(base, sizeof(base), "%s", path);
+	if (!realpath(dirname(dir), rdir))
+		return false;
+	return snprintf(out, PATH_MAX, "%s/%s", rdir, basename(base)) < PATH_MAX;
+}
+
+/* --confine: every file the bundle names stays inside its directory, after
+ * links are followed; no host block device as a disk, no host tap (only a
+ * system file's networks). For bundles from someone the host user does
+ * not trust with root's reach (docs/security.md, "Who is trusted"). */
+static int check_confined(const struct avp_bundle *b, struct jc_err *e)
+{
+	const struct avp_config *c = &b->cfg;
+	struct named_path {
+		const char *what, *path;
+	} files[4 + AVP_MAX_DISKS + 5];
+	size_t n = 0, dlen = strlen(b->dir);
+	char real[PATH_MAX];
+	struct stat st;
+
+	files[n++] = (struct named_path){ "kernel", c->kernel };
+	files[n++] = (struct named_path){ "initrd", c->initrd };
+	for (unsigned int i = 0; i < c->ndisks; i++)
+		files[n++] = (struct named_path){ "disk", c->disks[i].path };
+	if (c->serial.kind == AVP_CHR_FILE)
+		files[n++] = (struct named_path){ "serial", c->serial.path };
+	if (c->console.kind == AVP_CHR_FILE)
+		files[n++] = (struct named_path){ "console", c->console.path };
+	files[n++] = (struct named_path){ "sound out", c->sound.out_path };
+	files[n++] = (struct named_path){ "sound in", c->sound.in_path };
+	if (c->vsock.cid)
+		files[n++] = (struct named_path){ "vsock socket", c->vsock.socket };
+	for (size_t i = 0; i < n; i++) {
+		if (!files[i].path)
+			continue;
+		if (!real_location(files[i].path, real) || strncmp(real, b->dir, dlen) != 0 ||
+		    (real[dlen] != '/' && real[dlen] != '\0'))
+			return jc_fail(e, "", "--confine: the %s %s is outside the bundle %s (links "
+				       "followed): a confined bundle names only files inside it",
+				       files[i].what, files[i].path, b->dir);
+	}
+	for (unsigned int i = 0; i < c->ndisks; i++)
+		if (stat(c->disks[i].path, &st) == 0 && S_ISBLK(st.st_mode))
+			return jc_fail(e, "", "--confine: the disk %s is a host block device: a "
+				       "confined bundle uses image files", c->disks[i].path);
+	for (unsigned int i = 0; i < c->nnets; i++)
+		if (!b->net_network[i])
+			return jc_fail(e, "", "--confine: net device with tap %s: a confined bundle "
+				       "reaches host networks only through a system file's "
+				       "\"networks\"", c->nets[i].tap);
+	return 0;
+}
+
 int bundle_load(const char *dir, struct avp_bundle *b, struct jc_err *e)
+{
+	return bundle_load_ex(dir, 0, b, e);
+}
+
+int bundle_load_ex(const char *dir, unsigned int flags, struct avp_bundle *b, struct jc_err *e)
 {
 	char abs[PATH_MAX], file[PATH_MAX + 16];
 	size_t len;
@@ -690,6 +758,11 @@ int bundle_load(const char *dir, struct avp_bundle *b, struct jc_err *e)
 		return ret;
 	ret = bundle_parse(text, len, abs, b, e);
 	free(text);
+	if (ret == 0 && (flags & BUNDLE_CONFINE)) {
+		ret = check_confined(b, e);
+		if (ret)
+			bundle_free(b);
+	}
 	if (ret == 0) {
 		ret = bundle_check_host(b, e);
 		prefix_file(e);
@@ -705,11 +778,11 @@ void bundle_network_tap(const uint8_t mac[6], char *buf, size_t len)
 		 mac[5]);
 }
 
-int bundle_load_config(const char *dir, struct avp_config *cfg, FILE *err)
+int bundle_load_config(const char *dir, unsigned int flags, struct avp_config *cfg, FILE *err)
 {
 	struct avp_bundle b;
 	struct jc_err e = { "" };
-	int ret = bundle_load(dir, &b, &e);
+	int ret = bundle_load_ex(dir, flags, &b, &e);
 
 	if (ret) {
 		fprintf(err, "avp run: --bundle %s: %s\n", dir, e.text[0] ? e.text : strerror(-ret));

@@ -137,6 +137,13 @@ int rt_create_capped(const char *root, const char *id, const char *bundle_dir,
 		     const struct rt_vsock_peer *peers, unsigned int npeers,
 		     unsigned long long console_max, struct jc_err *e)
 {
+	return rt_create_ex(root, id, bundle_dir, peers, npeers, console_max, 0, e);
+}
+
+int rt_create_ex(const char *root, const char *id, const char *bundle_dir,
+		 const struct rt_vsock_peer *peers, unsigned int npeers,
+		 unsigned long long console_max, unsigned int bundle_flags, struct jc_err *e)
+{
 	struct avp_bundle b;
 	struct rt_state st;
 	struct jc_err be = { "" };
@@ -150,7 +157,7 @@ int rt_create_capped(const char *root, const char *id, const char *bundle_dir,
 			    console_max > RT_CONSOLE_LOG_MAX_CAP))
 		return jc_fail(e, "", "console.log cap of %llu bytes: expected %llu to %llu",
 			       console_max, RT_CONSOLE_LOG_MIN_CAP, RT_CONSOLE_LOG_MAX_CAP);
-	ret = bundle_load(bundle_dir, &b, &be);
+	ret = bundle_load_ex(bundle_dir, bundle_flags, &b, &be);
 	if (ret)
 		return jc_fail(e, "", "bundle %s: %s", bundle_dir, be.text);
 	if (npeers && (!b.cfg.vsock.cid || npeers > AVP_VSOCK_MAX_PEERS)) {
@@ -188,6 +195,7 @@ int rt_create_capped(const char *root, const char *id, const char *bundle_dir,
 		st.peers[i] = peers[i];
 	st.npeers = npeers;
 	st.console_max = console_max ? console_max : RT_CONSOLE_LOG_MAX;
+	st.confine = (bundle_flags & BUNDLE_CONFINE) != 0;
 	bundle_free(&b);
 	st.status = RT_CREATED;
 	st.created = time(NULL);

@@ -126,12 +126,14 @@ static void exec_vmm(struct monitor *m, int out)
 {
 	char peer_args[AVP_VSOCK_MAX_PEERS][128];
 	/* --timing after --bundle, which would replace what comes before. */
-	char *argv[7 + 2 * AVP_VSOCK_MAX_PEERS + 1] = {
+	char *argv[8 + 2 * AVP_VSOCK_MAX_PEERS + 1] = {
 		"avp", "run", "--bundle", m->st.bundle, "--api-sock", m->api_path, "--timing",
 	};
 	unsigned int argc = 7;
 	sigset_t none;
 
+	if (m->st.confine)
+		argv[argc++] = "--confine";
 	for (unsigned int i = 0; i < m->st.npeers && i < AVP_VSOCK_MAX_PEERS; i++) {
 		snprintf(peer_args[i], sizeof(peer_args[i]), "%u:%s", m->st.peers[i].cid,
 			 m->st.peers[i].socket);

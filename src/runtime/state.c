@@ -344,6 +344,8 @@ struct json_object *rt_state_to_json(const struct rt_state *st, bool live)
 	json_object_object_add(o, "shutdown_timeout_s",
 			       json_object_new_int((int)st->shutdown_timeout_s));
 	json_object_object_add(o, "console_log_max", json_object_new_uint64(st->console_max));
+	if (st->confine)
+		json_object_object_add(o, "confine", json_object_new_boolean(true));
 
 	/* What the bundle asked for. */
 	json_object_object_add(cfg, "critical", json_object_new_boolean(st->critical));
@@ -445,6 +447,7 @@ static void state_from_json(struct json_object *o, struct rt_state *st)
 		 get_str(o, "stop_requested"));
 	st->shutdown_timeout_s = (unsigned int)get_num(o, "shutdown_timeout_s");
 	st->console_max = get_unum(o, "console_log_max");
+	st->confine = json_object_get_boolean(json_object_object_get(o, "confine"));
 	if (json_object_object_get_ex(o, "restart", &restart)) {
 		const char *p = get_str(restart, "policy");
 

@@ -389,7 +389,7 @@ static void test_run_bundle_config(void **state)
 	cfg.memory_mib = 999;
 	cfg.cmdline = strdup("replaced");
 	err = fmemopen(errbuf, sizeof(errbuf) - 1, "w");
-	assert_int_equal(bundle_load_config(dir, &cfg, err), 0);
+	assert_int_equal(bundle_load_config(dir, 0, &cfg, err), 0);
 	assert_non_null(strstr(cfg.kernel, "/runb/bz"));
 	assert_null(cfg.cmdline);
 	assert_int_equal(cfg.memory_mib, 256);
@@ -399,7 +399,7 @@ static void test_run_bundle_config(void **state)
 	avp_config_free(&cfg);
 	avp_config_init(&cfg);
 	write_file("runb/config.json", "{\"kernel\": \"bz\", \"memory\": {\"mib\": \"lots\"}}");
-	assert_int_equal(bundle_load_config(dir, &cfg, err), -EINVAL);
+	assert_int_equal(bundle_load_config(dir, 0, &cfg, err), -EINVAL);
 	fclose(err);
 	assert_non_null(strstr(errbuf, "avp run: --bundle "));
 	assert_non_null(strstr(errbuf, "config.json: memory.mib: expected an integer"));

@@ -49,6 +49,11 @@ int bundle_check_host(const struct avp_bundle *b, struct jc_err *e);
 
 /* Reads DIR/config.json, parses it and checks it against the host. */
 int bundle_load(const char *dir, struct avp_bundle *b, struct jc_err *e);
+/* BUNDLE_CONFINE (--confine): every file config.json names must lie inside
+ * the bundle directory once links are followed; no host block device as a
+ * disk, no plain host tap. For bundles not trusted with root's reach. */
+#define BUNDLE_CONFINE 1u
+int bundle_load_ex(const char *dir, unsigned int flags, struct avp_bundle *b, struct jc_err *e);
 
 /* The tap of a net device on a network: "avp" and the MAC's 12 hex digits
  * (15 characters, the longest interface name Linux takes). */
@@ -57,7 +62,7 @@ void bundle_network_tap(const uint8_t mac[6], char *buf, size_t len);
 /* `avp run --bundle DIR`: loads the bundle and replaces *cfg with its
  * platform (the runtime settings are the runtime's business and are not
  * used). Prints one line to err on failure: -EINVAL. */
-int bundle_load_config(const char *dir, struct avp_config *cfg, FILE *err);
+int bundle_load_config(const char *dir, unsigned int flags, struct avp_config *cfg, FILE *err);
 
 void bundle_free(struct avp_bundle *b);
 

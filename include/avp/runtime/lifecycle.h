@@ -24,6 +24,12 @@ int rt_create_linked(const char *root, const char *id, const char *bundle_dir,
 int rt_create_capped(const char *root, const char *id, const char *bundle_dir,
 		     const struct rt_vsock_peer *peers, unsigned int npeers,
 		     unsigned long long console_max, struct jc_err *e);
+/* The same, loading the bundle with bundle_flags (BUNDLE_CONFINE, for
+ * avp create --confine); the state records them, so that every boot of
+ * the VM reads its bundle the same way. */
+int rt_create_ex(const char *root, const char *id, const char *bundle_dir,
+		 const struct rt_vsock_peer *peers, unsigned int npeers,
+		 unsigned long long console_max, unsigned int bundle_flags, struct jc_err *e);
 
 /* The default of how long `avp start` waits for the vCPUs. */
 #define RT_START_WAIT_DEFAULT_S 10

@@ -68,6 +68,7 @@ struct rt_state {
 	 * with (avp/devices/vsock_paths.h). */
 	uint32_t vsock_cid;
 	char vsock_socket[108];
+	bool confine; /* avp create --confine: every boot reads the bundle so */
 };
 
 /* 0, or -EINVAL: IDs are 1-64 of [A-Za-z0-9_.-], not starting with '.' or
