@@ -140,8 +140,12 @@ void cli_run_usage(FILE *out)
 	      "  --cmdline TEXT       kernel command line (at most 4095 bytes)\n"
 	      "  --cpus N             vCPUs, 1-64 (default 1)\n"
 	      "  --memory MIB         guest RAM in MiB, 32-1048576 (default 256)\n"
-	      "  --serial stdio|file:PATH|none\n"
-	      "                       16550 UART at 0x3f8, IRQ 4 (default stdio)\n"
+	      "  --serial stdio|file:PATH|pty|socket=PATH|none\n"
+	      "                       16550 UART at 0x3f8, IRQ 4 (default stdio); pty: a\n"
+	      "                       new pseudo-terminal (its path printed on stderr);\n"
+	      "                       socket=PATH: a Unix socket for one client at a time\n"
+	      "                       (avp attach); output while none is connected keeps\n"
+	      "                       the newest 64 KiB\n"
 	      "  --on-reboot exit|restart\n"
 	      "                       guest reboot ends avp with status 3 (default) or\n"
 	      "                       restarts the VM\n"
@@ -249,7 +253,8 @@ static int parse_run_option(int opt, const char *arg, struct avp_config *cfg, FI
 		int ret = avp_parse_chardev(arg, NULL, &cfg->serial);
 
 		if (ret == -EINVAL)
-			FAIL("--serial: expected stdio, file:PATH or none, got '%s'", arg);
+			FAIL("--serial: expected stdio, file:PATH, pty, socket=PATH or none, got '%s'",
+			     arg);
 		return ret;
 	}
 	case OPT_ON_REBOOT:
