@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -492,7 +493,16 @@ int chardev_relay_open(struct chardev_relay **out, const struct avp_chardev_cfg 
 	}
 	r->pipe_out = out_pipe[0];
 	r->pipe_in = in_pipe[1];
-	ret = -pthread_create(&r->thread, NULL, relay_thread, r);
+	/* Signals are the main thread's (signalfd): a relay that could take
+	 * SIGTERM would end avp by the default action, skipping teardown. */
+	{
+		sigset_t all, old;
+
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		ret = -pthread_create(&r->thread, NULL, relay_thread, r);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
 	if (ret)
 		goto fail;
 	r->thread_started = true;

@@ -18,6 +18,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -296,12 +298,45 @@ static void test_pty(void **state)
 	assert_int_equal(chardev_endpoints(&ep, 1), 0);
 }
 
+/* avp opens its chardevs before the main thread blocks SIGTERM for its
+ * signalfd: a relay thread that took a process-directed SIGTERM would end
+ * avp by the default action, skipping teardown (sockets left behind). */
+static void test_relay_takes_no_signals(void **state)
+{
+	int status = 0;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct avp_chardev_cfg cfg = { .kind = AVP_CHR_PTY };
+		struct chardev *chr;
+		sigset_t term, pending;
+
+		if (chardev_open(&chr, &cfg, false))
+			_exit(10);
+		sigemptyset(&term);
+		sigaddset(&term, SIGTERM);
+		pthread_sigmask(SIG_BLOCK, &term, NULL);
+		kill(getpid(), SIGTERM);
+		usleep(200 * 1000);
+		sigpending(&pending);
+		_exit(sigismember(&pending, SIGTERM) ? 0 : 11);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (WIFSIGNALED(status))
+		fail_msg("the process died of signal %d: the relay thread took it", WTERMSIG(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_socket_roundtrip),
 		cmocka_unit_test(test_socket_refuses_other_files),
 		cmocka_unit_test(test_pty),
+		cmocka_unit_test(test_relay_takes_no_signals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
