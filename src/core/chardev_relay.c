@@ -256,7 +256,7 @@ static int64_t now_ms(void)
 static void final_push(struct chardev_relay *r)
 {
 	int64_t deadline = now_ms() + RELAY_CLOSE_WAIT_MS;
-	bool more = true;
+	bool more = r->pipe_out >= 0;
 
 	while (more || r->ring_count) {
 		struct pollfd p = { .fd = r->client_fd, .events = POLLOUT };
@@ -342,7 +342,7 @@ static void *relay_thread(void *arg)
 		push_input(r);
 		push_output(r);
 	}
-	if (r->pipe_out >= 0)
+	if (r->pipe_out >= 0 || r->ring_count)
 		final_push(r);
 	remove_socket(r);
 	return NULL;
