@@ -46,6 +46,9 @@ void fuzz_check_config(const struct avp_config *cfg)
 		for (unsigned int j = 0; j < i; j++)
 			FUZZ_CHECK(strcmp(cfg->nets[i].tap, cfg->nets[j].tap) != 0);
 	}
+	/* A file or socket end has its path; stdio, pty and none have none. */
+	FUZZ_CHECK((cfg->console.kind == AVP_CHR_FILE || cfg->console.kind == AVP_CHR_SOCKET) ==
+		   (cfg->console.path && cfg->console.path[0]));
 	if (cfg->gpu.enabled)
 		FUZZ_CHECK(cfg->gpu.width >= VIRTIO_GPU_MIN_DISPLAY_DIM &&
 			   cfg->gpu.height >= VIRTIO_GPU_MIN_DISPLAY_DIM &&

@@ -26,6 +26,13 @@ struct chardev;
  * stdio on a terminal this switches it to raw mode (restored by
  * chardev_close, and on exit or fatal signal). -errno on failure. */
 int chardev_open(struct chardev **out, const struct avp_chardev_cfg *cfg, bool want_input);
+/* The same, for a device: label ("serial", "console") names it in the one
+ * line that says where a pty or socket is ("avp: serial on /dev/pts/3")
+ * and in chardev_endpoints(); confine is the VM's config when the relay
+ * thread of a pty or socket must confine itself (seccomp role
+ * "chardev"), NULL in tests. A pty or socket always has input. */
+int chardev_open_named(struct chardev **out, const struct avp_chardev_cfg *cfg, bool want_input,
+		       const char *label, const struct avp_config *confine);
 /* A chardev over fds the caller opened (tests, fuzzing): it owns both from
  * then on (closed by chardev_close, or here on failure) and makes them
  * non-blocking. Either may be -1. */
@@ -49,5 +56,20 @@ int chardev_input_fd(const struct chardev *chr);
 /* Gives the reader up to CHARDEV_CLOSE_WAIT_MS to take the output that
  * still waits (less if it takes it sooner), then frees everything. */
 void chardev_close(struct chardev *chr);
+
+/* A pty or socket end users connect to, as the control socket's status
+ * shows it. While nobody is connected, the newest CHARDEV_OUT_BUF bytes of
+ * guest output wait for the next client and older ones are dropped
+ * (counted in dropped); a connected client that reads slowly holds the
+ * guest back instead. */
+struct chardev_endpoint {
+	const char *label;   /* "serial", "console" */
+	const char *backend; /* "pty", "socket" */
+	char path[108];
+	bool connected;
+	uint64_t dropped;
+};
+/* Fills up to max endpoints of the chardevs open now; returns how many. */
+size_t chardev_endpoints(struct chardev_endpoint *out, size_t max);
 
 #endif

@@ -16,11 +16,11 @@
 #define AVP_MAX_MEMORY_MIB (1024 * 1024)
 #define AVP_MAX_CMDLINE 4095 /* the boot protocol's cmdline_size on 2.06+ */
 
-enum avp_chardev_kind { AVP_CHR_NONE, AVP_CHR_STDIO, AVP_CHR_FILE };
+enum avp_chardev_kind { AVP_CHR_NONE, AVP_CHR_STDIO, AVP_CHR_FILE, AVP_CHR_PTY, AVP_CHR_SOCKET };
 
 struct avp_chardev_cfg {
 	enum avp_chardev_kind kind;
-	char *path; /* AVP_CHR_FILE */
+	char *path; /* AVP_CHR_FILE, AVP_CHR_SOCKET */
 };
 
 struct avp_disk_cfg {
@@ -241,8 +241,8 @@ int avp_config_add_input(struct avp_config *cfg, const struct avp_input_cfg *inp
 int avp_config_add_watchdog(struct avp_config *cfg, const struct avp_watchdog_cfg *wdt,
 			    struct avp_config_err *e);
 
-/* "stdio", "none" or "file:PATH", for the serial port and the console; a
- * relative PATH is joined onto base_dir when that is not NULL (bundles).
+/* "stdio", "none", "file:PATH", "pty" or "socket=PATH", for the serial
+ * port and the console; a relative PATH is joined onto base_dir when that is not NULL (bundles).
  * chr's old path is freed. 0, -EINVAL or -ENOMEM. */
 int avp_parse_chardev(const char *text, const char *base_dir, struct avp_chardev_cfg *chr);
 

@@ -22,6 +22,10 @@ enum avp_thread_role {
 	/* The control socket: clients on a Unix socket, commands that press
 	 * the power button, inject input and write screenshot files. */
 	AVP_THREAD_API,
+	/* The relay of a pty or socket console (--serial pty, socket=PATH):
+	 * accepts one client, moves bytes between it and the device's pipes,
+	 * removes its socket file at the end. */
+	AVP_THREAD_CHARDEV,
 	AVP_THREAD_NROLES,
 };
 
@@ -35,7 +39,7 @@ enum avp_thread_role {
  * to run guest work. */
 int avp_seccomp_apply(enum avp_thread_role role, const struct avp_config *cfg);
 
-/* "main", "vcpu", "device", "uart-reader", "watchdog", "api"; for
+/* "main", "vcpu", "device", "uart-reader", "watchdog", "api", "chardev"; for
  * messages. */
 const char *avp_seccomp_role_name(enum avp_thread_role role);
 

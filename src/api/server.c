@@ -25,6 +25,7 @@
 
 #include "avp/api.h"
 #include "avp/arch.h"
+#include "avp/chardev.h"
 #include "avp/log.h"
 #include "avp/seccomp.h"
 #include "avp/vm.h"
@@ -97,6 +98,28 @@ static void add_guest_warnings(json_object *reply)
 	json_object_object_add(reply, "guest_warnings", o);
 }
 
+/* Where to reach the serial port or the console given as pty or
+ * socket=PATH (the pty's path is only known once avp opened it). */
+static void add_consoles(json_object *reply)
+{
+	struct chardev_endpoint ep[4];
+	size_t n = chardev_endpoints(ep, 4);
+	json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "device", json_object_new_string(ep[i].label));
+		json_object_object_add(o, "backend", json_object_new_string(ep[i].backend));
+		json_object_object_add(o, "path", json_object_new_string(ep[i].path));
+		json_object_object_add(o, "connected", json_object_new_boolean(ep[i].connected));
+		json_object_object_add(o, "dropped_bytes",
+				       json_object_new_int64((int64_t)ep[i].dropped));
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(reply, "consoles", arr);
+}
+
 static void cmd_status(struct api_server *s, json_object *reply)
 {
 	struct vm *vm = s->vm;
@@ -127,6 +150,7 @@ static void cmd_status(struct api_server *s, json_object *reply)
 	}
 	json_object_object_add(reply, "devices", devs);
 	add_guest_warnings(reply);
+	add_consoles(reply);
 	json_object_array_add(cmds, json_object_new_string("status"));
 	json_object_array_add(cmds, json_object_new_string("shutdown"));
 	json_object_array_add(cmds, json_object_new_string("kill"));

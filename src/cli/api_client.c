@@ -1,6 +1,11 @@
 /* avp api: a one-shot client of a running VM's control socket.
  *
  *   avp api --api-sock PATH [--timeout S] CMD ['{"json":"args"}']
+ *   avp api ID [--root DIR] [--timeout S] CMD ['{"json":"args"}']
+ *   avp api --vm ID [--root DIR] ...
+ *
+ * The ID forms reach a runtime VM (avp create/start) through ROOT/ID/
+ * api.sock, where the runtime has its VM process listen.
  *
  * Sends {"cmd":CMD,"args":ARGS} as one line, prints the reply line on
  * stdout. Exit status: 0 the VM answered ok, 2 it answered with an error,
@@ -9,6 +14,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +22,8 @@
 #include "avp/api.h"
 #include "avp/api_client.h"
 #include "avp/cli.h"
+#include "avp/runtime/lifecycle.h"
+#include "avp/runtime/state.h"
 
 #define CLIENT_EXIT_OK 0
 #define CLIENT_EXIT_USAGE 1
@@ -29,11 +37,16 @@
 static void client_usage(FILE *out)
 {
 	fputs("usage: avp api --api-sock PATH [--timeout S] CMD ['{JSON ARGS}']\n"
+	      "       avp api ID [--root DIR] [--timeout S] CMD ['{JSON ARGS}']\n"
 	      "\n"
 	      "Sends one command to the control socket of a VM started with\n"
-	      "'avp run --api-sock PATH' and prints its JSON reply.\n"
+	      "'avp run --api-sock PATH', or of the runtime's VM ID (avp start),\n"
+	      "and prints its JSON reply.\n"
 	      "\n"
 	      "  --api-sock PATH   the VM's control socket\n"
+	      "  --vm ID           the runtime's VM ID (the same as giving ID first)\n"
+	      "  --root DIR        the runtime's state (default $AVP_RUNTIME_ROOT or\n"
+	      "                    " RT_DEFAULT_ROOT ")\n"
 	      "  --timeout S       give up after S seconds (default 30)\n"
 	      "\n"
 	      "commands: status, shutdown ['{\"timeout\":S}'], kill, and those the VM's\n"
@@ -65,6 +78,8 @@ static const char *failure(enum api_client_step step, int ret)
 
 static const struct option client_options[] = {
 	{ "api-sock", required_argument, NULL, 's' },
+	{ "vm", required_argument, NULL, 'v' },
+	{ "root", required_argument, NULL, 'r' },
 	{ "timeout", required_argument, NULL, 't' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -72,7 +87,8 @@ static const struct option client_options[] = {
 
 int api_client_main(int argc, char **argv, FILE *out, FILE *err)
 {
-	const char *path = NULL, *cmd, *args_text = NULL;
+	const char *path = NULL, *cmd, *args_text = NULL, *vm = NULL, *root = NULL;
+	char vm_path[PATH_MAX];
 	long timeout_s = CLIENT_DEFAULT_TIMEOUT_S;
 	json_object *req, *args = NULL, *reply, *ok;
 	enum api_client_step step;
@@ -88,6 +104,12 @@ int api_client_main(int argc, char **argv, FILE *out, FILE *err)
 		switch (opt) {
 		case 's':
 			path = optarg;
+			break;
+		case 'v':
+			vm = optarg;
+			break;
+		case 'r':
+			root = optarg;
 			break;
 		case 't':
 			errno = 0;
@@ -106,9 +128,31 @@ int api_client_main(int argc, char **argv, FILE *out, FILE *err)
 			return CLIENT_EXIT_USAGE;
 		}
 	}
-	if (!path) {
-		fprintf(err, "avp api: --api-sock PATH is required (see avp api --help)\n");
+	if (path && vm) {
+		fprintf(err, "avp api: give either --api-sock PATH or a VM ID, not both\n");
 		return CLIENT_EXIT_USAGE;
+	}
+	if (!path && !vm && optind + 1 < argc)
+		vm = argv[optind++]; /* avp api ID CMD */
+	if (!path && !vm) {
+		fprintf(err, "avp api: expected a VM ID or --api-sock PATH (see avp api --help)\n");
+		return CLIENT_EXIT_USAGE;
+	}
+	if (root && !vm) {
+		fprintf(err, "avp api: --root only applies to a VM ID\n");
+		return CLIENT_EXIT_USAGE;
+	}
+	if (vm) {
+		const char *env = getenv("AVP_RUNTIME_ROOT");
+		struct jc_err e = { "" };
+
+		if (!root)
+			root = env && *env ? env : RT_DEFAULT_ROOT;
+		if (rt_vm_socket(root, vm, "api.sock", vm_path, sizeof(vm_path), &e)) {
+			fprintf(err, "avp api: %s\n", e.text);
+			return CLIENT_EXIT_UNREACHABLE;
+		}
+		path = vm_path;
 	}
 	if (optind >= argc || optind + 2 < argc) {
 		fprintf(err, "avp api: expected CMD and at most one JSON argument object "
@@ -155,6 +199,10 @@ int api_client_main(int argc, char **argv, FILE *out, FILE *err)
 		if (ret == -ENAMETOOLONG)
 			fprintf(err, "avp api: --api-sock %s: path too long for a Unix socket\n",
 				path);
+		else if (vm)
+			fprintf(err, "avp api: VM '%s': cannot connect to %s: %s (is its VM process "
+				     "still starting? see avp state %s)\n",
+				vm, path, strerror(-ret), vm);
 		else
 			fprintf(err, "avp api: cannot connect to %s: %s (is 'avp run --api-sock %s' "
 				     "running?)\n", path, strerror(-ret), path);

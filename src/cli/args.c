@@ -102,8 +102,11 @@ void cli_usage(FILE *out)
 	      "  system     up/down/status of several VMs and their networks\n"
 	      "  screenshot save a running VM's display as PNG:\n"
 	      "             avp screenshot --api-sock PATH OUT.png\n"
+	      "  attach     this terminal on a runtime VM's console: avp attach ID\n"
+	      "             (Ctrl-] then q detaches)\n"
 	      "  api        send one command to a running VM's control socket:\n"
-	      "             avp api --api-sock PATH CMD ['{JSON ARGS}'] (docs/api.md)\n"
+	      "             avp api --api-sock PATH CMD ['{JSON ARGS}'] (docs/api.md),\n"
+	      "             or avp api ID CMD ... for a runtime VM\n"
 	      "\n"
 	      "  -h, --help     this text\n"
 	      "  -V, --version  print the version\n"
@@ -150,8 +153,12 @@ void cli_run_usage(FILE *out)
 	      "  --cmdline TEXT       kernel command line (at most 4095 bytes)\n"
 	      "  --cpus N             vCPUs, 1-64 (default 1)\n"
 	      "  --memory MIB         guest RAM in MiB, 32-1048576 (default 256)\n"
-	      "  --serial stdio|file:PATH|none\n"
-	      "                       16550 UART at 0x3f8, IRQ 4 (default stdio)\n"
+	      "  --serial stdio|file:PATH|pty|socket=PATH|none\n"
+	      "                       16550 UART at 0x3f8, IRQ 4 (default stdio); pty: a\n"
+	      "                       new pseudo-terminal (its path printed on stderr);\n"
+	      "                       socket=PATH: a Unix socket for one client at a time\n"
+	      "                       (avp attach); output while none is connected keeps\n"
+	      "                       the newest 64 KiB\n"
 	      "  --on-reboot exit|restart\n"
 	      "                       guest reboot ends avp with status 3 (default) or\n"
 	      "                       restarts the VM\n"
@@ -258,7 +265,8 @@ static int parse_run_option(int opt, const char *arg, struct avp_config *cfg, FI
 		int ret = avp_parse_chardev(arg, NULL, &cfg->serial);
 
 		if (ret == -EINVAL)
-			FAIL("--serial: expected stdio, file:PATH or none, got '%s'", arg);
+			FAIL("--serial: expected stdio, file:PATH, pty, socket=PATH or none, got '%s'",
+			     arg);
 		return ret;
 	}
 	case OPT_ON_REBOOT:

@@ -17,8 +17,8 @@
 #include "avp/runtime/monitor.h"
 #include "avp/runtime/system.h"
 
-static const char *const commands[] = { "create", "start", "state", "kill", "delete",
-					"list",	  "spec",  "system", NULL };
+static const char *const commands[] = { "create", "start", "state",  "kill",   "delete",
+					"list",	  "spec",  "system", "attach", NULL };
 
 bool runtime_cli_handles(const char *command)
 {
@@ -48,6 +48,9 @@ void runtime_cli_usage(FILE *out)
 	      "                           the VMM), forced off after shutdown_timeout_s;\n"
 	      "                           KILL: at once. --wait: until stopped\n"
 	      "  delete ID [--force]      forget a stopped VM (--force: kill it first)\n"
+	      "  attach ID                this terminal on the VM's console (its standard\n"
+	      "                           I/O: serial or console \"stdio\"); Ctrl-] then q\n"
+	      "                           detaches\n"
 	      "  list [--json]            every VM\n"
 	      "  spec [DIR]               write a commented default DIR/config.json\n"
 	      "  system up|down|status FILE [--timeout SECONDS]\n"
@@ -372,6 +375,10 @@ int runtime_cli_main(int argc, char **argv, FILE *out, FILE *err)
 		if (!need(&a, 1, cmd, "an ID", err))
 			return 1;
 		ret = rt_delete(a.root, a.pos[0], a.force, &e);
+	} else if (strcmp(cmd, "attach") == 0) {
+		if (!need(&a, 1, cmd, "an ID", err))
+			return 1;
+		return cli_attach(a.root, a.pos[0], err);
 	} else if (strcmp(cmd, "list") == 0) {
 		if (!need(&a, 0, cmd, "no arguments", err))
 			return 1;

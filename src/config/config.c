@@ -153,6 +153,8 @@ int avp_config_add_console(struct avp_config *cfg, struct avp_chardev_cfg *chr,
 				      "one per VM)");
 	else if (chr->kind == AVP_CHR_FILE && (!chr->path || !*chr->path))
 		ret = avp_config_fail(e, "backend", "file: needs a path");
+	else if (chr->kind == AVP_CHR_SOCKET && (!chr->path || !*chr->path))
+		ret = avp_config_fail(e, "backend", "socket= needs a path");
 	if (!ret)
 		ret = declare(cfg, AVP_DEV_CONSOLE, 0, e);
 	if (drop_on_error(ret, &chr->path))
@@ -353,6 +355,10 @@ int avp_config_check(const struct avp_config *cfg, struct avp_config_err *e)
 	    strcmp(cfg->serial.path, cfg->console.path) == 0)
 		return avp_config_fail(e, "serial", "the serial port and the console cannot write "
 				       "the same file");
+	if (cfg->console.kind == AVP_CHR_SOCKET && cfg->serial.kind == AVP_CHR_SOCKET &&
+	    strcmp(cfg->serial.path, cfg->console.path) == 0)
+		return avp_config_fail(e, "serial", "the serial port and the console cannot listen "
+				       "on the same socket");
 	if (cfg->vsock.npeers && !cfg->vsock.cid)
 		return avp_config_fail(e, "vsock-peer", "--vsock-peer needs a vsock device of this "
 				       "VM's own (--vsock cid=N,socket=PATH)");

@@ -1,4 +1,6 @@
-/* Host ends of character devices: stdio, a file, or nothing.
+/* Host ends of character devices: stdio, a file, a pseudo-terminal, a
+ * Unix socket, or nothing. The pty and the socket get a relay thread
+ * (chardev_relay.c); to the device they look like a pair of pipes.
  *
  * The terminal is process state, not VM state: whichever chardev puts the
  * controlling terminal into raw mode records the previous settings in the
@@ -31,6 +33,7 @@
 
 #include "avp/chardev.h"
 #include "avp/log.h"
+#include "chardev_relay.h"
 
 struct chardev {
 	enum avp_chardev_kind kind;
@@ -50,7 +53,57 @@ struct chardev {
 	uint8_t *ring;
 	size_t ring_head, ring_count;
 	bool out_closed; /* the reader went away: drop output */
+
+	struct chardev_relay *relay; /* AVP_CHR_PTY, AVP_CHR_SOCKET */
+	const char *label;	     /* "serial", "console": for status */
 };
+
+/* The chardevs with a relay, for the control socket's status: process
+ * state like the terminal's. */
+#define MAX_ENDPOINTS 8
+static pthread_mutex_t endpoints_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct chardev *endpoints[MAX_ENDPOINTS];
+
+static void endpoint_add(struct chardev *chr)
+{
+	pthread_mutex_lock(&endpoints_lock);
+	for (size_t i = 0; i < MAX_ENDPOINTS; i++)
+		if (!endpoints[i]) {
+			endpoints[i] = chr;
+			break;
+		}
+	pthread_mutex_unlock(&endpoints_lock);
+}
+
+static void endpoint_remove(struct chardev *chr)
+{
+	pthread_mutex_lock(&endpoints_lock);
+	for (size_t i = 0; i < MAX_ENDPOINTS; i++)
+		if (endpoints[i] == chr)
+			endpoints[i] = NULL;
+	pthread_mutex_unlock(&endpoints_lock);
+}
+
+size_t chardev_endpoints(struct chardev_endpoint *out, size_t max)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&endpoints_lock);
+	for (size_t i = 0; i < MAX_ENDPOINTS && n < max; i++) {
+		struct chardev *c = endpoints[i];
+
+		if (!c)
+			continue;
+		out[n].label = c->label;
+		out[n].backend = c->kind == AVP_CHR_PTY ? "pty" : "socket";
+		snprintf(out[n].path, sizeof(out[n].path), "%s", chardev_relay_path(c->relay));
+		out[n].connected = chardev_relay_connected(c->relay) != 0;
+		out[n].dropped = chardev_relay_dropped(c->relay);
+		n++;
+	}
+	pthread_mutex_unlock(&endpoints_lock);
+	return n;
+}
 
 static const int fatal_signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT,
 				     SIGTERM, SIGINT, SIGHUP, SIGQUIT };
@@ -259,6 +312,12 @@ static int out_ready(struct chardev *chr)
 
 int chardev_open(struct chardev **out, const struct avp_chardev_cfg *cfg, bool want_input)
 {
+	return chardev_open_named(out, cfg, want_input, NULL, NULL);
+}
+
+int chardev_open_named(struct chardev **out, const struct avp_chardev_cfg *cfg, bool want_input,
+		       const char *label, const struct avp_config *confine)
+{
 	struct chardev *chr;
 	int ret = 0;
 
@@ -289,6 +348,18 @@ int chardev_open(struct chardev **out, const struct avp_chardev_cfg *cfg, bool w
 		/* Only matters for a FIFO: its reader may stall. */
 		if (fcntl(chr->out_fd, F_SETFL, O_NONBLOCK) < 0)
 			ret = -errno;
+		break;
+	case AVP_CHR_PTY:
+	case AVP_CHR_SOCKET:
+		/* Input always: that is what these are for. */
+		ret = chardev_relay_open(&chr->relay, cfg, confine, &chr->out_fd, &chr->in_fd);
+		if (ret)
+			break;
+		chr->own_out_fd = chr->own_in_fd = true;
+		chr->label = label ? label : "console";
+		endpoint_add(chr);
+		if (label)
+			avp_say("%s on %s", label, chardev_relay_path(chr->relay));
 		break;
 	default:
 		ret = -EINVAL;
@@ -360,7 +431,9 @@ static void out_gone(struct chardev *chr, int err)
 	chr->out_closed = true;
 	chr->ring_count = 0;
 	avp_warn("%s: %s; dropping the guest's output to it from now on",
-		 chr->kind == AVP_CHR_STDIO ? "standard output" : "console output file",
+		 chr->kind == AVP_CHR_STDIO ? "standard output"
+		 : chr->relay		     ? "console relay"
+					     : "console output file",
 		 strerror(err));
 }
 
@@ -531,6 +604,10 @@ void chardev_close(struct chardev *chr)
 		close(chr->out_fd);
 	if (chr->own_in_fd)
 		close(chr->in_fd);
+	if (chr->relay) {
+		endpoint_remove(chr);
+		chardev_relay_close(chr->relay);
+	}
 	pthread_mutex_destroy(&chr->out_lock);
 	free(chr->ring);
 	free(chr);

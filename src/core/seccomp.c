@@ -104,6 +104,17 @@ static const int api_calls[] = {
 			      * (a refused call killed avp at the first request) */
 };
 
+/* A pty or socket console's relay (src/core/chardev_relay.c): poll is
+ * every role's, write and futex are common. */
+static const int chardev_calls[] = {
+	SCMP_SYS(accept4),    /* its one client */
+	SCMP_SYS(sendto),     /* send() to the client, without SIGPIPE */
+	SCMP_SYS(read),	      /* the device's output pipe, client input, the stop eventfd */
+	SCMP_SYS(close),      /* a client that left; the busy answer to a second one */
+	SCMP_SYS(newfstatat), /* is the socket file still the one it bound? */
+	SCMP_SYS(unlinkat),   /* then remove it */
+};
+
 /* Waiting for the end and tearing down: joining threads, closing fds,
  * unmapping guest RAM, putting stdin's flags and handlers back. */
 static const int main_calls[] = {
@@ -355,6 +366,11 @@ static void add_role(struct builder *b, enum avp_thread_role role, const struct 
 		add_calls(b, api_calls, N_ELEMS(api_calls));
 		add_screenshot_create(b);
 		break;
+	case AVP_THREAD_CHARDEV:
+		add_calls(b, chardev_calls, N_ELEMS(chardev_calls));
+		/* Created with its device, before the jail drops privileges. */
+		add_jail_drop(b, cfg);
+		break;
 	default:
 		b->err = -EINVAL;
 		break;
@@ -370,6 +386,7 @@ const char *avp_seccomp_role_name(enum avp_thread_role role)
 		[AVP_THREAD_UART_READER] = "uart-reader",
 		[AVP_THREAD_WATCHDOG] = "watchdog",
 		[AVP_THREAD_API] = "api",
+		[AVP_THREAD_CHARDEV] = "chardev",
 	};
 
 	return (unsigned int)role < AVP_THREAD_NROLES ? names[role] : "unknown";

@@ -353,11 +353,18 @@ int virtio_console_create_fds(struct virtio_dev **out, int out_fd, int in_fd)
 
 int virtio_console_create(struct virtio_dev **out, const struct avp_chardev_cfg *cfg)
 {
+	return virtio_console_create_vm(out, cfg, NULL);
+}
+
+int virtio_console_create_vm(struct virtio_dev **out, const struct avp_chardev_cfg *cfg,
+			     const struct avp_config *vm_cfg)
+{
 	struct chardev *chr;
 	int ret;
 
-	/* Only standard input is interactive; a file end is output only. */
-	ret = chardev_open(&chr, cfg, cfg->kind == AVP_CHR_STDIO);
+	/* Standard input, a pty and a socket are interactive; a file end is
+	 * output only. */
+	ret = chardev_open_named(&chr, cfg, cfg->kind == AVP_CHR_STDIO, "console", vm_cfg);
 	if (ret)
 		return ret;
 	return vcon_new(out, chr);

@@ -45,14 +45,16 @@ static int resolve(const struct avp_bundle *b, const char *path, const char *whe
 	return *out ? 0 : -ENOMEM;
 }
 
-/* "stdio", "none" or "file:PATH" (PATH relative to the bundle). */
+/* "stdio", "none", "file:PATH", "pty" or "socket=PATH" (PATH relative to
+ * the bundle). */
 static int parse_chardev(struct avp_bundle *b, const char *text, const char *where,
 			 struct avp_chardev_cfg *chr, struct jc_err *e)
 {
 	int ret = avp_parse_chardev(text, b->dir, chr);
 
 	if (ret == -EINVAL)
-		return jc_fail(e, where, "expected \"stdio\", \"none\" or \"file:PATH\", got \"%s\"",
+		return jc_fail(e, where, "expected \"stdio\", \"none\", \"file:PATH\", \"pty\" or "
+			       "\"socket=PATH\", got \"%s\"",
 			       text);
 	return ret;
 }
@@ -176,7 +178,8 @@ static int parse_console(struct json_object *dev, const char *path, struct avp_b
 	if (ret)
 		return ret;
 	if (chr.kind == AVP_CHR_NONE)
-		return jc_fail(e, where, "a console device needs \"stdio\" or \"file:PATH\" (leave "
+		return jc_fail(e, where, "a console device needs \"stdio\", \"file:PATH\", \"pty\" "
+			       "or \"socket=PATH\" (leave "
 			       "the device out for none)");
 	return added(avp_config_add_console(&b->cfg, &chr, &ce), path, &ce, e);
 }
@@ -846,7 +849,7 @@ const char *bundle_default_text(void)
 	       "  \"serial\": \"stdio\",\n"
 	       "  \"devices\": [\n"
 	       "    { \"$comment\": \"types: disk {path, read_only}, net {tap or network, mac}, rng, "
-	       "console {backend: stdio or file:PATH}, vsock {cid, socket}, gpu {width, height}, "
+	       "console {backend: stdio, file:PATH, pty or socket=PATH}, vsock {cid, socket}, gpu {width, height}, "
 	       "input {kind: keyboard or touch, width, height}, sound {out, in: WAV files}, "
 	       "watchdog {action: exit or reset}.\", \"type\": \"rng\" },\n"
 	       "    { \"type\": \"console\", \"backend\": \"file:hvc0.log\" }\n"

@@ -228,6 +228,28 @@ int rt_state_get(const char *root, const char *id, struct rt_state *st, struct j
 	return 0;
 }
 
+int rt_vm_socket(const char *root, const char *id, const char *name, char *path, size_t len,
+		 struct jc_err *e)
+{
+	struct rt_state st;
+	bool api = strcmp(name, "api.sock") == 0;
+	int ret = rt_state_get(root, id, &st, e);
+
+	if (ret)
+		return ret;
+	/* The VM process serves api.sock; the monitor console.sock, through
+	 * restarts too. */
+	if (st.status == RT_STOPPED || st.status == RT_CREATED ||
+	    (api && st.status != RT_RUNNING))
+		return jc_fail(e, "", "VM '%s' is not running (%s)%s", id,
+			       rt_status_name(st.status),
+			       st.status == RT_CREATED ? ": avp start it first" : ""),
+		       -ESRCH;
+	if (rt_path(path, len, root, id, name))
+		return jc_fail(e, "", "VM '%s': state path too long", id), -ENAMETOOLONG;
+	return 0;
+}
+
 /* One request to the monitor; the reply's "error" becomes e. */
 static int ask_monitor(const char *root, const char *id, const char *request, int timeout_ms,
 		       struct jc_err *e)

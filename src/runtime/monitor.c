@@ -1,8 +1,15 @@
 /* The per-VM monitor process (see monitor.h). Single-threaded: one poll
  * loop over a signalfd (SIGCHLD, and SIGTERM & co. meaning "stop the VM"),
  * the control socket, one timerfd (restart backoff, shutdown timeout),
- * another for the deadline of a waiting `avp start`, and the pipe that
- * carries the VM process's output into console.log.
+ * another for the deadline of a waiting `avp start`, the pipe that
+ * carries the VM process's output into console.log, and console.sock.
+ *
+ * console.sock (`avp attach`): one client at a time gets a copy of what
+ * goes into console.log, and what it sends is written to the VM process's
+ * standard input, which the serial port (or the console) with "stdio"
+ * reads. console.log comes first: a client that does not keep up misses
+ * output (it is never waited for) but the log has all of it. A second
+ * client is told the console is busy. The client stays through restarts.
  *
  * Readiness: the VM process runs with --timing, whose "first vCPU entry"
  * milestone vCPU 0 prints just before the guest's first instruction. It
@@ -61,10 +68,14 @@ struct monitor {
 	int sfd, lfd, tfd;
 	int dfd;    /* deadline of the waiting start */
 	int out_fd; /* read end of the VM process's stdout/stderr, or -1 */
+	int in_fd;  /* write end of the VM process's stdin, or -1 */
+	int cfd;    /* console.sock, listening */
+	int afd;    /* the attached client, or -1 */
 	pid_t child;
 	enum timer_purpose timer;
 	char ctl_path[PATH_MAX];
 	char api_path[PATH_MAX];
+	char console_path[PATH_MAX];
 	/* Readiness of the current VM process (see the top of the file). */
 	bool ready;
 	char line[256];
@@ -122,7 +133,7 @@ static void arm(struct monitor *m, enum timer_purpose purpose, unsigned int ms)
 
 /* In the child: become `avp run --bundle ... [--vsock-peer CID:PATH ...]`.
  * Never returns. */
-static void exec_vmm(struct monitor *m, int out)
+static void exec_vmm(struct monitor *m, int out, int in)
 {
 	char peer_args[AVP_VSOCK_MAX_PEERS][128];
 	/* --timing after --bundle, which would replace what comes before. */
@@ -146,7 +157,8 @@ static void exec_vmm(struct monitor *m, int out)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	prctl(PR_SET_NAME, "avp-vm", 0, 0, 0);
-	if (dup2(out, STDOUT_FILENO) < 0 || dup2(out, STDERR_FILENO) < 0)
+	if (dup2(out, STDOUT_FILENO) < 0 || dup2(out, STDERR_FILENO) < 0 ||
+	    dup2(in, STDIN_FILENO) < 0)
 		_exit(127);
 	execv(rt_vmm_program, argv);
 	fprintf(stderr, "avp-monitor: cannot execute avp run: %s\n", strerror(errno));
@@ -155,7 +167,7 @@ static void exec_vmm(struct monitor *m, int out)
 
 static int launch(struct monitor *m)
 {
-	int out[2];
+	int out[2], in[2];
 	pid_t pid;
 
 	unlink(m->api_path); /* a stale socket of the last run */
@@ -165,6 +177,15 @@ static int launch(struct monitor *m)
 		mlog("cannot make the VM process's output pipe: %s", strerror(err));
 		return -err;
 	}
+	if (pipe2(in, O_CLOEXEC)) {
+		int err = errno;
+
+		close(out[0]);
+		close(out[1]);
+		mlog("cannot make the VM process's input pipe: %s", strerror(err));
+		return -err;
+	}
+	fcntl(in[1], F_SETFL, O_NONBLOCK);
 	fcntl(out[0], F_SETPIPE_SZ, OUT_PIPE_SIZE); /* best effort */
 	fcntl(out[0], F_SETFL, O_NONBLOCK);
 	pid = fork();
@@ -173,12 +194,18 @@ static int launch(struct monitor *m)
 
 		close(out[0]);
 		close(out[1]);
+		close(in[0]);
+		close(in[1]);
 		mlog("cannot fork the VM process: %s", strerror(err));
 		return -err;
 	}
 	if (pid == 0)
-		exec_vmm(m, out[1]);
+		exec_vmm(m, out[1], in[0]);
 	close(out[1]);
+	close(in[0]);
+	if (m->in_fd >= 0)
+		close(m->in_fd);
+	m->in_fd = in[1];
 	m->out_fd = out[0];
 	m->ready = false;
 	m->line_len = 0;
@@ -236,6 +263,68 @@ static void scan_output(struct monitor *m, const char *p, size_t n)
 	}
 }
 
+static void detach_client(struct monitor *m)
+{
+	if (m->afd >= 0)
+		close(m->afd);
+	m->afd = -1;
+}
+
+/* A copy for the attached client, never waited for. */
+static void to_client(struct monitor *m, const char *buf, size_t n)
+{
+	while (m->afd >= 0 && n) {
+		ssize_t w = send(m->afd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (w > 0) {
+			buf += w;
+			n -= (size_t)w;
+		} else if (w < 0 && errno == EINTR) {
+			continue;
+		} else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			return; /* it is behind: this part is only in console.log */
+		} else {
+			detach_client(m);
+		}
+	}
+}
+
+#define BUSY_MSG "avp: this VM's console already has a client attached\r\n"
+
+static void on_attach(struct monitor *m)
+{
+	int fd = accept4(m->cfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	int sndbuf = 256 * 1024;
+
+	if (fd < 0)
+		return;
+	if (m->afd >= 0) {
+		(void)!send(fd, BUSY_MSG, sizeof(BUSY_MSG) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(fd);
+		return;
+	}
+	/* Room for a burst of output while the client's terminal catches up. */
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	m->afd = fd;
+}
+
+/* Keys from the client to the VM's standard input; dropped while no VM
+ * process runs or while it does not read. */
+static void on_client_input(struct monitor *m)
+{
+	char buf[4096];
+	ssize_t n = recv(m->afd, buf, sizeof(buf), MSG_DONTWAIT);
+
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+		detach_client(m);
+		return;
+	}
+	if (n > 0 && m->in_fd >= 0 && write(m->in_fd, buf, (size_t)n) < 0 && errno == EPIPE) {
+		close(m->in_fd);
+		m->in_fd = -1;
+	}
+}
+
 /* Moves what the VM process printed into console.log; all of it when
  * drain (the process has ended: nothing more will come). */
 static void on_output(struct monitor *m, bool drain)
@@ -249,6 +338,7 @@ static void on_output(struct monitor *m, bool drain)
 			continue;
 		if (n > 0) {
 			rt_console_log_write(&mon_log, buf, (size_t)n);
+			to_client(m, buf, (size_t)n);
 			if (!m->ready)
 				scan_output(m, buf, (size_t)n);
 			if (drain)
@@ -533,16 +623,16 @@ static void on_signal(struct monitor *m)
 	}
 }
 
-static int listen_ctl(struct monitor *m)
+static int listen_at(const char *path, int type_flags)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	int fd;
 
-	if (strlen(m->ctl_path) >= sizeof(addr.sun_path))
+	if (strlen(path) >= sizeof(addr.sun_path))
 		return -ENAMETOOLONG;
-	strcpy(addr.sun_path, m->ctl_path);
-	unlink(m->ctl_path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	strcpy(addr.sun_path, path);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | type_flags, 0);
 	if (fd < 0)
 		return -errno;
 	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) || listen(fd, 8)) {
@@ -557,15 +647,17 @@ static int listen_ctl(struct monitor *m)
 static void monitor_loop(struct monitor *m)
 {
 	while (m->st.status != RT_STOPPED) {
-		struct pollfd fds[5] = {
+		struct pollfd fds[7] = {
 			{ .fd = m->sfd, .events = POLLIN },
 			{ .fd = m->lfd, .events = POLLIN },
 			{ .fd = m->tfd, .events = POLLIN },
 			{ .fd = m->dfd, .events = POLLIN },
 			{ .fd = m->out_fd, .events = POLLIN }, /* ignored while -1 */
+			{ .fd = m->cfd, .events = POLLIN },
+			{ .fd = m->afd, .events = POLLIN },
 		};
 
-		if (poll(fds, 5, -1) < 0) {
+		if (poll(fds, 7, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			mlog("poll: %s", strerror(errno));
@@ -574,6 +666,10 @@ static void monitor_loop(struct monitor *m)
 		/* Output first: the ready mark may come just before an exit. */
 		if (fds[4].revents)
 			on_output(m, false);
+		if (fds[6].revents && m->afd >= 0)
+			on_client_input(m);
+		if (fds[5].revents & POLLIN)
+			on_attach(m);
 		if (fds[0].revents & POLLIN)
 			on_signal(m);
 		if (fds[2].revents & POLLIN)
@@ -590,7 +686,7 @@ static void monitor_loop(struct monitor *m)
 static void monitor_main(const char *root, const char *id, int ready_fd)
 {
 	struct monitor m = { .root = root, .sfd = -1, .lfd = -1, .tfd = -1, .dfd = -1,
-			     .out_fd = -1, .waiter = -1 };
+			     .out_fd = -1, .in_fd = -1, .cfd = -1, .afd = -1, .waiter = -1 };
 	struct jc_err de = { "" };
 	char logp[PATH_MAX];
 	const char *fail = NULL;
@@ -622,7 +718,8 @@ static void monitor_main(const char *root, const char *id, int ready_fd)
 		close(fd);
 	}
 	if (!fail && (rt_path(m.ctl_path, sizeof(m.ctl_path), root, id, "ctl.sock") ||
-		      rt_path(m.api_path, sizeof(m.api_path), root, id, "api.sock")))
+		      rt_path(m.api_path, sizeof(m.api_path), root, id, "api.sock") ||
+		      rt_path(m.console_path, sizeof(m.console_path), root, id, "console.sock")))
 		fail = "state directory path too long";
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
@@ -636,8 +733,12 @@ static void monitor_main(const char *root, const char *id, int ready_fd)
 	if (!fail && ((m.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC)) < 0 ||
 		      (m.dfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC)) < 0))
 		fail = "timerfd";
-	if (!fail && (m.lfd = listen_ctl(&m)) < 0)
+	if (!fail && (m.lfd = listen_at(m.ctl_path, 0)) < 0)
 		fail = "cannot listen on ctl.sock";
+	/* Only the owner may attach (the state directory is its alone too). */
+	if (!fail && ((m.cfd = listen_at(m.console_path, SOCK_NONBLOCK)) < 0 ||
+		      chmod(m.console_path, 0600) < 0))
+		fail = "cannot listen on console.sock";
 	if (!fail) {
 		m.st.monitor.pid = getpid();
 		if (rt_proc_get(getpid(), &m.st.monitor))
@@ -656,6 +757,7 @@ static void monitor_main(const char *root, const char *id, int ready_fd)
 	monitor_loop(&m);
 	unlink(m.ctl_path);
 	unlink(m.api_path);
+	unlink(m.console_path);
 	_exit(0);
 }
 

@@ -84,7 +84,13 @@ static int sound_model(struct virtio_dev **out, const struct avp_sound_cfg *snd)
 
 CREATE(disk_create, virtio_blk_create, virtio_blk_create_model, disks[i])
 CREATE(net_create, virtio_net_create, net_model, nets[i])
-CREATE(console_create, virtio_console_create, console_model, console)
+
+static int console_create(struct virtio_dev **out, const struct avp_config *cfg, unsigned int i)
+{
+	(void)i;
+	return cfg->describe ? console_model(out, &cfg->console)
+			     : virtio_console_create_vm(out, &cfg->console, cfg);
+}
 CREATE(gpu_create, virtio_gpu_create, virtio_gpu_create, gpu)
 CREATE(sound_create, virtio_snd_create, sound_model, sound)
 CREATE(vsock_create, virtio_vsock_create, virtio_vsock_create_model, vsock)
@@ -130,9 +136,10 @@ static const struct avp_device_type types[] = {
 	},
 	{
 		.kind = AVP_DEV_CONSOLE, .name = "console", .virtio_id = VIRTIO_ID_CONSOLE,
-		.option_syntax = "stdio|file:PATH|none",
+		.option_syntax = "stdio|file:PATH|pty|socket=PATH|none",
 		.option_help = "virtio-console, the guest's hvc0 (default none); with\n"
-			       "stdio it takes the keyboard and the UART only prints",
+			       "stdio it takes the keyboard and the UART only prints;\n"
+			       "pty and socket: see --serial",
 		.bundle_keys = console_keys, .add_option = console_option,
 		.create = console_create,
 	},

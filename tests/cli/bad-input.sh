@@ -123,6 +123,9 @@ expect_error "same disk twice" "twice" run --kernel x --disk a.img --disk a.img
 expect_error "same tap twice" "twice" run --kernel x --net tap=avpdup0 --net tap=avpdup0,mac=52:54:00:00:00:02
 expect_error "MAC with a missing octet" "--net" run --kernel x --net tap=a,mac=52:54:00:00:01
 expect_error "multicast MAC" "--net" run --kernel x --net tap=a,mac=01:00:5e:00:00:01
+expect_error "unknown serial backend" "--serial: expected stdio, file:PATH, pty, socket=PATH or none" \
+	run --kernel x --serial sock
+expect_error "console socket without a path" "--console" run --kernel x --console socket=
 
 # Images whose header claims more than the file or the guest can hold.
 expect_error "kernel header claims more than the file" "truncated" "${k[@]}" --kernel "$work/bz-short"

@@ -49,6 +49,14 @@ if [ $with_net = 1 ]; then
 	if ip link show "$tap" >/dev/null 2>&1; then notok "tap $tap was created"; else ok "no tap created"; fi
 fi
 
+# A pty or a listening socket is a side effect too (issue 13 item 14).
+"$avp" run --kernel "$work/bz" --describe --serial "socket=$work/serial.sock" --console pty \
+	>"$work/describe2.json" 2>"$work/describe2.err"
+check_eq "$?" 0 "describe with --serial socket= and --console pty exits 0 ($(head -c 200 "$work/describe2.err"))"
+if [ -e "$work/serial.sock" ]; then notok "the serial socket was created"; else ok "no serial socket created"; fi
+if grep -q 'on /dev/pts' "$work/describe2.err"; then notok "a pty was opened"; else ok "no pty opened"; fi
+check_grep "$work/describe2.json" '"virtio-console"' "the pty console is in the description"
+
 python3 - "$work/describe.json" "$with_net" >"$work/checks" 2>&1 <<'PY' 
 import json, sys
 try:

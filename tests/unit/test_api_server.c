@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "avp/api.h"
+#include "avp/chardev.h"
 #include "avp/cli.h"
 #include "avp/log.h"
 #include "avp/vm.h"
@@ -180,7 +181,35 @@ static void test_status(void **state)
 	for (size_t i = 0; i < json_object_array_length(v); i++)
 		has_echo |= !strcmp(json_object_get_string(json_object_array_get_idx(v, i)), "echo");
 	assert_true(has_echo);
+	/* No pty or socket console here: an empty list. */
+	assert_true(json_object_object_get_ex(r, "consoles", &v));
+	assert_int_equal(json_object_array_length(v), 0);
 	json_object_put(r);
+	close(fd);
+}
+
+/* A pty console's path is in status (issue 13 item 14): it is only known
+ * once avp opened it. */
+static void test_status_lists_pty(void **state)
+{
+	struct fixture *f = *state;
+	struct avp_chardev_cfg cfg = { .kind = AVP_CHR_PTY };
+	struct chardev *chr;
+	int fd = client(f);
+	json_object *r, *v, *c;
+
+	assert_int_equal(chardev_open_named(&chr, &cfg, false, "serial", NULL), 0);
+	r = ask(fd, "{\"cmd\":\"status\"}");
+	assert_true(reply_ok(r));
+	assert_true(json_object_object_get_ex(r, "consoles", &v));
+	assert_int_equal(json_object_array_length(v), 1);
+	c = json_object_array_get_idx(v, 0);
+	assert_string_equal(reply_str(c, "device"), "serial");
+	assert_string_equal(reply_str(c, "backend"), "pty");
+	assert_memory_equal(reply_str(c, "path"), "/dev/pts/", 9);
+	assert_string_equal(reply_str(c, "connected"), "false");
+	json_object_put(r);
+	chardev_close(chr);
 	close(fd);
 }
 
@@ -506,6 +535,7 @@ static void test_cli_client(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_status_lists_pty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status_counts_guest_warnings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_and_unknown, setup, teardown),

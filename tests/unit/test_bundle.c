@@ -112,6 +112,33 @@ static void test_full(void **state)
 	bundle_free(&b);
 }
 
+/* The pty and socket backends (issue 13 item 14): a relative socket path
+ * is the bundle's, like a file's. */
+static void test_pty_and_socket(void **state)
+{
+	struct avp_bundle b;
+	struct jc_err e;
+
+	(void)state;
+	assert_int_equal(parse("{\"kernel\": \"bz\", \"serial\": \"socket=serial.sock\","
+			       " \"devices\": [{\"type\": \"console\", \"backend\": \"pty\"}]}",
+			       &b, &e),
+			 0);
+	assert_int_equal(b.cfg.serial.kind, AVP_CHR_SOCKET);
+	assert_string_equal(b.cfg.serial.path, "/b/serial.sock");
+	assert_int_equal(b.cfg.console.kind, AVP_CHR_PTY);
+	assert_null(b.cfg.console.path);
+	bundle_free(&b);
+	assert_int_equal(parse("{\"kernel\": \"bz\", \"serial\": \"pty\","
+			       " \"devices\": [{\"type\": \"console\", \"backend\": \"socket=/run/c.sock\"}]}",
+			       &b, &e),
+			 0);
+	assert_int_equal(b.cfg.serial.kind, AVP_CHR_PTY);
+	assert_int_equal(b.cfg.console.kind, AVP_CHR_SOCKET);
+	assert_string_equal(b.cfg.console.path, "/run/c.sock");
+	bundle_free(&b);
+}
+
 static void test_missing_kernel(void **state)
 {
 	(void)state;
@@ -178,7 +205,10 @@ static void test_bad_values(void **state)
 	refused("{\"kernel\": \"bz\", \"critical\": true}", "critical: a critical VM must pin its vCPUs");
 	refused("{\"kernel\": \"bz\", \"restart\": {\"policy\": \"sometimes\"}}", "restart.policy: expected \"never\", \"on-failure\" or \"always\"");
 	refused("{\"kernel\": \"bz\", \"restart\": {\"max_restarts\": 1}}", "restart.policy: missing");
-	refused("{\"kernel\": \"bz\", \"serial\": \"tty\"}", "serial: expected \"stdio\", \"none\" or \"file:PATH\"");
+	refused("{\"kernel\": \"bz\", \"serial\": \"tty\"}", "serial: expected \"stdio\", \"none\", \"file:PATH\", \"pty\" or \"socket=PATH\"");
+	refused("{\"kernel\": \"bz\", \"serial\": \"socket=\"}", "serial: expected");
+	refused("{\"kernel\": \"bz\", \"serial\": \"socket=c.sock\", \"devices\": [{\"type\": \"console\", \"backend\": \"socket=c.sock\"}]}",
+		"serial: the serial port and the console cannot listen on the same socket");
 	refused("{\"kernel\": \"bz\", \"serial\": \"file:x\", \"devices\": [{\"type\": \"console\", \"backend\": \"file:x\"}]}",
 		"serial: the serial port and the console cannot write the same file");
 	refused("{\"kernel\": \"bz\", \"devices\": [{\"type\": \"console\", \"backend\": \"none\"}]}", "devices[0].backend: a console device needs");
@@ -943,6 +973,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_minimal),
 		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_pty_and_socket),
 		cmocka_unit_test(test_missing_kernel),
 		cmocka_unit_test(test_syntax_line_column),
 		cmocka_unit_test(test_unknown_keys),

@@ -263,6 +263,30 @@ static void test_examples_valid(void **state)
 		fail_msg("avp spec's config.json does not validate: %s", err);
 }
 
+/* The pty and socket backends: the schema and the parser both take them. */
+static void test_chardev_backends_both_accept(void **state)
+{
+	static const char *const good[] = {
+		"{\"kernel\": \"bz\", \"serial\": \"pty\"}",
+		"{\"kernel\": \"bz\", \"serial\": \"socket=s.sock\"}",
+		"{\"kernel\": \"bz\", \"devices\": [{\"type\": \"console\", \"backend\": \"pty\"}]}",
+		"{\"kernel\": \"bz\", \"devices\": [{\"type\": \"console\", \"backend\": \"socket=/c\"}]}",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		char err[512] = "";
+		struct avp_bundle b;
+		struct jc_err e = { "" };
+
+		if (check_text(good[i], err, sizeof(err)))
+			fail_msg("the schema refuses %s: %s", good[i], err);
+		if (bundle_parse(good[i], strlen(good[i]), "/b", &b, &e))
+			fail_msg("the parser refuses %s: %s", good[i], e.text);
+		bundle_free(&b);
+	}
+}
+
 /* Bad bundles: the schema and the parser both refuse each. */
 static void test_bad_bundles_fail_both(void **state)
 {
@@ -275,6 +299,8 @@ static void test_bad_bundles_fail_both(void **state)
 		"{\"kernel\": \"bz\", \"memory\": {\"mib\": \"64\"}}",
 		"{\"kernel\": \"bz\", \"scheduling\": {\"class\": \"batch\"}}",
 		"{\"kernel\": \"bz\", \"serial\": \"tty0\"}",
+		"{\"kernel\": \"bz\", \"serial\": \"socket=\"}",
+		"{\"kernel\": \"bz\", \"devices\": [{\"type\": \"console\", \"backend\": \"socket=\"}]}",
 		"{\"kernel\": \"bz\", \"restart\": {\"policy\": \"sometimes\"}}",
 		"{\"kernel\": \"bz\", \"devices\": [{\"type\": \"floppy\"}]}",
 		"{\"kernel\": \"bz\", \"devices\": [{\"type\": \"disk\"}]}",
@@ -445,6 +471,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_examples_valid),
+		cmocka_unit_test(test_chardev_backends_both_accept),
 		cmocka_unit_test(test_bad_bundles_fail_both),
 		cmocka_unit_test(test_schema_keys_match_parser),
 		cmocka_unit_test(test_system_examples_valid),

@@ -132,6 +132,44 @@ static void test_limits_and_duplicates(void **state)
 	avp_config_free(&cfg);
 }
 
+/* The one chardev grammar (issue 13 item 14): pty and socket=PATH beside
+ * stdio, none and file:PATH, for --serial, --console and bundles. */
+static void test_chardev_grammar(void **state)
+{
+	struct avp_chardev_cfg c = { 0 };
+	struct avp_config cfg;
+	struct avp_config_err e = { 0 };
+
+	(void)state;
+	assert_int_equal(avp_parse_chardev("pty", NULL, &c), 0);
+	assert_int_equal(c.kind, AVP_CHR_PTY);
+	assert_null(c.path);
+	assert_int_equal(avp_parse_chardev("socket=/run/s.sock", NULL, &c), 0);
+	assert_int_equal(c.kind, AVP_CHR_SOCKET);
+	assert_string_equal(c.path, "/run/s.sock");
+	assert_int_equal(avp_parse_chardev("socket=s.sock", "/b", &c), 0);
+	assert_string_equal(c.path, "/b/s.sock");
+	assert_int_equal(avp_parse_chardev("file:x.log", NULL, &c), 0);
+	assert_int_equal(c.kind, AVP_CHR_FILE);
+	/* pty drops the old path */
+	assert_int_equal(avp_parse_chardev("pty", NULL, &c), 0);
+	assert_null(c.path);
+	assert_int_equal(avp_parse_chardev("socket=", NULL, &c), -EINVAL);
+	assert_int_equal(avp_parse_chardev("socket", NULL, &c), -EINVAL);
+	assert_int_equal(avp_parse_chardev("socket:/x", NULL, &c), -EINVAL);
+	assert_int_equal(avp_parse_chardev("ptyx", NULL, &c), -EINVAL);
+	assert_int_equal(avp_parse_chardev("PTY", NULL, &c), -EINVAL);
+
+	/* serial and console cannot share a socket */
+	avp_config_init(&cfg);
+	assert_int_equal(avp_parse_chardev("socket=/s", NULL, &cfg.serial), 0);
+	c = (struct avp_chardev_cfg){ 0 };
+	assert_int_equal(avp_parse_chardev("socket=/s", NULL, &c), 0);
+	assert_int_equal(avp_config_add_console(&cfg, &c, &e), 0);
+	refused(avp_config_check(&cfg, &e), &e, "cannot listen on the same socket", "serial");
+	avp_config_free(&cfg);
+}
+
 static void test_declaration_order(void **state)
 {
 	struct avp_config cfg;
@@ -193,6 +231,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_splitter),
 		cmocka_unit_test(test_limits_and_duplicates),
+		cmocka_unit_test(test_chardev_grammar),
 		cmocka_unit_test(test_declaration_order),
 	};
 

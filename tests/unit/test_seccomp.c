@@ -43,6 +43,7 @@
 static const enum avp_thread_role all_roles[] = {
 	AVP_THREAD_MAIN, AVP_THREAD_VCPU,     AVP_THREAD_DEVICE,
 	AVP_THREAD_UART_READER, AVP_THREAD_WATCHDOG, AVP_THREAD_API,
+	AVP_THREAD_CHARDEV,
 };
 #define NROLES (sizeof(all_roles) / sizeof(all_roles[0]))
 
@@ -704,6 +705,21 @@ static void test_bad_arguments(void **state)
 	assert_int_equal(prctl(PR_GET_SECCOMP), 0);
 }
 
+/* The relay of a pty or socket console (its real path runs confined in
+ * test_chardev_seccomp.c): no sockets of its own, no KVM, no files. */
+static void test_chardev_role(void **state)
+{
+	(void)state;
+	expect(AVP_THREAD_CHARDEV, probe_close, true, "close");
+	expect(AVP_THREAD_CHARDEV, probe_read, true, "read");
+	expect(AVP_THREAD_CHARDEV, probe_socket_unix, false, "socket(AF_UNIX)");
+	expect(AVP_THREAD_CHARDEV, probe_kvm_run, false, "ioctl(KVM_RUN)");
+	expect(AVP_THREAD_CHARDEV, probe_kvm_irq_line, false, "ioctl(KVM_IRQ_LINE)");
+	expect(AVP_THREAD_CHARDEV, probe_fdatasync, false, "fdatasync");
+	expect(AVP_THREAD_CHARDEV, probe_epoll_wait, false, "epoll_wait");
+	expect(AVP_THREAD_CHARDEV, probe_fcntl_getfl, false, "fcntl(F_GETFL)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -715,6 +731,7 @@ int main(void)
 		cmocka_unit_test(test_uart_reader_role),
 		cmocka_unit_test(test_watchdog_role),
 		cmocka_unit_test(test_api_role),
+		cmocka_unit_test(test_chardev_role),
 		cmocka_unit_test(test_thread_heap_trim_in_every_role),
 		cmocka_unit_test(test_main_role),
 		cmocka_unit_test(test_rtc_time_conversion_in_vcpu),

@@ -26,6 +26,12 @@ struct virtio_console_config {
 /* The guest's hvc0 on a host chardev (stdio or a file); a clear error
  * naming the file on failure (-errno). ops->destroy frees the device. */
 int virtio_console_create(struct virtio_dev **out, const struct avp_chardev_cfg *cfg);
+/* The same for a VM: a pty or socket end is announced on stderr ("avp:
+ * console on PATH"), listed in the control socket's status, and its relay
+ * thread confined under vm_cfg's seccomp mode (vm_cfg may be NULL: not
+ * confined). */
+int virtio_console_create_vm(struct virtio_dev **out, const struct avp_chardev_cfg *cfg,
+			     const struct avp_config *vm_cfg);
 
 /* Like virtio_console_create() with guest output written to out_fd and
  * host input read from in_fd (-1: none), through a chardev over them

@@ -16,4 +16,16 @@ int runtime_cli_main(int argc, char **argv, FILE *out, FILE *err);
 
 void runtime_cli_usage(FILE *out);
 
+/* avp attach ID (src/cli/attach.c): the terminal on the VM's console
+ * until Ctrl-] q or the VM's side closes. Returns the exit status. */
+int cli_attach(const char *root, const char *id, FILE *err);
+
+enum { CLI_ATTACH_DETACHED = 0, CLI_ATTACH_CLOSED = 1 };
+/* The loop of cli_attach over any fds (tests): what sock sends goes to
+ * out_fd; what in_fd gives goes to sock, but Ctrl-] q (or Ctrl-] .)
+ * detaches and Ctrl-] Ctrl-] sends one Ctrl-]. Returns
+ * CLI_ATTACH_DETACHED, CLI_ATTACH_CLOSED (the socket's end closed) or
+ * -errno. */
+int cli_attach_relay(int sock, int in_fd, int out_fd);
+
 #endif

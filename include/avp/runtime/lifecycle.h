@@ -50,6 +50,12 @@ int rt_state_get(const char *root, const char *id, struct rt_state *st, struct j
 int rt_kill(const char *root, const char *id, const char *sig, unsigned int wait_s,
 	    struct jc_err *e);
 
+/* The path of a running VM's socket name under root: "api.sock" (its
+ * control socket, avp api ID) or "console.sock" (avp attach). -ESRCH with
+ * "VM 'ID' is not running (...)" in e when there is nothing to connect to. */
+int rt_vm_socket(const char *root, const char *id, const char *name, char *path, size_t len,
+		 struct jc_err *e);
+
 /* Removes a stopped VM's state; force kills a live one first. */
 int rt_delete(const char *root, const char *id, bool force, struct jc_err *e);
 

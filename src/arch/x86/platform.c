@@ -276,9 +276,12 @@ int arch_platform_devices_init(struct vm *vm)
 
 	serial_cfg = vm->cfg ? &vm->cfg->serial : &no_serial;
 	/* With --console stdio the keyboard belongs to hvc0; the UART only prints. */
-	ret = chardev_open(&p->uart_chr, serial_cfg,
-			   serial_cfg->kind == AVP_CHR_STDIO &&
-				   (!vm->cfg || vm->cfg->console.kind != AVP_CHR_STDIO));
+	/* A pty or socket relay confines itself like the other threads:
+	 * only when there is a guest to be wary of. */
+	ret = chardev_open_named(&p->uart_chr, serial_cfg,
+				 serial_cfg->kind == AVP_CHR_STDIO &&
+					 (!vm->cfg || vm->cfg->console.kind != AVP_CHR_STDIO),
+				 "serial", vm->vm_fd >= 0 ? vm->cfg : NULL);
 	if (!ret)
 		ret = serial16550_create(&p->uart, p->uart_chr,
 					 &(struct serial16550_ops){ .set_irq = uart_set_irq,
