@@ -14,4 +14,15 @@
  * -EISDIR, -EINVAL for a block device or socket. */
 int avp_open_output(const char *what, const char *path);
 
+/* The same verdicts without opening or creating anything (a pre-flight
+ * check): 0 when path may be opened as an output, or -errno after one
+ * error naming what. A path that does not exist yet passes when its
+ * directory exists. */
+int avp_check_output(const char *what, const char *path);
+
+/* Where avp will create a listening Unix socket: nothing there yet, or a
+ * socket (a stale one is replaced); its directory must exist. 0 or -errno
+ * after one error naming what. */
+int avp_check_socket_path(const char *what, const char *path);
+
 #endif

@@ -33,6 +33,7 @@
 
 #include "avp/chardev.h"
 #include "avp/log.h"
+#include "avp/outfile.h"
 #include "chardev_relay.h"
 
 struct chardev {
@@ -338,10 +339,11 @@ int chardev_open_named(struct chardev **out, const struct avp_chardev_cfg *cfg, 
 			ret = -EINVAL;
 			break;
 		}
-		chr->out_fd = open(cfg->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		/* No link followed, only a regular file emptied (outfile.h). */
+		chr->out_fd = avp_open_output("output file", cfg->path);
 		if (chr->out_fd < 0) {
-			ret = -errno;
-			avp_err("cannot open %s: %s", cfg->path, strerror(-ret));
+			ret = chr->out_fd;
+			chr->out_fd = -1;
 			break;
 		}
 		chr->own_out_fd = true;

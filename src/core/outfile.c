@@ -1,6 +1,8 @@
 /* See include/avp/outfile.h for what an output may be and why. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -53,4 +55,65 @@ int avp_open_output(const char *what, const char *path)
 fail:
 	close(fd);
 	return -err;
+}
+
+/* The directory a new file at path would be created in must exist. */
+static int check_parent(const char *what, const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	struct stat st;
+
+	if (!slash)
+		return 0; /* the current directory */
+	if ((size_t)(slash - path) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0;
+	avp_err("%s %s: its directory %s does not exist", what, path, dir);
+	return -ENOENT;
+}
+
+int avp_check_output(const char *what, const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return check_parent(what, path);
+		avp_err("%s %s: %s", what, path, strerror(errno));
+		return -errno;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		avp_err("%s %s: is a symbolic link: avp does not write through links, give the file's own path",
+			what, path);
+		return -ELOOP;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		avp_err("%s %s: is a directory", what, path);
+		return -EISDIR;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode)) {
+		avp_err("%s %s: not a regular file, FIFO or character device", what, path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int avp_check_socket_path(const char *what, const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return check_parent(what, path);
+		avp_err("%s %s: %s", what, path, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		avp_err("%s %s: exists and is not a socket: choose another path", what, path);
+		return -EEXIST;
+	}
+	return 0;
 }

@@ -5,6 +5,7 @@
  * Only reads: nothing is created, truncated or locked beyond the check. */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "avp/arch.h"
 #include "avp/audio/wav.h"
@@ -12,6 +13,7 @@
 #include "avp/disk.h"
 #include "avp/log.h"
 #include "avp/net/tap.h"
+#include "avp/outfile.h"
 #include "avp/vmm/preflight.h"
 
 /* Two spellings of one image (disk.img, ./disk.img, a hard link) would
@@ -57,6 +59,23 @@ static int check_sound(const struct avp_config *cfg)
 	return 0;
 }
 
+/* A chardev's host end: a file output or a socket path. Nothing is
+ * created here; only what would fail (or write through a link) is said. */
+static int check_chardev(const char *what, const struct avp_chardev_cfg *chr)
+{
+	char label[32];
+
+	if (chr->kind == AVP_CHR_FILE) {
+		snprintf(label, sizeof(label), "%s file", what);
+		return avp_check_output(label, chr->path);
+	}
+	if (chr->kind == AVP_CHR_SOCKET) {
+		snprintf(label, sizeof(label), "%s socket", what);
+		return avp_check_socket_path(label, chr->path);
+	}
+	return 0;
+}
+
 int preflight_check(const struct avp_config *cfg)
 {
 	int ret = arch_check_guest(cfg);
@@ -67,5 +86,17 @@ int preflight_check(const struct avp_config *cfg)
 		ret = tap_check_name(cfg->nets[i].tap);
 	if (!ret)
 		ret = check_sound(cfg);
+	if (!ret && cfg->sound.enabled && cfg->sound.out_path)
+		ret = avp_check_output("sound output", cfg->sound.out_path);
+	if (!ret)
+		ret = check_chardev("serial", &cfg->serial);
+	if (!ret)
+		ret = check_chardev("console", &cfg->console);
+	/* Sockets avp listens on: a stale socket is replaced, anything else
+	 * refused here rather than after KVM is open. */
+	if (!ret && cfg->vsock.cid && cfg->vsock.socket && !cfg->describe)
+		ret = avp_check_socket_path("--vsock socket", cfg->vsock.socket);
+	if (!ret && cfg->api_sock && !cfg->describe)
+		ret = avp_check_socket_path("--api-sock", cfg->api_sock);
 	return ret;
 }

@@ -85,6 +85,26 @@ for i in 1 2 3 4 5 6 7 8; do many+=(--disk "$work/none$i.img"); done
 expect_error "17 VIRTIO devices" "at most 16 VIRTIO devices" "${k[@]}" --kernel "$work/bz-ok" "${many[@]}" \
 	--rng --console stdio --gpu on --sound out=/dev/null --vsock "cid=3,socket=$work/v.sock" \
 	--input keyboard --input touch --net tap=avpmany0 --net tap=avpmany1
+# Outputs: never through a link, never onto something that is not a file,
+# FIFO or character device; checked before anything is opened.
+printf 'precious\n' >"$work/precious"
+ln -s "$work/precious" "$work/link.log"
+expect_error "serial file through a link" "serial .*symbolic link" "${k[@]}" --kernel "$work/bz-ok" \
+	--console none --serial "file:$work/link.log"
+expect_error "console file through a link" "console .*symbolic link" "${k[@]}" --kernel "$work/bz-ok" \
+	--console "file:$work/link.log"
+expect_error "sound output through a link" "sound output .*symbolic link" "${k[@]}" --kernel "$work/bz-ok" \
+	--sound "out=$work/link.log"
+check_eq "$(cat "$work/precious")" precious "the link's target is untouched"
+expect_error "console file is a directory" "console .*directory" "${k[@]}" --kernel "$work/bz-ok" \
+	--console "file:$work/dir"
+expect_error "serial socket on a regular file" "serial .*not a socket" "${k[@]}" --kernel "$work/bz-ok" \
+	--serial "socket=$work/precious"
+check_eq "$(cat "$work/precious")" precious "the file given as a socket path is untouched"
+expect_error "vsock socket on a regular file" "vsock socket .*not a socket" "${k[@]}" --kernel "$work/bz-ok" \
+	--vsock "cid=3,socket=$work/precious"
+expect_error "api socket in a missing directory" "api-sock .*directory .* does not exist" "${k[@]}" \
+	--kernel "$work/bz-ok" --api-sock "$work/nodir/api.sock"
 # --describe checks its inputs exactly as run does (and boots nothing).
 expect_error "describe: kernel is not a bzImage" "not a bzImage|not a Linux" \
 	run --kernel /etc/passwd --describe
