@@ -7,8 +7,8 @@
  * The same for docs/system.schema.json and the system-file parser: every
  * example system (examples/ * /system.json) validates, the keys agree, bad
  * systems fail the schema (test_bundle.c has the parser's refusals).
- * The validator covers the subset of JSON Schema 2020-12 the schema uses,
- * and fails on any keyword it does not know. */
+ * The validator (tests/unit/support/json_schema.c, shared with the
+ * --describe schema's test) fails on any keyword it does not know. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,13 +19,13 @@
 #include <json-c/json.h>
 #include <libgen.h>
 #include <limits.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "avp/runtime/bundle.h"
 #include "avp/runtime/system.h"
+#include "support/json_schema.h"
 
 #define SCHEMA "docs/bundle.schema.json"
 #define SYSTEM_SCHEMA "docs/system.schema.json"
@@ -34,172 +34,12 @@ static struct json_object *schema_root;	/* the one being validated against ($ref
 static struct json_object *bundle_schema;
 static struct json_object *system_schema;
 
-static int bad(char *err, size_t len, const char *path, const char *fmt, const char *what)
-{
-	snprintf(err, len, "%s: ", path[0] ? path : "(top)");
-	snprintf(err + strlen(err), len - strlen(err), fmt, what);
-	return -1;
-}
-
-static bool is_type(struct json_object *v, const char *type)
-{
-	enum json_type t = json_object_get_type(v);
-
-	if (!strcmp(type, "object"))
-		return t == json_type_object;
-	if (!strcmp(type, "array"))
-		return t == json_type_array;
-	if (!strcmp(type, "string"))
-		return t == json_type_string;
-	if (!strcmp(type, "integer"))
-		return t == json_type_int;
-	if (!strcmp(type, "number"))
-		return t == json_type_int || t == json_type_double;
-	if (!strcmp(type, "boolean"))
-		return t == json_type_boolean;
-	if (!strcmp(type, "null"))
-		return t == json_type_null;
-	fail_msg("schema uses unknown type %s", type);
-	return false;
-}
-
-static int validate(struct json_object *s, struct json_object *v, const char *path, char *err,
-		    size_t len);
-
-static int validate_object(struct json_object *s, struct json_object *v, const char *path,
-			   char *err, size_t len)
-{
-	struct json_object *props = json_object_object_get(s, "properties");
-	struct json_object *req = json_object_object_get(s, "required");
-	struct json_object *addl = json_object_object_get(s, "additionalProperties");
-
-	if (!json_object_is_type(v, json_type_object))
-		return 0;
-	for (size_t i = 0; req && i < json_object_array_length(req); i++) {
-		const char *k = json_object_get_string(json_object_array_get_idx(req, i));
-
-		if (!json_object_object_get_ex(v, k, NULL))
-			return bad(err, len, path, "missing required key %s", k);
-	}
-	json_object_object_foreach(v, key, val) {
-		struct json_object *ps = props ? json_object_object_get(props, key) : NULL;
-		char sub[256];
-
-		snprintf(sub, sizeof(sub), "%s%s%s", path, path[0] ? "." : "", key);
-		if (ps) {
-			if (validate(ps, val, sub, err, len))
-				return -1;
-		} else if (addl && !json_object_get_boolean(addl)) {
-			return bad(err, len, path, "key %s not allowed", key);
-		}
-	}
-	return 0;
-}
-
-static int validate(struct json_object *s, struct json_object *v, const char *path, char *err,
+/* The schema being validated against, its "$defs" resolving $ref. */
+static int validate(struct json_object *schema, struct json_object *v, const char *path, char *err,
 		    size_t len)
 {
-	struct json_object *k;
-
-	json_object_object_foreach(s, kw, arg) {
-		static const char *const known[] = {
-			"$schema", "$id", "title", "$comment", "$defs", "description", "$ref", "type",
-			"enum", "const", "properties", "required", "additionalProperties", "items",
-			"minimum", "maximum", "minLength", "maxLength", "pattern", "oneOf", "minItems",
-			"maxItems", NULL,
-		};
-		bool ok = false;
-
-		(void)arg;
-		for (size_t i = 0; known[i]; i++)
-			ok |= strcmp(known[i], kw) == 0;
-		if (!ok)
-			fail_msg("the schema uses keyword %s, which this validator does not know", kw);
-	}
-	if ((k = json_object_object_get(s, "$ref"))) {
-		const char *ref = json_object_get_string(k);
-		struct json_object *defs = json_object_object_get(schema_root, "$defs");
-		struct json_object *target;
-
-		assert_true(strncmp(ref, "#/$defs/", 8) == 0);
-		target = json_object_object_get(defs, ref + 8);
-		assert_non_null(target);
-		if (validate(target, v, path, err, len))
-			return -1;
-	}
-	if ((k = json_object_object_get(s, "type")) && !is_type(v, json_object_get_string(k)))
-		return bad(err, len, path, "not of type %s", json_object_get_string(k));
-	if ((k = json_object_object_get(s, "const")) && !json_object_equal(k, v))
-		return bad(err, len, path, "not %s", json_object_to_json_string(k));
-	if ((k = json_object_object_get(s, "enum"))) {
-		bool found = false;
-
-		for (size_t i = 0; i < json_object_array_length(k); i++)
-			found |= json_object_equal(json_object_array_get_idx(k, i), v);
-		if (!found)
-			return bad(err, len, path, "not one of %s", json_object_to_json_string(k));
-	}
-	if (json_object_is_type(v, json_type_int)) {
-		if ((k = json_object_object_get(s, "minimum")) &&
-		    json_object_get_int64(v) < json_object_get_int64(k))
-			return bad(err, len, path, "below the minimum %s", json_object_to_json_string(k));
-		if ((k = json_object_object_get(s, "maximum")) &&
-		    json_object_get_int64(v) > json_object_get_int64(k))
-			return bad(err, len, path, "above the maximum %s", json_object_to_json_string(k));
-	}
-	if (json_object_is_type(v, json_type_string)) {
-		int n = json_object_get_string_len(v);
-
-		if ((k = json_object_object_get(s, "minLength")) && n < json_object_get_int(k))
-			return bad(err, len, path, "shorter than %s", json_object_to_json_string(k));
-		if ((k = json_object_object_get(s, "maxLength")) && n > json_object_get_int(k))
-			return bad(err, len, path, "longer than %s", json_object_to_json_string(k));
-		if ((k = json_object_object_get(s, "pattern"))) {
-			regex_t re;
-			int m;
-
-			assert_int_equal(regcomp(&re, json_object_get_string(k), REG_EXTENDED | REG_NOSUB), 0);
-			m = regexec(&re, json_object_get_string(v), 0, NULL, 0);
-			regfree(&re);
-			if (m)
-				return bad(err, len, path, "does not match %s", json_object_get_string(k));
-		}
-	}
-	if (json_object_is_type(v, json_type_array)) {
-		int n = (int)json_object_array_length(v);
-
-		if ((k = json_object_object_get(s, "minItems")) && n < json_object_get_int(k))
-			return bad(err, len, path, "fewer items than %s", json_object_to_json_string(k));
-		if ((k = json_object_object_get(s, "maxItems")) && n > json_object_get_int(k))
-			return bad(err, len, path, "more items than %s", json_object_to_json_string(k));
-	}
-	if ((k = json_object_object_get(s, "items")) && json_object_is_type(v, json_type_array))
-		for (size_t i = 0; i < json_object_array_length(v); i++) {
-			char sub[256];
-
-			snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-			if (validate(k, json_object_array_get_idx(v, i), sub, err, len))
-				return -1;
-		}
-	if (validate_object(s, v, path, err, len))
-		return -1;
-	if ((k = json_object_object_get(s, "oneOf"))) {
-		int matches = 0;
-		char first[512] = "", scratch[512];
-
-		for (size_t i = 0; i < json_object_array_length(k); i++) {
-			if (validate(json_object_array_get_idx(k, i), v, path, scratch, sizeof(scratch)) == 0)
-				matches++;
-			else if (!first[0] || strstr(scratch, "not \"") == NULL)
-				snprintf(first, sizeof(first), "%s", scratch);
-		}
-		if (matches != 1) {
-			snprintf(err, len, "%s: matches %d of oneOf (%s)", path[0] ? path : "(top)",
-				 matches, first);
-			return -1;
-		}
-	}
-	return 0;
+	(void)path;
+	return json_schema_validate(schema, v, err, len);
 }
 
 static int setup(void **state)
