@@ -126,12 +126,38 @@ int jc_parse_text(const char *text, size_t len, const char *name, struct json_ob
 	return 0;
 }
 
-int jc_read_file(const char *file, const char *name, char **text, size_t *len, struct jc_err *e)
+int jc_read_fd(int fd, size_t max, char **text, size_t *len)
 {
-	int fd = open(file, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	size_t got = 0;
 	char *buf;
+
+	*text = NULL;
+	*len = 0;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (size_t)st.st_size > max)
+		return -EFBIG;
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		return -ENOMEM;
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break; /* shrank since fstat: what was there */
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	*text = buf;
+	*len = got;
+	return 0;
+}
+
+int jc_read_file(const char *file, const char *name, char **text, size_t *len, struct jc_err *e)
+{
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	int ret;
 
 	*text = NULL;
 	*len = 0;
@@ -141,29 +167,11 @@ int jc_read_file(const char *file, const char *name, char **text, size_t *len, s
 		jc_fail(e, "", "%s: cannot open: %s", name, strerror(err));
 		return -err;
 	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > JC_MAX_FILE) {
-		close(fd);
-		return jc_fail(e, "", "%s: not a regular file of at most 1 MiB", name);
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
+	ret = jc_read_fd(fd, JC_MAX_FILE, text, len);
 	close(fd);
-	buf[got] = '\0';
-	*text = buf;
-	*len = got;
-	return 0;
+	if (ret == -EFBIG)
+		return jc_fail(e, "", "%s: not a regular file of at most 1 MiB", name);
+	return ret;
 }
 
 int jc_parse_file(const char *file, const char *name, struct json_object **out, struct jc_err *e)

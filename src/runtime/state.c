@@ -559,7 +559,6 @@ int rt_state_read(const char *root, const char *id, struct rt_state *st)
 	char path[PATH_MAX], *text;
 	struct json_object *o;
 	struct jc_err e = { "" };
-	struct stat sb;
 	size_t got = 0;
 	int fd, ret;
 
@@ -568,26 +567,10 @@ int rt_state_read(const char *root, const char *id, struct rt_state *st)
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? -ENOENT : errno == ELOOP ? -EPERM : -errno;
-	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode) || sb.st_size > RT_STATE_MAX) {
-		close(fd);
-		return -EIO;
-	}
-	text = malloc((size_t)sb.st_size + 1);
-	if (!text) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (got < (size_t)sb.st_size) {
-		ssize_t n = read(fd, text + got, (size_t)sb.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
+	ret = jc_read_fd(fd, RT_STATE_MAX, &text, &got);
 	close(fd);
-	text[got] = '\0';
+	if (ret)
+		return ret == -EFBIG ? -EIO : ret;
 	ret = jc_parse_text(text, got, "state.json", &o, &e);
 	free(text);
 	if (ret)

@@ -36,6 +36,9 @@ int jc_parse_text(const char *text, size_t len, const char *name, struct json_ob
 /* Reads a whole regular file of at most 1 MiB into a malloc'd,
  * NUL-terminated *text; name is used in messages. */
 int jc_read_file(const char *file, const char *name, char **text, size_t *len, struct jc_err *e);
+/* The whole of the regular file open on fd, NUL-terminated, if it is at
+ * most max bytes: 0, -EFBIG (not a regular file, or larger), -ENOMEM. */
+int jc_read_fd(int fd, size_t max, char **text, size_t *len);
 /* Reads and parses a whole file (at most 1 MiB); name is used in messages. */
 int jc_parse_file(const char *file, const char *name, struct json_object **out, struct jc_err *e);
 
