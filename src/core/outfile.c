@@ -75,16 +75,28 @@ static int check_parent(const char *what, const char *path)
 	return -ENOENT;
 }
 
+/* lstat of a path avp is to create or write: 1 when nothing is there yet
+ * (and its directory exists), 0 with *st filled, or -errno after one error. */
+static int look(const char *what, const char *path, struct stat *st)
+{
+	if (lstat(path, st) == 0)
+		return 0;
+	if (errno == ENOENT) {
+		int ret = check_parent(what, path);
+
+		return ret ? ret : 1;
+	}
+	avp_err("%s %s: %s", what, path, strerror(errno));
+	return -errno;
+}
+
 int avp_check_output(const char *what, const char *path)
 {
 	struct stat st;
+	int ret = look(what, path, &st);
 
-	if (lstat(path, &st) < 0) {
-		if (errno == ENOENT)
-			return check_parent(what, path);
-		avp_err("%s %s: %s", what, path, strerror(errno));
-		return -errno;
-	}
+	if (ret)
+		return ret > 0 ? 0 : ret;
 	if (S_ISLNK(st.st_mode)) {
 		avp_err("%s %s: is a symbolic link: avp does not write through links, give the file's own path",
 			what, path);
@@ -104,13 +116,10 @@ int avp_check_output(const char *what, const char *path)
 int avp_check_socket_path(const char *what, const char *path)
 {
 	struct stat st;
+	int ret = look(what, path, &st);
 
-	if (lstat(path, &st) < 0) {
-		if (errno == ENOENT)
-			return check_parent(what, path);
-		avp_err("%s %s: %s", what, path, strerror(errno));
-		return -errno;
-	}
+	if (ret)
+		return ret > 0 ? 0 : ret;
 	if (!S_ISSOCK(st.st_mode)) {
 		avp_err("%s %s: exists and is not a socket: choose another path", what, path);
 		return -EEXIST;
