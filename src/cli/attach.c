@@ -62,25 +62,11 @@ static int tty_make_raw(void)
 	return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
+/* All of p to fd: a socket without SIGPIPE, anything else with write. */
+static int put_all(int fd, const char *p, size_t n, bool sock)
 {
 	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int send_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		ssize_t w = sock ? send(fd, p, n, MSG_NOSIGNAL) : write(fd, p, n);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -115,7 +101,7 @@ int cli_attach_relay(int sock, int in_fd, int out_fd)
 				continue;
 			if (n <= 0)
 				return CLI_ATTACH_CLOSED;
-			if (write_all(out_fd, buf, (size_t)n))
+			if (put_all(out_fd, buf, (size_t)n, false))
 				return -EIO;
 		}
 		if (!pfd[1].revents)
@@ -138,7 +124,7 @@ int cli_attach_relay(int sock, int in_fd, int out_fd)
 			if (escape) {
 				escape = false;
 				if (c == 'q' || c == 'Q' || c == '.')
-					return send_all(sock, keys, k) ? -EIO : CLI_ATTACH_DETACHED;
+					return put_all(sock, keys, k, true) ? -EIO : CLI_ATTACH_DETACHED;
 				/* Ctrl-] Ctrl-] is one Ctrl-]; anything else goes
 				 * with the Ctrl-] before it. */
 				if (c != ESCAPE_KEY)
@@ -150,7 +136,7 @@ int cli_attach_relay(int sock, int in_fd, int out_fd)
 				keys[k++] = c;
 			}
 		}
-		if (k && send_all(sock, keys, k))
+		if (k && put_all(sock, keys, k, true))
 			return CLI_ATTACH_CLOSED;
 	}
 }

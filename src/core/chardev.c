@@ -311,6 +311,20 @@ static int out_ready(struct chardev *chr)
 	return chr->ring ? 0 : -ENOMEM;
 }
 
+/* The end of every open: the output made ready, or the chardev closed
+ * again on any failure so far. */
+static int open_done(struct chardev *chr, int ret, struct chardev **out)
+{
+	if (!ret)
+		ret = out_ready(chr);
+	if (ret) {
+		chardev_close(chr);
+		return ret;
+	}
+	*out = chr;
+	return 0;
+}
+
 int chardev_open(struct chardev **out, const struct avp_chardev_cfg *cfg, bool want_input)
 {
 	return chardev_open_named(out, cfg, want_input, NULL, NULL);
@@ -366,14 +380,7 @@ int chardev_open_named(struct chardev **out, const struct avp_chardev_cfg *cfg, 
 	default:
 		ret = -EINVAL;
 	}
-	if (!ret)
-		ret = out_ready(chr);
-	if (ret) {
-		chardev_close(chr);
-		return ret;
-	}
-	*out = chr;
-	return 0;
+	return open_done(chr, ret, out);
 }
 
 static int set_nonblock(int fd)
@@ -410,14 +417,7 @@ int chardev_open_fds(struct chardev **out, int out_fd, int in_fd)
 	ret = set_nonblock(out_fd);
 	if (!ret)
 		ret = set_nonblock(in_fd);
-	if (!ret)
-		ret = out_ready(chr);
-	if (ret) {
-		chardev_close(chr);
-		return ret;
-	}
-	*out = chr;
-	return 0;
+	return open_done(chr, ret, out);
 fail:
 	if (out_fd >= 0)
 		close(out_fd);

@@ -83,6 +83,24 @@ static bool is_known_avp_socket(const struct vsock *v, int fd)
 	return false;
 }
 
+/* A stream the guest asked for (its REQUEST h) on host fd, to host_port;
+ * NULL (fd closed) when no connection can be had. */
+static struct vconn *conn_for_request(struct vsock *v, int fd, enum conn_state state,
+				      const struct virtio_vsock_hdr *h, uint32_t host_port)
+{
+	struct vconn *c = vconn_new(v, fd, state);
+
+	if (!c) {
+		close(fd);
+		return NULL;
+	}
+	c->host_port = host_port;
+	c->guest_port = le32toh(h->src_port);
+	c->peer_buf_alloc = le32toh(h->buf_alloc);
+	c->peer_fwd_cnt = le32toh(h->fwd_cnt);
+	return c;
+}
+
 /* A guest connecting to the host (CID 2, port P): PATH_P. */
 void vsock_connect_host(struct vsock *v, const struct virtio_vsock_hdr *h)
 {
@@ -116,15 +134,9 @@ void vsock_connect_host(struct vsock *v, const struct virtio_vsock_hdr *h)
 		}
 		goto refuse;
 	}
-	c = vconn_new(v, fd, CONN_ESTABLISHED);
-	if (!c) {
-		close(fd);
+	c = conn_for_request(v, fd, CONN_ESTABLISHED, h, host_port);
+	if (!c)
 		goto refuse;
-	}
-	c->host_port = host_port;
-	c->guest_port = guest_port;
-	c->peer_buf_alloc = le32toh(h->buf_alloc);
-	c->peer_fwd_cnt = le32toh(h->fwd_cnt);
 	c->pending = P_RESPONSE;
 	vconn_queue(v, c);
 	vconn_update_watch(v, c);
@@ -167,16 +179,10 @@ void vsock_connect_peer(struct vsock *v, const struct virtio_vsock_hdr *h, const
 		close(fd);
 		goto refuse;
 	}
-	c = vconn_new(v, fd, CONN_ROUTING);
-	if (!c) {
-		close(fd);
+	c = conn_for_request(v, fd, CONN_ROUTING, h, port);
+	if (!c)
 		goto refuse;
-	}
 	c->peer_cid = peer_cid;
-	c->host_port = port;
-	c->guest_port = guest_port;
-	c->peer_buf_alloc = le32toh(h->buf_alloc);
-	c->peer_fwd_cnt = le32toh(h->fwd_cnt);
 	c->deadline_ms = vsock_now_ms() + VSOCK_HANDSHAKE_MS;
 	vconn_update_watch(v, c);
 	vsock_timer_arm(v, true);
