@@ -20,6 +20,7 @@
 
 #include "avp/audio/wav.h"
 #include "avp/le.h"
+#include "avp/fdio.h"
 #include "avp/log.h"
 #include "avp/outfile.h"
 
@@ -77,26 +78,6 @@ static bool sink_format_ok(const struct audio_format *f)
 		f->sample == AUDIO_FMT_S32 || f->sample == AUDIO_FMT_F32) &&
 	       f->channels >= 1 && f->channels <= WAV_MAX_CHANNELS && f->rate >= WAV_MIN_RATE &&
 	       f->rate <= WAV_MAX_RATE;
-}
-
-static int pwrite_all(int fd, const void *buf, size_t len, off_t off)
-{
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
 }
 
 /* Reads up to len bytes at off; returns bytes read (short only at end of
@@ -231,7 +212,7 @@ int wav_writer_writev(struct wav_writer *w, const struct iovec *iov, unsigned in
 		return -EFBIG;
 	off = (off_t)(w->data_offset + w->data_bytes);
 	for (unsigned int i = 0; i < n; i++) {
-		int ret = pwrite_all(w->fd, iov[i].iov_base, iov[i].iov_len, off);
+		int ret = avp_pwrite_all(w->fd, iov[i].iov_base, iov[i].iov_len, off);
 
 		/* data_bytes has not moved: the next write overwrites the
 		 * partial one, so the file never counts half a message. */
@@ -258,7 +239,7 @@ int wav_writer_finish(struct wav_writer *w)
 	} else {
 		len = build_header(w, h);
 	}
-	return pwrite_all(w->fd, h, len, 0);
+	return avp_pwrite_all(w->fd, h, len, 0);
 }
 
 uint64_t wav_writer_data_bytes(const struct wav_writer *w)

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "avp/fdio.h"
 #include "avp/runtime/console_log.h"
 #include "avp/runtime/statedir.h"
 
@@ -54,21 +55,6 @@ static int rotate(struct rt_console_log *l)
 	return ret;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int rt_console_log_write(struct rt_console_log *l, const void *buf, size_t len)
 {
 	const char *p = buf;
@@ -95,7 +81,7 @@ int rt_console_log_write(struct rt_console_log *l, const void *buf, size_t len)
 				chunk = (size_t)room; /* one line longer than max */
 			}
 		}
-		ret = write_all(l->fd, p, chunk);
+		ret = avp_write_all(l->fd, p, chunk);
 		if (ret)
 			return ret;
 		l->size += chunk;

@@ -17,6 +17,7 @@
 #include "arch/x86/x86.h"
 #include "avp/arch.h"
 #include "avp/config.h"
+#include "avp/fdio.h"
 #include "avp/log.h"
 #include "avp/vm.h"
 
@@ -49,27 +50,6 @@ _Static_assert(offsetof(struct setup_header, kernel_info_offset) == 0x268 - 0x1f
  * uses the heap, and the 64-bit entry skips it, but the field is
  * obligatory. */
 #define HEAP_END_PTR (0xe000 - 0x200)
-
-static int read_full(int fd, void *buf, size_t len, off_t off)
-{
-	uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = pread(fd, p, len, off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO; /* the file shrank since fstat */
-		p += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
-}
 
 /* Opens a regular file for reading and returns its size. O_NONBLOCK so that
  * a FIFO given by mistake is refused instead of hanging the open. */
@@ -146,7 +126,7 @@ static int plan_kernel(const struct avp_config *cfg, uint64_t low_gpa, uint64_t 
 		return p->kernel_fd;
 	probe = size < BZIMAGE_PROBE_SIZE ? (size_t)size : BZIMAGE_PROBE_SIZE;
 	memset(p->hdr, 0, BZIMAGE_PROBE_SIZE);
-	err = read_full(p->kernel_fd, p->hdr, probe, 0);
+	err = avp_pread_all(p->kernel_fd, p->hdr, probe, 0);
 	if (err) {
 		avp_err("kernel %s: read failed: %s", path, strerror(-err));
 		return err;
@@ -292,7 +272,7 @@ static int load_planned(struct vm *vm, const struct boot_plan *p)
 			(unsigned long long)p->bi.kernel_size);
 		return -ENOMEM;
 	}
-	err = read_full(p->kernel_fd, dst, (size_t)p->bi.kernel_size, (off_t)p->bi.setup_size);
+	err = avp_pread_all(p->kernel_fd, dst, (size_t)p->bi.kernel_size, (off_t)p->bi.setup_size);
 	if (err) {
 		avp_err("kernel %s: read failed: %s", cfg->kernel, strerror(-err));
 		return err;
@@ -310,7 +290,7 @@ static int load_planned(struct vm *vm, const struct boot_plan *p)
 			(unsigned long long)p->initrd_gpa, (unsigned long long)p->initrd_len);
 		return -ENOMEM;
 	}
-	err = read_full(p->initrd_fd, dst, (size_t)p->initrd_len, 0);
+	err = avp_pread_all(p->initrd_fd, dst, (size_t)p->initrd_len, 0);
 	if (err)
 		avp_err("initrd %s: read failed: %s", cfg->initrd, strerror(-err));
 	return err;
