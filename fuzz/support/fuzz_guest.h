@@ -45,8 +45,9 @@ uint64_t fz_u64(struct fz *z);
 size_t fz_bytes(struct fz *z, void *dst, size_t max);
 
 /* A directory for the process's scratch files (sockets, WAV files,
- * bundles): $TMPDIR/avp-fuzz-NAME.XXXXXX, or under /tmp when $TMPDIR is
- * unset or too long for socket paths in it. Exits on failure: a target
+ * bundles): $TMPDIR/avp-fuzz-NAME.XXXXXX, or under /dev/shm (else /tmp)
+ * when $TMPDIR is unset or too long for socket paths in it. Exits on
+ * failure: a target
  * cannot run without it. */
 void fuzz_tmpdir(char *dir, size_t len, const char *name);
 

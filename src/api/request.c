@@ -31,6 +31,36 @@ static bool only_space(const char *p, size_t n)
 	return true;
 }
 
+/* The one piece of a client's text that reaches a message: a field name.
+ * The message goes into a one-line reply and the log, so every byte but
+ * printable ASCII (and the quote and backslash that would confuse a reader)
+ * becomes \xNN, and a long name is cut with "...". */
+static void quote_name(const char *key, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+
+	for (const unsigned char *k = (const unsigned char *)key; *k; k++) {
+		bool plain = *k >= 0x20 && *k < 0x7f && *k != '"' && *k != '\\';
+		size_t need = plain ? 1 : 4;
+
+		/* Room for this byte, or for "..." and the NUL. */
+		if (n + need + 4 > outlen) {
+			memcpy(out + n, "...", 4);
+			return;
+		}
+		if (plain) {
+			out[n++] = (char)*k;
+		} else {
+			out[n++] = '\\';
+			out[n++] = 'x';
+			out[n++] = hex[*k >> 4];
+			out[n++] = hex[*k & 15];
+		}
+	}
+	out[n] = 0;
+}
+
 /* Checks the top-level object and moves its fields into req. */
 static int take_fields(struct json_object *obj, struct api_request *req, char *err, size_t errlen)
 {
@@ -57,9 +87,9 @@ static int take_fields(struct json_object *obj, struct api_request *req, char *e
 		} else {
 			/* A typo ("arg", "command") would otherwise be silently
 			 * ignored; say so instead. */
-			char name[40];
+			char name[48];
 
-			snprintf(name, sizeof(name), "%s", key);
+			quote_name(key, name, sizeof(name));
 			return reject(err, errlen, -EINVAL,
 				      "unknown field \"%s\" (a request has cmd, args and id)", name);
 		}

@@ -118,6 +118,47 @@ static void test_wrong_types(void **state)
 	}
 }
 
+/* An error message goes into a one-line reply and the server's log, so a
+ * field name from the client must not bring its newlines, control bytes
+ * or arbitrary length along (fuzz_api_request found "\u000a" in a key:
+ * fuzz/corpus/api_request/regress-invariant-1). */
+static void expect_one_line(const char *line, const char *reason_part)
+{
+	struct api_request req;
+	char err[160];
+
+	memset(err, 0x55, sizeof(err));
+	assert_int_equal(api_request_parse(line, strlen(line), &req, err, sizeof(err)), -EINVAL);
+	assert_non_null(memchr(err, 0, sizeof(err)));
+	if (!err[0] || strchr(err, '\n') || strchr(err, '\r'))
+		fail_msg("'%s': reason '%s' is empty or not one line", line, err);
+	for (const char *c = err; *c; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+			fail_msg("'%s': reason holds byte 0x%02x", line, (unsigned char)*c);
+	if (!strstr(err, reason_part))
+		fail_msg("'%s': reason '%s' lacks '%s'", line, err, reason_part);
+	assert_null(req.args);
+	assert_null(req.id);
+}
+
+static void test_messages_one_line(void **state)
+{
+	static const char finding[] = "{\"\\u000args\":{}}";
+	static const char raw[] = "{\"a\\tb\xc3\xa9\x7f\":1}";
+	char longkey[200];
+
+	(void)state;
+	expect_one_line(finding, "unknown field \"\\x0args\"");
+	expect_one_line("{\"x\\r\\ny\":1}", "unknown field \"x\\x0d\\x0ay\"");
+	expect_one_line(raw, "unknown field \"a\\x09b\\xc3\\xa9\\x7f\"");
+	expect_one_line("{\"q\\\"\\\\\":1}", "unknown field \"q\\x22\\x5c\"");
+	/* json-c cuts a key at an escaped NUL: still a message that says so */
+	expect_one_line("{\"\\u0000x\":1}", "unknown field \"\"");
+	/* a long name is cut, and the message says it was */
+	snprintf(longkey, sizeof(longkey), "{\"%0150d\":1}", 0);
+	expect_one_line(longkey, "...\" (a request");
+}
+
 static void test_sizes_and_nul(void **state)
 {
 	struct api_request req;
@@ -195,6 +236,7 @@ int main(void)
 		cmocka_unit_test(test_good_requests),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_wrong_types),
+		cmocka_unit_test(test_messages_one_line),
 		cmocka_unit_test(test_sizes_and_nul),
 		cmocka_unit_test(test_replies),
 	};
