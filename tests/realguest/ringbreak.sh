@@ -57,7 +57,7 @@ wait_for() {
 	return 1
 }
 # avp itself is timeout's child.
-avp_pid() { cat "/proc/$tpid/task/$tpid/children" 2>/dev/null | awk '{print $1}'; }
+avp_pid() { awk '{print $1}' "/proc/$tpid/task/$tpid/children" 2>/dev/null; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
 # status_field EXPR: EXPR on the status reply d ("" when there is none)
 status_field() {
