@@ -72,8 +72,6 @@ struct vnet {
 	struct dev_resched resched;
 	bool tap_dead; /* read side failed for good: never watch it again */
 	bool tx_err_logged;
-	bool tx_hdr_logged;
-	bool rx_err_logged;
 	bool offload_logged;
 	uint64_t tx_bad_hdr; /* frames dropped for their header */
 	const struct virtio_net_backend_ops *backend;
@@ -214,10 +212,8 @@ static void tx_one(struct vnet *n)
 		bad = tx_hdr_check(&n->dev, &n->tx_hdr, frame_len);
 		if (bad) {
 			n->tx_bad_hdr++;
-			if (!n->tx_hdr_logged)
-				avp_warn("virtio-net %s: bad transmit header (%s), frame dropped; "
-					 "further ones are dropped silently", n->name, bad);
-			n->tx_hdr_logged = true;
+			avp_guest_warn(n, "virtio-net %s: bad transmit header (%s), frame dropped",
+				       n->name, bad);
 			return;
 		}
 		hdr = &n->tx_hdr;
@@ -358,11 +354,9 @@ static int rx_place(struct vnet *n)
 			/* Without merging the frame must fit one chain
 			 * (5.1.6.3.1 asks the driver for big enough buffers).
 			 * Drop the frame; keep the chain for the next one. */
-			if (!n->rx_err_logged)
-				avp_warn("virtio-net %s: %zu-byte frame does not fit the guest's "
-					 "%zu-byte receive buffer, dropped",
-					 n->name, n->rx_len, n->rx_first.in_bytes);
-			n->rx_err_logged = true;
+			avp_guest_warn(n, "virtio-net %s: %zu-byte frame does not fit the guest's "
+				       "%zu-byte receive buffer, dropped",
+				       n->name, n->rx_len, n->rx_first.in_bytes);
 			rx_forget(n);
 			return 1;
 		}

@@ -91,7 +91,6 @@ struct vsnd {
 	struct snd_stream streams[VIRTIO_SND_NUM_STREAMS];
 	struct wav_writer *sink;   /* NULL: output is dropped */
 	struct wav_source *source; /* NULL: input is silence */
-	bool sink_format_warned;
 	bool sink_err_warned;
 	struct dev_resched resched;
 	struct virtq_chain chain;
@@ -542,12 +541,10 @@ static uint32_t pcm_set_params(struct vsnd *s, const uint8_t *req, size_t req_le
 	st->bytes_per_sec = (uint64_t)fmt.rate * frame;
 	st->state = SND_ST_PARAMS;
 	if (st->direction == VIRTIO_SND_D_OUTPUT && s->sink &&
-	    wav_writer_set_format(s->sink, &fmt) && !s->sink_format_warned) {
-		avp_warn("virtio-sound: the output WAV already holds another format; playback "
-			 "at %u Hz, %u channel(s) is not recorded",
-			 fmt.rate, fmt.channels);
-		s->sink_format_warned = true;
-	}
+	    wav_writer_set_format(s->sink, &fmt))
+		avp_guest_warn(s, "virtio-sound: the output WAV already holds another format; "
+			       "playback at %u Hz, %u channel(s) is not recorded",
+			       fmt.rate, fmt.channels);
 	return VIRTIO_SND_S_OK;
 }
 

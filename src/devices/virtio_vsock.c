@@ -31,26 +31,19 @@ static struct vsock *vs_of(struct virtio_dev *dev)
 	return dev->priv;
 }
 
+/* Guest-triggered: rate-limited and counted in status (avp_guest_warn). */
 static void warn_bad_packet(struct vsock *v, const char *why)
 {
-	if (v->warned_bad_packet)
-		return;
-	v->warned_bad_packet = true;
-	avp_warn("virtio-vsock: dropping a malformed packet from the guest (%s); "
-		 "further ones are dropped silently",
-		 why);
+	avp_guest_warn(v, "virtio-vsock: dropping a malformed packet from the guest (%s)", why);
 }
 
 /* A CID that is neither the host nor linked: RST, so the guest's connect
  * fails at once (AVP-VSOCK-2: only what the configuration allows). */
 static void refuse_unlinked(struct vsock *v, const struct virtio_vsock_hdr *h)
 {
-	if (!v->warned_unlinked_guest) {
-		v->warned_unlinked_guest = true;
-		avp_warn("virtio-vsock: refused the guest's connection to CID %llu: not linked to "
-			 "this VM (no --vsock-peer for it); further ones are refused silently",
-			 (unsigned long long)le64toh(h->dst_cid));
-	}
+	avp_guest_warn(v, "virtio-vsock: refused the guest's connection to CID %llu: not linked "
+		       "to this VM (no --vsock-peer for it)",
+		       (unsigned long long)le64toh(h->dst_cid));
 	vsock_rst_push(v, le64toh(h->dst_cid), le32toh(h->dst_port), le32toh(h->src_port));
 }
 

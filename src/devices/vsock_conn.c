@@ -245,12 +245,9 @@ bool vsock_share_full(struct vsock *v, uint64_t peer_cid)
 		used += v->conns[i]->state != CONN_HANDSHAKE && v->conns[i]->peer_cid == peer_cid;
 	if (used < cap)
 		return false;
-	if (!v->warned_share_full) {
-		v->warned_share_full = true;
-		avp_warn("virtio-vsock: refused a stream with CID %llu: its %u streams are in use "
-			 "(docs/limits.md); further ones are refused silently",
-			 (unsigned long long)peer_cid, cap);
-	}
+	avp_guest_warn(v, "virtio-vsock: refused a stream with CID %llu: its %u streams are in use "
+		       "(docs/limits.md)",
+		       (unsigned long long)peer_cid, cap);
 	return true;
 }
 

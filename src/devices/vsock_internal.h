@@ -110,11 +110,6 @@ struct vsock {
 	struct virtq_chain rx_chain;
 	bool rx_have; /* rx_chain is ours, not completed yet */
 	struct iovec iov[VIRTQ_MAX_CHAIN];
-	bool warned_bad_packet;
-	bool warned_unlinked_guest; /* the guest called a CID not linked */
-	bool warned_unlinked_host;  /* a host client claimed such a CID */
-	bool warned_share_full;	    /* a stream past its share was refused */
-	bool warned_avp_socket;	    /* PATH_P was an avp VM's own socket */
 };
 
 /* ---- streams (vsock_conn.c) ---- */

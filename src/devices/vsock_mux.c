@@ -125,13 +125,9 @@ void vsock_connect_host(struct vsock *v, const struct virtio_vsock_hdr *h)
 	}
 	if (is_known_avp_socket(v, fd)) {
 		close(fd);
-		if (!v->warned_avp_socket) {
-			v->warned_avp_socket = true;
-			avp_warn("virtio-vsock: refused the guest's connection to host port %u: %s is "
-				 "this VM's or a linked VM's vsock socket; further ones are refused "
-				 "silently",
-				 host_port, addr.sun_path);
-		}
+		avp_guest_warn(v, "virtio-vsock: refused the guest's connection to host port %u: %s "
+			       "is this VM's or a linked VM's vsock socket",
+			       host_port, addr.sun_path);
 		goto refuse;
 	}
 	c = conn_for_request(v, fd, CONN_ESTABLISHED, h, host_port);
@@ -281,12 +277,9 @@ static void handshake_read(struct vsock *v, struct vconn *c)
 		return;
 	}
 	if (from && !vsock_route_lookup(&v->routes, from)) {
-		if (!v->warned_unlinked_host) {
-			v->warned_unlinked_host = true;
-			avp_warn("virtio-vsock: refused a stream from CID %u: not linked to this VM "
-				 "(no --vsock-peer for it); further ones are refused silently",
-				 from);
-		}
+		avp_guest_warn(v, "virtio-vsock: refused a stream from CID %u: not linked to this VM "
+			       "(no --vsock-peer for it)",
+			       from);
 		vconn_free(v, c);
 		return;
 	}

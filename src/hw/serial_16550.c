@@ -113,7 +113,6 @@ struct serial16550 {
 	bool writer_started;
 	bool tx_pending;  /* output waits in the chardev: the writer flushes */
 	bool tx_busy;	  /* the guest saw THRE clear: raise it when it sets */
-	bool tx_dropped;  /* said once: the guest ignored a busy transmitter */
 	bool stop;
 	int wake_efd;
 };
@@ -344,12 +343,10 @@ static bool reg_write(struct serial16550 *s, unsigned int reg, uint8_t v)
 			break;
 		}
 		output = true;
-		if (s->chr && chardev_write(s->chr, &v, 1) == 0 && !s->tx_dropped) {
+		if (s->chr && chardev_write(s->chr, &v, 1) == 0)
 			/* Real hardware overwrites THR too. */
-			avp_warn("serial: the guest wrote to a busy transmitter: output is "
-				 "dropped while the host does not read it");
-			s->tx_dropped = true;
-		}
+			avp_guest_warn(s, "serial: the guest wrote to a busy transmitter: output is "
+				       "dropped while the host does not read it");
 		tx_note_pending(s);
 		if (tx_ready(s))
 			s->thre_pending = true;
