@@ -12,29 +12,12 @@
 #include <string.h>
 
 #include "arch/x86/bzimage.h"
+#include "avp/le.h"
 #include "avp/log.h"
 
 #define SETUP_SECTS 4
 #define PM_SIZE (64 * 1024)
 #define IMAGE_SIZE ((SETUP_SECTS + 1) * 512 + PM_SIZE)
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
 
 /* A minimal protocol-2.15 x86-64 bzImage header, as the kernel's
  * arch/x86/boot/header.S lays it out. */
@@ -42,22 +25,22 @@ static void make_image(uint8_t *img, size_t len)
 {
 	memset(img, 0, len);
 	img[0x1f1] = SETUP_SECTS;
-	put32(img + 0x1f4, PM_SIZE / 16);	/* syssize */
-	put16(img + 0x1fe, 0xaa55);		/* boot_flag */
+	put_le32(img + 0x1f4, PM_SIZE / 16);	/* syssize */
+	put_le16(img + 0x1fe, 0xaa55);		/* boot_flag */
 	img[0x200] = 0xeb;			/* jmp short ... */
 	img[0x201] = 0x6a;			/* ... over the header to 0x26c */
 	memcpy(img + 0x202, "HdrS", 4);
-	put16(img + 0x206, 0x020f);		/* version 2.15 */
+	put_le16(img + 0x206, 0x020f);		/* version 2.15 */
 	img[0x211] = 0x01;			/* loadflags: LOADED_HIGH */
-	put32(img + 0x22c, 0x7fffffff);		/* initrd_addr_max */
-	put32(img + 0x230, 0x200000);		/* kernel_alignment */
+	put_le32(img + 0x22c, 0x7fffffff);		/* initrd_addr_max */
+	put_le32(img + 0x230, 0x200000);		/* kernel_alignment */
 	img[0x234] = 1;				/* relocatable_kernel */
 	img[0x235] = 21;			/* min_alignment */
-	put16(img + 0x236, 0x0003);		/* XLF_KERNEL_64 | ABOVE_4G */
-	put32(img + 0x238, 2047);		/* cmdline_size */
-	put64(img + 0x258, 0x1000000);		/* pref_address */
-	put32(img + 0x260, 0x300000);		/* init_size */
-	put32(img + 0x268, 0x100);		/* kernel_info_offset */
+	put_le16(img + 0x236, 0x0003);		/* XLF_KERNEL_64 | ABOVE_4G */
+	put_le32(img + 0x238, 2047);		/* cmdline_size */
+	put_le64(img + 0x258, 0x1000000);		/* pref_address */
+	put_le32(img + 0x260, 0x300000);		/* init_size */
+	put_le32(img + 0x268, 0x100);		/* kernel_info_offset */
 }
 
 struct fixture {
@@ -119,7 +102,7 @@ static void test_trailing_bytes_are_loaded(void **state)
 	struct fixture *f = *state;
 
 	/* A signed kernel carries bytes past syssize; they are loaded too. */
-	put32(f->img + 0x1f4, (PM_SIZE - 4096) / 16);
+	put_le32(f->img + 0x1f4, (PM_SIZE - 4096) / 16);
 	assert_int_equal(parse(f, IMAGE_SIZE), 0);
 	assert_int_equal(f->bi.kernel_size, PM_SIZE);
 	assert_int_equal(f->bi.syssize_bytes, PM_SIZE - 4096);
@@ -141,7 +124,7 @@ static void test_setup_sects_moves_kernel(void **state)
 	struct fixture *f = *state;
 
 	f->img[0x1f1] = 8;
-	put32(f->img + 0x1f4, (IMAGE_SIZE - 9 * 512) / 16);
+	put_le32(f->img + 0x1f4, (IMAGE_SIZE - 9 * 512) / 16);
 	assert_int_equal(parse(f, IMAGE_SIZE), 0);
 	assert_int_equal(f->bi.setup_size, 9 * 512);
 	assert_int_equal(f->bi.kernel_size, IMAGE_SIZE - 9 * 512);
@@ -159,7 +142,7 @@ static void test_no_boot_flag(void **state)
 {
 	struct fixture *f = *state;
 
-	put16(f->img + 0x1fe, 0x1234);
+	put_le16(f->img + 0x1fe, 0x1234);
 	assert_int_equal(parse(f, IMAGE_SIZE), -ENOEXEC);
 }
 
@@ -179,9 +162,9 @@ static void test_old_protocol(void **state)
 {
 	struct fixture *f = *state;
 
-	put16(f->img + 0x206, 0x020b);
+	put_le16(f->img + 0x206, 0x020b);
 	assert_int_equal(parse(f, IMAGE_SIZE), -ENOEXEC);
-	put16(f->img + 0x206, 0x020c);
+	put_le16(f->img + 0x206, 0x020c);
 	assert_int_equal(parse(f, IMAGE_SIZE), 0);
 	/* 2.12 has no kernel_info_offset: it must be ignored. */
 	assert_int_equal(f->bi.kernel_info_offset, 0);
@@ -191,7 +174,7 @@ static void test_no_kernel_64(void **state)
 {
 	struct fixture *f = *state;
 
-	put16(f->img + 0x236, 0x0002);
+	put_le16(f->img + 0x236, 0x0002);
 	assert_int_equal(parse(f, IMAGE_SIZE), -ENOEXEC);
 }
 
@@ -224,7 +207,7 @@ static void test_zero_syssize(void **state)
 {
 	struct fixture *f = *state;
 
-	put32(f->img + 0x1f4, 0);
+	put_le32(f->img + 0x1f4, 0);
 	assert_int_equal(parse(f, IMAGE_SIZE), -EINVAL);
 }
 
@@ -232,7 +215,7 @@ static void test_bad_alignment(void **state)
 {
 	struct fixture *f = *state;
 
-	put32(f->img + 0x230, 0x300000);
+	put_le32(f->img + 0x230, 0x300000);
 	assert_int_equal(parse(f, IMAGE_SIZE), -EINVAL);
 }
 
@@ -243,7 +226,7 @@ static void test_short_header_fields(void **state)
 	/* A header that ends before pref_address (jump displacement 0x50):
 	 * pref_address and init_size read as absent. */
 	f->img[0x201] = 0x50;
-	put16(f->img + 0x206, 0x020c);
+	put_le16(f->img + 0x206, 0x020c);
 	assert_int_equal(parse(f, IMAGE_SIZE), 0);
 	assert_int_equal(f->bi.hdr_len, 0x202 + 0x50 - 0x1f1);
 	assert_int_equal(f->bi.pref_address, 0);

@@ -30,25 +30,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "avp/le.h"
+
 #define SETUP_SECTS 1
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
 
 /* A protocol-2.15 x86-64 bzImage (as in test_bzimage.c) whose protected-
  * mode part is 4 KiB loaded at 1 MiB, with this at its 64-bit entry
@@ -70,21 +54,21 @@ static void write_image(const char *path)
 
 	memset(img, 0, sizeof(img));
 	img[0x1f1] = SETUP_SECTS;
-	put32(img + 0x1f4, 4096 / 16); /* syssize */
-	put16(img + 0x1fe, 0xaa55);
+	put_le32(img + 0x1f4, 4096 / 16); /* syssize */
+	put_le16(img + 0x1fe, 0xaa55);
 	img[0x200] = 0xeb;
 	img[0x201] = 0x6a;
 	memcpy(img + 0x202, "HdrS", 4);
-	put16(img + 0x206, 0x020f);
+	put_le16(img + 0x206, 0x020f);
 	img[0x211] = 0x01; /* LOADED_HIGH */
-	put32(img + 0x22c, 0x7fffffff);
-	put32(img + 0x230, 0x200000);
+	put_le32(img + 0x22c, 0x7fffffff);
+	put_le32(img + 0x230, 0x200000);
 	img[0x234] = 1;
 	img[0x235] = 21;
-	put16(img + 0x236, 0x0003); /* XLF_KERNEL_64 | ABOVE_4G */
-	put32(img + 0x238, 2047);
-	put64(img + 0x258, 0x1000000);
-	put32(img + 0x260, 0x300000);
+	put_le16(img + 0x236, 0x0003); /* XLF_KERNEL_64 | ABOVE_4G */
+	put_le32(img + 0x238, 2047);
+	put_le64(img + 0x258, 0x1000000);
+	put_le32(img + 0x260, 0x300000);
 	memcpy(pm + 0x200, code, sizeof(code));
 	f = fopen(path, "wb");
 	assert_non_null(f);

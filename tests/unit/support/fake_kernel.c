@@ -5,20 +5,9 @@
 #include <string.h>
 
 #include "fake_kernel.h"
+#include "avp/le.h"
 
 #define PM_BYTES 65536u
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
 
 int fake_kernel_write(const char *path)
 {
@@ -28,20 +17,20 @@ int fake_kernel_write(const char *path)
 
 	memset(img, 0, sizeof(img));
 	img[0x1f1] = 1;				/* setup_sects: kernel at 1024 */
-	put32(img + 0x1f4, PM_BYTES / 16);	/* syssize */
-	put16(img + 0x1fe, 0xaa55);		/* boot_flag */
-	put16(img + 0x200, 0x6aeb);		/* jump */
+	put_le32(img + 0x1f4, PM_BYTES / 16);	/* syssize */
+	put_le16(img + 0x1fe, 0xaa55);		/* boot_flag */
+	put_le16(img + 0x200, 0x6aeb);		/* jump */
 	memcpy(img + 0x202, "HdrS", 4);
-	put16(img + 0x206, 0x020f);		/* protocol 2.15 */
+	put_le16(img + 0x206, 0x020f);		/* protocol 2.15 */
 	img[0x211] = 1;				/* loadflags: LOADED_HIGH */
-	put32(img + 0x22c, 0x7fffffff);		/* initrd_addr_max */
-	put32(img + 0x230, 0x200000);		/* kernel_alignment */
+	put_le32(img + 0x22c, 0x7fffffff);		/* initrd_addr_max */
+	put_le32(img + 0x230, 0x200000);		/* kernel_alignment */
 	img[0x234] = 1;				/* relocatable_kernel */
 	img[0x235] = 21;			/* min_alignment */
-	put16(img + 0x236, 3);			/* xloadflags: 64-bit entry, above 4G */
-	put32(img + 0x238, 2047);		/* cmdline_size */
-	put32(img + 0x258, 0x1000000);		/* pref_address (low half) */
-	put32(img + 0x260, 0x300000);		/* init_size */
+	put_le16(img + 0x236, 3);			/* xloadflags: 64-bit entry, above 4G */
+	put_le32(img + 0x238, 2047);		/* cmdline_size */
+	put_le32(img + 0x258, 0x1000000);		/* pref_address (low half) */
+	put_le32(img + 0x260, 0x300000);		/* init_size */
 	f = fopen(path, "wb");
 	if (!f)
 		return -errno;
