@@ -11,6 +11,7 @@
 #include "avp/audio/wav.h"
 #include "avp/config.h"
 #include "avp/disk.h"
+#include "avp/jail.h"
 #include "avp/log.h"
 #include "avp/net/tap.h"
 #include "avp/outfile.h"
@@ -98,5 +99,8 @@ int preflight_check(const struct avp_config *cfg)
 		ret = avp_check_socket_path("--vsock socket", cfg->vsock.socket);
 	if (!ret && cfg->api_sock && !cfg->describe)
 		ret = avp_check_socket_path("--api-sock", cfg->api_sock);
+	/* The jail's directory (made here if missing, as before). */
+	if (!ret && !cfg->describe)
+		ret = jail_check(cfg);
 	return ret;
 }

@@ -105,6 +105,9 @@ expect_error "vsock socket on a regular file" "vsock socket .*not a socket" "${k
 	--vsock "cid=3,socket=$work/precious"
 expect_error "api socket in a missing directory" "api-sock .*directory .* does not exist" "${k[@]}" \
 	--kernel "$work/bz-ok" --api-sock "$work/nodir/api.sock"
+# The jail's path is an input too: a configuration error, before KVM.
+expect_error "jail path is a file" "jail must be a directory" "${k[@]}" --kernel "$work/bz-ok" \
+	--jail "$work/precious" --uid 65534 --gid 65534
 # --describe checks its inputs exactly as run does (and boots nothing).
 expect_error "describe: kernel is not a bzImage" "not a bzImage|not a Linux" \
 	run --kernel /etc/passwd --describe
