@@ -85,8 +85,7 @@
 #define SRC_MS 0x8
 
 struct serial16550 {
-	pthread_mutex_t lock;
-	struct uart_host host; /* the chardev and its threads */
+	struct uart_host host; /* the chardev, its threads, and the device lock */
 	struct serial16550_ops ops;
 
 	uint8_t ier, lcr, mcr, fcr, scr, dll, dlm;
@@ -373,7 +372,7 @@ void serial16550_io(void *opaque, uint64_t offset, void *data, uint32_t len, boo
 
 	if (!s || !data)
 		return;
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->host.lock);
 	/* A wider access reaches consecutive byte registers, as an 8-bit
 	 * ISA device sees it; bytes past the device float high. */
 	for (uint32_t i = 0; i < len; i++) {
@@ -389,21 +388,14 @@ void serial16550_io(void *opaque, uint64_t offset, void *data, uint32_t len, boo
 		else
 			bytes[i] = reg_read(s, (unsigned int)reg);
 	}
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->host.lock);
 	if (output && s->ops.output)
 		s->ops.output(s->ops.opaque);
 }
 
 size_t serial16550_receive(struct serial16550 *s, const uint8_t *buf, size_t len)
 {
-	size_t n;
-
-	if (!s || !buf)
-		return 0;
-	pthread_mutex_lock(&s->lock);
-	n = rx_push_locked(s, buf, len);
-	pthread_mutex_unlock(&s->lock);
-	return n;
+	return s ? uart_host_receive(&s->host, buf, len) : 0;
 }
 
 /* uart_host_ops.tx_drained: the host took the output a slow reader left
@@ -433,12 +425,7 @@ int serial16550_create(struct serial16550 **out, struct chardev *chr,
 		return -ENOMEM;
 	if (ops)
 		s->ops = *ops;
-	ret = pthread_mutex_init(&s->lock, NULL);
-	if (ret) {
-		free(s);
-		return -ret;
-	}
-	ret = uart_host_init(&s->host, &s->lock, chr,
+	ret = uart_host_init(&s->host, chr,
 			     &(struct uart_host_ops){ .rx_push = rx_push_locked,
 						      .tx_drained = tx_drained,
 						      .thread_start = s->ops.reader_start,
@@ -446,7 +433,6 @@ int serial16550_create(struct serial16550 **out, struct chardev *chr,
 						      .name = "serial" },
 			     s);
 	if (ret) {
-		pthread_mutex_destroy(&s->lock);
 		free(s);
 		return ret;
 	}
@@ -468,6 +454,5 @@ void serial16550_destroy(struct serial16550 *s)
 	if (!s)
 		return;
 	uart_host_fini(&s->host);
-	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

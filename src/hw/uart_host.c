@@ -96,14 +96,14 @@ static void *reader_main(void *arg)
 		bool stop;
 		ssize_t r;
 
-		pthread_mutex_lock(h->lock);
+		pthread_mutex_lock(&h->lock);
 		while (!h->stop && off < n) {
 			off += h->ops.rx_push(h->dev, buf + off, n - off);
 			if (off < n)
-				pthread_cond_wait(&h->room, h->lock);
+				pthread_cond_wait(&h->room, &h->lock);
 		}
 		stop = h->stop;
-		pthread_mutex_unlock(h->lock);
+		pthread_mutex_unlock(&h->lock);
 		if (stop)
 			break;
 		if (poll(pfd, eof ? 1 : 2, -1) < 0) {
@@ -144,11 +144,11 @@ static void *writer_main(void *arg)
 		};
 		bool stop;
 
-		pthread_mutex_lock(h->lock);
+		pthread_mutex_lock(&h->lock);
 		while (!h->stop && !h->tx_pending)
-			pthread_cond_wait(&h->tx_wait, h->lock);
+			pthread_cond_wait(&h->tx_wait, &h->lock);
 		stop = h->stop;
-		pthread_mutex_unlock(h->lock);
+		pthread_mutex_unlock(&h->lock);
 		if (stop)
 			break;
 		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
@@ -156,12 +156,12 @@ static void *writer_main(void *arg)
 		if (pfd[0].revents)
 			continue; /* stop requested: checked at the top */
 		chardev_flush(h->chr);
-		pthread_mutex_lock(h->lock);
+		pthread_mutex_lock(&h->lock);
 		/* Checked under the lock: a vCPU may have added output since. */
 		h->tx_pending = chardev_write_room(h->chr) < CHARDEV_OUT_BUF;
 		if (h->ops.tx_drained)
 			h->ops.tx_drained(h->dev);
-		pthread_mutex_unlock(h->lock);
+		pthread_mutex_unlock(&h->lock);
 	}
 	return NULL;
 }
@@ -185,33 +185,48 @@ static int start_thread(struct uart_host *h, pthread_t *t, void *(*fn)(void *))
 	return -ret;
 }
 
-int uart_host_init(struct uart_host *h, pthread_mutex_t *lock, struct chardev *chr,
-		   const struct uart_host_ops *ops, void *dev)
+int uart_host_init(struct uart_host *h, struct chardev *chr, const struct uart_host_ops *ops,
+		   void *dev)
 {
 	int ret;
 
-	if (!h || !lock || !ops || !ops->rx_push)
+	if (!h || !ops || !ops->rx_push)
 		return -EINVAL;
 	memset(h, 0, sizeof(*h));
 	h->wake_efd = -1;
-	h->lock = lock;
 	h->chr = chr;
 	h->ops = *ops;
 	if (!h->ops.name)
 		h->ops.name = "uart";
 	h->dev = dev;
+	ret = pthread_mutex_init(&h->lock, NULL);
+	if (ret)
+		return -ret;
 	ret = pthread_cond_init(&h->room, NULL);
 	if (ret)
-		goto fail;
+		goto fail_lock;
 	ret = pthread_cond_init(&h->tx_wait, NULL);
-	if (ret) {
-		pthread_cond_destroy(&h->room);
-		goto fail;
-	}
+	if (ret)
+		goto fail_room;
+	h->ready = true;
 	return 0;
-fail:
-	h->lock = NULL; /* fini: nothing to free */
+fail_room:
+	pthread_cond_destroy(&h->room);
+fail_lock:
+	pthread_mutex_destroy(&h->lock);
 	return -ret;
+}
+
+size_t uart_host_receive(struct uart_host *h, const uint8_t *buf, size_t len)
+{
+	size_t n;
+
+	if (!buf)
+		return 0;
+	pthread_mutex_lock(&h->lock);
+	n = h->ops.rx_push(h->dev, buf, len);
+	pthread_mutex_unlock(&h->lock);
+	return n;
 }
 
 int uart_host_start(struct uart_host *h)
@@ -231,16 +246,16 @@ int uart_host_start(struct uart_host *h)
 
 void uart_host_fini(struct uart_host *h)
 {
-	if (!h || !h->lock)
+	if (!h || !h->ready)
 		return;
 	if (h->reader_started || h->writer_started) {
 		uint64_t one = 1;
 
-		pthread_mutex_lock(h->lock);
+		pthread_mutex_lock(&h->lock);
 		h->stop = true;
 		pthread_cond_broadcast(&h->room);
 		pthread_cond_broadcast(&h->tx_wait);
-		pthread_mutex_unlock(h->lock);
+		pthread_mutex_unlock(&h->lock);
 		if (write(h->wake_efd, &one, sizeof(one)) != (ssize_t)sizeof(one))
 			avp_warn("%s: cannot wake the host I/O threads: %s", h->ops.name,
 				 strerror(errno));
@@ -255,5 +270,6 @@ void uart_host_fini(struct uart_host *h)
 	h->wake_efd = -1;
 	pthread_cond_destroy(&h->tx_wait);
 	pthread_cond_destroy(&h->room);
-	h->lock = NULL;
+	pthread_mutex_destroy(&h->lock);
+	h->ready = false;
 }

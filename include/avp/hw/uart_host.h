@@ -4,9 +4,9 @@
  * what a slow host reader left in the chardev and tells the device when
  * the transmitter has room again. The vCPU never waits for the host.
  *
- * The helper has no lock of its own: it runs under the device's lock,
- * which the device hands over at init, so the register logic and the
- * threads see one consistent state. */
+ * The helper's lock is the device's lock too (the device takes h->lock
+ * in its register handlers), so the register logic and the threads see
+ * one consistent state. */
 #ifndef AVP_HW_UART_HOST_H
 #define AVP_HW_UART_HOST_H
 
@@ -55,7 +55,7 @@ struct uart_host_ops {
 };
 
 struct uart_host {
-	pthread_mutex_t *lock; /* the device's */
+	pthread_mutex_t lock; /* the device's lock as well */
 	pthread_cond_t room;   /* the receive FIFO has space again, or stop */
 	pthread_cond_t tx_wait; /* output waits in the chardev, or stop */
 	struct chardev *chr;
@@ -65,20 +65,24 @@ struct uart_host {
 	bool reader_started, writer_started;
 	bool tx_pending; /* output waits in the chardev: the writer flushes */
 	bool stop;
+	bool ready; /* init succeeded: fini has something to free */
 	int wake_efd;
 };
 
-/* chr may be NULL (output discarded, no input). No thread runs yet. 0 or
- * -errno. */
-int uart_host_init(struct uart_host *h, pthread_mutex_t *lock, struct chardev *chr,
-		   const struct uart_host_ops *ops, void *dev);
+/* chr may be NULL (output discarded, no input). Initialises the lock; no
+ * thread runs yet. 0 or -errno. */
+int uart_host_init(struct uart_host *h, struct chardev *chr, const struct uart_host_ops *ops,
+		   void *dev);
 /* Starts the reader when chardev_input_fd(chr) is valid and the writer when
  * chardev_output_fd(chr) is. Without the device lock. 0 or -errno (then
  * call uart_host_fini). */
 int uart_host_start(struct uart_host *h);
-/* Stops and joins the threads and frees what init made. Without the device
- * lock. Safe after a failed init or start. */
+/* Stops and joins the threads and frees what init made. Without the lock.
+ * Safe after a failed init or start. */
 void uart_host_fini(struct uart_host *h);
+/* Host input from outside the threads (tests, fuzzing): ops->rx_push under
+ * the lock. */
+size_t uart_host_receive(struct uart_host *h, const uint8_t *buf, size_t len);
 
 /* Under the device lock. */
 /* The receive FIFO has room again (or the receiver was reconnected). */
