@@ -2,8 +2,8 @@
  * as a hostile guest drives it.
  *
  * Input: u8 clock choice, then operations until the input ends:
- *   0 access  u16 offset (most on the registers, the lock and the IDs,
- *             some anywhere), u8 width/direction, u32 value: one access
+ *   0 access  u16 offset (most on the registers or the IDs, the lock
+ *             and the rest anywhere), u8 width/direction, u32 value
  *   1 unlock  the key written to LOCK, as sp805_wdt does before a write
  *   2 time    u32: the clock moves on that many microseconds, then a tick
  *   3 check   the invariants below, now
@@ -17,15 +17,15 @@
 
 #include "avp/hw/sp805.h"
 #include "avp/log.h"
-#include "fuzz_guest.h"
+#include "fuzz_primecell.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 struct ctx {
+	struct fz_irq irq; /* first: the ops' opaque is the context */
 	struct sp805 *s;
 	uint64_t now;
-	int level;
 	unsigned int expiries;
 	unsigned int reloads_at_expiry; /* reloads seen at the last expiry */
 	unsigned int reloads;		/* LOAD / INTCLR / INTEN writes so far */
@@ -44,15 +44,6 @@ static uint64_t now_ns(void *opaque)
 	return ((struct ctx *)opaque)->now;
 }
 
-static void set_irq(void *opaque, int level)
-{
-	struct ctx *c = opaque;
-
-	FUZZ_CHECK(level == 0 || level == 1);
-	FUZZ_CHECK(level != c->level);
-	c->level = level;
-}
-
 static void expired(void *opaque, uint32_t count)
 {
 	struct ctx *c = opaque;
@@ -66,45 +57,26 @@ static void expired(void *opaque, uint32_t count)
 
 static uint32_t rd(struct ctx *c, unsigned int reg)
 {
-	uint32_t v = 0;
-
-	sp805_io(c->s, reg, &v, 4, false);
-	return v;
+	return fz_primecell_read(sp805_io, c->s, reg);
 }
 
 static void check(struct ctx *c)
 {
 	uint32_t ctl = rd(c, SP805_CONTROL), ris = rd(c, SP805_RIS), mis = rd(c, SP805_MIS);
-	uint32_t id = 0;
 
 	FUZZ_CHECK(!(ctl & ~3u) && ris <= 1 && rd(c, SP805_LOCK) <= 1);
 	FUZZ_CHECK(mis == (ris && (ctl & SP805_CTL_INTEN)));
-	FUZZ_CHECK(c->level == (int)mis);
-	for (unsigned int i = 0; i < 4; i++)
-		id |= (rd(c, 0xfe0 + 4 * i) & 0xff) << (8 * i);
-	FUZZ_CHECK(id == SP805_PERIPH_ID);
+	FUZZ_CHECK(c->irq.level == (int)mis);
+	fz_primecell_check_ids(sp805_io, c->s, SP805_PERIPH_ID);
 }
 
 static void access_op(struct ctx *c, struct fz *z)
 {
-	static const uint16_t regs[] = { SP805_LOAD, SP805_VALUE, SP805_CONTROL, SP805_INTCLR,
-					 SP805_RIS,  SP805_MIS,	  SP805_LOCK,	 0xf00 };
-	uint16_t off = fz_u16(z);
-	uint8_t how = fz_u8(z);
-	uint64_t v = fz_u32(z);
-	uint32_t len = 1u << (how & 3);
-	bool write = how & 4;
 	bool locked = rd(c, SP805_LOCK);
+	struct fz_access a = fz_primecell_access(z, sp805_io, c->s, SP805_MIS + 4);
 
-	if (!(how & 0x80))
-		off = (how & 0x40) ? 0xfe0 + off % 0x20 : regs[off % 8] + (off >> 8) % 4;
-	if (!write)
-		v = 0;
-	sp805_io(c->s, off, &v, len, write);
-	if (!write && len < 8)
-		FUZZ_CHECK(!(v >> (8 * len)));
 	/* A write that may have reloaded the counter. */
-	if (write && !locked && (off & ~3u) != SP805_LOCK && off < 0x10)
+	if (a.write && !locked && a.off < SP805_RIS)
 		c->reloads++;
 }
 
@@ -113,7 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const uint64_t clocks[] = { 1, 1000, SP805_DEFAULT_HZ, 24000000, 1000000000 };
 	struct ctx c = { 0 };
 	struct fz z = { data, size };
-	struct sp805_ops ops = { .set_irq = set_irq, .now_ns = now_ns, .opaque = &c };
+	struct sp805_ops ops = { .set_irq = fz_irq_set, .now_ns = now_ns, .opaque = &c };
 	struct watchdog_ops w = { .expired = expired, .opaque = &c };
 	uint64_t hz = clocks[fz_u8(&z) % 5];
 
