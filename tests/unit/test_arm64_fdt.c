@@ -249,7 +249,7 @@ static void test_dtc_decodes_every_node(void **state)
 	has(n, "#size-cells = <0x00>;");
 	node_text(text, "\tcpu@1", n, sizeof(n));
 	has(n, "device_type = \"cpu\";");
-	has(n, "compatible = \"arm,arm-v8\";");
+	has(n, "compatible = \"arm,armv8\";");
 	has(n, "reg = <0x01>;");
 	has(n, "enable-method = \"psci\";");
 

@@ -136,7 +136,7 @@ static void add_cpus(struct w *w, const struct arm64_fdt_platform *p)
 
 		begin_at(w, "cpu", mpidr);
 		prop_str(w, "device_type", "cpu");
-		prop_str(w, "compatible", "arm,arm-v8");
+		prop_str(w, "compatible", "arm,armv8");
 		prop_u32(w, "reg", mpidr);
 		prop_str(w, "enable-method", "psci");
 		end(w);
