@@ -78,10 +78,14 @@ static void evaluate(struct pl031 *rtc, uint64_t now)
 static void rearm_match(struct pl031 *rtc, uint64_t now)
 {
 	uint32_t d = rtc->mr - counter(rtc, now);
-	uint64_t sec = now / NS_PER_S;
+	uint64_t sec = now / NS_PER_S + d;
 
 	rtc->match_armed = true;
-	rtc->match_ns = d ? (sec + d) * NS_PER_S : now;
+	/* A clock near the end of time: a match it never reaches. */
+	if (sec > UINT64_MAX / NS_PER_S)
+		rtc->match_ns = UINT64_MAX;
+	else
+		rtc->match_ns = d ? sec * NS_PER_S : now;
 }
 
 static uint32_t reg_read(void *dev, unsigned int reg)
