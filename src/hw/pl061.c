@@ -12,12 +12,15 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "avp/hw/hw_timer.h"
 #include "avp/hw/pl061.h"
 #include "avp/hw/primecell.h"
 
 struct pl061 {
 	pthread_mutex_t lock;
 	struct pl061_ops ops;
+	struct hw_timer *release; /* lets pressed buttons go */
+	uint8_t pressed;	  /* lines pl061_press holds down */
 	uint8_t out, in, dir, is, ibe, iev, ie, ris, afsel;
 	uint8_t pins; /* as last evaluated, for edges */
 	int irq_level;
@@ -149,6 +152,34 @@ int pl061_set_input(struct pl061 *g, unsigned int line, int level)
 	return 0;
 }
 
+int pl061_press(struct pl061 *g, unsigned int line)
+{
+	int ret;
+
+	if (g && line < PL061_NLINES && !g->release)
+		return -ENOTSUP;
+	ret = pl061_set_input(g, line, 1);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&g->lock);
+	g->pressed |= (uint8_t)(1u << line);
+	pthread_mutex_unlock(&g->lock);
+	hw_timer_arm(g->release, PL061_PRESS_MS * 1000000ull);
+	return 0;
+}
+
+/* hw_timer fire: every button pressed is released together. */
+static void release_buttons(void *opaque)
+{
+	struct pl061 *g = opaque;
+
+	pthread_mutex_lock(&g->lock);
+	g->in &= (uint8_t)~g->pressed;
+	g->pressed = 0;
+	evaluate(g);
+	pthread_mutex_unlock(&g->lock);
+}
+
 int pl061_create(struct pl061 **out, const struct pl061_ops *ops)
 {
 	struct pl061 *g;
@@ -167,6 +198,19 @@ int pl061_create(struct pl061 **out, const struct pl061_ops *ops)
 		free(g);
 		return -ret;
 	}
+	if (g->ops.buttons)
+		ret = hw_timer_create(&g->release, &(struct hw_timer_ops){
+							  .fire = release_buttons,
+							  .thread_start = g->ops.thread_start,
+							  .opaque = g,
+							  .thread_opaque = g->ops.opaque,
+							  .name = "avp-pl061",
+						  });
+	if (ret) {
+		pthread_mutex_destroy(&g->lock);
+		free(g);
+		return ret;
+	}
 	/* Reset: every line an input, low, no interrupts (TRM table 3-1). */
 	*out = g;
 	return 0;
@@ -176,6 +220,7 @@ void pl061_destroy(struct pl061 *g)
 {
 	if (!g)
 		return;
+	hw_timer_destroy(g->release);
 	pthread_mutex_destroy(&g->lock);
 	free(g);
 }

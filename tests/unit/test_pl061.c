@@ -9,12 +9,16 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "avp/hw/pl061.h"
 
+/* The release thread calls set_irq too: the fields are read racily by
+ * the test only after polling the device, which takes its lock. */
 struct irq_log {
-	int level;
-	unsigned int rises;
+	volatile int level;
+	volatile unsigned int rises;
 };
 
 static void log_irq(void *opaque, int level)
@@ -212,6 +216,53 @@ static void test_power_button_as_linux_sees_it(void **state)
 	pl061_destroy(g);
 }
 
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* pl061_press: down at once, released by the device's thread after
+ * PL061_PRESS_MS, long enough for gpio-keys' debounce to read it down. */
+static void test_press_releases(void **state)
+{
+	struct irq_log l = { 0 };
+	struct pl061_ops ops = { .set_irq = log_irq, .buttons = true, .opaque = &l };
+	struct pl061 *g = NULL;
+	uint8_t bit = 1u << PL061_POWER_LINE;
+	double t0, held;
+
+	(void)state;
+	/* Without ops->buttons there is no thread to release a press. */
+	g = make(&l);
+	assert_int_equal(pl061_press(g, PL061_POWER_LINE), -ENOTSUP);
+	assert_int_equal(rd(g, data_at(bit)), 0);
+	pl061_destroy(g);
+	assert_int_equal(pl061_create(&g, &ops), 0);
+	wr(g, PL061_IBE, bit);
+	wr(g, PL061_IE, bit);
+	t0 = now_s();
+	assert_int_equal(pl061_press(g, PL061_POWER_LINE), 0);
+	assert_int_equal(rd(g, data_at(bit)), bit);
+	assert_int_equal(l.rises, 1);
+	wr(g, PL061_IC, bit);
+	while (rd(g, data_at(bit)) && now_s() - t0 < 10)
+		usleep(1000);
+	held = now_s() - t0;
+	assert_int_equal(rd(g, data_at(bit)), 0);
+	assert_true(held >= PL061_PRESS_MS / 1000.0 * 0.9);
+	/* The release is an edge too. */
+	assert_int_equal(rd(g, PL061_MIS), bit);
+	assert_int_equal(l.rises, 2);
+	assert_int_equal(pl061_press(g, PL061_NLINES), -EINVAL);
+	assert_int_equal(pl061_press(NULL, 0), -EINVAL);
+	/* Destroyed while held down: no release after it. */
+	assert_int_equal(pl061_press(g, 0), 0);
+	pl061_destroy(g);
+}
+
 static void test_hostile_accesses(void **state)
 {
 	struct irq_log l;
@@ -251,6 +302,7 @@ int main(void)
 		cmocka_unit_test(test_edge_interrupts),
 		cmocka_unit_test(test_level_interrupts),
 		cmocka_unit_test(test_power_button_as_linux_sees_it),
+		cmocka_unit_test(test_press_releases),
 		cmocka_unit_test(test_hostile_accesses),
 	};
 

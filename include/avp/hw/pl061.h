@@ -22,8 +22,8 @@ struct pl061;
  * guest's device tree for either machine reads the same; any free line
  * would do. Active high: pressed is 1. A press must last longer than
  * gpio-keys' debounce interval (5 ms unless the node says otherwise), or
- * the driver reads the line back released and reports nothing: the
- * platform holds it PL061_PRESS_MS. */
+ * the driver reads the line back released and reports nothing:
+ * pl061_press holds it PL061_PRESS_MS. */
 #define PL061_POWER_LINE 3
 #define PL061_PRESS_MS 100u
 /* Linux's input event code for the power key (linux-event-codes.h). */
@@ -45,10 +45,17 @@ struct pl061;
 struct pl061_ops {
 	/* Drives GPIOINTR; with the device lock held, only on changes. */
 	void (*set_irq)(void *opaque, int level);
+	/* pl061_press is used: start the thread that releases pressed
+	 * buttons. Without it (tests, fuzzing) the device has no thread. */
+	bool buttons;
+	/* Runs first on that thread (the platform confines it there);
+	 * nonzero ends the thread, and a press then stays down. Optional. */
+	int (*thread_start)(void *opaque);
 	void *opaque;
 };
 
 int pl061_create(struct pl061 **out, const struct pl061_ops *ops);
+/* Stops the thread first: a pressed button stays as it is. */
 void pl061_destroy(struct pl061 *g);
 
 /* io_handler_fn for the PL061_MMIO_SIZE window; opaque is the device. */
@@ -57,5 +64,11 @@ void pl061_io(void *opaque, uint64_t offset, void *data, uint32_t len, bool is_w
 /* The platform drives input line (0-7) to level (0 or 1). Any thread.
  * -EINVAL for a line that does not exist. */
 int pl061_set_input(struct pl061 *g, unsigned int line, int level);
+
+/* A button press on input line: 1 now, 0 again PL061_PRESS_MS later, on
+ * the device's thread. A press while the button is down extends it. Any
+ * thread. 0, -EINVAL for a line that does not exist, -ENOTSUP for a
+ * device created without ops->buttons. */
+int pl061_press(struct pl061 *g, unsigned int line);
 
 #endif
