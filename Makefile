@@ -30,7 +30,8 @@ ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
 endif
-LDLIBS += $(PKG_LIBS) -lpthread -lm
+# libfdt has no pkg-config file in Debian: the arm64 device tree (src/arch/arm64/fdt.c).
+LDLIBS += $(PKG_LIBS) -lfdt -lpthread -lm
 
 LIB_SRCS := $(filter-out src/cli/main.c,$(wildcard src/*/*.c src/*/*/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)

@@ -680,6 +680,77 @@ def cli():
     write("cli", "short-cluster", argv("run", "-vv", "--kernel=k", "--on-reboot", "restart"))
 
 
+# ---- the arm64 PrimeCells and Image (fuzz/fuzz_pl0*.c, fuzz_sp805.c, fuzz_arm64_image.c) ----
+def mmio_w(off, v, width=2):
+    """An access op: u16 offset, how (bit 7: raw offset; bits 0-1: width
+    log2; bit 2: write), u32 value."""
+    return u8(0) + u16(off) + u8(0x80 | 0x04 | width) + u32(v)
+
+
+def mmio_r(off, width=2):
+    return u8(0) + u16(off) + u8(0x80 | width) + u32(0)
+
+
+def pl011():
+    # amba-pl011's startup: LCR_H 8N1 + FIFOs, IFLS, CR enable, IMSC RX|RT
+    start = (mmio_w(0x2C, 0x70) + mmio_w(0x34, 0x12) + mmio_w(0x30, 0x301) +
+             mmio_w(0x38, 0x50))
+    rx = u8(1) + u8(5) + b"hello" + mmio_r(0x40) + mmio_r(0x00) + mmio_r(0x18) + u8(2)
+    write("pl011", "startup-rx", start + rx)
+    write("pl011", "tx-irq", start + mmio_w(0x38, 0x20) + mmio_w(0x00, 0x41) + mmio_r(0x40) +
+          mmio_w(0x44, 0x7FF) + u8(2))
+    write("pl011", "loopback-overrun", mmio_w(0x30, 0x381) + mmio_w(0x00, 1) + mmio_w(0x00, 2) +
+          mmio_r(0x04) + mmio_r(0x00) + u8(2))
+    write("pl011", "ids", b"".join(mmio_r(0xFE0 + 4 * i) for i in range(8)) + u8(2))
+
+
+def pl031():
+    start = u64(1700000000 * 10**9)
+    write("pl031", "alarm", start + mmio_w(0x08, 100) + mmio_w(0x04, 103) + mmio_w(0x10, 1) +
+          u8(1) + u32(3000) + mmio_r(0x14) + mmio_w(0x1C, 1) + u8(2))
+    write("pl031", "counter", start + mmio_r(0x00) + u8(1) + u32(1500) + mmio_r(0x00) +
+          mmio_w(0x0C, 1) + u8(2))
+
+
+def sp805():
+    unlock = u8(1)
+    arm = unlock + mmio_w(0x000, 999) + mmio_w(0x00C, 0) + mmio_w(0x008, 3) + mmio_w(0xC00, 0)
+    write("sp805", "linux-arm-expire", u8(1) + arm + u8(2) + u32(1500000) + u8(3) + u8(2) +
+          u32(1000000) + u8(3))
+    write("sp805", "linux-ping", u8(1) + arm + u8(2) + u32(800000) + unlock + mmio_w(0x00C, 0) +
+          u8(2) + u32(800000) + mmio_r(0x004) + u8(3))
+
+
+def pl061():
+    def acc(off, v, write_=True):
+        return u8(0) + u16(off) + u8(0x80 | (0x04 if write_ else 0) | 2) + u32(v)
+    # gpio-keys on line 3: both edges, unmasked; press, ack, release
+    keys = acc(0x400, 0) + acc(0x404, 0) + acc(0x408, 8) + acc(0x410, 8)
+    write("pl061", "power-button", keys + u8(1) + u8(3) + u8(1) + acc(0x418, 0, False) +
+          acc(0x41C, 8) + u8(1) + u8(3) + u8(0) + u8(2))
+    write("pl061", "data-mask", acc(0x400, 0x0F) + acc(0x3FC, 0xFF) + acc(0x008, 0) +
+          acc(0x3FC, 0, False) + u8(2))
+    write("pl061", "level", acc(0x404, 0x30) + acc(0x40C, 0x10) + acc(0x410, 0x30) +
+          u8(1) + u8(4) + u8(1) + u8(2))
+
+
+def arm64_image():
+    def header(text_offset, image_size, flags):
+        h = bytearray(64)
+        h[0:4] = u32(0x14000010)
+        h[8:16] = u64(text_offset)
+        h[16:24] = u64(image_size)
+        h[24:32] = u64(flags)
+        h[0x38:0x3C] = u32(0x644D5241)
+        return bytes(h)
+    pre = u8(1) + u32(16 << 20) + u64(0x40000000) + u32(256)
+    write("arm64_image", "v6", pre + header(0, 40 << 20, 0xA))
+    write("arm64_image", "text-offset", pre + header(0x80000, 20 << 20, 0x2))
+    write("arm64_image", "legacy", pre + header(0x80000, 0, 0))
+    write("arm64_image", "gzip", pre + bytes([0x1F, 0x8B, 8]) + bytes(61))
+
+
 if __name__ == "__main__":
-    for gen in (virtqueue, blk, net, console, rng, vsock, vinput, gpu, snd, watchdog, api_request, bundle, system, mmio, bzimage, cli):
+    for gen in (virtqueue, blk, net, console, rng, vsock, vinput, gpu, snd, watchdog, api_request, bundle, system, mmio, bzimage, cli,
+                pl011, pl031, sp805, pl061, arm64_image):
         gen()

@@ -42,4 +42,12 @@ static inline uint32_t get_le32(const uint8_t *p)
 	return le32toh(v);
 }
 
+static inline uint64_t get_le64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le64toh(v);
+}
+
 #endif

@@ -14,17 +14,11 @@
  * bytes; host input enters it only while it has room, so nothing typed is
  * ever dropped. */
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
-#include "avp/chardev.h"
 #include "avp/hw/serial_16550.h"
-#include "avp/log.h"
+#include "avp/hw/uart_host.h"
 
 /* Register offsets. */
 #define REG_RBR_THR 0
@@ -91,46 +85,26 @@
 #define SRC_MS 0x8
 
 struct serial16550 {
-	pthread_mutex_t lock;
-	pthread_cond_t room; /* the receive FIFO has space again, or stop */
-	pthread_cond_t tx_wait; /* output waits in the chardev, or stop */
-	struct chardev *chr;
+	struct uart_host host; /* the chardev, its threads, and the device lock */
 	struct serial16550_ops ops;
 
 	uint8_t ier, lcr, mcr, fcr, scr, dll, dlm;
 	uint8_t lsr_errors; /* latched OE/PE/FE/BI, cleared by reading LSR */
 	uint8_t msr;	    /* line states (bits 4-7) and deltas (0-3) */
 	bool thre_pending;  /* THRE interrupt latch */
-	uint8_t rx[SERIAL16550_FIFO_SIZE];
-	unsigned int rx_head, rx_count;
+	struct uart_fifo rx;
 
 	int irq_level;
 	unsigned int irq_sources; /* sources behind the current high level */
 
-	pthread_t reader;
-	bool reader_started;
-	pthread_t writer;
-	bool writer_started;
-	bool tx_pending;  /* output waits in the chardev: the writer flushes */
-	bool tx_busy;	  /* the guest saw THRE clear: raise it when it sets */
-	bool stop;
-	int wake_efd;
+	bool tx_busy; /* the guest saw THRE clear: raise it when it sets */
 };
 
 /* THR can take a FIFO's worth: what the 8250 driver writes per THRE
  * interrupt without looking at LSR (its tx_loadsz). */
 static bool tx_ready(const struct serial16550 *s)
 {
-	return !s->chr || chardev_write_room(s->chr) >= SERIAL16550_FIFO_SIZE;
-}
-
-/* After output: keep the writer thread flushing while bytes wait. */
-static void tx_note_pending(struct serial16550 *s)
-{
-	if (s->writer_started && !s->tx_pending && chardev_write_room(s->chr) < CHARDEV_OUT_BUF) {
-		s->tx_pending = true;
-		pthread_cond_signal(&s->tx_wait);
-	}
+	return uart_host_tx_ready(&s->host, SERIAL16550_FIFO_SIZE);
 }
 
 static unsigned int rx_capacity(const struct serial16550 *s)
@@ -152,7 +126,7 @@ static unsigned int pending_sources(const struct serial16550 *s)
 
 	if ((s->ier & IER_ELSI) && s->lsr_errors)
 		src |= SRC_RLS;
-	if ((s->ier & IER_ERBFI) && s->rx_count)
+	if ((s->ier & IER_ERBFI) && s->rx.count)
 		src |= SRC_RX;
 	if ((s->ier & IER_ETBEI) && s->thre_pending)
 		src |= SRC_THRE;
@@ -170,7 +144,7 @@ static uint8_t iir_code(const struct serial16550 *s, unsigned int src)
 		/* Below the trigger level a real UART reports the character
 		 * timeout after 4 character times; here that time is zero.
 		 * The 8250 driver treats both codes alike. */
-		if ((s->fcr & FCR_ENABLE) && s->rx_count < rx_trigger(s))
+		if ((s->fcr & FCR_ENABLE) && s->rx.count < rx_trigger(s))
 			return IIR_CTI;
 		return IIR_RDA;
 	}
@@ -233,8 +207,8 @@ static void update_modem_inputs(struct serial16550 *s)
 
 static void rx_clear(struct serial16550 *s)
 {
-	s->rx_head = s->rx_count = 0;
-	pthread_cond_broadcast(&s->room);
+	uart_fifo_clear(&s->rx);
+	uart_host_rx_room(&s->host);
 }
 
 /* A byte that arrives with no room is an overrun (data sheet, LSR bit 1):
@@ -242,37 +216,31 @@ static void rx_clear(struct serial16550 *s)
  * register is overwritten. Only loopback can overrun; host input waits. */
 static void rx_put(struct serial16550 *s, uint8_t b)
 {
-	if (s->rx_count < rx_capacity(s)) {
-		s->rx[(s->rx_head + s->rx_count) % SERIAL16550_FIFO_SIZE] = b;
-		s->rx_count++;
+	if (uart_fifo_push(&s->rx, rx_capacity(s), b))
 		return;
-	}
 	s->lsr_errors |= LSR_OE;
 	if (!(s->fcr & FCR_ENABLE))
-		s->rx[s->rx_head] = b;
+		*uart_fifo_last(&s->rx) = b;
 }
 
 static uint8_t rx_get(struct serial16550 *s)
 {
-	uint8_t b;
-
-	if (!s->rx_count)
+	if (!s->rx.count)
 		return 0;
-	b = s->rx[s->rx_head];
-	s->rx_head = (s->rx_head + 1) % SERIAL16550_FIFO_SIZE;
-	s->rx_count--;
-	pthread_cond_broadcast(&s->room);
-	return b;
+	uart_host_rx_room(&s->host);
+	return (uint8_t)uart_fifo_pop(&s->rx);
 }
 
-static size_t rx_push_locked(struct serial16550 *s, const uint8_t *buf, size_t len)
+/* uart_host_ops.rx_push, and serial16550_receive's core. */
+static size_t rx_push_locked(void *dev, const uint8_t *buf, size_t len)
 {
+	struct serial16550 *s = dev;
 	size_t n = 0;
 
 	/* In loopback the receiver listens to the transmitter only. */
 	if (s->mcr & MCR_LOOP)
 		return 0;
-	while (n < len && s->rx_count < rx_capacity(s))
+	while (n < len && s->rx.count < rx_capacity(s))
 		rx_put(s, buf[n++]);
 	if (n)
 		update_irq(s);
@@ -308,7 +276,7 @@ static uint8_t reg_read(struct serial16550 *s, unsigned int reg)
 		v = s->mcr;
 		break;
 	case REG_LSR:
-		v = (uint8_t)(s->lsr_errors | (s->rx_count ? LSR_DR : 0));
+		v = (uint8_t)(s->lsr_errors | (s->rx.count ? LSR_DR : 0));
 		if ((s->mcr & MCR_LOOP) || tx_ready(s))
 			v |= LSR_THRE | LSR_TEMT;
 		s->lsr_errors = 0;
@@ -343,11 +311,7 @@ static bool reg_write(struct serial16550 *s, unsigned int reg, uint8_t v)
 			break;
 		}
 		output = true;
-		if (s->chr && chardev_write(s->chr, &v, 1) == 0)
-			/* Real hardware overwrites THR too. */
-			avp_guest_warn(s, "serial: the guest wrote to a busy transmitter: output is "
-				       "dropped while the host does not read it");
-		tx_note_pending(s);
+		uart_host_tx(&s->host, v);
 		if (tx_ready(s))
 			s->thre_pending = true;
 		else
@@ -388,7 +352,7 @@ static bool reg_write(struct serial16550 *s, unsigned int reg, uint8_t v)
 		s->mcr = v & MCR_MASK;
 		update_modem_inputs(s);
 		/* Leaving loopback reconnects the host input. */
-		pthread_cond_broadcast(&s->room);
+		uart_host_rx_room(&s->host);
 		break;
 	case REG_SCR:
 		s->scr = v;
@@ -408,7 +372,7 @@ void serial16550_io(void *opaque, uint64_t offset, void *data, uint32_t len, boo
 
 	if (!s || !data)
 		return;
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->host.lock);
 	/* A wider access reaches consecutive byte registers, as an 8-bit
 	 * ISA device sees it; bytes past the device float high. */
 	for (uint32_t i = 0; i < len; i++) {
@@ -424,140 +388,27 @@ void serial16550_io(void *opaque, uint64_t offset, void *data, uint32_t len, boo
 		else
 			bytes[i] = reg_read(s, (unsigned int)reg);
 	}
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->host.lock);
 	if (output && s->ops.output)
 		s->ops.output(s->ops.opaque);
 }
 
 size_t serial16550_receive(struct serial16550 *s, const uint8_t *buf, size_t len)
 {
-	size_t n;
-
-	if (!s || !buf)
-		return 0;
-	pthread_mutex_lock(&s->lock);
-	n = rx_push_locked(s, buf, len);
-	pthread_mutex_unlock(&s->lock);
-	return n;
+	return s ? uart_host_receive(&s->host, buf, len) : 0;
 }
 
-/* Moves host input into the FIFO. Bytes read from the host but not yet
- * taken wait here, and the thread sleeps on the condition variable until
- * the guest makes room, so a full FIFO costs neither input nor CPU. */
-static void *reader_main(void *arg)
+/* uart_host_ops.tx_drained: the host took the output a slow reader left
+ * behind; a guest that saw the transmitter busy gets its THRE back. */
+static void tx_drained(void *dev)
 {
-	struct serial16550 *s = arg;
-	int in_fd = chardev_input_fd(s->chr);
-	uint8_t buf[SERIAL16550_FIFO_SIZE];
-	size_t n = 0, off = 0;
-	bool eof = false;
+	struct serial16550 *s = dev;
 
-	if (s->ops.reader_start && s->ops.reader_start(s->ops.opaque)) {
-		avp_err("serial: host input is ignored: the input thread could not start");
-		return NULL;
+	if (s->tx_busy && tx_ready(s)) {
+		s->tx_busy = false;
+		s->thre_pending = true;
+		update_irq(s);
 	}
-	for (;;) {
-		struct pollfd pfd[2] = {
-			{ .fd = s->wake_efd, .events = POLLIN },
-			{ .fd = in_fd, .events = POLLIN },
-		};
-		bool stop;
-		ssize_t r;
-
-		pthread_mutex_lock(&s->lock);
-		while (!s->stop && off < n) {
-			off += rx_push_locked(s, buf + off, n - off);
-			if (off < n)
-				pthread_cond_wait(&s->room, &s->lock);
-		}
-		stop = s->stop;
-		pthread_mutex_unlock(&s->lock);
-		if (stop)
-			break;
-		if (poll(pfd, eof ? 1 : 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		if (pfd[0].revents)
-			continue; /* stop requested: checked at the top */
-		if (!pfd[1].revents)
-			continue;
-		r = read(in_fd, buf, sizeof(buf));
-		if (r > 0) {
-			n = (size_t)r;
-			off = 0;
-		} else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
-			/* End of host input: keep the device, stop reading. */
-			eof = true;
-		}
-	}
-	return NULL;
-}
-
-/* Writes out the output a slow host reader left in the chardev, waiting
- * for it to become writable, and gives the guest its THRE back once there
- * is room: the vCPU never waits for host output. */
-static void *writer_main(void *arg)
-{
-	struct serial16550 *s = arg;
-	int out_fd = chardev_output_fd(s->chr);
-
-	/* The platform confines this thread as it does the reader. */
-	if (s->ops.reader_start && s->ops.reader_start(s->ops.opaque)) {
-		avp_err("serial: output the host does not take at once is kept: the output "
-			"thread could not start");
-		return NULL;
-	}
-	for (;;) {
-		struct pollfd pfd[2] = {
-			{ .fd = s->wake_efd, .events = POLLIN },
-			{ .fd = out_fd, .events = POLLOUT },
-		};
-		bool stop;
-
-		pthread_mutex_lock(&s->lock);
-		while (!s->stop && !s->tx_pending)
-			pthread_cond_wait(&s->tx_wait, &s->lock);
-		stop = s->stop;
-		pthread_mutex_unlock(&s->lock);
-		if (stop)
-			break;
-		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
-			break;
-		if (pfd[0].revents)
-			continue; /* stop requested: checked at the top */
-		chardev_flush(s->chr);
-		pthread_mutex_lock(&s->lock);
-		/* Checked under the lock: a vCPU may have added output since. */
-		s->tx_pending = chardev_write_room(s->chr) < CHARDEV_OUT_BUF;
-		if (s->tx_busy && tx_ready(s)) {
-			s->tx_busy = false;
-			s->thre_pending = true;
-			update_irq(s);
-		}
-		pthread_mutex_unlock(&s->lock);
-	}
-	return NULL;
-}
-
-static int start_thread(struct serial16550 *s, pthread_t *t, void *(*fn)(void *))
-{
-	sigset_t all, old;
-	int ret;
-
-	if (s->wake_efd < 0) {
-		s->wake_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (s->wake_efd < 0)
-			return -errno;
-	}
-	/* Process signals belong to the main thread's signalfd: a thread
-	 * that left them unblocked would take them with default action. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = pthread_create(t, NULL, fn, s);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return -ret;
 }
 
 int serial16550_create(struct serial16550 **out, struct chardev *chr,
@@ -572,40 +423,24 @@ int serial16550_create(struct serial16550 **out, struct chardev *chr,
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->wake_efd = -1;
-	s->chr = chr;
 	if (ops)
 		s->ops = *ops;
-	ret = pthread_mutex_init(&s->lock, NULL);
+	ret = uart_host_init(&s->host, chr,
+			     &(struct uart_host_ops){ .rx_push = rx_push_locked,
+						      .tx_drained = tx_drained,
+						      .thread_start = s->ops.reader_start,
+						      .thread_opaque = s->ops.opaque,
+						      .name = "serial" },
+			     s);
 	if (ret) {
 		free(s);
-		return -ret;
-	}
-	ret = pthread_cond_init(&s->room, NULL);
-	if (ret) {
-		pthread_mutex_destroy(&s->lock);
-		free(s);
-		return -ret;
-	}
-	ret = pthread_cond_init(&s->tx_wait, NULL);
-	if (ret) {
-		pthread_cond_destroy(&s->room);
-		pthread_mutex_destroy(&s->lock);
-		free(s);
-		return -ret;
+		return ret;
 	}
 	/* Power-on state (data sheet table 8, "Reset"): all zero except
 	 * LSR THRE|TEMT (computed) and the modem inputs. */
 	update_modem_inputs(s);
 	s->msr &= (uint8_t)~MSR_DELTAS;
-	if (chardev_input_fd(chr) >= 0) {
-		ret = start_thread(s, &s->reader, reader_main);
-		s->reader_started = !ret;
-	}
-	if (!ret && chardev_output_fd(chr) >= 0) {
-		ret = start_thread(s, &s->writer, writer_main);
-		s->writer_started = !ret;
-	}
+	ret = uart_host_start(&s->host);
 	if (ret) {
 		serial16550_destroy(s);
 		return ret;
@@ -618,25 +453,6 @@ void serial16550_destroy(struct serial16550 *s)
 {
 	if (!s)
 		return;
-	if (s->reader_started || s->writer_started) {
-		uint64_t one = 1;
-
-		pthread_mutex_lock(&s->lock);
-		s->stop = true;
-		pthread_cond_broadcast(&s->room);
-		pthread_cond_broadcast(&s->tx_wait);
-		pthread_mutex_unlock(&s->lock);
-		if (write(s->wake_efd, &one, sizeof(one)) != (ssize_t)sizeof(one))
-			avp_warn("serial: cannot wake the host I/O threads: %s", strerror(errno));
-		if (s->reader_started)
-			pthread_join(s->reader, NULL);
-		if (s->writer_started)
-			pthread_join(s->writer, NULL);
-	}
-	if (s->wake_efd >= 0)
-		close(s->wake_efd);
-	pthread_cond_destroy(&s->tx_wait);
-	pthread_cond_destroy(&s->room);
-	pthread_mutex_destroy(&s->lock);
+	uart_host_fini(&s->host);
 	free(s);
 }

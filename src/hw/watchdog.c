@@ -22,11 +22,11 @@
  * postpone a guest's watchdog. */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "avp/hw/hw_timer.h"
 #include "avp/hw/watchdog.h"
 
 #define NS_PER_MS 1000000ull
@@ -34,10 +34,8 @@
 
 struct watchdog {
 	pthread_mutex_t lock;
-	pthread_cond_t cond; /* CLOCK_MONOTONIC; wakes the timer thread */
-	pthread_t thread;
+	struct hw_timer *timer; /* fires at the deadline */
 	struct watchdog_ops ops;
-	bool quit;
 	bool running;
 	bool fired;
 	uint32_t reload;
@@ -59,46 +57,30 @@ static void arm(struct watchdog *w, uint64_t now)
 {
 	w->armed = w->reload;
 	w->deadline = now + (uint64_t)w->reload * PERIOD_NS;
+	hw_timer_arm(w->timer, w->deadline - now);
 }
 
-static void *timer_main(void *arg)
+/* The timer fired: expire unless a refresh moved the deadline since (the
+ * refresh re-armed the timer then) or the guest stopped the watchdog. */
+static void timer_fire(void *opaque)
 {
-	struct watchdog *w = arg;
+	struct watchdog *w = opaque;
+	uint32_t count;
 
-	if (w->ops.thread_start && w->ops.thread_start(w->ops.opaque))
-		return NULL;
 	pthread_mutex_lock(&w->lock);
-	while (!w->quit) {
-		uint64_t now;
-		struct timespec ts;
-
-		if (!w->running) {
-			pthread_cond_wait(&w->cond, &w->lock);
-			continue;
-		}
-		now = now_ns();
-		if (now >= w->deadline) {
-			uint32_t count = w->armed;
-
-			/* Stop first: a refresh racing with the callback finds
-			 * the watchdog stopped and cannot make it fire twice. */
-			w->running = false;
-			w->fired = true;
-			w->expiries++;
-			pthread_mutex_unlock(&w->lock);
-			if (w->ops.expired)
-				w->ops.expired(w->ops.opaque, count);
-			pthread_mutex_lock(&w->lock);
-			continue;
-		}
-		/* Refreshes move the deadline later without waking us: the
-		 * wait ends at the old deadline and the loop re-checks. */
-		ts.tv_sec = (time_t)(w->deadline / 1000000000ull);
-		ts.tv_nsec = (long)(w->deadline % 1000000000ull);
-		pthread_cond_timedwait(&w->cond, &w->lock, &ts);
+	if (!w->running || now_ns() < w->deadline) {
+		pthread_mutex_unlock(&w->lock);
+		return;
 	}
+	count = w->armed;
+	/* Stop first: a refresh racing with the callback finds the watchdog
+	 * stopped and cannot make it fire twice. */
+	w->running = false;
+	w->fired = true;
+	w->expiries++;
 	pthread_mutex_unlock(&w->lock);
-	return NULL;
+	if (w->ops.expired)
+		w->ops.expired(w->ops.opaque, count);
 }
 
 static uint32_t count_left(const struct watchdog *w, uint64_t now)
@@ -137,10 +119,9 @@ static void reg_write(struct watchdog *w, unsigned int reg, uint32_t val, uint32
 		if ((v & WATCHDOG_CTL_RUNNING) && !w->running) {
 			w->running = true;
 			arm(w, now);
-			pthread_cond_signal(&w->cond);
 		} else if (!(v & WATCHDOG_CTL_RUNNING) && w->running) {
 			w->running = false;
-			pthread_cond_signal(&w->cond);
+			hw_timer_disarm(w->timer);
 		}
 		break;
 	case WATCHDOG_REG_RELOAD:
@@ -153,13 +134,8 @@ static void reg_write(struct watchdog *w, unsigned int reg, uint32_t val, uint32
 		break;
 	case WATCHDOG_REG_REFRESH:
 		if ((val & mask & WATCHDOG_REFRESH_KICK) && w->running) {
-			uint64_t old = w->deadline;
-
 			arm(w, now);
 			w->refreshes++;
-			/* A shorter RELOAD can bring the deadline forward. */
-			if (w->deadline < old)
-				pthread_cond_signal(&w->cond);
 		}
 		break;
 	case WATCHDOG_REG_STATUS:
@@ -237,8 +213,6 @@ void watchdog_get_state(struct watchdog *wdt, struct watchdog_state *st)
 
 int watchdog_create(struct watchdog **out, const struct watchdog_ops *ops, bool fired_before)
 {
-	pthread_condattr_t ca;
-	sigset_t all, old;
 	struct watchdog *w;
 	int ret;
 
@@ -252,33 +226,21 @@ int watchdog_create(struct watchdog **out, const struct watchdog_ops *ops, bool 
 		w->ops = *ops;
 	w->reload = WATCHDOG_DEFAULT_COUNT;
 	w->fired = fired_before;
-
-	ret = pthread_condattr_init(&ca);
-	if (!ret) {
-		ret = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		if (!ret)
-			ret = pthread_cond_init(&w->cond, &ca);
-		pthread_condattr_destroy(&ca);
-	}
+	ret = pthread_mutex_init(&w->lock, NULL);
 	if (ret) {
 		free(w);
 		return -ret;
 	}
-	pthread_mutex_init(&w->lock, NULL);
-
-	/* The thread must not take the process's signals: the main thread
-	 * reads SIGINT/SIGTERM through a signalfd. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = pthread_create(&w->thread, NULL, timer_main, w);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	ret = hw_timer_create(&w->timer, &(struct hw_timer_ops){ .fire = timer_fire,
+								 .thread_start = w->ops.thread_start,
+								 .opaque = w,
+								 .thread_opaque = w->ops.opaque,
+								 .name = "avp-watchdog" });
 	if (ret) {
-		pthread_cond_destroy(&w->cond);
 		pthread_mutex_destroy(&w->lock);
 		free(w);
-		return -ret;
+		return ret;
 	}
-	pthread_setname_np(w->thread, "avp-watchdog");
 	*out = w;
 	return 0;
 }
@@ -287,12 +249,7 @@ void watchdog_destroy(struct watchdog *wdt)
 {
 	if (!wdt)
 		return;
-	pthread_mutex_lock(&wdt->lock);
-	wdt->quit = true;
-	pthread_cond_signal(&wdt->cond);
-	pthread_mutex_unlock(&wdt->lock);
-	pthread_join(wdt->thread, NULL);
-	pthread_cond_destroy(&wdt->cond);
+	hw_timer_destroy(wdt->timer); /* joins its thread: no expiry after this */
 	pthread_mutex_destroy(&wdt->lock);
 	free(wdt);
 }
