@@ -8,6 +8,7 @@
 #include "avp_version.h"
 #include "avp/cli.h"
 #include "avp/cli_screenshot.h"
+#include "avp/hw/watchdog.h"
 #include "avp/log.h"
 #include "avp/vmm/machine.h"
 #include "avp/vmm/preflight.h"
@@ -53,6 +54,7 @@ static const char *reason_text(enum vm_exit_reason reason)
 int main(int argc, char **argv)
 {
 	struct avp_config cfg;
+	struct avp_watchdog_cfg *wdt;
 	enum vm_exit_reason reason = VM_EXIT_NONE;
 	unsigned int verbose = 0;
 	int cmd;
@@ -119,19 +121,21 @@ int main(int argc, char **argv)
 		avp_config_free(&cfg);
 		return AVP_EXIT_CONFIG;
 	}
+	wdt = avp_config_device(&cfg, &watchdog_config, 0);
 	for (;;) {
 		ret = machine_run(&cfg, stdout, &reason);
 		if (ret || cfg.describe)
 			break;
 		if (reason == VM_EXIT_REBOOT && cfg.on_reboot == AVP_REBOOT_RESTART) {
 			avp_info("guest rebooted: restarting the VM");
-			cfg.watchdog.fired_before = false;
+			if (wdt)
+				wdt->fired_before = false;
 			continue;
 		}
 		/* --watchdog action=reset (the expiry is already reported);
 		 * the next boot's watchdog says it caused the reset. */
-		if (reason == VM_EXIT_WATCHDOG && cfg.watchdog.action == AVP_WATCHDOG_RESET) {
-			cfg.watchdog.fired_before = true;
+		if (reason == VM_EXIT_WATCHDOG && wdt && wdt->action == AVP_WATCHDOG_RESET) {
+			wdt->fired_before = true;
 			continue;
 		}
 		break;

@@ -33,14 +33,17 @@ int machine_add_devices(struct vm *vm, const struct avp_config *cfg)
 	 * guest sees (docs/devices.md), so the same config always gives the
 	 * same platform. */
 	for (unsigned int i = 0; i < cfg->ndevices; i++) {
-		const struct avp_device_ref *ref = &cfg->devices[i];
-		const struct avp_device_type *t = avp_device_type(ref->kind);
+		const struct avp_device_entry *d = &cfg->devices[i];
+		const struct avp_device_type *t = avp_device_type_of(d->type);
 		struct virtio_dev *dev;
 		int ret;
 
-		if (!t || !t->create)
+		if (!t)
 			return -EINVAL;
-		ret = t->create(&dev, cfg, ref->index);
+		/* Not VIRTIO (the platform's watchdog, vsock peers): no window. */
+		if (!t->create)
+			continue;
+		ret = t->create(&dev, cfg, d->opts);
 		if (ret || (ret = attach_or_destroy(vm, dev)))
 			return ret;
 		/* Attached: the VM owns dev now, and its commands can name it. */

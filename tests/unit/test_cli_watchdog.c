@@ -11,7 +11,10 @@
 #include <string.h>
 
 #include "avp/cli.h"
+#include "avp/hw/watchdog.h"
 #include "avp/vm.h"
+
+#define WDT(c) ((const struct avp_watchdog_cfg *)avp_config_device(&(c), &watchdog_config, 0))
 
 struct parsed {
 	struct avp_config cfg;
@@ -42,8 +45,7 @@ static void test_off_by_default(void **state)
 	(void)state;
 	PARSE(&p, "run", "--kernel", "bz");
 	assert_int_equal(p.ret, CLI_RUN);
-	assert_false(p.cfg.watchdog.enabled);
-	assert_false(p.cfg.watchdog.fired_before);
+	assert_null(WDT(p.cfg));
 	avp_config_free(&p.cfg);
 }
 
@@ -54,35 +56,35 @@ static void test_accepted_forms(void **state)
 	(void)state;
 	PARSE(&p, "run", "--watchdog", "--kernel", "bz");
 	assert_int_equal(p.ret, CLI_RUN);
-	assert_true(p.cfg.watchdog.enabled);
-	assert_int_equal(p.cfg.watchdog.action, AVP_WATCHDOG_EXIT);
+	assert_non_null(WDT(p.cfg));
+	assert_int_equal(WDT(p.cfg)->action, AVP_WATCHDOG_EXIT);
 	assert_string_equal(p.cfg.kernel, "bz");
 	avp_config_free(&p.cfg);
 
 	PARSE(&p, "run", "--kernel", "bz", "--watchdog");
 	assert_int_equal(p.ret, CLI_RUN);
-	assert_true(p.cfg.watchdog.enabled);
+	assert_non_null(WDT(p.cfg));
 	avp_config_free(&p.cfg);
 
 	PARSE(&p, "run", "--kernel", "bz", "--watchdog=action=reset", "--cpus", "2");
 	assert_int_equal(p.ret, CLI_RUN);
-	assert_true(p.cfg.watchdog.enabled);
-	assert_int_equal(p.cfg.watchdog.action, AVP_WATCHDOG_RESET);
+	assert_non_null(WDT(p.cfg));
+	assert_int_equal(WDT(p.cfg)->action, AVP_WATCHDOG_RESET);
 	assert_int_equal(p.cfg.cpus, 2);
 	avp_config_free(&p.cfg);
 
 	/* The value as the next word, then more options. */
 	PARSE(&p, "run", "--watchdog", "action=reset", "--kernel", "bz", "--cpus", "3");
 	assert_int_equal(p.ret, CLI_RUN);
-	assert_int_equal(p.cfg.watchdog.action, AVP_WATCHDOG_RESET);
+	assert_int_equal(WDT(p.cfg)->action, AVP_WATCHDOG_RESET);
 	assert_string_equal(p.cfg.kernel, "bz");
 	assert_int_equal(p.cfg.cpus, 3);
 	avp_config_free(&p.cfg);
 
 	PARSE(&p, "run", "--kernel", "bz", "--watchdog", "action=exit");
 	assert_int_equal(p.ret, CLI_RUN);
-	assert_true(p.cfg.watchdog.enabled);
-	assert_int_equal(p.cfg.watchdog.action, AVP_WATCHDOG_EXIT);
+	assert_non_null(WDT(p.cfg));
+	assert_int_equal(WDT(p.cfg)->action, AVP_WATCHDOG_EXIT);
 	avp_config_free(&p.cfg);
 }
 
