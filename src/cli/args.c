@@ -249,9 +249,15 @@ static bool is_key_value(const struct avp_config_type *t, const char *word)
 	return false;
 }
 
+static const char *const reboot_actions[] = { [AVP_REBOOT_EXIT] = "exit",
+					       [AVP_REBOOT_RESTART] = "restart", NULL };
+static const char *const seccomp_modes[] = { [AVP_SECCOMP_KILL] = "kill", [AVP_SECCOMP_LOG] = "log",
+					      [AVP_SECCOMP_OFF] = "off", NULL };
+
 static int parse_run_option(int opt, const char *arg, struct avp_config *cfg, FILE *err)
 {
 	uint32_t v;
+	int i;
 
 	if (opt >= OPT_DEVICE) {
 		const struct avp_device_type *t = avp_device_type_at((size_t)(opt - OPT_DEVICE));
@@ -288,26 +294,18 @@ static int parse_run_option(int opt, const char *arg, struct avp_config *cfg, FI
 		return ret;
 	}
 	case OPT_ON_REBOOT:
-		if (strcmp(arg, "exit") == 0)
-			cfg->on_reboot = AVP_REBOOT_EXIT;
-		else if (strcmp(arg, "restart") == 0)
-			cfg->on_reboot = AVP_REBOOT_RESTART;
-		else
+		if ((i = avp_word_index(reboot_actions, arg)) < 0)
 			FAIL("--on-reboot: expected exit or restart, got '%s'", arg);
+		cfg->on_reboot = (enum avp_reboot_action)i;
 		return 0;
 	case OPT_API_SOCK:
 		if (!*arg)
 			FAIL("--api-sock: expected a path for the control socket");
 		return replace_string(&cfg->api_sock, arg);
 	case OPT_SECCOMP:
-		if (strcmp(arg, "kill") == 0)
-			cfg->seccomp = AVP_SECCOMP_KILL;
-		else if (strcmp(arg, "log") == 0)
-			cfg->seccomp = AVP_SECCOMP_LOG;
-		else if (strcmp(arg, "off") == 0)
-			cfg->seccomp = AVP_SECCOMP_OFF;
-		else
+		if ((i = avp_word_index(seccomp_modes, arg)) < 0)
 			FAIL("--seccomp: expected kill, log or off, got '%s'", arg);
+		cfg->seccomp = (enum avp_seccomp_mode)i;
 		return 0;
 	case OPT_JAIL:
 		if (!*arg || strlen(arg) >= sizeof(cfg->jail.dir))

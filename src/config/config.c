@@ -70,6 +70,58 @@ void *avp_config_device(const struct avp_config *cfg, const struct avp_config_ty
 	return NULL;
 }
 
+/* A key's value as text, for comparing and for messages ("" unset). */
+static const char *value_text(const struct avp_key *k, const void *opts, char *buf, size_t len)
+{
+	const void *slot = (const char *)opts + k->offset;
+	const uint8_t *mac = slot;
+	const char *s = NULL;
+	int i;
+
+	switch (k->type) {
+	case AVP_KEY_STRING:
+	case AVP_KEY_PATH:
+		s = *(char *const *)slot;
+		break;
+	case AVP_KEY_CHARDEV:
+		s = ((const struct avp_chardev_cfg *)slot)->path;
+		break;
+	case AVP_KEY_UINT:
+		snprintf(buf, len, "%u", *(const uint32_t *)slot);
+		return buf;
+	case AVP_KEY_ENUM:
+		memcpy(&i, slot, sizeof(i));
+		return k->words[i];
+	case AVP_KEY_BOOL:
+		snprintf(buf, len, "%d", *(const bool *)slot);
+		return buf;
+	case AVP_KEY_MAC:
+		snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
+			 mac[4], mac[5]);
+		return buf;
+	}
+	return s ? s : "";
+}
+
+/* The keys' twice rule: no two devices of a type with one value. */
+static int check_twice(const struct avp_config *cfg, const struct avp_config_type *t,
+		       const void *opts, struct avp_config_err *e)
+{
+	for (const struct avp_key *k = t->keys; k && k->name; k++) {
+		char mine[32], theirs[32];
+		const char *v;
+		const void *other;
+
+		if (!k->twice)
+			continue;
+		v = value_text(k, opts, mine, sizeof(mine));
+		for (unsigned int i = 0; (other = avp_config_device(cfg, t, i)); i++)
+			if (strcmp(v, value_text(k, other, theirs, sizeof(theirs))) == 0)
+				return avp_config_fail(e, k->name, k->twice, v);
+	}
+	return 0;
+}
+
 static unsigned int virtio_count(const struct avp_config *cfg)
 {
 	unsigned int n = 0;
@@ -89,7 +141,9 @@ int avp_config_add_device(struct avp_config *cfg, const struct avp_config_type *
 	if (avp_config_count(cfg, t) >= t->max)
 		ret = avp_config_fail(e, NULL, "%s", t->too_many);
 	else if (t->check)
-		ret = t->check(cfg, opts, given, e);
+		ret = t->check(opts, given, e);
+	if (ret == 0)
+		ret = check_twice(cfg, t, opts, e);
 	if (ret == 0 && t->virtio && virtio_count(cfg) >= AVP_MAX_DEVICES)
 		ret = avp_config_fail(e, NULL, "at most %d VIRTIO devices in all", AVP_MAX_DEVICES);
 	if (ret == 0 && cfg->ndevices >= AVP_MAX_DEVICE_ENTRIES)

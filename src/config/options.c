@@ -64,12 +64,21 @@ void avp_opts_free(const struct avp_config_type *t, void *opts)
 	}
 }
 
-static int word_index(const char *const *words, const char *text)
+int avp_word_index(const char *const *words, const char *text)
 {
 	for (int i = 0; words && words[i]; i++)
 		if (strcmp(words[i], text) == 0)
 			return i;
 	return -1;
+}
+
+char *avp_join_path(const char *base_dir, const char *path)
+{
+	char *out;
+
+	if (!base_dir || !path[0] || path[0] == '/')
+		return strdup(path);
+	return asprintf(&out, "%s/%s", base_dir, path) < 0 ? NULL : out;
 }
 
 int avp_opts_set(const struct avp_key *k, void *opts, const char *text, const char *base_dir)
@@ -81,12 +90,7 @@ int avp_opts_set(const struct avp_key *k, void *opts, const char *text, const ch
 	switch (k->type) {
 	case AVP_KEY_STRING:
 	case AVP_KEY_PATH:
-		if (k->type == AVP_KEY_PATH && base_dir && text[0] && text[0] != '/') {
-			if (asprintf(&copy, "%s/%s", base_dir, text) < 0)
-				copy = NULL;
-		} else {
-			copy = strdup(text);
-		}
+		copy = k->type == AVP_KEY_PATH ? avp_join_path(base_dir, text) : strdup(text);
 		if (!copy)
 			return -ENOMEM;
 		free(*(char **)slot);
@@ -98,13 +102,13 @@ int avp_opts_set(const struct avp_key *k, void *opts, const char *text, const ch
 		if (!k->words)
 			i = strcmp(text, k->name) == 0 ? 1 : -1;
 		else
-			i = word_index(k->words, text);
+			i = avp_word_index(k->words, text);
 		if (i < 0 || i > 1)
 			return -EINVAL;
 		*(bool *)slot = i == 1;
 		return 0;
 	case AVP_KEY_ENUM:
-		i = word_index(k->words, text);
+		i = avp_word_index(k->words, text);
 		if (i < 0)
 			return -EINVAL;
 		memcpy(slot, &i, sizeof(i));
@@ -171,7 +175,7 @@ static int item_key(const struct avp_key *keys, char *item, const char **value)
 		if (key->flags & (AVP_KEY_BUNDLE_ONLY | AVP_KEY_POSITIONAL))
 			continue;
 		if (key->type == AVP_KEY_BOOL && !eq) {
-			if (key->words ? word_index(key->words, item) >= 0
+			if (key->words ? avp_word_index(key->words, item) >= 0
 				       : strcmp(item, key->name) == 0) {
 				*value = item;
 				return k;

@@ -5,6 +5,11 @@
 
 #include "avp/devices/virtio_console.h"
 
+/* Its lines in avp run --help. */
+static const char console_help[] = "virtio-console, the guest's hvc0 (default none); with\n"
+	"stdio it takes the keyboard and the UART only prints;\n"
+	"pty and socket: see --serial";
+
 static const struct avp_key console_keys[] = {
 	/* The whole text: a chardev path may hold commas. */
 	{ .name = "backend", .type = AVP_KEY_CHARDEV, .offset = 0,
@@ -12,12 +17,10 @@ static const struct avp_key console_keys[] = {
 	{ 0 },
 };
 
-static int console_check(const struct avp_config *cfg, void *opts, uint32_t given,
-			 struct avp_config_err *e)
+static int console_check(void *opts, uint32_t given, struct avp_config_err *e)
 {
 	const struct avp_chardev_cfg *chr = opts;
 
-	(void)cfg;
 	(void)given;
 	if (chr->kind == AVP_CHR_NONE)
 		return avp_config_fail(e, "backend", "a console device needs \"stdio\", "
@@ -45,17 +48,9 @@ static int console_final(const struct avp_config *cfg, struct avp_config_err *e)
 }
 
 const struct avp_config_type virtio_console_config = {
-	.name = "console",
-	.keys = console_keys,
-	.opts_size = sizeof(struct avp_chardev_cfg),
-	.flags = AVP_TYPE_NONE_REMOVES,
-	.max = 1,
+	.name = "console", .syntax = "stdio|file:PATH|pty|socket=PATH|none", .help = console_help,
+	.keys = console_keys, .opts_size = sizeof(struct avp_chardev_cfg),
+	.flags = AVP_TYPE_NONE_REMOVES, .virtio = true, .max = 1,
 	.too_many = "only one console device is supported (at most one per VM)",
-	.virtio = true,
-	.syntax = "stdio|file:PATH|pty|socket=PATH|none",
-	.help = "virtio-console, the guest's hvc0 (default none); with\n"
-		"stdio it takes the keyboard and the UART only prints;\n"
-		"pty and socket: see --serial",
-	.check = console_check,
-	.final_check = console_final,
+	.check = console_check, .final_check = console_final,
 };

@@ -7,6 +7,11 @@
 
 #include "avp/devices/virtio_gpu.h"
 
+/* Its lines in avp run --help. */
+static const char gpu_help[] = "virtio-gpu 2D, one display (default 1280x720, also\n"
+	"for a size left out); the control socket's\n"
+	"screenshot command saves it as PNG";
+
 enum { K_ON, K_WIDTH, K_HEIGHT };
 static const struct avp_key gpu_keys[] = {
 	[K_ON] = { .name = "on", .type = AVP_KEY_BOOL, .offset = offsetof(struct avp_gpu_cfg, on),
@@ -36,10 +41,8 @@ int virtio_gpu_display_size(struct avp_gpu_cfg *gpu, struct avp_config_err *e)
 	return 0;
 }
 
-static int gpu_check(const struct avp_config *cfg, void *opts, uint32_t given,
-		     struct avp_config_err *e)
+static int gpu_check(void *opts, uint32_t given, struct avp_config_err *e)
 {
-	(void)cfg;
 	/* "on" is the whole option or not there: the syntax says so. */
 	if ((given & AVP_KEY_BIT(K_ON)) && (given & (AVP_KEY_BIT(K_WIDTH) | AVP_KEY_BIT(K_HEIGHT))))
 		return -EINVAL;
@@ -47,15 +50,7 @@ static int gpu_check(const struct avp_config *cfg, void *opts, uint32_t given,
 }
 
 const struct avp_config_type virtio_gpu_config = {
-	.name = "gpu",
-	.keys = gpu_keys,
-	.opts_size = sizeof(struct avp_gpu_cfg),
-	.max = 1,
-	.too_many = "only one gpu device (at most one per VM)",
-	.virtio = true,
-	.syntax = "on|width=W,height=H",
-	.help = "virtio-gpu 2D, one display (default 1280x720, also\n"
-		"for a size left out); the control socket's\n"
-		"screenshot command saves it as PNG",
-	.check = gpu_check,
+	.name = "gpu", .syntax = "on|width=W,height=H", .help = gpu_help, .keys = gpu_keys,
+	.opts_size = sizeof(struct avp_gpu_cfg), .virtio = true, .max = 1,
+	.too_many = "only one gpu device (at most one per VM)", .check = gpu_check,
 };

@@ -5,13 +5,19 @@
 
 #include "avp/devices/virtio_input.h"
 
+/* Its lines in avp run --help. */
+static const char input_help[] = "virtio-input keyboard or multi-touch screen (default\n"
+	"1280x720, also for a size left out), fed through\n"
+	"the control socket's input command; one of each";
+
 static const char *const kinds[] = { [AVP_INPUT_KEYBOARD] = "keyboard",
 				     [AVP_INPUT_TOUCH] = "touch", NULL };
 
 enum { K_KIND, K_WIDTH, K_HEIGHT };
 static const struct avp_key input_keys[] = {
 	[K_KIND] = { .name = "kind", .type = AVP_KEY_ENUM, .offset = offsetof(struct avp_input_cfg, kind),
-		     .flags = AVP_KEY_POSITIONAL | AVP_KEY_REQUIRED, .words = kinds },
+		     .flags = AVP_KEY_POSITIONAL | AVP_KEY_REQUIRED, .words = kinds,
+		     .twice = "a second %s" },
 	[K_WIDTH] = { .name = "width", .type = AVP_KEY_UINT,
 		      .offset = offsetof(struct avp_input_cfg, width), .min = 1,
 		      .max = AVP_TOUCH_MAX_SIDE },
@@ -22,11 +28,9 @@ static const struct avp_key input_keys[] = {
 };
 _Static_assert(sizeof(enum avp_input_kind) == sizeof(int), "an enum key is int-sized");
 
-static int input_check(const struct avp_config *cfg, void *opts, uint32_t given,
-		       struct avp_config_err *e)
+static int input_check(void *opts, uint32_t given, struct avp_config_err *e)
 {
 	struct avp_input_cfg *in = opts;
-	const struct avp_input_cfg *other;
 
 	(void)given;
 	if (in->kind != AVP_INPUT_TOUCH && (in->width || in->height))
@@ -41,23 +45,13 @@ static int input_check(const struct avp_config *cfg, void *opts, uint32_t given,
 			return avp_config_fail(e, NULL, "touch size out of range (each 1-%u)",
 					       AVP_TOUCH_MAX_SIDE);
 	}
-	for (unsigned int i = 0; (other = avp_config_device(cfg, &virtio_input_config, i)); i++)
-		if (other->kind == in->kind)
-			return avp_config_fail(e, "kind", "a second %s", kinds[in->kind]);
 	return 0;
 }
 
 const struct avp_config_type virtio_input_config = {
-	.name = "input",
-	.keys = input_keys,
-	.opts_size = sizeof(struct avp_input_cfg),
-	.max = AVP_MAX_INPUTS,
-	.too_many = "at most 2 input devices (one keyboard, one touch)",
-	.virtio = true,
-	.syntax = "keyboard | touch[,width=W,height=H]",
-	.help = "virtio-input keyboard or multi-touch screen (default\n"
-		"1280x720, also for a size left out), fed through\n"
-		"the control socket's input command; one of each",
+	.name = "input", .syntax = "keyboard | touch[,width=W,height=H]", .help = input_help,
+	.keys = input_keys, .opts_size = sizeof(struct avp_input_cfg), .virtio = true,
+	.max = AVP_MAX_INPUTS, .too_many = "at most 2 input devices (one keyboard, one touch)",
 	.check = input_check,
 };
 _Static_assert(AVP_MAX_INPUTS == 2, "the too_many text says 2");

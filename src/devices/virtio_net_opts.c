@@ -10,9 +10,13 @@
 
 #include "avp/devices/virtio_net.h"
 
+/* Its lines in avp run --help. */
+static const char net_help[] = "virtio-net on an existing or new tap; repeat (up to 4)";
+
 enum { K_TAP, K_NETWORK, K_MAC };
 static const struct avp_key net_keys[] = {
-	[K_TAP] = { .name = "tap", .type = AVP_KEY_STRING, .offset = offsetof(struct avp_net_cfg, tap) },
+	[K_TAP] = { .name = "tap", .type = AVP_KEY_STRING, .offset = offsetof(struct avp_net_cfg, tap),
+		    .twice = "tap \"%s\" is already used by another net device (given twice)" },
 	[K_NETWORK] = { .name = "network", .type = AVP_KEY_STRING,
 			.offset = offsetof(struct avp_net_cfg, network),
 			.flags = AVP_KEY_BUNDLE_ONLY },
@@ -26,11 +30,9 @@ void virtio_net_network_tap(const uint8_t mac[6], char *buf, size_t len)
 		 mac[5]);
 }
 
-static int net_check(const struct avp_config *cfg, void *opts, uint32_t given,
-		     struct avp_config_err *e)
+static int net_check(void *opts, uint32_t given, struct avp_config_err *e)
 {
 	struct avp_net_cfg *net = opts;
-	const struct avp_net_cfg *other;
 	/* A network's tap is the MAC's: point at what the user wrote. */
 	const char *tap_key = net->network ? "mac" : "tap";
 
@@ -55,10 +57,6 @@ static int net_check(const struct avp_config *cfg, void *opts, uint32_t given,
 				       "(1-15 characters, no '/')", net->tap);
 	if (net->mac_set && (net->mac[0] & 1))
 		return avp_config_fail(e, "mac", "a multicast MAC cannot be a NIC's address");
-	for (unsigned int i = 0; (other = avp_config_device(cfg, &virtio_net_config, i)); i++)
-		if (strcmp(other->tap, net->tap) == 0)
-			return avp_config_fail(e, tap_key, "tap \"%s\" is already used by another "
-					       "net device (given twice)", net->tap);
 	return 0;
 }
 
@@ -81,16 +79,9 @@ static const struct avp_seccomp_needs net_seccomp = {
 };
 
 const struct avp_config_type virtio_net_config = {
-	.name = "net",
-	.keys = net_keys,
-	.opts_size = sizeof(struct avp_net_cfg),
-	.max = AVP_MAX_NETS,
-	.too_many = "at most 4 network devices",
-	.virtio = true,
-	.syntax = "tap=NAME[,mac=XX:XX:XX:XX:XX:XX]",
-	.help = "virtio-net on an existing or new tap; repeat (up to 4)",
-	.check = net_check,
-	.confine_check = net_confine,
-	.seccomp = &net_seccomp,
+	.name = "net", .syntax = "tap=NAME[,mac=XX:XX:XX:XX:XX:XX]", .help = net_help,
+	.keys = net_keys, .opts_size = sizeof(struct avp_net_cfg), .virtio = true,
+	.max = AVP_MAX_NETS, .too_many = "at most 4 network devices", .check = net_check,
+	.confine_check = net_confine, .seccomp = &net_seccomp,
 };
 _Static_assert(AVP_MAX_NETS == 4, "the too_many and help texts say 4");

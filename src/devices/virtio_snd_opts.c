@@ -6,18 +6,21 @@
 
 #include "avp/devices/virtio_snd.h"
 
+/* Its lines in avp run --help. */
+static const char sound_help[] = "virtio-sound: what the guest plays is written to\n"
+	"OUT.wav, what it records is read from IN.wav (looped);\n"
+	"either may be left out (output dropped, input silent)";
+
 static const struct avp_key sound_keys[] = {
 	{ .name = "out", .type = AVP_KEY_PATH, .offset = offsetof(struct avp_sound_cfg, out_path) },
 	{ .name = "in", .type = AVP_KEY_PATH, .offset = offsetof(struct avp_sound_cfg, in_path) },
 	{ 0 },
 };
 
-static int sound_check(const struct avp_config *cfg, void *opts, uint32_t given,
-		       struct avp_config_err *e)
+static int sound_check(void *opts, uint32_t given, struct avp_config_err *e)
 {
 	const struct avp_sound_cfg *snd = opts;
 
-	(void)cfg;
 	(void)given;
 	/* At least one of them, never the same file (we would read what we
 	 * are writing). */
@@ -37,27 +40,15 @@ static const int sound_device_calls[] = {
 static const int sound_vcpu_main_calls[] = {
 	SCMP_SYS(pwrite64), SCMP_SYS(timerfd_settime),
 };
-#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 static const struct avp_seccomp_needs sound_seccomp = {
-	.calls = { [AVP_THREAD_MAIN] = sound_vcpu_main_calls,
-		   [AVP_THREAD_VCPU] = sound_vcpu_main_calls,
-		   [AVP_THREAD_DEVICE] = sound_device_calls },
-	.ncalls = { [AVP_THREAD_MAIN] = N_ELEMS(sound_vcpu_main_calls),
-		    [AVP_THREAD_VCPU] = N_ELEMS(sound_vcpu_main_calls),
-		    [AVP_THREAD_DEVICE] = N_ELEMS(sound_device_calls) },
+	AVP_ROLE_CALLS(AVP_THREAD_MAIN, sound_vcpu_main_calls),
+	AVP_ROLE_CALLS(AVP_THREAD_VCPU, sound_vcpu_main_calls),
+	AVP_ROLE_CALLS(AVP_THREAD_DEVICE, sound_device_calls),
 };
 
 const struct avp_config_type virtio_snd_config = {
-	.name = "sound",
-	.keys = sound_keys,
-	.opts_size = sizeof(struct avp_sound_cfg),
-	.max = 1,
-	.too_many = "only one sound device (at most one per VM)",
-	.virtio = true,
-	.syntax = "out=OUT.wav[,in=IN.wav]",
-	.help = "virtio-sound: what the guest plays is written to\n"
-		"OUT.wav, what it records is read from IN.wav (looped);\n"
-		"either may be left out (output dropped, input silent)",
-	.check = sound_check,
+	.name = "sound", .syntax = "out=OUT.wav[,in=IN.wav]", .help = sound_help,
+	.keys = sound_keys, .opts_size = sizeof(struct avp_sound_cfg), .virtio = true, .max = 1,
+	.too_many = "only one sound device (at most one per VM)", .check = sound_check,
 	.seccomp = &sound_seccomp,
 };

@@ -9,7 +9,13 @@
 
 #include "avp/devices/virtio_vsock.h"
 
-#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
+/* Its lines in avp run --help. */
+static const char vsock_help[] = "virtio-vsock with guest CID N (3-4294967294); host\n"
+	"programs connect to PATH and send 'CONNECT <port>\\n';\n"
+	"the guest's connections to CID 2 port P reach PATH_P";
+static const char peer_help[] = "let the guest reach the VM with CID (whose --vsock\n"
+	"socket is PATH) by vsock; repeat (up to 16); other\n"
+	"CIDs are refused (avp system up sets these)";
 
 static const struct avp_key vsock_keys[] = {
 	{ .name = "cid", .type = AVP_KEY_UINT, .offset = offsetof(struct avp_vsock_cfg, cid),
@@ -27,13 +33,11 @@ static int cid_check(uint32_t cid, struct avp_config_err *e)
 	return 0;
 }
 
-static int vsock_check(const struct avp_config *cfg, void *opts, uint32_t given,
-		       struct avp_config_err *e)
+static int vsock_check(void *opts, uint32_t given, struct avp_config_err *e)
 {
 	const struct avp_vsock_cfg *vs = opts;
 	int ret = cid_check(vs->cid, e);
 
-	(void)cfg;
 	(void)given;
 	if (ret == 0 && (!vs->socket || !*vs->socket))
 		ret = avp_config_fail(e, "socket", "a vsock device needs the path of its socket");
@@ -60,27 +64,15 @@ static const int vsock_main_calls[] = {
 	SCMP_SYS(newfstatat), SCMP_SYS(unlink), /* removing our listening socket */
 };
 static const struct avp_seccomp_needs vsock_seccomp = {
-	.calls = { [AVP_THREAD_MAIN] = vsock_main_calls,
-		   [AVP_THREAD_VCPU] = vsock_vcpu_calls,
-		   [AVP_THREAD_DEVICE] = vsock_device_calls },
-	.ncalls = { [AVP_THREAD_MAIN] = N_ELEMS(vsock_main_calls),
-		    [AVP_THREAD_VCPU] = N_ELEMS(vsock_vcpu_calls),
-		    [AVP_THREAD_DEVICE] = N_ELEMS(vsock_device_calls) },
-	.unix_stream_sockets = true,
+	AVP_ROLE_CALLS(AVP_THREAD_MAIN, vsock_main_calls),
+	AVP_ROLE_CALLS(AVP_THREAD_VCPU, vsock_vcpu_calls),
+	AVP_ROLE_CALLS(AVP_THREAD_DEVICE, vsock_device_calls), .unix_stream_sockets = true,
 };
 
 const struct avp_config_type virtio_vsock_config = {
-	.name = "vsock",
-	.keys = vsock_keys,
-	.opts_size = sizeof(struct avp_vsock_cfg),
-	.max = 1,
-	.too_many = "only one vsock device (at most one: one CID per VM)",
-	.virtio = true,
-	.syntax = "cid=N,socket=PATH",
-	.help = "virtio-vsock with guest CID N (3-4294967294); host\n"
-		"programs connect to PATH and send 'CONNECT <port>\\n';\n"
-		"the guest's connections to CID 2 port P reach PATH_P",
-	.check = vsock_check,
+	.name = "vsock", .syntax = "cid=N,socket=PATH", .help = vsock_help, .keys = vsock_keys,
+	.opts_size = sizeof(struct avp_vsock_cfg), .virtio = true, .max = 1,
+	.too_many = "only one vsock device (at most one: one CID per VM)", .check = vsock_check,
 	.seccomp = &vsock_seccomp,
 };
 
@@ -88,7 +80,7 @@ const struct avp_config_type virtio_vsock_config = {
 
 static const struct avp_key peer_keys[] = {
 	{ .name = "cid", .type = AVP_KEY_UINT, .offset = offsetof(struct avp_vsock_peer, cid),
-	  .min = AVP_VSOCK_MIN_CID, .max = AVP_VSOCK_MAX_CID },
+	  .min = AVP_VSOCK_MIN_CID, .max = AVP_VSOCK_MAX_CID, .twice = "CID %s is given twice" },
 	{ .name = "socket", .type = AVP_KEY_STRING, .offset = offsetof(struct avp_vsock_peer, socket) },
 	{ 0 },
 };
@@ -112,18 +104,10 @@ static int peer_parse(const char *text, void *opts, uint32_t *given)
 	return peer->socket ? 0 : -ENOMEM;
 }
 
-static int peer_check(const struct avp_config *cfg, void *opts, uint32_t given,
-		      struct avp_config_err *e)
+static int peer_check(void *opts, uint32_t given, struct avp_config_err *e)
 {
-	const struct avp_vsock_peer *peer = opts, *other;
-	int ret = cid_check(peer->cid, e);
-
 	(void)given;
-	for (unsigned int i = 0; !ret && (other = avp_config_device(cfg, &virtio_vsock_peer_config, i));
-	     i++)
-		if (other->cid == peer->cid)
-			ret = avp_config_fail(e, "cid", "CID %u is given twice", peer->cid);
-	return ret;
+	return cid_check(((const struct avp_vsock_peer *)opts)->cid, e);
 }
 
 static int peer_final(const struct avp_config *cfg, struct avp_config_err *e)
@@ -142,18 +126,9 @@ static int peer_final(const struct avp_config *cfg, struct avp_config_err *e)
 }
 
 const struct avp_config_type virtio_vsock_peer_config = {
-	.name = "vsock-peer",
-	.keys = peer_keys,
-	.opts_size = sizeof(struct avp_vsock_peer),
-	.flags = AVP_TYPE_CLI_ONLY,
-	.max = AVP_VSOCK_MAX_PEERS,
-	.too_many = "at most 16 peers",
-	.syntax = "CID:PATH",
-	.help = "let the guest reach the VM with CID (whose --vsock\n"
-		"socket is PATH) by vsock; repeat (up to 16); other\n"
-		"CIDs are refused (avp system up sets these)",
-	.parse_text = peer_parse,
-	.check = peer_check,
-	.final_check = peer_final,
+	.name = "vsock-peer", .syntax = "CID:PATH", .help = peer_help, .keys = peer_keys,
+	.opts_size = sizeof(struct avp_vsock_peer), .flags = AVP_TYPE_CLI_ONLY,
+	.max = AVP_VSOCK_MAX_PEERS, .too_many = "at most 16 peers", .parse_text = peer_parse,
+	.check = peer_check, .final_check = peer_final,
 };
 _Static_assert(AVP_VSOCK_MAX_PEERS == 16, "the too_many and help texts say 16");

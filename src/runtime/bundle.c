@@ -32,6 +32,11 @@ static const char *const cpus_keys[] = { "count", "affinity", NULL };
 static const char *const memory_keys[] = { "mib", "reserve", NULL };
 static const char *const scheduling_keys[] = { "class", "priority", NULL };
 static const char *const restart_keys[] = { "policy", "max_restarts", "backoff_ms", NULL };
+static const char *const sched_classes[] = { [AVP_SCHED_NORMAL] = "normal",
+					     [AVP_SCHED_FIFO] = "fifo", NULL };
+static const char *const restart_policies[] = { [AVP_RESTART_NEVER] = "never",
+						[AVP_RESTART_ON_FAILURE] = "on-failure",
+						[AVP_RESTART_ALWAYS] = "always", NULL };
 
 /* Joins a bundle-relative path onto the bundle directory. */
 static int resolve(const struct avp_bundle *b, const char *path, const char *where, char **out,
@@ -39,10 +44,7 @@ static int resolve(const struct avp_bundle *b, const char *path, const char *whe
 {
 	if (!*path)
 		return jc_fail(e, where, "empty path");
-	if (path[0] == '/')
-		*out = strdup(path);
-	else if (asprintf(out, "%s/%s", b->dir, path) < 0)
-		*out = NULL;
+	*out = avp_join_path(b->dir, path);
 	return *out ? 0 : -ENOMEM;
 }
 
@@ -338,13 +340,10 @@ static int parse_scheduling(struct json_object *root, struct avp_bundle *b, stru
 	ret = jc_get_string(sched, "scheduling", "class", true, &cls, e);
 	if (ret)
 		return ret;
-	if (strcmp(cls, "normal") == 0)
-		b->cfg.sched_class = AVP_SCHED_NORMAL;
-	else if (strcmp(cls, "fifo") == 0)
-		b->cfg.sched_class = AVP_SCHED_FIFO;
-	else
+	if ((ret = avp_word_index(sched_classes, cls)) < 0)
 		return jc_fail(e, "scheduling.class", "expected \"normal\" or \"fifo\", got \"%s\"",
 			       cls);
+	b->cfg.sched_class = (enum avp_sched_class)ret;
 	ret = jc_get_int(sched, "scheduling", "priority", false, 1, 99, &v, e);
 	if (ret == -ENOENT) {
 		if (b->cfg.sched_class == AVP_SCHED_FIFO)
@@ -375,15 +374,10 @@ static int parse_restart(struct json_object *root, struct avp_bundle *b, struct 
 	ret = jc_get_string(r, "restart", "policy", true, &policy, e);
 	if (ret)
 		return ret;
-	if (strcmp(policy, "never") == 0)
-		b->restart = AVP_RESTART_NEVER;
-	else if (strcmp(policy, "on-failure") == 0)
-		b->restart = AVP_RESTART_ON_FAILURE;
-	else if (strcmp(policy, "always") == 0)
-		b->restart = AVP_RESTART_ALWAYS;
-	else
+	if ((ret = avp_word_index(restart_policies, policy)) < 0)
 		return jc_fail(e, "restart.policy", "expected \"never\", \"on-failure\" or "
 			       "\"always\", got \"%s\"", policy);
+	b->restart = (enum avp_restart_policy)ret;
 	ret = jc_get_int(r, "restart", "max_restarts", false, 0, 1000000, &v, e);
 	if (ret == 0)
 		b->max_restarts = (unsigned int)v;
@@ -703,14 +697,7 @@ void bundle_free(struct avp_bundle *b)
 
 const char *bundle_restart_name(enum avp_restart_policy policy)
 {
-	switch (policy) {
-	case AVP_RESTART_ON_FAILURE:
-		return "on-failure";
-	case AVP_RESTART_ALWAYS:
-		return "always";
-	default:
-		return "never";
-	}
+	return (unsigned int)policy <= AVP_RESTART_ALWAYS ? restart_policies[policy] : "never";
 }
 
 const char *bundle_default_text(void)

@@ -41,7 +41,7 @@ struct thermo_cfg {
 static const char *const units[] = { "celsius", "kelvin", NULL };
 static const struct avp_key thermo_keys[] = {
 	{ .name = "sensor", .type = AVP_KEY_PATH, .offset = offsetof(struct thermo_cfg, sensor),
-	  .flags = AVP_KEY_POSITIONAL | AVP_KEY_REQUIRED },
+	  .flags = AVP_KEY_POSITIONAL | AVP_KEY_REQUIRED, .twice = "sensor \"%s\" is given twice" },
 	{ .name = "rate", .type = AVP_KEY_UINT, .offset = offsetof(struct thermo_cfg, rate),
 	  .min = 1, .max = 100, .def = "10" },
 	{ .name = "unit", .type = AVP_KEY_ENUM, .offset = offsetof(struct thermo_cfg, unit),
@@ -49,17 +49,13 @@ static const struct avp_key thermo_keys[] = {
 	{ 0 },
 };
 
-static const struct avp_config_type thermo_config;
-
-static int thermo_check(const struct avp_config *cfg, void *opts, uint32_t given,
-			struct avp_config_err *e)
+/* A rule between its keys, for the check hook to show. */
+static int thermo_check(void *opts, uint32_t given, struct avp_config_err *e)
 {
-	const struct thermo_cfg *t = opts, *other;
+	const struct thermo_cfg *t = opts;
 
-	(void)given;
-	for (unsigned int i = 0; (other = avp_config_device(cfg, &thermo_config, i)); i++)
-		if (strcmp(other->sensor, t->sensor) == 0)
-			return avp_config_fail(e, "sensor", "sensor \"%s\" is given twice", t->sensor);
+	if (t->unit == THERMO_KELVIN && !(given & AVP_KEY_BIT(1)))
+		return avp_config_fail(e, "rate", "kelvin needs a rate of its own");
 	return 0;
 }
 
@@ -201,7 +197,9 @@ static void test_command_line(void **state)
 	refused(&p, "--thermo: expected SENSOR");
 	PARSE(&p, "--thermo", "a.dat,colour=red");
 	refused(&p, "--thermo: expected SENSOR");
-	/* its duplicate rule and its limit */
+	/* its check, its duplicate rule and its limit */
+	PARSE(&p, "--thermo", "a.dat,unit=kelvin");
+	refused(&p, "--thermo: kelvin needs a rate of its own");
 	PARSE(&p, "--thermo", "a.dat", "--thermo", "a.dat");
 	refused(&p, "--thermo: sensor \"a.dat\" is given twice");
 	PARSE(&p, "--thermo", "a.dat", "--thermo", "b.dat", "--thermo", "c.dat");
@@ -268,6 +266,8 @@ static void test_bundle(void **state)
 		       "devices[0].rate: 101 is out of range (1 to 100)");
 	bundle_refused("{\"type\": \"thermo\", \"sensor\": \"s\", \"unit\": \"f\"}",
 		       "devices[0].unit: expected \"celsius\" or \"kelvin\", got \"f\"");
+	bundle_refused("{\"type\": \"thermo\", \"sensor\": \"s\", \"unit\": \"kelvin\"}",
+		       "devices[0].rate: kelvin needs a rate of its own");
 	bundle_refused("{\"type\": \"thermo\", \"sensor\": \"s\"}, {\"type\": \"thermo\", \"sensor\": \"/b/s\"}",
 		       "devices[1].sensor: sensor \"/b/s\" is given twice");
 	bundle_refused("{\"type\": \"thermo\", \"sensor\": \"a\"}, {\"type\": \"thermo\", \"sensor\": \"b\"},"

@@ -55,6 +55,10 @@ struct avp_key {
 	uint32_t min, max;	  /* AVP_KEY_UINT */
 	const char *const *words; /* AVP_KEY_ENUM names, AVP_KEY_BOOL words; NULL-ended */
 	const char *def;	  /* value text when not given, or NULL (zero) */
+	/* The key's value may not be another device's of the type: the
+	 * refusal, "%s" the value ("\"%s\" is already used by another
+	 * disk"). NULL: no such rule. */
+	const char *twice;
 };
 
 #define AVP_MAX_KEYS 16
@@ -81,6 +85,9 @@ struct avp_seccomp_needs {
 	size_t nvcpu_ioctls;
 	bool unix_stream_sockets; /* the worker makes Unix stream sockets */
 };
+/* role's calls in a struct avp_seccomp_needs initializer: an array. */
+#define AVP_ROLE_CALLS(role, list) \
+	.calls[role] = (list), .ncalls[role] = sizeof(list) / sizeof((list)[0])
 
 struct avp_config_type {
 	/* The command-line option (--NAME) and the bundle's "type". */
@@ -101,11 +108,11 @@ struct avp_config_type {
 	 * into opts: 0, -EINVAL (then the syntax is shown) or -ENOMEM.
 	 * NULL: the key grammar. */
 	int (*parse_text)(const char *text, void *opts, uint32_t *given);
-	/* A new device against cfg (duplicates, rules between its keys), and
-	 * its defaults completed. 0 or -EINVAL with avp_config_fail (e->text
+	/* A new device on its own (rules between its keys), its computed
+	 * values completed; duplicates are the keys' twice rule, the rest of
+	 * cfg final_check's. 0 or -EINVAL with avp_config_fail (e->text
 	 * empty: the command line shows the syntax). NULL: no rules. */
-	int (*check)(const struct avp_config *cfg, void *opts, uint32_t given,
-		     struct avp_config_err *e);
+	int (*check)(void *opts, uint32_t given, struct avp_config_err *e);
 	/* Rules between the type's devices and the rest of cfg, once all are
 	 * declared (avp_config_check); called when cfg has one. */
 	int (*final_check)(const struct avp_config *cfg, struct avp_config_err *e);
@@ -131,6 +138,13 @@ int avp_opts_defaults(const struct avp_config_type *t, void *opts, uint32_t give
 void avp_opts_free(const struct avp_config_type *t, void *opts);
 /* A new, zeroed options struct of t (never NULL-sized). NULL: -ENOMEM. */
 void *avp_opts_new(const struct avp_config_type *t);
+
+/* path, joined onto base_dir when it is relative and base_dir is not
+ * NULL (a bundle's); a copy either way. NULL: -ENOMEM. */
+char *avp_join_path(const char *base_dir, const char *path);
+
+/* The index of text in words (NULL-ended), or -1. */
+int avp_word_index(const char *const *words, const char *text);
 
 /* Whole decimal number in [min, max]: no sign, no spaces. 0 or -EINVAL. */
 int avp_parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *out);
