@@ -8,7 +8,6 @@
 #include "avp_version.h"
 #include "avp/cli.h"
 #include "avp/cli_screenshot.h"
-#include "avp/hw/watchdog.h"
 #include "avp/log.h"
 #include "avp/vmm/machine.h"
 #include "avp/vmm/preflight.h"
@@ -54,7 +53,6 @@ static const char *reason_text(enum vm_exit_reason reason)
 int main(int argc, char **argv)
 {
 	struct avp_config cfg;
-	struct avp_watchdog_cfg *wdt;
 	enum vm_exit_reason reason = VM_EXIT_NONE;
 	unsigned int verbose = 0;
 	int cmd;
@@ -121,25 +119,9 @@ int main(int argc, char **argv)
 		avp_config_free(&cfg);
 		return AVP_EXIT_CONFIG;
 	}
-	wdt = avp_config_device(&cfg, &watchdog_config, 0);
-	for (;;) {
+	do
 		ret = machine_run(&cfg, stdout, &reason);
-		if (ret || cfg.describe)
-			break;
-		if (reason == VM_EXIT_REBOOT && cfg.on_reboot == AVP_REBOOT_RESTART) {
-			avp_info("guest rebooted: restarting the VM");
-			if (wdt)
-				wdt->fired_before = false;
-			continue;
-		}
-		/* --watchdog action=reset (the expiry is already reported);
-		 * the next boot's watchdog says it caused the reset. */
-		if (reason == VM_EXIT_WATCHDOG && wdt && wdt->action == AVP_WATCHDOG_RESET) {
-			wdt->fired_before = true;
-			continue;
-		}
-		break;
-	}
+	while (!ret && !cfg.describe && machine_boot_again(&cfg, reason));
 	bool describe_only = cfg.describe;
 
 	avp_config_free(&cfg);
