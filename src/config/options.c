@@ -228,6 +228,9 @@ int avp_opts_parse_text(const struct avp_config_type *t, const char *text, void 
 	int ret;
 
 	*given = 0;
+	for (unsigned int k = 0; keys && keys[k].name; k++)
+		if (k >= AVP_MAX_KEYS)
+			return -EINVAL;
 	if (t->parse_text) {
 		ret = text ? t->parse_text(text, opts, given) : -EINVAL;
 	} else if (!text || !keys) {

@@ -1,6 +1,6 @@
 /* A device type as the configuration layer sees it: a table of typed
  * keys into an options struct of the device's own, and hooks that check a
- * new device against the rest of the config. The table, the struct and
+ * new device and the config it joins. The table, the struct and
  * the hooks live with the device (src/devices/<device>_opts.c, its header
  * in include/avp/devices/); this layer knows no device.
  *
@@ -61,6 +61,7 @@ struct avp_key {
 	const char *twice;
 };
 
+/* The most keys a table may have (a longer one is refused). */
 #define AVP_MAX_KEYS 16
 
 /* A key table's bit of key k in the given masks below. */
