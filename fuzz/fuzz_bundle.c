@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "avp/log.h"
+#include "avp/config/options.h"
 #include "avp/runtime/bundle.h"
 #include "fuzz_config.h"
 #include "fuzz_guest.h"
@@ -80,27 +81,24 @@ static void check_bundle(const struct avp_bundle *b)
 	FUZZ_CHECK(!cfg->initrd || cfg->initrd[0] == '/');
 	FUZZ_CHECK(cfg->cpus >= 1 && cfg->cpus <= AVP_MAX_CPUS);
 	FUZZ_CHECK(cfg->memory_mib >= AVP_MIN_MEMORY_MIB && cfg->memory_mib <= AVP_MAX_MEMORY_MIB);
-	FUZZ_CHECK(cfg->ndisks <= AVP_MAX_DISKS && cfg->nnets <= AVP_MAX_NETS);
-	FUZZ_CHECK(cfg->ninputs <= AVP_MAX_INPUTS);
 	fuzz_check_config(cfg);
 	FUZZ_CHECK(!cfg->cmdline || strlen(cfg->cmdline) <= AVP_MAX_CMDLINE);
 	FUZZ_CHECK(!b->critical || cfg->affinity_set);
 	FUZZ_CHECK(b->backoff_ms <= 60000 && b->shutdown_timeout_s <= 3600);
-	for (unsigned int i = 0; i < cfg->ndisks; i++) {
-		FUZZ_CHECK(cfg->disks[i].path && cfg->disks[i].path[0] == '/');
-		for (unsigned int k = 0; k < i; k++)
-			FUZZ_CHECK(strcmp(cfg->disks[i].path, cfg->disks[k].path) != 0);
+	/* Every path a bundle gives is absolute by now (joined onto its
+	 * directory). */
+	for (unsigned int i = 0; i < cfg->ndevices; i++) {
+		const struct avp_device_entry *d = &cfg->devices[i];
+
+		for (const struct avp_key *k = d->type->keys; k && k->name; k++) {
+			const char *path;
+
+			if (k->type != AVP_KEY_PATH)
+				continue;
+			path = *(char *const *)((const char *)d->opts + k->offset);
+			FUZZ_CHECK(!path || path[0] == '/');
+		}
 	}
-	for (unsigned int i = 0; i < cfg->nnets; i++) {
-		FUZZ_CHECK(cfg->nets[i].tap && *cfg->nets[i].tap && strlen(cfg->nets[i].tap) <= 15);
-		FUZZ_CHECK(!b->net_network[i] || cfg->nets[i].mac_set);
-		for (unsigned int k = 0; k < i; k++)
-			FUZZ_CHECK(strcmp(cfg->nets[i].tap, cfg->nets[k].tap) != 0);
-	}
-	if (cfg->sound.enabled)
-		FUZZ_CHECK(cfg->sound.out_path || cfg->sound.in_path);
-	if (cfg->vsock.cid)
-		FUZZ_CHECK(cfg->vsock.socket && cfg->vsock.socket[0] == '/');
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -117,7 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ret) {
 		FUZZ_CHECK(ret == -EINVAL || ret == -ENOMEM);
 		FUZZ_CHECK(ret == -ENOMEM || strncmp(e.text, BUNDLE_CONFIG, strlen(BUNDLE_CONFIG)) == 0);
-		FUZZ_CHECK(!b.dir && !b.cfg.kernel && b.cfg.ndisks == 0);
+		FUZZ_CHECK(!b.dir && !b.cfg.kernel && b.cfg.ndevices == 0);
 	} else {
 		/* NUL is neither JSON nor whitespace, and strings refuse it. */
 		FUZZ_CHECK(!memchr(data, 0, size));

@@ -56,7 +56,6 @@ static int parse(int argc, char **argv)
 		FUZZ_CHECK(cfg.cpus >= 1 && cfg.cpus <= AVP_MAX_CPUS);
 		FUZZ_CHECK(cfg.memory_mib >= AVP_MIN_MEMORY_MIB &&
 			   cfg.memory_mib <= AVP_MAX_MEMORY_MIB);
-		FUZZ_CHECK(cfg.ndisks <= AVP_MAX_DISKS && cfg.nnets <= AVP_MAX_NETS);
 		fuzz_check_config(&cfg);
 		FUZZ_CHECK(!cfg.cmdline || strlen(cfg.cmdline) <= AVP_MAX_CMDLINE);
 	}

@@ -7,9 +7,10 @@
  * rules answer); whatever is accepted keeps the config's invariants
  * (fuzz/support/fuzz_config.c); a refusal either carries the adder's
  * message or none (then the front end prints the option's syntax); and
- * the splitter on a table of every key type hands back only values
- * within their keys' ranges. */
+ * the grammar on a table of every key type hands back only values within
+ * their keys' ranges. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,33 +31,78 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static const struct avp_opt_key keys[] = {
-	{ "lead", AVP_OPT_LEAD, 0, 0 },
-	{ "word", AVP_OPT_WORD, 0, 0 },
-	{ "s", AVP_OPT_STR, 0, 0 },
-	{ "n", AVP_OPT_U32, 3, 4000 },
-	{ NULL, 0, 0, 0 },
+/* A table with every key type, positional first. */
+struct every {
+	char *lead;
+	bool word;
+	char *s;
+	uint32_t n;
+	int e;
+	uint8_t mac[6];
+	struct avp_chardev_cfg chr;
+	char *path;
+};
+static const char *const words[] = { "no", "word", NULL };
+static const char *const names[] = { "a", "b", "c", NULL };
+static const struct avp_key keys[] = {
+	{ .name = "lead", .type = AVP_KEY_STRING, .offset = offsetof(struct every, lead),
+	  .flags = AVP_KEY_POSITIONAL },
+	{ .name = "word", .type = AVP_KEY_BOOL, .offset = offsetof(struct every, word), .words = words },
+	{ .name = "s", .type = AVP_KEY_STRING, .offset = offsetof(struct every, s) },
+	{ .name = "n", .type = AVP_KEY_UINT, .offset = offsetof(struct every, n), .min = 3, .max = 4000 },
+	{ .name = "e", .type = AVP_KEY_ENUM, .offset = offsetof(struct every, e), .words = names },
+	{ .name = "mac", .type = AVP_KEY_MAC, .offset = offsetof(struct every, mac) },
+	{ .name = "chr", .type = AVP_KEY_CHARDEV, .offset = offsetof(struct every, chr) },
+	{ .name = "path", .type = AVP_KEY_PATH, .offset = offsetof(struct every, path),
+	  .def = "default.img" },
+	{ 0 },
+};
+static const struct avp_config_type every_type = {
+	.name = "every", .keys = keys, .opts_size = sizeof(struct every), .max = 1,
 };
 
 static void splitter(const char *text)
 {
-	struct avp_opts o;
+	struct every o = { 0 };
+	uint32_t given;
 
-	if (avp_opts_parse(&o, text, keys) == 0) {
+	if (avp_opts_parse_text(&every_type, text, &o, &given) == 0) {
 		/* No item is empty, so neither is the lead. */
-		FUZZ_CHECK(!o.v[0].set || o.v[0].str[0]);
-		FUZZ_CHECK(!o.v[2].set || o.v[2].str[0]);
-		FUZZ_CHECK(!o.v[3].set || (o.v[3].u32 >= 3 && o.v[3].u32 <= 4000));
+		FUZZ_CHECK(!(given & AVP_KEY_BIT(0)) || o.lead[0]);
+		FUZZ_CHECK(!(given & AVP_KEY_BIT(2)) || o.s[0]);
+		FUZZ_CHECK(!(given & AVP_KEY_BIT(3)) || (o.n >= 3 && o.n <= 4000));
+		FUZZ_CHECK(o.e >= 0 && o.e <= 2);
+		FUZZ_CHECK(!(given & AVP_KEY_BIT(5)) || !(o.mac[0] & 1));
+		FUZZ_CHECK(o.path && (given & AVP_KEY_BIT(7) || strcmp(o.path, "default.img") == 0));
 	}
-	avp_opts_free(&o);
+	avp_opts_free(&every_type, &o);
+}
+
+/* The value through a device type's keys and the adder, as the command
+ * line does it. */
+static int add_option(struct avp_config *cfg, const struct avp_config_type *t, const char *text,
+		      struct avp_config_err *e)
+{
+	void *opts = avp_opts_new(t);
+	uint32_t given;
+	int ret;
+
+	if (!opts)
+		return -ENOMEM;
+	ret = avp_opts_parse_text(t, text, opts, &given);
+	if (ret) {
+		avp_opts_free(t, opts);
+		free(opts);
+		return ret;
+	}
+	return avp_config_add_device(cfg, t, opts, given, e);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *text = malloc(size + 1);
 	struct avp_config cfg;
-	size_t ntypes;
-	const struct avp_device_type *types = avp_device_types(&ntypes);
+	const struct avp_device_type *t;
 
 	if (!text)
 		return 0;
@@ -65,9 +111,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	splitter(text);
 	avp_config_init(&cfg);
 	for (int round = 0; round < 2; round++)
-		for (size_t i = 0; i < ntypes; i++) {
+		for (size_t i = 0; (t = avp_device_type_at(i)); i++) {
 			struct avp_config_err e = { 0 };
-			int ret = types[i].add_option(&cfg, types[i].option_syntax ? text : NULL, &e);
+			int ret = add_option(&cfg, t->config,
+					     t->config->flags & AVP_TYPE_NO_VALUE ? NULL : text, &e);
 
 			FUZZ_CHECK(ret == 0 || ret == -EINVAL || ret == -ENOMEM);
 			FUZZ_CHECK(ret != 0 || !e.text[0]);

@@ -91,8 +91,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 static bool on_network(const struct avp_bundle *b, const char *net)
 {
-	for (unsigned int i = 0; i < b->cfg.nnets; i++)
-		if (b->net_network[i] && strcmp(b->net_network[i], net) == 0)
+	const struct avp_net_cfg *n;
+
+	for (unsigned int i = 0; (n = avp_config_device(&b->cfg, &virtio_net_config, i)); i++)
+		if (n->network && strcmp(n->network, net) == 0)
 			return true;
 	return false;
 }

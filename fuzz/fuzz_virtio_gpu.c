@@ -380,7 +380,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					   VIRTIO_GPU_F_EDID };
 	struct fz z = { data, size };
 	uint8_t mode = fz_u8(&z);
-	struct avp_gpu_cfg cfg = { .enabled = true };
+	struct avp_gpu_cfg cfg = { 0 };
 	struct gpu_ctx *c = calloc(1, sizeof(*c));
 	struct fuzz_guest g;
 	struct virtio_dev *dev;

@@ -346,7 +346,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fz z = { data, size };
 	uint8_t mode = fz_u8(&z);
 	unsigned int src = mode & 7;
-	struct avp_sound_cfg cfg = { .enabled = true };
+	struct avp_sound_cfg cfg = { 0 };
 	struct fuzz_guest g;
 	struct virtio_dev *dev;
 

@@ -238,15 +238,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct wd_ctx *c = calloc(1, sizeof(*c));
 	struct fz z = { data, size };
+	struct avp_watchdog_cfg *wdt;
 
 	if (!c)
 		return 0;
 	avp_config_init(&c->cfg);
 	c->cfg.serial.kind = AVP_CHR_NONE;
-	c->cfg.watchdog.enabled = true;
 	/* The first byte: whether the previous run of this VM ended on
 	 * expiry (FIRED starts set). */
-	c->cfg.watchdog.fired_before = fz_u8(&z) & 1;
+	wdt = avp_opts_new(&watchdog_config);
+	if (!wdt || avp_config_add_device(&c->cfg, &watchdog_config, wdt, 0, NULL))
+		goto out;
+	wdt->fired_before = fz_u8(&z) & 1;
 	c->vm.cfg = &c->cfg;
 	c->vm.kvm_fd = c->vm.vm_fd = c->vm.exit_efd = -1;
 	c->table_len = x86_wdat_len();
@@ -258,7 +261,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (c->vm.pio.ranges[i].fn == watchdog_io)
 			c->wdt = c->vm.pio.ranges[i].opaque;
 	FUZZ_CHECK(c->wdt);
-	FUZZ_CHECK(query(c, WDAT_QUERY_WATCHDOG_STATUS) == c->cfg.watchdog.fired_before);
+	FUZZ_CHECK(query(c, WDAT_QUERY_WATCHDOG_STATUS) == wdt->fired_before);
 	run(c, &z);
 	arch_platform_devices_destroy(&c->vm);
 	FUZZ_CHECK(c->vm.pio.nranges == 0);

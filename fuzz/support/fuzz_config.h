@@ -1,7 +1,8 @@
 /* Invariants of a parsed struct avp_config, shared by the front-end
- * fuzzers (fuzz_cli, fuzz_bundle, fuzz_options): every limit holds and the
- * declaration order (devices[]) lists exactly the devices the typed arrays
- * hold, each once. Traps (FUZZ_CHECK) when one breaks. */
+ * fuzzers (fuzz_cli, fuzz_bundle, fuzz_options): every limit holds, every
+ * device is of a registered type with values its key table allows, and
+ * the device rules (no disk or tap twice, display sizes) held. Traps
+ * (FUZZ_CHECK) when one breaks. */
 #ifndef AVP_FUZZ_CONFIG_H
 #define AVP_FUZZ_CONFIG_H
 

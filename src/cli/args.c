@@ -1,6 +1,6 @@
-/* The avp command line: a thin front end over the config's adders
+/* The avp command line: a thin front end over the config's one adder
  * (src/config/config.c), with one option per entry of the device registry
- * (src/vmm/registry.c). Every rejection names the option, the value and
+ * (src/vmm/registry.c), read by the type's keys. Every rejection names the option, the value and
  * what would be accepted, on one line. */
 #include <errno.h>
 #include <getopt.h>
@@ -8,8 +8,6 @@
 #include <string.h>
 
 #include "avp/cli.h"
-#include "avp/config/options.h"
-#include "avp/devices/virtio_vsock.h"
 #include "avp/runtime/bundle.h"
 #include "avp/vm.h"
 #include "avp/vmm/registry.h"
@@ -29,7 +27,6 @@ enum {
 	OPT_SERIAL,
 	OPT_ON_REBOOT,
 	OPT_API_SOCK,
-	OPT_VSOCK_PEER,
 	OPT_DESCRIBE,
 	OPT_TIMING,
 	OPT_SECCOMP,
@@ -54,7 +51,6 @@ static const struct option base_options[] = {
 	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "on-reboot", required_argument, NULL, OPT_ON_REBOOT },
 	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
-	{ "vsock-peer", required_argument, NULL, OPT_VSOCK_PEER },
 	{ "describe", no_argument, NULL, OPT_DESCRIBE },
 	{ "timing", no_argument, NULL, OPT_TIMING },
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
@@ -66,23 +62,23 @@ static const struct option base_options[] = {
 };
 
 #define NBASE (sizeof(base_options) / sizeof(base_options[0]))
-#define MAX_RUN_OPTIONS (NBASE + AVP_DEV_NKINDS + 1)
+#define MAX_DEVICE_TYPES 32
+#define MAX_RUN_OPTIONS (NBASE + MAX_DEVICE_TYPES + 1)
 
 /* base_options, one option per registry entry, and the end marker. */
 static void build_options(struct option *opts)
 {
-	size_t ntypes;
-	const struct avp_device_type *types = avp_device_types(&ntypes);
+	const struct avp_device_type *t;
 	size_t n = 0;
 
 	for (size_t i = 0; i < NBASE; i++)
 		opts[n++] = base_options[i];
-	for (size_t i = 0; i < ntypes; i++)
+	for (size_t i = 0; i < MAX_DEVICE_TYPES && (t = avp_device_type_at(i)); i++)
 		opts[n++] = (struct option){
-			.name = types[i].name,
-			.has_arg = !types[i].option_syntax ? no_argument
-				   : types[i].option_optional ? optional_argument
-							       : required_argument,
+			.name = t->config->name,
+			.has_arg = t->config->flags & AVP_TYPE_NO_VALUE ? no_argument
+				   : t->config->flags & AVP_TYPE_OPTIONAL_VALUE ? optional_argument
+										 : required_argument,
 			.val = OPT_DEVICE + (int)i,
 		};
 	opts[n] = (struct option){ 0 };
@@ -137,8 +133,7 @@ static void usage_line(FILE *out, const char *name, const char *syntax, const ch
 
 void cli_run_usage(FILE *out)
 {
-	size_t ntypes;
-	const struct avp_device_type *types = avp_device_types(&ntypes);
+	const struct avp_device_type *t;
 
 	fputs("usage: avp run --kernel BZIMAGE | --bundle DIR [OPTIONS]\n"
 	      "\n"
@@ -167,13 +162,11 @@ void cli_run_usage(FILE *out)
 	      "they are given, docs/devices.md; at most " AVP_STR(AVP_MAX_MMIO_DEVS)
 	      " VIRTIO devices in all, one\nwindow and one interrupt each):\n",
 	      out);
-	for (size_t i = 0; i < ntypes; i++)
-		usage_line(out, types[i].name, types[i].option_syntax, types[i].option_help);
-	fputs("  --vsock-peer CID:PATH\n"
-	      "                       let the guest reach the VM with CID (whose --vsock\n"
-	      "                       socket is PATH) by vsock; repeat (up to 16); other\n"
-	      "                       CIDs are refused (avp system up sets these)\n"
-	      "\n"
+	for (size_t i = 0; i < MAX_DEVICE_TYPES && (t = avp_device_type_at(i)); i++)
+		usage_line(out, t->config->name,
+			   t->config->flags & AVP_TYPE_NO_VALUE ? NULL : t->config->syntax,
+			   t->config->help);
+	fputs("\n"
 	      "  --api-sock PATH      control socket: JSON lines (status, shutdown, kill,\n"
 	      "                       input, ...; see docs/api.md and avp api)\n"
 	      "  --describe           print the platform the guest would see as JSON, and\n"
@@ -211,34 +204,65 @@ static int replace_string(char **slot, const char *value)
 		return -EINVAL;                           \
 	} while (0)
 
-/* A device option through the registry and the config's adders. */
-static int device_option(const struct avp_device_type *t, const char *arg, struct avp_config *cfg,
+/* A device option: its type's keys, then the config's one adder. */
+static int device_option(const struct avp_config_type *t, const char *arg, struct avp_config *cfg,
 			 FILE *err)
 {
 	struct avp_config_err e = { 0 };
-	int ret = t->add_option(cfg, arg, &e);
+	void *opts;
+	uint32_t given;
+	int ret;
 
+	if ((t->flags & AVP_TYPE_NONE_REMOVES) && arg && strcmp(arg, "none") == 0) {
+		avp_config_remove_devices(cfg, t);
+		return 0;
+	}
+	opts = avp_opts_new(t);
+	if (!opts)
+		return -ENOMEM;
+	ret = avp_opts_parse_text(t, arg, opts, &given);
+	if (ret == 0) {
+		ret = avp_config_add_device(cfg, t, opts, given, &e);
+	} else {
+		avp_opts_free(t, opts);
+		free(opts);
+	}
 	if (ret == -ENOMEM)
 		return ret;
 	if (ret && e.text[0])
 		FAIL("--%s: %s", t->name, e.text);
 	if (ret)
-		FAIL("--%s: expected %s, got '%s'", t->name, t->option_syntax, arg ? arg : "");
+		FAIL("--%s: expected %s, got '%s'", t->name, t->syntax, arg ? arg : "");
 	return 0;
 }
 
+/* A word after an option whose value may be left out (--watchdog) that
+ * is one of its keys' KEY=VALUE: the option's value. */
+static bool is_key_value(const struct avp_config_type *t, const char *word)
+{
+	for (const struct avp_key *k = t->keys; k && k->name; k++) {
+		size_t len = strlen(k->name);
+
+		if (strncmp(word, k->name, len) == 0 && word[len] == '=')
+			return true;
+	}
+	return false;
+}
+
+static const char *const reboot_actions[] = { [AVP_REBOOT_EXIT] = "exit",
+					       [AVP_REBOOT_RESTART] = "restart", NULL };
+static const char *const seccomp_modes[] = { [AVP_SECCOMP_KILL] = "kill", [AVP_SECCOMP_LOG] = "log",
+					      [AVP_SECCOMP_OFF] = "off", NULL };
+
 static int parse_run_option(int opt, const char *arg, struct avp_config *cfg, FILE *err)
 {
-	struct avp_config_err e = { 0 };
 	uint32_t v;
+	int i;
 
 	if (opt >= OPT_DEVICE) {
-		size_t ntypes;
-		const struct avp_device_type *types = avp_device_types(&ntypes);
+		const struct avp_device_type *t = avp_device_type_at((size_t)(opt - OPT_DEVICE));
 
-		if ((size_t)(opt - OPT_DEVICE) >= ntypes)
-			return -EINVAL;
-		return device_option(&types[opt - OPT_DEVICE], arg, cfg, err);
+		return t ? device_option(t->config, arg, cfg, err) : -EINVAL;
 	}
 	switch (opt) {
 	case OPT_KERNEL:
@@ -270,37 +294,18 @@ static int parse_run_option(int opt, const char *arg, struct avp_config *cfg, FI
 		return ret;
 	}
 	case OPT_ON_REBOOT:
-		if (strcmp(arg, "exit") == 0)
-			cfg->on_reboot = AVP_REBOOT_EXIT;
-		else if (strcmp(arg, "restart") == 0)
-			cfg->on_reboot = AVP_REBOOT_RESTART;
-		else
+		if ((i = avp_word_index(reboot_actions, arg)) < 0)
 			FAIL("--on-reboot: expected exit or restart, got '%s'", arg);
+		cfg->on_reboot = (enum avp_reboot_action)i;
 		return 0;
 	case OPT_API_SOCK:
 		if (!*arg)
 			FAIL("--api-sock: expected a path for the control socket");
 		return replace_string(&cfg->api_sock, arg);
-	case OPT_VSOCK_PEER: {
-		struct avp_vsock_peer peer;
-		int ret = virtio_vsock_parse_peer(arg, &peer);
-
-		if (ret == -EINVAL)
-			FAIL("--vsock-peer: expected CID:PATH with CID from %d to %u, got '%s'",
-			     AVP_VSOCK_MIN_CID, AVP_VSOCK_MAX_CID, arg);
-		if (ret == 0 && (ret = avp_config_add_vsock_peer(cfg, &peer, &e)) == -EINVAL)
-			FAIL("--vsock-peer: %s", e.text);
-		return ret;
-	}
 	case OPT_SECCOMP:
-		if (strcmp(arg, "kill") == 0)
-			cfg->seccomp = AVP_SECCOMP_KILL;
-		else if (strcmp(arg, "log") == 0)
-			cfg->seccomp = AVP_SECCOMP_LOG;
-		else if (strcmp(arg, "off") == 0)
-			cfg->seccomp = AVP_SECCOMP_OFF;
-		else
+		if ((i = avp_word_index(seccomp_modes, arg)) < 0)
 			FAIL("--seccomp: expected kill, log or off, got '%s'", arg);
+		cfg->seccomp = (enum avp_seccomp_mode)i;
 		return 0;
 	case OPT_JAIL:
 		if (!*arg || strlen(arg) >= sizeof(cfg->jail.dir))
@@ -401,10 +406,11 @@ static int parse_run(int argc, char **argv, struct avp_config *cfg, FILE *err)
 			continue;
 		}
 		adjusted = true;
-		/* --watchdog's optional value may also be the next word. */
+		/* An optional value (--watchdog) may also be the next word. */
 		if (longindex >= 0 && opt >= OPT_DEVICE && opts[longindex].has_arg ==
 		    optional_argument && !optarg && optind < argc &&
-		    strncmp(argv[optind], "action=", 7) == 0)
+		    is_key_value(avp_device_type_at((size_t)(opt - OPT_DEVICE))->config,
+				 argv[optind]))
 			optarg = argv[optind++];
 		ret = parse_run_option(opt, optarg, cfg, err);
 		if (ret)

@@ -119,23 +119,9 @@ int main(int argc, char **argv)
 		avp_config_free(&cfg);
 		return AVP_EXIT_CONFIG;
 	}
-	for (;;) {
+	do
 		ret = machine_run(&cfg, stdout, &reason);
-		if (ret || cfg.describe)
-			break;
-		if (reason == VM_EXIT_REBOOT && cfg.on_reboot == AVP_REBOOT_RESTART) {
-			avp_info("guest rebooted: restarting the VM");
-			cfg.watchdog.fired_before = false;
-			continue;
-		}
-		/* --watchdog action=reset (the expiry is already reported);
-		 * the next boot's watchdog says it caused the reset. */
-		if (reason == VM_EXIT_WATCHDOG && cfg.watchdog.action == AVP_WATCHDOG_RESET) {
-			cfg.watchdog.fired_before = true;
-			continue;
-		}
-		break;
-	}
+	while (!ret && !cfg.describe && machine_boot_again(&cfg, reason));
 	bool describe_only = cfg.describe;
 
 	avp_config_free(&cfg);

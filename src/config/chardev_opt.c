@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "avp/config.h"
+#include "avp/config/options.h"
 
 int avp_parse_chardev(const char *text, const char *base_dir, struct avp_chardev_cfg *chr)
 {
@@ -30,12 +31,7 @@ int avp_parse_chardev(const char *text, const char *base_dir, struct avp_chardev
 	}
 	if (!*path)
 		return -EINVAL;
-	if (base_dir && path[0] != '/') {
-		if (asprintf(&copy, "%s/%s", base_dir, path) < 0)
-			copy = NULL;
-	} else {
-		copy = strdup(path);
-	}
+	copy = avp_join_path(base_dir, path);
 	if (!copy)
 		return -ENOMEM;
 	free(chr->path);

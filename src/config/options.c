@@ -1,4 +1,6 @@
-/* The shared option grammar (include/avp/config/options.h). */
+/* The key tables every device option shares
+ * (include/avp/config/options.h): the command-line grammar and the typed
+ * values, for any device's options struct. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,19 +45,94 @@ int avp_parse_mac(const char *text, uint8_t mac[6])
 	return 0;
 }
 
-void avp_opts_free(struct avp_opts *o)
+void *avp_opts_new(const struct avp_config_type *t)
 {
-	free(o->buf);
-	memset(o, 0, sizeof(*o));
+	return calloc(1, t->opts_size ? t->opts_size : 1);
 }
 
-int avp_opts_strdup(const struct avp_opts *o, unsigned int key, char **out)
+void avp_opts_free(const struct avp_config_type *t, void *opts)
 {
-	*out = NULL;
-	if (!o->v[key].set || !o->v[key].str)
+	for (const struct avp_key *k = t->keys; opts && k && k->name; k++) {
+		char **slot = (char **)((char *)opts + k->offset);
+
+		if (k->type == AVP_KEY_CHARDEV)
+			slot = &((struct avp_chardev_cfg *)((char *)opts + k->offset))->path;
+		else if (k->type != AVP_KEY_STRING && k->type != AVP_KEY_PATH)
+			continue;
+		free(*slot);
+		*slot = NULL;
+	}
+}
+
+int avp_word_index(const char *const *words, const char *text)
+{
+	for (int i = 0; words && words[i]; i++)
+		if (strcmp(words[i], text) == 0)
+			return i;
+	return -1;
+}
+
+char *avp_join_path(const char *base_dir, const char *path)
+{
+	char *out;
+
+	if (!base_dir || !path[0] || path[0] == '/')
+		return strdup(path);
+	return asprintf(&out, "%s/%s", base_dir, path) < 0 ? NULL : out;
+}
+
+int avp_opts_set(const struct avp_key *k, void *opts, const char *text, const char *base_dir)
+{
+	void *slot = (char *)opts + k->offset;
+	char *copy;
+	int i;
+
+	switch (k->type) {
+	case AVP_KEY_STRING:
+	case AVP_KEY_PATH:
+		copy = k->type == AVP_KEY_PATH ? avp_join_path(base_dir, text) : strdup(text);
+		if (!copy)
+			return -ENOMEM;
+		free(*(char **)slot);
+		*(char **)slot = copy;
 		return 0;
-	*out = strdup(o->v[key].str);
-	return *out ? 0 : -ENOMEM;
+	case AVP_KEY_UINT:
+		return avp_parse_u32(text, k->min, k->max, slot);
+	case AVP_KEY_BOOL:
+		if (!k->words)
+			i = strcmp(text, k->name) == 0 ? 1 : -1;
+		else
+			i = avp_word_index(k->words, text);
+		if (i < 0 || i > 1)
+			return -EINVAL;
+		*(bool *)slot = i == 1;
+		return 0;
+	case AVP_KEY_ENUM:
+		i = avp_word_index(k->words, text);
+		if (i < 0)
+			return -EINVAL;
+		memcpy(slot, &i, sizeof(i));
+		return 0;
+	case AVP_KEY_MAC:
+		return avp_parse_mac(text, slot);
+	case AVP_KEY_CHARDEV:
+		return avp_parse_chardev(text, base_dir, slot);
+	}
+	return -EINVAL;
+}
+
+int avp_opts_defaults(const struct avp_config_type *t, void *opts, uint32_t given)
+{
+	for (unsigned int k = 0; t->keys && t->keys[k].name; k++) {
+		int ret;
+
+		if ((given & AVP_KEY_BIT(k)) || !t->keys[k].def)
+			continue;
+		ret = avp_opts_set(&t->keys[k], opts, t->keys[k].def, NULL);
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 /* Copies text into buf, unescaping ",," and ending each item with '\0'.
@@ -85,69 +162,90 @@ static int split(const char *text, char *buf)
 	}
 }
 
-static int take(struct avp_opts *o, const struct avp_opt_key *keys, char *item, bool first)
+/* Which key an item is for: KEY=VALUE, or a bare word of a bool key.
+ * *value gets the text to set. -1: none. */
+static int item_key(const struct avp_key *keys, char *item, const char **value)
 {
 	char *eq = strchr(item, '=');
 
-	for (unsigned int k = 0; keys[k].name; k++) {
-		const struct avp_opt_key *key = &keys[k];
-		struct avp_opt_value *v = &o->v[k];
+	for (int k = 0; keys[k].name; k++) {
+		const struct avp_key *key = &keys[k];
 		size_t len = strlen(key->name);
 
-		switch (key->type) {
-		case AVP_OPT_LEAD:
-			if (!first)
-				continue;
-			break;
-		case AVP_OPT_WORD:
-			if (strcmp(item, key->name) != 0)
-				continue;
-			break;
-		default:
-			if (!eq || (size_t)(eq - item) != len || strncmp(item, key->name, len) != 0)
-				continue;
-			break;
+		if (key->flags & (AVP_KEY_BUNDLE_ONLY | AVP_KEY_POSITIONAL))
+			continue;
+		if (key->type == AVP_KEY_BOOL && !eq) {
+			if (key->words ? avp_word_index(key->words, item) >= 0
+				       : strcmp(item, key->name) == 0) {
+				*value = item;
+				return k;
+			}
+			continue;
 		}
-		if (v->set)
-			return -EINVAL; /* a key given twice */
-		v->set = true;
-		if (key->type == AVP_OPT_LEAD)
-			v->str = item;
-		else if (key->type == AVP_OPT_STR)
-			v->str = eq + 1;
-		if (key->type == AVP_OPT_STR && !*v->str)
-			return -EINVAL;
-		if (key->type == AVP_OPT_U32)
-			return avp_parse_u32(eq + 1, key->min, key->max, &v->u32);
-		return 0;
+		if (key->type != AVP_KEY_BOOL && eq && (size_t)(eq - item) == len &&
+		    strncmp(item, key->name, len) == 0) {
+			*value = eq + 1;
+			return k;
+		}
 	}
-	return -EINVAL; /* no such key */
+	return -1;
 }
 
-int avp_opts_parse(struct avp_opts *o, const char *text, const struct avp_opt_key *keys)
+static int parse_items(const struct avp_key *keys, const char *text, void *opts, uint32_t *given)
 {
-	char *item;
-	int n;
+	char *buf = malloc(strlen(text) + 1), *item;
+	int n, ret = 0, pos = -1;
 
-	memset(o, 0, sizeof(*o));
-	for (unsigned int k = 0; keys[k].name; k++)
-		if (k >= AVP_OPT_MAX_KEYS)
-			return -EINVAL;
-	if (!text)
-		return -EINVAL;
-	o->buf = malloc(strlen(text) + 1);
-	if (!o->buf)
+	if (!buf)
 		return -ENOMEM;
-	n = split(text, o->buf);
+	for (int k = 0; keys[k].name; k++)
+		if (keys[k].flags & AVP_KEY_POSITIONAL)
+			pos = k;
+	n = split(text, buf);
 	if (n < 0)
-		return n;
-	item = o->buf;
-	for (int i = 0; i < n; i++) {
-		int ret = take(o, keys, item, i == 0);
+		ret = n;
+	item = buf;
+	for (int i = 0; ret == 0 && i < n; i++, item += strlen(item) + 1) {
+		const char *value = item;
+		int k = i == 0 && pos >= 0 ? pos : item_key(keys, item, &value);
 
-		if (ret)
-			return ret;
-		item += strlen(item) + 1;
+		if (k < 0 || (*given & AVP_KEY_BIT(k)))
+			ret = -EINVAL; /* no such key, or one given twice */
+		else if (!*value && keys[k].type != AVP_KEY_BOOL)
+			ret = -EINVAL;
+		else
+			ret = avp_opts_set(&keys[k], opts, value, NULL);
+		*given |= AVP_KEY_BIT(k < 0 ? 0 : k);
 	}
-	return 0;
+	free(buf);
+	return ret;
+}
+
+int avp_opts_parse_text(const struct avp_config_type *t, const char *text, void *opts,
+			uint32_t *given)
+{
+	const struct avp_key *keys = t->keys;
+	int ret;
+
+	*given = 0;
+	for (unsigned int k = 0; keys && keys[k].name; k++)
+		if (k >= AVP_MAX_KEYS)
+			return -EINVAL;
+	if (t->parse_text) {
+		ret = text ? t->parse_text(text, opts, given) : -EINVAL;
+	} else if (!text || !keys) {
+		ret = text && !keys ? -EINVAL : 0; /* a value where none is taken */
+	} else if (keys[0].name && (keys[0].flags & AVP_KEY_WHOLE)) {
+		ret = avp_opts_set(&keys[0], opts, text, NULL);
+		*given = AVP_KEY_BIT(0);
+	} else {
+		ret = parse_items(keys, text, opts, given);
+	}
+	for (unsigned int k = 0; ret == 0 && keys && keys[k].name; k++)
+		if ((keys[k].flags & AVP_KEY_REQUIRED) && !(keys[k].flags & AVP_KEY_BUNDLE_ONLY) &&
+		    !(*given & AVP_KEY_BIT(k)))
+			ret = -EINVAL;
+	if (ret == 0)
+		ret = avp_opts_defaults(t, opts, *given);
+	return ret;
 }

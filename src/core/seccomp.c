@@ -20,7 +20,6 @@
  * the thread would leave the VM half-alive with locks held. */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/if_tun.h>
 #include <seccomp.h>
 #include <stddef.h>
 #include <string.h>
@@ -31,6 +30,7 @@
 #include <unistd.h>
 
 #include "avp/arch_seccomp.h"
+#include "avp/config/options.h"
 #include "avp/log.h"
 #include "avp/seccomp.h"
 
@@ -124,40 +124,9 @@ static const int main_calls[] = {
 };
 
 /* Devices with more than plain fds behind them add their own calls, in
- * the threads that reach them; only when the VM has the device
- * (device_rules below). */
-
-/* virtio-vsock: host programs on Unix sockets, and the guest's own
- * connections to PATH_port and to linked VMs' sockets (socket() only for
- * Unix stream sockets, see add_vsock_socket). Data moves with send and
- * recv (sendto, recvfrom): sendmsg and recvmsg are never allowed, as
- * they can pass descriptors (SCM_RIGHTS) and a filter cannot read the
- * msghdr to tell. Where connect may reach is the jail's business: a
- * filter cannot read a socket address either (docs/security.md). */
-static const int vsock_device_calls[] = {
-	SCMP_SYS(connect),  SCMP_SYS(accept4),	SCMP_SYS(sendto), SCMP_SYS(recvfrom),
-	SCMP_SYS(shutdown), SCMP_SYS(close),	SCMP_SYS(timerfd_settime),
-	SCMP_SYS(getpeername), /* is PATH_port an avp VM's socket? (vsock_mux.c) */
-};
-static const int vsock_vcpu_calls[] = {
-	SCMP_SYS(shutdown), SCMP_SYS(close), SCMP_SYS(timerfd_settime), /* reset drops streams */
-};
-static const int vsock_main_calls[] = {
-	SCMP_SYS(shutdown), SCMP_SYS(timerfd_settime),
-	SCMP_SYS(newfstatat), SCMP_SYS(unlink), /* removing our listening socket */
-};
-
-/* virtio-sound: WAV files and a period timer per stream. */
-static const int sound_device_calls[] = {
-	SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(timerfd_settime),
-};
-static const int sound_vcpu_main_calls[] = {
-	SCMP_SYS(pwrite64), SCMP_SYS(timerfd_settime), /* reset/close finish the WAV header */
-};
-
-/* virtio-net: activation and reset (register writes, on a vCPU) set the
- * tap's offloads to what the driver accepted. */
-static const unsigned long net_vcpu_ioctls[] = { TUNSETOFFLOAD };
+ * the threads that reach them, only when the VM has the device: each
+ * device type carries its needs (struct avp_seccomp_needs, in its
+ * *_opts.c), and add_devices below adds those of the config's devices. */
 
 struct builder {
 	scmp_filter_ctx ctx;
@@ -264,35 +233,6 @@ static void add_openat_refusal(struct builder *b, enum avp_thread_role role)
 		add_action(b, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 0, NULL);
 }
 
-/* Per device kind, what its threads add: the worker's calls, the vCPU's
- * (reset and activation arrive as register writes) and the main thread's
- * (destroy at teardown). A new device with needs beyond plain fds gets
- * one entry here, keyed by its kind in the registry (src/vmm/registry.c). */
-struct device_rules {
-	const int *calls[AVP_THREAD_NROLES];
-	size_t ncalls[AVP_THREAD_NROLES];
-	const unsigned long *vcpu_ioctls;
-	size_t nvcpu_ioctls;
-	bool unix_stream_sockets; /* the worker makes Unix stream sockets */
-};
-
-#define ROLE_CALLS(role, list) .calls[role] = list, .ncalls[role] = N_ELEMS(list)
-
-static const struct device_rules device_rules[AVP_DEV_NKINDS] = {
-	[AVP_DEV_NET] = { .vcpu_ioctls = net_vcpu_ioctls, .nvcpu_ioctls = N_ELEMS(net_vcpu_ioctls) },
-	[AVP_DEV_VSOCK] = {
-		ROLE_CALLS(AVP_THREAD_MAIN, vsock_main_calls),
-		ROLE_CALLS(AVP_THREAD_VCPU, vsock_vcpu_calls),
-		ROLE_CALLS(AVP_THREAD_DEVICE, vsock_device_calls),
-		.unix_stream_sockets = true,
-	},
-	[AVP_DEV_SOUND] = {
-		ROLE_CALLS(AVP_THREAD_MAIN, sound_vcpu_main_calls),
-		ROLE_CALLS(AVP_THREAD_VCPU, sound_vcpu_main_calls),
-		ROLE_CALLS(AVP_THREAD_DEVICE, sound_device_calls),
-	},
-};
-
 /* socket(AF_UNIX, SOCK_STREAM [| SOCK_NONBLOCK] [| SOCK_CLOEXEC], 0),
  * the only socket a device worker may make (vsock): no datagram socket (it
  * could send to any Unix datagram socket, syslog's included, without a
@@ -311,11 +251,14 @@ static void add_unix_stream_socket(struct builder *b)
 
 static void add_devices(struct builder *b, enum avp_thread_role role, const struct avp_config *cfg)
 {
+	for (unsigned int i = 0; i < cfg->ndevices; i++) {
+		const struct avp_seccomp_needs *r = cfg->devices[i].type->seccomp;
+		bool first = true;
 
-	for (unsigned int k = 0; k < AVP_DEV_NKINDS; k++) {
-		const struct device_rules *r = &device_rules[k];
-
-		if (!avp_config_has(cfg, (enum avp_device_kind)k))
+		/* Each type's needs once, however many devices it has. */
+		for (unsigned int j = 0; j < i; j++)
+			first &= cfg->devices[j].type != cfg->devices[i].type;
+		if (!r || !first)
 			continue;
 		add_calls(b, r->calls[role], r->ncalls[role]);
 		if (role == AVP_THREAD_VCPU)

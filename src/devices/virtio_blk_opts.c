@@ -1,29 +1,27 @@
-/* --disk PATH[,ro|rw]: the disk's option keys (include/avp/config/options.h
- * has the shared grammar). */
-#include <errno.h>
-#include <stdlib.h>
+/* --disk PATH[,ro|rw], a bundle's {"type": "disk", "path", "read_only"}:
+ * the disk's keys and rules (include/avp/config/options.h). */
+#include <stddef.h>
 
-#include "avp/config/options.h"
 #include "avp/devices/virtio_blk.h"
 
-int virtio_blk_parse_opt(const char *text, struct avp_disk_cfg *disk)
-{
-	/* PATH first, then at most one of ro and rw. */
-	enum { K_PATH, K_RO, K_RW };
-	static const struct avp_opt_key disk_keys[] = {
-		{ "path", AVP_OPT_LEAD, 0, 0 }, { "ro", AVP_OPT_WORD, 0, 0 },
-		{ "rw", AVP_OPT_WORD, 0, 0 },	{ NULL, 0, 0, 0 },
-	};
-	struct avp_opts o;
-	char *path = NULL;
-	int ret = avp_opts_parse(&o, text, disk_keys);
+/* Its lines in avp run --help. */
+static const char disk_help[] = "virtio-blk on a raw image; repeat for more (up to 8);\n"
+	",, is a comma in PATH";
 
-	if (ret == 0 && (!o.v[K_PATH].set || (o.v[K_RO].set && o.v[K_RW].set)))
-		ret = -EINVAL;
-	if (ret == 0)
-		ret = avp_opts_strdup(&o, K_PATH, &path);
-	if (ret == 0)
-		*disk = (struct avp_disk_cfg){ .path = path, .read_only = o.v[K_RO].set };
-	avp_opts_free(&o);
-	return ret;
-}
+static const char *const rw_words[] = { "rw", "ro", NULL };
+
+static const struct avp_key disk_keys[] = {
+	{ .name = "path", .type = AVP_KEY_PATH, .offset = offsetof(struct avp_disk_cfg, path),
+	  .flags = AVP_KEY_POSITIONAL | AVP_KEY_REQUIRED | AVP_KEY_INPUT,
+	  .twice = "\"%s\" is already used by another disk (given twice)" },
+	{ .name = "read_only", .type = AVP_KEY_BOOL,
+	  .offset = offsetof(struct avp_disk_cfg, read_only), .words = rw_words },
+	{ 0 },
+};
+
+const struct avp_config_type virtio_blk_config = {
+	.name = "disk", .syntax = "PATH[,ro]", .help = disk_help, .keys = disk_keys,
+	.opts_size = sizeof(struct avp_disk_cfg), .virtio = true, .max = AVP_MAX_DISKS,
+	.too_many = "at most 8 disks",
+};
+_Static_assert(AVP_MAX_DISKS == 8, "the too_many and help texts say 8");

@@ -1,39 +1,57 @@
-/* --input keyboard | touch[,width=W][,height=H]: the input devices'
- * option keys. */
-#include <errno.h>
+/* --input keyboard | touch[,width=W][,height=H], a bundle's
+ * {"type": "input", "kind", "width", "height"}: the input devices' keys
+ * and rules. */
+#include <stddef.h>
 
-#include "avp/config/options.h"
 #include "avp/devices/virtio_input.h"
 
-enum { K_KEYBOARD, K_TOUCH, K_WIDTH, K_HEIGHT };
-static const struct avp_opt_key input_keys[] = {
-	[K_KEYBOARD] = { "keyboard", AVP_OPT_WORD, 0, 0 },
-	[K_TOUCH] = { "touch", AVP_OPT_WORD, 0, 0 },
-	[K_WIDTH] = { "width", AVP_OPT_U32, 1, AVP_TOUCH_MAX_SIDE },
-	[K_HEIGHT] = { "height", AVP_OPT_U32, 1, AVP_TOUCH_MAX_SIDE },
-	{ NULL, 0, 0, 0 },
+/* Its lines in avp run --help. */
+static const char input_help[] = "virtio-input keyboard or multi-touch screen (default\n"
+	"1280x720, also for a size left out), fed through\n"
+	"the control socket's input command; one of each";
+
+static const char *const kinds[] = { [AVP_INPUT_KEYBOARD] = "keyboard",
+				     [AVP_INPUT_TOUCH] = "touch", NULL };
+
+enum { K_KIND, K_WIDTH, K_HEIGHT };
+static const struct avp_key input_keys[] = {
+	[K_KIND] = { .name = "kind", .type = AVP_KEY_ENUM, .offset = offsetof(struct avp_input_cfg, kind),
+		     .flags = AVP_KEY_POSITIONAL | AVP_KEY_REQUIRED, .words = kinds,
+		     .twice = "a second %s" },
+	[K_WIDTH] = { .name = "width", .type = AVP_KEY_UINT,
+		      .offset = offsetof(struct avp_input_cfg, width), .min = 1,
+		      .max = AVP_TOUCH_MAX_SIDE },
+	[K_HEIGHT] = { .name = "height", .type = AVP_KEY_UINT,
+		       .offset = offsetof(struct avp_input_cfg, height), .min = 1,
+		       .max = AVP_TOUCH_MAX_SIDE },
+	{ 0 },
 };
+_Static_assert(sizeof(enum avp_input_kind) == sizeof(int), "an enum key is int-sized");
 
-int virtio_input_parse_opt(const char *text, struct avp_input_cfg *input)
+static int input_check(void *opts, uint32_t given, struct avp_config_err *e)
 {
-	struct avp_opts o;
-	int ret = avp_opts_parse(&o, text, input_keys);
-	bool touch = o.v[K_TOUCH].set;
+	struct avp_input_cfg *in = opts;
 
-	if (ret == 0 && o.v[K_KEYBOARD].set == touch)
-		ret = -EINVAL; /* one kind, exactly */
-	if (ret == 0 && !touch && (o.v[K_WIDTH].set || o.v[K_HEIGHT].set))
-		ret = -EINVAL;
-	if (ret == 0) {
+	(void)given;
+	if (in->kind != AVP_INPUT_TOUCH && (in->width || in->height))
+		return avp_config_fail(e, NULL, "width and height are for touch only");
+	if (in->kind == AVP_INPUT_TOUCH) {
 		/* The rule of every display size: one left out is the default. */
-		*input = (struct avp_input_cfg){
-			.kind = touch ? AVP_INPUT_TOUCH : AVP_INPUT_KEYBOARD,
-			.width = !touch ? 0 : o.v[K_WIDTH].set ? o.v[K_WIDTH].u32
-							       : AVP_TOUCH_DEFAULT_WIDTH,
-			.height = !touch ? 0 : o.v[K_HEIGHT].set ? o.v[K_HEIGHT].u32
-								 : AVP_TOUCH_DEFAULT_HEIGHT,
-		};
+		if (!in->width)
+			in->width = AVP_TOUCH_DEFAULT_WIDTH;
+		if (!in->height)
+			in->height = AVP_TOUCH_DEFAULT_HEIGHT;
+		if (in->width > AVP_TOUCH_MAX_SIDE || in->height > AVP_TOUCH_MAX_SIDE)
+			return avp_config_fail(e, NULL, "touch size out of range (each 1-%u)",
+					       AVP_TOUCH_MAX_SIDE);
 	}
-	avp_opts_free(&o);
-	return ret;
+	return 0;
 }
+
+const struct avp_config_type virtio_input_config = {
+	.name = "input", .syntax = "keyboard | touch[,width=W,height=H]", .help = input_help,
+	.keys = input_keys, .opts_size = sizeof(struct avp_input_cfg), .virtio = true,
+	.max = AVP_MAX_INPUTS, .too_many = "at most 2 input devices (one keyboard, one touch)",
+	.check = input_check,
+};
+_Static_assert(AVP_MAX_INPUTS == 2, "the too_many text says 2");

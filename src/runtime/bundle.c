@@ -1,10 +1,11 @@
 /* config.json of a bundle -> struct avp_bundle. Every rejection names the
- * JSON path of the offending value. The device types and their keys are
- * the device registry's (src/vmm/registry.c); each type's JSON is read
- * here into the device's config and added through the same config adders
- * as the command line's (src/config/config.c), which hold the limits and
- * duplicate checks. A new device needs its parse function in parsers[]
- * and its $defs entry in docs/bundle.schema.json. */
+ * JSON path of the offending value. The device types are the device
+ * registry's (src/vmm/registry.c); a device object is read by its type's
+ * key table (include/avp/config/options.h) into the device's options and
+ * added through the same adder as the command line's
+ * (src/config/config.c), which holds the limits and calls the type's
+ * checks. Nothing here knows a device: a new one needs only its $defs
+ * entry in docs/bundle.schema.json. */
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -31,6 +32,11 @@ static const char *const cpus_keys[] = { "count", "affinity", NULL };
 static const char *const memory_keys[] = { "mib", "reserve", NULL };
 static const char *const scheduling_keys[] = { "class", "priority", NULL };
 static const char *const restart_keys[] = { "policy", "max_restarts", "backoff_ms", NULL };
+static const char *const sched_classes[] = { [AVP_SCHED_NORMAL] = "normal",
+					     [AVP_SCHED_FIFO] = "fifo", NULL };
+static const char *const restart_policies[] = { [AVP_RESTART_NEVER] = "never",
+						[AVP_RESTART_ON_FAILURE] = "on-failure",
+						[AVP_RESTART_ALWAYS] = "always", NULL };
 
 /* Joins a bundle-relative path onto the bundle directory. */
 static int resolve(const struct avp_bundle *b, const char *path, const char *where, char **out,
@@ -38,12 +44,12 @@ static int resolve(const struct avp_bundle *b, const char *path, const char *whe
 {
 	if (!*path)
 		return jc_fail(e, where, "empty path");
-	if (path[0] == '/')
-		*out = strdup(path);
-	else if (asprintf(out, "%s/%s", b->dir, path) < 0)
-		*out = NULL;
+	*out = avp_join_path(b->dir, path);
 	return *out ? 0 : -ENOMEM;
 }
+
+#define CHARDEV_EXPECTED \
+	"expected \"stdio\", \"none\", \"file:PATH\", \"pty\" or \"socket=PATH\""
 
 /* "stdio", "none", "file:PATH", "pty" or "socket=PATH" (PATH relative to
  * the bundle). */
@@ -53,9 +59,7 @@ static int parse_chardev(struct avp_bundle *b, const char *text, const char *whe
 	int ret = avp_parse_chardev(text, b->dir, chr);
 
 	if (ret == -EINVAL)
-		return jc_fail(e, where, "expected \"stdio\", \"none\", \"file:PATH\", \"pty\" or "
-			       "\"socket=PATH\", got \"%s\"",
-			       text);
+		return jc_fail(e, where, CHARDEV_EXPECTED ", got \"%s\"", text);
 	return ret;
 }
 
@@ -70,271 +74,129 @@ static int added(int ret, const char *path, const struct avp_config_err *ce, str
 		jc_path_key(where, sizeof(where), path, ce->key);
 		path = where;
 	}
-	return jc_fail(e, path, "%s", ce->text);
+	return jc_fail(e, path, "%s", ce->text[0] ? ce->text : "not a valid device");
 }
 
-static int parse_disk(struct json_object *dev, const char *path, struct avp_bundle *b,
-		      struct jc_err *e)
+/* "\"a\", \"b\" or \"c\"": an enum key's names. */
+static const char *word_list(const char *const *words, char *buf, size_t len)
 {
-	struct avp_config_err ce = { 0 };
-	struct avp_disk_cfg disk = { 0 };
-	char where[JC_PATH_MAX];
-	const char *file;
-	int ret;
+	size_t used = 0;
 
-	if ((ret = jc_get_string(dev, path, "path", true, &file, e)))
-		return ret;
-	ret = jc_get_bool(dev, path, "read_only", false, &disk.read_only, e);
-	if (ret && ret != -ENOENT)
-		return ret;
-	jc_path_key(where, sizeof(where), path, "path");
-	if ((ret = resolve(b, file, where, &disk.path, e)))
-		return ret;
-	return added(avp_config_add_disk(&b->cfg, &disk, &ce), path, &ce, e);
+	buf[0] = '\0';
+	for (size_t i = 0; words[i] && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s\"%s\"",
+					 i == 0 ? "" : words[i + 1] ? ", " : " or ", words[i]);
+	return buf;
 }
 
-static int parse_net(struct json_object *dev, const char *path, struct avp_bundle *b,
-		     struct jc_err *e)
+/* One key of a device object by its table entry, into opts. -ENOENT: not
+ * there (and not required). */
+static int read_key(struct json_object *dev, const char *path, const struct avp_key *k, void *opts,
+		    const char *dir, struct jc_err *e)
 {
-	struct avp_config *cfg = &b->cfg;
-	struct avp_config_err ce = { 0 };
-	struct avp_net_cfg net = { 0 };
-	char where[JC_PATH_MAX];
-	const char *tap = NULL, *network = NULL, *mac;
-	char *net_name = NULL;
-	int ret;
-
-	ret = jc_get_string(dev, path, "tap", false, &tap, e);
-	if (ret && ret != -ENOENT)
-		return ret;
-	ret = jc_get_string(dev, path, "network", false, &network, e);
-	if (ret && ret != -ENOENT)
-		return ret;
-	if (!tap == !network)
-		return jc_fail(e, path, "give either \"tap\" (an existing or new tap) or \"network\" "
-			       "(a network of the system file), not %s", tap ? "both" : "neither");
-	/* On a network the tap is named after the MAC, so the system that
-	 * makes the tap and every later start of the VM agree on it. */
-	ret = jc_get_string(dev, path, "mac", network != NULL, &mac, e);
-	if (ret == 0) {
-		jc_path_key(where, sizeof(where), path, "mac");
-		if (avp_parse_mac(mac, net.mac))
-			return jc_fail(e, where, "expected a unicast MAC like 52:54:00:12:34:56, got "
-				       "\"%s\"", mac);
-		net.mac_set = true;
-	} else if (ret != -ENOENT) {
-		return ret;
-	}
-	if (network) {
-		char name[16];
-
-		bundle_network_tap(net.mac, name, sizeof(name));
-		tap = name;
-		if (!(net_name = strdup(network)))
-			return -ENOMEM;
-		net.tap = strdup(name);
-	} else {
-		net.tap = strdup(tap);
-	}
-	if (!net.tap) {
-		free(net_name);
-		return -ENOMEM;
-	}
-	ret = avp_config_add_net(cfg, &net, &ce);
-	if (ret) {
-		free(net_name);
-		/* A network's tap is the MAC's: point at what the user wrote. */
-		if (network && ce.key)
-			ce.key = "mac";
-		return added(ret, path, &ce, e);
-	}
-	b->net_network[cfg->nnets - 1] = net_name;
-	return 0;
-}
-
-static int parse_rng(struct json_object *dev, const char *path, struct avp_bundle *b,
-		     struct jc_err *e)
-{
-	struct avp_config_err ce = { 0 };
-
-	(void)dev;
-	return added(avp_config_add_rng(&b->cfg, &ce), path, &ce, e);
-}
-
-static int parse_console(struct json_object *dev, const char *path, struct avp_bundle *b,
-			 struct jc_err *e)
-{
-	struct avp_config_err ce = { 0 };
-	struct avp_chardev_cfg chr = { 0 };
-	char where[JC_PATH_MAX];
-	const char *backend = "stdio";
-	int ret;
-
-	ret = jc_get_string(dev, path, "backend", false, &backend, e);
-	if (ret && ret != -ENOENT)
-		return ret;
-	jc_path_key(where, sizeof(where), path, "backend");
-	ret = parse_chardev(b, backend, where, &chr, e);
-	if (ret)
-		return ret;
-	if (chr.kind == AVP_CHR_NONE)
-		return jc_fail(e, where, "a console device needs \"stdio\", \"file:PATH\", \"pty\" "
-			       "or \"socket=PATH\" (leave "
-			       "the device out for none)");
-	return added(avp_config_add_console(&b->cfg, &chr, &ce), path, &ce, e);
-}
-
-static int parse_vsock(struct json_object *dev, const char *path, struct avp_bundle *b,
-		       struct jc_err *e)
-{
-	struct avp_config_err ce = { 0 };
-	struct avp_vsock_cfg vs = { 0 };
-	char where[JC_PATH_MAX];
-	const char *sock;
-	int64_t cid;
-	int ret;
-
-	if ((ret = jc_get_int(dev, path, "cid", true, AVP_VSOCK_MIN_CID, AVP_VSOCK_MAX_CID, &cid,
-			      e)) ||
-	    (ret = jc_get_string(dev, path, "socket", true, &sock, e)))
-		return ret;
-	jc_path_key(where, sizeof(where), path, "socket");
-	if ((ret = resolve(b, sock, where, &vs.socket, e)))
-		return ret;
-	vs.cid = (uint32_t)cid;
-	return added(avp_config_add_vsock(&b->cfg, &vs, &ce), path, &ce, e);
-}
-
-/* width and height of a gpu or a touch screen: each may be left out (the
- * adders' one rule: the default size). */
-static int get_dims(struct json_object *dev, const char *path, uint32_t *w, uint32_t *h,
-		    struct jc_err *e)
-{
+	void *slot = (char *)opts + k->offset;
+	bool required = k->flags & AVP_KEY_REQUIRED;
+	char where[JC_PATH_MAX], list[160];
+	const char *s;
 	int64_t v;
 	int ret;
 
-	*w = *h = 0;
-	ret = jc_get_int(dev, path, "width", false, 1, 65535, &v, e);
-	if (ret == 0)
-		*w = (uint32_t)v;
-	else if (ret != -ENOENT)
+	jc_path_key(where, sizeof(where), path, k->name);
+	if (k->type == AVP_KEY_UINT) {
+		ret = jc_get_int(dev, path, k->name, required, k->min, k->max, &v, e);
+		if (ret == 0)
+			*(uint32_t *)slot = (uint32_t)v;
 		return ret;
-	ret = jc_get_int(dev, path, "height", false, 1, 65535, &v, e);
-	if (ret == 0)
-		*h = (uint32_t)v;
-	return ret == -ENOENT ? 0 : ret;
-}
-
-static int parse_gpu(struct json_object *dev, const char *path, struct avp_bundle *b,
-		     struct jc_err *e)
-{
-	struct avp_config_err ce = { 0 };
-	struct avp_gpu_cfg gpu = { .enabled = true };
-	int ret = get_dims(dev, path, &gpu.width, &gpu.height, e);
-
-	return ret ? ret : added(avp_config_add_gpu(&b->cfg, &gpu, &ce), path, &ce, e);
-}
-
-static int parse_input(struct json_object *dev, const char *path, struct avp_bundle *b,
-		       struct jc_err *e)
-{
-	struct avp_config_err ce = { 0 };
-	struct avp_input_cfg in = { 0 };
-	char where[JC_PATH_MAX];
-	const char *kind;
-	int ret;
-
-	ret = jc_get_string(dev, path, "kind", true, &kind, e);
+	}
+	if (k->type == AVP_KEY_BOOL)
+		return jc_get_bool(dev, path, k->name, required, slot, e);
+	ret = jc_get_string(dev, path, k->name, required, &s, e);
 	if (ret)
 		return ret;
-	jc_path_key(where, sizeof(where), path, "kind");
-	if (strcmp(kind, "keyboard") == 0)
-		in.kind = AVP_INPUT_KEYBOARD;
-	else if (strcmp(kind, "touch") == 0)
-		in.kind = AVP_INPUT_TOUCH;
-	else
-		return jc_fail(e, where, "expected \"keyboard\" or \"touch\", got \"%s\"", kind);
-	ret = get_dims(dev, path, &in.width, &in.height, e);
-	return ret ? ret : added(avp_config_add_input(&b->cfg, &in, &ce), path, &ce, e);
-}
-
-static int parse_sound(struct json_object *dev, const char *path, struct avp_bundle *b,
-		       struct jc_err *e)
-{
-	struct avp_config_err ce = { 0 };
-	struct avp_sound_cfg snd = { .enabled = true };
-	static const char *const keys[2] = { "out", "in" };
-	char **slots[2] = { &snd.out_path, &snd.in_path };
-
-	for (int i = 0; i < 2; i++) {
-		char where[JC_PATH_MAX];
-		const char *file;
-		int ret = jc_get_string(dev, path, keys[i], false, &file, e);
-
-		if (ret == -ENOENT)
-			continue;
-		jc_path_key(where, sizeof(where), path, keys[i]);
-		if (ret || (ret = resolve(b, file, where, slots[i], e))) {
-			free(snd.out_path);
-			return ret;
-		}
-	}
-	return added(avp_config_add_sound(&b->cfg, &snd, &ce), path, &ce, e);
-}
-
-static int parse_watchdog(struct json_object *dev, const char *path, struct avp_bundle *b,
-			  struct jc_err *e)
-{
-	struct avp_config_err ce = { 0 };
-	struct avp_watchdog_cfg wdt = { .enabled = true };
-	const char *action = "exit";
-	int ret;
-
-	ret = jc_get_string(dev, path, "action", false, &action, e);
-	if (ret && ret != -ENOENT)
+	if (k->type == AVP_KEY_PATH && !*s)
+		return jc_fail(e, where, "empty path");
+	ret = avp_opts_set(k, opts, s, dir);
+	if (ret != -EINVAL)
 		return ret;
-	if (strcmp(action, "exit") == 0) {
-		wdt.action = AVP_WATCHDOG_EXIT;
-	} else if (strcmp(action, "reset") == 0) {
-		wdt.action = AVP_WATCHDOG_RESET;
-	} else {
-		char where[JC_PATH_MAX];
-
-		jc_path_key(where, sizeof(where), path, "action");
-		return jc_fail(e, where, "expected \"exit\" or \"reset\", got \"%s\"", action);
-	}
-	return added(avp_config_add_watchdog(&b->cfg, &wdt, &ce), path, &ce, e);
+	if (k->type == AVP_KEY_ENUM)
+		return jc_fail(e, where, "expected %s, got \"%s\"", word_list(k->words, list,
+										sizeof(list)), s);
+	if (k->type == AVP_KEY_MAC)
+		return jc_fail(e, where, "expected a unicast MAC like 52:54:00:12:34:56, got \"%s\"",
+			       s);
+	if (k->type == AVP_KEY_CHARDEV)
+		return jc_fail(e, where, CHARDEV_EXPECTED ", got \"%s\"", s);
+	return jc_fail(e, where, "\"%s\" is not a valid value", s);
 }
 
-typedef int (*device_parser)(struct json_object *dev, const char *path, struct avp_bundle *b,
-			     struct jc_err *e);
+/* A device object into a new device of type t, through the one adder. */
+static int parse_device(struct json_object *dev, const char *path,
+			const struct avp_config_type *t, struct avp_bundle *b, struct jc_err *e)
+{
+	struct avp_config_err ce = { 0 };
+	void *opts = avp_opts_new(t);
+	uint32_t given = 0;
+	int ret = opts ? 0 : -ENOMEM;
 
-/* The JSON reader of each registry entry; NULL: the format knows the type
- * but this build has no such device. */
-static const device_parser parsers[AVP_DEV_NKINDS] = {
-	[AVP_DEV_DISK] = parse_disk,	   [AVP_DEV_NET] = parse_net,
-	[AVP_DEV_RNG] = parse_rng,	   [AVP_DEV_CONSOLE] = parse_console,
-	[AVP_DEV_VSOCK] = parse_vsock,	   [AVP_DEV_GPU] = parse_gpu,
-	[AVP_DEV_INPUT] = parse_input,	   [AVP_DEV_SOUND] = parse_sound,
-	[AVP_DEV_WATCHDOG] = parse_watchdog,
-};
+	for (unsigned int k = 0; ret == 0 && t->keys && t->keys[k].name; k++) {
+		if (t->keys[k].flags & AVP_KEY_CLI_ONLY)
+			continue;
+		ret = read_key(dev, path, &t->keys[k], opts, b->dir, e);
+		if (ret == 0)
+			given |= AVP_KEY_BIT(k);
+		else if (ret == -ENOENT)
+			ret = 0;
+	}
+	if (ret == 0)
+		ret = avp_opts_defaults(t, opts, given);
+	if (ret) {
+		if (opts)
+			avp_opts_free(t, opts);
+		free(opts);
+		return ret;
+	}
+	return added(avp_config_add_device(&b->cfg, t, opts, given, &ce), path, &ce, e);
+}
+
+/* A device type a bundle may declare: the registry's, but for those only
+ * the command line has (--vsock-peer). */
+static const struct avp_config_type *bundle_type(const char *name)
+{
+	const struct avp_device_type *t = avp_device_type_by_name(name);
+
+	return t && !(t->config->flags & AVP_TYPE_CLI_ONLY) ? t->config : NULL;
+}
+
+/* "type" and the keys of t a bundle may give, into out (NULL-ended). */
+static const char *const *device_keys(const struct avp_config_type *t, const char **out)
+{
+	size_t n = 0;
+
+	out[n++] = "type";
+	for (unsigned int k = 0; t->keys && t->keys[k].name && k < AVP_MAX_KEYS; k++)
+		if (!(t->keys[k].flags & AVP_KEY_CLI_ONLY))
+			out[n++] = t->keys[k].name;
+	out[n] = NULL;
+	return out;
+}
 
 const char *const *bundle_device_types(void)
 {
-	static const char *names[AVP_DEV_NKINDS + 1];
-	size_t n;
-	const struct avp_device_type *types = avp_device_types(&n);
+	static const char *names[32];
+	const struct avp_device_type *t;
+	size_t n = 0;
 
-	for (size_t i = 0; i < n && i < AVP_DEV_NKINDS; i++)
-		names[i] = types[i].name;
+	for (size_t i = 0; (t = avp_device_type_at(i)) && n + 1 < sizeof(names) / sizeof(names[0]);
+	     i++)
+		if (bundle_type(t->config->name))
+			names[n++] = t->config->name;
+	names[n] = NULL;
 	return names;
 }
 
 bool bundle_device_supported(const char *type)
 {
-	const struct avp_device_type *t = avp_device_type_by_name(type);
-
-	return t && parsers[t->kind];
+	return bundle_type(type) != NULL;
 }
 
 const char *const *bundle_keys(const char *object)
@@ -346,14 +208,15 @@ const char *const *bundle_keys(const char *object)
 		{ "", top_keys },	  { "cpus", cpus_keys },       { "memory", memory_keys },
 		{ "scheduling", scheduling_keys }, { "restart", restart_keys },
 	};
+	static const char *keys[AVP_MAX_KEYS + 2];
 
 	for (size_t i = 0; i < sizeof(objects) / sizeof(objects[0]); i++)
 		if (strcmp(objects[i].name, object) == 0)
 			return objects[i].keys;
 	if (strncmp(object, "devices.", 8) == 0) {
-		const struct avp_device_type *t = avp_device_type_by_name(object + 8);
+		const struct avp_config_type *t = bundle_type(object + 8);
 
-		return t ? t->bundle_keys : NULL;
+		return t ? device_keys(t, keys) : NULL;
 	}
 	return NULL;
 }
@@ -380,7 +243,8 @@ static int parse_devices(struct json_object *root, struct avp_bundle *b, struct 
 		return ret == -ENOENT ? 0 : ret;
 	for (size_t i = 0; i < json_object_array_length(devs); i++) {
 		struct json_object *dev = json_object_array_get_idx(devs, i);
-		const struct avp_device_type *kind;
+		const struct avp_config_type *t;
+		const char *keys[AVP_MAX_KEYS + 2];
 		char path[JC_PATH_MAX], where[JC_PATH_MAX], list[160];
 		const char *type;
 
@@ -390,23 +254,17 @@ static int parse_devices(struct json_object *root, struct avp_bundle *b, struct 
 		ret = jc_get_string(dev, path, "type", true, &type, e);
 		if (ret)
 			return ret;
-		kind = avp_device_type_by_name(type);
+		t = bundle_type(type);
 		jc_path_key(where, sizeof(where), path, "type");
-		if (!kind)
+		if (!t)
 			return jc_fail(e, where, "unknown device type \"%s\" (expected %s)", type,
 				       type_list(list, sizeof(list)));
-		ret = jc_check_object(dev, path, kind->bundle_keys, e);
+		ret = jc_check_object(dev, path, device_keys(t, keys), e);
 		if (ret)
 			return ret;
-		if (!parsers[kind->kind])
-			return jc_fail(e, where, "this build of avp has no %s device yet", type);
-		if (kind->kind == AVP_DEV_NET && b->cfg.nnets < AVP_MAX_NETS)
-			b->net_device[b->cfg.nnets] = (unsigned int)i;
-		if (kind->kind == AVP_DEV_DISK && b->cfg.ndisks < AVP_MAX_DISKS)
-			b->disk_device[b->cfg.ndisks] = (unsigned int)i;
-		if (kind->kind == AVP_DEV_VSOCK && !b->cfg.vsock.cid)
-			b->vsock_device = (unsigned int)i;
-		ret = parsers[kind->kind](dev, path, b, e);
+		if (b->cfg.ndevices < AVP_MAX_DEVICE_ENTRIES)
+			b->device_index[b->cfg.ndevices] = (unsigned int)i;
+		ret = parse_device(dev, path, t, b, e);
 		if (ret)
 			return ret;
 	}
@@ -482,13 +340,10 @@ static int parse_scheduling(struct json_object *root, struct avp_bundle *b, stru
 	ret = jc_get_string(sched, "scheduling", "class", true, &cls, e);
 	if (ret)
 		return ret;
-	if (strcmp(cls, "normal") == 0)
-		b->cfg.sched_class = AVP_SCHED_NORMAL;
-	else if (strcmp(cls, "fifo") == 0)
-		b->cfg.sched_class = AVP_SCHED_FIFO;
-	else
+	if ((ret = avp_word_index(sched_classes, cls)) < 0)
 		return jc_fail(e, "scheduling.class", "expected \"normal\" or \"fifo\", got \"%s\"",
 			       cls);
+	b->cfg.sched_class = (enum avp_sched_class)ret;
 	ret = jc_get_int(sched, "scheduling", "priority", false, 1, 99, &v, e);
 	if (ret == -ENOENT) {
 		if (b->cfg.sched_class == AVP_SCHED_FIFO)
@@ -519,15 +374,10 @@ static int parse_restart(struct json_object *root, struct avp_bundle *b, struct 
 	ret = jc_get_string(r, "restart", "policy", true, &policy, e);
 	if (ret)
 		return ret;
-	if (strcmp(policy, "never") == 0)
-		b->restart = AVP_RESTART_NEVER;
-	else if (strcmp(policy, "on-failure") == 0)
-		b->restart = AVP_RESTART_ON_FAILURE;
-	else if (strcmp(policy, "always") == 0)
-		b->restart = AVP_RESTART_ALWAYS;
-	else
+	if ((ret = avp_word_index(restart_policies, policy)) < 0)
 		return jc_fail(e, "restart.policy", "expected \"never\", \"on-failure\" or "
 			       "\"always\", got \"%s\"", policy);
+	b->restart = (enum avp_restart_policy)ret;
 	ret = jc_get_int(r, "restart", "max_restarts", false, 0, 1000000, &v, e);
 	if (ret == 0)
 		b->max_restarts = (unsigned int)v;
@@ -658,14 +508,24 @@ int bundle_check_host(const struct avp_bundle *b, struct jc_err *e)
 	if ((ret = check_file(cfg->kernel, "kernel", e)) ||
 	    (cfg->initrd && (ret = check_file(cfg->initrd, "initrd", e))))
 		return ret;
-	/* Devices are numbered in config.json order; find each disk's index. */
-	for (unsigned int i = 0; i < cfg->ndisks; i++) {
-		char where[JC_PATH_MAX];
+	/* The files a device reads, by their key in config.json. */
+	for (unsigned int i = 0; i < cfg->ndevices; i++) {
+		const struct avp_device_entry *d = &cfg->devices[i];
 
-		snprintf(where, sizeof(where), "devices[%u].path", b->disk_device[i]);
-		ret = check_file(cfg->disks[i].path, where, e);
-		if (ret)
-			return ret;
+		for (const struct avp_key *k = d->type->keys; k && k->name; k++) {
+			const char *file;
+			char where[JC_PATH_MAX];
+
+			if (k->type != AVP_KEY_PATH || !(k->flags & AVP_KEY_INPUT))
+				continue;
+			file = *(char *const *)((const char *)d->opts + k->offset);
+			if (!file)
+				continue;
+			snprintf(where, sizeof(where), "devices[%u].%s", b->device_index[i], k->name);
+			ret = check_file(file, where, e);
+			if (ret)
+				return ret;
+		}
 	}
 	for (unsigned int i = 0; cfg->affinity_set && i < cfg->cpus; i++)
 		if (ncpu > 0 && cfg->cpu_affinity[i] >= ncpu) {
@@ -693,51 +553,76 @@ static bool real_location(const char *path, char *out)
 	return snprintf(out, PATH_MAX, "%s/%s", rdir, basename(base)) < PATH_MAX;
 }
 
+/* A file a confined bundle names: inside its directory, links followed. */
+static int confined_file(const struct avp_bundle *b, const char *what, const char *path,
+			 struct jc_err *e)
+{
+	size_t dlen = strlen(b->dir);
+	char real[PATH_MAX];
+
+	if (!path)
+		return 0;
+	if (!real_location(path, real) || strncmp(real, b->dir, dlen) != 0 ||
+	    (real[dlen] != '/' && real[dlen] != '\0'))
+		return jc_fail(e, "", "--confine: the %s %s is outside the bundle %s (links "
+			       "followed): a confined bundle names only files inside it", what, path,
+			       b->dir);
+	return 0;
+}
+
+/* A device's files (its path keys and chardev files), and its own rule. */
+static int confined_device(const struct avp_bundle *b, const struct avp_device_entry *d,
+			   struct jc_err *e)
+{
+	const struct avp_config_type *t = d->type;
+	struct avp_config_err ce = { 0 };
+	struct stat st;
+	int ret = 0;
+
+	for (const struct avp_key *k = t->keys; !ret && k && k->name; k++) {
+		const void *slot = (const char *)d->opts + k->offset;
+		const char *file = NULL;
+		char what[64];
+
+		if (k->type == AVP_KEY_PATH)
+			file = *(char *const *)slot;
+		else if (k->type == AVP_KEY_CHARDEV &&
+			 ((const struct avp_chardev_cfg *)slot)->kind == AVP_CHR_FILE)
+			file = ((const struct avp_chardev_cfg *)slot)->path;
+		if (!file)
+			continue;
+		/* "the disk X", "the sound out X": the type, and the key
+		 * when it says more than the positional value does. */
+		snprintf(what, sizeof(what), "%s%s%s", t->name,
+			 k->flags & AVP_KEY_POSITIONAL ? "" : " ",
+			 k->flags & AVP_KEY_POSITIONAL ? "" : k->name);
+		ret = confined_file(b, what, file, e);
+		if (!ret && (k->flags & AVP_KEY_INPUT) && stat(file, &st) == 0 && S_ISBLK(st.st_mode))
+			ret = jc_fail(e, "", "--confine: the %s %s is a host block device: a "
+				      "confined bundle uses image files", t->name, file);
+	}
+	if (!ret && t->confine_check && t->confine_check(d->opts, &ce))
+		ret = jc_fail(e, "", "--confine: %s", ce.text);
+	return ret;
+}
+
 /* --confine: every file the bundle names stays inside its directory, after
- * links are followed; no host block device as a disk, no host tap (only a
- * system file's networks). For bundles from someone the host user does
- * not trust with root's reach (docs/security.md, "Who is trusted"). */
+ * links are followed; no host block device as a disk, nothing a device
+ * type refuses to confined bundles (a host tap: only a system file's
+ * networks). For bundles from someone the host user does not trust with
+ * root's reach (docs/security.md, "Who is trusted"). */
 static int check_confined(const struct avp_bundle *b, struct jc_err *e)
 {
 	const struct avp_config *c = &b->cfg;
-	struct named_path {
-		const char *what, *path;
-	} files[4 + AVP_MAX_DISKS + 5];
-	size_t n = 0, dlen = strlen(b->dir);
-	char real[PATH_MAX];
-	struct stat st;
+	int ret = confined_file(b, "kernel", c->kernel, e);
 
-	files[n++] = (struct named_path){ "kernel", c->kernel };
-	files[n++] = (struct named_path){ "initrd", c->initrd };
-	for (unsigned int i = 0; i < c->ndisks; i++)
-		files[n++] = (struct named_path){ "disk", c->disks[i].path };
-	if (c->serial.kind == AVP_CHR_FILE)
-		files[n++] = (struct named_path){ "serial", c->serial.path };
-	if (c->console.kind == AVP_CHR_FILE)
-		files[n++] = (struct named_path){ "console", c->console.path };
-	files[n++] = (struct named_path){ "sound out", c->sound.out_path };
-	files[n++] = (struct named_path){ "sound in", c->sound.in_path };
-	if (c->vsock.cid)
-		files[n++] = (struct named_path){ "vsock socket", c->vsock.socket };
-	for (size_t i = 0; i < n; i++) {
-		if (!files[i].path)
-			continue;
-		if (!real_location(files[i].path, real) || strncmp(real, b->dir, dlen) != 0 ||
-		    (real[dlen] != '/' && real[dlen] != '\0'))
-			return jc_fail(e, "", "--confine: the %s %s is outside the bundle %s (links "
-				       "followed): a confined bundle names only files inside it",
-				       files[i].what, files[i].path, b->dir);
-	}
-	for (unsigned int i = 0; i < c->ndisks; i++)
-		if (stat(c->disks[i].path, &st) == 0 && S_ISBLK(st.st_mode))
-			return jc_fail(e, "", "--confine: the disk %s is a host block device: a "
-				       "confined bundle uses image files", c->disks[i].path);
-	for (unsigned int i = 0; i < c->nnets; i++)
-		if (!b->net_network[i])
-			return jc_fail(e, "", "--confine: net device with tap %s: a confined bundle "
-				       "reaches host networks only through a system file's "
-				       "\"networks\"", c->nets[i].tap);
-	return 0;
+	if (!ret)
+		ret = confined_file(b, "initrd", c->initrd, e);
+	if (!ret && c->serial.kind == AVP_CHR_FILE)
+		ret = confined_file(b, "serial", c->serial.path, e);
+	for (unsigned int i = 0; !ret && i < c->ndevices; i++)
+		ret = confined_device(b, &c->devices[i], e);
+	return ret;
 }
 
 int bundle_load(const char *dir, struct avp_bundle *b, struct jc_err *e)
@@ -775,10 +660,13 @@ int bundle_load_ex(const char *dir, unsigned int flags, struct avp_bundle *b, st
 	return ret;
 }
 
-void bundle_network_tap(const uint8_t mac[6], char *buf, size_t len)
+unsigned int bundle_device_index(const struct avp_bundle *b, const struct avp_config_type *t,
+				 unsigned int n)
 {
-	snprintf(buf, len, "avp%02x%02x%02x%02x%02x%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
-		 mac[5]);
+	for (unsigned int i = 0; i < b->cfg.ndevices; i++)
+		if (b->cfg.devices[i].type == t && n-- == 0)
+			return b->device_index[i];
+	return 0;
 }
 
 int bundle_load_config(const char *dir, unsigned int flags, struct avp_config *cfg, FILE *err)
@@ -803,22 +691,13 @@ int bundle_load_config(const char *dir, unsigned int flags, struct avp_config *c
 void bundle_free(struct avp_bundle *b)
 {
 	free(b->dir);
-	for (unsigned int i = 0; i < AVP_MAX_NETS; i++)
-		free(b->net_network[i]);
 	avp_config_free(&b->cfg);
 	memset(b, 0, sizeof(*b));
 }
 
 const char *bundle_restart_name(enum avp_restart_policy policy)
 {
-	switch (policy) {
-	case AVP_RESTART_ON_FAILURE:
-		return "on-failure";
-	case AVP_RESTART_ALWAYS:
-		return "always";
-	default:
-		return "never";
-	}
+	return (unsigned int)policy <= AVP_RESTART_ALWAYS ? restart_policies[policy] : "never";
 }
 
 const char *bundle_default_text(void)

@@ -99,7 +99,7 @@ static int check_root_vsock(const char *root, const struct avp_vsock_cfg *vs, st
 	size_t n = 0;
 	int ret = 0;
 
-	if (!vs->cid || !vs->socket || vsock_socket_path_resolve(vs->socket, mine, sizeof(mine)))
+	if (!vs || !vs->cid || !vs->socket || vsock_socket_path_resolve(vs->socket, mine, sizeof(mine)))
 		return 0;
 	if (rt_list_ids(root, &ids, &n, &ignored))
 		return 0; /* a new root: nothing to collide with */
@@ -160,7 +160,8 @@ int rt_create_ex(const char *root, const char *id, const char *bundle_dir,
 	ret = bundle_load_ex(bundle_dir, bundle_flags, &b, &be);
 	if (ret)
 		return jc_fail(e, "", "bundle %s: %s", bundle_dir, be.text);
-	if (npeers && (!b.cfg.vsock.cid || npeers > AVP_VSOCK_MAX_PEERS)) {
+	if (npeers && (!avp_config_count(&b.cfg, &virtio_vsock_config) ||
+		       npeers > AVP_VSOCK_MAX_PEERS)) {
 		bundle_free(&b);
 		return jc_fail(e, "", "VM '%s': vsock links need a vsock device in its bundle (and "
 			       "at most %d peers)", id, AVP_VSOCK_MAX_PEERS);
@@ -176,7 +177,7 @@ int rt_create_ex(const char *root, const char *id, const char *bundle_dir,
 		bundle_free(&b);
 		return ret;
 	}
-	ret = check_root_vsock(root, &b.cfg.vsock, e);
+	ret = check_root_vsock(root, avp_config_device(&b.cfg, &virtio_vsock_config, 0), e);
 	if (ret) {
 		bundle_free(&b);
 		return ret;

@@ -68,6 +68,7 @@ static enum rt_status status_from_name(const char *s)
 void rt_state_from_bundle(struct rt_state *st, const char *id, const struct avp_bundle *b)
 {
 	const struct avp_config *cfg = &b->cfg;
+	const struct avp_vsock_cfg *vs;
 
 	memset(st, 0, sizeof(*st));
 	snprintf(st->id, sizeof(st->id), "%s", id);
@@ -84,13 +85,16 @@ void rt_state_from_bundle(struct rt_state *st, const char *id, const struct avp_
 	st->sched_priority = cfg->sched_priority;
 	st->memory_mib = cfg->memory_mib;
 	st->mem_reserve = cfg->mem_reserve;
-	st->nnets = cfg->nnets;
-	for (unsigned int i = 0; i < cfg->nnets; i++)
-		snprintf(st->taps[i], sizeof(st->taps[i]), "%s", cfg->nets[i].tap ? cfg->nets[i].tap : "");
-	st->vsock_cid = cfg->vsock.cid;
+	st->nnets = 0;
+	for (const struct avp_net_cfg *net;
+	     st->nnets < AVP_MAX_NETS && (net = avp_config_device(cfg, &virtio_net_config, st->nnets));
+	     st->nnets++)
+		snprintf(st->taps[st->nnets], sizeof(st->taps[0]), "%s", net->tap ? net->tap : "");
+	vs = avp_config_device(cfg, &virtio_vsock_config, 0);
+	st->vsock_cid = vs ? vs->cid : 0;
 	st->vsock_socket[0] = '\0';
-	if (cfg->vsock.cid && cfg->vsock.socket &&
-	    vsock_socket_path_resolve(cfg->vsock.socket, st->vsock_socket, sizeof(st->vsock_socket)))
+	if (vs && vs->socket &&
+	    vsock_socket_path_resolve(vs->socket, st->vsock_socket, sizeof(st->vsock_socket)))
 		st->vsock_socket[0] = '\0';
 }
 

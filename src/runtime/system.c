@@ -92,10 +92,17 @@ static int vm_index(const struct avp_system *s, const char *id)
 
 static bool vm_on_network(const struct sys_vm *vm, const char *net)
 {
-	for (unsigned int i = 0; i < vm->bundle.cfg.nnets; i++)
-		if (vm->bundle.net_network[i] && strcmp(vm->bundle.net_network[i], net) == 0)
+	const struct avp_net_cfg *n;
+
+	for (unsigned int i = 0; (n = avp_config_device(&vm->bundle.cfg, &virtio_net_config, i)); i++)
+		if (n->network && strcmp(n->network, net) == 0)
 			return true;
 	return false;
+}
+
+static const struct avp_vsock_cfg *vm_vsock(const struct sys_vm *vm)
+{
+	return avp_config_device(&vm->bundle.cfg, &virtio_vsock_config, 0);
 }
 
 static int parse_network(struct json_object *o, const char *path, struct avp_system *s,
@@ -179,7 +186,7 @@ static int parse_link(struct json_object *o, const char *path, struct avp_system
 		for (unsigned int j = 0; j < n; j++)
 			if (idx[j] == (unsigned int)i)
 				return jc_fail(e, mpath, "\"%s\" is listed twice", id);
-		if (!s->vms[i].bundle.cfg.vsock.cid)
+		if (!vm_vsock(&s->vms[i]))
 			return jc_fail(e, mpath, "VM \"%s\" has no vsock device (its bundle needs "
 				       "{\"type\": \"vsock\", \"cid\": N, \"socket\": PATH})", id);
 		idx[n++] = (unsigned int)i;
@@ -198,7 +205,8 @@ static int check_socket_pair(const struct avp_system *s, unsigned int v, unsigne
 			     struct jc_err *e)
 {
 	const struct avp_bundle *b = &s->vms[v].bundle;
-	const char *mine = b->cfg.vsock.socket, *other = s->vms[w].bundle.cfg.vsock.socket;
+	const char *mine = vm_vsock(&s->vms[v])->socket, *other = vm_vsock(&s->vms[w])->socket;
+	unsigned int dev = bundle_device_index(b, &virtio_vsock_config, 0);
 	char pm[PATH_MAX], po[PATH_MAX];
 	size_t lm, lo;
 
@@ -207,18 +215,18 @@ static int check_socket_pair(const struct avp_system *s, unsigned int v, unsigne
 		return 0;
 	if (vsock_socket_paths_same(pm, po))
 		return jc_fail(e, "", "vms[%u].bundle: devices[%u].socket: %s is also VM \"%s\"'s (vms[%u])",
-			       v, b->vsock_device, mine, s->vms[w].id, w);
+			       v, dev, mine, s->vms[w].id, w);
 	lm = strlen(pm);
 	lo = strlen(po);
 	if (lm > lo)
 		return jc_fail(e, "", "vms[%u].bundle: devices[%u].socket: %s is VM \"%s\"'s socket "
 			       "(vms[%u]) with %s appended: that guest's connections to host port %s "
 			       "would reach this VM; choose another path",
-			       v, b->vsock_device, mine, s->vms[w].id, w, pm + lo, pm + lo + 1);
+			       v, dev, mine, s->vms[w].id, w, pm + lo, pm + lo + 1);
 	return jc_fail(e, "", "vms[%u].bundle: devices[%u].socket: %s with %s appended is VM "
 		       "\"%s\"'s socket (vms[%u]): this guest's connections to host port %s would "
 		       "reach that VM; choose another path",
-		       v, b->vsock_device, mine, po + lm, s->vms[w].id, w, po + lm + 1);
+		       v, dev, mine, po + lm, s->vms[w].id, w, po + lm + 1);
 }
 
 /* A CID is a VM's address on the host and its socket the way in: both
@@ -228,23 +236,24 @@ static int check_vsock_devices(const struct avp_system *s, struct jc_err *e)
 {
 	for (unsigned int v = 0; v < s->nvms; v++) {
 		const struct avp_bundle *b = &s->vms[v].bundle;
-		const struct avp_vsock_cfg *vs = &b->cfg.vsock;
+		const struct avp_vsock_cfg *vs = vm_vsock(&s->vms[v]);
+		unsigned int dev = bundle_device_index(b, &virtio_vsock_config, 0);
 
-		if (!vs->cid)
+		if (!vs)
 			continue;
 		if (strlen(vs->socket) >= sizeof(((struct rt_vsock_peer *)0)->socket))
 			return jc_fail(e, "", "vms[%u].bundle: devices[%u].socket: \"%s\" is too "
-				       "long for a Unix socket address", v, b->vsock_device,
+				       "long for a Unix socket address", v, dev,
 				       vs->socket);
 		for (unsigned int w = 0; w < v; w++) {
-			const struct avp_bundle *o = &s->vms[w].bundle;
+			const struct avp_vsock_cfg *o = vm_vsock(&s->vms[w]);
 
-			if (!o->cfg.vsock.cid)
+			if (!o)
 				continue;
-			if (o->cfg.vsock.cid == vs->cid)
+			if (o->cid == vs->cid)
 				return jc_fail(e, "", "vms[%u].bundle: devices[%u].cid: CID %u is also "
 					       "VM \"%s\"'s (vms[%u]); every VM needs a CID of its "
-					       "own", v, b->vsock_device, vs->cid, s->vms[w].id, w);
+					       "own", v, dev, vs->cid, s->vms[w].id, w);
 			if (check_socket_pair(s, v, w, e))
 				return -EINVAL;
 		}
@@ -258,9 +267,9 @@ unsigned int system_vsock_peers(const struct avp_system *s, unsigned int v,
 	unsigned int n = 0;
 
 	for (unsigned int w = 0; w < s->nvms && n < AVP_VSOCK_MAX_PEERS; w++) {
-		const struct avp_vsock_cfg *vs = &s->vms[w].bundle.cfg.vsock;
+		const struct avp_vsock_cfg *vs = vm_vsock(&s->vms[w]);
 
-		if (!s->vsock_link[v][w])
+		if (!s->vsock_link[v][w] || !vs)
 			continue;
 		memset(&peers[n], 0, sizeof(peers[n]));
 		snprintf(peers[n].id, sizeof(peers[n].id), "%s", s->vms[w].id);
@@ -277,9 +286,11 @@ static int check_net_devices(const struct avp_system *s, struct jc_err *e)
 {
 	for (unsigned int v = 0; v < s->nvms; v++) {
 		const struct avp_bundle *b = &s->vms[v].bundle;
+		const struct avp_net_cfg *mine;
 
-		for (unsigned int i = 0; i < b->cfg.nnets; i++) {
-			const char *net = b->net_network[i];
+		for (unsigned int i = 0; (mine = avp_config_device(&b->cfg, &virtio_net_config, i)); i++) {
+			const char *net = mine->network;
+			unsigned int dev = bundle_device_index(b, &virtio_net_config, i);
 			bool member = false;
 
 			for (unsigned int n = 0; net && n < s->nnets && !member; n++)
@@ -289,17 +300,19 @@ static int check_net_devices(const struct avp_system *s, struct jc_err *e)
 			if (net && !member)
 				return jc_fail(e, "", "vms[%u].bundle: devices[%u].network: VM \"%s\" is "
 					       "not a member of a network \"%s\" in networks", v,
-					       b->net_device[i], s->vms[v].id, net);
+					       dev, s->vms[v].id, net);
 			for (unsigned int w = 0; w <= v; w++) {
 				const struct avp_config *o = &s->vms[w].bundle.cfg;
+				const struct avp_net_cfg *theirs;
 
-				for (unsigned int j = 0; j < (w == v ? i : o->nnets); j++)
-					if (strcmp(o->nets[j].tap, b->cfg.nets[i].tap) == 0)
+				for (unsigned int j = 0;
+				     (w != v || j < i) && (theirs = avp_config_device(o, &virtio_net_config, j));
+				     j++)
+					if (strcmp(theirs->tap, mine->tap) == 0)
 						return jc_fail(e, "", "vms[%u].bundle: devices[%u]: tap "
 							       "\"%s\" is also used by VM \"%s\" (give "
 							       "every network device its own MAC)",
-							       v, b->net_device[i], b->cfg.nets[i].tap,
-							       s->vms[w].id);
+							       v, dev, mine->tap, s->vms[w].id);
 			}
 		}
 	}

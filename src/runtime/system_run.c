@@ -27,9 +27,11 @@ static void remove_networks(const struct avp_system *s)
 		for (unsigned int k = 0; k < net->nmembers; k++) {
 			const struct avp_bundle *b = &s->vms[net->members[k]].bundle;
 
-			for (unsigned int i = 0; i < b->cfg.nnets; i++)
-				if (b->net_network[i] && strcmp(b->net_network[i], net->name) == 0)
-					hostnet_link_del(b->cfg.nets[i].tap);
+			const struct avp_net_cfg *dev;
+
+			for (unsigned int i = 0; (dev = avp_config_device(&b->cfg, &virtio_net_config, i)); i++)
+				if (dev->network && strcmp(dev->network, net->name) == 0)
+					hostnet_link_del(dev->tap);
 		}
 		hostnet_link_del(net->bridge);
 	}
@@ -49,9 +51,12 @@ static int make_networks(const struct avp_system *s, struct jc_err *e)
 		for (unsigned int k = 0; !ret && k < net->nmembers; k++) {
 			const struct avp_bundle *b = &s->vms[net->members[k]].bundle;
 
-			for (unsigned int i = 0; !ret && i < b->cfg.nnets; i++)
-				if (b->net_network[i] && strcmp(b->net_network[i], net->name) == 0)
-					ret = hostnet_tap_add(b->cfg.nets[i].tap, net->bridge, e);
+			const struct avp_net_cfg *dev;
+
+			for (unsigned int i = 0;
+			     !ret && (dev = avp_config_device(&b->cfg, &virtio_net_config, i)); i++)
+				if (dev->network && strcmp(dev->network, net->name) == 0)
+					ret = hostnet_tap_add(dev->tap, net->bridge, e);
 		}
 		if (ret)
 			return ret;
@@ -178,18 +183,20 @@ int system_status(const char *root, const struct avp_system *s, FILE *out)
 		for (unsigned int k = 0; k < net->nmembers; k++) {
 			const struct sys_vm *vm = &s->vms[net->members[k]];
 
-			for (unsigned int i = 0; i < vm->bundle.cfg.nnets; i++) {
+			const struct avp_net_cfg *dev;
+
+			for (unsigned int i = 0;
+			     (dev = avp_config_device(&vm->bundle.cfg, &virtio_net_config, i)); i++) {
 				struct json_object *t;
 
-				if (!vm->bundle.net_network[i] ||
-				    strcmp(vm->bundle.net_network[i], net->name) != 0)
+				if (!dev->network || strcmp(dev->network, net->name) != 0)
 					continue;
 				t = json_object_new_object();
 				json_object_object_add(t, "vm", json_object_new_string(vm->id));
 				json_object_object_add(t, "tap",
-						       json_object_new_string(vm->bundle.cfg.nets[i].tap));
+						       json_object_new_string(dev->tap));
 				json_object_object_add(t, "present", json_object_new_boolean(
-						hostnet_link_exists(vm->bundle.cfg.nets[i].tap)));
+						hostnet_link_exists(dev->tap)));
 				json_object_array_add(taps, t);
 			}
 		}

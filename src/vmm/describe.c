@@ -68,7 +68,7 @@ static json_object *describe_devices(const struct vm *vm)
 		json_object_object_add(o, "type", json_object_new_string(d->type));
 		/* The option or bundle type that declared it (docs/devices.md). */
 		if (t)
-			json_object_object_add(o, "declared_as", json_object_new_string(t->name));
+			json_object_object_add(o, "declared_as", json_object_new_string(t->config->name));
 		json_object_object_add(o, "transport", json_object_new_string("virtio-mmio"));
 		json_object_object_add(o, "virtio_id", json_object_new_int((int)d->virtio_id));
 		json_object_object_add(o, "address", hex(d->base));

@@ -8,6 +8,7 @@
 
 #include "avp/api.h"
 #include "avp/arch.h"
+#include "avp/hw/watchdog.h"
 #include "avp/jail.h"
 #include "avp/log.h"
 #include "avp/virtio/mmio.h"
@@ -33,14 +34,17 @@ int machine_add_devices(struct vm *vm, const struct avp_config *cfg)
 	 * guest sees (docs/devices.md), so the same config always gives the
 	 * same platform. */
 	for (unsigned int i = 0; i < cfg->ndevices; i++) {
-		const struct avp_device_ref *ref = &cfg->devices[i];
-		const struct avp_device_type *t = avp_device_type(ref->kind);
+		const struct avp_device_entry *d = &cfg->devices[i];
+		const struct avp_device_type *t = avp_device_type_of(d->type);
 		struct virtio_dev *dev;
 		int ret;
 
-		if (!t || !t->create)
+		if (!t)
 			return -EINVAL;
-		ret = t->create(&dev, cfg, ref->index);
+		/* Not VIRTIO (the platform's watchdog, vsock peers): no window. */
+		if (!t->create)
+			continue;
+		ret = t->create(&dev, cfg, d->opts);
 		if (ret || (ret = attach_or_destroy(vm, dev)))
 			return ret;
 		/* Attached: the VM owns dev now, and its commands can name it. */
@@ -139,6 +143,25 @@ static int boot(struct vm *vm, const struct avp_config *cfg, enum vm_exit_reason
 		close(sfd);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return ret;
+}
+
+bool machine_boot_again(struct avp_config *cfg, enum vm_exit_reason reason)
+{
+	struct avp_watchdog_cfg *wdt = avp_config_device(cfg, &watchdog_config, 0);
+
+	if (reason == VM_EXIT_REBOOT && cfg->on_reboot == AVP_REBOOT_RESTART) {
+		avp_info("guest rebooted: restarting the VM");
+		if (wdt)
+			wdt->fired_before = false;
+		return true;
+	}
+	/* --watchdog action=reset (the expiry is already reported); the next
+	 * boot's watchdog says it caused the reset. */
+	if (reason == VM_EXIT_WATCHDOG && wdt && wdt->action == AVP_WATCHDOG_RESET) {
+		wdt->fired_before = true;
+		return true;
+	}
+	return false;
 }
 
 int machine_run(const struct avp_config *cfg, FILE *out, enum vm_exit_reason *reason)

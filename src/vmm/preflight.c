@@ -10,6 +10,11 @@
 #include "avp/arch.h"
 #include "avp/audio/wav.h"
 #include "avp/config.h"
+#include "avp/devices/virtio_blk.h"
+#include "avp/devices/virtio_console.h"
+#include "avp/devices/virtio_net.h"
+#include "avp/devices/virtio_snd.h"
+#include "avp/devices/virtio_vsock.h"
 #include "avp/disk.h"
 #include "avp/jail.h"
 #include "avp/log.h"
@@ -22,9 +27,10 @@
 static int check_disks(const struct avp_config *cfg)
 {
 	struct disk_identity ids[AVP_MAX_DISKS];
+	const struct avp_disk_cfg *d;
 
-	for (unsigned int i = 0; i < cfg->ndisks && i < AVP_MAX_DISKS; i++) {
-		const struct avp_disk_cfg *d = &cfg->disks[i];
+	for (unsigned int i = 0; i < AVP_MAX_DISKS && (d = avp_config_device(cfg, &virtio_blk_config, i));
+	     i++) {
 		/* A description only reads: it needs no write access and
 		 * must work beside the running VM that holds the image. */
 		int ret = cfg->describe ? disk_check(d->path, true, false, &ids[i])
@@ -38,7 +44,8 @@ static int check_disks(const struct avp_config *cfg)
 
 			if (same) {
 				avp_err("--disk: '%s' and '%s' are the same image, given twice: give each disk once",
-					cfg->disks[j].path, d->path);
+					((const struct avp_disk_cfg *)avp_config_device(
+						 cfg, &virtio_blk_config, j))->path, d->path);
 				return -EINVAL;
 			}
 		}
@@ -48,16 +55,19 @@ static int check_disks(const struct avp_config *cfg)
 
 static int check_sound(const struct avp_config *cfg)
 {
+	const struct avp_sound_cfg *snd = avp_config_device(cfg, &virtio_snd_config, 0);
 	struct wav_source *src;
 	int ret;
 
-	if (!cfg->sound.enabled || !cfg->sound.in_path)
+	if (!snd)
 		return 0;
-	ret = wav_source_open(&src, cfg->sound.in_path); /* says why itself */
-	if (ret)
-		return ret;
-	wav_source_close(src);
-	return 0;
+	if (snd->in_path) {
+		ret = wav_source_open(&src, snd->in_path); /* says why itself */
+		if (ret)
+			return ret;
+		wav_source_close(src);
+	}
+	return snd->out_path ? avp_check_output("sound output", snd->out_path) : 0;
 }
 
 /* A chardev's host end: a file output or a socket path. Nothing is
@@ -79,24 +89,25 @@ static int check_chardev(const char *what, const struct avp_chardev_cfg *chr)
 
 int preflight_check(const struct avp_config *cfg)
 {
+	const struct avp_net_cfg *net;
+	const struct avp_chardev_cfg *console = avp_config_device(cfg, &virtio_console_config, 0);
+	const struct avp_vsock_cfg *vsock = avp_config_device(cfg, &virtio_vsock_config, 0);
 	int ret = arch_check_guest(cfg);
 
 	if (!ret)
 		ret = check_disks(cfg);
-	for (unsigned int i = 0; !ret && i < cfg->nnets; i++)
-		ret = tap_check_name(cfg->nets[i].tap);
+	for (unsigned int i = 0; !ret && (net = avp_config_device(cfg, &virtio_net_config, i)); i++)
+		ret = tap_check_name(net->tap);
 	if (!ret)
 		ret = check_sound(cfg);
-	if (!ret && cfg->sound.enabled && cfg->sound.out_path)
-		ret = avp_check_output("sound output", cfg->sound.out_path);
 	if (!ret)
 		ret = check_chardev("serial", &cfg->serial);
-	if (!ret)
-		ret = check_chardev("console", &cfg->console);
+	if (!ret && console)
+		ret = check_chardev("console", console);
 	/* Sockets avp listens on: a stale socket is replaced, anything else
 	 * refused here rather than after KVM is open. */
-	if (!ret && cfg->vsock.cid && cfg->vsock.socket && !cfg->describe)
-		ret = avp_check_socket_path("--vsock socket", cfg->vsock.socket);
+	if (!ret && vsock && vsock->socket && !cfg->describe)
+		ret = avp_check_socket_path("--vsock socket", vsock->socket);
 	if (!ret && cfg->api_sock && !cfg->describe)
 		ret = avp_check_socket_path("--api-sock", cfg->api_sock);
 	/* The jail's directory (made here if missing, as before). */

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "avp/hw/watchdog.h"
 #include "avp/jail.h"
 #include "avp/log.h"
 #include "avp/vmm/supervisor.h"
@@ -24,8 +25,9 @@
 
 bool supervisor_needed(const struct avp_config *cfg)
 {
+	const struct avp_watchdog_cfg *w = avp_config_device(cfg, &watchdog_config, 0);
 	bool restarts = cfg->on_reboot == AVP_REBOOT_RESTART ||
-			(cfg->watchdog.enabled && cfg->watchdog.action == AVP_WATCHDOG_RESET);
+			(w && w->action == AVP_WATCHDOG_RESET);
 
 	return cfg->jail.enabled || (restarts && cfg->seccomp != AVP_SECCOMP_OFF);
 }

@@ -23,6 +23,8 @@
 #include "arch/x86/x86.h"
 #include "avp/arch.h"
 #include "avp/vm.h"
+#include "avp/hw/watchdog.h"
+#include "support/config_helper.h"
 
 #define RAM_SIZE (1u << 20)
 
@@ -95,8 +97,11 @@ static struct fixture *make(bool watchdog, bool fired_before, bool platform)
 	assert_int_equal(gm_add_region(&f->vm.mem, 0, RAM_SIZE, f->ram), 0);
 	f->cfg.cpus = 1;
 	f->cfg.serial.kind = AVP_CHR_NONE;
-	f->cfg.watchdog.enabled = watchdog;
-	f->cfg.watchdog.fired_before = fired_before;
+	if (watchdog) {
+		struct avp_watchdog_cfg *w = test_add_device(&f->cfg, &watchdog_config, NULL);
+
+		w->fired_before = fired_before;
+	}
 	f->vm.cfg = &f->cfg;
 	f->vm.ncpus = 1;
 	f->vm.kvm_fd = f->vm.vm_fd = -1;
@@ -116,6 +121,7 @@ static void unmake(struct fixture *f)
 		assert_int_equal(f->vm.pio.nranges, 0);
 	}
 	close(f->vm.exit_efd);
+	avp_config_free(&f->cfg);
 	free(f->ram);
 	free(f);
 }

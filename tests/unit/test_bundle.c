@@ -15,11 +15,24 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "avp/devices/virtio_blk.h"
+#include "avp/devices/virtio_console.h"
+#include "avp/devices/virtio_gpu.h"
+#include "avp/devices/virtio_input.h"
+#include "avp/devices/virtio_net.h"
+#include "avp/devices/virtio_rng.h"
+#include "avp/devices/virtio_snd.h"
+#include "avp/devices/virtio_vsock.h"
+#include "avp/hw/watchdog.h"
 #include "avp/runtime/bundle.h"
 #include "avp/runtime/lifecycle.h"
 #include "avp/runtime/policy.h"
 #include "avp/runtime/state.h"
 #include "avp/runtime/system.h"
+
+/* The config's devices, by type. */
+#define COUNT(c, t) avp_config_count(&(c), &(t))
+#define DEV(type, c, t, i) ((const type *)avp_config_device(&(c), &(t), (i)))
 
 static int parse(const char *text, struct avp_bundle *b, struct jc_err *e)
 {
@@ -91,20 +104,20 @@ static void test_full(void **state)
 	assert_int_equal(b.cfg.sched_priority, 50);
 	assert_int_equal(b.cfg.serial.kind, AVP_CHR_FILE);
 	assert_string_equal(b.cfg.serial.path, "/b/serial.log");
-	assert_int_equal(b.cfg.ndisks, 1);
-	assert_string_equal(b.cfg.disks[0].path, "/b/root.img");
-	assert_true(b.cfg.disks[0].read_only);
-	assert_int_equal(b.cfg.nnets, 2);
-	assert_string_equal(b.cfg.nets[0].tap, "tap7");
-	assert_null(b.net_network[0]);
-	assert_true(b.cfg.nets[0].mac_set);
+	assert_int_equal(COUNT(b.cfg, virtio_blk_config), 1);
+	assert_string_equal(DEV(struct avp_disk_cfg, b.cfg, virtio_blk_config, 0)->path, "/b/root.img");
+	assert_true(DEV(struct avp_disk_cfg, b.cfg, virtio_blk_config, 0)->read_only);
+	assert_int_equal(COUNT(b.cfg, virtio_net_config), 2);
+	assert_string_equal(DEV(struct avp_net_cfg, b.cfg, virtio_net_config, 0)->tap, "tap7");
+	assert_null(DEV(struct avp_net_cfg, b.cfg, virtio_net_config, 0)->network);
+	assert_true(DEV(struct avp_net_cfg, b.cfg, virtio_net_config, 0)->mac_set);
 	/* On a network the tap is named after the MAC. */
-	assert_string_equal(b.net_network[1], "backbone");
-	assert_string_equal(b.cfg.nets[1].tap, "avp52540000000a");
-	assert_int_equal(b.net_device[1], 2);
-	assert_true(b.cfg.rng);
-	assert_int_equal(b.cfg.console.kind, AVP_CHR_FILE);
-	assert_string_equal(b.cfg.console.path, "/b/hvc0.log");
+	assert_string_equal(DEV(struct avp_net_cfg, b.cfg, virtio_net_config, 1)->network, "backbone");
+	assert_string_equal(DEV(struct avp_net_cfg, b.cfg, virtio_net_config, 1)->tap, "avp52540000000a");
+	assert_int_equal(bundle_device_index(&b, &virtio_net_config, 1), 2);
+	assert_int_equal(COUNT(b.cfg, virtio_rng_config), 1);
+	assert_int_equal(DEV(struct avp_chardev_cfg, b.cfg, virtio_console_config, 0)->kind, AVP_CHR_FILE);
+	assert_string_equal(DEV(struct avp_chardev_cfg, b.cfg, virtio_console_config, 0)->path, "/b/hvc0.log");
 	assert_int_equal(b.restart, AVP_RESTART_ON_FAILURE);
 	assert_int_equal(b.max_restarts, 3);
 	assert_int_equal(b.backoff_ms, 250);
@@ -126,16 +139,16 @@ static void test_pty_and_socket(void **state)
 			 0);
 	assert_int_equal(b.cfg.serial.kind, AVP_CHR_SOCKET);
 	assert_string_equal(b.cfg.serial.path, "/b/serial.sock");
-	assert_int_equal(b.cfg.console.kind, AVP_CHR_PTY);
-	assert_null(b.cfg.console.path);
+	assert_int_equal(DEV(struct avp_chardev_cfg, b.cfg, virtio_console_config, 0)->kind, AVP_CHR_PTY);
+	assert_null(DEV(struct avp_chardev_cfg, b.cfg, virtio_console_config, 0)->path);
 	bundle_free(&b);
 	assert_int_equal(parse("{\"kernel\": \"bz\", \"serial\": \"pty\","
 			       " \"devices\": [{\"type\": \"console\", \"backend\": \"socket=/run/c.sock\"}]}",
 			       &b, &e),
 			 0);
 	assert_int_equal(b.cfg.serial.kind, AVP_CHR_PTY);
-	assert_int_equal(b.cfg.console.kind, AVP_CHR_SOCKET);
-	assert_string_equal(b.cfg.console.path, "/run/c.sock");
+	assert_int_equal(DEV(struct avp_chardev_cfg, b.cfg, virtio_console_config, 0)->kind, AVP_CHR_SOCKET);
+	assert_string_equal(DEV(struct avp_chardev_cfg, b.cfg, virtio_console_config, 0)->path, "/run/c.sock");
 	bundle_free(&b);
 }
 
@@ -258,18 +271,18 @@ static void test_other_devices(void **state)
 
 	(void)state;
 	assert_int_equal(parse(text, &b, &e), 0);
-	assert_int_equal(b.cfg.vsock.cid, 42);
-	assert_string_equal(b.cfg.vsock.socket, "/b/v.sock");
-	assert_true(b.cfg.gpu.enabled);
-	assert_int_equal(b.cfg.gpu.width, 800);
-	assert_int_equal(b.cfg.ninputs, 2);
-	assert_int_equal(b.cfg.inputs[1].kind, AVP_INPUT_TOUCH);
-	assert_int_equal(b.cfg.inputs[1].height, 480);
-	assert_true(b.cfg.sound.enabled);
-	assert_string_equal(b.cfg.sound.out_path, "/b/out.wav");
-	assert_null(b.cfg.sound.in_path);
-	assert_true(b.cfg.watchdog.enabled);
-	assert_int_equal(b.cfg.watchdog.action, AVP_WATCHDOG_RESET);
+	assert_int_equal(DEV(struct avp_vsock_cfg, b.cfg, virtio_vsock_config, 0)->cid, 42);
+	assert_string_equal(DEV(struct avp_vsock_cfg, b.cfg, virtio_vsock_config, 0)->socket, "/b/v.sock");
+	assert_int_equal(COUNT(b.cfg, virtio_gpu_config), 1);
+	assert_int_equal(DEV(struct avp_gpu_cfg, b.cfg, virtio_gpu_config, 0)->width, 800);
+	assert_int_equal(COUNT(b.cfg, virtio_input_config), 2);
+	assert_int_equal(DEV(struct avp_input_cfg, b.cfg, virtio_input_config, 1)->kind, AVP_INPUT_TOUCH);
+	assert_int_equal(DEV(struct avp_input_cfg, b.cfg, virtio_input_config, 1)->height, 480);
+	assert_int_equal(COUNT(b.cfg, virtio_snd_config), 1);
+	assert_string_equal(DEV(struct avp_sound_cfg, b.cfg, virtio_snd_config, 0)->out_path, "/b/out.wav");
+	assert_null(DEV(struct avp_sound_cfg, b.cfg, virtio_snd_config, 0)->in_path);
+	assert_int_equal(COUNT(b.cfg, watchdog_config), 1);
+	assert_int_equal(DEV(struct avp_watchdog_cfg, b.cfg, watchdog_config, 0)->action, AVP_WATCHDOG_RESET);
 	bundle_free(&b);
 
 	refused("{\"kernel\": \"bz\", \"devices\": [{\"type\": \"vsock\", \"cid\": 2, \"socket\": \"s\"}]}",
@@ -279,10 +292,10 @@ static void test_other_devices(void **state)
 	 * is the default, as on the command line. */
 	assert_int_equal(parse("{\"kernel\": \"bz\", \"devices\": [{\"type\": \"gpu\", \"width\": 800},"
 			       " {\"type\": \"input\", \"kind\": \"touch\", \"height\": 600}]}", &b, &e), 0);
-	assert_int_equal(b.cfg.gpu.width, 800);
-	assert_int_equal(b.cfg.gpu.height, 720);
-	assert_int_equal(b.cfg.inputs[0].width, 1280);
-	assert_int_equal(b.cfg.inputs[0].height, 600);
+	assert_int_equal(DEV(struct avp_gpu_cfg, b.cfg, virtio_gpu_config, 0)->width, 800);
+	assert_int_equal(DEV(struct avp_gpu_cfg, b.cfg, virtio_gpu_config, 0)->height, 720);
+	assert_int_equal(DEV(struct avp_input_cfg, b.cfg, virtio_input_config, 0)->width, 1280);
+	assert_int_equal(DEV(struct avp_input_cfg, b.cfg, virtio_input_config, 0)->height, 600);
 	bundle_free(&b);
 	refused("{\"kernel\": \"bz\", \"devices\": [{\"type\": \"gpu\", \"width\": 8, \"height\": 8}]}", "devices[0]: display size out of range");
 	refused("{\"kernel\": \"bz\", \"devices\": [{\"type\": \"input\", \"kind\": \"mouse\"}]}", "devices[0].kind: expected \"keyboard\" or \"touch\"");
@@ -315,7 +328,7 @@ static void test_default_spec_parses(void **state)
 	(void)state;
 	assert_int_equal(parse(text, &b, &e), 0);
 	assert_string_equal(b.cfg.kernel, "/b/vmlinuz");
-	assert_true(b.cfg.rng);
+	assert_int_equal(COUNT(b.cfg, virtio_rng_config), 1);
 	assert_int_equal(b.restart, AVP_RESTART_ON_FAILURE);
 	bundle_free(&b);
 }
@@ -505,7 +518,7 @@ static void test_system(void **state)
 	assert_int_equal(s.nnets, 1);
 	assert_string_equal(s.nets[0].bridge, "avpbr-lan");
 	assert_int_equal(s.nets[0].nmembers, 2);
-	assert_string_equal(s.vms[1].bundle.cfg.nets[0].tap, "avp525400000002");
+	assert_string_equal(DEV(struct avp_net_cfg, s.vms[1].bundle.cfg, virtio_net_config, 0)->tap, "avp525400000002");
 	system_free(&s);
 
 	sys_refused("{\"vms\": [{\"id\": \"a\", \"bundle\": \"a\"}, {\"id\": \"a\", \"bundle\": \"b\"}]}",

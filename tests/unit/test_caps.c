@@ -743,7 +743,7 @@ struct gpu {
 
 static void gpu_start(struct gpu *g)
 {
-	struct avp_gpu_cfg cfg = { .enabled = true };
+	struct avp_gpu_cfg cfg = { 0 };
 
 	assert_int_equal(virtio_gpu_create(&g->dev, &cfg), 0);
 	vqh_init(&g->h, RAM_SIZE);
@@ -877,7 +877,7 @@ static void test_snd_caps(void **state)
 {
 	struct vq_harness h;
 	struct virtio_dev *dev;
-	struct avp_sound_cfg cfg = { .enabled = true };
+	struct avp_sound_cfg cfg = { 0 };
 	uint64_t req = 0, resp = 0, hdr, frames, status;
 	uint32_t id, len;
 	unsigned int done = 0;

@@ -12,6 +12,16 @@
 
 #include "avp/cli.h"
 #include "avp/config/options.h"
+#include "avp/devices/virtio_blk.h"
+#include "avp/devices/virtio_console.h"
+#include "avp/devices/virtio_net.h"
+#include "avp/devices/virtio_rng.h"
+
+/* The config's devices, by type. */
+#define DISK(c, i) ((const struct avp_disk_cfg *)avp_config_device(&(c), &virtio_blk_config, (i)))
+#define NET(c, i) ((const struct avp_net_cfg *)avp_config_device(&(c), &virtio_net_config, (i)))
+#define CONSOLE(c) ((const struct avp_chardev_cfg *)avp_config_device(&(c), &virtio_console_config, 0))
+#define COUNT(c, t) avp_config_count(&(c), &(t))
 
 struct parsed {
 	struct avp_config cfg;
@@ -50,17 +60,17 @@ static void test_full_run_line(void **state)
 	assert_string_equal(p.cfg.cmdline, "console=ttyS0");
 	assert_int_equal(p.cfg.cpus, 2);
 	assert_int_equal(p.cfg.memory_mib, 512);
-	assert_int_equal(p.cfg.ndisks, 2);
-	assert_false(p.cfg.disks[0].read_only);
-	assert_true(p.cfg.disks[1].read_only);
-	assert_string_equal(p.cfg.disks[1].path, "data.img");
-	assert_int_equal(p.cfg.nnets, 1);
-	assert_string_equal(p.cfg.nets[0].tap, "avp0");
-	assert_true(p.cfg.nets[0].mac_set);
-	assert_int_equal(p.cfg.nets[0].mac[5], 0x56);
-	assert_true(p.cfg.rng);
-	assert_int_equal(p.cfg.console.kind, AVP_CHR_FILE);
-	assert_string_equal(p.cfg.console.path, "/tmp/c");
+	assert_int_equal(COUNT(p.cfg, virtio_blk_config), 2);
+	assert_false(DISK(p.cfg, 0)->read_only);
+	assert_true(DISK(p.cfg, 1)->read_only);
+	assert_string_equal(DISK(p.cfg, 1)->path, "data.img");
+	assert_int_equal(COUNT(p.cfg, virtio_net_config), 1);
+	assert_string_equal(NET(p.cfg, 0)->tap, "avp0");
+	assert_true(NET(p.cfg, 0)->mac_set);
+	assert_int_equal(NET(p.cfg, 0)->mac[5], 0x56);
+	assert_int_equal(COUNT(p.cfg, virtio_rng_config), 1);
+	assert_int_equal(CONSOLE(p.cfg)->kind, AVP_CHR_FILE);
+	assert_string_equal(CONSOLE(p.cfg)->path, "/tmp/c");
 	assert_int_equal(p.cfg.serial.kind, AVP_CHR_NONE);
 	assert_int_equal(p.cfg.on_reboot, AVP_REBOOT_RESTART);
 	assert_true(p.cfg.timing);
@@ -77,7 +87,7 @@ static void test_defaults_help_version(void **state)
 	assert_int_equal(p.cfg.cpus, 1);
 	assert_int_equal(p.cfg.memory_mib, 256);
 	assert_int_equal(p.cfg.serial.kind, AVP_CHR_STDIO);
-	assert_int_equal(p.cfg.console.kind, AVP_CHR_NONE);
+	assert_null(CONSOLE(p.cfg));
 	avp_config_free(&p.cfg);
 	PARSE(&p, "--help");
 	assert_int_equal(p.ret, CLI_HELP);
@@ -192,7 +202,7 @@ static void test_exact_names(void **state)
 	PARSE(&p, "run", "--kernel=k", "--cpus=2", "-v", "--rng");
 	assert_int_equal(p.ret, CLI_RUN);
 	assert_int_equal(p.cfg.cpus, 2);
-	assert_true(p.cfg.rng);
+	assert_int_equal(COUNT(p.cfg, virtio_rng_config), 1);
 	avp_config_free(&p.cfg);
 }
 
@@ -205,10 +215,10 @@ static void test_option_grammar(void **state)
 	(void)state;
 	PARSE(&p, "run", "--kernel", "k", "--disk", "a,,b.img,ro", "--disk", "c,,");
 	assert_int_equal(p.ret, CLI_RUN);
-	assert_string_equal(p.cfg.disks[0].path, "a,b.img");
-	assert_true(p.cfg.disks[0].read_only);
-	assert_string_equal(p.cfg.disks[1].path, "c,");
-	assert_false(p.cfg.disks[1].read_only);
+	assert_string_equal(DISK(p.cfg, 0)->path, "a,b.img");
+	assert_true(DISK(p.cfg, 0)->read_only);
+	assert_string_equal(DISK(p.cfg, 1)->path, "c,");
+	assert_false(DISK(p.cfg, 1)->read_only);
 	avp_config_free(&p.cfg);
 	const char *bad[] = { "a.img,", ",a.img", "a.img,,,", "a.img,ro,ro", "a.img,ro,rw", "",
 			      "a.img,rx" };

@@ -14,18 +14,34 @@
 #include "avp/cli.h"
 #include "avp/devices/virtio_input.h"
 #include "avp/devices/virtio_vsock.h"
+#include "support/config_helper.h"
+
+/* One option text through its type's keys and the adder, on a fresh
+ * config: 0 or -EINVAL. *cfg is left for the caller to look at and free. */
+static int one(struct avp_config *cfg, const struct avp_config_type *t, const char *text)
+{
+	struct avp_config_err e;
+
+	avp_config_init(cfg);
+	return test_try_device(cfg, t, text, &e);
+}
 
 static void test_vsock_grammar(void **state)
 {
-	struct avp_vsock_cfg v = { 0 };
+	struct avp_config cfg;
+	const struct avp_vsock_cfg *v;
 
 	(void)state;
-	assert_int_equal(virtio_vsock_parse_opt("cid=3,socket=/tmp/v.sock", &v), 0);
-	assert_int_equal(v.cid, 3);
-	assert_string_equal(v.socket, "/tmp/v.sock");
-	assert_int_equal(virtio_vsock_parse_opt("socket=/x,cid=4294967294", &v), 0);
-	assert_int_equal(v.cid, 4294967294u);
-	assert_string_equal(v.socket, "/x");
+	assert_int_equal(one(&cfg, &virtio_vsock_config, "cid=3,socket=/tmp/v.sock"), 0);
+	v = avp_config_device(&cfg, &virtio_vsock_config, 0);
+	assert_int_equal(v->cid, 3);
+	assert_string_equal(v->socket, "/tmp/v.sock");
+	avp_config_free(&cfg);
+	assert_int_equal(one(&cfg, &virtio_vsock_config, "socket=/x,cid=4294967294"), 0);
+	v = avp_config_device(&cfg, &virtio_vsock_config, 0);
+	assert_int_equal(v->cid, 4294967294u);
+	assert_string_equal(v->socket, "/x");
+	avp_config_free(&cfg);
 
 	/* reserved CIDs, bad numbers, missing or repeated keys, junk */
 	const char *bad[] = {
@@ -34,65 +50,79 @@ static void test_vsock_grammar(void **state)
 		"socket=/x", "cid=3,socket=", "cid=3,socket=/x,cid=4", "cid=3,socket=/x,mode=1",
 		"", ",", "cid=+3,socket=/x", "cid= 3,socket=/x", "cid=3,,socket=/x", "cid=3,socket=/x,",
 	};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (virtio_vsock_parse_opt(bad[i], &v) != -EINVAL)
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (one(&cfg, &virtio_vsock_config, bad[i]) != -EINVAL)
 			fail_msg("accepted '%s'", bad[i]);
-	/* a failed parse leaves the last good value alone */
-	assert_int_equal(v.cid, 4294967294u);
-	free(v.socket);
+		assert_int_equal(cfg.ndevices, 0);
+		avp_config_free(&cfg);
+	}
 }
 
 static void test_vsock_peer_grammar(void **state)
 {
-	struct avp_vsock_peer p = { 0 };
+	struct avp_config cfg;
+	const struct avp_vsock_peer *p;
 
 	(void)state;
-	assert_int_equal(virtio_vsock_parse_peer("4:/run/b.sock", &p), 0);
-	assert_int_equal(p.cid, 4);
-	assert_string_equal(p.socket, "/run/b.sock");
-	free(p.socket);
+	assert_int_equal(one(&cfg, &virtio_vsock_peer_config, "4:/run/b.sock"), 0);
+	p = avp_config_device(&cfg, &virtio_vsock_peer_config, 0);
+	assert_int_equal(p->cid, 4);
+	assert_string_equal(p->socket, "/run/b.sock");
+	avp_config_free(&cfg);
 	/* the path is everything after the first ':' */
-	assert_int_equal(virtio_vsock_parse_peer("4294967294:/a:b,c", &p), 0);
-	assert_int_equal(p.cid, 4294967294u);
-	assert_string_equal(p.socket, "/a:b,c");
-	free(p.socket);
+	assert_int_equal(one(&cfg, &virtio_vsock_peer_config, "4294967294:/a:b,c"), 0);
+	p = avp_config_device(&cfg, &virtio_vsock_peer_config, 0);
+	assert_int_equal(p->cid, 4294967294u);
+	assert_string_equal(p->socket, "/a:b,c");
+	avp_config_free(&cfg);
 
 	const char *bad[] = {
 		"", "4", "4:", ":/x", "2:/x", "0:/x", "4294967295:/x", "x:/x", "-4:/x", "+4:/x",
 		" 4:/x", "4 :/x", "99999999999999999:/x", "cid=4:/x",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		p.socket = NULL;
-		if (virtio_vsock_parse_peer(bad[i], &p) != -EINVAL)
+		if (one(&cfg, &virtio_vsock_peer_config, bad[i]) != -EINVAL)
 			fail_msg("accepted '%s'", bad[i]);
-		assert_null(p.socket);
+		assert_int_equal(cfg.ndevices, 0);
+		avp_config_free(&cfg);
 	}
 }
 
 static void test_input_grammar(void **state)
 {
-	struct avp_input_cfg in;
+	struct avp_config cfg;
+	const struct avp_input_cfg *in;
 
 	(void)state;
-	assert_int_equal(virtio_input_parse_opt("keyboard", &in), 0);
-	assert_int_equal(in.kind, AVP_INPUT_KEYBOARD);
-	assert_int_equal(virtio_input_parse_opt("touch", &in), 0);
-	assert_int_equal(in.kind, AVP_INPUT_TOUCH);
-	assert_int_equal(in.width, 1280);
-	assert_int_equal(in.height, 720);
-	assert_int_equal(virtio_input_parse_opt("touch,width=800,height=480", &in), 0);
-	assert_int_equal(in.width, 800);
-	assert_int_equal(in.height, 480);
-	assert_int_equal(virtio_input_parse_opt("touch,height=1", &in), 0);
-	assert_int_equal(in.height, 1);
+	assert_int_equal(one(&cfg, &virtio_input_config, "keyboard"), 0);
+	in = avp_config_device(&cfg, &virtio_input_config, 0);
+	assert_int_equal(in->kind, AVP_INPUT_KEYBOARD);
+	avp_config_free(&cfg);
+	assert_int_equal(one(&cfg, &virtio_input_config, "touch"), 0);
+	in = avp_config_device(&cfg, &virtio_input_config, 0);
+	assert_int_equal(in->kind, AVP_INPUT_TOUCH);
+	assert_int_equal(in->width, 1280);
+	assert_int_equal(in->height, 720);
+	avp_config_free(&cfg);
+	assert_int_equal(one(&cfg, &virtio_input_config, "touch,width=800,height=480"), 0);
+	in = avp_config_device(&cfg, &virtio_input_config, 0);
+	assert_int_equal(in->width, 800);
+	assert_int_equal(in->height, 480);
+	avp_config_free(&cfg);
+	assert_int_equal(one(&cfg, &virtio_input_config, "touch,height=1"), 0);
+	in = avp_config_device(&cfg, &virtio_input_config, 0);
+	assert_int_equal(in->height, 1);
+	avp_config_free(&cfg);
 
 	const char *bad[] = {
 		"", "mouse", "keyboard,width=10", "touch,width=0", "touch,width=65536",
 		"touch,width=-1", "touch,depth=3", "touch,width=", "Keyboard", "touch,",
 	};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (virtio_input_parse_opt(bad[i], &in) != -EINVAL)
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (one(&cfg, &virtio_input_config, bad[i]) != -EINVAL)
 			fail_msg("accepted '%s'", bad[i]);
+		avp_config_free(&cfg);
+	}
 }
 
 static int parse(char **argv, int argc, struct avp_config *cfg, char *err, size_t errlen)
@@ -131,17 +161,23 @@ static void test_run_options(void **state)
 	char *many[8 + 2 * (AVP_VSOCK_MAX_PEERS + 1)] = { "avp", "run", "--kernel", "k", "--vsock",
 							   "cid=3,socket=/a" };
 	char many_args[AVP_VSOCK_MAX_PEERS + 1][32];
+	const struct avp_vsock_cfg *vsock;
+	const struct avp_input_cfg *input;
+	const struct avp_vsock_peer *peer;
 
 	(void)state;
 	memset(err, 0, sizeof(err));
 	assert_int_equal(parse(ok, 12, &cfg, err, sizeof(err)), CLI_RUN);
 	assert_string_equal(cfg.api_sock, "/tmp/a.sock");
-	assert_int_equal(cfg.vsock.cid, 7);
-	assert_string_equal(cfg.vsock.socket, "/tmp/v.sock");
-	assert_int_equal(cfg.ninputs, 2);
-	assert_int_equal(cfg.inputs[0].kind, AVP_INPUT_KEYBOARD);
-	assert_int_equal(cfg.inputs[1].kind, AVP_INPUT_TOUCH);
-	assert_int_equal(cfg.inputs[1].width, 640);
+	vsock = avp_config_device(&cfg, &virtio_vsock_config, 0);
+	assert_int_equal(vsock->cid, 7);
+	assert_string_equal(vsock->socket, "/tmp/v.sock");
+	assert_int_equal(avp_config_count(&cfg, &virtio_input_config), 2);
+	input = avp_config_device(&cfg, &virtio_input_config, 0);
+	assert_int_equal(input->kind, AVP_INPUT_KEYBOARD);
+	input = avp_config_device(&cfg, &virtio_input_config, 1);
+	assert_int_equal(input->kind, AVP_INPUT_TOUCH);
+	assert_int_equal(input->width, 640);
 	avp_config_free(&cfg);
 
 	assert_int_equal(parse(dup_input, 8, &cfg, err, sizeof(err)), -EINVAL);
@@ -158,11 +194,13 @@ static void test_run_options(void **state)
 
 	/* peers: in any order relative to --vsock, kept in order */
 	assert_int_equal(parse(peers, 10, &cfg, err, sizeof(err)), CLI_RUN);
-	assert_int_equal(cfg.vsock.npeers, 2);
-	assert_int_equal(cfg.vsock.peers[0].cid, 5);
-	assert_string_equal(cfg.vsock.peers[0].socket, "/run/c.sock");
-	assert_int_equal(cfg.vsock.peers[1].cid, 4);
-	assert_string_equal(cfg.vsock.peers[1].socket, "/run/b.sock");
+	assert_int_equal(avp_config_count(&cfg, &virtio_vsock_peer_config), 2);
+	peer = avp_config_device(&cfg, &virtio_vsock_peer_config, 0);
+	assert_int_equal(peer->cid, 5);
+	assert_string_equal(peer->socket, "/run/c.sock");
+	peer = avp_config_device(&cfg, &virtio_vsock_peer_config, 1);
+	assert_int_equal(peer->cid, 4);
+	assert_string_equal(peer->socket, "/run/b.sock");
 	avp_config_free(&cfg);
 	assert_int_equal(parse(peer_no_vsock, 6, &cfg, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "--vsock-peer needs a vsock device"));
@@ -182,7 +220,7 @@ static void test_run_options(void **state)
 		many[7 + 2 * i] = many_args[i];
 	}
 	assert_int_equal(parse(many, 6 + 2 * AVP_VSOCK_MAX_PEERS, &cfg, err, sizeof(err)), CLI_RUN);
-	assert_int_equal(cfg.vsock.npeers, AVP_VSOCK_MAX_PEERS);
+	assert_int_equal(avp_config_count(&cfg, &virtio_vsock_peer_config), AVP_VSOCK_MAX_PEERS);
 	avp_config_free(&cfg);
 	assert_int_equal(parse(many, 8 + 2 * AVP_VSOCK_MAX_PEERS, &cfg, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "at most 16 peers"));

@@ -11,7 +11,11 @@
 #include <string.h>
 
 #include "avp/cli.h"
+#include "avp/hw/watchdog.h"
 #include "avp/vm.h"
+#include "avp/vmm/machine.h"
+
+#define WDT(c) ((const struct avp_watchdog_cfg *)avp_config_device(&(c), &watchdog_config, 0))
 
 struct parsed {
 	struct avp_config cfg;
@@ -42,8 +46,7 @@ static void test_off_by_default(void **state)
 	(void)state;
 	PARSE(&p, "run", "--kernel", "bz");
 	assert_int_equal(p.ret, CLI_RUN);
-	assert_false(p.cfg.watchdog.enabled);
-	assert_false(p.cfg.watchdog.fired_before);
+	assert_null(WDT(p.cfg));
 	avp_config_free(&p.cfg);
 }
 
@@ -54,35 +57,35 @@ static void test_accepted_forms(void **state)
 	(void)state;
 	PARSE(&p, "run", "--watchdog", "--kernel", "bz");
 	assert_int_equal(p.ret, CLI_RUN);
-	assert_true(p.cfg.watchdog.enabled);
-	assert_int_equal(p.cfg.watchdog.action, AVP_WATCHDOG_EXIT);
+	assert_non_null(WDT(p.cfg));
+	assert_int_equal(WDT(p.cfg)->action, AVP_WATCHDOG_EXIT);
 	assert_string_equal(p.cfg.kernel, "bz");
 	avp_config_free(&p.cfg);
 
 	PARSE(&p, "run", "--kernel", "bz", "--watchdog");
 	assert_int_equal(p.ret, CLI_RUN);
-	assert_true(p.cfg.watchdog.enabled);
+	assert_non_null(WDT(p.cfg));
 	avp_config_free(&p.cfg);
 
 	PARSE(&p, "run", "--kernel", "bz", "--watchdog=action=reset", "--cpus", "2");
 	assert_int_equal(p.ret, CLI_RUN);
-	assert_true(p.cfg.watchdog.enabled);
-	assert_int_equal(p.cfg.watchdog.action, AVP_WATCHDOG_RESET);
+	assert_non_null(WDT(p.cfg));
+	assert_int_equal(WDT(p.cfg)->action, AVP_WATCHDOG_RESET);
 	assert_int_equal(p.cfg.cpus, 2);
 	avp_config_free(&p.cfg);
 
 	/* The value as the next word, then more options. */
 	PARSE(&p, "run", "--watchdog", "action=reset", "--kernel", "bz", "--cpus", "3");
 	assert_int_equal(p.ret, CLI_RUN);
-	assert_int_equal(p.cfg.watchdog.action, AVP_WATCHDOG_RESET);
+	assert_int_equal(WDT(p.cfg)->action, AVP_WATCHDOG_RESET);
 	assert_string_equal(p.cfg.kernel, "bz");
 	assert_int_equal(p.cfg.cpus, 3);
 	avp_config_free(&p.cfg);
 
 	PARSE(&p, "run", "--kernel", "bz", "--watchdog", "action=exit");
 	assert_int_equal(p.ret, CLI_RUN);
-	assert_true(p.cfg.watchdog.enabled);
-	assert_int_equal(p.cfg.watchdog.action, AVP_WATCHDOG_EXIT);
+	assert_non_null(WDT(p.cfg));
+	assert_int_equal(WDT(p.cfg)->action, AVP_WATCHDOG_EXIT);
 	avp_config_free(&p.cfg);
 }
 
@@ -130,6 +133,30 @@ static void test_help_mentions_status_6(void **state)
 	assert_int_equal(AVP_EXIT_WATCHDOG, 6);
 }
 
+/* The restart loop (src/cli/main.c through machine_boot_again): a reset
+ * on expiry boots again with FIRED set, a reboot with it clear, anything
+ * else ends. */
+static void test_boot_again(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	PARSE(&p, "run", "--kernel", "bz", "--watchdog", "action=reset", "--on-reboot", "restart");
+	assert_int_equal(p.ret, CLI_RUN);
+	assert_true(machine_boot_again(&p.cfg, VM_EXIT_WATCHDOG));
+	assert_true(WDT(p.cfg)->fired_before);
+	assert_true(machine_boot_again(&p.cfg, VM_EXIT_REBOOT));
+	assert_false(WDT(p.cfg)->fired_before);
+	assert_false(machine_boot_again(&p.cfg, VM_EXIT_POWEROFF));
+	assert_false(machine_boot_again(&p.cfg, VM_EXIT_CRASH));
+	avp_config_free(&p.cfg);
+
+	PARSE(&p, "run", "--kernel", "bz", "--watchdog");
+	assert_false(machine_boot_again(&p.cfg, VM_EXIT_WATCHDOG)); /* action=exit */
+	assert_false(machine_boot_again(&p.cfg, VM_EXIT_REBOOT));   /* --on-reboot exit */
+	avp_config_free(&p.cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -137,6 +164,7 @@ int main(void)
 		cmocka_unit_test(test_accepted_forms),
 		cmocka_unit_test(test_rejections),
 		cmocka_unit_test(test_help_mentions_status_6),
+		cmocka_unit_test(test_boot_again),
 	};
 
 	return cmocka_run_group_tests_name("cli-watchdog", tests, NULL, NULL);

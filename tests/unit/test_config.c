@@ -1,6 +1,7 @@
-/* The configuration layer on its own: the option splitter every device
- * option shares, and the adders that own the limits, the duplicate checks
- * and the declaration order (src/config/). */
+/* The configuration layer on its own: the key tables every device option
+ * shares (the command-line grammar), and the one adder that owns the
+ * limits, calls each type's duplicate checks and keeps the declaration
+ * order (src/config/). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,44 +14,80 @@
 
 #include "avp/config.h"
 #include "avp/config/options.h"
+#include "avp/devices/virtio_blk.h"
+#include "avp/devices/virtio_console.h"
+#include "avp/devices/virtio_gpu.h"
+#include "avp/devices/virtio_input.h"
+#include "avp/devices/virtio_net.h"
+#include "avp/devices/virtio_rng.h"
+#include "avp/devices/virtio_snd.h"
+#include "avp/devices/virtio_vsock.h"
+#include "support/config_helper.h"
 
-enum { K_LEAD, K_WORD, K_STR, K_NUM };
-static const struct avp_opt_key keys[] = {
-	[K_LEAD] = { "lead", AVP_OPT_LEAD, 0, 0 },
-	[K_WORD] = { "ro", AVP_OPT_WORD, 0, 0 },
-	[K_STR] = { "name", AVP_OPT_STR, 0, 0 },
-	[K_NUM] = { "n", AVP_OPT_U32, 3, 10 },
-	{ NULL, 0, 0, 0 },
+/* A key of each kind the grammar has. */
+struct splitter_opts {
+	char *lead;
+	bool ro;
+	char *name;
+	uint32_t n;
 };
+enum { K_LEAD, K_RO, K_NAME, K_N };
+static const char *const rw_words[] = { "rw", "ro", NULL };
+static const struct avp_key keys[] = {
+	[K_LEAD] = { .name = "lead", .type = AVP_KEY_STRING,
+		     .offset = offsetof(struct splitter_opts, lead), .flags = AVP_KEY_POSITIONAL },
+	[K_RO] = { .name = "ro", .type = AVP_KEY_BOOL, .offset = offsetof(struct splitter_opts, ro),
+		   .words = rw_words },
+	[K_NAME] = { .name = "name", .type = AVP_KEY_STRING,
+		     .offset = offsetof(struct splitter_opts, name) },
+	[K_N] = { .name = "n", .type = AVP_KEY_UINT, .offset = offsetof(struct splitter_opts, n),
+		  .min = 3, .max = 10 },
+	{ 0 },
+};
+static const struct avp_config_type splitter_type = {
+	.name = "splitter", .keys = keys, .opts_size = sizeof(struct splitter_opts), .max = 1,
+};
+
+static int split(const char *text, struct splitter_opts *o, uint32_t *given)
+{
+	memset(o, 0, sizeof(*o));
+	return avp_opts_parse_text(&splitter_type, text, o, given);
+}
 
 static void test_splitter(void **state)
 {
-	struct avp_opts o;
+	struct splitter_opts o;
+	uint32_t given;
 
 	(void)state;
-	assert_int_equal(avp_opts_parse(&o, "a,,b=c,n=10,ro,name=x,,y,,", keys), 0);
-	assert_string_equal(o.v[K_LEAD].str, "a,b=c"); /* the lead may hold '=' and ',' */
-	assert_true(o.v[K_WORD].set);
-	assert_string_equal(o.v[K_STR].str, "x,y,");
-	assert_int_equal(o.v[K_NUM].u32, 10);
-	avp_opts_free(&o);
-	assert_int_equal(avp_opts_parse(&o, "p", keys), 0);
-	assert_false(o.v[K_WORD].set || o.v[K_STR].set || o.v[K_NUM].set);
-	avp_opts_free(&o);
+	assert_int_equal(split("a,,b=c,n=10,ro,name=x,,y,,", &o, &given), 0);
+	assert_string_equal(o.lead, "a,b=c"); /* the lead may hold '=' and ',' */
+	assert_true(o.ro);
+	assert_string_equal(o.name, "x,y,");
+	assert_int_equal(o.n, 10);
+	assert_int_equal(given, AVP_KEY_BIT(K_LEAD) | AVP_KEY_BIT(K_RO) | AVP_KEY_BIT(K_NAME) |
+					AVP_KEY_BIT(K_N));
+	avp_opts_free(&splitter_type, &o);
+	assert_null(o.lead);
+	assert_int_equal(split("p", &o, &given), 0);
+	assert_int_equal(given, AVP_KEY_BIT(K_LEAD));
+	assert_false(o.ro || o.name || o.n);
+	avp_opts_free(&splitter_type, &o);
 
 	static const char *const bad[] = {
 		"",	     ",",	 "p,",	       ",p",	     "p,,,",	  "p,ro,ro", "p,n=3,n=4",
 		"p,n=2",     "p,n=11",	 "p,n=",       "p,n=+3",     "p,n= 3",	  "p,n=3x",  "p,name=",
-		"p,rw",	     "p,nam=x",	 "p,name",     "p,N=3",	     "p,n=99999999999999999999",
+		"p,ro,rw",   "p,nam=x",	 "p,name",     "p,N=3",	     "p,n=99999999999999999999",
+		"p,ro=1",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		if (avp_opts_parse(&o, bad[i], keys) != -EINVAL)
+		if (split(bad[i], &o, &given) != -EINVAL)
 			fail_msg("accepted '%s'", bad[i]);
-		avp_opts_free(&o);
+		avp_opts_free(&splitter_type, &o);
 	}
 }
 
-/* An adder's refusal: -EINVAL, a message containing want, and the key. */
+/* A refusal: -EINVAL, a message containing want, and the key. */
 static void refused(int ret, const struct avp_config_err *e, const char *want, const char *key)
 {
 	assert_int_equal(ret, -EINVAL);
@@ -60,13 +97,6 @@ static void refused(int ret, const struct avp_config_err *e, const char *want, c
 		assert_string_equal(e->key, key);
 	else
 		assert_null(e->key);
-}
-
-static int add_disk(struct avp_config *cfg, const char *path, struct avp_config_err *e)
-{
-	struct avp_disk_cfg d = { .path = strdup(path) };
-
-	return avp_config_add_disk(cfg, &d, e);
 }
 
 static void test_limits_and_duplicates(void **state)
@@ -79,55 +109,57 @@ static void test_limits_and_duplicates(void **state)
 	avp_config_init(&cfg);
 	for (int i = 0; i < AVP_MAX_DISKS; i++) {
 		snprintf(path, sizeof(path), "d%d.img", i);
-		assert_int_equal(add_disk(&cfg, path, &e), 0);
+		test_add_device(&cfg, &virtio_blk_config, path);
 	}
-	refused(add_disk(&cfg, "one-more.img", &e), &e, "at most 8 disks", NULL);
+	refused(test_try_device(&cfg, &virtio_blk_config, "one-more.img", &e), &e, "at most 8 disks",
+		NULL);
 	avp_config_free(&cfg);
 
 	avp_config_init(&cfg);
-	assert_int_equal(add_disk(&cfg, "a.img", &e), 0);
-	refused(add_disk(&cfg, "a.img", &e), &e, "\"a.img\" is already used by another disk", "path");
-	assert_int_equal(cfg.ndisks, 1);
+	test_add_device(&cfg, &virtio_blk_config, "a.img");
+	refused(test_try_device(&cfg, &virtio_blk_config, "a.img", &e), &e,
+		"\"a.img\" is already used by another disk", "path");
+	assert_int_equal(avp_config_count(&cfg, &virtio_blk_config), 1);
 	assert_int_equal(cfg.ndevices, 1);
 
-	struct avp_net_cfg n = { .tap = strdup("tap-name-far-too-long") };
-	refused(avp_config_add_net(&cfg, &n, &e), &e, "is not an interface name", "tap");
-	assert_null(n.tap); /* taken over, and freed, even when refused */
-	n = (struct avp_net_cfg){ .tap = strdup("t0") };
-	assert_int_equal(avp_config_add_net(&cfg, &n, &e), 0);
-	n = (struct avp_net_cfg){ .tap = strdup("t0") };
-	refused(avp_config_add_net(&cfg, &n, &e), &e, "tap \"t0\" is already used", "tap");
+	/* A refused device's strings are freed (the sanitizers see a leak). */
+	refused(test_try_device(&cfg, &virtio_net_config, "tap=tap-name-far-too-long", &e), &e,
+		"is not an interface name", "tap");
+	test_add_device(&cfg, &virtio_net_config, "tap=t0");
+	refused(test_try_device(&cfg, &virtio_net_config, "tap=t0", &e), &e,
+		"tap \"t0\" is already used", "tap");
 
-	assert_int_equal(avp_config_add_rng(&cfg, &e), 0);
-	refused(avp_config_add_rng(&cfg, &e), &e, "only one rng device", NULL);
+	test_add_device(&cfg, &virtio_rng_config, NULL);
+	refused(test_try_device(&cfg, &virtio_rng_config, NULL, &e), &e, "only one rng device", NULL);
 
-	struct avp_gpu_cfg g = { .width = 800 };
-	assert_int_equal(avp_config_add_gpu(&cfg, &g, &e), 0);
-	assert_int_equal(cfg.gpu.width, 800);
-	assert_int_equal(cfg.gpu.height, VIRTIO_GPU_DEFAULT_HEIGHT); /* the one size rule */
-	refused(avp_config_add_gpu(&cfg, &g, &e), &e, "only one gpu device", NULL);
-	g = (struct avp_gpu_cfg){ .width = 4000, .height = 4000 };
-	assert_int_equal(avp_config_gpu_size(&g, &e), -EINVAL);
+	const struct avp_gpu_cfg *g = test_add_device(&cfg, &virtio_gpu_config, "width=800");
+	assert_int_equal(g->width, 800);
+	assert_int_equal(g->height, VIRTIO_GPU_DEFAULT_HEIGHT); /* the one size rule */
+	refused(test_try_device(&cfg, &virtio_gpu_config, "width=800", &e), &e, "only one gpu device",
+		NULL);
+	struct avp_gpu_cfg big = { .width = 4000, .height = 4000 };
+	assert_int_equal(virtio_gpu_display_size(&big, &e), -EINVAL);
 
-	struct avp_input_cfg in = { .kind = AVP_INPUT_TOUCH, .height = 600 };
-	assert_int_equal(avp_config_add_input(&cfg, &in, &e), 0);
-	assert_int_equal(cfg.inputs[0].width, AVP_TOUCH_DEFAULT_WIDTH);
-	refused(avp_config_add_input(&cfg, &in, &e), &e, "a second touch", "kind");
-	in = (struct avp_input_cfg){ .kind = AVP_INPUT_KEYBOARD, .width = 5 };
-	refused(avp_config_add_input(&cfg, &in, &e), &e, "for touch only", NULL);
+	const struct avp_input_cfg *in = test_add_device(&cfg, &virtio_input_config, "touch,height=600");
+	assert_int_equal(in->width, AVP_TOUCH_DEFAULT_WIDTH);
+	refused(test_try_device(&cfg, &virtio_input_config, "touch,height=600", &e), &e,
+		"a second touch", "kind");
+	refused(test_try_device(&cfg, &virtio_input_config, "keyboard,width=5", &e), &e,
+		"for touch only", NULL);
 
-	struct avp_sound_cfg s = { .out_path = strdup("x.wav"), .in_path = strdup("x.wav") };
-	refused(avp_config_add_sound(&cfg, &s, &e), &e, "must be different files", NULL);
-	assert_null(s.out_path);
+	refused(test_try_device(&cfg, &virtio_snd_config, "out=x.wav,in=x.wav", &e), &e,
+		"must be different files", NULL);
 
-	struct avp_vsock_cfg v = { .cid = 2, .socket = strdup("/v") };
-	refused(avp_config_add_vsock(&cfg, &v, &e), &e, "CID 2 is reserved", "cid");
-	v = (struct avp_vsock_cfg){ .cid = 3, .socket = strdup("/v") };
-	assert_int_equal(avp_config_add_vsock(&cfg, &v, &e), 0);
-	struct avp_vsock_peer p = { .cid = 3, .socket = strdup("/p") };
-	assert_int_equal(avp_config_add_vsock_peer(&cfg, &p, &e), 0);
-	p = (struct avp_vsock_peer){ .cid = 3, .socket = strdup("/q") };
-	refused(avp_config_add_vsock_peer(&cfg, &p, &e), &e, "CID 3 is given twice", "cid");
+	/* A CID the grammar refuses; and one only the check sees. */
+	assert_int_equal(test_try_device(&cfg, &virtio_vsock_config, "cid=2,socket=/v", &e), -EINVAL);
+	struct avp_vsock_cfg *v = avp_opts_new(&virtio_vsock_config);
+	*v = (struct avp_vsock_cfg){ .cid = 2, .socket = strdup("/v") };
+	refused(avp_config_add_device(&cfg, &virtio_vsock_config, v, 0, &e), &e, "CID 2 is reserved",
+		"cid");
+	test_add_device(&cfg, &virtio_vsock_config, "cid=3,socket=/v");
+	test_add_device(&cfg, &virtio_vsock_peer_config, "3:/p");
+	refused(test_try_device(&cfg, &virtio_vsock_peer_config, "3:/q", &e), &e,
+		"CID 3 is given twice", "cid");
 	refused(avp_config_check(&cfg, &e), &e, "CID 3 is this VM's own", "vsock-peer");
 	avp_config_free(&cfg);
 }
@@ -163,9 +195,7 @@ static void test_chardev_grammar(void **state)
 	/* serial and console cannot share a socket */
 	avp_config_init(&cfg);
 	assert_int_equal(avp_parse_chardev("socket=/s", NULL, &cfg.serial), 0);
-	c = (struct avp_chardev_cfg){ 0 };
-	assert_int_equal(avp_parse_chardev("socket=/s", NULL, &c), 0);
-	assert_int_equal(avp_config_add_console(&cfg, &c, &e), 0);
+	test_add_device(&cfg, &virtio_console_config, "socket=/s");
 	refused(avp_config_check(&cfg, &e), &e, "cannot listen on the same socket", "serial");
 	avp_config_free(&cfg);
 }
@@ -175,54 +205,54 @@ static void test_declaration_order(void **state)
 	struct avp_config cfg;
 	struct avp_config_err e = { 0 };
 	struct avp_chardev_cfg c = { 0 };
-	int ret;
 
 	(void)state;
 	avp_config_init(&cfg);
-	assert_int_equal(avp_config_add_rng(&cfg, &e), 0);
+	test_add_device(&cfg, &virtio_rng_config, NULL);
 	assert_int_equal(avp_parse_chardev("file:hvc0.log", "/b", &c), 0);
 	assert_string_equal(c.path, "/b/hvc0.log"); /* relative to the bundle */
-	assert_int_equal(avp_config_add_console(&cfg, &c, &e), 0);
-	assert_int_equal(add_disk(&cfg, "a.img", &e), 0);
+	free(c.path);
+	test_add_device(&cfg, &virtio_console_config, "file:hvc0.log");
+	test_add_device(&cfg, &virtio_blk_config, "a.img");
 	assert_int_equal(cfg.ndevices, 3);
-	assert_int_equal(cfg.devices[0].kind, AVP_DEV_RNG);
-	assert_int_equal(cfg.devices[1].kind, AVP_DEV_CONSOLE);
-	assert_int_equal(cfg.devices[2].kind, AVP_DEV_DISK);
+	assert_ptr_equal(cfg.devices[0].type, &virtio_rng_config);
+	assert_ptr_equal(cfg.devices[1].type, &virtio_console_config);
+	assert_ptr_equal(cfg.devices[2].type, &virtio_blk_config);
 	/* --console none takes the console out, and its place. */
-	c = (struct avp_chardev_cfg){ .kind = AVP_CHR_NONE };
-	assert_int_equal(avp_config_add_console(&cfg, &c, &e), 0);
+	avp_config_remove_devices(&cfg, &virtio_console_config);
 	assert_int_equal(cfg.ndevices, 2);
-	assert_int_equal(cfg.devices[1].kind, AVP_DEV_DISK);
-	assert_false(avp_config_has(&cfg, AVP_DEV_CONSOLE));
+	assert_ptr_equal(cfg.devices[1].type, &virtio_blk_config);
+	assert_int_equal(avp_config_count(&cfg, &virtio_console_config), 0);
+	/* and a console's "none" is no console at all */
+	refused(test_try_device(&cfg, &virtio_console_config, "none", &e), &e,
+		"a console device needs", "backend");
 	avp_config_free(&cfg);
 
 	/* All the windows there are, and no more. */
 	avp_config_init(&cfg);
-	ret = 0;
-	for (int i = 0; ret == 0 && i < AVP_MAX_DISKS; i++) {
+	for (int i = 0; i < AVP_MAX_DISKS; i++) {
 		char path[16];
 
 		snprintf(path, sizeof(path), "%d", i);
-		ret = add_disk(&cfg, path, &e);
+		test_add_device(&cfg, &virtio_blk_config, path);
 	}
-	for (int i = 0; ret == 0 && i < AVP_MAX_NETS; i++) {
-		struct avp_net_cfg n = { .tap = malloc(8) };
+	for (int i = 0; i < AVP_MAX_NETS; i++) {
+		char tap[16];
 
-		snprintf(n.tap, 8, "t%d", i);
-		ret = avp_config_add_net(&cfg, &n, &e);
+		snprintf(tap, sizeof(tap), "tap=t%d", i);
+		test_add_device(&cfg, &virtio_net_config, tap);
 	}
-	assert_int_equal(ret, 0);
-	assert_int_equal(avp_config_add_rng(&cfg, &e), 0);
-	struct avp_input_cfg kbd = { .kind = AVP_INPUT_KEYBOARD };
-	struct avp_input_cfg touch = { .kind = AVP_INPUT_TOUCH };
-	assert_int_equal(avp_config_add_input(&cfg, &kbd, &e), 0);
-	assert_int_equal(avp_config_add_input(&cfg, &touch, &e), 0);
-	struct avp_gpu_cfg g = { 0 };
-	assert_int_equal(avp_config_add_gpu(&cfg, &g, &e), 0);
+	test_add_device(&cfg, &virtio_rng_config, NULL);
+	test_add_device(&cfg, &virtio_input_config, "keyboard");
+	test_add_device(&cfg, &virtio_input_config, "touch");
+	test_add_device(&cfg, &virtio_gpu_config, "on");
 	assert_int_equal(cfg.ndevices, AVP_MAX_DEVICES);
-	c = (struct avp_chardev_cfg){ .kind = AVP_CHR_STDIO };
-	refused(avp_config_add_console(&cfg, &c, &e), &e, "at most 16 VIRTIO devices", NULL);
-	assert_false(avp_config_has(&cfg, AVP_DEV_CONSOLE));
+	refused(test_try_device(&cfg, &virtio_console_config, "stdio", &e), &e,
+		"at most 16 VIRTIO devices", NULL);
+	assert_int_equal(avp_config_count(&cfg, &virtio_console_config), 0);
+	/* Vsock peers take no window. */
+	test_add_device(&cfg, &virtio_vsock_peer_config, "4:/p");
+	assert_int_equal(cfg.ndevices, AVP_MAX_DEVICES + 1);
 	avp_config_free(&cfg);
 }
 

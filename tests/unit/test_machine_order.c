@@ -18,6 +18,10 @@
 #include "avp/arch.h"
 #include "avp/irq_alloc.h"
 #include "avp/cli.h"
+#include "avp/devices/virtio_blk.h"
+#include "avp/devices/virtio_gpu.h"
+#include "avp/devices/virtio_input.h"
+#include "avp/devices/virtio_rng.h"
 #include "avp/log.h"
 #include "avp/vmm/machine.h"
 #include "support/fake_kernel.h"
@@ -156,7 +160,9 @@ static void test_shuffled_orders(void **state)
 		/* The two disks keep their own order too. */
 		for (unsigned int i = 0, k = 0; i < n; i++)
 			if (strcmp(d[order[i]].type, "virtio-blk") == 0)
-				assert_string_equal(cfg.disks[k++].path, d[order[i]].value);
+				assert_string_equal(((const struct avp_disk_cfg *)avp_config_device(
+							     &cfg, &virtio_blk_config, k++))->path,
+						    d[order[i]].value);
 		machine_detach_devices(&vm);
 		for (unsigned int i = 0; i < vm.nmmio_devs; i++)
 			assert_null(vm.mmio_devs[i].dev);
@@ -246,13 +252,12 @@ static void test_bundle_then_command_line(void **state)
 	avp_config_init(&cfg);
 	assert_int_equal(cli_parse(8, argv, &cfg, stderr), CLI_RUN);
 	assert_int_equal(cfg.ndevices, 5);
-	assert_int_equal(cfg.devices[0].kind, AVP_DEV_RNG);
-	assert_int_equal(cfg.devices[1].kind, AVP_DEV_DISK);
-	assert_int_equal(cfg.devices[2].kind, AVP_DEV_GPU);
-	assert_int_equal(cfg.devices[3].kind, AVP_DEV_INPUT);
-	assert_int_equal(cfg.devices[4].kind, AVP_DEV_DISK);
-	assert_int_equal(cfg.devices[4].index, 1);
-	assert_string_equal(cfg.disks[1].path, disk_b);
+	assert_ptr_equal(cfg.devices[0].type, &virtio_rng_config);
+	assert_ptr_equal(cfg.devices[1].type, &virtio_blk_config);
+	assert_ptr_equal(cfg.devices[2].type, &virtio_gpu_config);
+	assert_ptr_equal(cfg.devices[3].type, &virtio_input_config);
+	assert_ptr_equal(cfg.devices[4].type, &virtio_blk_config);
+	assert_string_equal(((const struct avp_disk_cfg *)cfg.devices[4].opts)->path, disk_b);
 	avp_config_free(&cfg);
 
 	avp_config_init(&cfg);

@@ -28,30 +28,7 @@
 #include "avp/runtime/lifecycle.h"
 #include "avp/runtime/monitor.h"
 #include "avp/runtime/state.h"
-
-static char tmpdir[256];
-static char root[300];
-
-#define MARK "echo 'avp: timing: first vCPU entry at 12.5 ms'\n"
-
-static int setup_tmp(void **state)
-{
-	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/avp-test-attach.XXXXXX");
-	if (!mkdtemp(tmpdir))
-		return -1;
-	snprintf(root, sizeof(root), "%s/root", tmpdir);
-	return 0;
-}
-
-static int teardown_tmp(void **state)
-{
-	char cmd[PATH_MAX + 16];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
+#include "support/rt_fixture.h"
 
 static int64_t now_ms(void)
 {
@@ -61,33 +38,9 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void write_text(const char *path, const char *text, mode_t mode)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-	assert_int_equal(chmod(path, mode), 0);
-}
-
 static void create_vm(const char *id, const char *body)
 {
-	static char script[PATH_MAX + 32];
-	char bundle[PATH_MAX], path[PATH_MAX + 32], text[PATH_MAX + 256];
-	struct jc_err e = { "" };
-
-	snprintf(bundle, sizeof(bundle), "%s/b-%s", tmpdir, id);
-	assert_int_equal(mkdir(bundle, 0755), 0);
-	snprintf(path, sizeof(path), "%s/bz", bundle);
-	write_text(path, "kernel", 0644);
-	snprintf(path, sizeof(path), "%s/config.json", bundle);
-	write_text(path, "{\"kernel\": \"bz\"}", 0644);
-	snprintf(script, sizeof(script), "%s/vmm.sh", bundle);
-	snprintf(text, sizeof(text), "#!/bin/sh\ncd '%s'\n%s", bundle, body);
-	write_text(script, text, 0755);
-	rt_vmm_program = script;
-	assert_int_equal(rt_create(root, id, bundle, &e), 0);
+	rtfx_create_vm(id, "{\"kernel\": \"bz\"}", body, 0);
 }
 
 static int connect_to(const char *path)
@@ -164,13 +117,13 @@ static void test_attach_console(void **state)
 	struct stat st;
 
 	(void)state;
-	create_vm("echo", MARK "exec cat\n");
+	create_vm("echo", RTFX_MARK "exec cat\n");
 	/* Not started yet: nothing to attach to. */
-	assert_int_equal(rt_vm_socket(root, "echo", "console.sock", sock, sizeof(sock), &e),
+	assert_int_equal(rt_vm_socket(rtfx_root, "echo", "console.sock", sock, sizeof(sock), &e),
 			 -ESRCH);
 	assert_non_null(strstr(e.text, "is not running (created)"));
-	assert_int_equal(rt_start(root, "echo", 10, &e), 0);
-	assert_int_equal(rt_vm_socket(root, "echo", "console.sock", sock, sizeof(sock), &e), 0);
+	assert_int_equal(rt_start(rtfx_root, "echo", 10, &e), 0);
+	assert_int_equal(rt_vm_socket(rtfx_root, "echo", "console.sock", sock, sizeof(sock), &e), 0);
 	assert_int_equal(lstat(sock, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 
@@ -197,7 +150,7 @@ static void test_attach_console(void **state)
 	close(r.sock);
 
 	/* console.log has it all, and the console is free again. */
-	assert_int_equal(rt_path(logp, sizeof(logp), root, "echo", "console.log"), 0);
+	assert_int_equal(rt_path(logp, sizeof(logp), rtfx_root, "echo", "console.log"), 0);
 	assert_true(file_has(logp, "ping-1"));
 	other = connect_to(sock);
 	assert_int_equal(send(other, "again\n", 6, 0), 6);
@@ -208,13 +161,13 @@ static void test_attach_console(void **state)
 	close(in[1]);
 	close(out[0]);
 	close(out[1]);
-	assert_int_equal(rt_kill(root, "echo", "KILL", 10, &e), 0);
+	assert_int_equal(rt_kill(rtfx_root, "echo", "KILL", 10, &e), 0);
 	e.text[0] = '\0';
-	assert_int_equal(rt_vm_socket(root, "echo", "console.sock", sock, sizeof(sock), &e),
+	assert_int_equal(rt_vm_socket(rtfx_root, "echo", "console.sock", sock, sizeof(sock), &e),
 			 -ESRCH);
 	assert_non_null(strstr(e.text, "is not running (stopped)"));
-	assert_int_equal(cli_attach(root, "echo", stderr), 1);
-	assert_int_equal(rt_delete(root, "echo", true, &e), 0);
+	assert_int_equal(cli_attach(rtfx_root, "echo", stderr), 1);
+	assert_int_equal(rt_delete(rtfx_root, "echo", true, &e), 0);
 }
 
 /* The VM's side closing ends the relay: the VM stopped. */
@@ -274,11 +227,11 @@ static void test_api_by_id(void **state)
 	int ret;
 
 	(void)state;
-	create_vm("apivm", MARK "exec sleep 60\n");
+	create_vm("apivm", RTFX_MARK "exec sleep 60\n");
 	/* Not running: said, exit status 4 (unreachable). */
 	err = fmemopen(errbuf, sizeof(errbuf), "w");
 	out = fmemopen(outbuf, sizeof(outbuf), "w");
-	ret = api_client_main(5, (char *[]){ "api", "apivm", "--root", root, "status", NULL },
+	ret = api_client_main(5, (char *[]){ "api", "apivm", "--root", rtfx_root, "status", NULL },
 			      out, err);
 	fclose(err);
 	fclose(out);
@@ -286,16 +239,16 @@ static void test_api_by_id(void **state)
 	if (!strstr(errbuf, "is not running"))
 		fail_msg("api on a created VM: '%s'", errbuf);
 
-	assert_int_equal(rt_start(root, "apivm", 10, &e), 0);
+	assert_int_equal(rt_start(rtfx_root, "apivm", 10, &e), 0);
 	/* The stand-in VM process serves no api.sock: this test does. */
-	assert_int_equal(rt_vm_socket(root, "apivm", "api.sock", path, sizeof(path), &e), 0);
+	assert_int_equal(rt_vm_socket(rtfx_root, "apivm", "api.sock", path, sizeof(path), &e), 0);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	f.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_int_equal(bind(f.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	assert_int_equal(listen(f.lfd, 2), 0);
 	for (int form = 0; form < 2; form++) {
-		char *id_first[] = { "api", "apivm", "--root", root, "status", NULL };
-		char *with_vm[] = { "api", "--vm", "apivm", "--root", root, "status", NULL };
+		char *id_first[] = { "api", "apivm", "--root", rtfx_root, "status", NULL };
+		char *with_vm[] = { "api", "--vm", "apivm", "--root", rtfx_root, "status", NULL };
 
 		memset(outbuf, 0, sizeof(outbuf));
 		memset(f.request, 0, sizeof(f.request));
@@ -319,12 +272,12 @@ static void test_api_by_id(void **state)
 							"/x", "status", NULL },
 					 stdout, err),
 			 1);
-	assert_int_equal(api_client_main(6, (char *[]){ "api", "--api-sock", "/x", "--root", root,
+	assert_int_equal(api_client_main(6, (char *[]){ "api", "--api-sock", "/x", "--root", rtfx_root,
 							"status", NULL },
 					 stdout, err),
 			 1);
 	fclose(err);
-	assert_int_equal(rt_delete(root, "apivm", true, &e), 0);
+	assert_int_equal(rt_delete(rtfx_root, "apivm", true, &e), 0);
 }
 
 int main(void)
@@ -335,5 +288,5 @@ int main(void)
 		cmocka_unit_test(test_api_by_id),
 	};
 
-	return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
+	return cmocka_run_group_tests(tests, rtfx_setup, rtfx_teardown);
 }

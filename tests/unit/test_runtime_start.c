@@ -23,31 +23,7 @@
 #include "avp/runtime/lifecycle.h"
 #include "avp/runtime/monitor.h"
 #include "avp/runtime/state.h"
-
-static char tmpdir[256];
-static char root[300];
-
-/* What vCPU 0 of a real avp run --timing prints before the guest runs. */
-#define MARK "echo 'avp: timing: first vCPU entry at 12.5 ms'\n"
-
-static int setup_tmp(void **state)
-{
-	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/avp-test-rtstart.XXXXXX");
-	if (!mkdtemp(tmpdir))
-		return -1;
-	snprintf(root, sizeof(root), "%s/root", tmpdir);
-	return 0;
-}
-
-static int teardown_tmp(void **state)
-{
-	char cmd[PATH_MAX + 16];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
+#include "support/rt_fixture.h"
 
 static double now_s(void)
 {
@@ -55,16 +31,6 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void write_text(const char *path, const char *text, mode_t mode)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-	assert_int_equal(chmod(path, mode), 0);
 }
 
 static void read_text(const char *path, char *buf, size_t len)
@@ -86,31 +52,15 @@ static off_t file_size(const char *path)
 	return st.st_size;
 }
 
-/* Creates VM id from a bundle with the given restart policy, whose VM
- * process is the shell script body; console.log capped at cap bytes (0:
- * the default). */
+/* VM id with the given restart policy, whose VM process is the shell
+ * script body; console.log capped at cap bytes (0: the default). */
 static void create_vm_capped(const char *id, const char *restart, const char *body,
 			     unsigned long long cap)
 {
-	static char script[PATH_MAX + 32];
-	char bundle[PATH_MAX], path[PATH_MAX + 32];
-	char config[512], text[8192];
-	struct jc_err e = { "" };
+	char config[512];
 
-	snprintf(bundle, sizeof(bundle), "%s/b-%s", tmpdir, id);
-	assert_int_equal(mkdir(bundle, 0755), 0);
-	snprintf(path, sizeof(path), "%s/bz", bundle);
-	write_text(path, "kernel", 0644);
 	snprintf(config, sizeof(config), "{\"kernel\": \"bz\", \"restart\": %s}", restart);
-	snprintf(path, sizeof(path), "%s/config.json", bundle);
-	write_text(path, config, 0644);
-	/* The bundle directory doubles as the script's scratch space. */
-	snprintf(script, sizeof(script), "%s/vmm.sh", bundle);
-	snprintf(text, sizeof(text), "#!/bin/sh\ncd '%s'\n%s", bundle, body);
-	write_text(script, text, 0755);
-	/* The monitor is forked from this process: it inherits this. */
-	rt_vmm_program = script;
-	assert_int_equal(rt_create_capped(root, id, bundle, NULL, 0, cap, &e), 0);
+	rtfx_create_vm(id, config, body, cap);
 }
 
 static void create_vm(const char *id, const char *restart, const char *body)
@@ -122,7 +72,7 @@ static void remove_vm(const char *id)
 {
 	struct jc_err e = { "" };
 
-	assert_int_equal(rt_delete(root, id, true, &e), 0);
+	assert_int_equal(rt_delete(rtfx_root, id, true, &e), 0);
 }
 
 static void test_start_returns_when_vcpus_run(void **state)
@@ -133,13 +83,13 @@ static void test_start_returns_when_vcpus_run(void **state)
 
 	(void)state;
 	create_vm("ready", "{\"policy\": \"never\"}",
-		  "echo 'avp: some start-up line'\nsleep 0.4\n" MARK "exec sleep 60\n");
+		  "echo 'avp: some start-up line'\nsleep 0.4\n" RTFX_MARK "exec sleep 60\n");
 	t0 = now_s();
-	assert_int_equal(rt_start(root, "ready", 10, &e), 0);
+	assert_int_equal(rt_start(rtfx_root, "ready", 10, &e), 0);
 	/* not before the mark, and not by sleeping out the deadline */
 	assert_true(now_s() - t0 >= 0.35);
 	assert_true(now_s() - t0 < 8);
-	assert_int_equal(rt_state_get(root, "ready", &st, &e), 0);
+	assert_int_equal(rt_state_get(rtfx_root, "ready", &st, &e), 0);
 	assert_int_equal(st.status, RT_RUNNING);
 	assert_true(rt_proc_alive(&st.vm));
 	remove_vm("ready");
@@ -157,11 +107,11 @@ static void test_start_reports_a_vm_that_died(void **state)
 	create_vm("dies", "{\"policy\": \"never\"}",
 		  "echo 'avp: error: cannot open /dev/kvm: No such file or directory' >&2\nexit 4\n");
 	t0 = now_s();
-	assert_int_equal(rt_start(root, "dies", 10, &e), -EPERM);
+	assert_int_equal(rt_start(rtfx_root, "dies", 10, &e), -EPERM);
 	assert_true(now_s() - t0 < 8);
 	if (!strstr(e.text, "host-error") || !strstr(e.text, "cannot open /dev/kvm"))
 		fail_msg("start's error lacks the reason: '%s'", e.text);
-	assert_int_equal(rt_state_get(root, "dies", &st, &e), 0);
+	assert_int_equal(rt_state_get(rtfx_root, "dies", &st, &e), 0);
 	assert_int_equal(st.status, RT_STOPPED);
 	assert_non_null(strstr(st.last_exit_detail, "cannot open /dev/kvm"));
 	remove_vm("dies");
@@ -170,10 +120,10 @@ static void test_start_reports_a_vm_that_died(void **state)
 	e.text[0] = '\0';
 	create_vm("badcfg", "{\"policy\": \"always\", \"backoff_ms\": 50}",
 		  "echo 'avp: error: kernel bz: not a bzImage' >&2\nexit 1\n");
-	assert_int_equal(rt_start(root, "badcfg", 10, &e), -EPERM);
+	assert_int_equal(rt_start(rtfx_root, "badcfg", 10, &e), -EPERM);
 	assert_non_null(strstr(e.text, "config-error"));
 	assert_non_null(strstr(e.text, "not a bzImage"));
-	assert_int_equal(rt_state_get(root, "badcfg", &st, &e), 0);
+	assert_int_equal(rt_state_get(rtfx_root, "badcfg", &st, &e), 0);
 	assert_int_equal(st.restarts, 0);
 	remove_vm("badcfg");
 }
@@ -189,9 +139,9 @@ static void test_start_waits_through_host_error_restarts(void **state)
 	create_vm("retry", "{\"policy\": \"on-failure\", \"backoff_ms\": 100}",
 		  "echo x >>attempts\n"
 		  "if [ $(wc -l <attempts) -lt 3 ]; then echo 'avp: error: cannot open /dev/kvm' >&2; exit 4; fi\n"
-		  MARK "exec sleep 60\n");
-	assert_int_equal(rt_start(root, "retry", 10, &e), 0);
-	assert_int_equal(rt_state_get(root, "retry", &st, &e), 0);
+		  RTFX_MARK "exec sleep 60\n");
+	assert_int_equal(rt_start(rtfx_root, "retry", 10, &e), 0);
+	assert_int_equal(rt_state_get(rtfx_root, "retry", &st, &e), 0);
 	assert_int_equal(st.status, RT_RUNNING);
 	assert_int_equal(st.restarts, 2);
 	remove_vm("retry");
@@ -207,7 +157,7 @@ static void test_start_deadline(void **state)
 	/* never ready */
 	create_vm("slow", "{\"policy\": \"never\"}", "exec sleep 60\n");
 	t0 = now_s();
-	assert_int_equal(rt_start(root, "slow", 1, &e), -EPERM);
+	assert_int_equal(rt_start(rtfx_root, "slow", 1, &e), -EPERM);
 	assert_true(now_s() - t0 >= 0.9);
 	assert_true(now_s() - t0 < 6);
 	if (!strstr(e.text, "did not run within 1 s") || !strstr(e.text, "still starting"))
@@ -218,16 +168,16 @@ static void test_start_deadline(void **state)
 	e.text[0] = '\0';
 	create_vm("flaky", "{\"policy\": \"on-failure\", \"backoff_ms\": 100, \"max_restarts\": 0}",
 		  "echo 'avp: error: cannot open /dev/kvm' >&2\nexit 4\n");
-	assert_int_equal(rt_start(root, "flaky", 1, &e), -EPERM);
+	assert_int_equal(rt_start(rtfx_root, "flaky", 1, &e), -EPERM);
 	if (!strstr(e.text, "restart policy tries again") || !strstr(e.text, "cannot open /dev/kvm"))
 		fail_msg("deadline message: '%s'", e.text);
-	assert_int_equal(rt_state_get(root, "flaky", &st, &e), 0);
+	assert_int_equal(rt_state_get(rtfx_root, "flaky", &st, &e), 0);
 	assert_true(st.restarts >= 1);
 	remove_vm("flaky");
 
 	/* --timeout 0: no waiting at all, as before */
 	create_vm("nowait", "{\"policy\": \"never\"}", "exec sleep 60\n");
-	assert_int_equal(rt_start(root, "nowait", 0, &e), 0);
+	assert_int_equal(rt_start(rtfx_root, "nowait", 0, &e), 0);
 	remove_vm("nowait");
 }
 
@@ -243,12 +193,12 @@ static void test_console_log_rotated(void **state)
 
 	(void)state;
 	create_vm("chatty", "{\"policy\": \"never\"}",
-		  MARK "i=0; while [ $i -lt 3000 ]; do printf '%01000d\\n' $i; i=$((i+1)); done\n"
+		  RTFX_MARK "i=0; while [ $i -lt 3000 ]; do printf '%01000d\\n' $i; i=$((i+1)); done\n"
 		  "echo guest-said-goodbye\nexit 0\n");
-	assert_int_equal(rt_start(root, "chatty", 10, &e), 0);
-	assert_int_equal(rt_wait_status(root, "chatty", 1u << RT_STOPPED, 30000, &st), 0);
+	assert_int_equal(rt_start(rtfx_root, "chatty", 10, &e), 0);
+	assert_int_equal(rt_wait_status(rtfx_root, "chatty", 1u << RT_STOPPED, 30000, &st), 0);
 	assert_string_equal(st.last_exit_reason, "poweroff");
-	snprintf(log, sizeof(log), "%s/chatty/console.log", root);
+	snprintf(log, sizeof(log), "%s/chatty/console.log", rtfx_root);
 	snprintf(old, sizeof(old), "%s.1", log);
 	assert_true(file_size(log) <= RT_CONSOLE_LOG_MAX);
 	assert_true(file_size(old) <= RT_CONSOLE_LOG_MAX);
@@ -279,13 +229,13 @@ static void test_console_log_cap_configurable(void **state)
 
 	(void)state;
 	create_vm_capped("capped", "{\"policy\": \"never\"}",
-			 MARK "i=0; while [ $i -lt 100 ]; do printf '%0100d\\n' $i; i=$((i+1)); done\n"
+			 RTFX_MARK "i=0; while [ $i -lt 100 ]; do printf '%0100d\\n' $i; i=$((i+1)); done\n"
 			 "exit 0\n", 4096);
-	assert_int_equal(rt_state_get(root, "capped", &st, &e), 0);
+	assert_int_equal(rt_state_get(rtfx_root, "capped", &st, &e), 0);
 	assert_int_equal(st.console_max, 4096);
-	assert_int_equal(rt_start(root, "capped", 10, &e), 0);
-	assert_int_equal(rt_wait_status(root, "capped", 1u << RT_STOPPED, 30000, &st), 0);
-	snprintf(log, sizeof(log), "%s/capped/console.log", root);
+	assert_int_equal(rt_start(rtfx_root, "capped", 10, &e), 0);
+	assert_int_equal(rt_wait_status(rtfx_root, "capped", 1u << RT_STOPPED, 30000, &st), 0);
+	snprintf(log, sizeof(log), "%s/capped/console.log", rtfx_root);
 	snprintf(old, sizeof(old), "%s.1", log);
 	assert_true(file_size(log) <= 4096);
 	assert_true(file_size(old) <= 4096);
@@ -293,7 +243,7 @@ static void test_console_log_cap_configurable(void **state)
 	remove_vm("capped");
 
 	e.text[0] = '\0';
-	assert_int_equal(rt_create_capped(root, "tiny", tmpdir, NULL, 0, 100, &e), -EINVAL);
+	assert_int_equal(rt_create_capped(rtfx_root, "tiny", rtfx_tmpdir, NULL, 0, 100, &e), -EINVAL);
 	assert_non_null(strstr(e.text, "console.log cap of 100 bytes"));
 }
 
@@ -304,18 +254,18 @@ static void test_console_log_unit(void **state)
 	struct stat sb;
 
 	(void)state;
-	snprintf(victim, sizeof(victim), "%s/victim", tmpdir);
-	write_text(victim, "precious\n", 0644);
+	snprintf(victim, sizeof(victim), "%s/victim", rtfx_tmpdir);
+	rtfx_write_text(victim, "precious\n", 0644);
 	/* console.log as a link: refused, the target untouched */
-	snprintf(path, sizeof(path), "%s/link.log", tmpdir);
+	snprintf(path, sizeof(path), "%s/link.log", rtfx_tmpdir);
 	assert_int_equal(symlink(victim, path), 0);
 	assert_int_equal(rt_console_log_open(&l, path, 64), -EPERM);
 	read_text(victim, buf, sizeof(buf));
 	assert_string_equal(buf, "precious\n");
 
 	/* an old world-readable log becomes 0640; cuts come after whole lines */
-	snprintf(path, sizeof(path), "%s/small.log", tmpdir);
-	write_text(path, "old line\n", 0644);
+	snprintf(path, sizeof(path), "%s/small.log", rtfx_tmpdir);
+	rtfx_write_text(path, "old line\n", 0644);
 	snprintf(old, sizeof(old), "%s.1", path);
 	/* a link planted as console.log.1 is replaced, never written through */
 	assert_int_equal(symlink(victim, old), 0);
@@ -353,5 +303,5 @@ int main(void)
 		cmocka_unit_test(test_console_log_unit),
 	};
 
-	return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
+	return cmocka_run_group_tests(tests, rtfx_setup, rtfx_teardown);
 }

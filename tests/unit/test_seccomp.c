@@ -34,6 +34,10 @@
 
 #include "avp/config.h"
 #include "avp/seccomp.h"
+#include "avp/devices/virtio_net.h"
+#include "avp/devices/virtio_snd.h"
+#include "avp/devices/virtio_vsock.h"
+#include "support/config_helper.h"
 
 /* Child exit codes that tell the parent what went wrong. */
 #define CHILD_APPLY_FAILED 100
@@ -519,7 +523,7 @@ static void test_device_extras_follow_the_config(void **state)
 	assert_killed_by_sigsys(run_confined(AVP_THREAD_DEVICE, AVP_SECCOMP_KILL, probe_pwrite, &cfg),
 				AVP_THREAD_DEVICE, "pwrite without sound");
 	/* vsock: Unix sockets only. */
-	cfg.vsock.cid = 3;
+	test_add_device(&cfg, &virtio_vsock_config, "cid=3,socket=/v");
 	assert_exited_ok(run_confined(AVP_THREAD_DEVICE, AVP_SECCOMP_KILL, probe_socket_unix, &cfg),
 			 AVP_THREAD_DEVICE, "socket(AF_UNIX) with vsock");
 	assert_killed_by_sigsys(run_confined(AVP_THREAD_DEVICE, AVP_SECCOMP_KILL, probe_socket_inet,
@@ -528,26 +532,27 @@ static void test_device_extras_follow_the_config(void **state)
 	assert_killed_by_sigsys(run_confined(AVP_THREAD_VCPU, AVP_SECCOMP_KILL, probe_socket_unix,
 					     &cfg),
 				AVP_THREAD_VCPU, "socket(AF_UNIX) in a vCPU with vsock");
-	cfg.vsock.cid = 0;
+	avp_config_remove_devices(&cfg, &virtio_vsock_config);
 	/* sound: WAV writes from the worker, the vCPU (reset) and main. */
-	cfg.sound.enabled = true;
+	test_add_device(&cfg, &virtio_snd_config, "out=o.wav");
 	for (size_t r = 0; r < 3; r++)
 		assert_exited_ok(run_confined(all_roles[r], AVP_SECCOMP_KILL, probe_pwrite, &cfg),
 				 all_roles[r], "pwrite with sound");
 	assert_killed_by_sigsys(run_confined(AVP_THREAD_UART_READER, AVP_SECCOMP_KILL, probe_pwrite,
 					     &cfg),
 				AVP_THREAD_UART_READER, "pwrite in the UART reader");
-	cfg.sound.enabled = false;
+	avp_config_remove_devices(&cfg, &virtio_snd_config);
 	/* net: the tap's offloads, set from a vCPU (activation, reset). */
 	assert_killed_by_sigsys(run_confined(AVP_THREAD_VCPU, AVP_SECCOMP_KILL, probe_tunsetoffload,
 					     &cfg),
 				AVP_THREAD_VCPU, "TUNSETOFFLOAD without a NIC");
-	cfg.nnets = 1;
+	test_add_device(&cfg, &virtio_net_config, "tap=t0");
 	assert_exited_ok(run_confined(AVP_THREAD_VCPU, AVP_SECCOMP_KILL, probe_tunsetoffload, &cfg),
 			 AVP_THREAD_VCPU, "TUNSETOFFLOAD with a NIC");
 	assert_killed_by_sigsys(run_confined(AVP_THREAD_DEVICE, AVP_SECCOMP_KILL, probe_tunsetoffload,
 					     &cfg),
 				AVP_THREAD_DEVICE, "TUNSETOFFLOAD in a device worker");
+	avp_config_free(&cfg);
 }
 
 /* --- modes --- */

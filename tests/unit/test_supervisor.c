@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "avp/vmm/supervisor.h"
+#include "avp/hw/watchdog.h"
+#include "support/config_helper.h"
 
 static void test_when_needed(void **state)
 {
@@ -24,12 +26,12 @@ static void test_when_needed(void **state)
 	assert_true(supervisor_needed(&cfg)); /* a confined process cannot boot again */
 	cfg.seccomp = AVP_SECCOMP_OFF;
 	assert_false(supervisor_needed(&cfg));
-	cfg.watchdog.enabled = true;
-	cfg.watchdog.action = AVP_WATCHDOG_RESET;
+	test_add_device(&cfg, &watchdog_config, "action=reset");
 	assert_false(supervisor_needed(&cfg));
 	cfg.seccomp = AVP_SECCOMP_LOG;
 	cfg.on_reboot = AVP_REBOOT_EXIT;
 	assert_true(supervisor_needed(&cfg));
+	avp_config_free(&cfg);
 	avp_config_init(&cfg);
 	cfg.seccomp = AVP_SECCOMP_OFF;
 	cfg.jail.enabled = true;

@@ -19,19 +19,19 @@
 #include "avp/log.h"
 #include "avp/net/tap.h"
 #include "avp/seccomp.h"
+#include "avp/devices/virtio_net.h"
+#include "support/config_helper.h"
 
 static int child(int fd, enum avp_thread_role role)
 {
 	struct avp_config cfg;
-	struct avp_net_cfg net = { .tap = "avpsecc0" };
 	uint8_t frame[TAP_VNET_HDR_LEN + 60], buf[2048];
 	struct iovec iov = { .iov_base = frame, .iov_len = sizeof(frame) };
 	ssize_t n;
 
 	avp_config_init(&cfg);
 	cfg.seccomp = AVP_SECCOMP_KILL;
-	cfg.nets[0] = net;
-	cfg.nnets = 1;
+	test_add_device(&cfg, &virtio_net_config, "tap=avpsecc0");
 	if (avp_seccomp_apply(role, &cfg))
 		return 11;
 	if (role == AVP_THREAD_VCPU)

@@ -27,6 +27,7 @@
 #include "avp/devices/virtio_rng.h"
 #include "avp/devices/virtio_gpu.h"
 #include "support/vq_harness.h"
+#include "support/config_helper.h"
 
 #define QSIZE 256
 #define CTRLQ VIRTIO_GPU_CTRLQ
@@ -59,7 +60,7 @@ static int spy_unwatch(struct virtio_dev *dev, int fd)
 static int setup_size(void **state, uint32_t w, uint32_t h)
 {
 	static struct fixture f;
-	struct avp_gpu_cfg cfg = { .enabled = true, .width = w, .height = h };
+	struct avp_gpu_cfg cfg = { .width = w, .height = h };
 
 	memset(&f, 0, sizeof(f));
 	f.resched_fd = -1;
@@ -1203,46 +1204,52 @@ static void test_cli_screenshot(void **state)
 
 static void test_parse_opt(void **state)
 {
-	struct avp_gpu_cfg c;
 	struct avp_config cfg;
+	struct avp_config_err e;
+	const struct avp_gpu_cfg *c;
 	char *argv[] = { "avp", "run", "--kernel", "k", "--gpu", "width=1024", NULL };
+	static const struct {
+		const char *text;
+		uint32_t w, h;
+	} good[] = {
+		{ "on", 1280, 720 },
+		{ "width=1920,height=1080", 1920, 1080 },
+		{ "height=1920,width=1080", 1080, 1920 },
+		{ "height=600", 1280, 600 },
+	};
 
 	(void)state;
-	memset(&c, 0, sizeof(c));
-	assert_int_equal(virtio_gpu_parse_opt("on", &c), 0);
-	assert_true(c.enabled);
-	assert_int_equal(c.width, 1280);
-	assert_int_equal(c.height, 720);
-	assert_int_equal(virtio_gpu_parse_opt("width=1920,height=1080", &c), 0);
-	assert_int_equal(c.width, 1920);
-	assert_int_equal(c.height, 1080);
-	assert_int_equal(virtio_gpu_parse_opt("height=1920,width=1080", &c), 0);
-	assert_int_equal(c.width, 1080);
-	assert_int_equal(virtio_gpu_parse_opt("height=600", &c), 0);
-	assert_int_equal(c.width, 1280);
-	assert_int_equal(c.height, 600);
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		avp_config_init(&cfg);
+		c = test_add_device(&cfg, &virtio_gpu_config, good[i].text);
+		assert_int_equal(c->width, good[i].w);
+		assert_int_equal(c->height, good[i].h);
+		avp_config_free(&cfg);
+	}
 	static const char *bad[] = {
 		"", "off", "width=", "width=31", "width=4096", "width=-5", "width=+5", "width=12x",
 		"width=800,width=800", "depth=3", "width=4000,height=4000", "width=800,",
-		"width=99999999999999999999",
+		"width=99999999999999999999", "on,width=800",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		c = (struct avp_gpu_cfg){ .width = 7 };
-		if (virtio_gpu_parse_opt(bad[i], &c) == 0)
+		avp_config_init(&cfg);
+		if (test_try_device(&cfg, &virtio_gpu_config, bad[i], &e) == 0)
 			fail_msg("--gpu '%s' was accepted", bad[i]);
-		assert_int_equal(c.width, 7); /* unchanged */
+		assert_int_equal(cfg.ndevices, 0);
+		avp_config_free(&cfg);
 	}
 	/* Through the command line. */
 	avp_config_init(&cfg);
 	assert_int_equal(cli_parse(6, argv, &cfg, stderr), CLI_RUN);
-	assert_true(cfg.gpu.enabled);
-	assert_int_equal(cfg.gpu.width, 1024);
-	assert_int_equal(cfg.gpu.height, 720);
+	c = avp_config_device(&cfg, &virtio_gpu_config, 0);
+	assert_non_null(c);
+	assert_int_equal(c->width, 1024);
+	assert_int_equal(c->height, 720);
 	avp_config_free(&cfg);
 	/* The device refuses a size the parser would have refused. */
 	{
 		struct virtio_dev *dev;
-		struct avp_gpu_cfg big = { .enabled = true, .width = 4095, .height = 4095 };
+		struct avp_gpu_cfg big = { .width = 4095, .height = 4095 };
 
 		assert_int_equal(virtio_gpu_create(&dev, &big), -EINVAL);
 	}

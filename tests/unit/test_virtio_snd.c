@@ -20,6 +20,8 @@
 #include "avp/devices/virtio_snd.h"
 #include "support/vq_harness.h"
 
+#define SND(c) ((const struct avp_sound_cfg *)avp_config_device(&(c), &virtio_snd_config, 0))
+
 #define QSIZE 128
 #define IN_FRAMES 1000
 #define OUT 0 /* stream ids */
@@ -107,7 +109,7 @@ static void write_in_wav(const char *path)
 static int setup_with(void **state, bool with_in)
 {
 	static struct fixture f;
-	struct avp_sound_cfg cfg = { .enabled = true };
+	struct avp_sound_cfg cfg = { 0 };
 
 	memset(&f, 0, sizeof(f));
 	strcpy(f.dir, "/tmp/avp-snd-test.XXXXXX");
@@ -1058,7 +1060,7 @@ static void test_second_format_not_mixed_in(void **state)
 static void test_create_errors(void **state)
 {
 	struct virtio_dev *dev = NULL;
-	struct avp_sound_cfg cfg = { .enabled = true };
+	struct avp_sound_cfg cfg = { 0 };
 	char path[] = "/tmp/avp-snd-bad.XXXXXX";
 	int fd;
 
@@ -1109,20 +1111,20 @@ static void test_cli_sound(void **state)
 	(void)state;
 	parse(&p, "out=o.wav,in=i.wav", NULL);
 	assert_int_equal(p.ret, CLI_RUN);
-	assert_true(p.cfg.sound.enabled);
-	assert_string_equal(p.cfg.sound.out_path, "o.wav");
-	assert_string_equal(p.cfg.sound.in_path, "i.wav");
+	assert_non_null(SND(p.cfg));
+	assert_string_equal(SND(p.cfg)->out_path, "o.wav");
+	assert_string_equal(SND(p.cfg)->in_path, "i.wav");
 	avp_config_free(&p.cfg);
 
 	parse(&p, "in=x.wav", NULL);
 	assert_int_equal(p.ret, CLI_RUN);
-	assert_null(p.cfg.sound.out_path);
-	assert_string_equal(p.cfg.sound.in_path, "x.wav");
+	assert_null(SND(p.cfg)->out_path);
+	assert_string_equal(SND(p.cfg)->in_path, "x.wav");
 	avp_config_free(&p.cfg);
 
 	parse(&p, "out=o.wav", NULL);
 	assert_int_equal(p.ret, CLI_RUN);
-	assert_false(p.cfg.sound.in_path != NULL);
+	assert_false(SND(p.cfg)->in_path != NULL);
 	avp_config_free(&p.cfg);
 
 	/* Without --sound there is no sound device. */
@@ -1133,7 +1135,7 @@ static void test_cli_sound(void **state)
 		avp_config_init(&p.cfg);
 		assert_int_equal(cli_parse(4, (char **)argv, &p.cfg, err), CLI_RUN);
 		fclose(err);
-		assert_false(p.cfg.sound.enabled);
+		assert_null(SND(p.cfg));
 		avp_config_free(&p.cfg);
 	}
 

@@ -35,6 +35,7 @@
 #include "avp/log.h"
 #include "avp/seccomp.h"
 #include "support/vq_harness.h"
+#include "support/config_helper.h"
 
 #define QSIZE 64
 #define RX_BUF 4096
@@ -351,7 +352,8 @@ static int child_main(const char *dir)
 
 	avp_config_init(&cfg);
 	cfg.seccomp = AVP_SECCOMP_KILL;
-	cfg.vsock = vcfg;
+	/* The filter asks only whether the VM has the device. */
+	test_add_device(&cfg, &virtio_vsock_config, "cid=3,socket=/v");
 	if (avp_seccomp_apply(AVP_THREAD_DEVICE, &cfg))
 		return 14;
 	/* The files are the parent's to remove: unlink is not the worker's. */
@@ -474,7 +476,7 @@ static int run_confined(enum avp_thread_role role, probe_fn probe)
 
 	avp_config_init(&cfg);
 	cfg.seccomp = AVP_SECCOMP_KILL;
-	cfg.vsock.cid = GUEST_CID;
+	test_add_device(&cfg, &virtio_vsock_config, "cid=3,socket=/v");
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -483,6 +485,7 @@ static int run_confined(enum avp_thread_role role, probe_fn probe)
 		_exit(probe());
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
+	avp_config_free(&cfg);
 	return status;
 }
 

@@ -4,7 +4,7 @@
 #ifndef AVP_DEVICES_VIRTIO_CONSOLE_H
 #define AVP_DEVICES_VIRTIO_CONSOLE_H
 
-#include "avp/config.h"
+#include "avp/config/options.h"
 #include "avp/virtio/virtio_dev.h"
 #include "avp/virtio/virtio_ids.h"
 
@@ -22,6 +22,11 @@ struct virtio_console_config {
 	uint32_t max_nr_ports;
 	uint32_t emerg_wr;
 } __attribute__((packed));
+
+/* --console stdio|file:PATH|pty|socket=PATH|none, a bundle's
+ * {"type": "console", "backend"}: the options are the chardev itself
+ * (src/devices/virtio_console_opts.c). */
+extern const struct avp_config_type virtio_console_config;
 
 /* The guest's hvc0 on a host chardev (stdio or a file); a clear error
  * naming the file on failure (-errno). ops->destroy frees the device. */

@@ -10,13 +10,30 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "avp/config.h"
+#include "avp/config/options.h"
 #include "avp/virtio/virtio_dev.h"
 
 struct json_object;
 struct vm;
 
 #include "avp/virtio/virtio_ids.h"
+
+/* virtio-gpu 2D with one display (--gpu); the display limits are
+ * docs/devices.md's. */
+struct avp_gpu_cfg {
+	bool on;	/* "--gpu on": the whole option or not there */
+	uint32_t width; /* display size in pixels; 0: the default */
+	uint32_t height;
+};
+#define VIRTIO_GPU_DEFAULT_WIDTH 1280u
+#define VIRTIO_GPU_DEFAULT_HEIGHT 720u
+/* Linux's virtio-gpu refuses modes below 32x32. */
+#define VIRTIO_GPU_MIN_DISPLAY_DIM 32u
+/* An EDID detailed timing holds 12-bit sizes. */
+#define VIRTIO_GPU_MAX_DISPLAY_DIM 4095u
+/* 3840x2160 pixels in all keeps the EDID's 60 Hz pixel clock in its
+ * 16-bit field (655.35 MHz) whatever the aspect ratio. */
+#define VIRTIO_GPU_MAX_DISPLAY_PIXELS (3840u * 2160u)
 
 /* Queues (5.7.2). */
 #define VIRTIO_GPU_CTRLQ 0
@@ -226,10 +243,12 @@ struct virtio_gpu_config {
 /* Creates the device for cfg (width/height 0 mean the defaults). */
 int virtio_gpu_create(struct virtio_dev **out, const struct avp_gpu_cfg *cfg);
 
-/* Parses the value of --gpu (src/devices/virtio_gpu_opts.c): "on", or
- * "width=W,height=H" with either key optional (the default for the other).
- * Sets cfg->enabled. 0 or -EINVAL (cfg unchanged). */
-int virtio_gpu_parse_opt(const char *text, struct avp_gpu_cfg *cfg);
+/* --gpu on | width=W,height=H (src/devices/virtio_gpu_opts.c): either
+ * size may be left out (the default). */
+extern const struct avp_config_type virtio_gpu_config;
+/* Fills in a display size left out (the default) and checks the limits:
+ * the one rule of every display size, also the touch screen's. */
+int virtio_gpu_display_size(struct avp_gpu_cfg *gpu, struct avp_config_err *e);
 
 /* The 128-byte EDID 1.4 base block of a width x height 60 Hz display. */
 void virtio_gpu_make_edid(uint8_t edid[VIRTIO_GPU_EDID_SIZE], uint32_t width, uint32_t height);

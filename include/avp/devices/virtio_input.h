@@ -6,13 +6,29 @@
 
 #include <stdint.h>
 
-#include "avp/config.h"
+#include "avp/config/options.h"
+#include "avp/devices/virtio_gpu.h"
 #include "avp/virtio/virtio_dev.h"
 
 struct json_object;
 struct vm;
 
 #include "avp/virtio/virtio_ids.h"
+
+/* virtio-input devices (--input keyboard | touch,width=W,height=H). */
+#define AVP_MAX_INPUTS 2 /* one of each kind */
+enum avp_input_kind { AVP_INPUT_KEYBOARD, AVP_INPUT_TOUCH };
+struct avp_input_cfg {
+	enum avp_input_kind kind;
+	uint32_t width; /* touch: coordinate range 0..width-1; 0: the default */
+	uint32_t height;
+};
+/* The touch screen's default size is the display's. ABS values are 32-bit
+ * signed in evdev; 16 bits is plenty for a panel and keeps every
+ * coordinate exact in the JSON API. */
+#define AVP_TOUCH_DEFAULT_WIDTH VIRTIO_GPU_DEFAULT_WIDTH
+#define AVP_TOUCH_DEFAULT_HEIGHT VIRTIO_GPU_DEFAULT_HEIGHT
+#define AVP_TOUCH_MAX_SIDE 65535u
 #define VIRTIO_INPUT_EVENTQ 0
 #define VIRTIO_INPUT_STATUSQ 1
 
@@ -75,9 +91,8 @@ struct virtio_input_event {
 int virtio_input_create(struct virtio_dev **out, const struct avp_input_cfg *cfg);
 
 /* --input keyboard | touch[,width=W][,height=H] (src/devices/
- * virtio_input_opts.c); a touch size left out is the default. 0 or
- * -EINVAL/-ENOMEM. */
-int virtio_input_parse_opt(const char *text, struct avp_input_cfg *input);
+ * virtio_input_opts.c); a touch size left out is the default. */
+extern const struct avp_config_type virtio_input_config;
 
 /* Offers the device through the VM's "input" control command (call after
  * attaching it). Several input devices share the one command; requests

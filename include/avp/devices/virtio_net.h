@@ -6,17 +6,37 @@
 #ifndef AVP_DEVICES_VIRTIO_NET_H
 #define AVP_DEVICES_VIRTIO_NET_H
 
-#include "avp/config.h"
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "avp/config/options.h"
 #include "avp/virtio/virtio_dev.h"
 #include "avp/virtio/virtio_ids.h"
+
+#define AVP_MAX_NETS 4
+
+/* --net tap=NAME[,mac=MAC]; a bundle's {"type": "net", "tap" or
+ * "network", "mac"}. */
+struct avp_net_cfg {
+	char *tap;
+	uint8_t mac[6];
+	bool mac_set; /* otherwise derived from the tap name, stable per name */
+	/* A bundle's device on a system file's network (then tap is
+	 * virtio_net_network_tap(mac), made by `avp system up`), or NULL. */
+	char *network;
+};
 
 /* virtio-net on an existing or new tap; a clear error naming the tap on
  * failure (-errno). ops->destroy frees the device. */
 int virtio_net_create(struct virtio_dev **out, const struct avp_net_cfg *cfg);
 
-/* The text of --net: tap=NAME[,mac=XX:XX:XX:XX:XX:XX]. 0 or -EINVAL/-ENOMEM
- * (net untouched on failure). */
-int virtio_net_parse_opt(const char *text, struct avp_net_cfg *net);
+/* The net device's keys and rules (src/devices/virtio_net_opts.c). */
+extern const struct avp_config_type virtio_net_config;
+
+/* The tap of a net device on a system file's network: "avp" and the MAC's
+ * 12 hex digits (15 characters, the longest interface name Linux takes),
+ * so the system that makes the tap and every start of the VM agree. */
+void virtio_net_network_tap(const uint8_t mac[6], char *buf, size_t len);
 
 /* Feature bits (VIRTIO 1.2, 5.1.3). */
 #define VIRTIO_NET_F_CSUM 0

@@ -2,8 +2,13 @@
 #ifndef AVP_DEVICES_VIRTIO_RNG_H
 #define AVP_DEVICES_VIRTIO_RNG_H
 
+#include "avp/config/options.h"
 #include "avp/virtio/virtio_dev.h"
 #include "avp/virtio/virtio_ids.h"
+
+/* --rng, a bundle's {"type": "rng"}: no keys
+ * (src/devices/virtio_rng_opts.c). */
+extern const struct avp_config_type virtio_rng_config;
 
 /* virtio-rng fed by the host's getrandom(); ops->destroy frees it. */
 int virtio_rng_create(struct virtio_dev **out);

@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "avp/config.h"
+#include "avp/config/options.h"
 #include "avp/virtio/virtio_dev.h"
 
 #include "avp/virtio/virtio_ids.h"
@@ -163,12 +163,19 @@ _Static_assert(sizeof(struct virtio_snd_pcm_info) == 32, "5.14.6.6.2 layout");
 _Static_assert(sizeof(struct virtio_snd_chmap_info) == 24, "5.14.6.9.1 layout");
 _Static_assert(sizeof(struct virtio_snd_pcm_set_params) == 24, "5.14.6.6.3 layout");
 
+/* virtio-sound (--sound out=PATH,in=PATH): what the guest plays is written
+ * to the out WAV, what it records is read from the in WAV (looped); either
+ * may be NULL (output discarded, input silent). */
+struct avp_sound_cfg {
+	char *out_path;
+	char *in_path;
+};
+
 /* Opens cfg->out_path (created/truncated) and cfg->in_path (a WAV file);
  * either may be NULL: output is then discarded, input is silence. */
 int virtio_snd_create(struct virtio_dev **out, const struct avp_sound_cfg *cfg);
 
-/* --sound out=OUT.wav[,in=IN.wav] (src/devices/virtio_snd_opts.c). 0 or
- * -EINVAL/-ENOMEM (snd unchanged). */
-int virtio_snd_parse_opt(const char *text, struct avp_sound_cfg *snd);
+/* --sound out=OUT.wav[,in=IN.wav] (src/devices/virtio_snd_opts.c). */
+extern const struct avp_config_type virtio_snd_config;
 
 #endif

@@ -16,10 +16,32 @@
 
 #include <stdint.h>
 
-#include "avp/config.h"
+#include "avp/config/options.h"
 #include "avp/virtio/virtio_dev.h"
 
 #include "avp/virtio/virtio_ids.h"
+
+/* virtio-vsock (--vsock cid=N,socket=PATH): the guest's CID and the
+ * host-side Unix socket (Firecracker's convention, docs/devices.md).
+ * peers (--vsock-peer CID:PATH, AVP-VSOCK-2) are the other VMs this
+ * guest may reach by CID: the route table, set by `avp system up` for
+ * the VMs its system file links; every other CID but the host's is
+ * refused. */
+#define AVP_VSOCK_MIN_CID 3	     /* 0-2 are reserved (VIRTIO 1.2, 5.10.4) */
+#define AVP_VSOCK_MAX_CID 0xfffffffeu /* 0xffffffff is reserved too */
+#define AVP_VSOCK_MAX_PEERS 16
+struct avp_vsock_peer {
+	uint32_t cid;
+	char *socket; /* the peer VM's own --vsock socket */
+};
+struct avp_vsock_cfg {
+	uint32_t cid;
+	char *socket;
+	/* Not keys: filled from the config's vsock-peer entries when the
+	 * device is made (the peers borrow their strings). */
+	struct avp_vsock_peer peers[AVP_VSOCK_MAX_PEERS];
+	unsigned int npeers;
+};
 
 /* 5.10.2: queues. */
 #define VSOCK_RXQ 0
@@ -100,9 +122,9 @@ int virtio_vsock_create(struct virtio_dev **out, const struct avp_vsock_cfg *cfg
 int virtio_vsock_create_model(struct virtio_dev **out, const struct avp_vsock_cfg *cfg);
 
 /* --vsock cid=N,socket=PATH and --vsock-peer CID:PATH
- * (src/devices/virtio_vsock_opts.c). 0 or -EINVAL/-ENOMEM; a failed parse
- * leaves vsock and peer as they were. */
-int virtio_vsock_parse_opt(const char *text, struct avp_vsock_cfg *vsock);
-int virtio_vsock_parse_peer(const char *text, struct avp_vsock_peer *peer);
+ * (src/devices/virtio_vsock_opts.c): a vsock-peer entry's options are a
+ * struct avp_vsock_peer; the device's create gathers them into peers. */
+extern const struct avp_config_type virtio_vsock_config;
+extern const struct avp_config_type virtio_vsock_peer_config;
 
 #endif

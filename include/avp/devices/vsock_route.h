@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "avp/config.h"
+#include "avp/devices/virtio_vsock.h"
 
 struct vsock_routes {
 	struct avp_vsock_peer peer[AVP_VSOCK_MAX_PEERS];

@@ -29,9 +29,19 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "avp/config.h"
+#include "avp/config/options.h"
 
 struct watchdog;
+
+/* The per-VM watchdog (--watchdog, AVP-WDT-1; docs/devices.md): on expiry
+ * avp ends with status 6 (EXIT) or boots the VM again (RESET). */
+enum avp_watchdog_action { AVP_WATCHDOG_EXIT, AVP_WATCHDOG_RESET };
+struct avp_watchdog_cfg {
+	enum avp_watchdog_action action;
+	/* Not an option: set by the restart loop when the previous run
+	 * ended on expiry, so the next boot's watchdog reports it. */
+	bool fired_before;
+};
 
 #define WATCHDOG_NPORTS 0x14
 
@@ -73,9 +83,9 @@ int watchdog_create(struct watchdog **out, const struct watchdog_ops *ops, bool 
 /* Stops and joins the timer thread: no expired() call after it returns. */
 void watchdog_destroy(struct watchdog *wdt);
 
-/* --watchdog's value (src/hw/watchdog_opts.c): NULL (none given),
- * action=exit or action=reset. 0 or -EINVAL. */
-int watchdog_parse_opt(const char *text, struct avp_watchdog_cfg *wdt);
+/* --watchdog [action=exit|reset] (src/hw/watchdog_opts.c): not VIRTIO,
+ * the platform builds it (arch). */
+extern const struct avp_config_type watchdog_config;
 
 /* io_handler_fn for the WATCHDOG_NPORTS registers; opaque is the device. */
 void watchdog_io(void *opaque, uint64_t offset, void *data, uint32_t len, bool is_write);

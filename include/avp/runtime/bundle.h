@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "avp/config.h"
+#include "avp/config/options.h"
 #include "avp/runtime/jsoncheck.h"
 
 #define BUNDLE_CONFIG "config.json"
@@ -27,14 +27,8 @@ struct avp_bundle {
 	unsigned int max_restarts; /* 0: no limit */
 	unsigned int backoff_ms;   /* before the first restart; doubles, at most 60 s */
 	unsigned int shutdown_timeout_s;
-	/* Net devices on a network of a system file: net_network[i] names the
-	 * network of cfg.nets[i] (NULL for a plain tap); its tap is
-	 * bundle_network_tap(mac), created by `avp system up`. net_device[i]
-	 * is the device's index in "devices", for messages. */
-	char *net_network[AVP_MAX_NETS];
-	unsigned int net_device[AVP_MAX_NETS];
-	unsigned int disk_device[AVP_MAX_DISKS]; /* index in "devices" of cfg.disks[i] */
-	unsigned int vsock_device; /* index in "devices" of the vsock device, if any */
+	/* The index in "devices" of cfg.devices[i], for messages. */
+	unsigned int device_index[AVP_MAX_DEVICE_ENTRIES];
 };
 
 /* Parses config.json text for a bundle in dir (which must be absolute).
@@ -55,9 +49,10 @@ int bundle_load(const char *dir, struct avp_bundle *b, struct jc_err *e);
 #define BUNDLE_CONFINE 1u
 int bundle_load_ex(const char *dir, unsigned int flags, struct avp_bundle *b, struct jc_err *e);
 
-/* The tap of a net device on a network: "avp" and the MAC's 12 hex digits
- * (15 characters, the longest interface name Linux takes). */
-void bundle_network_tap(const uint8_t mac[6], char *buf, size_t len);
+/* The index in "devices" of the n-th device of type t (0 when there is
+ * none), for messages that point into config.json. */
+unsigned int bundle_device_index(const struct avp_bundle *b, const struct avp_config_type *t,
+				 unsigned int n);
 
 /* `avp run --bundle DIR`: loads the bundle and replaces *cfg with its
  * platform (the runtime settings are the runtime's business and are not

@@ -9,6 +9,8 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "avp/devices/virtio_net.h"
+#include "avp/devices/virtio_vsock.h"
 #include "avp/runtime/bundle.h"
 
 #define RT_DEFAULT_ROOT "/run/avp"

@@ -3,6 +3,7 @@
 #ifndef AVP_MACHINE_H
 #define AVP_MACHINE_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "avp/config.h"
@@ -15,6 +16,11 @@
  * (avp/vmm/preflight.h): a failure after it is the host's, not the
  * configuration's (src/cli/main.c maps the two to exit statuses 1 and 4). */
 int machine_run(const struct avp_config *cfg, FILE *out, enum vm_exit_reason *reason);
+
+/* Whether the VM boots again after a run that ended for reason (a reboot
+ * under --on-reboot restart, an expiry under --watchdog action=reset), with
+ * cfg made ready for that boot (the watchdog reports its expiry). */
+bool machine_boot_again(struct avp_config *cfg, enum vm_exit_reason reason);
 
 /* Builds the devices of cfg on vm, in cfg's declaration order (used by
  * machine_run and tests). */

@@ -93,7 +93,7 @@ _Static_assert(X86_WDT_PORT + WATCHDOG_NPORTS <= X86_ACPI_SLEEP_CTL_PORT ||
 
 bool x86_wdat_enabled(const struct vm *vm)
 {
-	return vm && vm->cfg && vm->cfg->watchdog.enabled;
+	return vm && vm->cfg && avp_config_count(vm->cfg, &watchdog_config) > 0;
 }
 
 size_t x86_wdat_len(void)

@@ -48,7 +48,7 @@ struct json_object *arch_describe_legacy(const struct avp_config *cfg)
 	add_legacy(arr, "acpi-ged", "ACPI0013", 0, 0, X86_GED_GSI);
 	add_legacy(arr, "power-button", "PNP0C0C", 0, 0, -1);
 	/* --watchdog: described by the WDAT table, not by a device object. */
-	if (cfg && cfg->watchdog.enabled)
+	if (cfg && avp_config_count(cfg, &watchdog_config))
 		add_legacy(arr, "watchdog-wdat", NULL, X86_WDT_PORT, WATCHDOG_NPORTS, -1);
 	return arr;
 }

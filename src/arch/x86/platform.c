@@ -102,7 +102,9 @@ static void kbc_set_irq(void *opaque, enum i8042_port port, int level)
 static void wdt_expired(void *opaque, uint32_t count)
 {
 	struct x86_platform *p = opaque;
-	bool reset = p->vm->cfg && p->vm->cfg->watchdog.action == AVP_WATCHDOG_RESET;
+	const struct avp_watchdog_cfg *w =
+		p->vm->cfg ? avp_config_device(p->vm->cfg, &watchdog_config, 0) : NULL;
+	bool reset = w && w->action == AVP_WATCHDOG_RESET;
 	uint32_t ds = count * WATCHDOG_PERIOD_MS / 100;
 
 	avp_warn("watchdog expired: the guest did not refresh it for %u.%u s; %s", ds / 10,
@@ -261,6 +263,7 @@ int arch_platform_devices_init(struct vm *vm)
 {
 	static const struct avp_chardev_cfg no_serial = { .kind = AVP_CHR_NONE };
 	const struct avp_chardev_cfg *serial_cfg;
+	const struct avp_watchdog_cfg *wdt;
 	struct x86_platform *p;
 	int ret;
 
@@ -280,7 +283,7 @@ int arch_platform_devices_init(struct vm *vm)
 	 * only when there is a guest to be wary of. */
 	ret = chardev_open_named(&p->uart_chr, serial_cfg,
 				 serial_cfg->kind == AVP_CHR_STDIO &&
-					 (!vm->cfg || vm->cfg->console.kind != AVP_CHR_STDIO),
+					 (!vm->cfg || !avp_config_stdio_device(vm->cfg)),
 				 "serial", vm->vm_fd >= 0 ? vm->cfg : NULL);
 	if (!ret)
 		ret = serial16550_create(&p->uart, p->uart_chr,
@@ -294,12 +297,13 @@ int arch_platform_devices_init(struct vm *vm)
 		ret = i8042_create(&p->kbc, &(struct i8042_ops){ .set_irq = kbc_set_irq,
 								 .reset = kbc_reset,
 								 .opaque = p });
-	if (!ret && vm->cfg && vm->cfg->watchdog.enabled)
+	wdt = vm->cfg ? avp_config_device(vm->cfg, &watchdog_config, 0) : NULL;
+	if (!ret && wdt)
 		ret = watchdog_create(&p->wdt,
 				      &(struct watchdog_ops){ .expired = wdt_expired,
 							     .thread_start = wdt_thread_start,
 							     .opaque = p },
-				      vm->cfg->watchdog.fired_before);
+				      wdt->fired_before);
 	if (!ret)
 		ret = register_ports(vm, p);
 	if (ret)
