@@ -102,17 +102,18 @@ rg_died_in_boot() {
 	! grep -aqF "$RG_INIT_LINE" "$1"
 }
 
-# rg_retry_boot NAME LOG RC TRY [UNLESS]: attempt TRY of a boot ended with
+# rg_retry_boot NAME LOG RC TRY [ONLY_IF]: attempt TRY of a boot ended with
 # status RC, its console in LOG. When the policy says boot it again (it
-# died before its init ran and tries are left; with UNLESS, an extended
-# regular expression, not when the console matches it: a test whose subject
-# is the boot itself names its own failures so), keeps LOG as LOG.tryTRY,
-# says so on a "retry - " line and returns 0; else returns 1, LOG untouched.
-# The one decision every boot loop here uses.
+# died before its init ran and tries are left; with ONLY_IF, a function
+# called as ONLY_IF LOG RC, only when it agrees too: a test whose subject is
+# the boot itself narrows the policy so to deaths that are not its own
+# failure), keeps LOG as LOG.tryTRY, says so on a "retry - " line and
+# returns 0; else returns 1, LOG untouched. The one decision every boot loop
+# here uses.
 rg_retry_boot() {
-	local name=$1 log=$2 rc=$3 try=$4 unless=${5:-} last
+	local name=$1 log=$2 rc=$3 try=$4 only_if=${5:-} last
 	[ "$try" -lt "$RG_BOOT_TRIES" ] && rg_died_in_boot "$log" "$rc" || return 1
-	if [ -n "$unless" ] && grep -aqE -- "$unless" "$log"; then return 1; fi
+	[ -z "$only_if" ] || "$only_if" "$log" "$rc" || return 1
 	mv "$log" "$log.try$try"
 	last=$(tr -d '\r' <"$log.try$try" | grep -a '[[:print:]]' | tail -n 1 | cut -c1-160)
 	retry "$name: attempt $try of $RG_BOOT_TRIES died before the guest's init ran (exit $rc; console ends: $last); booting it again"
@@ -132,15 +133,15 @@ rg_boot() {
 	done
 }
 
-# rg_start_bg [--stderr FILE] [--poll FN] [--unless ERE] NAME PIDVAR LOG CMD...
+# rg_start_bg [--stderr FILE] [--poll FN] [--only-if FN] NAME PIDVAR LOG CMD...
 # For a test that keeps its VM in the background: starts CMD (one whole VM:
 # avp run, qemu, or either under timeout) with stdin from /dev/null and its
 # output in LOG (standard error in FILE with --stderr), sets the variable
 # PIDVAR to its pid, and returns once the guest's init printed its first
 # line. So the test starts its checks, with the timing they always had,
 # only on a guest that got through its kernel boot; an attempt that ended
-# before that line is booted again under the policy (rg_retry_boot, UNLESS
-# passed on). FN, when given, is called with the attempt number about every
+# before that line is booted again under the policy (rg_retry_boot, with
+# --only-if's FN as ONLY_IF). FN, when given, is called with the attempt number about every
 # 0.1 s while the guest boots: a test that acts during the boot (presses a
 # button, inspects the VM process) does it there, afresh for each attempt.
 # Returns 0 once the init line came; 1 when the last attempt ended without
@@ -149,12 +150,12 @@ rg_boot() {
 # the VM runs on and the test's own limits judge it).
 RG_INIT_WAIT=${RG_INIT_WAIT:-400}
 rg_start_bg() {
-	local err="" poll="" unless="" name pidvar log try pid end
+	local err="" poll="" only_if="" name pidvar log try pid end
 	while (($#)); do
 		case $1 in
 		--stderr) err=$2; shift 2 ;;
 		--poll) poll=$2; shift 2 ;;
-		--unless) unless=$2; shift 2 ;;
+		--only-if) only_if=$2; shift 2 ;;
 		*) break ;;
 		esac
 	done
@@ -162,6 +163,9 @@ rg_start_bg() {
 	shift 3
 	rg_rc=
 	for ((try = 1; ; try++)); do
+		# Emptied here, not only by the child's redirection: a log left by
+		# an earlier run must not be read as this guest's init line.
+		: >"$log"
 		if [ -n "$err" ]; then
 			"$@" </dev/null >"$log" 2>"$err" &
 		else
@@ -181,7 +185,7 @@ rg_start_bg() {
 		rg_rc=$?
 		# the line may have come just before the end
 		grep -aqF "$RG_INIT_LINE" "$log" && return 0
-		rg_retry_boot "$name" "$log" "$rg_rc" "$try" "$unless" || return 1
+		rg_retry_boot "$name" "$log" "$rg_rc" "$try" "$only_if" || return 1
 		[ -z "$err" ] || mv "$err" "$err.try$try"
 	done
 }
@@ -230,7 +234,9 @@ rg_rt_wait_init() {
 		done
 		[ "$pending" = 0 ] && return 0
 		[ "$SECONDS" -lt "$end" ] || return 1
-		sleep 0.2
+		# (each look at a VM not yet up is an `avp state`: not too often
+		# on a test host whose guests are still booting)
+		sleep 0.5
 	done
 }
 
