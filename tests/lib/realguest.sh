@@ -144,49 +144,50 @@ rg_boot() {
 # --only-if's FN as ONLY_IF). FN, when given, is called with the attempt number about every
 # 0.1 s while the guest boots: a test that acts during the boot (presses a
 # button, inspects the VM process) does it there, afresh for each attempt.
-# Returns 0 once the init line came; 1 when the last attempt ended without
+# (Its locals are all _rg_*: PIDVAR is set in the caller's scope, whatever
+# its name.) Returns 0 once the init line came; 1 when the last attempt ended without
 # it (its status in rg_rc, and still there for the test's own `wait PID`)
 # or when it did not come within RG_INIT_WAIT seconds (a hang: not retried,
 # the VM runs on and the test's own limits judge it).
 RG_INIT_WAIT=${RG_INIT_WAIT:-400}
 rg_start_bg() {
-	local err="" poll="" only_if="" name pidvar log try pid end
+	local _rg_err="" _rg_poll="" _rg_only_if="" _rg_name _rg_pidvar _rg_log _rg_try _rg_pid _rg_end
 	while (($#)); do
 		case $1 in
-		--stderr) err=$2; shift 2 ;;
-		--poll) poll=$2; shift 2 ;;
-		--only-if) only_if=$2; shift 2 ;;
+		--stderr) _rg_err=$2; shift 2 ;;
+		--poll) _rg_poll=$2; shift 2 ;;
+		--only-if) _rg_only_if=$2; shift 2 ;;
 		*) break ;;
 		esac
 	done
-	name=$1 pidvar=$2 log=$3
+	_rg_name=$1 _rg_pidvar=$2 _rg_log=$3
 	shift 3
 	rg_rc=
-	for ((try = 1; ; try++)); do
+	for ((_rg_try = 1; ; _rg_try++)); do
 		# Emptied here, not only by the child's redirection: a log left by
 		# an earlier run must not be read as this guest's init line.
-		: >"$log"
-		if [ -n "$err" ]; then
-			"$@" </dev/null >"$log" 2>"$err" &
+		: >"$_rg_log"
+		if [ -n "$_rg_err" ]; then
+			"$@" </dev/null >"$_rg_log" 2>"$_rg_err" &
 		else
-			"$@" </dev/null >"$log" 2>&1 &
+			"$@" </dev/null >"$_rg_log" 2>&1 &
 		fi
-		pid=$!
-		printf -v "$pidvar" %s "$pid"
-		end=$((SECONDS + RG_INIT_WAIT))
-		while ! grep -aqF "$RG_INIT_LINE" "$log" 2>/dev/null; do
-			kill -0 "$pid" 2>/dev/null || break
-			[ "$SECONDS" -lt "$end" ] || return 1
-			[ -z "$poll" ] || "$poll" "$try"
+		_rg_pid=$!
+		printf -v "$_rg_pidvar" %s "$_rg_pid"
+		_rg_end=$((SECONDS + RG_INIT_WAIT))
+		while ! grep -aqF "$RG_INIT_LINE" "$_rg_log" 2>/dev/null; do
+			kill -0 "$_rg_pid" 2>/dev/null || break
+			[ "$SECONDS" -lt "$_rg_end" ] || return 1
+			[ -z "$_rg_poll" ] || "$_rg_poll" "$_rg_try"
 			sleep 0.1
 		done
-		grep -aqF "$RG_INIT_LINE" "$log" 2>/dev/null && return 0
-		wait "$pid"
+		grep -aqF "$RG_INIT_LINE" "$_rg_log" 2>/dev/null && return 0
+		wait "$_rg_pid"
 		rg_rc=$?
 		# the line may have come just before the end
-		grep -aqF "$RG_INIT_LINE" "$log" && return 0
-		rg_retry_boot "$name" "$log" "$rg_rc" "$try" "$only_if" || return 1
-		[ -z "$err" ] || mv "$err" "$err.try$try"
+		grep -aqF "$RG_INIT_LINE" "$_rg_log" && return 0
+		rg_retry_boot "$_rg_name" "$_rg_log" "$rg_rc" "$_rg_try" "$_rg_only_if" || return 1
+		[ -z "$_rg_err" ] || mv "$_rg_err" "$_rg_err.try$_rg_try"
 	done
 }
 
@@ -253,18 +254,18 @@ rg_rt_wait_init() {
 # attempt's consoles are kept as $out/ID.tryN.log. UP and DOWN make no
 # checks: the test makes them after this returns.
 rg_rt_boot() {
-	local name=$1 up=$2 down=$3 try deaths id
+	local _rg_name=$1 _rg_up=$2 _rg_down=$3 _rg_try _rg_deaths _rg_id
 	shift 3
-	for ((try = 1; ; try++)); do
-		"$up"
+	for ((_rg_try = 1; ; _rg_try++)); do
+		"$_rg_up"
 		rg_up_rc=$?
 		rg_rt_wait_init "$RG_INIT_WAIT" "$@"
-		deaths=$(rg_rt_deaths "$@")
-		[ -n "$deaths" ] && [ "$try" -lt "$RG_BOOT_TRIES" ] || return 0
-		for id in "$@"; do
-			cp "$AVP_RUNTIME_ROOT/$id/console.log" "$out/$id.try$try.log" 2>/dev/null
+		_rg_deaths=$(rg_rt_deaths "$@")
+		[ -n "$_rg_deaths" ] && [ "$_rg_try" -lt "$RG_BOOT_TRIES" ] || return 0
+		for _rg_id in "$@"; do
+			cp "$AVP_RUNTIME_ROOT/$_rg_id/console.log" "$out/$_rg_id.try$_rg_try.log" 2>/dev/null
 		done
-		retry "$name: attempt $try of $RG_BOOT_TRIES: $(paste -sd';' <<<"$deaths"); starting it again"
-		"$down"
+		retry "$_rg_name: attempt $_rg_try of $RG_BOOT_TRIES: $(paste -sd';' <<<"$_rg_deaths"); starting it again"
+		"$_rg_down"
 	done
 }

@@ -119,6 +119,17 @@ bg_case() {
 		"$want" "rg_start_bg: $name"
 }
 bg_case "a clean boot is started once, returns at the init line" "ok" 1 0 0 0
+# PIDVAR is the caller's, whatever its name (the tests use pid, avp_pid, tpid)
+for v in pid try log end; do
+	printf '%s\n' ok >"$work/plan"; rm -f "$work/attempts"
+	unset "$v"
+	rg_start_bg "case $v" "$v" "$work/bg.log" "$work/bgvm" "$work" >/dev/null
+	if [ -n "${!v:-}" ] && [ "${!v}" -gt 1 ] 2>/dev/null && wait "${!v}"; then
+		ok "rg_start_bg sets the caller's \$$v to the VM's pid"
+	else
+		notok "rg_start_bg with PIDVAR $v: the caller's \$$v is '${!v:-}'"
+	fi
+done
 bg_case "a death in kernel boot is started again" "die ok" 2 0 0 1
 bg_case "QEMU's silent reset too" "die-qemu ok" 2 0 0 1
 bg_case "gives up after RG_BOOT_TRIES, the last status stays for wait" "die die die ok" 3 1 2 2
