@@ -265,7 +265,7 @@ rg_rt_boot() {
 		for _rg_id in "$@"; do
 			cp "$AVP_RUNTIME_ROOT/$_rg_id/console.log" "$out/$_rg_id.try$_rg_try.log" 2>/dev/null
 		done
-		retry "$_rg_name: attempt $_rg_try of $RG_BOOT_TRIES: $(paste -sd';' <<<"$_rg_deaths"); starting it again"
+		retry "$_rg_name: attempt $_rg_try of $RG_BOOT_TRIES: $(awk 'NR > 1 { printf "; " } { printf "%s", $0 }' <<<"$_rg_deaths"); starting it again"
 		"$_rg_down"
 	done
 }
