@@ -22,7 +22,7 @@ run_one() {
 	shift
 	rm -f "$work/disk.img"
 	truncate -s 128M "$work/disk.img"
-	timeout -k 5 600 "$@" </dev/null >"$work/$name.log" 2>&1
+	bench_boot "$name" "$work/$name.log" timeout -k 5 600 "$@"
 	line=$(grep -a '^BLKBENCH ' "$work/$name.log" | tr -d '\r' | tail -n 1)
 	if [ -z "$line" ]; then
 		tail -n 15 "$work/$name.log" | sed "s/^/blk-throughput: $name: /" >&2
@@ -59,3 +59,4 @@ printf 'median  avp: write %s MiB/s, read %s MiB/s | qemu microvm: write %s MiB/
 awk -v aw="$maw" -v ar="$mar" -v qw="$mqw" -v qr="$mqr" 'BEGIN {
 	if (aw > 0 && qw > 0) printf "ratio avp/qemu write: %.2f\n", aw / qw
 	if (ar > 0 && qr > 0) printf "ratio avp/qemu read:  %.2f\n", ar / qr }'
+bench_retries

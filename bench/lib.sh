@@ -8,6 +8,24 @@
 #   qemu_microvm ...   the QEMU microvm command line both benchmarks
 #                      compare against, before the devices: prints nothing,
 #                      sets the array qemu_base (args: memory MiB, cmdline).
+#   bench_boot NAME LOG CMD...
+#                      runs one VM (CMD, as rg_boot does) under the
+#                      real-guest tests' boot-retry policy: a guest that died
+#                      before its init ran is booted again, at most
+#                      RG_BOOT_TRIES times, a "retry - " line on standard
+#                      error for each (standard output is the benchmark's
+#                      figures). Sets rc.
+#   bench_retries      prints how many boots were retried in this run.
+# The policy's one implementation is tests/lib/realguest.sh.
+CHECK_PREFIX=bench-$(basename "$0" .sh)
+source tests/lib/check.sh
+source tests/lib/realguest.sh
+bench_boot() { rg_boot "$@" >&2; }
+# Each retry also noted in $work/retries: run_one runs in a subshell.
+retry() { echo "$CHECK_PREFIX: retry - $*"; echo "$*" >>"$work/retries"; }
+bench_retries() {
+	echo "boot retries (guests that died before their init ran, booted again): $(cat "$work/retries" 2>/dev/null | wc -l)"
+}
 bench_setup() {
 	local f
 	kernel=build/guest/vmlinuz

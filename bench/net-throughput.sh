@@ -28,7 +28,8 @@ run_one() {
 	local name=$1 line
 	shift
 	nb_serve "$tap" "$work/$name.host.log"
-	timeout -k 5 600 "$@" </dev/null >"$work/$name.log" 2>&1
+	# (a guest that died in boot never reached the server: it waits on)
+	bench_boot "$name" "$work/$name.log" timeout -k 5 600 "$@"
 	kill "$nb_pid" 2>/dev/null
 	wait "$nb_pid" 2>/dev/null
 	# Kept for a failed run's post-mortem (the scratch directory goes).
@@ -72,3 +73,4 @@ printf 'median MiB/s  avp: guest->host %s, host->guest %s | qemu microvm: guest-
 awk -v ag="$mag" -v ah="$mah" -v qg="$mqg" -v qh="$mqh" 'BEGIN {
 	if (ag > 0 && qg > 0) printf "ratio avp/qemu guest->host: %.2f\n", ag / qg
 	if (ah > 0 && qh > 0) printf "ratio avp/qemu host->guest: %.2f\n", ah / qh }'
+bench_retries

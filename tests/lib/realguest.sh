@@ -102,19 +102,170 @@ rg_died_in_boot() {
 	! grep -aqF "$RG_INIT_LINE" "$1"
 }
 
+# rg_retry_boot NAME LOG RC TRY [ONLY_IF]: attempt TRY of a boot ended with
+# status RC, its console in LOG. When the policy says boot it again (it
+# died before its init ran and tries are left; with ONLY_IF, a function
+# called as ONLY_IF LOG RC, only when it agrees too: a test whose subject is
+# the boot itself narrows the policy so to deaths that are not its own
+# failure), keeps LOG as LOG.tryTRY, says so on a "retry - " line and
+# returns 0; else returns 1, LOG untouched. The one decision every boot loop
+# here uses.
+rg_retry_boot() {
+	local name=$1 log=$2 rc=$3 try=$4 only_if=${5:-} last
+	[ "$try" -lt "$RG_BOOT_TRIES" ] && rg_died_in_boot "$log" "$rc" || return 1
+	[ -z "$only_if" ] || "$only_if" "$log" "$rc" || return 1
+	mv "$log" "$log.try$try"
+	last=$(tr -d '\r' <"$log.try$try" | grep -a '[[:print:]]' | tail -n 1 | cut -c1-160)
+	retry "$name: attempt $try of $RG_BOOT_TRIES died before the guest's init ran (exit $rc; console ends: $last); booting it again"
+}
+
 # rg_boot NAME LOG CMD...: runs CMD (one whole VM in the foreground: avp
 # run, or qemu) with stdin from /dev/null and its output in LOG, under the
 # policy above. Sets rc to the last attempt's exit status; earlier
 # attempts' logs stay as LOG.tryN.
 rg_boot() {
-	local name=$1 log=$2 try last
+	local name=$1 log=$2 try
 	shift 2
 	for ((try = 1; ; try++)); do
 		"$@" </dev/null >"$log" 2>&1
 		rc=$?
-		[ "$try" -lt "$RG_BOOT_TRIES" ] && rg_died_in_boot "$log" "$rc" || return 0
-		mv "$log" "$log.try$try"
-		last=$(tr -d '\r' <"$log.try$try" | grep -a '[[:print:]]' | tail -n 1 | cut -c1-160)
-		retry "$name: attempt $try of $RG_BOOT_TRIES died before the guest's init ran (exit $rc; console ends: $last); booting it again"
+		rg_retry_boot "$name" "$log" "$rc" "$try" || return 0
+	done
+}
+
+# rg_start_bg [--stderr FILE] [--poll FN] [--only-if FN] NAME PIDVAR LOG CMD...
+# For a test that keeps its VM in the background: starts CMD (one whole VM:
+# avp run, qemu, or either under timeout) with stdin from /dev/null and its
+# output in LOG (standard error in FILE with --stderr), sets the variable
+# PIDVAR to its pid, and returns once the guest's init printed its first
+# line. So the test starts its checks, with the timing they always had,
+# only on a guest that got through its kernel boot; an attempt that ended
+# before that line is booted again under the policy (rg_retry_boot, with
+# --only-if's FN as ONLY_IF). FN, when given, is called with the attempt number about every
+# 0.1 s while the guest boots: a test that acts during the boot (presses a
+# button, inspects the VM process) does it there, afresh for each attempt.
+# (Its locals are all _rg_*: PIDVAR is set in the caller's scope, whatever
+# its name.) Returns 0 once the init line came; 1 when the last attempt ended without
+# it (its status in rg_rc, and still there for the test's own `wait PID`)
+# or when it did not come within RG_INIT_WAIT seconds (a hang: not retried,
+# the VM runs on and the test's own limits judge it).
+RG_INIT_WAIT=${RG_INIT_WAIT:-400}
+rg_start_bg() {
+	local _rg_err="" _rg_poll="" _rg_only_if="" _rg_name _rg_pidvar _rg_log _rg_try _rg_pid _rg_end
+	while (($#)); do
+		case $1 in
+		--stderr) _rg_err=$2; shift 2 ;;
+		--poll) _rg_poll=$2; shift 2 ;;
+		--only-if) _rg_only_if=$2; shift 2 ;;
+		*) break ;;
+		esac
+	done
+	_rg_name=$1 _rg_pidvar=$2 _rg_log=$3
+	shift 3
+	rg_rc=
+	for ((_rg_try = 1; ; _rg_try++)); do
+		# Emptied here, not only by the child's redirection: a log left by
+		# an earlier run must not be read as this guest's init line.
+		: >"$_rg_log"
+		if [ -n "$_rg_err" ]; then
+			"$@" </dev/null >"$_rg_log" 2>"$_rg_err" &
+		else
+			"$@" </dev/null >"$_rg_log" 2>&1 &
+		fi
+		_rg_pid=$!
+		printf -v "$_rg_pidvar" %s "$_rg_pid"
+		_rg_end=$((SECONDS + RG_INIT_WAIT))
+		while ! grep -aqF "$RG_INIT_LINE" "$_rg_log" 2>/dev/null; do
+			kill -0 "$_rg_pid" 2>/dev/null || break
+			[ "$SECONDS" -lt "$_rg_end" ] || return 1
+			[ -z "$_rg_poll" ] || "$_rg_poll" "$_rg_try"
+			sleep 0.1
+		done
+		grep -aqF "$RG_INIT_LINE" "$_rg_log" 2>/dev/null && return 0
+		wait "$_rg_pid"
+		rg_rc=$?
+		# the line may have come just before the end
+		grep -aqF "$RG_INIT_LINE" "$_rg_log" && return 0
+		rg_retry_boot "$_rg_name" "$_rg_log" "$rg_rc" "$_rg_try" "$_rg_only_if" || return 1
+		[ -z "$_rg_err" ] || mv "$_rg_err" "$_rg_err.try$_rg_try"
+	done
+}
+
+# For VMs the runtime runs (avp create + start, avp system up): their
+# console is $AVP_RUNTIME_ROOT/ID/console.log, where the monitor ends each
+# life of the VM (the first, and each restart) with "the VM process ended:
+# REASON (...)".
+#
+# rg_rt_deaths ID...: one line per life of these VMs that ended before its
+# init ran, for any reason but the ones rg_died_in_boot leaves alone too:
+# config-error (exit 1), signal and killed (a stop, a timeout, a SIGKILL).
+rg_rt_deaths() {
+	local id
+	for id in "$@"; do
+		tr -d '\r' <"$AVP_RUNTIME_ROOT/$id/console.log" 2>/dev/null |
+			awk -v id="$id" -v init="$RG_INIT_LINE" '
+			index($0, init) { up = 1 }
+			/avp-monitor [0-9:]*: the VM process ended: / {
+				life++
+				r = $0
+				sub(/.*the VM process ended: /, "", r)
+				sub(/ .*/, "", r)
+				if (!up && r != "config-error" && r != "signal" && r != "killed")
+					printf "%s: life %d ended before its init ran (%s; console ends: %s)\n", id, life, r, substr(last, 1, 120)
+				up = 0
+				next
+			}
+			/[[:print:]]/ && !/avp-monitor [0-9:]*: / { last = $0 }'
+	done
+}
+
+# rg_rt_wait_init SECONDS ID...: waits until the current life of each VM
+# has printed the init line, or the VM is neither running nor restarting
+# (stopped, or never started). 1 when SECONDS passed first.
+rg_rt_wait_init() {
+	local end=$((SECONDS + $1)) id pending
+	shift
+	while :; do
+		pending=0
+		for id in "$@"; do
+			tr -d '\r' <"$AVP_RUNTIME_ROOT/$id/console.log" 2>/dev/null |
+				awk -v init="$RG_INIT_LINE" '/avp-monitor [0-9:]*: the VM process ended: / { up = 0; next }
+					index($0, init) { up = 1 } END { exit !up }' && continue
+			case $(rg_field "$id" 'd["status"]') in running | restarting) pending=1 ;; esac
+		done
+		[ "$pending" = 0 ] && return 0
+		[ "$SECONDS" -lt "$end" ] || return 1
+		# (each look at a VM not yet up is an `avp state`: not too often
+		# on a test host whose guests are still booting)
+		sleep 0.5
+	done
+}
+
+# rg_rt_boot NAME UP DOWN ID...: the policy for runtime-started VMs. Runs
+# the function UP, which starts the VMs ID... (avp start, avp system up;
+# its status goes to rg_up_rc, and it may note what must be seen at once,
+# e.g. the VMM's command line, for checks made later), then waits
+# (rg_rt_wait_init, up to RG_INIT_WAIT s) until each guest reached its init
+# or its VM stopped. UP may also wait for more itself (VMs meant to end on
+# their own): every life is looked at. When one of them ended before its
+# init ran (rg_rt_deaths), the function DOWN takes the whole set down (one
+# VM of a linked set cannot be started again alone) and UP runs again,
+# RG_BOOT_TRIES times in all, each retry on a "retry - " line; the dead
+# attempt's consoles are kept as $out/ID.tryN.log. UP and DOWN make no
+# checks: the test makes them after this returns.
+rg_rt_boot() {
+	local _rg_name=$1 _rg_up=$2 _rg_down=$3 _rg_try _rg_deaths _rg_id
+	shift 3
+	for ((_rg_try = 1; ; _rg_try++)); do
+		"$_rg_up"
+		rg_up_rc=$?
+		rg_rt_wait_init "$RG_INIT_WAIT" "$@"
+		_rg_deaths=$(rg_rt_deaths "$@")
+		[ -n "$_rg_deaths" ] && [ "$_rg_try" -lt "$RG_BOOT_TRIES" ] || return 0
+		for _rg_id in "$@"; do
+			cp "$AVP_RUNTIME_ROOT/$_rg_id/console.log" "$out/$_rg_id.try$_rg_try.log" 2>/dev/null
+		done
+		retry "$_rg_name: attempt $_rg_try of $RG_BOOT_TRIES: $(awk 'NR > 1 { printf "; " } { printf "%s", $0 }' <<<"$_rg_deaths"); starting it again"
+		"$_rg_down"
 	done
 }

@@ -85,10 +85,25 @@ PY
 
 # boot PHASE MARKER: runs the guest with its console on a FIFO we read line
 # by line, SIGKILLs avp as soon as a line contains MARKER. Sets seen (1 when
-# the marker came), rc (avp's status; 137 for our SIGKILL).
+# the marker came), rc (avp's status; 137 for our SIGKILL). A guest that
+# died before its init ran wrote nothing: it is booted again under the
+# boot-retry policy (rg_retry_boot), before any check.
 boot() {
-	local phase=$1 marker=$2 log=$out/durability-$1.log pid line
+	local phase=$1 marker=$2 log=$out/durability-$1.log try
+	for ((try = 1; ; try++)); do
+		boot_once "$phase" "$marker" "$log"
+		[ "$seen" = 1 ] && break
+		rg_retry_boot "durability $phase" "$log" "$rc" "$try" || break
+		mv "$log.stderr" "$log.stderr.try$try"
+	done
+	echo "durability: boot $phase: marker seen=$seen, avp status $rc; console tail:"
+	tr -d '\r' <"$log" | tail -n 8 | sed 's/^/  | /'
+	sed 's/^/  | stderr: /' "$log.stderr" | tail -n 5
+}
+boot_once() {
+	local phase=$1 marker=$2 log=$3 pid line
 	local fifo=$work/console.$1
+	rm -f "$fifo"
 	mkfifo "$fifo"
 	: >"$log"
 	"$avp" run --kernel "$kernel" --initrd "$initrd" --memory 192 \
@@ -110,9 +125,6 @@ boot() {
 	kill "$wd" 2>/dev/null
 	wait "$wd" 2>/dev/null
 	wd=
-	echo "durability: boot $phase: marker seen=$seen, avp status $rc; console tail:"
-	tr -d '\r' <"$log" | tail -n 8 | sed 's/^/  | /'
-	sed 's/^/  | stderr: /' "$log.stderr" | tail -n 5
 }
 
 # field NAME: the value of NAME=VALUE in the checker's summary line $res.

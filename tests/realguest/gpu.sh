@@ -106,11 +106,9 @@ rm -f "$shot1" "$shot2"
 ctl=$work/control.img
 truncate -s 1M "$ctl"
 go_ahead() { printf '%s' "$1" | dd of="$ctl" conv=notrunc,fsync status=none; }
-timeout -k 5 300 "$avp" run --kernel "$kernel" --initrd "$initrd" \
+rg_start_bg gpu pid "$log" timeout -k 5 300 "$avp" run --kernel "$kernel" --initrd "$initrd" \
 	--cmdline "console=ttyS0 panic=-1 quiet avp.test=gpu avp.gpusize=${W}x${H}" \
-	--memory 256 --gpu "width=$W,height=$H" --api-sock "$sock" --disk "$ctl" \
-	</dev/null >"$log" 2>&1 &
-pid=$!
+	--memory 256 --gpu "width=$W,height=$H" --api-sock "$sock" --disk "$ctl"
 
 if wait_console '^GPU-PATTERN-1 ' 240; then
 	ok "guest drew pattern 1"

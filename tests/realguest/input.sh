@@ -29,11 +29,9 @@ trap cleanup EXIT
 
 log=$out/input.log
 start=$(date +%s.%N)
-timeout -k 5 300 "$avp" run --kernel "$kernel" --initrd "$initrd" \
+rg_start_bg input avp_pid "$log" timeout -k 5 300 "$avp" run --kernel "$kernel" --initrd "$initrd" \
 	--cmdline "console=ttyS0 panic=-1 quiet avp.test=input" --memory 256 \
-	--input keyboard --input touch,width=800,height=480 --api-sock "$api" \
-	</dev/null >"$log" 2>&1 &
-avp_pid=$!
+	--input keyboard --input touch,width=800,height=480 --api-sock "$api"
 
 # wait_for REGEX SECONDS: until the console log has a matching line.
 wait_for() {

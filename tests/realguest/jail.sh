@@ -52,23 +52,16 @@ log="$out/jail.log"
 host_net=$(readlink /proc/self/ns/net)
 host_mnt=$(readlink /proc/self/ns/mnt)
 
-"$avp" run --kernel "$kernel" --initrd "$initrd" \
-	--cmdline "console=ttyS0 panic=-1 quiet avp.test=jail" --memory 192 --cpus 2 \
-	--disk "$work/disk.img" --rng --jail "$jail" --uid 65534 --gid 65534 -v \
-	</dev/null >"$log" 2>&1 &
-avp_pid=$!
-supervisor=$avp_pid
-# A guest that never powers off must not hang the suite.
-( sleep 240; kill "$avp_pid" 2>/dev/null ) &
-deadline=$!
-
 # Inspect the VM process once it has dropped to uid 65534 (the guest takes
 # seconds to boot in the test host, the jail closes before its first
-# instruction).
+# instruction): inspect ATTEMPT, called by rg_start_bg while the guest
+# boots (afresh for each attempt), and after it until done. Returns 0 once
+# it has seen the VM process.
 vm=
-seen=0
-for _ in $(seq 1 600); do
-	kill -0 "$avp_pid" 2>/dev/null || break
+seen=0 seen_try=0
+inspect() {
+	[ "$1" = "$seen_try" ] || { seen=0 seen_try=$1; }
+	[ "$seen" = 0 ] || return 0
 	vm=$(awk '{print $1}' "/proc/$avp_pid/task/$avp_pid/children" 2>/dev/null)
 	if [ -n "$vm" ] && grep -qE '^Uid:\s+65534\s' "/proc/$vm/status" 2>/dev/null; then
 		# vCPU threads start right after the drop; give them a moment.
@@ -95,8 +88,21 @@ for _ in $(seq 1 600); do
 		vm_mnt=$(readlink "/proc/$vm/ns/mnt")
 		host_sees_jail_mount=$(grep -c " $jail " /proc/self/mountinfo)
 		seen=1
-		break
+		return 0
 	fi
+	return 1
+}
+# A guest that never gets to its init must not hang the suite (nor one
+# that never powers off: the deadline below).
+RG_INIT_WAIT=240 rg_start_bg --poll inspect jail avp_pid "$log" "$avp" run --kernel "$kernel" --initrd "$initrd" \
+	--cmdline "console=ttyS0 panic=-1 quiet avp.test=jail" --memory 192 --cpus 2 \
+	--disk "$work/disk.img" --rng --jail "$jail" --uid 65534 --gid 65534 -v
+supervisor=$avp_pid
+( sleep 240; kill "$avp_pid" 2>/dev/null ) &
+deadline=$!
+for _ in $(seq 1 600); do
+	kill -0 "$avp_pid" 2>/dev/null || break
+	inspect "$seen_try" && break
 	sleep 0.1
 done
 wait "$avp_pid"

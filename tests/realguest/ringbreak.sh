@@ -39,12 +39,11 @@ truncate -s 16M "$work/scratch.img"
 log=$out/ringbreak.log
 err=$out/ringbreak.err
 start=$(date +%s)
-timeout -k 5 600 "$avp" run --kernel "$kernel" --initrd "$initrd" \
+rg_start_bg --stderr "$err" ringbreak tpid "$log" timeout -k 5 600 "$avp" run --kernel "$kernel" --initrd "$initrd" \
 	--cmdline "console=ttyS0 panic=-1 quiet avp.test=ringbreak avp.ringbreak=$secs" --memory 256 \
 	--rng --disk "$work/scratch.img" --console "file:$work/hvc0.log" \
 	--vsock "cid=42,socket=$work/vsock.sock" --input keyboard --sound out=/dev/null \
-	--gpu on --api-sock "$api" </dev/null >"$log" 2>"$err" &
-tpid=$!
+	--gpu on --api-sock "$api"
 
 # wait_for REGEX SECONDS: until the console log has a matching line.
 wait_for() {

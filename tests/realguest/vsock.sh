@@ -22,7 +22,7 @@ work=$(mktemp -d /tmp/avp-vsock.XXXXXX)
 sock=$work/v.sock
 pids=()
 cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${pids[@]}" ${avp_pid:-}; do kill "$p" 2>/dev/null; done
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -32,10 +32,10 @@ serve_pid=$!
 pids+=("$serve_pid")
 log=$out/vsock.log
 start=$(date +%s.%N)
-timeout -k 5 300 "$avp" run --kernel "$kernel" --initrd "$initrd" \
+avp_pid=
+rg_start_bg vsock avp_pid "$log" timeout -k 5 300 "$avp" run --kernel "$kernel" --initrd "$initrd" \
 	--cmdline "console=ttyS0 panic=-1 quiet avp.test=vsock" --memory 256 \
-	--vsock "cid=42,socket=$sock" </dev/null >"$log" 2>&1 &
-avp_pid=$!
+	--vsock "cid=42,socket=$sock"
 pids+=("$avp_pid")
 python3 tests/realguest/vsock_host.py connect "$sock" 1234 3 1048576 >"$work/connect.log" 2>&1
 connect_rc=$?
