@@ -371,7 +371,7 @@ int pl011_create(struct pl011 **out, struct chardev *chr, const struct pl011_ops
 		s->ops = *ops;
 	s->cr = CR_RESET;
 	s->ifls = IFLS_RESET;
-	ret = uart_host_init(&s->host, chr,
+	ret = uart_host_open(&s->host, chr,
 			     &(struct uart_host_ops){ .rx_push = rx_push_locked,
 						      .tx_drained = tx_drained,
 						      .thread_start = s->ops.thread_start,
@@ -380,11 +380,6 @@ int pl011_create(struct pl011 **out, struct chardev *chr, const struct pl011_ops
 			     s);
 	if (ret) {
 		free(s);
-		return ret;
-	}
-	ret = uart_host_start(&s->host);
-	if (ret) {
-		pl011_destroy(s);
 		return ret;
 	}
 	*out = s;

@@ -207,23 +207,18 @@ int pl031_create(struct pl031 **out, const struct pl031_ops *ops)
 		return -ENOMEM;
 	if (ops)
 		rtc->ops = *ops;
-	ret = pthread_mutex_init(&rtc->lock, NULL);
+	/* A fake clock (tests) calls pl031_tick itself: no timer. */
+	ret = hw_timer_dev_init(&rtc->lock, &rtc->timer,
+				rtc->ops.now_ns ? NULL
+						: &(struct hw_timer_ops){
+							  .fire = timer_fire,
+							  .thread_start = rtc->ops.thread_start,
+							  .opaque = rtc,
+							  .thread_opaque = rtc->ops.opaque,
+							  .name = "avp-pl031" });
 	if (ret) {
 		free(rtc);
-		return -ret;
-	}
-	if (!rtc->ops.now_ns) {
-		ret = hw_timer_create(&rtc->timer,
-				      &(struct hw_timer_ops){ .fire = timer_fire,
-							      .thread_start = rtc->ops.thread_start,
-							      .opaque = rtc,
-							      .thread_opaque = rtc->ops.opaque,
-							      .name = "avp-pl031" });
-		if (ret) {
-			pthread_mutex_destroy(&rtc->lock);
-			free(rtc);
-			return ret;
-		}
+		return ret;
 	}
 	*out = rtc;
 	return 0;
@@ -233,7 +228,6 @@ void pl031_destroy(struct pl031 *rtc)
 {
 	if (!rtc)
 		return;
-	hw_timer_destroy(rtc->timer);
-	pthread_mutex_destroy(&rtc->lock);
+	hw_timer_dev_fini(&rtc->lock, rtc->timer);
 	free(rtc);
 }

@@ -425,7 +425,11 @@ int serial16550_create(struct serial16550 **out, struct chardev *chr,
 		return -ENOMEM;
 	if (ops)
 		s->ops = *ops;
-	ret = uart_host_init(&s->host, chr,
+	/* Power-on state (data sheet table 8, "Reset"): all zero except
+	 * LSR THRE|TEMT (computed) and the modem inputs. */
+	update_modem_inputs(s);
+	s->msr &= (uint8_t)~MSR_DELTAS;
+	ret = uart_host_open(&s->host, chr,
 			     &(struct uart_host_ops){ .rx_push = rx_push_locked,
 						      .tx_drained = tx_drained,
 						      .thread_start = s->ops.reader_start,
@@ -434,15 +438,6 @@ int serial16550_create(struct serial16550 **out, struct chardev *chr,
 			     s);
 	if (ret) {
 		free(s);
-		return ret;
-	}
-	/* Power-on state (data sheet table 8, "Reset"): all zero except
-	 * LSR THRE|TEMT (computed) and the modem inputs. */
-	update_modem_inputs(s);
-	s->msr &= (uint8_t)~MSR_DELTAS;
-	ret = uart_host_start(&s->host);
-	if (ret) {
-		serial16550_destroy(s);
 		return ret;
 	}
 	*out = s;

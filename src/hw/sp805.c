@@ -286,23 +286,18 @@ int sp805_create(struct sp805 **out, uint64_t clock_hz, const struct sp805_ops *
 	s->hz = clock_hz ? clock_hz : SP805_DEFAULT_HZ;
 	/* Reset values (TRM table 3-1). */
 	s->load = s->held = 0xffffffffu;
-	ret = pthread_mutex_init(&s->lock, NULL);
+	/* A fake clock (tests) calls sp805_tick itself: no timer. */
+	ret = hw_timer_dev_init(&s->lock, &s->timer,
+				s->ops.now_ns ? NULL
+					      : &(struct hw_timer_ops){
+							.fire = timer_fire,
+							.thread_start = s->wdt.thread_start,
+							.opaque = s,
+							.thread_opaque = s->wdt.opaque,
+							.name = "avp-sp805" });
 	if (ret) {
 		free(s);
-		return -ret;
-	}
-	if (!s->ops.now_ns) {
-		ret = hw_timer_create(&s->timer,
-				      &(struct hw_timer_ops){ .fire = timer_fire,
-							      .thread_start = s->wdt.thread_start,
-							      .opaque = s,
-							      .thread_opaque = s->wdt.opaque,
-							      .name = "avp-sp805" });
-		if (ret) {
-			pthread_mutex_destroy(&s->lock);
-			free(s);
-			return ret;
-		}
+		return ret;
 	}
 	*out = s;
 	return 0;
@@ -312,7 +307,6 @@ void sp805_destroy(struct sp805 *s)
 {
 	if (!s)
 		return;
-	hw_timer_destroy(s->timer);
-	pthread_mutex_destroy(&s->lock);
+	hw_timer_dev_fini(&s->lock, s->timer);
 	free(s);
 }

@@ -273,3 +273,15 @@ void uart_host_fini(struct uart_host *h)
 	pthread_mutex_destroy(&h->lock);
 	h->ready = false;
 }
+
+int uart_host_open(struct uart_host *h, struct chardev *chr, const struct uart_host_ops *ops,
+		   void *dev)
+{
+	int ret = uart_host_init(h, chr, ops, dev);
+
+	if (!ret)
+		ret = uart_host_start(h);
+	if (ret)
+		uart_host_fini(h);
+	return ret;
+}

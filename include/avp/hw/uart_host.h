@@ -80,6 +80,10 @@ int uart_host_start(struct uart_host *h);
 /* Stops and joins the threads and frees what init made. Without the lock.
  * Safe after a failed init or start. */
 void uart_host_fini(struct uart_host *h);
+/* init then start, what a model's create does once its reset state is set:
+ * 0, or -errno with nothing left to fini. */
+int uart_host_open(struct uart_host *h, struct chardev *chr, const struct uart_host_ops *ops,
+		   void *dev);
 /* Host input from outside the threads (tests, fuzzing): ops->rx_push under
  * the lock. */
 size_t uart_host_receive(struct uart_host *h, const uint8_t *buf, size_t len);
