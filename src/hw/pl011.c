@@ -241,7 +241,7 @@ static bool dr_write(struct pl011 *s, uint8_t b)
 
 static uint32_t merge(uint32_t old, uint32_t val, uint32_t mask, uint32_t bits)
 {
-	return ((old & ~mask) | (val & mask)) & bits;
+	return primecell_merge(old, val, mask) & bits;
 }
 
 static bool reg_write_locked(struct pl011 *s, unsigned int reg, uint32_t val, uint32_t mask)

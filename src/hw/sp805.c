@@ -194,12 +194,12 @@ static void reg_write(void *opaque, unsigned int reg, uint32_t val, uint32_t mas
 	switch (reg) {
 	case SP805_LOAD:
 		/* Writing LOAD restarts the count from it (TRM, WdogLoad). */
-		s->load = (s->load & ~mask) | (val & mask);
+		s->load = primecell_merge(s->load, val, mask);
 		reload(s, tick);
 		s->held = s->load;
 		break;
 	case SP805_CONTROL: {
-		uint32_t c = ((s->control & ~mask) | (val & mask)) &
+		uint32_t c = primecell_merge(s->control, val, mask) &
 			     (SP805_CTL_INTEN | SP805_CTL_RESEN);
 
 		if ((c & SP805_CTL_INTEN) && !running(s))
