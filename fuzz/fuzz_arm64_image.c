@@ -16,19 +16,11 @@
 #include <string.h>
 
 #include "arch/arm64/image.h"
-#include "avp/log.h"
 #include "fuzz_guest.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	avp_log_set_level(AVP_LOG_ERROR);
-	return 0;
-}
+FUZZ_LOG_ERRORS_ONLY()
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -41,16 +33,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t file_size, gpa = 0;
 	enum arm64_kernel_format f;
 	uint8_t *buf;
-	size_t len = z.n;
+	size_t len;
 	int ret;
 
-	buf = malloc(len ? len : 1);
+	buf = fz_file_head(&z, mode, extra, &len, &file_size);
 	if (!buf)
 		return 0;
-	memcpy(buf, z.p, len);
-	file_size = len + extra;
-	if (mode & 2)
-		file_size = len > extra ? len - extra : 0;
 	f = arm64_image_probe(buf, len < file_size ? len : (size_t)file_size);
 	ret = arm64_image_parse(buf, len, file_size, "fuzz", &ii);
 	FUZZ_CHECK(ret == 0 || ret == -ENOEXEC || ret == -EINVAL);

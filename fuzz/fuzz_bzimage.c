@@ -14,22 +14,14 @@
 #include <string.h>
 
 #include "arch/x86/bzimage.h"
-#include "avp/log.h"
 #include "fuzz_guest.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 /* Where boot.c loads the protected-mode kernel (X86_KERNEL_GPA). */
 #define LOAD_GPA 0x100000ull
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	avp_log_set_level(AVP_LOG_ERROR);
-	return 0;
-}
+FUZZ_LOG_ERRORS_ONLY()
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -39,16 +31,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t file_size;
 	struct bzimage_info bi;
 	uint8_t *buf;
-	size_t len = z.n;
+	size_t len;
 
-	/* An exactly sized copy: ASan sees any read past the bytes given. */
-	buf = malloc(len ? len : 1);
+	buf = fz_file_head(&z, mode, extra, &len, &file_size);
 	if (!buf)
 		return 0;
-	memcpy(buf, z.p, len);
-	file_size = len + extra;
-	if (mode & 2)
-		file_size = len > extra ? len - extra : 0;
 	if (bzimage_parse(buf, len, file_size, "fuzz", &bi) == 0) {
 		uint64_t start = bzimage_runtime_start(&bi, LOAD_GPA);
 		uint64_t end = bzimage_footprint_end(&bi, LOAD_GPA);

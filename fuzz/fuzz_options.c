@@ -14,22 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "avp/cli.h"
 #include "avp/config/options.h"
-#include "avp/log.h"
 #include "avp/vmm/registry.h"
 #include "fuzz_config.h"
 #include "fuzz_guest.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	avp_log_set_level(AVP_LOG_ERROR);
-	return 0;
-}
+FUZZ_LOG_ERRORS_ONLY()
 
 /* A table with every key type, positional first. */
 struct every {
@@ -78,26 +71,6 @@ static void splitter(const char *text)
 	avp_opts_free(&every_type, &o);
 }
 
-/* The value through a device type's keys and the adder, as the command
- * line does it. */
-static int add_option(struct avp_config *cfg, const struct avp_config_type *t, const char *text,
-		      struct avp_config_err *e)
-{
-	void *opts = avp_opts_new(t);
-	uint32_t given;
-	int ret;
-
-	if (!opts)
-		return -ENOMEM;
-	ret = avp_opts_parse_text(t, text, opts, &given);
-	if (ret) {
-		avp_opts_free(t, opts);
-		free(opts);
-		return ret;
-	}
-	return avp_config_add_device(cfg, t, opts, given, e);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *text = malloc(size + 1);
@@ -112,8 +85,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	avp_config_init(&cfg);
 	for (int round = 0; round < 2; round++)
 		for (size_t i = 0; (t = avp_device_type_at(i)); i++) {
-			struct avp_config_err e = { 0 };
-			int ret = add_option(&cfg, t->config,
+			struct avp_config_err e;
+			/* Through the type's keys and the adder, as the command
+			 * line does it. */
+			int ret = cli_add_device(&cfg, t->config,
 					     t->config->flags & AVP_TYPE_NO_VALUE ? NULL : text, &e);
 
 			FUZZ_CHECK(ret == 0 || ret == -EINVAL || ret == -ENOMEM);

@@ -17,32 +17,25 @@
 #include <string.h>
 
 #include "avp/hw/pl011.h"
-#include "avp/log.h"
 #include "fuzz_primecell.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 struct ctx {
 	struct fz_irq irq; /* first: the ops' opaque is the context */
 	struct pl011 *s;
 };
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	avp_log_set_level(AVP_LOG_ERROR);
-	return 0;
-}
+FUZZ_LOG_ERRORS_ONLY()
 
 static uint32_t rd(struct ctx *c, unsigned int reg)
 {
 	return fz_primecell_read(pl011_io, c->s, reg);
 }
 
-static void check(struct ctx *c)
+static void check(void *opaque)
 {
+	struct ctx *c = opaque;
 	uint32_t ris = rd(c, PL011_RIS), imsc = rd(c, PL011_IMSC), mis = rd(c, PL011_MIS);
 	uint32_t fr = rd(c, PL011_FR);
 
@@ -54,6 +47,21 @@ static void check(struct ctx *c)
 	fz_primecell_check_ids(pl011_io, c->s, PL011_PERIPH_ID);
 }
 
+static void op(void *opaque, struct fz *z, unsigned int which)
+{
+	struct ctx *c = opaque;
+	uint8_t buf[32];
+	size_t n, took;
+
+	if (which == 0) {
+		fz_primecell_access(z, pl011_io, c->s, 0x50);
+		return;
+	}
+	n = fz_bytes(z, buf, fz_u8(z) % sizeof(buf));
+	took = pl011_receive(c->s, buf, n);
+	FUZZ_CHECK(took <= n && took <= PL011_FIFO_SIZE);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ctx c = { 0 };
@@ -62,25 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (pl011_create(&c.s, NULL, &ops))
 		return 0;
-	for (unsigned int i = 0; i < 4096 && !fz_empty(&z); i++) {
-		switch (fz_u8(&z) % 3) {
-		case 0:
-			fz_primecell_access(&z, pl011_io, c.s, 0x50);
-			break;
-		case 1: {
-			uint8_t buf[32];
-			size_t n = fz_bytes(&z, buf, fz_u8(&z) % sizeof(buf));
-			size_t took = pl011_receive(c.s, buf, n);
-
-			FUZZ_CHECK(took <= n && took <= PL011_FIFO_SIZE);
-			break;
-		}
-		default:
-			check(&c);
-			break;
-		}
-	}
-	check(&c);
+	fz_primecell_run(&z, 3, op, check, &c);
 	pl011_destroy(c.s);
 	return 0;
 }

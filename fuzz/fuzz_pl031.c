@@ -16,78 +16,63 @@
 #include <string.h>
 
 #include "avp/hw/pl031.h"
-#include "avp/log.h"
 #include "fuzz_primecell.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 struct ctx {
-	struct fz_irq irq; /* first: the ops' opaque is the context */
+	struct fz_clock clk; /* first: the ops' opaque is the context */
 	struct pl031 *rtc;
-	uint64_t now;
 };
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	avp_log_set_level(AVP_LOG_ERROR);
-	return 0;
-}
-
-static uint64_t now_ns(void *opaque)
-{
-	return ((struct ctx *)opaque)->now;
-}
+FUZZ_LOG_ERRORS_ONLY()
 
 static uint32_t rd(struct ctx *c, unsigned int reg)
 {
 	return fz_primecell_read(pl031_io, c->rtc, reg);
 }
 
-static void check(struct ctx *c)
+static void check(void *opaque)
 {
+	struct ctx *c = opaque;
 	uint32_t ris = rd(c, PL031_RIS), imsc = rd(c, PL031_IMSC), mis = rd(c, PL031_MIS);
 
 	FUZZ_CHECK(!(ris & ~1u) && !(imsc & ~1u));
 	FUZZ_CHECK(mis == (ris & imsc));
-	FUZZ_CHECK(c->irq.level == (int)mis);
+	FUZZ_CHECK(c->clk.irq.level == (int)mis);
 	fz_primecell_check_ids(pl031_io, c->rtc, PL031_PERIPH_ID);
+}
+
+static void op(void *opaque, struct fz *z, unsigned int which)
+{
+	struct ctx *c = opaque;
+	uint64_t ms, s0;
+	uint32_t before, after;
+
+	if (which == 0) {
+		fz_primecell_access(z, pl031_io, c->rtc, 0x24);
+		return;
+	}
+	ms = fz_u32(z);
+	before = rd(c, PL031_DR);
+	s0 = c->clk.now / 1000000000ull;
+	c->clk.now += ms * 1000000ull;
+	pl031_tick(c->rtc);
+	after = rd(c, PL031_DR);
+	FUZZ_CHECK(after - before == (uint32_t)(c->clk.now / 1000000000ull - s0));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ctx c = { 0 };
 	struct fz z = { data, size };
-	struct pl031_ops ops = { .set_irq = fz_irq_set, .now_ns = now_ns, .opaque = &c };
+	struct pl031_ops ops = { .set_irq = fz_irq_set, .now_ns = fz_clock_now, .opaque = &c };
 
 	/* Any start, but far enough from the end that the run cannot wrap. */
-	c.now = fz_u64(&z) >> 2;
+	c.clk.now = fz_u64(&z) >> 2;
 	if (pl031_create(&c.rtc, &ops))
 		return 0;
-	for (unsigned int i = 0; i < 4096 && !fz_empty(&z); i++) {
-		switch (fz_u8(&z) % 3) {
-		case 0:
-			fz_primecell_access(&z, pl031_io, c.rtc, 0x24);
-			break;
-		case 1: {
-			uint64_t ms = fz_u32(&z);
-			uint32_t before = rd(&c, PL031_DR), after;
-			uint64_t s0 = c.now / 1000000000ull;
-
-			c.now += ms * 1000000ull;
-			pl031_tick(c.rtc);
-			after = rd(&c, PL031_DR);
-			FUZZ_CHECK(after - before == (uint32_t)(c.now / 1000000000ull - s0));
-			break;
-		}
-		default:
-			check(&c);
-			break;
-		}
-	}
-	check(&c);
+	fz_primecell_run(&z, 3, op, check, &c);
 	pl031_destroy(c.rtc);
 	return 0;
 }

@@ -18,11 +18,9 @@
 #include <string.h>
 
 #include "avp/hw/pl061.h"
-#include "avp/log.h"
 #include "fuzz_primecell.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 struct ctx {
 	struct fz_irq irq; /* first: the ops' opaque is the context */
@@ -30,21 +28,16 @@ struct ctx {
 	uint8_t in; /* what the platform drives */
 };
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	avp_log_set_level(AVP_LOG_ERROR);
-	return 0;
-}
+FUZZ_LOG_ERRORS_ONLY()
 
 static uint32_t rd(struct ctx *c, unsigned int reg)
 {
 	return fz_primecell_read(pl061_io, c->g, reg);
 }
 
-static void check(struct ctx *c)
+static void check(void *opaque)
 {
+	struct ctx *c = opaque;
 	uint32_t ris = rd(c, PL061_RIS), ie = rd(c, PL061_IE), mis = rd(c, PL061_MIS);
 	uint32_t dir = rd(c, PL061_DIR), is = rd(c, PL061_IS), iev = rd(c, PL061_IEV);
 	uint32_t pins = rd(c, PL061_DATA + (0xff << 2));
@@ -59,6 +52,25 @@ static void check(struct ctx *c)
 	fz_primecell_check_ids(pl061_io, c->g, PL061_PERIPH_ID);
 }
 
+static void op(void *opaque, struct fz *z, unsigned int which)
+{
+	struct ctx *c = opaque;
+	unsigned int line;
+	int level, ret;
+
+	if (which == 0) {
+		/* GPIODATA under every mask, then the control registers. */
+		fz_primecell_access(z, pl061_io, c->g, PL061_AFSEL + 4);
+		return;
+	}
+	line = fz_u8(z) % (PL061_NLINES + 2);
+	level = fz_u8(z) & 1;
+	ret = pl061_set_input(c->g, line, level);
+	FUZZ_CHECK(line < PL061_NLINES ? ret == 0 : ret == -EINVAL);
+	if (!ret)
+		c->in = (uint8_t)((c->in & ~(1u << line)) | ((unsigned int)level << line));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ctx c = { 0 };
@@ -67,28 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (pl061_create(&c.g, &ops))
 		return 0;
-	for (unsigned int i = 0; i < 4096 && !fz_empty(&z); i++) {
-		switch (fz_u8(&z) % 3) {
-		case 0:
-			/* GPIODATA under every mask, then the control registers. */
-			fz_primecell_access(&z, pl061_io, c.g, PL061_AFSEL + 4);
-			break;
-		case 1: {
-			unsigned int line = fz_u8(&z) % (PL061_NLINES + 2);
-			int level = fz_u8(&z) & 1;
-			int ret = pl061_set_input(c.g, line, level);
-
-			FUZZ_CHECK(line < PL061_NLINES ? ret == 0 : ret == -EINVAL);
-			if (!ret)
-				c.in = (uint8_t)((c.in & ~(1u << line)) | ((unsigned int)level << line));
-			break;
-		}
-		default:
-			check(&c);
-			break;
-		}
-	}
-	check(&c);
+	fz_primecell_run(&z, 3, op, check, &c);
 	pl061_destroy(c.g);
 	return 0;
 }

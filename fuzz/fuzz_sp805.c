@@ -16,33 +16,19 @@
 #include <string.h>
 
 #include "avp/hw/sp805.h"
-#include "avp/log.h"
 #include "fuzz_primecell.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 struct ctx {
-	struct fz_irq irq; /* first: the ops' opaque is the context */
+	struct fz_clock clk; /* first: the ops' opaque is the context */
 	struct sp805 *s;
-	uint64_t now;
 	unsigned int expiries;
 	unsigned int reloads_at_expiry; /* reloads seen at the last expiry */
 	unsigned int reloads;		/* LOAD / INTCLR / INTEN writes so far */
 };
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	avp_log_set_level(AVP_LOG_ERROR);
-	return 0;
-}
-
-static uint64_t now_ns(void *opaque)
-{
-	return ((struct ctx *)opaque)->now;
-}
+FUZZ_LOG_ERRORS_ONLY()
 
 static void expired(void *opaque, uint32_t count)
 {
@@ -60,13 +46,14 @@ static uint32_t rd(struct ctx *c, unsigned int reg)
 	return fz_primecell_read(sp805_io, c->s, reg);
 }
 
-static void check(struct ctx *c)
+static void check(void *opaque)
 {
+	struct ctx *c = opaque;
 	uint32_t ctl = rd(c, SP805_CONTROL), ris = rd(c, SP805_RIS), mis = rd(c, SP805_MIS);
 
 	FUZZ_CHECK(!(ctl & ~3u) && ris <= 1 && rd(c, SP805_LOCK) <= 1);
 	FUZZ_CHECK(mis == (ris && (ctl & SP805_CTL_INTEN)));
-	FUZZ_CHECK(c->irq.level == (int)mis);
+	FUZZ_CHECK(c->clk.irq.level == (int)mis);
 	fz_primecell_check_ids(sp805_io, c->s, SP805_PERIPH_ID);
 }
 
@@ -80,46 +67,47 @@ static void access_op(struct ctx *c, struct fz *z)
 		c->reloads++;
 }
 
+static void op(void *opaque, struct fz *z, unsigned int which)
+{
+	struct ctx *c = opaque;
+
+	switch (which) {
+	case 0:
+		access_op(c, z);
+		break;
+	case 1: {
+		uint32_t key = SP805_UNLOCK_KEY;
+
+		sp805_io(c->s, SP805_LOCK, &key, 4, true);
+		FUZZ_CHECK(rd(c, SP805_LOCK) == 0);
+		break;
+	}
+	default: {
+		bool stopped = !(rd(c, SP805_CONTROL) & SP805_CTL_INTEN);
+		uint32_t before = rd(c, SP805_VALUE);
+
+		c->clk.now += (uint64_t)fz_u32(z) * 1000;
+		sp805_tick(c->s);
+		if (stopped)
+			FUZZ_CHECK(rd(c, SP805_VALUE) == before);
+		break;
+	}
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const uint64_t clocks[] = { 1, 1000, SP805_DEFAULT_HZ, 24000000, 1000000000 };
 	struct ctx c = { 0 };
 	struct fz z = { data, size };
-	struct sp805_ops ops = { .set_irq = fz_irq_set, .now_ns = now_ns, .opaque = &c };
+	struct sp805_ops ops = { .set_irq = fz_irq_set, .now_ns = fz_clock_now, .opaque = &c };
 	struct watchdog_ops w = { .expired = expired, .opaque = &c };
 	uint64_t hz = clocks[fz_u8(&z) % 5];
 
-	c.now = 1000000000ull;
+	c.clk.now = 1000000000ull;
 	if (sp805_create(&c.s, hz, &ops, &w))
 		return 0;
-	for (unsigned int i = 0; i < 4096 && !fz_empty(&z); i++) {
-		switch (fz_u8(&z) % 4) {
-		case 0:
-			access_op(&c, &z);
-			break;
-		case 1: {
-			uint32_t key = SP805_UNLOCK_KEY;
-
-			sp805_io(c.s, SP805_LOCK, &key, 4, true);
-			FUZZ_CHECK(rd(&c, SP805_LOCK) == 0);
-			break;
-		}
-		case 2: {
-			bool stopped = !(rd(&c, SP805_CONTROL) & SP805_CTL_INTEN);
-			uint32_t before = rd(&c, SP805_VALUE);
-
-			c.now += (uint64_t)fz_u32(&z) * 1000;
-			sp805_tick(c.s);
-			if (stopped)
-				FUZZ_CHECK(rd(&c, SP805_VALUE) == before);
-			break;
-		}
-		default:
-			check(&c);
-			break;
-		}
-	}
-	check(&c);
+	fz_primecell_run(&z, 4, op, check, &c);
 	sp805_destroy(c.s);
 	return 0;
 }

@@ -61,6 +61,22 @@ size_t fz_bytes(struct fz *z, void *dst, size_t max)
 	return n;
 }
 
+uint8_t *fz_file_head(struct fz *z, uint8_t mode, uint64_t extra, size_t *len,
+		      uint64_t *file_size)
+{
+	size_t n = z->n;
+	uint8_t *buf = malloc(n ? n : 1);
+
+	if (!buf)
+		return NULL;
+	fz_bytes(z, buf, n);
+	*len = n;
+	*file_size = n + extra;
+	if (mode & 2)
+		*file_size = n > extra ? n - extra : 0;
+	return buf;
+}
+
 /* Little-endian, zero-filled when the input ends mid-value. */
 static uint64_t fz_le(struct fz *z, size_t len)
 {

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "avp/guest_mem.h"
+#include "avp/log.h"
 #include "avp/virtio/virtio_dev.h"
 
 /* Trap with a message when an invariant breaks: libFuzzer reports the
@@ -26,6 +27,18 @@
 			fuzz_fail(__FILE__, __LINE__, #cond);                    \
 	} while (0)
 void fuzz_fail(const char *file, int line, const char *what) __attribute__((noreturn));
+
+/* Defines the target's LLVMFuzzerInitialize: only errors are logged, so
+ * that the refusals a hostile input provokes do not flood the run. */
+#define FUZZ_LOG_ERRORS_ONLY()                                   \
+	int LLVMFuzzerInitialize(int *argc, char ***argv);       \
+	int LLVMFuzzerInitialize(int *argc, char ***argv)        \
+	{                                                        \
+		(void)argc;                                      \
+		(void)argv;                                      \
+		avp_log_set_level(AVP_LOG_ERROR);                \
+		return 0;                                        \
+	}
 
 /* ---- the input ---- */
 
@@ -43,6 +56,13 @@ uint32_t fz_u32(struct fz *z);
 uint64_t fz_u64(struct fz *z);
 /* Up to max bytes (fewer when the input ends), returns how many. */
 size_t fz_bytes(struct fz *z, void *dst, size_t max);
+/* The rest of the input as the head of a kernel file the loader read
+ * (fuzz_bzimage, fuzz_arm64_image), in a buffer of exactly *len bytes so
+ * that ASan sees any read past them. *file_size is the size the file is
+ * said to have: extra bytes more, or with mode bit 1 that many fewer (at
+ * least 0). NULL when out of memory; free() it. */
+uint8_t *fz_file_head(struct fz *z, uint8_t mode, uint64_t extra, size_t *len,
+		      uint64_t *file_size);
 
 /* A directory for the process's scratch files (sockets, WAV files,
  * bundles): $TMPDIR/avp-fuzz-NAME.XXXXXX, or under /dev/shm (else /tmp)

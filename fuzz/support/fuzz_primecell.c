@@ -11,6 +11,26 @@ void fz_irq_set(void *opaque, int level)
 	irq->level = level;
 }
 
+uint64_t fz_clock_now(void *opaque)
+{
+	return ((struct fz_clock *)opaque)->now;
+}
+
+void fz_primecell_run(struct fz *z, unsigned int nops,
+		      void (*op)(void *ctx, struct fz *z, unsigned int which),
+		      void (*check)(void *ctx), void *ctx)
+{
+	for (unsigned int i = 0; i < 4096 && !fz_empty(z); i++) {
+		unsigned int which = fz_u8(z) % nops;
+
+		if (which == nops - 1)
+			check(ctx);
+		else
+			op(ctx, z, which);
+	}
+	check(ctx);
+}
+
 struct fz_access fz_primecell_access(struct fz *z, io_handler_fn io, void *dev,
 				     uint32_t regs_span)
 {

@@ -19,6 +19,23 @@ struct fz_irq {
 /* The model's set_irq: levels 0 and 1 only, and only changes. */
 void fz_irq_set(void *opaque, int level);
 
+/* The head of a context on a fake clock (PL031, SP805): the line, then the
+ * time the model's now_ns reads. */
+struct fz_clock {
+	struct fz_irq irq; /* first: fz_irq_set takes the context too */
+	uint64_t now;	   /* ns */
+};
+
+/* The model's now_ns. */
+uint64_t fz_clock_now(void *opaque);
+
+/* The targets' operation loop: up to 4096 operations, each a u8 choosing
+ * one of nops, the last of which is check; check runs once more at the
+ * end. op runs the others (which < nops - 1). */
+void fz_primecell_run(struct fz *z, unsigned int nops,
+		      void (*op)(void *ctx, struct fz *z, unsigned int which),
+		      void (*check)(void *ctx), void *ctx);
+
 /* One access from the input: u16 offset, u8 how, u32 value. how bits 0-1:
  * width 1/2/4/8; bit 2: write; bit 7: the offset as given (anywhere);
  * else bit 6: an ID register, else the offset modulo regs_span. Checks

@@ -19,6 +19,15 @@ enum cli_command {
  * wrong and how to fix it to err. */
 int cli_parse(int argc, char **argv, struct avp_config *cfg, FILE *err);
 
+struct avp_config_type;
+
+/* One device option as the command line takes it (text NULL: no value):
+ * the type's keys, then the config's adder. 0, -ENOMEM, or -EINVAL with
+ * e->text (empty: the text breaks the option's grammar). Tests and the
+ * option fuzzer add devices through it too. */
+int cli_add_device(struct avp_config *cfg, const struct avp_config_type *t, const char *text,
+		   struct avp_config_err *e);
+
 /* avp api --api-sock PATH CMD [JSON-ARGS]: sends one request to a running
  * VM's control socket and prints the reply (src/cli/api_client.c).
  * argv[0] is "api". Returns the process exit status (docs/api.md). */

@@ -204,29 +204,38 @@ static int replace_string(char **slot, const char *value)
 		return -EINVAL;                           \
 	} while (0)
 
-/* A device option: its type's keys, then the config's one adder. */
+int cli_add_device(struct avp_config *cfg, const struct avp_config_type *t, const char *text,
+		   struct avp_config_err *e)
+{
+	void *opts;
+	uint32_t given;
+	int ret;
+
+	*e = (struct avp_config_err){ 0 };
+	opts = avp_opts_new(t);
+	if (!opts)
+		return -ENOMEM;
+	ret = avp_opts_parse_text(t, text, opts, &given);
+	if (ret) {
+		avp_opts_free(t, opts);
+		free(opts);
+		return ret;
+	}
+	return avp_config_add_device(cfg, t, opts, given, e);
+}
+
+/* A device option: "none" where the type allows it, else cli_add_device. */
 static int device_option(const struct avp_config_type *t, const char *arg, struct avp_config *cfg,
 			 FILE *err)
 {
-	struct avp_config_err e = { 0 };
-	void *opts;
-	uint32_t given;
+	struct avp_config_err e;
 	int ret;
 
 	if ((t->flags & AVP_TYPE_NONE_REMOVES) && arg && strcmp(arg, "none") == 0) {
 		avp_config_remove_devices(cfg, t);
 		return 0;
 	}
-	opts = avp_opts_new(t);
-	if (!opts)
-		return -ENOMEM;
-	ret = avp_opts_parse_text(t, arg, opts, &given);
-	if (ret == 0) {
-		ret = avp_config_add_device(cfg, t, opts, given, &e);
-	} else {
-		avp_opts_free(t, opts);
-		free(opts);
-	}
+	ret = cli_add_device(cfg, t, arg, &e);
 	if (ret == -ENOMEM)
 		return ret;
 	if (ret && e.text[0])

@@ -138,3 +138,28 @@ void hw_timer_destroy(struct hw_timer *t)
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 }
+
+int hw_timer_dev_init(pthread_mutex_t *lock, struct hw_timer **timer,
+		      const struct hw_timer_ops *ops)
+{
+	int ret;
+
+	if (!lock || !timer)
+		return -EINVAL;
+	*timer = NULL;
+	ret = pthread_mutex_init(lock, NULL);
+	if (ret)
+		return -ret;
+	if (!ops)
+		return 0;
+	ret = hw_timer_create(timer, ops);
+	if (ret)
+		pthread_mutex_destroy(lock);
+	return ret;
+}
+
+void hw_timer_dev_fini(pthread_mutex_t *lock, struct hw_timer *timer)
+{
+	hw_timer_destroy(timer);
+	pthread_mutex_destroy(lock);
+}

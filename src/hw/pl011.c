@@ -51,7 +51,6 @@ struct pl011 {
 	uint32_t ilpr, ibrd, fbrd, lcr_h, cr, ifls, imsc, ris, dmacr;
 	struct uart_fifo rx;
 	bool overrun_next; /* the next character stored carries OE (TRM 3.3.1) */
-	bool tx_busy;	   /* the guest saw TXFF: raise TX when it drains */
 	int irq_level;
 };
 
@@ -233,18 +232,16 @@ static bool dr_write(struct pl011 *s, uint8_t b)
 		return false;
 	}
 	uart_host_tx(&s->host, b);
-	if (tx_ready(s)) {
+	if (uart_host_tx_room(&s->host))
 		s->ris |= PL011_INT_TX;
-	} else {
-		s->ris &= ~PL011_INT_TX;
-		s->tx_busy = true;
-	}
+	else
+		s->ris &= ~PL011_INT_TX; /* TXFF: tx_drained raises it */
 	return true;
 }
 
 static uint32_t merge(uint32_t old, uint32_t val, uint32_t mask, uint32_t bits)
 {
-	return ((old & ~mask) | (val & mask)) & bits;
+	return primecell_merge(old, val, mask) & bits;
 }
 
 static bool reg_write_locked(struct pl011 *s, unsigned int reg, uint32_t val, uint32_t mask)
@@ -349,11 +346,8 @@ static void tx_drained(void *dev)
 {
 	struct pl011 *s = dev;
 
-	if (s->tx_busy && tx_ready(s)) {
-		s->tx_busy = false;
-		s->ris |= PL011_INT_TX;
-		update_irq(s);
-	}
+	s->ris |= PL011_INT_TX;
+	update_irq(s);
 }
 
 int pl011_create(struct pl011 **out, struct chardev *chr, const struct pl011_ops *ops)
@@ -371,20 +365,16 @@ int pl011_create(struct pl011 **out, struct chardev *chr, const struct pl011_ops
 		s->ops = *ops;
 	s->cr = CR_RESET;
 	s->ifls = IFLS_RESET;
-	ret = uart_host_init(&s->host, chr,
+	ret = uart_host_open(&s->host, chr,
 			     &(struct uart_host_ops){ .rx_push = rx_push_locked,
 						      .tx_drained = tx_drained,
+						      .tx_room = PL011_FIFO_SIZE,
 						      .thread_start = s->ops.thread_start,
 						      .thread_opaque = s->ops.opaque,
 						      .name = "pl011" },
 			     s);
 	if (ret) {
 		free(s);
-		return ret;
-	}
-	ret = uart_host_start(&s->host);
-	if (ret) {
-		pl011_destroy(s);
 		return ret;
 	}
 	*out = s;

@@ -114,11 +114,6 @@ static uint32_t reg_read(void *dev, unsigned int reg)
 	}
 }
 
-static uint32_t merge(uint32_t old, uint32_t val, uint32_t mask)
-{
-	return (old & ~mask) | (val & mask);
-}
-
 static void reg_write(void *dev, unsigned int reg, uint32_t val, uint32_t mask)
 {
 	struct pl031 *rtc = dev;
@@ -127,11 +122,11 @@ static void reg_write(void *dev, unsigned int reg, uint32_t val, uint32_t mask)
 	evaluate(rtc, now);
 	switch (reg) {
 	case PL031_MR:
-		rtc->mr = merge(rtc->mr, val, mask);
+		rtc->mr = primecell_merge(rtc->mr, val, mask);
 		rearm_match(rtc, now);
 		break;
 	case PL031_LR:
-		rtc->lr = merge(rtc->lr, val, mask);
+		rtc->lr = primecell_merge(rtc->lr, val, mask);
 		rtc->offset = (int64_t)rtc->lr - (int64_t)(now / NS_PER_S);
 		rearm_match(rtc, now);
 		break;
@@ -140,7 +135,7 @@ static void reg_write(void *dev, unsigned int reg, uint32_t val, uint32_t mask)
 		rtc->cr |= val & mask & PL031_CR_START;
 		break;
 	case PL031_IMSC:
-		rtc->imsc = merge(rtc->imsc, val, mask) & PL031_INT;
+		rtc->imsc = primecell_merge(rtc->imsc, val, mask) & PL031_INT;
 		break;
 	case PL031_ICR:
 		rtc->ris &= ~(val & mask & PL031_INT);
@@ -207,23 +202,18 @@ int pl031_create(struct pl031 **out, const struct pl031_ops *ops)
 		return -ENOMEM;
 	if (ops)
 		rtc->ops = *ops;
-	ret = pthread_mutex_init(&rtc->lock, NULL);
+	/* A fake clock (tests) calls pl031_tick itself: no timer. */
+	ret = hw_timer_dev_init(&rtc->lock, &rtc->timer,
+				rtc->ops.now_ns ? NULL
+						: &(struct hw_timer_ops){
+							  .fire = timer_fire,
+							  .thread_start = rtc->ops.thread_start,
+							  .opaque = rtc,
+							  .thread_opaque = rtc->ops.opaque,
+							  .name = "avp-pl031" });
 	if (ret) {
 		free(rtc);
-		return -ret;
-	}
-	if (!rtc->ops.now_ns) {
-		ret = hw_timer_create(&rtc->timer,
-				      &(struct hw_timer_ops){ .fire = timer_fire,
-							      .thread_start = rtc->ops.thread_start,
-							      .opaque = rtc,
-							      .thread_opaque = rtc->ops.opaque,
-							      .name = "avp-pl031" });
-		if (ret) {
-			pthread_mutex_destroy(&rtc->lock);
-			free(rtc);
-			return ret;
-		}
+		return ret;
 	}
 	*out = rtc;
 	return 0;
@@ -233,7 +223,6 @@ void pl031_destroy(struct pl031 *rtc)
 {
 	if (!rtc)
 		return;
-	hw_timer_destroy(rtc->timer);
-	pthread_mutex_destroy(&rtc->lock);
+	hw_timer_dev_fini(&rtc->lock, rtc->timer);
 	free(rtc);
 }

@@ -193,21 +193,16 @@ int pl061_create(struct pl061 **out, const struct pl061_ops *ops)
 		return -ENOMEM;
 	if (ops)
 		g->ops = *ops;
-	ret = pthread_mutex_init(&g->lock, NULL);
-	if (ret) {
-		free(g);
-		return -ret;
-	}
-	if (g->ops.buttons)
-		ret = hw_timer_create(&g->release, &(struct hw_timer_ops){
+	/* Only pressed buttons need releasing later. */
+	ret = hw_timer_dev_init(&g->lock, &g->release,
+				!g->ops.buttons ? NULL
+						: &(struct hw_timer_ops){
 							  .fire = release_buttons,
 							  .thread_start = g->ops.thread_start,
 							  .opaque = g,
 							  .thread_opaque = g->ops.opaque,
-							  .name = "avp-pl061",
-						  });
+							  .name = "avp-pl061" });
 	if (ret) {
-		pthread_mutex_destroy(&g->lock);
 		free(g);
 		return ret;
 	}
@@ -220,7 +215,6 @@ void pl061_destroy(struct pl061 *g)
 {
 	if (!g)
 		return;
-	hw_timer_destroy(g->release);
-	pthread_mutex_destroy(&g->lock);
+	hw_timer_dev_fini(&g->lock, g->release);
 	free(g);
 }

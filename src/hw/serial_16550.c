@@ -96,8 +96,6 @@ struct serial16550 {
 
 	int irq_level;
 	unsigned int irq_sources; /* sources behind the current high level */
-
-	bool tx_busy; /* the guest saw THRE clear: raise it when it sets */
 };
 
 /* THR can take a FIFO's worth: what the 8250 driver writes per THRE
@@ -312,10 +310,8 @@ static bool reg_write(struct serial16550 *s, unsigned int reg, uint8_t v)
 		}
 		output = true;
 		uart_host_tx(&s->host, v);
-		if (tx_ready(s))
+		if (uart_host_tx_room(&s->host))
 			s->thre_pending = true;
-		else
-			s->tx_busy = true;
 		break;
 	case REG_IER:
 		if (s->lcr & LCR_DLAB) {
@@ -324,12 +320,8 @@ static bool reg_write(struct serial16550 *s, unsigned int reg, uint8_t v)
 		}
 		/* Enabling ETBEI while THR is empty raises THRE right away;
 		 * Linux's startup test expects it again after each 0-to-1. */
-		if ((v & IER_ETBEI) && !(s->ier & IER_ETBEI)) {
-			if (tx_ready(s))
-				s->thre_pending = true;
-			else
-				s->tx_busy = true;
-		}
+		if ((v & IER_ETBEI) && !(s->ier & IER_ETBEI) && uart_host_tx_room(&s->host))
+			s->thre_pending = true;
 		s->ier = v & IER_MASK;
 		break;
 	case REG_IIR_FCR:
@@ -404,11 +396,8 @@ static void tx_drained(void *dev)
 {
 	struct serial16550 *s = dev;
 
-	if (s->tx_busy && tx_ready(s)) {
-		s->tx_busy = false;
-		s->thre_pending = true;
-		update_irq(s);
-	}
+	s->thre_pending = true;
+	update_irq(s);
 }
 
 int serial16550_create(struct serial16550 **out, struct chardev *chr,
@@ -425,24 +414,20 @@ int serial16550_create(struct serial16550 **out, struct chardev *chr,
 		return -ENOMEM;
 	if (ops)
 		s->ops = *ops;
-	ret = uart_host_init(&s->host, chr,
+	/* Power-on state (data sheet table 8, "Reset"): all zero except
+	 * LSR THRE|TEMT (computed) and the modem inputs. */
+	update_modem_inputs(s);
+	s->msr &= (uint8_t)~MSR_DELTAS;
+	ret = uart_host_open(&s->host, chr,
 			     &(struct uart_host_ops){ .rx_push = rx_push_locked,
 						      .tx_drained = tx_drained,
+						      .tx_room = SERIAL16550_FIFO_SIZE,
 						      .thread_start = s->ops.reader_start,
 						      .thread_opaque = s->ops.opaque,
 						      .name = "serial" },
 			     s);
 	if (ret) {
 		free(s);
-		return ret;
-	}
-	/* Power-on state (data sheet table 8, "Reset"): all zero except
-	 * LSR THRE|TEMT (computed) and the modem inputs. */
-	update_modem_inputs(s);
-	s->msr &= (uint8_t)~MSR_DELTAS;
-	ret = uart_host_start(&s->host);
-	if (ret) {
-		serial16550_destroy(s);
 		return ret;
 	}
 	*out = s;

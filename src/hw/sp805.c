@@ -194,12 +194,12 @@ static void reg_write(void *opaque, unsigned int reg, uint32_t val, uint32_t mas
 	switch (reg) {
 	case SP805_LOAD:
 		/* Writing LOAD restarts the count from it (TRM, WdogLoad). */
-		s->load = (s->load & ~mask) | (val & mask);
+		s->load = primecell_merge(s->load, val, mask);
 		reload(s, tick);
 		s->held = s->load;
 		break;
 	case SP805_CONTROL: {
-		uint32_t c = ((s->control & ~mask) | (val & mask)) &
+		uint32_t c = primecell_merge(s->control, val, mask) &
 			     (SP805_CTL_INTEN | SP805_CTL_RESEN);
 
 		if ((c & SP805_CTL_INTEN) && !running(s))
@@ -286,23 +286,18 @@ int sp805_create(struct sp805 **out, uint64_t clock_hz, const struct sp805_ops *
 	s->hz = clock_hz ? clock_hz : SP805_DEFAULT_HZ;
 	/* Reset values (TRM table 3-1). */
 	s->load = s->held = 0xffffffffu;
-	ret = pthread_mutex_init(&s->lock, NULL);
+	/* A fake clock (tests) calls sp805_tick itself: no timer. */
+	ret = hw_timer_dev_init(&s->lock, &s->timer,
+				s->ops.now_ns ? NULL
+					      : &(struct hw_timer_ops){
+							.fire = timer_fire,
+							.thread_start = s->wdt.thread_start,
+							.opaque = s,
+							.thread_opaque = s->wdt.opaque,
+							.name = "avp-sp805" });
 	if (ret) {
 		free(s);
-		return -ret;
-	}
-	if (!s->ops.now_ns) {
-		ret = hw_timer_create(&s->timer,
-				      &(struct hw_timer_ops){ .fire = timer_fire,
-							      .thread_start = s->wdt.thread_start,
-							      .opaque = s,
-							      .thread_opaque = s->wdt.opaque,
-							      .name = "avp-sp805" });
-		if (ret) {
-			pthread_mutex_destroy(&s->lock);
-			free(s);
-			return ret;
-		}
+		return ret;
 	}
 	*out = s;
 	return 0;
@@ -312,7 +307,6 @@ void sp805_destroy(struct sp805 *s)
 {
 	if (!s)
 		return;
-	hw_timer_destroy(s->timer);
-	pthread_mutex_destroy(&s->lock);
+	hw_timer_dev_fini(&s->lock, s->timer);
 	free(s);
 }

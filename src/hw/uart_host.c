@@ -62,6 +62,14 @@ bool uart_host_tx_ready(const struct uart_host *h, size_t need)
 	return !h->chr || chardev_write_room(h->chr) >= need;
 }
 
+bool uart_host_tx_room(struct uart_host *h)
+{
+	if (uart_host_tx_ready(h, h->ops.tx_room))
+		return true;
+	h->tx_busy = true;
+	return false;
+}
+
 void uart_host_tx(struct uart_host *h, uint8_t b)
 {
 	if (!h->chr)
@@ -159,8 +167,11 @@ static void *writer_main(void *arg)
 		pthread_mutex_lock(&h->lock);
 		/* Checked under the lock: a vCPU may have added output since. */
 		h->tx_pending = chardev_write_room(h->chr) < CHARDEV_OUT_BUF;
-		if (h->ops.tx_drained)
-			h->ops.tx_drained(h->dev);
+		if (h->tx_busy && uart_host_tx_ready(h, h->ops.tx_room)) {
+			h->tx_busy = false;
+			if (h->ops.tx_drained)
+				h->ops.tx_drained(h->dev);
+		}
 		pthread_mutex_unlock(&h->lock);
 	}
 	return NULL;
@@ -272,4 +283,16 @@ void uart_host_fini(struct uart_host *h)
 	pthread_cond_destroy(&h->room);
 	pthread_mutex_destroy(&h->lock);
 	h->ready = false;
+}
+
+int uart_host_open(struct uart_host *h, struct chardev *chr, const struct uart_host_ops *ops,
+		   void *dev)
+{
+	int ret = uart_host_init(h, chr, ops, dev);
+
+	if (!ret)
+		ret = uart_host_start(h);
+	if (ret)
+		uart_host_fini(h);
+	return ret;
 }

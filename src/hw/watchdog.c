@@ -226,18 +226,13 @@ int watchdog_create(struct watchdog **out, const struct watchdog_ops *ops, bool 
 		w->ops = *ops;
 	w->reload = WATCHDOG_DEFAULT_COUNT;
 	w->fired = fired_before;
-	ret = pthread_mutex_init(&w->lock, NULL);
+	ret = hw_timer_dev_init(&w->lock, &w->timer,
+				&(struct hw_timer_ops){ .fire = timer_fire,
+							.thread_start = w->ops.thread_start,
+							.opaque = w,
+							.thread_opaque = w->ops.opaque,
+							.name = "avp-watchdog" });
 	if (ret) {
-		free(w);
-		return -ret;
-	}
-	ret = hw_timer_create(&w->timer, &(struct hw_timer_ops){ .fire = timer_fire,
-								 .thread_start = w->ops.thread_start,
-								 .opaque = w,
-								 .thread_opaque = w->ops.opaque,
-								 .name = "avp-watchdog" });
-	if (ret) {
-		pthread_mutex_destroy(&w->lock);
 		free(w);
 		return ret;
 	}
@@ -249,7 +244,6 @@ void watchdog_destroy(struct watchdog *wdt)
 {
 	if (!wdt)
 		return;
-	hw_timer_destroy(wdt->timer); /* joins its thread: no expiry after this */
-	pthread_mutex_destroy(&wdt->lock);
+	hw_timer_dev_fini(&wdt->lock, wdt->timer); /* joins its thread: no expiry after this */
 	free(wdt);
 }

@@ -12,46 +12,24 @@
 #include <unistd.h>
 
 #include "avp/hw/pl031.h"
+#include "support/hw_fixture.h"
 
 #define NS 1000000000ull
 
-struct fake {
-	uint64_t now;
-	int level;
-	unsigned int changes;
-};
-
-static uint64_t fake_now(void *opaque)
-{
-	return ((struct fake *)opaque)->now;
-}
-
-static void fake_irq(void *opaque, int level)
-{
-	struct fake *f = opaque;
-
-	assert_int_not_equal(level, f->level);
-	f->level = level;
-	f->changes++;
-}
-
 static uint32_t rd(struct pl031 *r, unsigned int reg)
 {
-	uint32_t v = 0xdeadbeef;
-
-	pl031_io(r, reg, &v, 4, false);
-	return v;
+	return hw_rd32(pl031_io, r, reg);
 }
 
 static void wr(struct pl031 *r, unsigned int reg, uint32_t v)
 {
-	pl031_io(r, reg, &v, 4, true);
+	hw_wr32(pl031_io, r, reg, v);
 }
 
-static struct pl031 *make(struct fake *f, uint64_t start)
+static struct pl031 *make(struct fake_clock *f, uint64_t start)
 {
 	struct pl031 *r = NULL;
-	struct pl031_ops ops = { .set_irq = fake_irq, .now_ns = fake_now, .opaque = f };
+	struct pl031_ops ops = { .set_irq = fake_clock_irq, .now_ns = fake_clock_now, .opaque = f };
 
 	memset(f, 0, sizeof(*f));
 	f->now = start;
@@ -61,17 +39,11 @@ static struct pl031 *make(struct fake *f, uint64_t start)
 
 static void test_ids_and_counter(void **state)
 {
-	struct fake f;
+	struct fake_clock f;
 	struct pl031 *r = make(&f, 1700000000ull * NS + 123);
-	uint32_t periph = 0, cell = 0;
 
 	(void)state;
-	for (unsigned int i = 0; i < 4; i++) {
-		periph |= (rd(r, 0xfe0 + 4 * i) & 0xff) << (8 * i);
-		cell |= (rd(r, 0xff0 + 4 * i) & 0xff) << (8 * i);
-	}
-	assert_int_equal(periph, 0x00041031);
-	assert_int_equal(cell, 0xb105f00d);
+	assert_primecell_ids(pl031_io, r, 0x00041031);
 
 	/* Host time, whole seconds. */
 	assert_int_equal(rd(r, PL031_DR), 1700000000u);
@@ -104,7 +76,7 @@ static void test_ids_and_counter(void **state)
 
 static void test_match_interrupt(void **state)
 {
-	struct fake f;
+	struct fake_clock f;
 	struct pl031 *r = make(&f, 50 * NS + NS / 2);
 
 	(void)state;
@@ -167,7 +139,7 @@ static void test_match_interrupt(void **state)
 
 static void test_hostile_accesses(void **state)
 {
-	struct fake f;
+	struct fake_clock f;
 	struct pl031 *r = make(&f, 10 * NS);
 	uint64_t q = ~0ull;
 	uint32_t v;

@@ -13,35 +13,16 @@
 #include <unistd.h>
 
 #include "avp/hw/pl061.h"
-
-/* The release thread calls set_irq too: the fields are read racily by
- * the test only after polling the device, which takes its lock. */
-struct irq_log {
-	volatile int level;
-	volatile unsigned int rises;
-};
-
-static void log_irq(void *opaque, int level)
-{
-	struct irq_log *l = opaque;
-
-	assert_int_not_equal(level, l->level);
-	if (level)
-		l->rises++;
-	l->level = level;
-}
+#include "support/hw_fixture.h"
 
 static uint32_t rd(struct pl061 *g, unsigned int reg)
 {
-	uint32_t v = 0xdeadbeef;
-
-	pl061_io(g, reg, &v, 4, false);
-	return v;
+	return hw_rd32(pl061_io, g, reg);
 }
 
 static void wr(struct pl061 *g, unsigned int reg, uint32_t v)
 {
-	pl061_io(g, reg, &v, 4, true);
+	hw_wr32(pl061_io, g, reg, v);
 }
 
 /* GPIODATA at the address that unmasks exactly `mask`. */
@@ -53,7 +34,7 @@ static unsigned int data_at(uint8_t mask)
 static struct pl061 *make(struct irq_log *l)
 {
 	struct pl061 *g = NULL;
-	struct pl061_ops ops = { .set_irq = log_irq, .opaque = l };
+	struct pl061_ops ops = { .set_irq = irq_log_set, .opaque = l };
 
 	memset(l, 0, sizeof(*l));
 	assert_int_equal(pl061_create(&g, &ops), 0);
@@ -64,15 +45,9 @@ static void test_ids_and_reset(void **state)
 {
 	struct irq_log l;
 	struct pl061 *g = make(&l);
-	uint32_t periph = 0, cell = 0;
 
 	(void)state;
-	for (unsigned int i = 0; i < 4; i++) {
-		periph |= (rd(g, 0xfe0 + 4 * i) & 0xff) << (8 * i);
-		cell |= (rd(g, 0xff0 + 4 * i) & 0xff) << (8 * i);
-	}
-	assert_int_equal(periph, 0x00041061);
-	assert_int_equal(cell, 0xb105f00d);
+	assert_primecell_ids(pl061_io, g, 0x00041061);
 	for (unsigned int r = PL061_DIR; r <= PL061_AFSEL; r += 4)
 		assert_int_equal(rd(g, r), 0);
 	assert_int_equal(rd(g, data_at(0xff)), 0);
@@ -216,20 +191,12 @@ static void test_power_button_as_linux_sees_it(void **state)
 	pl061_destroy(g);
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* pl061_press: down at once, released by the device's thread after
  * PL061_PRESS_MS, long enough for gpio-keys' debounce to read it down. */
 static void test_press_releases(void **state)
 {
 	struct irq_log l = { 0 };
-	struct pl061_ops ops = { .set_irq = log_irq, .buttons = true, .opaque = &l };
+	struct pl061_ops ops = { .set_irq = irq_log_set, .buttons = true, .opaque = &l };
 	struct pl061 *g = NULL;
 	uint8_t bit = 1u << PL061_POWER_LINE;
 	double t0, held;
@@ -243,14 +210,14 @@ static void test_press_releases(void **state)
 	assert_int_equal(pl061_create(&g, &ops), 0);
 	wr(g, PL061_IBE, bit);
 	wr(g, PL061_IE, bit);
-	t0 = now_s();
+	t0 = mono_s();
 	assert_int_equal(pl061_press(g, PL061_POWER_LINE), 0);
 	assert_int_equal(rd(g, data_at(bit)), bit);
 	assert_int_equal(l.rises, 1);
 	wr(g, PL061_IC, bit);
-	while (rd(g, data_at(bit)) && now_s() - t0 < 10)
+	while (rd(g, data_at(bit)) && mono_s() - t0 < 10)
 		usleep(1000);
-	held = now_s() - t0;
+	held = mono_s() - t0;
 	assert_int_equal(rd(g, data_at(bit)), 0);
 	assert_true(held >= PL061_PRESS_MS / 1000.0 * 0.9);
 	/* The release is an edge too. */

@@ -19,6 +19,7 @@
 
 #include "avp/chardev.h"
 #include "avp/hw/serial_16550.h"
+#include "support/hw_fixture.h"
 
 #define RBR 0
 #define THR 0
@@ -32,33 +33,6 @@
 #define LSR 5
 #define MSR 6
 #define SCR 7
-
-struct irq_log {
-	int level;
-	unsigned int rises, falls;
-	unsigned int outputs;
-};
-
-static void log_irq(void *opaque, int level)
-{
-	struct irq_log *l = opaque;
-
-	assert_true(level == 0 || level == 1);
-	/* Only real changes may be signalled. */
-	assert_int_not_equal(level, l->level);
-	if (level)
-		l->rises++;
-	else
-		l->falls++;
-	l->level = level;
-}
-
-static void log_output(void *opaque)
-{
-	struct irq_log *l = opaque;
-
-	l->outputs++;
-}
 
 static uint8_t rd(struct serial16550 *s, unsigned int reg)
 {
@@ -76,7 +50,7 @@ static void wr(struct serial16550 *s, unsigned int reg, uint8_t v)
 static struct serial16550 *make(struct irq_log *l, struct chardev *chr)
 {
 	struct serial16550 *s = NULL;
-	struct serial16550_ops ops = { .set_irq = log_irq, .output = log_output, .opaque = l };
+	struct serial16550_ops ops = { .set_irq = irq_log_set, .output = irq_log_output, .opaque = l };
 
 	memset(l, 0, sizeof(*l));
 	assert_int_equal(serial16550_create(&s, chr, &ops), 0);
@@ -434,14 +408,6 @@ static void test_loopback_blocks_host_input(void **state)
 	serial16550_destroy(s);
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Host input through the reader thread: 3000 bytes arrive at once, the
  * guest drains slowly, every byte arrives once and in order. stdin is a
  * pipe here, so the chardev does not touch a terminal. */
@@ -471,8 +437,8 @@ static void test_reader_thread_never_drops(void **state)
 	wr(s, FCR, 0x01);
 	assert_int_equal(write(pfd[1], in, N), N);
 
-	deadline = now_s() + 20;
-	while (n < N && now_s() < deadline) {
+	deadline = mono_s() + 20;
+	while (n < N && mono_s() < deadline) {
 		if (!(rd(s, LSR) & 0x01)) {
 			usleep(100);
 			continue;
@@ -619,8 +585,8 @@ static void test_stalled_reader_busy_transmitter(void **state)
 
 	/* The reader comes back: every byte arrives, in order, and the
 	 * output thread gives the guest its THRE interrupt back. */
-	deadline = now_s() + 20;
-	while (n < w.sent && now_s() < deadline) {
+	deadline = mono_s() + 20;
+	while (n < w.sent && mono_s() < deadline) {
 		ssize_t r = read(t.rd_fd, got + n, sizeof(got) - n);
 
 		if (r > 0)
@@ -632,8 +598,8 @@ static void test_stalled_reader_busy_transmitter(void **state)
 	for (size_t i = 0; i < n; i++)
 		if (got[i] != pattern(i))
 			fail_msg("byte %zu is %u, not %u", i, got[i], pattern(i));
-	deadline = now_s() + 5;
-	while (!(rd(t.s, LSR) & 0x20) && now_s() < deadline)
+	deadline = mono_s() + 5;
+	while (!(rd(t.s, LSR) & 0x20) && mono_s() < deadline)
 		usleep(1000);
 	assert_int_equal(rd(t.s, LSR) & 0x60, 0x60);
 	assert_true(t.l.rises > rises);

@@ -13,42 +13,27 @@
 #include <unistd.h>
 
 #include "avp/hw/sp805.h"
+#include "support/hw_fixture.h"
 
 #define MS 1000000ull
 #define HZ 1000u /* one tick per ms keeps the arithmetic readable */
 
+/* The clock and interrupt line (clk), the watchdog action's calls. */
 struct fake {
-	uint64_t now;
-	int level;
+	struct fake_clock clk;
 	unsigned int expiries;
 	uint32_t count;
 	struct sp805 *s;
 };
 
-static uint64_t fake_now(void *opaque)
-{
-	return ((struct fake *)opaque)->now;
-}
-
-static void fake_irq(void *opaque, int level)
-{
-	struct fake *f = opaque;
-
-	assert_int_not_equal(level, f->level);
-	f->level = level;
-}
-
 static uint32_t rd(struct sp805 *s, unsigned int reg)
 {
-	uint32_t v = 0xdeadbeef;
-
-	sp805_io(s, reg, &v, 4, false);
-	return v;
+	return hw_rd32(sp805_io, s, reg);
 }
 
 static void wr(struct sp805 *s, unsigned int reg, uint32_t v)
 {
-	sp805_io(s, reg, &v, 4, true);
+	hw_wr32(sp805_io, s, reg, v);
 }
 
 static void fake_expired(void *opaque, uint32_t count)
@@ -63,18 +48,18 @@ static void fake_expired(void *opaque, uint32_t count)
 
 static struct sp805 *make(struct fake *f)
 {
-	struct sp805_ops ops = { .set_irq = fake_irq, .now_ns = fake_now, .opaque = f };
+	struct sp805_ops ops = { .set_irq = fake_clock_irq, .now_ns = fake_clock_now, .opaque = &f->clk };
 	struct watchdog_ops w = { .expired = fake_expired, .opaque = f };
 
 	memset(f, 0, sizeof(*f));
-	f->now = 1000 * MS;
+	f->clk.now = 1000 * MS;
 	assert_int_equal(sp805_create(&f->s, HZ, &ops, &w), 0);
 	return f->s;
 }
 
 static void advance(struct fake *f, uint64_t ms)
 {
-	f->now += ms * MS;
+	f->clk.now += ms * MS;
 	sp805_tick(f->s);
 }
 
@@ -82,15 +67,9 @@ static void test_ids_and_reset(void **state)
 {
 	struct fake f;
 	struct sp805 *s = make(&f);
-	uint32_t periph = 0, cell = 0;
 
 	(void)state;
-	for (unsigned int i = 0; i < 4; i++) {
-		periph |= (rd(s, 0xfe0 + 4 * i) & 0xff) << (8 * i);
-		cell |= (rd(s, 0xff0 + 4 * i) & 0xff) << (8 * i);
-	}
-	assert_int_equal(periph, 0x00141805);
-	assert_int_equal(cell, 0xb105f00d);
+	assert_primecell_ids(sp805_io, s, 0x00141805);
 	assert_int_equal(rd(s, SP805_LOAD), 0xffffffff);
 	assert_int_equal(rd(s, SP805_VALUE), 0xffffffff);
 	assert_int_equal(rd(s, SP805_CONTROL), 0);
@@ -121,7 +100,7 @@ static void test_interrupt_then_reset(void **state)
 	advance(&f, 1);
 	assert_int_equal(rd(s, SP805_RIS), 1);
 	assert_int_equal(rd(s, SP805_MIS), 1);
-	assert_int_equal(f.level, 1);
+	assert_int_equal(f.clk.level, 1);
 	assert_int_equal(rd(s, SP805_VALUE), 99);
 	assert_int_equal(f.expiries, 0);
 	/* Second, not cleared: the reset, once. */
@@ -135,7 +114,7 @@ static void test_interrupt_then_reset(void **state)
 	assert_int_equal(f.expiries, 1);
 	/* A reload re-arms it. */
 	wr(s, SP805_INTCLR, 0);
-	assert_int_equal(f.level, 0);
+	assert_int_equal(f.clk.level, 0);
 	advance(&f, 200);
 	assert_int_equal(f.expiries, 2);
 	sp805_destroy(s);
@@ -152,20 +131,20 @@ static void test_feeding_and_resen(void **state)
 	/* Fed every 150 ms (after the interrupt, before the reset). */
 	for (int i = 0; i < 20; i++) {
 		advance(&f, 150);
-		assert_int_equal(f.level, 1);
+		assert_int_equal(f.clk.level, 1);
 		wr(s, SP805_INTCLR, 1);
-		assert_int_equal(f.level, 0);
+		assert_int_equal(f.clk.level, 0);
 	}
 	assert_int_equal(f.expiries, 0);
 	/* Without RESEN the counter keeps cycling with the interrupt up. */
 	wr(s, SP805_CONTROL, SP805_CTL_INTEN);
 	advance(&f, 10000);
 	assert_int_equal(f.expiries, 0);
-	assert_int_equal(f.level, 1);
+	assert_int_equal(f.clk.level, 1);
 	/* MIS follows INTEN; stopping holds the counter. */
 	advance(&f, 30);
 	wr(s, SP805_CONTROL, 0);
-	assert_int_equal(f.level, 0);
+	assert_int_equal(f.clk.level, 0);
 	assert_int_equal(rd(s, SP805_MIS), 0);
 	assert_int_equal(rd(s, SP805_RIS), 1);
 	{

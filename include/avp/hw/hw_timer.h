@@ -10,6 +10,7 @@
 #ifndef AVP_HW_HW_TIMER_H
 #define AVP_HW_HW_TIMER_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 struct hw_timer;
@@ -35,5 +36,14 @@ void hw_timer_destroy(struct hw_timer *t);
  * the device's lock may be held. */
 void hw_timer_arm(struct hw_timer *t, uint64_t delay_ns);
 void hw_timer_disarm(struct hw_timer *t);
+
+/* The lock and timer a clocked device model (PL031, PL061, SP805,
+ * watchdog, CMOS RTC) sets up and tears down together. ops NULL means no
+ * timer: the device runs on a test's fake clock, or has nothing to time.
+ * 0 or -errno; a failure leaves nothing to undo. */
+int hw_timer_dev_init(pthread_mutex_t *lock, struct hw_timer **timer,
+		      const struct hw_timer_ops *ops);
+/* Stops the timer (NULL is fine), then destroys the lock. */
+void hw_timer_dev_fini(pthread_mutex_t *lock, struct hw_timer *timer);
 
 #endif

@@ -25,10 +25,17 @@ struct primecell_regs {
 	 * have side effects (popping a FIFO), so they run once per access. */
 	uint32_t (*read)(void *dev, unsigned int reg);
 	/* val in register position; mask has the bytes the access wrote.
-	 * A register that keeps state merges: (old & ~mask) | (val & mask). */
+	 * A register that keeps state merges them (primecell_merge). */
 	void (*write)(void *dev, unsigned int reg, uint32_t val, uint32_t mask);
 	uint32_t periph_id; /* e.g. 0x00041011 for the PL011 */
 };
+
+/* A register after a narrow write: the written bytes of val, the rest of
+ * old. */
+static inline uint32_t primecell_merge(uint32_t old, uint32_t val, uint32_t mask)
+{
+	return (old & ~mask) | (val & mask);
+}
 
 /* An io_handler_fn's access decoded for the cell: the caller holds its
  * device's lock. The ID registers read from regs->periph_id and

@@ -43,8 +43,12 @@ struct uart_host_ops {
 	 * reader then waits for uart_host_rx_room). */
 	size_t (*rx_push)(void *dev, const uint8_t *buf, size_t len);
 	/* Under the device lock, on the writer thread after a flush: the
-	 * chardev may take output again (uart_host_tx_ready). Optional. */
+	 * transmitter that uart_host_tx_room found busy has room again.
+	 * Optional. */
 	void (*tx_drained)(void *dev);
+	/* What the model's guest driver writes per transmit interrupt without
+	 * looking (a FIFO's worth): the room that makes the transmitter ready. */
+	size_t tx_room;
 	/* Runs first on each thread (the platform confines it there); nonzero
 	 * ends the thread: input is then ignored rather than read unconfined,
 	 * and output the host does not take at once stays buffered. */
@@ -64,6 +68,7 @@ struct uart_host {
 	pthread_t reader, writer;
 	bool reader_started, writer_started;
 	bool tx_pending; /* output waits in the chardev: the writer flushes */
+	bool tx_busy;	 /* the guest saw the transmitter busy: tx_drained */
 	bool stop;
 	bool ready; /* init succeeded: fini has something to free */
 	int wake_efd;
@@ -80,6 +85,10 @@ int uart_host_start(struct uart_host *h);
 /* Stops and joins the threads and frees what init made. Without the lock.
  * Safe after a failed init or start. */
 void uart_host_fini(struct uart_host *h);
+/* init then start, what a model's create does once its reset state is set:
+ * 0, or -errno with nothing left to fini. */
+int uart_host_open(struct uart_host *h, struct chardev *chr, const struct uart_host_ops *ops,
+		   void *dev);
 /* Host input from outside the threads (tests, fuzzing): ops->rx_push under
  * the lock. */
 size_t uart_host_receive(struct uart_host *h, const uint8_t *buf, size_t len);
@@ -89,6 +98,9 @@ size_t uart_host_receive(struct uart_host *h, const uint8_t *buf, size_t len);
 void uart_host_rx_room(struct uart_host *h);
 /* The chardev takes at least need bytes now (always true without one). */
 bool uart_host_tx_ready(const struct uart_host *h, size_t need);
+/* The chardev takes ops->tx_room bytes now. When it does not, the guest
+ * sees the transmitter busy, and ops->tx_drained runs once it has room. */
+bool uart_host_tx_room(struct uart_host *h);
 /* Transmits one byte; a full chardev drops it, said once per device with
  * the device's name. Keeps the writer flushing. */
 void uart_host_tx(struct uart_host *h, uint8_t b);

@@ -7,25 +7,13 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "avp/cli.h"
 #include "support/config_helper.h"
 
 int test_try_device(struct avp_config *cfg, const struct avp_config_type *t, const char *text,
 		    struct avp_config_err *e)
 {
-	void *opts = avp_opts_new(t);
-	uint32_t given;
-	int ret;
-
-	*e = (struct avp_config_err){ 0 };
-	if (!opts)
-		return -ENOMEM;
-	ret = avp_opts_parse_text(t, text, opts, &given);
-	if (ret) {
-		avp_opts_free(t, opts);
-		free(opts);
-		return ret;
-	}
-	return avp_config_add_device(cfg, t, opts, given, e);
+	return cli_add_device(cfg, t, text, e);
 }
 
 void *test_add_device(struct avp_config *cfg, const struct avp_config_type *t, const char *text)
