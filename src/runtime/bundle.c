@@ -700,49 +700,96 @@ const char *bundle_restart_name(enum avp_restart_policy policy)
 	return (unsigned int)policy <= AVP_RESTART_ALWAYS ? restart_policies[policy] : "never";
 }
 
+/* "disk {path, read_only}, input {kind: keyboard or touch, width, height},
+ * ...": the device types and their bundle keys, from the registry, so that
+ * the template names every device the build has. */
+static void describe_device_types(char *buf, size_t size)
+{
+	size_t used = 0;
+	const struct avp_device_type *type;
+
+#define PUT(...)                                                                   \
+	do {                                                                       \
+		int w_ = snprintf(buf + used, used < size ? size - used : 0, __VA_ARGS__); \
+		used += w_ > 0 ? (size_t)w_ : 0;                                   \
+	} while (0)
+	PUT("types:");
+	for (size_t i = 0; (type = avp_device_type_at(i)); i++) {
+		const struct avp_config_type *t = type->config;
+		const char *sep = " {";
+
+		if (t->flags & AVP_TYPE_CLI_ONLY)
+			continue;
+		PUT("%s %s", i ? "," : "", t->name);
+		for (const struct avp_key *k = t->keys; k && k->name; k++) {
+			if (k->flags & AVP_KEY_CLI_ONLY)
+				continue;
+			PUT("%s%s", sep, k->name);
+			sep = ", ";
+			if (k->type != AVP_KEY_ENUM || !k->words)
+				continue;
+			PUT(":");
+			for (size_t w = 0; k->words[w]; w++)
+				PUT("%s %s", w ? (k->words[w + 1] ? "," : " or") : "", k->words[w]);
+		}
+		if (strcmp(sep, " {"))
+			PUT("}");
+	}
+	PUT(". chardev values: stdio, file:PATH, pty, socket=PATH or none.");
+#undef PUT
+	if (used >= size && size)
+		buf[size - 1] = '\0';
+}
+
 const char *bundle_default_text(void)
 {
-	return "{\n"
-	       "  \"$comment\": \"avp bundle: one VM. Paths are relative to this directory. Keys "
-	       "named $comment are ignored; the format is docs/bundle.schema.json, explained in "
-	       "docs/runtime.md.\",\n"
-	       "  \"kernel\": \"vmlinuz\",\n"
-	       "  \"initrd\": \"initrd.img\",\n"
-	       "  \"cmdline\": \"console=ttyS0 panic=-1\",\n"
-	       "  \"cpus\": {\n"
-	       "    \"$comment\": \"count: vCPUs (1-64). affinity (optional): one host CPU per vCPU; "
-	       "the vCPU threads are pinned to them.\",\n"
-	       "    \"count\": 1\n"
-	       "  },\n"
-	       "  \"memory\": {\n"
-	       "    \"$comment\": \"mib: guest RAM. reserve: lock and pre-fault all of it at start "
-	       "(no overcommit, no page faults later).\",\n"
-	       "    \"mib\": 256,\n"
-	       "    \"reserve\": false\n"
-	       "  },\n"
-	       "  \"scheduling\": {\n"
-	       "    \"$comment\": \"class: normal, or fifo with priority 1-99 (real-time vCPU "
-	       "threads). A critical VM (\\\"critical\\\": true) must also set cpus.affinity.\",\n"
-	       "    \"class\": \"normal\"\n"
-	       "  },\n"
-	       "  \"serial\": \"stdio\",\n"
-	       "  \"devices\": [\n"
-	       "    { \"$comment\": \"types: disk {path, read_only}, net {tap or network, mac}, rng, "
-	       "console {backend: stdio, file:PATH, pty or socket=PATH}, vsock {cid, socket}, gpu {width, height}, "
-	       "input {kind: keyboard or touch, width, height}, sound {out, in: WAV files}, "
-	       "watchdog {action: exit or reset}.\", \"type\": \"rng\" },\n"
-	       "    { \"type\": \"console\", \"backend\": \"file:hvc0.log\" }\n"
-	       "  ],\n"
-	       "  \"restart\": {\n"
-	       "    \"$comment\": \"policy: never, on-failure (anything but a guest power-off) or "
-	       "always; max_restarts 0 = no limit; backoff_ms doubles per restart, at most "
-	       "60000.\",\n"
-	       "    \"policy\": \"on-failure\",\n"
-	       "    \"max_restarts\": 5,\n"
-	       "    \"backoff_ms\": 1000\n"
-	       "  },\n"
-	       "  \"shutdown_timeout_s\": 10\n"
-	       "}\n";
+	static char text[4096];
+	char types[2048];
+
+	if (text[0])
+		return text;
+	describe_device_types(types, sizeof(types));
+	snprintf(text, sizeof(text),
+		 "{\n"
+		 "  \"$comment\": \"avp bundle: one VM. Paths are relative to this directory. Keys "
+		 "named $comment are ignored; the format is docs/bundle.schema.json, explained in "
+		 "docs/runtime.md.\",\n"
+		 "  \"kernel\": \"vmlinuz\",\n"
+		 "  \"initrd\": \"initrd.img\",\n"
+		 "  \"cmdline\": \"console=ttyS0 panic=-1\",\n"
+		 "  \"cpus\": {\n"
+		 "    \"$comment\": \"count: vCPUs (1-64). affinity (optional): one host CPU per vCPU; "
+		 "the vCPU threads are pinned to them.\",\n"
+		 "    \"count\": 1\n"
+		 "  },\n"
+		 "  \"memory\": {\n"
+		 "    \"$comment\": \"mib: guest RAM. reserve: lock and pre-fault all of it at start "
+		 "(no overcommit, no page faults later).\",\n"
+		 "    \"mib\": 256,\n"
+		 "    \"reserve\": false\n"
+		 "  },\n"
+		 "  \"scheduling\": {\n"
+		 "    \"$comment\": \"class: normal, or fifo with priority 1-99 (real-time vCPU "
+		 "threads). A critical VM (\\\"critical\\\": true) must also set cpus.affinity.\",\n"
+		 "    \"class\": \"normal\"\n"
+		 "  },\n"
+		 "  \"serial\": \"stdio\",\n"
+		 "  \"devices\": [\n"
+		 "    { \"$comment\": \"%s\", \"type\": \"rng\" },\n"
+		 "    { \"type\": \"console\", \"backend\": \"file:hvc0.log\" }\n"
+		 "  ],\n"
+		 "  \"restart\": {\n"
+		 "    \"$comment\": \"policy: never, on-failure (anything but a guest power-off) or "
+		 "always; max_restarts 0 = no limit; backoff_ms doubles per restart, at most "
+		 "60000.\",\n"
+		 "    \"policy\": \"on-failure\",\n"
+		 "    \"max_restarts\": 5,\n"
+		 "    \"backoff_ms\": 1000\n"
+		 "  },\n"
+		 "  \"shutdown_timeout_s\": 10\n"
+		 "}\n",
+		 types);
+	return text;
 }
 
 int bundle_write_default(const char *dir, struct jc_err *e)

@@ -302,12 +302,25 @@ static void test_describe(void **state)
 	free(text);
 }
 
+/* The template `avp spec` writes names every device type the build has,
+ * with its bundle keys and the names of an enum key. */
+static void test_bundle_template(void **state)
+{
+	const char *text = bundle_default_text();
+
+	(void)state;
+	if (!strstr(text, "thermo {sensor, rate, unit: celsius or kelvin}"))
+		fail_msg("the template does not list the thermometer: %s", text);
+	assert_non_null(strstr(text, "disk {path, read_only}"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_command_line),
 		cmocka_unit_test(test_bundle),
 		cmocka_unit_test(test_describe),
+		cmocka_unit_test(test_bundle_template),
 	};
 
 	return cmocka_run_group_tests_name("device_registry", tests, setup, teardown);
