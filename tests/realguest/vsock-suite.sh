@@ -9,7 +9,7 @@
 # link-local addresses only. Each test runs in its own vsock_test (the suite
 # stops at its first failure), so the count is per test; the suite's whole
 # output is printed below and kept in build/testhost/out/vsock-suite/.
-# VSOCK_SUITE_ONLY=0,2,17 runs only those tests.
+# AVP_VSOCK_SUITE_ONLY=0,2,17 runs only those tests.
 # Guest side: tests/guest/vsock-suite.sh.
 #
 # Baseline before issue 18's fixes (main 921b49d): 13 of 26.
@@ -26,7 +26,7 @@ fi
 work=$(mktemp -d /tmp/avp-vsuite.XXXXXX)
 export AVP_RUNTIME_ROOT=$work/root
 sys=$work/system.json
-only=${VSOCK_SUITE_ONLY:+ avp.only=$VSOCK_SUITE_ONLY}
+only=${AVP_VSOCK_SUITE_ONLY:+ avp.only=$AVP_VSOCK_SUITE_ONLY}
 
 keep_logs() {
 	for vm in server client; do
