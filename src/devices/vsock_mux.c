@@ -286,6 +286,14 @@ static void handshake_read(struct vsock *v, struct vconn *c)
 		vconn_free(v, c);
 		return;
 	}
+	if (from && !type) {
+		avp_guest_warn(v, "virtio-vsock: refused a stream from CID %u: its avp speaks the "
+			       "protocol from before seqpacket and shutdown frames (no socket type "
+			       "in its CONNECT line); run the same avp version on linked VMs",
+			       from);
+		vconn_free(v, c);
+		return;
+	}
 	/* Past the caller's share: closed without OK. A linked VM's avp
 	 * then resets its guest's stream (route_read). */
 	if (vsock_share_full(v, from ? from : VSOCK_HOST_CID)) {

@@ -167,13 +167,15 @@ int vsock_parse_connect(const char *line, size_t len, uint32_t *port, uint32_t *
 		if (len - pos <= 6 || memcmp(line + pos, " FROM ", 6) != 0)
 			return -EINVAL;
 		pos += 6;
-		if (parse_u32(line, len, &pos, &from) || pos >= len || line[pos] != ' ' ||
+		if (parse_u32(line, len, &pos, &from) || (pos < len && line[pos] != ' ') ||
 		    from < AVP_VSOCK_MIN_CID || from > AVP_VSOCK_MAX_CID)
 			return -EINVAL;
-		/* The type, and the framed protocol with it: an avp that
-		 * sends bare bytes after OK is refused, not misread. */
-		pos++;
-		if (len - pos == 6 && memcmp(line + pos, "STREAM", 6) == 0)
+		/* The type, and the framed protocol with it; none: an avp
+		 * before issue 18, which sends bare bytes after OK (type 0,
+		 * for the caller to refuse rather than misread). */
+		if (pos == len)
+			t = 0;
+		else if (++pos, len - pos == 6 && memcmp(line + pos, "STREAM", 6) == 0)
 			t = VIRTIO_VSOCK_TYPE_STREAM;
 		else if (len - pos == 9 && memcmp(line + pos, "SEQPACKET", 9) == 0)
 			t = VIRTIO_VSOCK_TYPE_SEQPACKET;

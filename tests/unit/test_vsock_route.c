@@ -160,15 +160,19 @@ static void test_connect_lines(void **state)
 					     &type), 0);
 	assert_int_equal(from, 3);
 	assert_int_equal(type, VIRTIO_VSOCK_TYPE_SEQPACKET);
+	/* an avp before issue 18 (bare bytes after OK): type 0, refused by
+	 * the caller, which can first say whether the CID is linked at all */
+	assert_int_equal(vsock_parse_connect("CONNECT 7 FROM 3", 16, &port, &from, &type), 0);
+	assert_int_equal(from, 3);
+	assert_int_equal(type, 0);
 
 	{
-		/* "CONNECT 1 FROM 3": an avp before issue 18 (bare bytes) */
 		static const char *const bad[] = {
 			"", "CONNECT", "CONNECT ", "connect 1", "CONNECT -1", "CONNECT +1",
 			"CONNECT 4294967296", "CONNECT 12345678901", "CONNECT 1 ", "CONNECT 1x",
 			"CONNECT 1 FROM", "CONNECT 1 FROM ", "CONNECT 1 FROM 2 STREAM",
 			"CONNECT 1 FROM 0 STREAM", "CONNECT 1 FROM 4294967295 STREAM",
-			"CONNECT 1 FROM 3 ", "CONNECT 1 FROM 3x STREAM", "CONNECT 1 FROM 3",
+			"CONNECT 1 FROM 3 ", "CONNECT 1 FROM 3x STREAM",
 			"CONNECT 1  FROM 3 STREAM", "CONNECT 1 from 3 STREAM",
 			"CONNECT 1 FROM 00000000003x", "CONNECT 1 TO 3", "CONNECT 1\n",
 			"CONNECT 1 FROM 3 stream", "CONNECT 1 FROM 3 DGRAM", "CONNECT 1 FROM 3  STREAM",

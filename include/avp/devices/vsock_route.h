@@ -67,7 +67,8 @@ int vsock_line_connect(char *buf, size_t len, uint32_t port, uint32_t from_cid, 
 
 /* A CONNECT line without its newline (a trailing '\r' is tolerated).
  * *from_cid is 0 and *type VIRTIO_VSOCK_TYPE_STREAM for the plain form;
- * the FROM form must name its type. 0 or -EINVAL. */
+ * *type is 0 for a FROM form without a type (an avp before issue 18,
+ * which sends bare bytes after OK: the caller refuses it). 0 or -EINVAL. */
 int vsock_parse_connect(const char *line, size_t len, uint32_t *port, uint32_t *from_cid,
 			uint16_t *type);
 
