@@ -2,7 +2,9 @@
 """Host-side helpers of the conformance run (conformance/inside.sh).
 
   host.py vsock-serve ADDR DEADLINE_S
-      accept ONE connection and echo it until the guest half-closes.
+      accept ONE connection, read one line (or until the guest
+      half-closes), echo it and close: the guest then checks that its
+      send fails with EPIPE (the close reached it both ways).
       ADDR is unix:PATH (avp: the guest's connections to CID 2 port P
       arrive on SOCKET_P) or vsock:PORT (QEMU vhost-vsock: AF_VSOCK on the
       host, CID 2).
@@ -49,7 +51,7 @@ def vsock_serve(addr, deadline_s):
     conn.settimeout(30)
     data = b""
     try:
-        while True:
+        while not data.endswith(b"\n"):
             chunk = conn.recv(65536)
             if not chunk:
                 break

@@ -198,13 +198,14 @@ def vsock():
     def hinit(p):
         return u8(0x40 | p)
 
-    def tx(op, g, h, data=b"", flags=0, kick=True, dst=None):
+    def tx(op, g, h, data=b"", flags=0, kick=True, dst=None, typ=None):
         # shape 0: everything sane; the payload given in full. dst: 0 the
-        # host, 1 the linked VM 4, 2 the linked VM 5 (down), 3 CID 9
-        shape = 0x08 if dst is not None else 0
+        # host, 1 the linked VM 4, 2 the linked VM 5 (down), 3 CID 9;
+        # typ: the socket type (default a stream; 2 seqpacket)
+        shape = (0x08 if dst is not None else 0) | (0x04 if typ is not None else 0)
         out = DEV + u8(0) + u8(shape) + u8(op) + g + h + u16(len(data)) + u8(flags) + \
             u8(0 if kick else 0x80) + (u8(dst) if dst is not None else b"") + \
-            u8(len(data)) + data
+            (u16(typ) if typ is not None else b"") + u8(len(data)) + data
         return out
 
     def rx(n=4, kick=True):
@@ -268,6 +269,34 @@ def vsock():
           tx(RESPONSE, gport(4), hinit(0), dst=1) + POLL + rx(4) +
           tx(REQUEST, gport(5), hport(2), dst=1) + peer(0x80) + u8(5) + b"NO 1\n" + POLL +
           rx(4) + tx(SHUTDOWN, gport(1), hport(1), flags=3, dst=1) + POLL + rx(4))
+
+    # A routed stream's frames (include/avp/devices/vsock_route.h): op,
+    # 3 reserved bytes, flags, len; then the payload.
+    def frame(op, flags=0, data=b""):
+        return u8(op) + b"\0\0\0" + u32(flags) + u32(len(data)) + data
+
+    EOM, EOR = 1, 2
+    # Issue 18: frames both ways on a routed stream (data, each shutdown
+    # flag), and seqpacket records to VM 4 (EOM/EOR, a record in two
+    # packets), the peer's records and its close; seqpacket to the host
+    # is refused.
+    write("virtio_vsock", "routed-frames",
+          pre + rx(8) + tx(REQUEST, gport(1), hport(1), dst=1) + peer() + POLL + rx(4) +
+          tx(RW, gport(1), hport(1), b"to vm 4", dst=1) + hread(0) +
+          hwrite(0, frame(RW, 0, b"from vm 4") + frame(SHUTDOWN, 1)) + POLL + rx(4) +
+          tx(SHUTDOWN, gport(1), hport(1), flags=2, dst=1) + hread(0) +
+          hwrite(0, frame(RW, 0, b"more") + frame(SHUTDOWN, 3)) + POLL + rx(4) +
+          tx(SHUTDOWN, gport(1), hport(1), flags=3, dst=1) + hread(0) + hclose(0, 0) +
+          POLL + rx(4))
+    write("virtio_vsock", "routed-seqpacket",
+          pre + rx(8) + tx(REQUEST, gport(2), hport(1), dst=1, typ=2) + peer() + POLL +
+          rx(4) + tx(RW, gport(2), hport(1), b"rec", dst=1, typ=2) +
+          tx(RW, gport(2), hport(1), b"ord", flags=EOM | EOR, dst=1, typ=2) +
+          tx(RW, gport(2), hport(1), b"x", flags=EOM, dst=1, typ=2) + hread(0) +
+          hwrite(0, frame(RW, 0, b"a record ") + frame(RW, EOM, b"in two") +
+                 frame(RW, EOM | EOR, b"!") + frame(RW, EOM, b"y" * 200)) +
+          POLL + rx(8) + POLL + rx(8) + tx(REQUEST, gport(3), hport(1), typ=2) +
+          tx(RW, gport(2), hport(1), b"s", dst=1) + hwrite(0, frame(9)) + POLL + rx(4))
 
     def txbig(g, h, size, rep):
         # shape 1: header and payload apart, the payload (a pattern)

@@ -1379,6 +1379,110 @@ static bool vsock_exchange(unsigned int cid, unsigned int port, const char *tok,
 	return ok;
 }
 
+/* A stream to CID:PORT whose peer echoes a line and then closes: send
+ * TOK (one line) without half-closing, read the echo until EOF, and then
+ * a send must fail with EPIPE: the peer's close has to reach us as the
+ * end of both directions (it receives no more either), not only as EOF.
+ * True when exactly TOK came back and the send failed so. */
+static bool vsock_exchange_close(unsigned int cid, unsigned int port, const char *tok, int timeout_s,
+				 char *why, size_t cap)
+{
+	int s = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = port };
+	struct timeval tv = { timeout_s, 0 };
+	char back[256];
+	ssize_t n;
+	bool ok = false;
+
+	if (s < 0) {
+		snprintf(why, cap, "socket(AF_VSOCK): %s", strerror(errno));
+		return false;
+	}
+	setsockopt(s, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT_NEW, &tv, sizeof(tv));
+	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		snprintf(why, cap, "connect to CID %u port %u: %s", cid, port, strerror(errno));
+	} else if (write(s, tok, strlen(tok)) != (ssize_t)strlen(tok)) {
+		snprintf(why, cap, "send to CID %u port %u: %s", cid, port, strerror(errno));
+	} else if ((n = read_all(s, back, sizeof(back), 15000)) < 0) {
+		snprintf(why, cap, "reading the echo from CID %u port %u: %s", cid, port, strerror(errno));
+	} else if (strcmp(back, tok) != 0) {
+		snprintf(why, cap, "CID %u port %u echoed %zd bytes that differ from the token", cid, port, n);
+	} else {
+		ssize_t w = send(s, "x", 1, MSG_NOSIGNAL);
+		int err = errno;
+
+		ok = w < 0 && err == EPIPE;
+		snprintf(why, cap, "CID %u port %u echoed the token and closed; a send after that %s", cid,
+			 port, ok ? "failed with EPIPE (the close reached us both ways)"
+			 : w < 0 ? strerror(err) : "SUCCEEDED (the close reached us as EOF only)");
+	}
+	close(s);
+	return ok;
+}
+
+/* AVP-VSOCK-2, the receive side's shutdown: serve one connection on LS
+ * within TIMEOUT_MS: shut our receive side, send one line, and stay until
+ * the peer closes (POLLHUP), so that only our SHUT_RD, not a close, can
+ * make the peer's send fail. */
+static void vsock_serve_shutrd(int ls, int timeout_ms)
+{
+	struct pollfd p = { .fd = ls, .events = POLLIN };
+	static const char line[] = "AVPCONF-SHUTRD\n";
+	int c;
+
+	if (poll(&p, 1, timeout_ms) <= 0 || (c = accept(ls, NULL, NULL)) < 0)
+		return;
+	if (shutdown(c, SHUT_RD) == 0 && write(c, line, sizeof(line) - 1) == (ssize_t)sizeof(line) - 1) {
+		p = (struct pollfd){ .fd = c, .events = 0 };
+		poll(&p, 1, 20000);
+	}
+	close(c);
+}
+
+/* The other half: read the line of vsock_serve_shutrd; a send must then
+ * fail with EPIPE, the peer's SHUT_RD having reached us. */
+static bool vsock_check_shutrd(unsigned int cid, unsigned int port, char *why, size_t cap)
+{
+	int s = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = port };
+	struct timeval tv = { 5, 0 };
+	char line[32];
+	size_t got = 0;
+	bool ok = false;
+
+	if (s < 0) {
+		snprintf(why, cap, "socket(AF_VSOCK): %s", strerror(errno));
+		return false;
+	}
+	setsockopt(s, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT_NEW, &tv, sizeof(tv));
+	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		snprintf(why, cap, "connect to CID %u port %u: %s", cid, port, strerror(errno));
+		close(s);
+		return false;
+	}
+	while (got < sizeof(line) - 1 && (got == 0 || line[got - 1] != '\n')) {
+		struct pollfd p = { .fd = s, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 15000) <= 0 || (n = read(s, line + got, sizeof(line) - 1 - got)) <= 0)
+			break;
+		got += (size_t)n;
+	}
+	line[got] = '\0';
+	if (strcmp(line, "AVPCONF-SHUTRD\n") != 0) {
+		snprintf(why, cap, "port %u: no line from the peer", port);
+	} else {
+		ssize_t w = send(s, "x", 1, MSG_NOSIGNAL);
+		int err = errno;
+
+		ok = w < 0 && err == EPIPE;
+		snprintf(why, cap, "after the peer's SHUT_RD (port %u) a send %s", port,
+			 ok ? "failed with EPIPE" : w < 0 ? strerror(err) : "SUCCEEDED");
+	}
+	close(s);
+	return ok;
+}
+
 static int vsock_listen(unsigned int port)
 {
 	int s = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -1421,9 +1525,11 @@ static bool vsock_serve_one(int ls, int timeout_ms, char *got, size_t gcap, unsi
 	return n > 0;
 }
 
-/* AVP-VSOCK-1: host<->guest streams both ways. The host echoes what the
- * guest sends to CID 2 port 5000, and connects to the guest's port 1234
- * with its own token, which the guest echoes. */
+/* AVP-VSOCK-1: host<->guest streams both ways. The host echoes the line
+ * the guest sends to CID 2 port 5000 and closes (a send after that must
+ * fail with EPIPE), and connects to the guest's port 1234 with its own
+ * token and half-closes (the guest reads EOF), which the guest echoes and
+ * closes (the host reads EOF). */
 static void check_vsock(void)
 {
 	struct vdev *v = find_dev(VID_VSOCK, 0);
@@ -1454,7 +1560,7 @@ static void check_vsock(void)
 	for (int i = 0; i < 5 && !g2h; i++) {
 		if (i)
 			msleep(1000);
-		g2h = vsock_exchange(2, 5000, tok, 10, why, sizeof(why));
+		g2h = vsock_exchange_close(2, 5000, tok, 10, why, sizeof(why));
 	}
 	ev_add(&e, "guest->host: %s", why);
 	if (ls >= 0) {
@@ -2113,21 +2219,25 @@ static void pair_common(const char *me)
 	info("disks_seen", "%s", seen);
 	info("vsock_cid", "%d", find_dev(VID_VSOCK, 0) ? vsock_cid() : -1);
 
-	/* AVP-VSOCK-2: a serves one echo on vsock port 1235 (in a child, so
-	 * that its own work goes on); b connects to it after its ping shows
-	 * that a is up. */
+	/* AVP-VSOCK-2: a serves one echo on vsock port 1235 and one
+	 * SHUT_RD on 1236 (in a child, so that its own work goes on); b
+	 * connects to them after its ping shows that a is up. */
 	if (strcmp(me, "a") == 0 && find_dev(VID_VSOCK, 0)) {
-		int ls = vsock_listen(1235);
+		int ls = vsock_listen(1235), ls2 = vsock_listen(1236);
 
 		if (ls >= 0 && fork() == 0) {
 			char got[256];
 			unsigned int peer = 0;
 
 			vsock_serve_one(ls, 600000, got, sizeof(got), &peer);
+			if (ls2 >= 0)
+				vsock_serve_shutrd(ls2, 60000);
 			_exit(0);
 		}
 		if (ls >= 0)
 			close(ls);
+		if (ls2 >= 0)
+			close(ls2);
 	}
 	if (!v || !v->net[0]) {
 		result("AVP-NET-2", "FAIL", "VM %s: no network interface", me);
@@ -2146,7 +2256,7 @@ static void pair_common(const char *me)
 	}
 	/* AVP-VSOCK-2: a stream to the peer VM's CID (the host passes it). */
 	if (strcmp(me, "b") == 0 && find_dev(VID_VSOCK, 0) && param("peercid")) {
-		char why[200], tok[128];
+		char why[400], tok[128];
 		unsigned int pc = (unsigned int)atoi(param("peercid"));
 		bool ok;
 
@@ -2154,6 +2264,14 @@ static void pair_common(const char *me)
 		 * before it configured its address. */
 		snprintf(tok, sizeof(tok), "AVPCONF-VSOCK-G2G-%s\n", nonce);
 		ok = vsock_exchange(pc, 1235, tok, 5, why, sizeof(why));
+		/* Shutdown both ways: b's SHUT_WR and a's close above; a's
+		 * SHUT_RD here (b's send must fail with EPIPE). */
+		if (ok) {
+			char why2[200];
+
+			ok = vsock_check_shutrd(pc, 1236, why2, sizeof(why2));
+			snprintf(why + strlen(why), sizeof(why) - strlen(why), "; %s", why2);
+		}
 		result("AVP-VSOCK-2", ok ? "PASS" : "FAIL", "VM b (CID %d) to VM a: %s", vsock_cid(), why);
 	}
 }

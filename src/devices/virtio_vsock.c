@@ -44,7 +44,8 @@ static void refuse_unlinked(struct vsock *v, const struct virtio_vsock_hdr *h)
 	avp_guest_warn(v, "virtio-vsock: refused the guest's connection to CID %llu: not linked "
 		       "to this VM (no --vsock-peer for it)",
 		       (unsigned long long)le64toh(h->dst_cid));
-	vsock_rst_push(v, le64toh(h->dst_cid), le32toh(h->dst_port), le32toh(h->src_port));
+	vsock_rst_push(v, le64toh(h->dst_cid), le32toh(h->dst_port), le32toh(h->src_port),
+		       le16toh(h->type));
 }
 
 static void handle_tx_packet(struct vsock *v, const struct virtq_chain *ch)
@@ -55,7 +56,7 @@ static void handle_tx_packet(struct vsock *v, const struct virtq_chain *ch)
 	uint64_t dst_cid;
 	bool reachable;
 	uint32_t len;
-	uint16_t op;
+	uint16_t op, type;
 
 	if (virtq_chain_read(ch, 0, &h, sizeof(h)) < sizeof(h)) {
 		warn_bad_packet(v, "shorter than the header");
@@ -63,6 +64,7 @@ static void handle_tx_packet(struct vsock *v, const struct virtq_chain *ch)
 	}
 	len = le32toh(h.len);
 	op = le16toh(h.op);
+	type = le16toh(h.type);
 	if (len > ch->out_bytes - VSOCK_HDR_LEN) {
 		warn_bad_packet(v, "payload longer than its buffers");
 		return;
@@ -79,10 +81,11 @@ static void handle_tx_packet(struct vsock *v, const struct virtq_chain *ch)
 	reachable = dst_cid == VSOCK_HOST_CID || peer_path;
 	if (reachable)
 		c = vconn_find(v, dst_cid, le32toh(h.dst_port), le32toh(h.src_port));
-	if (le16toh(h.type) != VIRTIO_VSOCK_TYPE_STREAM) {
-		/* 5.10.6.4.2: RST for an unknown type (never for an RST). */
+	/* 5.10.6.4.2: RST for an unknown type (never for an RST). Seqpacket
+	 * only to a linked VM: a host program's Unix stream has no records. */
+	if (type != VIRTIO_VSOCK_TYPE_STREAM && (type != VIRTIO_VSOCK_TYPE_SEQPACKET || !peer_path)) {
 		if (op != VIRTIO_VSOCK_OP_RST)
-			vsock_rst_push(v, dst_cid, le32toh(h.dst_port), le32toh(h.src_port));
+			vsock_rst_push(v, dst_cid, le32toh(h.dst_port), le32toh(h.src_port), type);
 		return;
 	}
 	if (op == VIRTIO_VSOCK_OP_REQUEST) {
@@ -96,9 +99,9 @@ static void handle_tx_packet(struct vsock *v, const struct virtq_chain *ch)
 			refuse_unlinked(v, &h);
 		return;
 	}
-	if (!c) {
+	if (!c || c->type != type) {
 		if (op != VIRTIO_VSOCK_OP_RST)
-			vsock_rst_push(v, dst_cid, le32toh(h.dst_port), le32toh(h.src_port));
+			vsock_rst_push(v, dst_cid, le32toh(h.dst_port), le32toh(h.src_port), type);
 		return;
 	}
 	vconn_guest_packet(v, c, &h, ch, len);
@@ -187,7 +190,7 @@ static void rx_work(struct vsock *v)
 				.dst_cid = htole64(v->cid),
 				.src_port = htole32(e->host_port),
 				.dst_port = htole32(e->guest_port),
-				.type = htole16(VIRTIO_VSOCK_TYPE_STREAM),
+				.type = htole16(e->type),
 				.op = htole16(VIRTIO_VSOCK_OP_RST),
 			};
 
@@ -285,10 +288,13 @@ static void vs_fd_ready(struct virtio_dev *dev, int fd, uint32_t events)
 	work(v);
 }
 
+/* Seqpacket only where it can go: a linked VM (vsock_route.h). A VM
+ * without links keeps Linux's "socket type not supported" for it. */
 static uint64_t vs_features(struct virtio_dev *dev)
 {
-	(void)dev;
-	return 1ull << VIRTIO_VSOCK_F_STREAM;
+	const struct vsock *v = vs_of(dev);
+
+	return 1ull << VIRTIO_VSOCK_F_STREAM | (v->routes.n ? 1ull << VIRTIO_VSOCK_F_SEQPACKET : 0);
 }
 
 static int vs_activate(struct virtio_dev *dev)

@@ -106,10 +106,16 @@ static uint32_t peer_credit(const struct vconn *c)
 	return in_flight > c->peer_buf_alloc ? 0 : c->peer_buf_alloc - in_flight;
 }
 
+/* A framed stream reads on after the guest's RCV shutdown: its peer was
+ * told and sends no more data, but a SHUTDOWN or the end may follow; it
+ * stops at a SHUTDOWN frame until the guest has heard of it (order). */
 static bool can_send_data(const struct vconn *c)
 {
-	return c->state == CONN_ESTABLISHED && !c->guest_gone && c->fd >= 0 && !c->host_eof &&
-	       !c->guest_shut_rcv;
+	if (c->state != CONN_ESTABLISHED || c->guest_gone || c->fd < 0)
+		return false;
+	if (c->framed)
+		return !(c->pending & P_SHUTDOWN);
+	return !c->host_eof && !c->guest_shut_rcv;
 }
 
 bool vconn_has_rx_work(const struct vconn *c)
@@ -126,6 +132,9 @@ void vconn_update_watch(struct vsock *v, struct vconn *c)
 			want = EPOLLIN; /* the CONNECT or OK line */
 		else if (!c->rx_ready && can_send_data(c) && peer_credit(c) > 0)
 			want = EPOLLIN; /* otherwise the guest cannot take it */
+		else if (!c->framed && c->host_eof && !c->host_hup && !c->guest_gone &&
+			 c->state == CONN_ESTABLISHED)
+			want = EPOLLHUP; /* whether the host program closes for good */
 		if (c->olen)
 			want |= EPOLLOUT;
 	}
@@ -319,13 +328,14 @@ void vconn_abort(struct vsock *v, struct vconn *c)
 /* An RST to the guest from peer_cid:host_port: a stream is named by both
  * (CID, port) pairs (5.10.6.2), so the reply comes from the address the
  * guest's packet went to, whoever that was. */
-void vsock_rst_push(struct vsock *v, uint64_t peer_cid, uint32_t host_port, uint32_t guest_port)
+void vsock_rst_push(struct vsock *v, uint64_t peer_cid, uint32_t host_port, uint32_t guest_port,
+		    uint16_t type)
 {
 	/* Callers stop taking tx packets before the ring fills. */
 	if (v->rst_count >= VSOCK_RST_QUEUE)
 		return;
 	v->rst[(v->rst_head + v->rst_count) % VSOCK_RST_QUEUE] = (struct rst_entry){
-		.peer_cid = peer_cid, .host_port = host_port, .guest_port = guest_port
+		.peer_cid = peer_cid, .host_port = host_port, .guest_port = guest_port, .type = type
 	};
 	v->rst_count++;
 }
@@ -344,15 +354,115 @@ static void conn_check_credit(struct vsock *v, struct vconn *c)
 
 /* ---- guest to host ---- */
 
+static size_t obuf_cap(const struct vconn *c)
+{
+	return OBUF_SIZE + (c->framed ? VSOCK_FRAME_SLACK : 0);
+}
+
+static int obuf_alloc(struct vconn *c)
+{
+	if (!c->obuf) {
+		c->obuf = malloc(obuf_cap(c));
+		if (!c->obuf)
+			return -ENOMEM;
+		c->ohead = c->olen = 0;
+	}
+	return 0;
+}
+
+/* Bytes [off, off + n) of the ring (off from its start, not from ohead). */
+static void ring_get(const struct vconn *c, size_t off, void *dst, size_t n)
+{
+	size_t cap = obuf_cap(c), first = cap - off < n ? cap - off : n;
+
+	memcpy(dst, c->obuf + off, first);
+	memcpy((uint8_t *)dst + first, c->obuf, n - first);
+}
+
+static void ring_set(struct vconn *c, size_t off, const void *src, size_t n)
+{
+	size_t cap = obuf_cap(c), first = cap - off < n ? cap - off : n;
+
+	memcpy(c->obuf + off, src, first);
+	memcpy(c->obuf, (const uint8_t *)src + first, n - first);
+}
+
+/* Appends n bytes of the chain from chain offset off; the room was
+ * checked by the caller. */
+static void obuf_append_chain(struct vconn *c, const struct virtq_chain *ch, size_t off, size_t n)
+{
+	size_t cap = obuf_cap(c), done = 0;
+
+	while (done < n) {
+		size_t tail = (c->ohead + c->olen) % cap;
+		size_t room = tail >= c->ohead ? cap - tail : c->ohead - tail;
+		size_t want = n - done < room ? n - done : room;
+		size_t got = virtq_chain_read(ch, off + done, c->obuf + tail, want);
+
+		if (got == 0)
+			break; /* cannot happen: len was checked against the chain */
+		c->olen += got;
+		done += got;
+	}
+}
+
+/* The frame at the head of obuf starts being written: from now on it
+ * cannot grow (its length may be on its way). */
+static void frame_begin(struct vconn *c)
+{
+	struct vsock_frame fr;
+
+	ring_get(c, c->ohead, &fr, sizeof(fr));
+	c->ofr_hdr_left = VSOCK_FRAME_LEN;
+	c->ofr_pay_left = fr.op == VIRTIO_VSOCK_OP_RW ? le32toh(fr.len) : 0;
+	if (c->ohead == c->olast)
+		c->olast_open = false;
+}
+
+/* n bytes the socket took off the front of obuf: our line first, then
+ * (framed) headers and payload; only the guest's payload counts for its
+ * credit (fwd_cnt). */
+static void obuf_consume(struct vconn *c, size_t n)
+{
+	size_t cap = obuf_cap(c);
+
+	while (n) {
+		size_t k;
+
+		if (c->ours_len) {
+			k = n < c->ours_len ? n : c->ours_len;
+			c->ours_len -= k;
+		} else if (!c->framed) {
+			k = n;
+			c->fwd_cnt += (uint32_t)k;
+		} else {
+			if (!c->ofr_hdr_left && !c->ofr_pay_left)
+				frame_begin(c);
+			if (c->ofr_hdr_left) {
+				k = n < c->ofr_hdr_left ? n : c->ofr_hdr_left;
+				c->ofr_hdr_left -= (uint32_t)k;
+			} else {
+				k = n < c->ofr_pay_left ? n : c->ofr_pay_left;
+				c->ofr_pay_left -= (uint32_t)k;
+				c->fwd_cnt += (uint32_t)k;
+			}
+		}
+		c->ohead = (c->ohead + k) % cap;
+		c->olen -= k;
+		n -= k;
+	}
+}
+
 /* Writes the buffered bytes to the host socket. -1 when the socket is
  * gone (the stream was aborted). */
 int vconn_flush(struct vsock *v, struct vconn *c)
 {
+	size_t cap = obuf_cap(c);
+
 	while (c->olen && c->fd >= 0) {
 		struct iovec iov[2];
 		unsigned int niov = 1;
-		size_t first = OBUF_SIZE - c->ohead;
-		size_t ours;
+		size_t first = cap - c->ohead;
 		ssize_t n;
 
 		if (first > c->olen)
@@ -362,6 +472,8 @@ int vconn_flush(struct vsock *v, struct vconn *c)
 			iov[1] = (struct iovec){ c->obuf, c->olen - first };
 			niov = 2;
 		}
+		if (c->framed && !c->ours_len && !c->ofr_hdr_left && !c->ofr_pay_left)
+			frame_begin(c);
 		n = sock_sendv(c->fd, iov, niov);
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
@@ -369,13 +481,9 @@ int vconn_flush(struct vsock *v, struct vconn *c)
 			vconn_abort(v, c);
 			return -1;
 		}
-		c->ohead = (c->ohead + (size_t)n) % OBUF_SIZE;
-		c->olen -= (size_t)n;
-		ours = (size_t)n < c->ours_len ? (size_t)n : c->ours_len;
-		c->ours_len -= ours;
-		c->fwd_cnt += (uint32_t)((size_t)n - ours);
+		obuf_consume(c, (size_t)n);
 	}
-	if (!c->olen && c->fd >= 0 && c->guest_shut_send && !c->host_wr_shut) {
+	if (!c->olen && c->fd >= 0 && c->guest_shut_send && !c->host_wr_shut && !c->framed) {
 		/* Everything the guest sent is out: pass its shutdown on. */
 		shutdown(c->fd, SHUT_WR);
 		c->host_wr_shut = true;
@@ -384,9 +492,46 @@ int vconn_flush(struct vsock *v, struct vconn *c)
 	return 0;
 }
 
+/* Appends a frame to a framed stream's buffer: an RW of len payload bytes
+ * at chain offset VSOCK_HDR_LEN, or a SHUTDOWN. An RW continuing the last
+ * record grows that frame instead (a stream's bytes are one record until
+ * a SHUTDOWN), so only a seqpacket stream's records cost a header each.
+ * -ENOBUFS when the headers outgrow VSOCK_FRAME_SLACK: a guest sending
+ * thousands of tiny records to a reader that does not keep up. */
+static int frame_append(struct vconn *c, uint8_t op, uint32_t flags, const struct virtq_chain *ch,
+			uint32_t len)
+{
+	size_t cap = obuf_cap(c);
+	struct vsock_frame fr;
+
+	if (obuf_alloc(c))
+		return -ENOMEM;
+	if (op == VIRTIO_VSOCK_OP_RW && c->olast_open) {
+		if (c->olen + len > cap)
+			return -ENOBUFS;
+		ring_get(c, c->olast, &fr, sizeof(fr));
+		fr.len = htole32(le32toh(fr.len) + len);
+		fr.flags = htole32(le32toh(fr.flags) | flags);
+		ring_set(c, c->olast, &fr, sizeof(fr));
+	} else {
+		if (c->olen + VSOCK_FRAME_LEN + len > cap)
+			return -ENOBUFS;
+		fr = (struct vsock_frame){ .op = op, .flags = htole32(flags), .len = htole32(len) };
+		c->olast = (c->ohead + c->olen) % cap;
+		ring_set(c, c->olast, &fr, sizeof(fr));
+		c->olen += VSOCK_FRAME_LEN;
+	}
+	c->olast_open = op == VIRTIO_VSOCK_OP_RW && !(flags & VIRTIO_VSOCK_SEQ_EOM);
+	if (len)
+		obuf_append_chain(c, ch, VSOCK_HDR_LEN, len);
+	return 0;
+}
+
 /* Payload of an RW packet: straight to the socket if nothing is waiting
- * before it, the rest into the stream's buffer. */
-static void guest_data(struct vsock *v, struct vconn *c, const struct virtq_chain *ch, uint32_t len)
+ * before it, the rest into the stream's buffer; to a linked VM, as a
+ * frame with the record's flags. */
+static void guest_data(struct vsock *v, struct vconn *c, const struct virtq_chain *ch, uint32_t len,
+		       uint32_t flags)
 {
 	size_t done = 0;
 
@@ -402,6 +547,23 @@ static void guest_data(struct vsock *v, struct vconn *c, const struct virtq_chai
 		return;
 	}
 	c->rx_cnt += len;
+	if (c->framed) {
+		flags &= c->type == VIRTIO_VSOCK_TYPE_SEQPACKET
+				 ? VIRTIO_VSOCK_SEQ_EOM | VIRTIO_VSOCK_SEQ_EOR
+				 : 0;
+		if (frame_append(c, VIRTIO_VSOCK_OP_RW, flags, ch, len)) {
+			avp_guest_warn(v, "virtio-vsock: guest port %u sent more records than CID %llu "
+				       "reads (over %u KiB of record headers held): resetting the stream",
+				       c->guest_port, (unsigned long long)c->peer_cid,
+				       VSOCK_FRAME_SLACK / 1024);
+			vconn_abort(v, c);
+			return;
+		}
+		if (vconn_flush(v, c))
+			return;
+		vconn_update_watch(v, c);
+		return;
+	}
 	if (!c->olen) {
 		unsigned int niov = slice(ch->iov, ch->n_out, VSOCK_HDR_LEN, len, v->iov);
 		ssize_t n = sock_sendv(c->fd, v->iov, niov);
@@ -416,27 +578,13 @@ static void guest_data(struct vsock *v, struct vconn *c, const struct virtq_chai
 		}
 	}
 	if (done < len) {
-		if (!c->obuf) {
-			c->obuf = malloc(OBUF_SIZE);
-			if (!c->obuf) {
-				vconn_abort(v, c);
-				return;
-			}
-			c->ohead = 0;
+		if (obuf_alloc(c)) {
+			vconn_abort(v, c);
+			return;
 		}
 		/* Fits: olen <= ours_len + credit granted, and the credit check
 		 * above keeps the guest's part within VSOCK_BUF_ALLOC. */
-		while (done < len && c->olen < OBUF_SIZE) {
-			size_t tail = (c->ohead + c->olen) % OBUF_SIZE;
-			size_t room = tail >= c->ohead ? OBUF_SIZE - tail : c->ohead - tail;
-			size_t want = len - done < room ? len - done : room;
-			size_t got = virtq_chain_read(ch, VSOCK_HDR_LEN + done, c->obuf + tail, want);
-
-			if (got == 0)
-				break; /* cannot happen: len was checked against the chain */
-			c->olen += got;
-			done += got;
-		}
+		obuf_append_chain(c, ch, VSOCK_HDR_LEN + done, len - done);
 	}
 	conn_check_credit(v, c);
 	vconn_update_watch(v, c);
@@ -444,6 +592,29 @@ static void guest_data(struct vsock *v, struct vconn *c, const struct virtq_chai
 
 static void guest_shutdown(struct vsock *v, struct vconn *c, uint32_t flags)
 {
+	flags &= VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND;
+	if (c->framed) {
+		/* To the other guest exactly, in order with the data; its
+		 * RST (or its avp's close) ends the stream, not ours. */
+		bool news = ((flags & VIRTIO_VSOCK_SHUTDOWN_RCV) && !c->guest_shut_rcv) ||
+			    ((flags & VIRTIO_VSOCK_SHUTDOWN_SEND) && !c->guest_shut_send);
+
+		if (c->state != CONN_ESTABLISHED) {
+			vconn_abort(v, c);
+			return;
+		}
+		c->guest_shut_rcv |= !!(flags & VIRTIO_VSOCK_SHUTDOWN_RCV);
+		c->guest_shut_send |= !!(flags & VIRTIO_VSOCK_SHUTDOWN_SEND);
+		if (!news)
+			return;
+		if (frame_append(c, VIRTIO_VSOCK_OP_SHUTDOWN, flags, NULL, 0)) {
+			vconn_abort(v, c);
+			return;
+		}
+		if (vconn_flush(v, c) == 0)
+			vconn_update_watch(v, c);
+		return;
+	}
 	if (flags & VIRTIO_VSOCK_SHUTDOWN_RCV) {
 		c->guest_shut_rcv = true;
 		c->rx_ready = false;
@@ -486,8 +657,7 @@ void vconn_guest_packet(struct vsock *v, struct vconn *c, const struct virtio_vs
 			/* Through the buffer, so it precedes any guest data. */
 			c->state = CONN_ESTABLISHED;
 			c->deadline_ms = 0;
-			c->obuf = c->obuf ? c->obuf : malloc(OBUF_SIZE);
-			if (!c->obuf) {
+			if (obuf_alloc(c)) {
 				vconn_abort(v, c);
 				break;
 			}
@@ -519,7 +689,7 @@ void vconn_guest_packet(struct vsock *v, struct vconn *c, const struct virtio_vs
 		break;
 	case VIRTIO_VSOCK_OP_RW:
 		if (len)
-			guest_data(v, c, ch, len);
+			guest_data(v, c, ch, len, le32toh(h->flags));
 		break;
 	case VIRTIO_VSOCK_OP_CREDIT_UPDATE:
 		c->credit_requested = false;
@@ -545,7 +715,7 @@ static void hdr_for(const struct vsock *v, struct vconn *c, struct virtio_vsock_
 		.dst_cid = htole64(v->cid),
 		.src_port = htole32(c->host_port),
 		.dst_port = htole32(c->guest_port),
-		.type = htole16(VIRTIO_VSOCK_TYPE_STREAM),
+		.type = htole16(c->type),
 		.op = htole16(op),
 		.buf_alloc = htole32(VSOCK_BUF_ALLOC),
 		.fwd_cnt = htole32(c->fwd_cnt),
@@ -579,13 +749,106 @@ static uint32_t read_host_data(struct vsock *v, struct vconn *c, const struct vi
 	}
 	c->rx_ready = false;
 	if (n == 0) {
-		/* The host program will send no more: tell the guest. */
+		/* The host program will send no more (and, when it closed,
+		 * receive no more): tell the guest. */
 		c->host_eof = true;
+		c->peer_shut |= VIRTIO_VSOCK_SHUTDOWN_SEND |
+				(c->host_hup ? VIRTIO_VSOCK_SHUTDOWN_RCV : 0);
 		c->pending |= P_SHUTDOWN;
 	} else if (errno != EAGAIN && errno != EWOULDBLOCK) {
 		vconn_abort(v, c);
 	}
 	return 0;
+}
+
+/* A linked VM's avp broke the frame protocol (vsock_route.h). */
+static void peer_broken(struct vsock *v, struct vconn *c, const char *why)
+{
+	avp_warn("virtio-vsock: the avp of CID %llu %s: resetting the stream to guest port %u",
+		 (unsigned long long)c->peer_cid, why, c->guest_port);
+	vconn_abort(v, c);
+}
+
+/* Reads frames from a linked VM's avp: the next payload bytes into the
+ * chain after the header (>0; *flags the record's flags when they end its
+ * frame), or 0: nothing now, a SHUTDOWN for the guest (P_SHUTDOWN), or
+ * the end (P_RST). A packet never holds bytes of two frames, so record
+ * boundaries stay where the sending guest put them. */
+static uint32_t read_frames(struct vsock *v, struct vconn *c, const struct virtq_chain *ch,
+			    uint32_t *flags)
+{
+	for (;;) {
+		struct vsock_frame fr;
+		size_t room;
+		unsigned int niov;
+		ssize_t n;
+
+		if (!c->ifr_left) {
+			do
+				n = recv(c->fd, c->ifr_hdr + c->ifr_hdr_len,
+					 VSOCK_FRAME_LEN - c->ifr_hdr_len, MSG_DONTWAIT);
+			while (n < 0 && errno == EINTR);
+			if (n == 0) {
+				/* Its guest reset the stream, or it is gone. */
+				vconn_abort(v, c);
+				return 0;
+			}
+			if (n < 0) {
+				c->rx_ready = false;
+				if (errno != EAGAIN && errno != EWOULDBLOCK)
+					vconn_abort(v, c);
+				return 0;
+			}
+			c->ifr_hdr_len += (size_t)n;
+			if (c->ifr_hdr_len < VSOCK_FRAME_LEN) {
+				c->rx_ready = false; /* the rest is not there yet */
+				return 0;
+			}
+			c->ifr_hdr_len = 0;
+			memcpy(&fr, c->ifr_hdr, sizeof(fr));
+			if (fr.op == VIRTIO_VSOCK_OP_SHUTDOWN && !fr.len &&
+			    !(le32toh(fr.flags) &
+			      ~(uint32_t)(VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND))) {
+				c->peer_shut |= le32toh(fr.flags);
+				c->pending |= P_SHUTDOWN;
+				return 0;
+			}
+			if (fr.op != VIRTIO_VSOCK_OP_RW || !fr.len ||
+			    (le32toh(fr.flags) & ~(uint32_t)(VIRTIO_VSOCK_SEQ_EOM | VIRTIO_VSOCK_SEQ_EOR))) {
+				peer_broken(v, c, "sent a frame that is neither data nor a shutdown");
+				return 0;
+			}
+			c->ifr_left = le32toh(fr.len);
+			c->ifr_flags = c->type == VIRTIO_VSOCK_TYPE_SEQPACKET ? le32toh(fr.flags) : 0;
+			continue;
+		}
+		room = ch->in_bytes - VSOCK_HDR_LEN;
+		if (room > peer_credit(c))
+			room = peer_credit(c);
+		if (room > VSOCK_MAX_PAYLOAD)
+			room = VSOCK_MAX_PAYLOAD;
+		if (room > c->ifr_left)
+			room = c->ifr_left;
+		if (room == 0)
+			return 0;
+		niov = slice(ch->iov + ch->n_out, ch->n_in, VSOCK_HDR_LEN, room, v->iov);
+		n = sock_recvv(c->fd, v->iov, niov);
+		if (n == 0) {
+			vconn_abort(v, c); /* gone in the middle of a frame */
+			return 0;
+		}
+		if (n < 0) {
+			c->rx_ready = false;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				vconn_abort(v, c);
+			return 0;
+		}
+		if ((size_t)n < room)
+			c->rx_ready = false;
+		c->ifr_left -= (uint32_t)n;
+		*flags = c->ifr_left ? 0 : c->ifr_flags;
+		return (uint32_t)n;
+	}
 }
 
 /* Fills the held rx chain with one packet of c. Returns its length, or 0
@@ -594,7 +857,7 @@ uint32_t vconn_build_packet(struct vsock *v, struct vconn *c)
 {
 	const struct virtq_chain *ch = &v->rx_chain;
 	struct virtio_vsock_hdr h;
-	uint32_t n;
+	uint32_t n, flags = 0;
 
 	if (c->pending & P_RST) {
 		hdr_for(v, c, &h, VIRTIO_VSOCK_OP_RST);
@@ -620,10 +883,11 @@ uint32_t vconn_build_packet(struct vsock *v, struct vconn *c)
 				c->credit_requested = true;
 			}
 		} else {
-			n = read_host_data(v, c, ch);
+			n = c->framed ? read_frames(v, c, ch, &flags) : read_host_data(v, c, ch);
 			if (n) {
 				hdr_for(v, c, &h, VIRTIO_VSOCK_OP_RW);
 				h.len = htole32(n);
+				h.flags = htole32(flags);
 				c->tx_cnt += n;
 				c->pending &= ~P_CREDIT_UPDATE; /* carried by this header */
 				if (c->rx_ready && peer_credit(c) == 0 && !c->credit_requested) {
@@ -641,7 +905,7 @@ uint32_t vconn_build_packet(struct vsock *v, struct vconn *c)
 	}
 	if (c->pending & P_SHUTDOWN) {
 		hdr_for(v, c, &h, VIRTIO_VSOCK_OP_SHUTDOWN);
-		h.flags = htole32(VIRTIO_VSOCK_SHUTDOWN_SEND);
+		h.flags = htole32(c->peer_shut);
 		c->pending &= ~(P_SHUTDOWN | P_CREDIT_UPDATE);
 		goto out;
 	}

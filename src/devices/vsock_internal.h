@@ -25,7 +25,9 @@
 #define P_CREDIT_REQUEST (1u << 5)
 
 #define TIMER_TICK_MS 250
-/* The guest's unread bytes plus our "OK <port>\n" in front of them. */
+/* The guest's unread bytes plus our "OK <port>\n" in front of them; a
+ * stream to a linked VM also holds its frame headers (vsock_route.h),
+ * VSOCK_FRAME_SLACK more. */
 #define OBUF_SIZE (VSOCK_BUF_ALLOC + VSOCK_CONNECT_LINE_MAX)
 
 enum conn_state {
@@ -41,6 +43,8 @@ struct vconn {
 	uint64_t peer_cid; /* the guest's peer: the host (2) or a linked VM */
 	uint32_t host_port; /* the peer's port */
 	uint32_t guest_port;
+	uint16_t type;	 /* VIRTIO_VSOCK_TYPE_STREAM or _SEQPACKET */
+	bool framed;	 /* the other end is a linked VM's avp: frames, not bytes */
 	bool guest_gone; /* RST sent or received: the guest forgot the stream */
 
 	/* Credit (5.10.6.3). The guest's receive buffer: */
@@ -65,6 +69,20 @@ struct vconn {
 	bool guest_shut_send; /* the guest will not send any more */
 	bool host_eof;	      /* the host program will not send any more */
 	bool host_wr_shut;    /* we passed the guest's SEND shutdown on */
+	bool host_hup;	      /* the host program closed its socket */
+	uint32_t peer_shut;   /* SHUTDOWN flags for the guest (P_SHUTDOWN) */
+
+	/* Framed streams, towards the peer: the frame at the head of obuf
+	 * being written (header and payload bytes still to go), and the last
+	 * frame in obuf, which an RW of the same record may still grow. */
+	uint32_t ofr_hdr_left, ofr_pay_left;
+	size_t olast;
+	bool olast_open;
+	/* ... and from the peer: a header being read, the payload of the
+	 * current RW frame still to come and its flags. */
+	uint8_t ifr_hdr[16];
+	size_t ifr_hdr_len;
+	uint32_t ifr_left, ifr_flags;
 
 	uint32_t pending; /* P_* */
 	bool rx_ready;	  /* the host socket has data we have not read */
@@ -81,6 +99,7 @@ struct rst_entry {
 	uint64_t peer_cid;
 	uint32_t host_port;
 	uint32_t guest_port;
+	uint16_t type; /* the refused packet's: Linux ignores an RST of another type */
 };
 
 struct vsock {
@@ -150,8 +169,10 @@ void vconn_guest_packet(struct vsock *v, struct vconn *c, const struct virtio_vs
 			const struct virtq_chain *ch, uint32_t len);
 /* Fills v->rx_chain with c's next packet: its length, or 0. */
 uint32_t vconn_build_packet(struct vsock *v, struct vconn *c);
-/* Queues an RST to the guest from peer_cid:host_port to guest_port. */
-void vsock_rst_push(struct vsock *v, uint64_t peer_cid, uint32_t host_port, uint32_t guest_port);
+/* Queues an RST of socket type type to the guest from peer_cid:host_port
+ * to guest_port. */
+void vsock_rst_push(struct vsock *v, uint64_t peer_cid, uint32_t host_port, uint32_t guest_port,
+		    uint16_t type);
 
 /* ---- host side (vsock_mux.c) ---- */
 

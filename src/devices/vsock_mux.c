@@ -96,6 +96,7 @@ static struct vconn *conn_for_request(struct vsock *v, int fd, enum conn_state s
 	}
 	c->host_port = host_port;
 	c->guest_port = le32toh(h->src_port);
+	c->type = le16toh(h->type);
 	c->peer_buf_alloc = le32toh(h->buf_alloc);
 	c->peer_fwd_cnt = le32toh(h->fwd_cnt);
 	return c;
@@ -139,7 +140,7 @@ void vsock_connect_host(struct vsock *v, const struct virtio_vsock_hdr *h)
 	return;
 refuse:
 	/* 5.10.6.6: no listener, or no resources: RST. */
-	vsock_rst_push(v, VSOCK_HOST_CID, host_port, guest_port);
+	vsock_rst_push(v, VSOCK_HOST_CID, host_port, guest_port, VIRTIO_VSOCK_TYPE_STREAM);
 }
 
 /* A guest connecting to a linked VM (CID C, port P): we connect to C's
@@ -155,7 +156,7 @@ void vsock_connect_peer(struct vsock *v, const struct virtio_vsock_hdr *h, const
 	struct vconn *c;
 	int fd, n;
 
-	n = vsock_line_connect(line, sizeof(line), port, (uint32_t)v->cid);
+	n = vsock_line_connect(line, sizeof(line), port, (uint32_t)v->cid, le16toh(h->type));
 	if (n < 0 || strlen(peer_path) >= sizeof(addr.sun_path) || vsock_share_full(v, peer_cid))
 		goto refuse;
 	memcpy(addr.sun_path, peer_path, strlen(peer_path) + 1);
@@ -179,12 +180,13 @@ void vsock_connect_peer(struct vsock *v, const struct virtio_vsock_hdr *h, const
 	if (!c)
 		goto refuse;
 	c->peer_cid = peer_cid;
+	c->framed = true;
 	c->deadline_ms = vsock_now_ms() + VSOCK_HANDSHAKE_MS;
 	vconn_update_watch(v, c);
 	vsock_timer_arm(v, true);
 	return;
 refuse:
-	vsock_rst_push(v, peer_cid, port, guest_port);
+	vsock_rst_push(v, peer_cid, port, guest_port, le16toh(h->type));
 }
 
 /* ---- host to guest: the listener and the CONNECT handshake ---- */
@@ -268,17 +270,26 @@ static int line_read(struct vconn *c)
 static void handshake_read(struct vsock *v, struct vconn *c)
 {
 	uint32_t port, from;
+	uint16_t type;
 	int r = line_read(c);
 
 	if (r == 0)
 		return;
-	if (r < 0 || vsock_parse_connect(c->line, c->line_len - 1, &port, &from)) {
+	if (r < 0 || vsock_parse_connect(c->line, c->line_len - 1, &port, &from, &type)) {
 		vconn_free(v, c);
 		return;
 	}
 	if (from && !vsock_route_lookup(&v->routes, from)) {
 		avp_guest_warn(v, "virtio-vsock: refused a stream from CID %u: not linked to this VM "
 			       "(no --vsock-peer for it)",
+			       from);
+		vconn_free(v, c);
+		return;
+	}
+	if (from && !type) {
+		avp_guest_warn(v, "virtio-vsock: refused a stream from CID %u: its avp speaks the "
+			       "protocol from before seqpacket and shutdown frames (no socket type "
+			       "in its CONNECT line); run the same avp version on linked VMs",
 			       from);
 		vconn_free(v, c);
 		return;
@@ -291,6 +302,8 @@ static void handshake_read(struct vsock *v, struct vconn *c)
 	}
 	c->state = CONN_REQUESTED;
 	c->peer_cid = from ? from : VSOCK_HOST_CID;
+	c->type = type;
+	c->framed = from != 0; /* a linked VM's avp (vsock_route.h) */
 	c->guest_port = port;
 	c->host_port = alloc_host_port(v);
 	c->deadline_ms = vsock_now_ms() + VSOCK_HANDSHAKE_MS;
@@ -360,6 +373,16 @@ void vsock_host_event(struct vsock *v, struct vconn *c, uint32_t events)
 	if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && c->olen) {
 		if (vconn_flush(v, c) || vconn_maybe_free(v, c))
 			return;
+	}
+	if ((events & EPOLLHUP) && !c->framed && !c->host_hup) {
+		/* The host program closed (not only SHUT_WR): once its data
+		 * is out, the guest hears it will not receive either. */
+		c->host_hup = true;
+		if (c->host_eof && !c->guest_gone) {
+			c->peer_shut |= VIRTIO_VSOCK_SHUTDOWN_RCV;
+			c->pending |= P_SHUTDOWN;
+			vconn_queue(v, c);
+		}
 	}
 	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && (c->watched & EPOLLIN)) {
 		c->rx_ready = true;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "avp/devices/virtio_vsock.h"
 #include "avp/devices/vsock_paths.h"
 #include "avp/devices/vsock_route.h"
 
@@ -114,10 +115,21 @@ const char *vsock_route_lookup(const struct vsock_routes *r, uint64_t cid)
 	return NULL;
 }
 
-int vsock_line_connect(char *buf, size_t len, uint32_t port, uint32_t from_cid)
+static const char *type_name(uint16_t type)
 {
-	int n = from_cid ? snprintf(buf, len, "CONNECT %u FROM %u\n", port, from_cid)
-			 : snprintf(buf, len, "CONNECT %u\n", port);
+	return type == VIRTIO_VSOCK_TYPE_STREAM	   ? "STREAM"
+	       : type == VIRTIO_VSOCK_TYPE_SEQPACKET ? "SEQPACKET"
+						     : NULL;
+}
+
+int vsock_line_connect(char *buf, size_t len, uint32_t port, uint32_t from_cid, uint16_t type)
+{
+	int n;
+
+	if (from_cid && !type_name(type))
+		return -EINVAL;
+	n = from_cid ? snprintf(buf, len, "CONNECT %u FROM %u %s\n", port, from_cid, type_name(type))
+		     : snprintf(buf, len, "CONNECT %u\n", port);
 
 	return n < 0 || (size_t)n >= len ? -ENOSPC : n;
 }
@@ -141,10 +153,12 @@ static size_t strip_cr(const char *line, size_t len)
 	return len && line[len - 1] == '\r' ? len - 1 : len;
 }
 
-int vsock_parse_connect(const char *line, size_t len, uint32_t *port, uint32_t *from_cid)
+int vsock_parse_connect(const char *line, size_t len, uint32_t *port, uint32_t *from_cid,
+			uint16_t *type)
 {
 	size_t pos = 8;
 	uint32_t p, from = 0;
+	uint16_t t = VIRTIO_VSOCK_TYPE_STREAM;
 
 	len = strip_cr(line, len);
 	if (len <= 8 || memcmp(line, "CONNECT ", 8) != 0 || parse_u32(line, len, &pos, &p))
@@ -153,12 +167,24 @@ int vsock_parse_connect(const char *line, size_t len, uint32_t *port, uint32_t *
 		if (len - pos <= 6 || memcmp(line + pos, " FROM ", 6) != 0)
 			return -EINVAL;
 		pos += 6;
-		if (parse_u32(line, len, &pos, &from) || pos != len || from < AVP_VSOCK_MIN_CID ||
-		    from > AVP_VSOCK_MAX_CID)
+		if (parse_u32(line, len, &pos, &from) || (pos < len && line[pos] != ' ') ||
+		    from < AVP_VSOCK_MIN_CID || from > AVP_VSOCK_MAX_CID)
+			return -EINVAL;
+		/* The type, and the framed protocol with it; none: an avp
+		 * before issue 18, which sends bare bytes after OK (type 0,
+		 * for the caller to refuse rather than misread). */
+		if (pos == len)
+			t = 0;
+		else if (++pos, len - pos == 6 && memcmp(line + pos, "STREAM", 6) == 0)
+			t = VIRTIO_VSOCK_TYPE_STREAM;
+		else if (len - pos == 9 && memcmp(line + pos, "SEQPACKET", 9) == 0)
+			t = VIRTIO_VSOCK_TYPE_SEQPACKET;
+		else
 			return -EINVAL;
 	}
 	*port = p;
 	*from_cid = from;
+	*type = t;
 	return 0;
 }
 

@@ -24,6 +24,7 @@
 
 #include "avp/devices/virtio_rng.h"
 #include "avp/devices/virtio_vsock.h"
+#include "avp/devices/vsock_route.h"
 #include "avp/log.h"
 #include "support/vq_harness.h"
 
@@ -51,6 +52,7 @@ struct fixture {
 	uint64_t rx_gpa[RXQ_SIZE];
 	uint64_t tx_gpa[TXQ_SIZE];
 	uint32_t guest_buf_alloc;
+	uint16_t want_type; /* of every packet but RST; 0: stream */
 };
 
 struct rpkt {
@@ -195,7 +197,9 @@ static bool rx(struct fixture *f, struct rpkt *p)
 	if (!f->any_src)
 		assert_int_equal(p->src_cid, VSOCK_HOST_CID);
 	assert_int_equal(p->dst_cid, f->cid);
-	assert_int_equal(p->type, VIRTIO_VSOCK_TYPE_STREAM);
+	assert_true(p->type == VIRTIO_VSOCK_TYPE_STREAM || p->type == VIRTIO_VSOCK_TYPE_SEQPACKET);
+	if (p->op != VIRTIO_VSOCK_OP_RST) /* an RST echoes the type of what it refuses */
+		assert_int_equal(p->type, f->want_type ? f->want_type : VIRTIO_VSOCK_TYPE_STREAM);
 	memcpy(p->data, (uint8_t *)vqh_hva(&f->h, f->rx_gpa[id]) + VSOCK_HDR_LEN, p->len);
 	return true;
 }
@@ -401,6 +405,8 @@ static void test_config_and_features(void **state)
 	memcpy(&cid, f->dev->config, 8);
 	assert_int_equal(le64toh(cid), GUEST_CID);
 	assert_true(f->dev->ops->features(f->dev) & (1ull << VIRTIO_VSOCK_F_STREAM));
+	/* seqpacket goes only to linked VMs, and this one has none */
+	assert_false(f->dev->ops->features(f->dev) & (1ull << VIRTIO_VSOCK_F_SEQPACKET));
 	/* reserved CIDs are refused; so is a second device on a live path */
 	assert_int_equal(virtio_vsock_create(&d, &bad), -EINVAL);
 	bad.cid = 4;
@@ -551,9 +557,13 @@ static void test_unknown_streams_and_bad_packets(void **state)
 	/* an RST is never answered */
 	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RST, .sport = 1, .dport = 2 });
 	expect_no_rx(f);
-	/* 5.10.6.4: unknown type gets RST */
+	/* 5.10.6.4: unknown type gets RST; so does seqpacket to the host
+	 * (a Unix stream has no records), and of the same type: Linux
+	 * ignores an RST of another type, and its connect would hang */
 	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_REQUEST, .sport = 3, .dport = 4, .type = 2 });
 	expect_rx(f, &p, VIRTIO_VSOCK_OP_RST);
+	assert_int_equal(p.type, VIRTIO_VSOCK_TYPE_SEQPACKET);
+	assert_int_equal(p.dst_port, 3);
 	/* dropped silently: wrong CID, short header, payload beyond buffer */
 	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_REQUEST, .sport = 3, .dport = 4, .src_cid = 9 });
 	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_REQUEST, .sport = 3, .dport = 4, .hdr_len = 20 });
@@ -734,20 +744,44 @@ static void test_orderly_shutdown(void **state)
 		fd = accept(lfd, NULL, NULL);
 		tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RW, .sport = 902, .dport = 5004,
 				       .data = "last", .len = 4 });
+		host_read(fd, buf, 4);
+		assert_memory_equal(buf, "last", 4);
+		if (round == 1) {
+			/* the host half-closes first: SHUTDOWN(SEND) only, the
+			 * guest may still send */
+			host_write(fd, "bye", 3);
+			shutdown(fd, SHUT_WR);
+			pump(f);
+			expect_rx(f, &p, VIRTIO_VSOCK_OP_RW);
+			assert_memory_equal(p.data, "bye", 3);
+			expect_rx(f, &p, VIRTIO_VSOCK_OP_SHUTDOWN);
+			assert_int_equal(p.flags, VIRTIO_VSOCK_SHUTDOWN_SEND);
+			expect_no_rx(f);
+			tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RW, .sport = 902, .dport = 5004,
+					       .data = "more", .len = 4 });
+			host_read(fd, buf, 4);
+			assert_memory_equal(buf, "more", 4);
+		}
 		/* the guest will send no more: the host sees EOF after the data */
 		tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_SHUTDOWN, .sport = 902, .dport = 5004,
 				       .flags = VIRTIO_VSOCK_SHUTDOWN_SEND });
-		host_read(fd, buf, 4);
-		assert_memory_equal(buf, "last", 4);
 		assert_int_equal(recv(fd, buf, 1, 0), 0);
-		/* the host answers, then closes: data, then SHUTDOWN(SEND) */
-		host_write(fd, "bye", 3);
-		close(fd);
-		pump(f);
-		expect_rx(f, &p, VIRTIO_VSOCK_OP_RW);
-		assert_memory_equal(p.data, "bye", 3);
+		if (round == 0) {
+			/* the host answers, then closes: data, then
+			 * SHUTDOWN(RCV|SEND): the guest's next send must fail
+			 * (EPIPE), not vanish (issue 18) */
+			host_write(fd, "bye", 3);
+			close(fd);
+			pump(f);
+			expect_rx(f, &p, VIRTIO_VSOCK_OP_RW);
+			assert_memory_equal(p.data, "bye", 3);
+		} else {
+			close(fd);
+			pump(f);
+		}
 		expect_rx(f, &p, VIRTIO_VSOCK_OP_SHUTDOWN);
-		assert_int_equal(p.flags, VIRTIO_VSOCK_SHUTDOWN_SEND);
+		assert_int_equal(p.flags, VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND);
+		expect_no_rx(f);
 		/* the guest closes: we answer RST and forget the stream, so
 		 * the same ports work again in the next round */
 		tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_SHUTDOWN, .sport = 902, .dport = 5004,
@@ -996,38 +1030,75 @@ static int peer_listen(struct fixture *f)
 	return host_socket(path, false);
 }
 
-/* The guest calls CID 4, port 6000: the pretend peer accepts and must
- * read the CONNECT line naming us. Returns the peer's end. */
-static int routed_request(struct fixture *f, int lfd, uint32_t gport)
+/* A pretend peer avp's frames (avp/devices/vsock_route.h). */
+static void frame_write(int fd, uint8_t op, uint32_t flags, const void *data, uint32_t len)
 {
-	char want[48], got[48] = "";
+	struct vsock_frame fr = { .op = op, .flags = htole32(flags), .len = htole32(len) };
+
+	host_write(fd, &fr, sizeof(fr));
+	if (len)
+		host_write(fd, data, len);
+}
+
+/* Reads one frame; its payload (at most cap bytes) into buf. */
+static struct vsock_frame frame_read(int fd, void *buf, uint32_t cap)
+{
+	struct vsock_frame fr;
+
+	host_read(fd, &fr, sizeof(fr));
+	fr.flags = le32toh(fr.flags);
+	fr.len = le32toh(fr.len);
+	if (fr.op == VIRTIO_VSOCK_OP_RW) {
+		assert_true(fr.len <= cap);
+		host_read(fd, buf, fr.len);
+	} else {
+		assert_int_equal(fr.len, 0);
+	}
+	return fr;
+}
+
+/* The guest calls CID 4, port 6000 (type 0: a stream): the pretend peer
+ * accepts and must read the CONNECT line naming us and the type. Returns
+ * the peer's end. */
+static int routed_request_type(struct fixture *f, int lfd, uint32_t gport, uint16_t type)
+{
+	char want[64], got[64] = "";
 	struct pollfd pl = { .fd = lfd, .events = POLLIN };
 	int fd;
 
 	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_REQUEST, .sport = gport, .dport = 6000,
-			       .dst_cid = PEER_CID });
+			       .dst_cid = PEER_CID, .type = type });
 	expect_no_rx(f); /* nothing for the guest until the peer answers */
 	assert_int_equal(poll(&pl, 1, 1000), 1);
 	fd = accept(lfd, NULL, NULL);
 	assert_true(fd >= 0);
-	snprintf(want, sizeof(want), "CONNECT 6000 FROM %u\n", GUEST_CID);
+	snprintf(want, sizeof(want), "CONNECT 6000 FROM %u %s\n", GUEST_CID,
+		 type == VIRTIO_VSOCK_TYPE_SEQPACKET ? "SEQPACKET" : "STREAM");
 	host_read(fd, got, strlen(want));
 	assert_string_equal(got, want);
 	return fd;
+}
+
+static int routed_request(struct fixture *f, int lfd, uint32_t gport)
+{
+	return routed_request_type(f, lfd, gport, 0);
 }
 
 static void test_routed_stream(void **state)
 {
 	struct fixture *f = *state;
 	char buf[16] = "";
+	struct vsock_frame fr;
 	struct rpkt p;
 	int lfd, fd;
 
+	assert_true(f->dev->ops->features(f->dev) & (1ull << VIRTIO_VSOCK_F_SEQPACKET));
 	post_rx(f, 16);
 	lfd = peer_listen(f);
 	fd = routed_request(f, lfd, 800);
 	/* the peer's guest accepted; its first bytes may follow the OK at once */
-	host_write(fd, "OK 1073741824\nhello", 19);
+	host_write(fd, "OK 1073741824\n", 14);
+	frame_write(fd, VIRTIO_VSOCK_OP_RW, 0, "hello", 5);
 	pump(f);
 	expect_rx(f, &p, VIRTIO_VSOCK_OP_RESPONSE);
 	assert_int_equal(p.src_cid, PEER_CID);
@@ -1037,33 +1108,134 @@ static void test_routed_stream(void **state)
 	expect_rx(f, &p, VIRTIO_VSOCK_OP_RW);
 	assert_int_equal(p.src_cid, PEER_CID);
 	assert_int_equal(p.len, 5);
-	assert_memory_equal(p.data, "hello", 5); /* not the OK line */
-	/* our guest to the peer */
+	assert_int_equal(p.flags, 0);
+	assert_memory_equal(p.data, "hello", 5); /* not the OK line, not the frame */
+	/* our guest to the peer: a frame of its bytes */
 	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RW, .sport = 800, .dport = 6000,
 			       .dst_cid = PEER_CID, .data = "world", .len = 5 });
-	host_read(fd, buf, 5);
+	fr = frame_read(fd, buf, sizeof(buf));
+	assert_int_equal(fr.op, VIRTIO_VSOCK_OP_RW);
+	assert_int_equal(fr.len, 5);
 	assert_memory_equal(buf, "world", 5);
 	/* the same ports to the host are another stream: nobody there, RST */
 	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_REQUEST, .sport = 800, .dport = 6000 });
 	expect_rx(f, &p, VIRTIO_VSOCK_OP_RST);
 	assert_int_equal(p.src_cid, VSOCK_HOST_CID);
-	/* ... and the routed one goes on; the guest half-closes: EOF there */
+	/* issue 18: each shutdown reaches the other guest exactly, in order
+	 * with the data: the guest's SHUT_RD ... */
 	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_SHUTDOWN, .sport = 800, .dport = 6000,
-			       .dst_cid = PEER_CID, .flags = VIRTIO_VSOCK_SHUTDOWN_SEND });
-	assert_int_equal(recv(fd, buf, 1, 0), 0);
-	/* the peer closes: SHUTDOWN; the guest closes: RST, stream gone */
-	close(fd);
+			       .dst_cid = PEER_CID, .flags = VIRTIO_VSOCK_SHUTDOWN_RCV });
+	fr = frame_read(fd, buf, sizeof(buf));
+	assert_int_equal(fr.op, VIRTIO_VSOCK_OP_SHUTDOWN);
+	assert_int_equal(fr.flags, VIRTIO_VSOCK_SHUTDOWN_RCV);
+	/* (said once: a repeat is not sent again) */
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_SHUTDOWN, .sport = 800, .dport = 6000,
+			       .dst_cid = PEER_CID, .flags = VIRTIO_VSOCK_SHUTDOWN_RCV });
+	assert_int_equal(host_peek(fd), -1);
+	/* ... the other guest's close: data, then SHUTDOWN(RCV|SEND) */
+	frame_write(fd, VIRTIO_VSOCK_OP_RW, 0, "bye", 3);
+	frame_write(fd, VIRTIO_VSOCK_OP_SHUTDOWN,
+		    VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND, NULL, 0);
 	pump(f);
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RW);
+	assert_memory_equal(p.data, "bye", 3);
 	expect_rx(f, &p, VIRTIO_VSOCK_OP_SHUTDOWN);
 	assert_int_equal(p.src_cid, PEER_CID);
+	assert_int_equal(p.flags, VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND);
+	expect_no_rx(f);
+	/* our guest closes too: the peer hears it, and no RST comes from
+	 * us: the other guest answers (its avp closes the socket) */
 	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_SHUTDOWN, .sport = 800, .dport = 6000,
 			       .dst_cid = PEER_CID,
 			       .flags = VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND });
+	fr = frame_read(fd, buf, sizeof(buf));
+	assert_int_equal(fr.op, VIRTIO_VSOCK_OP_SHUTDOWN);
+	assert_int_equal(fr.flags, VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND);
+	expect_no_rx(f);
+	close(fd);
+	pump(f);
 	expect_rx(f, &p, VIRTIO_VSOCK_OP_RST);
 	assert_int_equal(p.src_cid, PEER_CID);
 	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RW, .sport = 800, .dport = 6000,
 			       .dst_cid = PEER_CID, .data = "late", .len = 4 });
 	expect_rx(f, &p, VIRTIO_VSOCK_OP_RST); /* unknown stream now */
+	close(lfd);
+}
+
+/* Issue 18: seqpacket to a linked VM. Records keep their boundaries and
+ * flags both ways; a record longer than the guest's buffers
+ * arrives in packets of which only the last says EOM; a broken frame
+ * resets the stream. */
+static void test_routed_seqpacket(void **state)
+{
+	struct fixture *f = *state;
+	enum { BIG = 6000 };
+	static uint8_t big[BIG], got[BIG];
+	char buf[16] = "";
+	struct vsock_frame fr;
+	struct rpkt p;
+	uint32_t n = 0;
+	int lfd, fd;
+
+	for (unsigned int i = 0; i < BIG; i++)
+		big[i] = (uint8_t)(i * 13 + 1);
+	f->want_type = VIRTIO_VSOCK_TYPE_SEQPACKET;
+	post_rx(f, 16);
+	lfd = peer_listen(f);
+	fd = routed_request_type(f, lfd, 820, VIRTIO_VSOCK_TYPE_SEQPACKET);
+	host_write(fd, "OK 1073741825\n", 14);
+	pump(f);
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RESPONSE);
+	/* one record in two packets, then a record of one */
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RW, .sport = 820, .dport = 6000,
+			       .dst_cid = PEER_CID, .type = 2, .data = "abc", .len = 3 });
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RW, .sport = 820, .dport = 6000,
+			       .dst_cid = PEER_CID, .type = 2, .data = "de", .len = 2,
+			       .flags = VIRTIO_VSOCK_SEQ_EOM | VIRTIO_VSOCK_SEQ_EOR });
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RW, .sport = 820, .dport = 6000,
+			       .dst_cid = PEER_CID, .type = 2, .data = "f", .len = 1,
+			       .flags = VIRTIO_VSOCK_SEQ_EOM | 0x100 });
+	/* (the first packet left at once, alone: a record may span frames;
+	 * only its last frame says EOM) */
+	fr = frame_read(fd, buf, sizeof(buf));
+	assert_int_equal(fr.op, VIRTIO_VSOCK_OP_RW);
+	assert_int_equal(fr.flags, 0);
+	assert_int_equal(fr.len, 3);
+	assert_memory_equal(buf, "abc", 3);
+	fr = frame_read(fd, buf, sizeof(buf));
+	assert_int_equal(fr.flags, VIRTIO_VSOCK_SEQ_EOM | VIRTIO_VSOCK_SEQ_EOR);
+	assert_int_equal(fr.len, 2);
+	assert_memory_equal(buf, "de", 2);
+	fr = frame_read(fd, buf, sizeof(buf));
+	assert_int_equal(fr.flags, VIRTIO_VSOCK_SEQ_EOM); /* no unknown flags */
+	assert_int_equal(fr.len, 1);
+	/* from the peer: a big record, then a small one right behind it */
+	frame_write(fd, VIRTIO_VSOCK_OP_RW, VIRTIO_VSOCK_SEQ_EOM, big, BIG);
+	frame_write(fd, VIRTIO_VSOCK_OP_RW, VIRTIO_VSOCK_SEQ_EOM | VIRTIO_VSOCK_SEQ_EOR, "xy", 2);
+	pump(f);
+	while (n < BIG) {
+		expect_rx(f, &p, VIRTIO_VSOCK_OP_RW);
+		assert_true(n + p.len <= BIG);
+		memcpy(got + n, p.data, p.len);
+		n += p.len;
+		assert_int_equal(p.flags, n == BIG ? VIRTIO_VSOCK_SEQ_EOM : 0);
+	}
+	assert_memory_equal(got, big, BIG);
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RW);
+	assert_int_equal(p.len, 2);
+	assert_int_equal(p.flags, VIRTIO_VSOCK_SEQ_EOM | VIRTIO_VSOCK_SEQ_EOR);
+	/* a packet of the stream's ports but another type: not this stream */
+	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RW, .sport = 820, .dport = 6000,
+			       .dst_cid = PEER_CID, .data = "s", .len = 1 });
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RST);
+	assert_int_equal(p.type, VIRTIO_VSOCK_TYPE_STREAM);
+	/* a frame that is neither data nor a shutdown: RST, socket closed */
+	frame_write(fd, 9, 0, NULL, 0);
+	pump(f);
+	expect_rx(f, &p, VIRTIO_VSOCK_OP_RST);
+	assert_int_equal(p.type, VIRTIO_VSOCK_TYPE_SEQPACKET);
+	assert_int_equal(host_peek(fd), 0);
+	close(fd);
 	close(lfd);
 }
 
@@ -1121,7 +1293,7 @@ static void test_stream_from_linked_vm(void **state)
 
 	post_rx(f, 16);
 	fd = host_socket(f->path, true);
-	snprintf(line, sizeof(line), "CONNECT 1234 FROM %u\n", PEER_CID);
+	snprintf(line, sizeof(line), "CONNECT 1234 FROM %u STREAM\n", PEER_CID);
 	host_write(fd, line, strlen(line));
 	pump(f);
 	expect_rx(f, &p, VIRTIO_VSOCK_OP_REQUEST);
@@ -1140,15 +1312,18 @@ static void test_stream_from_linked_vm(void **state)
 	tx(f, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RW, .sport = 1234, .dport = p.src_port,
 			       .dst_cid = PEER_CID, .data = "abc", .len = 3 });
 	memset(got, 0, sizeof(got));
-	host_read(fd, got, 3);
+	assert_int_equal(frame_read(fd, got, sizeof(got)).len, 3);
 	assert_string_equal(got, "abc");
 	close(fd);
 
 	/* not linked (9), the guest's own CID, malformed: closed, no REQUEST */
 	{
 		static const char *const bad[] = {
-			"CONNECT 1234 FROM 9\n", "CONNECT 1234 FROM 3\n", "CONNECT 1234 FROM 2\n",
-			"CONNECT 1234 FROM\n", "CONNECT 1234 4\n", "CONNECT 1234 FROM 4x\n",
+			"CONNECT 1234 FROM 9 STREAM\n", "CONNECT 1234 FROM 3 STREAM\n",
+			"CONNECT 1234 FROM 2 STREAM\n", "CONNECT 1234 FROM\n", "CONNECT 1234 4\n",
+			"CONNECT 1234 FROM 4x STREAM\n",
+			/* an avp before issue 18, which would send bare bytes */
+			"CONNECT 1234 FROM 4\n",
 		};
 
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -1174,7 +1349,7 @@ static int stream_from(struct fixture *f, uint32_t cid, uint32_t port, uint32_t 
 	struct rpkt p;
 	int fd = host_socket(f->path, true);
 
-	snprintf(line, sizeof(line), "CONNECT %u FROM %u\n", port, cid);
+	snprintf(line, sizeof(line), "CONNECT %u FROM %u STREAM\n", port, cid);
 	host_write(fd, line, strlen(line));
 	pump(f);
 	post_rx(f, 1);
@@ -1276,6 +1451,141 @@ static void test_port_path_to_an_avp_socket(void **state)
 	unlink(link);
 	unlink(own);
 	close(lfd);
+}
+
+/* Two devices linked to each other (a: CID 3, b: CID 4) in dir. */
+static void pair_new(char *dir, struct fixture **a, struct fixture **b)
+{
+	char pa[128], pb[128];
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(pa, sizeof(pa), "%s/a.sock", dir);
+	snprintf(pb, sizeof(pb), "%s/b.sock", dir);
+	*a = fixture_new(3, dir, "a.sock", &(struct avp_vsock_peer){ 4, pb }, 1);
+	*b = fixture_new(4, dir, "b.sock", &(struct avp_vsock_peer){ 3, pa }, 1);
+	(*a)->any_src = (*b)->any_src = true;
+	post_rx(*a, 32);
+	post_rx(*b, 32);
+}
+
+/* Guest a (port 900) calls guest b's port 7000 with type; b accepts. b's
+ * port for the stream (the device's local port). */
+static uint32_t pair_connect(struct fixture *a, struct fixture *b, uint16_t type)
+{
+	struct rpkt p;
+	uint32_t bport;
+
+	a->want_type = b->want_type = type;
+	tx(a, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_REQUEST, .sport = 900, .dport = 7000,
+			       .dst_cid = 4, .type = type });
+	pump(b);
+	expect_rx(b, &p, VIRTIO_VSOCK_OP_REQUEST);
+	assert_int_equal(p.src_cid, 3);
+	tx(b, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RESPONSE, .sport = 7000, .dport = p.src_port,
+			       .dst_cid = 3, .type = type });
+	bport = p.src_port;
+	pump(a);
+	expect_rx(a, &p, VIRTIO_VSOCK_OP_RESPONSE);
+	assert_int_equal(p.src_cid, 4);
+	return bport;
+}
+
+/* Issue 18 (vsock_test 2, 3, 17): what one guest says about a stream
+ * reaches the other exactly, through both devices: its SHUT_RD (the
+ * other's send then fails with EPIPE), its close after data (data, then
+ * SHUTDOWN(RCV|SEND), and the RST comes from the other guest, not from
+ * an avp), the other's RST. Before, a SHUT_RD never left the first avp,
+ * and a close arrived as SEND only. */
+static void test_linked_shutdowns(void **state)
+{
+	char dir[64] = "/tmp/avp-vsock-test.XXXXXX";
+	struct fixture *a, *b;
+	uint32_t bport;
+	struct rpkt p;
+
+	(void)state;
+	pair_new(dir, &a, &b);
+	bport = pair_connect(a, b, 0);
+	tx(b, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_SHUTDOWN, .sport = 7000, .dport = bport,
+			       .dst_cid = 3, .flags = VIRTIO_VSOCK_SHUTDOWN_RCV });
+	pump(a);
+	expect_rx(a, &p, VIRTIO_VSOCK_OP_SHUTDOWN);
+	assert_int_equal(p.flags, VIRTIO_VSOCK_SHUTDOWN_RCV);
+	expect_no_rx(b);
+	/* b still sends; a closes after its last byte */
+	tx(b, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RW, .sport = 7000, .dport = bport,
+			       .dst_cid = 3, .data = "to a", .len = 4 });
+	pump(a);
+	expect_rx(a, &p, VIRTIO_VSOCK_OP_RW);
+	assert_memory_equal(p.data, "to a", 4);
+	tx(a, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RW, .sport = 900, .dport = 7000, .dst_cid = 4,
+			       .data = "x", .len = 1 });
+	tx(a, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_SHUTDOWN, .sport = 900, .dport = 7000,
+			       .dst_cid = 4,
+			       .flags = VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND });
+	pump(b);
+	expect_rx(b, &p, VIRTIO_VSOCK_OP_RW);
+	assert_memory_equal(p.data, "x", 1);
+	expect_rx(b, &p, VIRTIO_VSOCK_OP_SHUTDOWN);
+	assert_int_equal(p.flags, VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND);
+	pump(a);
+	expect_no_rx(a); /* no RST from a's avp: b's guest answers */
+	tx(b, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RST, .sport = 7000, .dport = bport,
+			       .dst_cid = 3 });
+	pump(a);
+	expect_rx(a, &p, VIRTIO_VSOCK_OP_RST);
+	assert_int_equal(p.src_cid, 4);
+	assert_int_equal(p.dst_port, 900);
+	pump(b);
+	expect_no_rx(b);
+	/* the ports are free again on both sides */
+	bport = pair_connect(a, b, 0);
+	tx(a, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RST, .sport = 900, .dport = 7000, .dst_cid = 4 });
+	pump(b);
+	expect_rx(b, &p, VIRTIO_VSOCK_OP_RST);
+	assert_int_equal(p.src_port, bport);
+	fixture_free(a, false);
+	fixture_free(b, true);
+}
+
+/* Issue 18 (vsock_test 6, 7, 11, 15): seqpacket through both devices: a
+ * 20000-byte record and a 1-byte one arrive as records, EOM (and EOR)
+ * only on the last packet of each. */
+static void test_linked_seqpacket(void **state)
+{
+	char dir[64] = "/tmp/avp-vsock-test.XXXXXX";
+	enum { BIG = 20000 };
+	static uint8_t big[BIG], got[BIG];
+	struct fixture *a, *b;
+	struct rpkt p;
+	uint32_t n = 0;
+
+	(void)state;
+	for (unsigned int i = 0; i < BIG; i++)
+		big[i] = (uint8_t)(i * 7 + 3);
+	pair_new(dir, &a, &b);
+	assert_true(a->dev->ops->features(a->dev) & (1ull << VIRTIO_VSOCK_F_SEQPACKET));
+	pair_connect(a, b, VIRTIO_VSOCK_TYPE_SEQPACKET);
+	tx(a, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RW, .sport = 900, .dport = 7000, .dst_cid = 4,
+			       .type = 2, .data = big, .len = BIG,
+			       .flags = VIRTIO_VSOCK_SEQ_EOM | VIRTIO_VSOCK_SEQ_EOR });
+	tx(a, &(struct gpkt){ .op = VIRTIO_VSOCK_OP_RW, .sport = 900, .dport = 7000, .dst_cid = 4,
+			       .type = 2, .data = "z", .len = 1, .flags = VIRTIO_VSOCK_SEQ_EOM });
+	pump(b);
+	while (n < BIG) {
+		expect_rx(b, &p, VIRTIO_VSOCK_OP_RW);
+		assert_true(n + p.len <= BIG);
+		memcpy(got + n, p.data, p.len);
+		n += p.len;
+		assert_int_equal(p.flags,
+				 n == BIG ? VIRTIO_VSOCK_SEQ_EOM | VIRTIO_VSOCK_SEQ_EOR : 0);
+	}
+	assert_memory_equal(got, big, BIG);
+	expect_rx(b, &p, VIRTIO_VSOCK_OP_RW);
+	assert_int_equal(p.len, 1);
+	assert_int_equal(p.flags, VIRTIO_VSOCK_SEQ_EOM);
+	fixture_free(a, false);
+	fixture_free(b, true);
 }
 
 /* Two devices linked to each other, as `avp system up` sets them: guest A
@@ -1415,12 +1725,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_interleaved_streams, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unlinked_cid_rst, setup_routed, teardown),
 		cmocka_unit_test_setup_teardown(test_routed_stream, setup_routed, teardown),
+		cmocka_unit_test_setup_teardown(test_routed_seqpacket, setup_routed, teardown),
 		cmocka_unit_test_setup_teardown(test_routed_refusals, setup_routed, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_from_linked_vm, setup_routed, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_share, setup_routed, teardown),
 		cmocka_unit_test_setup_teardown(test_port_path_to_an_avp_socket, setup_routed,
 						teardown),
 		cmocka_unit_test(test_two_linked_vms),
+		cmocka_unit_test(test_linked_shutdowns),
+		cmocka_unit_test(test_linked_seqpacket),
 	};
 
 	return cmocka_run_group_tests_name("virtio_vsock", tests, NULL, NULL);

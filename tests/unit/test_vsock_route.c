@@ -127,42 +127,61 @@ static void test_connect_lines(void **state)
 {
 	char buf[VSOCK_CONNECT_LINE_MAX];
 	uint32_t port, from;
+	uint16_t type;
 
 	(void)state;
 	/* what one avp writes, the other parses; the longest fits the limit */
-	assert_int_equal(vsock_line_connect(buf, sizeof(buf), 4294967295u, 4294967294u),
-			 (int)strlen("CONNECT 4294967295 FROM 4294967294\n"));
-	assert_string_equal(buf, "CONNECT 4294967295 FROM 4294967294\n");
+	assert_int_equal(vsock_line_connect(buf, sizeof(buf), 4294967295u, 4294967294u,
+					    VIRTIO_VSOCK_TYPE_SEQPACKET),
+			 (int)strlen("CONNECT 4294967295 FROM 4294967294 SEQPACKET\n"));
+	assert_string_equal(buf, "CONNECT 4294967295 FROM 4294967294 SEQPACKET\n");
 	assert_true(strlen(buf) + 1 < VSOCK_CONNECT_LINE_MAX); /* a '\r' would fit too */
-	assert_int_equal(vsock_parse_connect(buf, strlen(buf) - 1, &port, &from), 0);
+	assert_int_equal(vsock_parse_connect(buf, strlen(buf) - 1, &port, &from, &type), 0);
 	assert_int_equal(port, 4294967295u);
 	assert_int_equal(from, 4294967294u);
-	assert_int_equal(vsock_line_connect(buf, sizeof(buf), 6000, 0), 13);
+	assert_int_equal(type, VIRTIO_VSOCK_TYPE_SEQPACKET);
+	assert_int_equal(vsock_line_connect(buf, sizeof(buf), 7, 3, VIRTIO_VSOCK_TYPE_STREAM), 24);
+	assert_string_equal(buf, "CONNECT 7 FROM 3 STREAM\n");
+	assert_int_equal(vsock_parse_connect(buf, strlen(buf) - 1, &port, &from, &type), 0);
+	assert_int_equal(type, VIRTIO_VSOCK_TYPE_STREAM);
+	assert_int_equal(vsock_line_connect(buf, sizeof(buf), 7, 3, 3), -EINVAL);
+	assert_int_equal(vsock_line_connect(buf, sizeof(buf), 6000, 0, 0), 13);
 	assert_string_equal(buf, "CONNECT 6000\n");
-	assert_int_equal(vsock_line_connect(buf, 8, 6000, 3), -ENOSPC);
+	assert_int_equal(vsock_line_connect(buf, 8, 6000, 3, VIRTIO_VSOCK_TYPE_STREAM), -ENOSPC);
 
-	/* the plain form (host programs) is unchanged */
-	assert_int_equal(vsock_parse_connect("CONNECT 1234", 12, &port, &from), 0);
+	/* the plain form (host programs) is unchanged, and a stream */
+	assert_int_equal(vsock_parse_connect("CONNECT 1234", 12, &port, &from, &type), 0);
 	assert_int_equal(port, 1234);
 	assert_int_equal(from, 0);
-	assert_int_equal(vsock_parse_connect("CONNECT 0\r", 10, &port, &from), 0);
+	assert_int_equal(type, VIRTIO_VSOCK_TYPE_STREAM);
+	assert_int_equal(vsock_parse_connect("CONNECT 0\r", 10, &port, &from, &type), 0);
 	assert_int_equal(port, 0);
-	assert_int_equal(vsock_parse_connect("CONNECT 7 FROM 3\r", 17, &port, &from), 0);
+	assert_int_equal(vsock_parse_connect("CONNECT 7 FROM 3 SEQPACKET\r", 27, &port, &from,
+					     &type), 0);
 	assert_int_equal(from, 3);
+	assert_int_equal(type, VIRTIO_VSOCK_TYPE_SEQPACKET);
+	/* an avp before issue 18 (bare bytes after OK): type 0, refused by
+	 * the caller, which can first say whether the CID is linked at all */
+	assert_int_equal(vsock_parse_connect("CONNECT 7 FROM 3", 16, &port, &from, &type), 0);
+	assert_int_equal(from, 3);
+	assert_int_equal(type, 0);
 
 	{
 		static const char *const bad[] = {
 			"", "CONNECT", "CONNECT ", "connect 1", "CONNECT -1", "CONNECT +1",
 			"CONNECT 4294967296", "CONNECT 12345678901", "CONNECT 1 ", "CONNECT 1x",
-			"CONNECT 1 FROM", "CONNECT 1 FROM ", "CONNECT 1 FROM 2", "CONNECT 1 FROM 0",
-			"CONNECT 1 FROM 4294967295", "CONNECT 1 FROM 3 ", "CONNECT 1 FROM 3x",
-			"CONNECT 1  FROM 3", "CONNECT 1 from 3", "CONNECT 1 FROM 00000000003x",
-			"CONNECT 1 TO 3", "CONNECT 1\n",
+			"CONNECT 1 FROM", "CONNECT 1 FROM ", "CONNECT 1 FROM 2 STREAM",
+			"CONNECT 1 FROM 0 STREAM", "CONNECT 1 FROM 4294967295 STREAM",
+			"CONNECT 1 FROM 3 ", "CONNECT 1 FROM 3x STREAM",
+			"CONNECT 1  FROM 3 STREAM", "CONNECT 1 from 3 STREAM",
+			"CONNECT 1 FROM 00000000003x", "CONNECT 1 TO 3", "CONNECT 1\n",
+			"CONNECT 1 FROM 3 stream", "CONNECT 1 FROM 3 DGRAM", "CONNECT 1 FROM 3  STREAM",
+			"CONNECT 1 FROM 3 STREAM ", "CONNECT 1 FROM 3 SEQPACKETS", "CONNECT 1 STREAM",
 		};
 
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 			port = from = 77;
-			if (vsock_parse_connect(bad[i], strlen(bad[i]), &port, &from) != -EINVAL)
+			if (vsock_parse_connect(bad[i], strlen(bad[i]), &port, &from, &type) != -EINVAL)
 				fail_msg("accepted '%s'", bad[i]);
 			assert_int_equal(port, 77); /* untouched */
 		}

@@ -293,7 +293,7 @@ static int run_paths(struct child *c, int port_lfd, int peer_lfd)
 	peer = accept_one(c, peer_lfd);
 	if (peer < 0)
 		return 40;
-	snprintf(want, sizeof(want), "CONNECT 6000 FROM %u\n", GUEST_CID);
+	snprintf(want, sizeof(want), "CONNECT 6000 FROM %u STREAM\n", GUEST_CID);
 	if (host_read(c, peer, buf, strlen(want)) || strcmp(buf, want))
 		return 41;
 	if (send(peer, "OK 99\n", 6, MSG_NOSIGNAL) != 6)

@@ -48,8 +48,11 @@ struct avp_vsock_cfg {
 #define VSOCK_TXQ 1
 #define VSOCK_EVQ 2
 
-/* 5.10.3: stream sockets, and nothing else. */
+/* 5.10.3: stream sockets; seqpacket sockets (guest to guest only: a
+ * host program's Unix stream has no record boundaries, so the host side
+ * refuses them, docs/devices.md). */
 #define VIRTIO_VSOCK_F_STREAM 0
+#define VIRTIO_VSOCK_F_SEQPACKET 1
 
 #define VSOCK_HOST_CID 2
 
@@ -71,6 +74,7 @@ struct virtio_vsock_hdr {
 _Static_assert(sizeof(struct virtio_vsock_hdr) == VSOCK_HDR_LEN, "5.10.6 header is 44 bytes");
 
 #define VIRTIO_VSOCK_TYPE_STREAM 1
+#define VIRTIO_VSOCK_TYPE_SEQPACKET 2
 
 #define VIRTIO_VSOCK_OP_INVALID 0
 #define VIRTIO_VSOCK_OP_REQUEST 1
@@ -85,6 +89,11 @@ _Static_assert(sizeof(struct virtio_vsock_hdr) == VSOCK_HDR_LEN, "5.10.6 header 
 #define VIRTIO_VSOCK_SHUTDOWN_RCV 1
 #define VIRTIO_VSOCK_SHUTDOWN_SEND 2
 
+/* RW flags of a seqpacket stream (5.10.6.6.1 in 1.3): the last packet of
+ * a message, and of a record (MSG_EOR). */
+#define VIRTIO_VSOCK_SEQ_EOM 1
+#define VIRTIO_VSOCK_SEQ_EOR 2
+
 /* Limits; together they bound what a guest or a host program can make
  * avp hold (docs/devices.md):
  *  - streams in shares that nobody else can use up (issue 13: a linked
@@ -98,7 +107,11 @@ _Static_assert(sizeof(struct virtio_vsock_hdr) == VSOCK_HDR_LEN, "5.10.6 header 
  *    share is unknown until then); more wait in the listen backlog;
  *  - per stream, VSOCK_BUF_ALLOC bytes of guest data the host program has
  *    not read yet: the credit we grant the guest (5.10.6.3), so a slow
- *    reader stops the guest's sender, not the other streams;
+ *    reader stops the guest's sender, not the other streams. 256 KiB, as
+ *    Linux's own default: Linux sends MSG_ZEROCOPY without copying only
+ *    when the peer's credit covers the whole message (issue 18), and its
+ *    test suite sends 192 KiB at once. A stream to a linked VM also holds
+ *    the headers of its records (VSOCK_FRAME_SLACK);
  *  - host data is read only when the guest has credit and a buffer for
  *    it, so a slow guest reader stops the host's writer;
  *  - RST replies to packets of unknown streams wait in a queue of
@@ -108,7 +121,8 @@ _Static_assert(sizeof(struct virtio_vsock_hdr) == VSOCK_HDR_LEN, "5.10.6 header 
 #define VSOCK_PEERS_CONNS 128 /* 128 with one linked VM, 8 each with 16 */
 #define VSOCK_HANDSHAKE_CONNS 32
 #define VSOCK_MAX_CONNS (VSOCK_HOST_CONNS + VSOCK_PEERS_CONNS + VSOCK_HANDSHAKE_CONNS)
-#define VSOCK_BUF_ALLOC (128u * 1024u)
+#define VSOCK_BUF_ALLOC (256u * 1024u)
+#define VSOCK_FRAME_SLACK (32u * 1024u)
 #define VSOCK_MAX_PAYLOAD (64u * 1024u) /* per packet we send */
 #define VSOCK_RST_QUEUE 64
 #define VSOCK_BUDGET 64		   /* chains per queue per wakeup */
