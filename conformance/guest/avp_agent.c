@@ -1346,27 +1346,41 @@ static ssize_t read_all(int fd, char *buf, size_t cap, int timeout_ms)
 	return (ssize_t)got;
 }
 
+/* A stream socket connected to CID:PORT within TIMEOUT_S, or -1 with why
+ * said (socket or connect failing). */
+static int vsock_dial(unsigned int cid, unsigned int port, int timeout_s, char *why, size_t cap)
+{
+	int s = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = port };
+	struct timeval tv = { timeout_s, 0 };
+
+	if (s < 0) {
+		snprintf(why, cap, "socket(AF_VSOCK): %s", strerror(errno));
+		return -1;
+	}
+	setsockopt(s, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT_NEW, &tv, sizeof(tv));
+	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		snprintf(why, cap, "connect to CID %u port %u: %s", cid, port, strerror(errno));
+		close(s);
+		return -1;
+	}
+	return s;
+}
+
 /* A real stream to CID:PORT: connect, send TOK, half-close, and read the
  * echo until EOF. True when exactly TOK came back. A reset or a refusal
  * is a failure: it proves a transport, not a working stream. */
 static bool vsock_exchange(unsigned int cid, unsigned int port, const char *tok, int timeout_s, char *why,
 			   size_t cap)
 {
-	int s = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = port };
-	struct timeval tv = { timeout_s, 0 };
+	int s = vsock_dial(cid, port, timeout_s, why, cap);
 	char back[256];
 	ssize_t n;
 	bool ok = false;
 
-	if (s < 0) {
-		snprintf(why, cap, "socket(AF_VSOCK): %s", strerror(errno));
+	if (s < 0)
 		return false;
-	}
-	setsockopt(s, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT_NEW, &tv, sizeof(tv));
-	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		snprintf(why, cap, "connect to CID %u port %u: %s", cid, port, strerror(errno));
-	} else if (write(s, tok, strlen(tok)) != (ssize_t)strlen(tok) || shutdown(s, SHUT_WR) < 0) {
+	if (write(s, tok, strlen(tok)) != (ssize_t)strlen(tok) || shutdown(s, SHUT_WR) < 0) {
 		snprintf(why, cap, "send to CID %u port %u: %s", cid, port, strerror(errno));
 	} else if ((n = read_all(s, back, sizeof(back), 15000)) < 0) {
 		snprintf(why, cap, "reading the echo from CID %u port %u: %s", cid, port, strerror(errno));
@@ -1387,21 +1401,14 @@ static bool vsock_exchange(unsigned int cid, unsigned int port, const char *tok,
 static bool vsock_exchange_close(unsigned int cid, unsigned int port, const char *tok, int timeout_s,
 				 char *why, size_t cap)
 {
-	int s = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = port };
-	struct timeval tv = { timeout_s, 0 };
+	int s = vsock_dial(cid, port, timeout_s, why, cap);
 	char back[256];
 	ssize_t n;
 	bool ok = false;
 
-	if (s < 0) {
-		snprintf(why, cap, "socket(AF_VSOCK): %s", strerror(errno));
+	if (s < 0)
 		return false;
-	}
-	setsockopt(s, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT_NEW, &tv, sizeof(tv));
-	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		snprintf(why, cap, "connect to CID %u port %u: %s", cid, port, strerror(errno));
-	} else if (write(s, tok, strlen(tok)) != (ssize_t)strlen(tok)) {
+	if (write(s, tok, strlen(tok)) != (ssize_t)strlen(tok)) {
 		snprintf(why, cap, "send to CID %u port %u: %s", cid, port, strerror(errno));
 	} else if ((n = read_all(s, back, sizeof(back), 15000)) < 0) {
 		snprintf(why, cap, "reading the echo from CID %u port %u: %s", cid, port, strerror(errno));
@@ -1443,23 +1450,13 @@ static void vsock_serve_shutrd(int ls, int timeout_ms)
  * fail with EPIPE, the peer's SHUT_RD having reached us. */
 static bool vsock_check_shutrd(unsigned int cid, unsigned int port, char *why, size_t cap)
 {
-	int s = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = port };
-	struct timeval tv = { 5, 0 };
+	int s = vsock_dial(cid, port, 5, why, cap);
 	char line[32];
 	size_t got = 0;
 	bool ok = false;
 
-	if (s < 0) {
-		snprintf(why, cap, "socket(AF_VSOCK): %s", strerror(errno));
+	if (s < 0)
 		return false;
-	}
-	setsockopt(s, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT_NEW, &tv, sizeof(tv));
-	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		snprintf(why, cap, "connect to CID %u port %u: %s", cid, port, strerror(errno));
-		close(s);
-		return false;
-	}
 	while (got < sizeof(line) - 1 && (got == 0 || line[got - 1] != '\n')) {
 		struct pollfd p = { .fd = s, .events = POLLIN };
 		ssize_t n;
