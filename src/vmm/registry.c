@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 
 #include "avp/devices/virtio_blk.h"
+#include "avp/devices/virtio_can.h"
 #include "avp/devices/virtio_console.h"
 #include "avp/devices/virtio_gpu.h"
 #include "avp/devices/virtio_input.h"
@@ -82,6 +83,11 @@ static int vsock_create(struct virtio_dev **out, const struct avp_config *cfg, c
 	return cfg->describe ? virtio_vsock_create_model(out, &vs) : virtio_vsock_create(out, &vs);
 }
 
+static int can_create(struct virtio_dev **out, const struct avp_config *cfg, const void *opts)
+{
+	return cfg->describe ? virtio_can_create_model(out, opts) : virtio_can_create(out, opts);
+}
+
 /* ---- the table, in the order of the usage text ---- */
 
 static const struct avp_device_type types[] = {
@@ -93,6 +99,7 @@ static const struct avp_device_type types[] = {
 	{ &virtio_gpu_config, VIRTIO_ID_GPU, gpu_create, virtio_gpu_register_api },
 	{ &virtio_input_config, VIRTIO_ID_INPUT, input_create, virtio_input_register_api },
 	{ &virtio_snd_config, VIRTIO_ID_SOUND, sound_create, NULL },
+	{ &virtio_can_config, VIRTIO_ID_CAN, can_create, virtio_can_register_api },
 	{ &watchdog_config, 0, NULL, NULL },
 	{ &virtio_vsock_peer_config, 0, NULL, NULL },
 };
