@@ -25,7 +25,7 @@ static const char *const fd_words[] = { "auto", "on", "off", NULL };
 
 enum { K_IF, K_FD, K_TX, K_RX, K_BUS };
 static const struct avp_key can_keys[] = {
-	[K_IF] = { .name = "if", .type = AVP_KEY_STRING, .flags = AVP_KEY_POSITIONAL,
+	[K_IF] = { .name = "if", .type = AVP_KEY_STRING,
 		   .offset = offsetof(struct avp_can_cfg, ifname),
 		   .twice = "interface \"%s\" is already used by another can device (given twice)" },
 	[K_FD] = { .name = "fd", .type = AVP_KEY_ENUM, .offset = offsetof(struct avp_can_cfg, fd_mode),
@@ -103,7 +103,7 @@ static int parse_range(const char *s, size_t len, struct avp_can_range *r, char 
 	if (!ret && !dash)
 		r->hi = r->lo;
 	if (ret == -ERANGE) {
-		snprintf(why, wl, "\"%.*s\": an %s ID is at most 0x%" PRIx32, (int)total, start,
+		snprintf(why, wl, "\"%.*s\": beyond the largest %s ID, 0x%" PRIx32, (int)total, start,
 			 r->kind == AVP_CAN_STD ? "11-bit (std)" : "29-bit", max);
 		return -EINVAL;
 	}

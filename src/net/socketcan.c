@@ -25,6 +25,15 @@ int socketcan_check_name(const char *name)
 	return 0;
 }
 
+int socketcan_check_iface(const char *name)
+{
+	if (if_nametoindex(name))
+		return 0;
+	avp_err("can %s: no such host interface (create it, e.g. `ip link add dev %s type vcan && "
+		"ip link set %s up`, or name an existing CAN interface)", name, name, name);
+	return -ENODEV;
+}
+
 static int fail(struct socketcan *sc, const char *what, int err, const char *hint)
 {
 	avp_err("can %s: %s: %s%s", sc->name, what, strerror(err), hint ? hint : "");

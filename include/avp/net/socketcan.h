@@ -27,6 +27,10 @@ struct socketcan {
 /* Checks an interface name as the kernel would take it. 0 or -EINVAL. */
 int socketcan_check_name(const char *name);
 
+/* Whether the interface exists (read-only: for the pre-flight checks).
+ * 0, or -ENODEV with an error naming it and how to make one. */
+int socketcan_check_iface(const char *name);
+
 /* Opens both sockets on interface name. Reports an error naming the
  * interface and what to do about it, and returns -errno, on failure. */
 int socketcan_open(const char *name, struct socketcan *sc);
