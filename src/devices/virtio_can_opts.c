@@ -11,6 +11,7 @@
 #include <seccomp.h>
 
 #include "avp/devices/virtio_can.h"
+#include "avp/log.h"
 
 #define STD_MAX 0x7ffu
 #define EXT_MAX 0x1fffffffu
@@ -26,8 +27,7 @@ static const char *const fd_words[] = { "auto", "on", "off", NULL };
 enum { K_IF, K_FD, K_TX, K_RX, K_BUS };
 static const struct avp_key can_keys[] = {
 	[K_IF] = { .name = "if", .type = AVP_KEY_STRING,
-		   .offset = offsetof(struct avp_can_cfg, ifname),
-		   .twice = "interface \"%s\" is already used by another can device (given twice)" },
+		   .offset = offsetof(struct avp_can_cfg, ifname) },
 	[K_FD] = { .name = "fd", .type = AVP_KEY_ENUM, .offset = offsetof(struct avp_can_cfg, fd_mode),
 		   .words = fd_words },
 	[K_TX] = { .name = "tx", .type = AVP_KEY_STRING, .offset = offsetof(struct avp_can_cfg, tx_text) },
@@ -220,6 +220,25 @@ static int can_check(void *opts, uint32_t given, struct avp_config_err *e)
 	return 0;
 }
 
+/* One device per interface and per bus: two on one would see each
+ * other's frames as the bus's. (Not the keys' twice rule: a bus device
+ * has no interface, a plain one no bus.) */
+static int can_final(const struct avp_config *cfg, struct avp_config_err *e)
+{
+	const struct avp_can_cfg *a, *b;
+
+	for (unsigned int i = 0; (a = avp_config_device(cfg, &virtio_can_config, i)); i++)
+		for (unsigned int j = 0; j < i && (b = avp_config_device(cfg, &virtio_can_config, j)); j++) {
+			if (a->ifname && b->ifname && strcmp(a->ifname, b->ifname) == 0)
+				return avp_config_fail(e, "if", "interface \"%s\" is already used by "
+						       "another can device (given twice)", a->ifname);
+			if (a->bus && b->bus && strcmp(a->bus, b->bus) == 0)
+				return avp_config_fail(e, "bus", "bus \"%s\" is already used by "
+						       "another can device (given twice)", a->bus);
+		}
+	return 0;
+}
+
 /* The device thread reads frames with their drop count (recvmsg) and
  * link messages (read, already every worker's). */
 static const int can_device_calls[] = { SCMP_SYS(recvmsg) };
@@ -231,6 +250,70 @@ const struct avp_config_type virtio_can_config = {
 	.name = "can", .syntax = "if=IFNAME[,fd=auto|on|off][,tx=RANGES][,rx=RANGES]",
 	.help = can_help, .keys = can_keys, .opts_size = sizeof(struct avp_can_cfg),
 	.virtio = true, .max = AVP_MAX_CANS, .too_many = "at most 4 CAN devices",
-	.check = can_check, .seccomp = &can_seccomp,
+	.check = can_check, .final_check = can_final, .seccomp = &can_seccomp,
 };
 _Static_assert(AVP_MAX_CANS == 4, "the too_many and help texts say 4");
+
+/* ---- --can-bus: what `avp system up` passes for a bundle's bus device ---- */
+
+static const char bus_help[] =
+	"the interface and rules of a system file's CAN bus, for the bundle's\n"
+	"  {\"type\": \"can\", \"bus\": NAME} (avp system up passes it)";
+
+enum { B_BUS, B_IF, B_TX, B_RX };
+static const struct avp_key bus_keys[] = {
+	[B_BUS] = { .name = "bus", .type = AVP_KEY_STRING, .flags = AVP_KEY_REQUIRED,
+		    .offset = offsetof(struct avp_can_bus_cfg, bus),
+		    .twice = "bus \"%s\" given twice" },
+	[B_IF] = { .name = "if", .type = AVP_KEY_STRING, .flags = AVP_KEY_REQUIRED,
+		   .offset = offsetof(struct avp_can_bus_cfg, ifname) },
+	[B_TX] = { .name = "tx", .type = AVP_KEY_STRING, .offset = offsetof(struct avp_can_bus_cfg, tx_text) },
+	[B_RX] = { .name = "rx", .type = AVP_KEY_STRING, .offset = offsetof(struct avp_can_bus_cfg, rx_text) },
+	{ 0 },
+};
+
+static int bus_check(void *opts, uint32_t given, struct avp_config_err *e)
+{
+	struct avp_can_bus_cfg *b = opts;
+	char why[160];
+
+	(void)given;
+	if (!b->bus || !b->ifname)
+		return avp_config_fail(e, NULL, "bus= and if= are both required");
+	if (socketcan_check_name(b->ifname))
+		return avp_config_fail(e, "if", "\"%s\" is not an interface name", b->ifname);
+	if (b->tx_text && avp_can_rules_parse(b->tx_text, &b->tx, why, sizeof(why)))
+		return avp_config_fail(e, "tx", "%s", why);
+	if (b->rx_text && avp_can_rules_parse(b->rx_text, &b->rx, why, sizeof(why)))
+		return avp_config_fail(e, "rx", "%s", why);
+	return 0;
+}
+
+const struct avp_config_type virtio_can_bus_config = {
+	.name = "can-bus", .syntax = "bus=NAME,if=IFNAME[,tx=RANGES][,rx=RANGES]",
+	.help = bus_help, .keys = bus_keys, .opts_size = sizeof(struct avp_can_bus_cfg),
+	.flags = AVP_TYPE_CLI_ONLY, .max = AVP_MAX_CANS, .too_many = "at most 4 CAN buses",
+	.check = bus_check,
+};
+
+int virtio_can_resolve(const struct avp_config *cfg, const struct avp_can_cfg *dev,
+		       struct avp_can_cfg *out)
+{
+	const struct avp_can_bus_cfg *b;
+
+	*out = *dev;
+	if (!dev->bus)
+		return 0;
+	for (unsigned int i = 0; (b = avp_config_device(cfg, &virtio_can_bus_config, i)); i++)
+		if (strcmp(b->bus, dev->bus) == 0) {
+			out->ifname = b->ifname;
+			out->tx = b->tx;
+			out->rx = b->rx;
+			out->tx_text = b->tx_text;
+			out->rx_text = b->rx_text;
+			return 0;
+		}
+	avp_err("can device on bus \"%s\": the bus is a system file's (start the VM with `avp "
+		"system up`, which passes --can-bus bus=%s,if=...)", dev->bus, dev->bus);
+	return -EINVAL;
+}

@@ -64,6 +64,69 @@ static int make_networks(const struct avp_system *s, struct jc_err *e)
 	return 0;
 }
 
+static void remove_can_buses(const struct avp_system *s)
+{
+	for (unsigned int n = 0; n < s->ncans; n++)
+		if (s->cans[n].create)
+			hostnet_link_del(s->cans[n].ifname);
+}
+
+/* A named interface must exist (a real can0, or a vcan the platform set
+ * up); one the system makes must not yet (another system's, or left
+ * over). Checked before anything is made. */
+static int check_can_buses(const struct avp_system *s, struct jc_err *e)
+{
+	for (unsigned int n = 0; n < s->ncans; n++) {
+		const struct sys_can_bus *bus = &s->cans[n];
+		bool exists = hostnet_link_exists(bus->ifname);
+
+		if (!bus->create && !exists)
+			return jc_fail(e, "", "can[%u].interface: no host interface %s (create it, e.g. "
+				       "`ip link add dev %s type vcan && ip link set %s mtu 72 up`, or "
+				       "leave \"interface\" out and avp makes one)", n, bus->ifname,
+				       bus->ifname, bus->ifname), -ENODEV;
+		if (bus->create && exists)
+			return jc_fail(e, "", "can[%u]: interface %s exists already (another system "
+				       "up, or left over: `ip link del %s`)", n, bus->ifname,
+				       bus->ifname), -EEXIST;
+	}
+	return 0;
+}
+
+static int make_can_buses(const struct avp_system *s, struct jc_err *e)
+{
+	for (unsigned int n = 0; n < s->ncans; n++) {
+		struct jc_err step = { "" };
+
+		if (s->cans[n].create && hostnet_vcan_add(s->cans[n].ifname, &step))
+			return jc_fail(e, "", "can[%u]: %s", n, step.text), -EIO;
+	}
+	return 0;
+}
+
+/* Records VM v's CAN buses in its state, for its monitor to pass on. */
+static int note_can_buses(const char *root, const struct avp_system *s, unsigned int v,
+			  struct jc_err *e)
+{
+	struct rt_state st;
+	struct rt_can_bus buses[AVP_MAX_CANS];
+	unsigned int n = system_can_buses(s, v, buses);
+	int ret;
+
+	if (n == 0)
+		return 0;
+	ret = rt_state_read(root, s->vms[v].id, &st);
+	if (ret == 0) {
+		memcpy(st.can, buses, n * sizeof(buses[0]));
+		st.ncan = n;
+		ret = rt_state_write(root, &st);
+	}
+	if (ret)
+		return jc_fail(e, "", "vms[%u] (%s): recording its CAN buses: %s", v, s->vms[v].id,
+			       strerror(-ret)), ret;
+	return 0;
+}
+
 int system_up(const char *root, const struct avp_system *s, unsigned int wait_s,
 	      struct jc_err *e)
 {
@@ -78,6 +141,14 @@ int system_up(const char *root, const struct avp_system *s, unsigned int wait_s,
 		return jc_fail(e, "", "networks: making their bridges and taps needs root or "
 			       "CAP_NET_ADMIN, which this process lacks: run `avp system up` as "
 			       "root (sudo), or leave the networks out"), -EPERM;
+	ret = check_can_buses(s, e);
+	if (ret)
+		return ret;
+	for (unsigned int n = 0; n < s->ncans; n++)
+		if (s->cans[n].create && !hostnet_can_admin())
+			return jc_fail(e, "", "can[%u]: making its vcan needs root or CAP_NET_ADMIN, "
+				       "which this process lacks: run `avp system up` as root, or "
+				       "name an existing interface in \"interface\"", n), -EPERM;
 	for (unsigned int v = 0; v < s->nvms; v++) {
 		struct rt_state st;
 
@@ -86,6 +157,8 @@ int system_up(const char *root, const struct avp_system *s, unsigned int wait_s,
 				       "up? `avp system down` first)", v, s->vms[v].id), -EEXIST;
 	}
 	ret = make_networks(s, e);
+	if (!ret)
+		ret = make_can_buses(s, e);
 	for (; !ret && created < s->nvms; created++) {
 		const struct sys_vm *vm = &s->vms[created];
 		struct jc_err step = { "" };
@@ -94,8 +167,15 @@ int system_up(const char *root, const struct avp_system *s, unsigned int wait_s,
 		unsigned int npeers = system_vsock_peers(s, created, peers);
 
 		ret = rt_create_linked(root, vm->id, vm->bundle_dir, peers, npeers, &step);
-		if (ret)
+		if (ret) {
 			jc_fail(e, "", "vms[%u] (%s): %s", created, vm->id, step.text);
+			break;
+		}
+		ret = note_can_buses(root, s, created, e);
+		if (ret) {
+			created++; /* it exists: deleted below */
+			break;
+		}
 	}
 	/* Every VM exists before any runs, so a bundle mistake stops the
 	 * system before a guest has booted. */
@@ -112,6 +192,7 @@ int system_up(const char *root, const struct avp_system *s, unsigned int wait_s,
 		for (unsigned int v = 0; v < created; v++)
 			rt_delete(root, s->vms[v].id, true, &ignored);
 		remove_networks(s);
+		remove_can_buses(s);
 	}
 	return ret;
 }
@@ -148,6 +229,7 @@ int system_down(const char *root, const struct avp_system *s, struct jc_err *e)
 		}
 	}
 	remove_networks(s);
+	remove_can_buses(s);
 	return ret;
 }
 
@@ -205,6 +287,23 @@ int system_status(const char *root, const struct avp_system *s, FILE *out)
 	}
 	json_object_object_add(o, "vms", vms);
 	json_object_object_add(o, "networks", nets);
+	if (s->ncans) {
+		struct json_object *cans = json_object_new_array();
+
+		for (unsigned int n = 0; n < s->ncans; n++) {
+			struct json_object *jc = json_object_new_object();
+
+			json_object_object_add(jc, "name", json_object_new_string(s->cans[n].name));
+			json_object_object_add(jc, "interface",
+					       json_object_new_string(s->cans[n].ifname));
+			json_object_object_add(jc, "made_by_avp",
+					       json_object_new_boolean(s->cans[n].create));
+			json_object_object_add(jc, "present", json_object_new_boolean(
+						hostnet_link_exists(s->cans[n].ifname)));
+			json_object_array_add(cans, jc);
+		}
+		json_object_object_add(o, "can", cans);
+	}
 	fprintf(out, "%s\n", json_object_to_json_string_ext(o, RT_JSON_PRETTY));
 	json_object_put(o);
 	return 0;

@@ -102,7 +102,13 @@ int preflight_check(const struct avp_config *cfg)
 	for (unsigned int i = 0; !ret && (net = avp_config_device(cfg, &virtio_net_config, i)); i++)
 		ret = tap_check_name(net->tap);
 	for (unsigned int i = 0; !ret && (can = avp_config_device(cfg, &virtio_can_config, i)); i++)
-		ret = can->ifname ? socketcan_check_iface(can->ifname) : 0;
+	{
+		struct avp_can_cfg run;
+
+		ret = virtio_can_resolve(cfg, can, &run);
+		if (!ret)
+			ret = socketcan_check_iface(run.ifname);
+	}
 	if (!ret)
 		ret = check_sound(cfg);
 	if (!ret)

@@ -85,7 +85,12 @@ static int vsock_create(struct virtio_dev **out, const struct avp_config *cfg, c
 
 static int can_create(struct virtio_dev **out, const struct avp_config *cfg, const void *opts)
 {
-	return cfg->describe ? virtio_can_create_model(out, opts) : virtio_can_create(out, opts);
+	struct avp_can_cfg can;
+	int ret = virtio_can_resolve(cfg, opts, &can);
+
+	if (ret)
+		return ret;
+	return cfg->describe ? virtio_can_create_model(out, &can) : virtio_can_create(out, &can);
 }
 
 /* ---- the table, in the order of the usage text ---- */
@@ -102,6 +107,7 @@ static const struct avp_device_type types[] = {
 	{ &virtio_can_config, VIRTIO_ID_CAN, can_create, virtio_can_register_api },
 	{ &watchdog_config, 0, NULL, NULL },
 	{ &virtio_vsock_peer_config, 0, NULL, NULL },
+	{ &virtio_can_bus_config, 0, NULL, NULL },
 };
 
 #define NTYPES (sizeof(types) / sizeof(types[0]))

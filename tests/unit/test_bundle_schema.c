@@ -269,7 +269,7 @@ static void test_bad_systems_fail_schema(void **state)
 static void test_system_schema_keys_match_parser(void **state)
 {
 	struct json_object *props = json_object_object_get(system_schema, "properties");
-	static const char *const arrays[] = { "vms", "networks", "links" };
+	static const char *const arrays[] = { "vms", "networks", "links", "can" };
 
 	(void)state;
 	same_system_keys(props, "");

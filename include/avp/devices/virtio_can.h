@@ -50,6 +50,25 @@ struct avp_can_cfg {
 
 extern const struct avp_config_type virtio_can_config;
 
+/* --can-bus bus=NAME,if=IFNAME[,tx=RANGES][,rx=RANGES] (command line only;
+ * `avp system up` passes one per CAN bus a VM is on): the interface and the
+ * VM's rules for the bundle's {"type": "can", "bus": NAME}. */
+struct avp_can_bus_cfg {
+	char *bus;
+	char *ifname;
+	char *tx_text, *rx_text;
+	struct avp_can_rules tx, rx;
+};
+
+extern const struct avp_config_type virtio_can_bus_config;
+
+/* The device as it will run: dev itself, or for a device on a system
+ * file's bus ({"bus": NAME}) dev with the interface and rules of cfg's
+ * --can-bus NAME. 0, or -EINVAL with an error when no --can-bus names
+ * the bus. out's strings are dev's or the bus entry's (not copies). */
+int virtio_can_resolve(const struct avp_config *cfg, const struct avp_can_cfg *dev,
+		       struct avp_can_cfg *out);
+
 /* Parses RANGES (above) into rules. 0, or -EINVAL with what is wrong in
  * why[len] (a malformed range, an ID beyond its type, overlapping ranges). */
 int avp_can_rules_parse(const char *text, struct avp_can_rules *rules, char *why, size_t len);
