@@ -17,10 +17,12 @@
 #define EXT_MAX 0x1fffffffu
 
 static const char can_help[] =
-	"virtio-can on a host SocketCAN interface (vcan0, can0); repeat (up to 4)\n"
-	"  fd=auto|on|off: offer CAN FD (auto: when the interface's MTU is 72)\n"
-	"  tx=RANGES, rx=RANGES: the IDs the guest may send / receive, refused\n"
-	"  frames counted; RANGES: none, or [std:|ext:|both:]ID[-ID][+...]";
+	"virtio-can on a host SocketCAN interface (vcan0,\n"
+	"can0); repeat (up to 4); fd: offer CAN FD (auto:\n"
+	"when the interface's MTU is 72); tx, rx: the IDs\n"
+	"the guest may send and receive (default all, the\n"
+	"others refused and counted): none, or\n"
+	"[std:|ext:|both:]ID[-ID] joined by +";
 
 static const char *const fd_words[] = { "auto", "on", "off", NULL };
 
@@ -257,8 +259,9 @@ _Static_assert(AVP_MAX_CANS == 4, "the too_many and help texts say 4");
 /* ---- --can-bus: what `avp system up` passes for a bundle's bus device ---- */
 
 static const char bus_help[] =
-	"the interface and rules of a system file's CAN bus, for the bundle's\n"
-	"  {\"type\": \"can\", \"bus\": NAME} (avp system up passes it)";
+	"interface and rules of the system file's CAN bus\n"
+	"NAME, for the bundle's {\"type\": \"can\", \"bus\":\n"
+	"NAME}; repeat (up to 4; avp system up sets these)";
 
 enum { B_BUS, B_IF, B_TX, B_RX };
 static const struct avp_key bus_keys[] = {
