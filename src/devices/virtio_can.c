@@ -87,6 +87,8 @@ static uint64_t vcan_features(struct virtio_dev *dev)
 	       (c->fd_offered ? F(VIRTIO_CAN_F_CAN_FD) : 0);
 }
 
+static void watch_frames(struct vcan *c);
+
 /* ---- bus-off ---- */
 
 /* "BusOff Indication": an unsolicited change from started to stopped. */
@@ -99,6 +101,9 @@ static void bus_off(struct vcan *c, const char *why)
 	c->config.status = htole16(le16toh(c->config.status) | VIRTIO_CAN_S_CTRL_BUSOFF);
 	avp_info("virtio-can %s: bus-off (%s): controller stopped", c->sc.name, why);
 	virtio_dev_config_changed(&c->dev);
+	/* Stopped: the socket is drained from now on (the watch may be off
+	 * for want of Rx buffers), so a START sees only new frames. */
+	watch_frames(c);
 }
 
 static void link_event(struct vcan *c)
@@ -334,7 +339,8 @@ static void rx_ovfl(struct vcan *c, struct msghdr *m)
 
 /* One frame off the socket into c->frame. Its size (CAN_MTU or
  * CANFD_MTU; 1 for anything else, to be dropped), 0 when there is none,
- * -1 when the socket failed for good. */
+ * -1 when the socket failed for good (or hung up: a socketpair's peer
+ * gone; a raw CAN socket never hangs up). */
 static ssize_t rx_read(struct vcan *c, bool hangup)
 {
 	union {
@@ -503,7 +509,9 @@ static void vcan_fd_ready(struct virtio_dev *dev, int fd, uint32_t events)
 	} else if (fd == c->link.fd) {
 		link_event(c);
 	} else if (fd == c->sc.fd && !c->sock_dead) {
-		rx_work(c, events & (EPOLLERR | EPOLLHUP));
+		/* Not EPOLLERR: a socket error (ENETDOWN) is read, and may
+		 * already have been, by a write; only a hangup is final. */
+		rx_work(c, events & EPOLLHUP);
 	}
 	check_broken(c);
 }

@@ -13,6 +13,8 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include "support/can_fixture.h"
 
@@ -446,6 +448,67 @@ static void test_busoff_error_frame(void **state)
 	assert_int_equal(canf_ctrl(f, VIRTIO_CAN_SET_CTRL_MODE_START), OK);
 }
 
+static void test_error_event_not_fatal(void **state)
+{
+	struct can_fixture *f = *state;
+	struct can_frame cf = { .can_id = 0x10, .len = 1 };
+	uint32_t used;
+
+	assert_int_equal(canf_ctrl(f, VIRTIO_CAN_SET_CTRL_MODE_START), OK);
+	canf_post_rx(f, VIRTIO_CAN_HDR_LEN + 64);
+	/* EPOLLERR whose error a write already read: nothing to read, and
+	 * the socket is fine. */
+	pthread_mutex_lock(&f->dev->lock);
+	f->dev->ops->fd_ready(f->dev, f->frame_fd, EPOLLIN | EPOLLERR);
+	pthread_mutex_unlock(&f->dev->lock);
+	canf_host_send(f, &cf, CAN_MTU);
+	assert_true(canf_used(f, VIRTIO_CAN_RXQ, &used));
+}
+
+static void test_busoff_drains_stale_frames(void **state)
+{
+	struct can_fixture *f = *state;
+	struct can_frame cf = { .can_id = 0x10, .len = 1, .data = { 1 } };
+	uint32_t used;
+	uint64_t b;
+
+	assert_int_equal(canf_ctrl(f, VIRTIO_CAN_SET_CTRL_MODE_START), OK);
+	/* No Rx buffer: the frame waits in the socket, unwatched. */
+	canf_host_send(f, &cf, CAN_MTU);
+	assert_false(f->frames_watched);
+	canf_link(f, CANF_IFINDEX, false, false);
+	assert_true(f->frames_watched); /* the stopped device drains it */
+	canf_fd_ready(f, f->frame_fd);
+	assert_int_equal(stats(f).rx_dropped, 1);
+	canf_link(f, CANF_IFINDEX, true, false);
+	assert_int_equal(canf_ctrl(f, VIRTIO_CAN_SET_CTRL_MODE_START), OK);
+	b = canf_post_rx(f, VIRTIO_CAN_HDR_LEN + 64);
+	assert_false(canf_used(f, VIRTIO_CAN_RXQ, &used));
+	cf.data[0] = 2;
+	canf_host_send(f, &cf, CAN_MTU);
+	assert_true(canf_used(f, VIRTIO_CAN_RXQ, &used));
+	assert_int_equal(((uint8_t *)vqh_hva(&f->h, b))[16], 2);
+}
+
+static void test_bus_hangup(void **state)
+{
+	struct can_fixture *f = *state;
+	uint32_t used;
+
+	assert_int_equal(canf_ctrl(f, VIRTIO_CAN_SET_CTRL_MODE_START), OK);
+	canf_post_rx(f, VIRTIO_CAN_HDR_LEN + 64);
+	close(f->host);
+	f->host = -1;
+	pthread_mutex_lock(&f->dev->lock);
+	f->dev->ops->fd_ready(f->dev, f->frame_fd, EPOLLIN | EPOLLHUP);
+	pthread_mutex_unlock(&f->dev->lock);
+	/* Stopped for good, and said so; the buffer stays with the device. */
+	assert_false(f->frames_watched);
+	assert_int_equal(le16toh(*(uint16_t *)f->dev->config), VIRTIO_CAN_S_CTRL_BUSOFF);
+	assert_int_equal(canf_ctrl(f, VIRTIO_CAN_SET_CTRL_MODE_START), NOT_OK);
+	assert_false(canf_used(f, VIRTIO_CAN_RXQ, &used));
+}
+
 static void test_reset_stops(void **state)
 {
 	struct can_fixture *f = *state;
@@ -617,6 +680,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rx_junk_sizes_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busoff_on_link_down, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busoff_error_frame, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_error_event_not_fatal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_busoff_drains_stale_frames, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bus_hangup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_stops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rules_tx, setup_rules, teardown),
 		cmocka_unit_test_setup_teardown(test_rules_rx, setup_rules, teardown),

@@ -66,7 +66,8 @@ struct can_fixture *canf_new(const struct avp_can_cfg *cfg, uint64_t drop, bool 
 void canf_free(struct can_fixture *f)
 {
 	f->dev->ops->destroy(f->dev);
-	close(f->host);
+	if (f->host >= 0)
+		close(f->host);
 	close(f->link_host);
 	vqh_free(&f->h);
 }
