@@ -161,6 +161,11 @@ expect_error "can: same interface twice" "twice" run --kernel x --can if=vcan0 -
 expect_error "can: five devices" "at most 4 CAN" run --kernel x --can if=a --can if=b --can if=c --can if=d --can if=e
 # A missing host interface (or a host without CAN): named, before the guest.
 expect_error "can: missing host interface" "can avpnocan0" "${k[@]}" --kernel "$work/bz-ok" --can if=avpnocan0
+# A bundle's device on a system file's bus, started without the system.
+mkdir "$work/canbus"
+printf '{"kernel": "%s", "devices": [{"type": "can", "bus": "body"}]}\n' "$work/bz-ok" >"$work/canbus/config.json"
+expect_error "can: bus device outside a system" "bus \"body\".*avp system up" run --bundle "$work/canbus"
+expect_error "can: --can-bus without if=" "--can-bus" run --kernel x --can-bus bus=body
 expect_error "unknown serial backend" "--serial: expected stdio, file:PATH, pty, socket=PATH or none" \
 	run --kernel x --serial sock
 expect_error "console socket without a path" "--console" run --kernel x --console socket=

@@ -323,6 +323,65 @@ static void test_system_refuses_untrusted_root(void **state)
 	system_free(&sys);
 }
 
+/* A CAN bus naming an interface that does not exist: one error naming
+ * it, at system up, before any VM is created (docs/can.md). */
+static void test_system_can_bus_needs_its_interface(void **state)
+{
+	char root[PATH_MAX], bundle[PATH_MAX], file[PATH_MAX], path[PATH_MAX + 32];
+	struct jc_err e = { "" };
+	struct avp_system sys;
+	struct rt_state st;
+
+	(void)state;
+	make_bundle(bundle, sizeof(bundle));
+	snprintf(path, sizeof(path), "%s/config.json", bundle);
+	write_text(path, "{\"kernel\": \"bz\", \"devices\": [{\"type\": \"can\", \"bus\": \"body\"}]}");
+	at(file, sizeof(file), "system-can.json");
+	write_text(file, "{\"vms\": [{\"id\": \"one\", \"bundle\": \"bundle\"}], \"can\": [{\"name\":"
+			 " \"body\", \"interface\": \"avpnocan9\", \"members\": [\"one\"]}]}");
+	assert_int_equal(system_load(file, &sys, &e), 0);
+	at(root, sizeof(root), "canroot");
+	assert_int_equal(system_up(root, &sys, 0, &e), -ENODEV);
+	if (!strstr(e.text, "can[0].interface: no host interface avpnocan9"))
+		fail_msg("%s", e.text);
+	assert_int_equal(rt_state_read(root, "one", &st), -ENOENT);
+	system_free(&sys);
+	make_bundle(bundle, sizeof(bundle)); /* as the other tests want it */
+}
+
+/* The CAN buses system up records survive state.json (the monitor reads
+ * them back to pass --can-bus on). */
+static void test_state_keeps_can_buses(void **state)
+{
+	char root[PATH_MAX], dir[PATH_MAX + 8];
+	struct rt_state st, back;
+
+	(void)state;
+	at(root, sizeof(root), "canstate");
+	assert_int_equal(mkdir(root, 0755), 0);
+	snprintf(dir, sizeof(dir), "%s/vm", root);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	memset(&st, 0, sizeof(st));
+	snprintf(st.id, sizeof(st.id), "vm");
+	st.ncan = 2;
+	snprintf(st.can[0].bus, sizeof(st.can[0].bus), "body");
+	snprintf(st.can[0].ifname, sizeof(st.can[0].ifname), "avpcan-body");
+	snprintf(st.can[0].tx, sizeof(st.can[0].tx), "both:0x300-0x3ff");
+	snprintf(st.can[1].bus, sizeof(st.can[1].bus), "chassis");
+	snprintf(st.can[1].ifname, sizeof(st.can[1].ifname), "can0");
+	snprintf(st.can[1].rx, sizeof(st.can[1].rx), "none");
+	assert_int_equal(rt_state_write(root, &st), 0);
+	assert_int_equal(rt_state_read(root, "vm", &back), 0);
+	assert_int_equal(back.ncan, 2);
+	assert_string_equal(back.can[0].bus, "body");
+	assert_string_equal(back.can[0].ifname, "avpcan-body");
+	assert_string_equal(back.can[0].tx, "both:0x300-0x3ff");
+	assert_string_equal(back.can[0].rx, "");
+	assert_string_equal(back.can[1].ifname, "can0");
+	assert_string_equal(back.can[1].tx, "");
+	assert_string_equal(back.can[1].rx, "none");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -335,6 +394,8 @@ int main(void)
 		cmocka_unit_test(test_state_write_follows_no_link),
 		cmocka_unit_test(test_open_file_refuses_links_and_fifos),
 		cmocka_unit_test(test_system_refuses_untrusted_root),
+		cmocka_unit_test(test_system_can_bus_needs_its_interface),
+		cmocka_unit_test(test_state_keeps_can_buses),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
