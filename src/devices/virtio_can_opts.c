@@ -241,6 +241,19 @@ static int can_final(const struct avp_config *cfg, struct avp_config_err *e)
 	return 0;
 }
 
+/* A confined bundle reaches a host CAN interface only through a system
+ * file's bus, whose interface and rules the system's owner chose. */
+static int can_confine(const void *opts, struct avp_config_err *e)
+{
+	const struct avp_can_cfg *c = opts;
+
+	if (!c->ifname)
+		return 0;
+	return avp_config_fail(e, "if", "can device on interface %s: a confined bundle reaches "
+			       "host CAN interfaces only through a system file's \"can\" buses",
+			       c->ifname);
+}
+
 /* The device thread reads frames with their drop count (recvmsg) and
  * link messages (read, already every worker's). */
 static const int can_device_calls[] = { SCMP_SYS(recvmsg) };
@@ -252,7 +265,8 @@ const struct avp_config_type virtio_can_config = {
 	.name = "can", .syntax = "if=IFNAME[,fd=auto|on|off][,tx=RANGES][,rx=RANGES]",
 	.help = can_help, .keys = can_keys, .opts_size = sizeof(struct avp_can_cfg),
 	.virtio = true, .max = AVP_MAX_CANS, .too_many = "at most 4 CAN devices",
-	.check = can_check, .final_check = can_final, .seccomp = &can_seccomp,
+	.check = can_check, .final_check = can_final, .confine_check = can_confine,
+	.seccomp = &can_seccomp,
 };
 _Static_assert(AVP_MAX_CANS == 4, "the too_many and help texts say 4");
 
