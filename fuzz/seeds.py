@@ -689,6 +689,12 @@ def system():
     write("system", "critical-clash", b"""{"vms": [{"id": "one", "bundle": "c"}, {"id": "two", "bundle": "c"}]}""")
     write("system", "not-member", b"""{"vms": [{"id": "cluster", "bundle": "a"}, {"id": "nobody", "bundle": "missing"},
   {"id": "abs", "bundle": "/nonexistent"}], "networks": []}""")
+    write("system", "can-bus", b"""{"vms": [{"id": "cluster", "bundle": "e"}, {"id": "ivi", "bundle": "f"}],
+  "can": [{"name": "body", "members": ["cluster", "ivi"],
+           "rules": {"ivi": {"tx": ["0x300-0x3ff", "ext:0x18000000-0x18ffffff"], "rx": ["std:0x100-0x1ff"]}}},
+          {"name": "chassis", "interface": "vcan1", "members": ["ivi"], "rules": {"ivi": {"tx": []}}}]}""")
+    write("system", "can-errors", b"""{"vms": [{"id": "cluster", "bundle": "e"}],
+  "can": [{"name": "body", "members": ["cluster", "x"], "rules": {"y": {"tx": ["0x1-0x5", "std:0x3"]}}}]}""")
 
 
 def mmio():
