@@ -697,6 +697,12 @@ def system():
   "can": [{"name": "body", "members": ["cluster", "x"], "rules": {"y": {"tx": ["0x1-0x5", "std:0x3"]}}}]}""")
 
 
+def options():
+    # One option value, given to every device type (fuzz/fuzz_options.c).
+    write("options", "can-rules", b"if=vcan0,fd=on,tx=std:0x100-0x1ff+ext:0x18000000-0x18ffffff+0x7ff,rx=none")
+    write("options", "can-bus", b"bus=body,if=vcan0,tx=0x300-0x3ff,rx=both:0-0x1fffffff")
+
+
 def mmio():
     init = u8(4) + u8(3) + u8(4)                 # EVENT_IDX | INDIRECT, 16 entries
     echo = u8(5) + u16(0x10) + u8(12)
@@ -833,6 +839,6 @@ def arm64_image():
 
 
 if __name__ == "__main__":
-    for gen in (virtqueue, blk, net, console, rng, can, vsock, vinput, gpu, snd, watchdog, api_request, bundle, system, mmio, bzimage, cli,
+    for gen in (virtqueue, blk, net, console, rng, can, vsock, vinput, gpu, snd, watchdog, api_request, bundle, system, options, mmio, bzimage, cli,
                 pl011, pl031, sp805, pl061, arm64_image):
         gen()
