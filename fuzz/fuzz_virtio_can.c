@@ -11,6 +11,9 @@
  *
  * The input's first byte picks the device: bit 0 an FD-capable interface,
  * bit 1 the rules below, bits 2-3 fd=auto|on|off; then the common grammar.
+ * The device's socket has a send buffer of a few frames, so a burst the
+ * bus does not drain exercises the held frame and its retry timer (a
+ * FG_OP_WAKE of it, or a POLL once it expired).
  *
  * Beyond the sanitizers: every frame the device puts on the bus is 16 or
  * 72 bytes, of a kind the driver negotiated (FD only with CAN_FD, RTR only
@@ -220,6 +223,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	c.host = sv[1];
 	c.link_host = lv[1];
+	/* A host queue of a few frames: a burst the bus does not drain makes
+	 * the device hold a frame and wait for its retry timer. */
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &(int){ 1 }, sizeof(int));
 	c.cfg = &cfg;
 	sc.fd = sv[0];
 	sc.link_fd = lv[0];

@@ -225,6 +225,10 @@ def can():
           tx(0x1, bytes(2), sub=0x40) + tx(0x1, bytes(2), sub=0x20) + DEV + u8(0x81) + u16(0x0203) +
           frame(0x1, bytes(8), fd=True) + RXBUF + POLL + DEV + u8(0x83) + u8(40) + bytes(40) + POLL +
           DEV + u8(6) + POLL + DRAIN)
+    burst = b"".join(tx(0x200 + i, bytes([i])) for i in range(12))
+    wake_all = b"".join(u8(OP_WAKE) + u8(i) for i in range(5))  # the timer is one of them
+    write("virtio_can", "backpressure", pre() + START + burst + DRAIN + wake_all + DRAIN +
+          wake_all + STOP + burst[:40])
     write("virtio_can", "link-parse", pre() + DEV + u8(7) + u8(32) + u32(32) + u16(16) + u16(0) +
           u32(0) + u32(0) + u8(0) + u8(0) + u16(0) + u32(5) + u32(0x41) + u32(0))
 

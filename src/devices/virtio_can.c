@@ -11,7 +11,11 @@
  * memory once and that copy is checked (message type, flags, ID and
  * length against what was negotiated, the payload really there) and sent;
  * then the acceptance rules (tx=) decide. Anything wrong is answered
- * VIRTIO_CAN_RESULT_NOT_OK and counted, never sent.
+ * VIRTIO_CAN_RESULT_NOT_OK and counted, never sent. When the host's
+ * queue is full (a busy real bus) the request waits, and Txq behind it,
+ * until a retry 1 ms later gets it out: the guest's driver sees its ring
+ * fill and stops, as with a real controller. STOP and bus-off cancel the
+ * waiting request with NOT_OK ("Controller Mode").
  *
  * RX: a frame is taken off the socket only once we hold an Rx buffer for
  * it; with none posted we stop watching the socket, and frames wait in the
@@ -35,6 +39,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "avp/api_cmd.h"
@@ -63,7 +68,17 @@ struct vcan {
 	uint32_t ovfl_seen; /* the kernel's drop count, last read */
 	struct virtio_can_stats st;
 
-	struct virtq_chain chain; /* Txq and Controlq requests */
+	struct virtq_chain chain;    /* Controlq requests */
+	struct virtq_chain tx_chain; /* the Txq request at hand */
+	/* The host's queue was full (EAGAIN, ENOBUFS): tx_chain's frame
+	 * (tx_frame, tx_size bytes) waits, and Txq with it, for the timer. */
+	bool tx_pending;
+	union {
+		struct can_frame cc;
+		struct canfd_frame fd;
+	} tx_frame;
+	size_t tx_size;
+	struct dev_watch timer;
 	struct virtq_chain rx_chain;
 	bool rx_have; /* rx_chain holds a buffer not yet used */
 	union {
@@ -88,6 +103,7 @@ static uint64_t vcan_features(struct virtio_dev *dev)
 }
 
 static void watch_frames(struct vcan *c);
+static void tx_cancel(struct vcan *c);
 
 /* ---- bus-off ---- */
 
@@ -97,6 +113,7 @@ static void bus_off(struct vcan *c, const char *why)
 	if (!c->started)
 		return;
 	c->started = false;
+	tx_cancel(c);
 	c->st.busoff++;
 	c->config.status = htole16(le16toh(c->config.status) | VIRTIO_CAN_S_CTRL_BUSOFF);
 	avp_info("virtio-can %s: bus-off (%s): controller stopped", c->sc.name, why);
@@ -145,17 +162,46 @@ static uint8_t tx_invalid(struct vcan *c, const char *why)
 	return VIRTIO_CAN_RESULT_NOT_OK;
 }
 
-/* Checks and sends the request in c->chain; its result. */
+/* tx_one's answer when the frame must wait for room in the host's queue. */
+#define TX_WAIT 0xff
+#define TX_RETRY_NS 1000000 /* 1 ms: a CAN frame takes 0.1-0.3 ms on the wire */
+
+static void tx_retry_later(struct vcan *c)
+{
+	struct itimerspec its = { .it_value = { .tv_nsec = TX_RETRY_NS } };
+
+	if (c->timer.fd < 0 || timerfd_settime(c->timer.fd, 0, &its, NULL) < 0)
+		return; /* cannot happen with a valid timerfd; the next kick retries */
+	dev_watch_set(&c->dev, &c->timer, true);
+}
+
+/* Writes the frame in c->tx_frame. Its result, or TX_WAIT. */
+static uint8_t tx_send(struct vcan *c)
+{
+	ssize_t n;
+
+	do
+		n = write(c->sc.fd, &c->tx_frame, c->tx_size);
+	while (n < 0 && errno == EINTR);
+	if (n == (ssize_t)c->tx_size) {
+		c->st.tx_frames++;
+		return VIRTIO_CAN_RESULT_OK;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == ENOBUFS))
+		return TX_WAIT;
+	tx_failed(c, n < 0 ? errno : EMSGSIZE);
+	return VIRTIO_CAN_RESULT_NOT_OK;
+}
+
+/* Checks and sends the request in c->tx_chain; its result, or TX_WAIT. */
 static uint8_t tx_one(struct vcan *c)
 {
-	const struct virtq_chain *ch = &c->chain;
+	const struct virtq_chain *ch = &c->tx_chain;
 	struct virtio_dev *dev = &c->dev;
 	struct virtio_can_hdr h;
 	uint32_t flags, id;
 	bool fd, ext, rtr;
 	uint16_t len;
-	size_t size;
-	ssize_t n;
 
 	if (virtq_chain_read(ch, 0, &h, sizeof(h)) != sizeof(h))
 		return tx_invalid(c, "shorter than its 16-byte header");
@@ -195,33 +241,43 @@ static uint8_t tx_one(struct vcan *c)
 		return VIRTIO_CAN_RESULT_NOT_OK;
 	}
 
-	memset(&c->frame, 0, sizeof(c->frame));
+	memset(&c->tx_frame, 0, sizeof(c->tx_frame));
 	if (fd) {
-		c->frame.fd.can_id = id | (ext ? CAN_EFF_FLAG : 0);
-		c->frame.fd.len = (uint8_t)len;
-		c->frame.fd.flags = CANFD_FDF;
-		memcpy(c->frame.fd.data, c->sdu, len);
-		size = CANFD_MTU;
+		c->tx_frame.fd.can_id = id | (ext ? CAN_EFF_FLAG : 0);
+		c->tx_frame.fd.len = (uint8_t)len;
+		c->tx_frame.fd.flags = CANFD_FDF;
+		memcpy(c->tx_frame.fd.data, c->sdu, len);
+		c->tx_size = CANFD_MTU;
 	} else {
-		c->frame.cc.can_id = id | (ext ? CAN_EFF_FLAG : 0) | (rtr ? CAN_RTR_FLAG : 0);
-		c->frame.cc.len = (uint8_t)len;
+		c->tx_frame.cc.can_id = id | (ext ? CAN_EFF_FLAG : 0) | (rtr ? CAN_RTR_FLAG : 0);
+		c->tx_frame.cc.len = (uint8_t)len;
 		/* "If CAN classic length = 8 then DLC can be 8..15"; any other
 		 * value there is reserved and ignored. */
 		if (len == 8 && h.reserved_classic_dlc > 8 && h.reserved_classic_dlc <= 15)
-			c->frame.cc.len8_dlc = h.reserved_classic_dlc;
+			c->tx_frame.cc.len8_dlc = h.reserved_classic_dlc;
 		if (!rtr)
-			memcpy(c->frame.cc.data, c->sdu, len);
-		size = CAN_MTU;
+			memcpy(c->tx_frame.cc.data, c->sdu, len);
+		c->tx_size = CAN_MTU;
 	}
-	do
-		n = write(c->sc.fd, &c->frame, size);
-	while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)size) {
-		tx_failed(c, n < 0 ? errno : EMSGSIZE);
-		return VIRTIO_CAN_RESULT_NOT_OK;
-	}
-	c->st.tx_frames++;
-	return VIRTIO_CAN_RESULT_OK;
+	return tx_send(c);
+}
+
+/* Answers the request in c->tx_chain. */
+static void tx_complete(struct vcan *c, uint8_t result)
+{
+	uint32_t written = (uint32_t)virtq_chain_write(&c->tx_chain, 0, &result, 1);
+
+	virtio_dev_complete(&c->dev, VIRTIO_CAN_TXQ, c->tx_chain.head, written);
+}
+
+/* A STOP or bus-off cancels the frame waiting for the host's queue. */
+static void tx_cancel(struct vcan *c)
+{
+	if (!c->tx_pending)
+		return;
+	c->tx_pending = false;
+	c->st.tx_failed++;
+	tx_complete(c, VIRTIO_CAN_RESULT_NOT_OK);
 }
 
 /* ---- control ---- */
@@ -243,8 +299,10 @@ static uint8_t ctrl_one(struct vcan *c)
 		c->config.status = htole16(le16toh(c->config.status) & ~VIRTIO_CAN_S_CTRL_BUSOFF);
 		return VIRTIO_CAN_RESULT_OK;
 	case VIRTIO_CAN_SET_CTRL_MODE_STOP:
-		/* Nothing is pending: every TX request was answered at once. */
+		/* "...cancels all CAN messages already pending for
+		 * transmission and marks them as used with NOT_OK". */
 		c->started = false;
+		tx_cancel(c);
 		return VIRTIO_CAN_RESULT_OK;
 	default:
 		avp_guest_warn(c, "virtio-can %s: unknown control message 0x%04x", c->sc.name,
@@ -257,12 +315,17 @@ static uint8_t ctrl_one(struct vcan *c)
 static void request_work(struct vcan *c, uint16_t q)
 {
 	struct virtio_dev *dev = &c->dev;
+	struct virtq_chain *ch = q == VIRTIO_CAN_TXQ ? &c->tx_chain : &c->chain;
 
 	for (unsigned int i = 0; i < VIRTIO_CAN_BUDGET; i++) {
-		int ret = virtq_pop(&dev->vqs[q], &c->chain);
 		uint8_t result = VIRTIO_CAN_RESULT_NOT_OK;
 		uint32_t written = 0;
+		int ret;
 
+		/* In order: nothing passes a frame that waits. */
+		if (q == VIRTIO_CAN_TXQ && c->tx_pending)
+			return;
+		ret = virtq_pop(&dev->vqs[q], ch);
 		if (ret == 0)
 			return;
 		if (ret == -EIO) {
@@ -270,21 +333,47 @@ static void request_work(struct vcan *c, uint16_t q)
 									 : "Controlq is broken");
 			return;
 		}
-		if (c->chain.head == UINT16_MAX)
+		if (ch->head == UINT16_MAX)
 			continue;
 		/* Without room for the result the request is malformed: it
 		 * goes back unread, and no frame leaves. */
-		if (ret == 1 && c->chain.in_bytes == 0)
+		if (ret == 1 && ch->in_bytes == 0)
 			ret = -EINVAL;
 		if (ret == 1) {
 			result = q == VIRTIO_CAN_TXQ ? tx_one(c) : ctrl_one(c);
-			written = (uint32_t)virtq_chain_write(&c->chain, 0, &result, 1);
+			if (result == TX_WAIT) {
+				c->tx_pending = true;
+				tx_retry_later(c);
+				return;
+			}
+			written = (uint32_t)virtq_chain_write(ch, 0, &result, 1);
 		} else if (q == VIRTIO_CAN_TXQ) {
 			c->st.tx_invalid++;
 		}
-		virtio_dev_complete(dev, q, c->chain.head, written);
+		virtio_dev_complete(dev, q, ch->head, written);
 	}
 	dev_resched_request(&c->resched);
+}
+
+/* The retry timer: the waiting frame again, then the rest of Txq. */
+static void tx_timer(struct vcan *c)
+{
+	uint64_t expirations;
+	uint8_t result;
+
+	if (read(c->timer.fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		return;
+	dev_watch_set(&c->dev, &c->timer, false);
+	if (!c->tx_pending)
+		return; /* cancelled meanwhile */
+	result = tx_send(c);
+	if (result == TX_WAIT) {
+		tx_retry_later(c);
+		return;
+	}
+	c->tx_pending = false;
+	tx_complete(c, result);
+	request_work(c, VIRTIO_CAN_TXQ);
 }
 
 /* ---- receive ---- */
@@ -469,6 +558,7 @@ static void quiesce(struct vcan *c)
 {
 	dev_watch_set(&c->dev, &c->frames, false);
 	dev_watch_set(&c->dev, &c->link, false);
+	dev_watch_set(&c->dev, &c->timer, false);
 	dev_watch_set(&c->dev, &c->resched.watch, false);
 }
 
@@ -491,6 +581,10 @@ static void vcan_queue_notify(struct virtio_dev *dev, uint16_t q)
 
 	if (q == VIRTIO_CAN_TXQ || q == VIRTIO_CAN_CTRLQ)
 		request_work(c, q);
+	/* A STOP answers what waits in Txq at once (NOT_OK), rather than at
+	 * the driver's next kick. */
+	if (q == VIRTIO_CAN_CTRLQ && was_started && !c->started)
+		request_work(c, VIRTIO_CAN_TXQ);
 	/* New Rx buffers, or a START that needs them filled. */
 	if (q == VIRTIO_CAN_RXQ || c->started != was_started) {
 		watch_frames(c);
@@ -508,6 +602,8 @@ static void vcan_fd_ready(struct virtio_dev *dev, int fd, uint32_t events)
 		request_work(c, VIRTIO_CAN_TXQ);
 	} else if (fd == c->link.fd) {
 		link_event(c);
+	} else if (fd == c->timer.fd) {
+		tx_timer(c);
 	} else if (fd == c->sc.fd && !c->sock_dead) {
 		/* Not EPOLLERR: a socket error (ENETDOWN) is read, and may
 		 * already have been, by a write; only a hangup is final. */
@@ -538,10 +634,15 @@ static void vcan_reset(struct virtio_dev *dev)
 	c->started = false;
 	c->config.status = 0;
 	c->rx_have = false;
+	/* The driver reclaims its buffers on reset; a timer still armed
+	 * finds nothing pending. */
+	c->tx_pending = false;
 }
 
 static void vcan_free(struct vcan *c)
 {
+	if (c->timer.fd >= 0)
+		close(c->timer.fd);
 	socketcan_close(&c->sc);
 	dev_resched_fini(&c->resched);
 	free(c);
@@ -580,6 +681,9 @@ static int build(struct virtio_dev **out, const struct avp_can_cfg *cfg, struct 
 		socketcan_close(sc);
 		return -ENOMEM;
 	}
+	/* Nothing of ours is open yet: vcan_free must not close fd 0. */
+	dev_watch_init(&c->resched.watch, -1, EPOLLIN);
+	dev_watch_init(&c->timer, -1, EPOLLIN);
 	c->sc = *sc;
 	c->tx_rules = cfg->tx;
 	c->rx_rules = cfg->rx;
@@ -603,6 +707,10 @@ static int build(struct virtio_dev **out, const struct avp_can_cfg *cfg, struct 
 		break;
 	}
 	ret = dev_resched_init(&c->resched);
+	dev_watch_init(&c->timer, model ? -1 : timerfd_create(CLOCK_MONOTONIC,
+								TFD_NONBLOCK | TFD_CLOEXEC), EPOLLIN);
+	if (!ret && !model && c->timer.fd < 0)
+		ret = -errno;
 	if (ret) {
 		vcan_free(c);
 		return ret;

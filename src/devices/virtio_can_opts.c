@@ -254,9 +254,10 @@ static int can_confine(const void *opts, struct avp_config_err *e)
 			       c->ifname);
 }
 
-/* The device thread reads frames with their drop count (recvmsg) and
- * link messages (read, already every worker's). */
-static const int can_device_calls[] = { SCMP_SYS(recvmsg) };
+/* The device thread reads frames with their drop count (recvmsg), link
+ * messages and its retry timer (read, already every worker's), and arms
+ * the timer when the host's transmit queue is full. */
+static const int can_device_calls[] = { SCMP_SYS(recvmsg), SCMP_SYS(timerfd_settime) };
 static const struct avp_seccomp_needs can_seccomp = {
 	AVP_ROLE_CALLS(AVP_THREAD_DEVICE, can_device_calls),
 };

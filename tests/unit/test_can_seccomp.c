@@ -1,6 +1,7 @@
 /* The CAN device's paths run where the device worker's seccomp filter
  * allows them: a frame out (write), a frame in with the kernel's drop
- * count (recvmsg), a link message (read), the control queue, in a forked
+ * count (recvmsg), a link message (read), the control queue, the retry
+ * timer of a full host queue (timerfd_settime, read), in a forked
  * child confined as the worker of a VM with one CAN device. The backend is
  * the socketpair one (no CAN interface needed): the same calls on the
  * same kinds of fds as a raw CAN socket and a netlink socket take. */
@@ -59,6 +60,13 @@ static int child(struct can_fixture *f)
 	if (!vqh_used(&f->h, f->dev, VIRTIO_CAN_RXQ, &id, &used) || used != VIRTIO_CAN_HDR_LEN + 1)
 		return 14;
 	canf_fd_ready(f, f->link_fd);
+	/* A burst the host's (small) queue cannot take: the device arms its
+	 * retry timer, and the timer's wakeup reads it. */
+	for (int i = 0; i < 12; i++)
+		canf_request(f, VIRTIO_CAN_TXQ, msg, sizeof(msg), 1);
+	if (f->timer_fd < 0)
+		return 15;
+	canf_fd_ready(f, f->timer_fd);
 	return 0;
 }
 
@@ -72,6 +80,7 @@ static void test_can_paths_in_worker_role(void **state)
 
 	(void)state;
 	assert_int_equal(send(f->host, &cf, sizeof(cf), 0), (ssize_t)sizeof(cf));
+	assert_int_equal(setsockopt(f->frame_fd, SOL_SOCKET, SO_SNDBUF, &(int){ 1 }, sizeof(int)), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0)

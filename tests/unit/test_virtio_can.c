@@ -14,6 +14,7 @@
 #include <linux/rtnetlink.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "support/can_fixture.h"
@@ -509,6 +510,119 @@ static void test_bus_hangup(void **state)
 	assert_false(canf_used(f, VIRTIO_CAN_RXQ, &used));
 }
 
+/* Requests in one burst: two descriptors each, within the 64-entry ring. */
+#define NBURST 30
+
+/* Posts TX requests for IDs first..first+n-1 (one byte each) without
+ * waiting for answers; their result bytes' gpas into res. */
+static void tx_burst(struct can_fixture *f, uint32_t first, unsigned int n, uint64_t *res)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		struct msg m = { 0 };
+
+		m.h.msg_type = htole16(VIRTIO_CAN_TX);
+		m.h.length = htole16(1);
+		m.h.can_id = htole32(first + i);
+		m.sdu[0] = (uint8_t)i;
+		res[i] = canf_request(f, VIRTIO_CAN_TXQ, &m, VIRTIO_CAN_HDR_LEN + 1, 1);
+	}
+}
+
+/* A small send buffer on the device's socket: the "host queue" fills after
+ * a few frames. */
+static void small_host_queue(struct can_fixture *f)
+{
+	int one = 1;
+
+	assert_int_equal(setsockopt(f->frame_fd, SOL_SOCKET, SO_SNDBUF, &one, sizeof(one)), 0);
+}
+
+static void test_tx_waits_for_host_queue(void **state)
+{
+	struct can_fixture *f = *state;
+	uint64_t res[NBURST];
+	unsigned int done = 0, got = 0;
+	struct can_frame cf;
+	uint32_t used;
+
+	small_host_queue(f);
+	assert_int_equal(canf_ctrl(f, VIRTIO_CAN_SET_CTRL_MODE_START), OK);
+	tx_burst(f, 0x100, NBURST, res);
+	while (canf_used(f, VIRTIO_CAN_TXQ, &used))
+		done++;
+	/* Some went out, then one waits and the rest wait behind it. */
+	assert_true(done > 0 && done < NBURST);
+	assert_true(f->timer_watched);
+	assert_int_equal(stats(f).tx_failed, 0);
+	/* The bus drains; each retry sends the waiting frame and what follows
+	 * until the queue is full again. */
+	for (int round = 0; round < 100 && done < NBURST; round++) {
+		while (canf_host_recv(f, &cf, sizeof(cf)) == CAN_MTU) {
+			assert_int_equal(cf.can_id, 0x100 + got); /* in order, none lost */
+			got++;
+		}
+		canf_fd_ready(f, f->timer_fd);
+		while (canf_used(f, VIRTIO_CAN_TXQ, &used))
+			done++;
+	}
+	assert_int_equal(done, NBURST);
+	while (canf_host_recv(f, &cf, sizeof(cf)) == CAN_MTU) {
+		assert_int_equal(cf.can_id, 0x100 + got);
+		got++;
+	}
+	assert_int_equal(got, NBURST);
+	for (unsigned int i = 0; i < NBURST; i++)
+		assert_int_equal(*(uint8_t *)vqh_hva(&f->h, res[i]), OK);
+	assert_int_equal(stats(f).tx_frames, NBURST);
+}
+
+static void test_stop_cancels_waiting_frame(void **state)
+{
+	struct can_fixture *f = *state;
+	uint64_t res[NBURST];
+	unsigned int done = 0;
+	uint32_t used;
+
+	small_host_queue(f);
+	assert_int_equal(canf_ctrl(f, VIRTIO_CAN_SET_CTRL_MODE_START), OK);
+	tx_burst(f, 0x100, NBURST, res);
+	while (canf_used(f, VIRTIO_CAN_TXQ, &used))
+		done++;
+	assert_true(done < NBURST);
+	/* "On transition to the STOPPED state the device cancels all CAN
+	 * messages already pending for transmission" with NOT_OK, and what
+	 * is queued behind is answered NOT_OK as well. */
+	assert_int_equal(canf_ctrl(f, VIRTIO_CAN_SET_CTRL_MODE_STOP), OK);
+	while (canf_used(f, VIRTIO_CAN_TXQ, &used))
+		done++;
+	assert_int_equal(done, NBURST);
+	assert_int_equal(*(uint8_t *)vqh_hva(&f->h, res[0]), OK);
+	assert_int_equal(*(uint8_t *)vqh_hva(&f->h, res[NBURST - 1]), NOT_OK);
+	/* The timer finds nothing to send any more. */
+	canf_fd_ready(f, f->timer_fd);
+	assert_false(canf_used(f, VIRTIO_CAN_TXQ, &used));
+}
+
+static void test_busoff_cancels_waiting_frame(void **state)
+{
+	struct can_fixture *f = *state;
+	uint64_t res[NBURST];
+	unsigned int done = 0;
+	uint32_t used;
+
+	small_host_queue(f);
+	assert_int_equal(canf_ctrl(f, VIRTIO_CAN_SET_CTRL_MODE_START), OK);
+	tx_burst(f, 0x100, NBURST, res);
+	while (canf_used(f, VIRTIO_CAN_TXQ, &used))
+		done++;
+	assert_true(done < NBURST);
+	canf_link(f, CANF_IFINDEX, false, false);
+	/* "...all CAN messages pending for transmission are put into the used
+	 * queue with NOT_OK": the waiting one at once. */
+	assert_true(canf_used(f, VIRTIO_CAN_TXQ, &used));
+	assert_int_equal(*(uint8_t *)vqh_hva(&f->h, res[done]), NOT_OK);
+}
+
 static void test_reset_stops(void **state)
 {
 	struct can_fixture *f = *state;
@@ -683,6 +797,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_error_event_not_fatal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busoff_drains_stale_frames, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bus_hangup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_waits_for_host_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stop_cancels_waiting_frame, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_busoff_cancels_waiting_frame, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_stops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rules_tx, setup_rules, teardown),
 		cmocka_unit_test_setup_teardown(test_rules_rx, setup_rules, teardown),

@@ -19,10 +19,16 @@ static int spy_watch(struct virtio_dev *dev, int fd, uint32_t events)
 	struct can_fixture *f = (struct can_fixture *)dev->transport;
 
 	assert_true(events & EPOLLIN);
-	if (fd == f->frame_fd)
+	if (fd == f->frame_fd) {
 		f->frames_watched = true;
-	else if (fd != f->link_fd)
-		f->resched_fd = fd;
+	} else if (fd == f->link_fd) {
+		/* always watched */
+	} else if (f->resched_fd < 0 || fd == f->resched_fd) {
+		f->resched_fd = fd; /* activate watches it first */
+	} else {
+		f->timer_fd = fd;
+		f->timer_watched = true;
+	}
 	return 0;
 }
 
@@ -32,6 +38,8 @@ static int spy_unwatch(struct virtio_dev *dev, int fd)
 
 	if (fd == f->frame_fd)
 		f->frames_watched = false;
+	if (fd == f->timer_fd)
+		f->timer_watched = false;
 	return 0;
 }
 
@@ -42,7 +50,7 @@ struct can_fixture *canf_new(const struct avp_can_cfg *cfg, uint64_t drop, bool 
 	int sv[2], lv[2];
 
 	memset(&f, 0, sizeof(f));
-	f.resched_fd = -1;
+	f.resched_fd = f.timer_fd = -1;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, lv), 0);
 	f.host = sv[1];

@@ -22,7 +22,8 @@ struct can_fixture {
 	int host;      /* our end of the frame socketpair ("the bus") */
 	int link_host; /* our end of the link socketpair ("the kernel") */
 	int frame_fd, link_fd, resched_fd; /* the device's fds */
-	bool frames_watched;
+	int timer_fd; /* its retry timer, once watched (-1 before) */
+	bool frames_watched, timer_watched;
 };
 
 /* A device on a fake interface (up, FD-capable unless fd_capable is
