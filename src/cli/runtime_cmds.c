@@ -10,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "avp/api_client.h"
 #include "avp/runtime/bundle.h"
 #include "avp/runtime/cli.h"
 #include "avp/runtime/console_log.h"
@@ -321,28 +320,6 @@ static int cmd_system(const struct rt_args *a, FILE *out, FILE *err)
 	return ret ? fail(err, "system", &e, ret) : 0;
 }
 
-/* A running VM's CAN devices as its control socket reports them (the
- * "can" command: rules, frames, refusals; docs/can.md), or NULL: no CAN
- * device, not running, or no answer within a short wait. */
-static struct json_object *live_can(const char *root, const struct rt_state *st)
-{
-	struct json_object *r, *can = NULL;
-	char path[PATH_MAX], *reply;
-
-	if (st->status != RT_RUNNING || rt_path(path, sizeof(path), root, st->id, "api.sock") ||
-	    api_client_request(path, "{\"cmd\":\"can\"}", 64 * 1024, 500, &reply, NULL))
-		return NULL;
-	r = json_tokener_parse(reply);
-	free(reply);
-	if (r && json_object_get_boolean(json_object_object_get(r, "ok")) &&
-	    json_object_object_get_ex(r, "can", &can))
-		json_object_get(can);
-	else
-		can = NULL;
-	json_object_put(r);
-	return can;
-}
-
 int runtime_cli_main(int argc, char **argv, FILE *out, FILE *err)
 {
 	const char *cmd = argv[1];
@@ -373,7 +350,7 @@ int runtime_cli_main(int argc, char **argv, FILE *out, FILE *err)
 		ret = rt_state_get(a.root, a.pos[0], &st, &e);
 		if (ret == 0) {
 			struct json_object *o = rt_state_to_json(&st, true);
-			struct json_object *can = live_can(a.root, &st);
+			struct json_object *can = system_vm_can(a.root, &st);
 
 			if (can)
 				json_object_object_add(o, "can", can);

@@ -1,9 +1,12 @@
 /* avp system up/down/status (see system.h). */
 #include <errno.h>
 #include <json-c/json.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "avp/api_client.h"
 #include "avp/runtime/hostnet.h"
 #include "avp/runtime/lifecycle.h"
 #include "avp/runtime/statedir.h"
@@ -233,6 +236,25 @@ int system_down(const char *root, const struct avp_system *s, struct jc_err *e)
 	return ret;
 }
 
+struct json_object *system_vm_can(const char *root, const struct rt_state *st)
+{
+	struct json_object *r, *can = NULL;
+	char path[PATH_MAX], *reply;
+
+	if (st->status != RT_RUNNING || rt_path(path, sizeof(path), root, st->id, "api.sock") ||
+	    api_client_request(path, "{\"cmd\":\"can\"}", 64 * 1024, 500, &reply, NULL))
+		return NULL;
+	r = json_tokener_parse(reply);
+	free(reply);
+	if (r && json_object_get_boolean(json_object_object_get(r, "ok")) &&
+	    json_object_object_get_ex(r, "can", &can))
+		json_object_get(can);
+	else
+		can = NULL;
+	json_object_put(r);
+	return can;
+}
+
 int system_status(const char *root, const struct avp_system *s, FILE *out)
 {
 	struct json_object *o = json_object_new_object();
@@ -244,7 +266,12 @@ int system_status(const char *root, const struct avp_system *s, FILE *out)
 		struct rt_state st;
 
 		if (rt_state_get(root, s->vms[v].id, &st, &e) == 0) {
-			json_object_array_add(vms, rt_state_to_json(&st, true));
+			struct json_object *jv = rt_state_to_json(&st, true);
+			struct json_object *can = system_vm_can(root, &st);
+
+			if (can)
+				json_object_object_add(jv, "can", can);
+			json_object_array_add(vms, jv);
 		} else {
 			struct json_object *missing = json_object_new_object();
 

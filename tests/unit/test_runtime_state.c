@@ -14,7 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <json-c/json.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "avp/runtime/lifecycle.h"
@@ -382,6 +386,63 @@ static void test_state_keeps_can_buses(void **state)
 	assert_string_equal(back.can[1].rx, "none");
 }
 
+/* avp state's "can": a running VM's control socket is asked for its CAN
+ * counters (here a stand-in that answers one request). */
+static void test_state_asks_for_can_counters(void **state)
+{
+	char root[PATH_MAX], sock[PATH_MAX + 32];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct rt_state st;
+	struct json_object *can;
+	int lfd, status;
+	pid_t pid;
+
+	(void)state;
+	at(root, sizeof(root), "canlive");
+	assert_int_equal(mkdir(root, 0755), 0);
+	snprintf(sock, sizeof(sock), "%s/vm", root);
+	assert_int_equal(mkdir(sock, 0755), 0);
+	snprintf(sock, sizeof(sock), "%s/vm/api.sock", root);
+	if (strlen(sock) >= sizeof(sa.sun_path)) {
+		print_message("skipped: %s is too long for a socket address\n", sock);
+		skip();
+	}
+	memcpy(sa.sun_path, sock, strlen(sock) + 1);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		static const char reply[] = "{\"ok\": true, \"can\": [{\"interface\": \"vcan0\", "
+					    "\"tx_refused\": 3}]}\n";
+		char req[256];
+		int c = accept(lfd, NULL, NULL);
+		ssize_t n = c < 0 ? -1 : read(c, req, sizeof(req) - 1);
+
+		if (n <= 0)
+			_exit(1);
+		req[n] = '\0';
+		_exit(strstr(req, "\"can\"") && write(c, reply, sizeof(reply) - 1) > 0 ? 0 : 2);
+	}
+	close(lfd);
+	memset(&st, 0, sizeof(st));
+	snprintf(st.id, sizeof(st.id), "vm");
+	st.status = RT_STOPPED;
+	assert_null(system_vm_can(root, &st)); /* not running: not asked */
+	st.status = RT_RUNNING;
+	can = system_vm_can(root, &st);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_non_null(can);
+	assert_int_equal(json_object_get_int(json_object_object_get(
+				 json_object_array_get_idx(can, 0), "tx_refused")), 3);
+	json_object_put(can);
+	unlink(sock);
+	assert_null(system_vm_can(root, &st)); /* nobody answers */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -396,6 +457,7 @@ int main(void)
 		cmocka_unit_test(test_system_refuses_untrusted_root),
 		cmocka_unit_test(test_system_can_bus_needs_its_interface),
 		cmocka_unit_test(test_state_keeps_can_buses),
+		cmocka_unit_test(test_state_asks_for_can_counters),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);

@@ -7,6 +7,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <endian.h>
+#include <json-c/json.h>
+#include <stdlib.h>
 #include <errno.h>
 #include <linux/can.h>
 #include <linux/can/error.h>
@@ -17,6 +19,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "avp/api_cmd.h"
+#include "avp/vm.h"
 #include "support/can_fixture.h"
 
 #define F(bit) (1ull << (bit))
@@ -679,6 +683,53 @@ static void test_rules_rx(void **state)
 	assert_true(canf_used(f, VIRTIO_CAN_RXQ, &used));
 }
 
+static uint64_t reply_count(struct json_object *dev, const char *key)
+{
+	struct json_object *v;
+
+	assert_true(json_object_object_get_ex(dev, key, &v));
+	return (uint64_t)json_object_get_int64(v);
+}
+
+/* The control socket's "can" command: the rules and the counters of every
+ * CAN device (what avp state shows). */
+static void test_can_command(void **state)
+{
+	struct can_fixture *f = *state;
+	struct can_frame cf = { .can_id = 0x250, .len = 1 };
+	struct vm *vm = calloc(1, sizeof(*vm));
+	const struct api_command *cmd;
+	struct json_object *reply, *dev;
+
+	assert_non_null(vm);
+	assert_int_equal(canf_ctrl(f, VIRTIO_CAN_SET_CTRL_MODE_START), OK);
+	assert_int_equal(tx(f, 0, 0x2ff, 1, 1), NOT_OK); /* refused by tx */
+	assert_int_equal(tx(f, 0, 0x300, 1, 1), OK);
+	canf_post_rx(f, VIRTIO_CAN_HDR_LEN + 64);
+	canf_host_send(f, &cf, CAN_MTU); /* refused by rx */
+
+	assert_int_equal(virtio_can_register_api(vm, f->dev), 0);
+	cmd = vm_api_find(vm, "can");
+	assert_non_null(cmd);
+	reply = json_object_new_object();
+	assert_int_equal(cmd->fn(cmd->opaque, NULL, reply), 0);
+	dev = json_object_array_get_idx(json_object_object_get(reply, "can"), 0);
+	assert_non_null(dev);
+	assert_string_equal(json_object_get_string(json_object_object_get(dev, "interface")), "vcantest");
+	assert_string_equal(json_object_get_string(json_object_object_get(dev, "tx_rules")),
+			    "both:0x300-0x3ff");
+	assert_string_equal(json_object_get_string(json_object_object_get(dev, "rx_rules")),
+			    "std:0x100-0x1ff+ext:0x18000000-0x18ffffff");
+	assert_true(json_object_get_boolean(json_object_object_get(dev, "started")));
+	assert_false(json_object_get_boolean(json_object_object_get(dev, "busoff")));
+	assert_int_equal(reply_count(dev, "tx_frames"), 1);
+	assert_int_equal(reply_count(dev, "tx_refused"), 1);
+	assert_int_equal(reply_count(dev, "rx_refused"), 1);
+	assert_int_equal(reply_count(dev, "rx_frames"), 0);
+	json_object_put(reply);
+	free(vm);
+}
+
 /* ---- the rules' grammar ---- */
 
 static void expect_bad(const char *text, const char *fragment)
@@ -803,6 +854,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reset_stops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rules_tx, setup_rules, teardown),
 		cmocka_unit_test_setup_teardown(test_rules_rx, setup_rules, teardown),
+		cmocka_unit_test_setup_teardown(test_can_command, setup_rules, teardown),
 		cmocka_unit_test(test_rules_grammar),
 		cmocka_unit_test(test_link_parse),
 	};

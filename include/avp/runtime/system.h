@@ -88,6 +88,12 @@ unsigned int system_vsock_peers(const struct avp_system *s, unsigned int v,
  * buses[AVP_MAX_CANS]. Returns how many. */
 unsigned int system_can_buses(const struct avp_system *s, unsigned int v, struct rt_can_bus *buses);
 
+/* A running VM's CAN devices as its control socket's "can" command
+ * reports them (rules, frames, refusals; docs/can.md), for avp state and
+ * system status; NULL when it is not running, has none, or does not
+ * answer within a short wait. The caller puts it. */
+struct json_object *system_vm_can(const char *root, const struct rt_state *st);
+
 /* avp system up|down|status. up creates the networks (a Linux bridge per
  * network, a tap per member device), then creates and starts every VM; a
  * failure undoes what was done; each start waits up to wait_s for the VM's
