@@ -148,7 +148,7 @@ static void tx_failed(struct vcan *c, int err)
 		bus_off(c, "interface down");
 		return;
 	}
-	/* A full queue on a busy bus fails many writes: say it once. */
+	/* A failing interface fails every write: say it once. */
 	if (!c->tx_err_logged)
 		avp_warn("virtio-can %s: write: %s (frames answered NOT_OK)", c->sc.name,
 			 strerror(err));
