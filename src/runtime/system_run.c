@@ -107,29 +107,6 @@ static int make_can_buses(const struct avp_system *s, struct jc_err *e)
 	return 0;
 }
 
-/* Records VM v's CAN buses in its state, for its monitor to pass on. */
-static int note_can_buses(const char *root, const struct avp_system *s, unsigned int v,
-			  struct jc_err *e)
-{
-	struct rt_state st;
-	struct rt_can_bus buses[AVP_MAX_CANS];
-	unsigned int n = system_can_buses(s, v, buses);
-	int ret;
-
-	if (n == 0)
-		return 0;
-	ret = rt_state_read(root, s->vms[v].id, &st);
-	if (ret == 0) {
-		memcpy(st.can, buses, n * sizeof(buses[0]));
-		st.ncan = n;
-		ret = rt_state_write(root, &st);
-	}
-	if (ret)
-		return jc_fail(e, "", "vms[%u] (%s): recording its CAN buses: %s", v, s->vms[v].id,
-			       strerror(-ret)), ret;
-	return 0;
-}
-
 int system_up(const char *root, const struct avp_system *s, unsigned int wait_s,
 	      struct jc_err *e)
 {
@@ -165,20 +142,17 @@ int system_up(const char *root, const struct avp_system *s, unsigned int wait_s,
 	for (; !ret && created < s->nvms; created++) {
 		const struct sys_vm *vm = &s->vms[created];
 		struct jc_err step = { "" };
-		/* Routes to exactly the VMs the file links this one with. */
+		/* Routes to exactly the VMs the file links this one with, and
+		 * its CAN buses. */
 		struct rt_vsock_peer peers[AVP_VSOCK_MAX_PEERS];
 		unsigned int npeers = system_vsock_peers(s, created, peers);
+		struct rt_can_bus buses[AVP_MAX_CANS];
+		unsigned int nbuses = system_can_buses(s, created, buses);
 
-		ret = rt_create_linked(root, vm->id, vm->bundle_dir, peers, npeers, &step);
-		if (ret) {
+		ret = rt_create_system(root, vm->id, vm->bundle_dir, peers, npeers, buses, nbuses,
+				       &step);
+		if (ret)
 			jc_fail(e, "", "vms[%u] (%s): %s", created, vm->id, step.text);
-			break;
-		}
-		ret = note_can_buses(root, s, created, e);
-		if (ret) {
-			created++; /* it exists: deleted below */
-			break;
-		}
 	}
 	/* Every VM exists before any runs, so a bundle mistake stops the
 	 * system before a guest has booted. */
