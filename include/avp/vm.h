@@ -110,7 +110,7 @@ struct vm {
 	unsigned int napi_cmds;
 	void *platform; /* legacy platform devices (arch) */
 	/* --transport pci: the host bridge (struct pci_host, avp/hw/pci.h)
-	 * and KVM's MSI routes (avp/msi_routes.h), made by arch_pci_init. */
+	 * and KVM's MSI routes (avp/hw/msi_routes.h), made by arch_pci_init. */
 	struct pci_host *pci;
 	struct msi_routes *msi;
 };

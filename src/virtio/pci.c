@@ -21,7 +21,7 @@
 #include "avp/hw/pci.h"
 #include "avp/le.h"
 #include "avp/log.h"
-#include "avp/msi_routes.h"
+#include "avp/hw/msi_routes.h"
 #include "avp/virtio/pci.h"
 #include "avp/virtio/virtio_dev.h"
 #include "avp/virtio/worker.h"

@@ -10,7 +10,7 @@
 #include "avp/arch.h"
 #include "avp/hw/pci.h"
 #include "avp/log.h"
-#include "avp/msi_routes.h"
+#include "avp/hw/msi_routes.h"
 #include "avp/vm.h"
 
 #define NR_IOAPIC_PINS 24

@@ -12,7 +12,7 @@
 #include "avp/arch.h"
 #include "avp/hw/pci.h"
 #include "avp/log.h"
-#include "avp/msi_routes.h"
+#include "avp/hw/msi_routes.h"
 #include "avp/vm.h"
 
 /* I/O APIC inputs free for devices: 5-7, 9-11, 14-23. The ones left out

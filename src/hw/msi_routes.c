@@ -1,4 +1,4 @@
-/* KVM GSI routing for MSI vectors (avp/msi_routes.h). */
+/* KVM GSI routing for MSI vectors (avp/hw/msi_routes.h). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#include "avp/msi_routes.h"
+#include "avp/hw/msi_routes.h"
 
 struct msi_route {
 	uint64_t addr;
