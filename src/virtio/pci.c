@@ -158,9 +158,13 @@ static const struct msix_ops msix_ops = {
 
 /* ---- common configuration ---- */
 
-static void device_reset(struct virtio_pci *p)
+/* The transport's registers as after a reset. queue_size reads the
+ * maximum until the driver picks a size (4.1.4.3: "On reset, specifies
+ * the maximum queue size supported by the device"). */
+static void registers_reset(struct virtio_pci *p)
 {
-	virtio_transport_reset_dev(p->dev);
+	for (unsigned int q = 0; q < p->dev->ops->num_queues; q++)
+		p->dev->vqs[q].size = p->dev->queue_max;
 	p->driver_features = 0;
 	p->device_features_sel = p->driver_features_sel = 0;
 	p->queue_sel = 0;
@@ -169,6 +173,12 @@ static void device_reset(struct virtio_pci *p)
 		atomic_store(&p->queue_vector[q], VIRTIO_PCI_NO_VECTOR);
 	atomic_store(&p->isr, 0);
 	intx_set(p, false);
+}
+
+static void device_reset(struct virtio_pci *p)
+{
+	virtio_transport_reset_dev(p->dev);
+	registers_reset(p);
 }
 
 /* 4.1.5.1.2: a vector the device cannot use reads back as NO_VECTOR. */
@@ -638,7 +648,9 @@ static int pci_attach(struct vm *vm, struct virtio_dev *dev)
 	dev->vm = vm;
 	dev->mem = &vm->mem;
 	dev->transport = p;
-	device_reset(p);
+	for (unsigned int q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		virtq_reset(&dev->vqs[q], dev->mem);
+	registers_reset(p);
 	ret = msix_init(&p->msix, p->nvec, &msix_ops, p);
 	if (!ret)
 		ret = build_config_space(p, bar_base, slot);
@@ -721,6 +733,19 @@ const struct virtio_transport_ops virtio_pci_transport = {
 	.unwatch_fd = pci_unwatch_fd,
 	.describe = pci_describe,
 };
+
+uint32_t virtio_pci_vector_sent(const struct virtio_dev *dev, uint16_t v)
+{
+	struct virtio_pci *p = dev->tops == &virtio_pci_transport ? dev->transport : NULL;
+	uint32_t n;
+
+	if (!p || v >= p->nvec)
+		return 0;
+	pthread_mutex_lock(&p->msix.lock);
+	n = p->msix.delivered[v];
+	pthread_mutex_unlock(&p->msix.lock);
+	return n;
+}
 
 int virtio_pci_attach(struct vm *vm, struct virtio_dev *dev)
 {

@@ -40,5 +40,8 @@ extern const struct virtio_transport_ops virtio_pci_transport;
 /* virtio_transport_attach(&virtio_pci_transport, vm, dev): needs vm->pci
  * (arch_pci_init). */
 int virtio_pci_attach(struct vm *vm, struct virtio_dev *dev);
+/* Messages MSI-X vector v of dev sent so far (stats, tests); 0 for a
+ * device not on virtio-pci. */
+uint32_t virtio_pci_vector_sent(const struct virtio_dev *dev, uint16_t v);
 
 #endif
