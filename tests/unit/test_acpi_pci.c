@@ -211,6 +211,9 @@ static void test_iasl_accepts_pci_tables(void **state)
 		 "grep -Eq 'Name [(]_PRT, Package [(]0x02[)]' dsdt.dsl && "
 		 "grep -q '0x0001FFFF' dsdt.dsl && grep -q '0x0002FFFF' dsdt.dsl && "
 		 "! grep -q LNRO0005 dsdt.dsl && "
+		 "grep -q 'EisaId (\"PNP0C02\")' dsdt.dsl && "
+		 "grep -Eq 'Memory32Fixed [(]ReadWrite,' dsdt.dsl && grep -Eq '0xE0000000, +// Address Base' dsdt.dsl && "
+		 "grep -Eq '0x00100000, +// Address Length' dsdt.dsl && "
 		 "grep -Eq 'Base Address : 00000000E0000000' mcfg.dsl && "
 		 "grep -Eq 'End Bus Number : 00' mcfg.dsl && "
 		 "grep -Eq 'MSI Not Supported [(]V4[)] : 0' facp.dsl",

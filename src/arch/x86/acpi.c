@@ -331,7 +331,8 @@ static int dsdt_pci_host(struct aml *a, const struct vm *vm)
 	const struct pci_host *h = vm->pci;
 
 	if (h->win_base > UINT32_MAX || h->win_size > UINT32_MAX ||
-	    h->win_base + h->win_size - 1 > UINT32_MAX)
+	    h->win_base + h->win_size - 1 > UINT32_MAX ||
+	    h->ecam_base > UINT32_MAX - (PCI_ECAM_BUS_SIZE - 1))
 		return -EINVAL;
 	aml_device_begin(a, "PCI0");
 	aml_name(a, "_HID");
@@ -370,6 +371,21 @@ static int dsdt_pci_host(struct aml *a, const struct vm *vm)
 		}
 		aml_end(a);
 	}
+	aml_end(a);
+
+	/* PCI Firmware 3.0, 4.1.2: the ECAM range is a motherboard
+	 * resource. Linux accepts an MCFG region it finds here
+	 * (arch/x86/pci/mmconfig-shared.c, "reserved as ACPI motherboard
+	 * resource"), whatever the E820 map says. */
+	aml_device_begin(a, "PRES");
+	aml_name(a, "_HID");
+	aml_eisaid(a, "PNP0C02");
+	aml_name(a, "_UID");
+	aml_integer(a, 0x50434945); /* "PCIE": unique among PNP0C02 devices */
+	aml_name(a, "_CRS");
+	aml_restemplate_begin(a);
+	aml_res_memory32_fixed(a, AML_MEM_READ_WRITE, (uint32_t)h->ecam_base, PCI_ECAM_BUS_SIZE);
+	aml_end(a);
 	return aml_end(a);
 }
 
