@@ -71,6 +71,7 @@ struct virtio_pci {
 
 	atomic_uint isr;
 	atomic_bool intx; /* INTx asserted */
+	atomic_bool route_warned;
 	uint32_t vec_gsi[VIRTIO_MAX_QUEUES + 1];
 	int vec_efd[VIRTIO_MAX_QUEUES + 1]; /* irqfd, or -1 */
 	uint64_t notify_base; /* where the ioeventfds sit, 0: none */
@@ -122,17 +123,24 @@ static void pci_queue_interrupt(struct virtio_dev *dev, uint16_t q)
 		signal_vector(p, atomic_load(&p->queue_vector[q]));
 }
 
-static void msi_route(void *opaque, uint16_t v, uint64_t addr, uint32_t data)
+/* 0 when vector v's irqfd now sends (addr, data); otherwise the caller
+ * injects the message itself. Said once per device when KVM refuses. */
+static int set_route(struct virtio_pci *p, uint16_t v, uint64_t addr, uint32_t data)
 {
-	struct virtio_pci *p = opaque;
 	int ret;
 
 	if (v >= p->nvec || p->vec_efd[v] < 0 || !p->vm->msi)
-		return;
+		return -ENODEV;
 	ret = msi_routes_set(p->vm->msi, p->vec_gsi[v], addr, data);
-	if (ret)
-		avp_warn("%s: MSI-X vector %u: KVM_SET_GSI_ROUTING: %s", p->dev->ops->type, v,
-			 strerror(-ret));
+	if (ret && !atomic_exchange(&p->route_warned, true))
+		avp_warn("%s: MSI-X vector %u: KVM_SET_GSI_ROUTING: %s; sending its messages "
+			 "with KVM_SIGNAL_MSI instead", p->dev->ops->type, v, strerror(-ret));
+	return ret;
+}
+
+static void msi_route(void *opaque, uint16_t v, uint64_t addr, uint32_t data)
+{
+	set_route(opaque, v, addr, data);
 }
 
 static int msi_deliver(void *opaque, uint16_t v, uint64_t addr, uint32_t data)
@@ -140,12 +148,10 @@ static int msi_deliver(void *opaque, uint16_t v, uint64_t addr, uint32_t data)
 	struct virtio_pci *p = opaque;
 	uint64_t one = 1;
 
-	if (v < p->nvec && p->vec_efd[v] >= 0) {
-		/* The route was set when the vector was unmasked; this only
-		 * re-checks it (no ioctl unless the message changed). */
-		msi_route(p, v, addr, data);
+	/* The route was set when the vector was unmasked; this only
+	 * re-checks it (no ioctl unless the message changed). */
+	if (set_route(p, v, addr, data) == 0)
 		return write(p->vec_efd[v], &one, sizeof(one)) < 0 ? -errno : 0;
-	}
 	if (p->vm->vm_fd < 0)
 		return 0; /* no KVM (tests): msix counts the delivery */
 	return msi_signal(p->vm->vm_fd, addr, data);
