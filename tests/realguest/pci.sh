@@ -4,7 +4,8 @@
 # sysfs, bound by virtio-pci, uses each, and sees MSI-X vectors in
 # /proc/interrupts. Needs a real /dev/kvm:
 #   scripts/testhost tests/realguest/pci.sh
-# Also checks --describe's BDFs and vectors. Logs go to build/testhost/out/.
+# Also checks --describe's BDFs and vectors, and a second boot with
+# pci=nomsi, where the devices fall back to INTx (tests/guest/pci-intx.sh). Logs go to build/testhost/out/.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source tests/lib/check.sh
@@ -71,5 +72,18 @@ check_eq "$(dd if="$work/rw.img" bs=1 skip=512 count=16 status=none)" GUEST-WROT
 	"the guest's write to vda is in the host image after poweroff"
 rx=$(cat "/sys/class/net/$tap/statistics/rx_packets" 2>/dev/null || echo 0)
 if [ "$rx" -gt 0 ]; then ok "host side of the tap received $rx packets from the guest"; else notok "no packets from the guest on $tap"; fi
+
+# --- boot 2: INTx --------------------------------------------------------
+# pci=nomsi: the driver gets no MSI-X, so virtio-pci takes its INTx line
+# (the _PRT's GSI, level-triggered; the ISR read lowers it).
+log=$out/pci-intx.log
+rg_boot "pci INTx boot" "$log" timeout -k 5 240 "$avp" run --kernel "$kernel" --initrd "$initrd" \
+	--cmdline "console=ttyS0 panic=-1 quiet pci=nomsi avp.test=pci-intx" --memory 256 \
+	--transport pci --disk "$work/rw.img" --rng
+tr -d '\r' <"$log" >"$log.txt"
+sed 's/^/  | /' "$log.txt" | tail -n 25
+check_eq "$rc" 0 "INTx guest poweroff ends avp with status 0"
+rg_guest_checks "$log.txt" pci-intx
+check_grep "$log.txt" '^AVP-GUEST-EXIT=0$' "every INTx guest-side check passed"
 
 finish
