@@ -3,7 +3,7 @@
 # /dev/kvm can boot Linux: inside scripts/testhost, or directly).
 #
 #   conformance/inside.sh --hypervisor avp|qemu[,..] --out DIR [--quick]
-#                     [--no-rng] [--legacy-mmio]
+#                     [--no-rng] [--legacy-mmio] [--transport mmio|pci]
 #
 # Per hypervisor, results in DIR/<hv>/ (live logs are kept on the test
 # host's tmpfs and copied there every few seconds and at the end):
@@ -45,7 +45,7 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 
-hvs="" out="" quick=0 rng=1 legacy=0
+hvs="" out="" quick=0 rng=1 legacy=0 transport=mmio
 while (($#)); do
 	case "$1" in
 	--hypervisor) hvs=$2; shift 2 ;;
@@ -53,6 +53,7 @@ while (($#)); do
 	--quick) quick=1; shift ;;
 	--no-rng) rng=0; shift ;;
 	--legacy-mmio) legacy=1; shift ;;
+	--transport) transport=$2; shift 2 ;; # avp's, in its bundles
 	*) echo "conform-inside: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -189,6 +190,7 @@ mkbundle() {
 		echo "  \"serial\": \"$V_SERIAL\","
 		[ -z "$V_RESTART" ] || echo "  \"restart\": $V_RESTART,"
 		echo "  \"shutdown_timeout_s\": $V_SHUTDOWN,"
+		[ "$transport" = mmio ] || echo "  \"transport\": \"$transport\","
 		echo "  \"devices\": ["
 		local i
 		for i in "${!devs[@]}"; do

@@ -117,6 +117,8 @@ def describe_check(hv, desc_path, serial, nconf):
             if miss:
                 problems.append(f"{d.get('type', '?')} lacks {','.join(miss)}")
         by_addr = {str(d.get("address", "")).lower(): d for d in devs}
+        # virtio-pci (avp --transport pci): the guest knows a function by its BDF.
+        by_addr.update({str(d["pci_bdf"]).lower(): d for d in devs if d.get("pci_bdf")})
         matched = 0
         for g in inv:
             d = by_addr.get(str(g.get("address", "")).lower())

@@ -723,6 +723,27 @@ def mmio():
     write("mmio", "bad-queue", init + echo + ack + badq + reads + init + echo)
 
 
+def pci():
+    def cfg(slot, off, v, ln=4, w=1):
+        return u8(0) + u8(slot) + u16(off) + u8({1: 0, 2: 1, 4: 2, 8: 3}[ln]) + u8(w) + u64(v)
+
+    def bar(off, v, ln=4, w=1):
+        return u8(1) + u16(off & 0xffff) + u8(off >> 16) + u8({1: 0, 2: 1, 4: 2, 8: 3}[ln]) + \
+            u8(w) + u64(v)
+    init = u8(3) + u8(1) + u8(0)
+    irqs = u8(2) + u8(0) + u8(2) + u8(2) + u8(2) + u8(4)
+    sizing = cfg(1, 0x10, 0xffffffff) + cfg(1, 0x10, 0, w=0) + cfg(1, 0x10, 0xe1000000)
+    move = cfg(2, 0x10, 0xe1000000) + bar(0x12, 0, 2, 0) + cfg(2, 0x10, 0xe1004000)
+    write("pci", "init-irqs", init + irqs + bar(0x3c00, 0, 8, 0) + bar(0x1000, 0, 1, 0))
+    write("pci", "bar-sizing-overlap", sizing + move + init + irqs)
+    masked = init[:-1] + u8(0x0f) + irqs + bar(0x3800 + 12, 0) + bar(0x3810 + 12, 0) + bar(0x3c00, 0, 8, 0)
+    write("pci", "masked-pending", masked)
+    cfgcap = cfg(1, 0x40 + 12 + 16 * 4 + 4 + 4, 0, 1) + cfg(1, 0x40 + 12 + 16 * 4 + 4 + 8, 0x12) + \
+        cfg(1, 0x40 + 12 + 16 * 4 + 4 + 12, 2) + cfg(1, 0x40 + 12 + 16 * 4 + 4 + 16, 0, 4, 0)
+    write("pci", "odd-accesses", cfg(1, 1, 0, 2, 0) + cfg(1, 0, 0, 8, 0) + bar(0x13, 0xffff, 2) +
+          bar(0x3802, 0, 2, 0) + cfgcap + cfg(1, 0x4c, 0xffff, 2))
+
+
 def bzimage():
     def header(version=0x020F, setup_sects=1, syssize=0x1000, relocatable=1,
                xloadflags=3, loadflags=1, pref=0x1000000, init_size=0x300000,
@@ -843,6 +864,6 @@ def arm64_image():
 
 
 if __name__ == "__main__":
-    for gen in (virtqueue, blk, net, console, rng, can, vsock, vinput, gpu, snd, watchdog, api_request, bundle, system, options, mmio, bzimage, cli,
+    for gen in (virtqueue, blk, net, console, rng, can, vsock, vinput, gpu, snd, watchdog, api_request, bundle, system, options, mmio, pci, bzimage, cli,
                 pl011, pl031, sp805, pl061, arm64_image):
         gen()

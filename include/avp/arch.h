@@ -29,6 +29,12 @@ uint64_t arch_mmio_dev_stride(void);
  * up to max ranges in out. The number of ranges, or -errno. */
 int arch_device_irqs(enum irq_kind *kind, struct irq_range *out, unsigned int max);
 
+/* --transport pci: the PCI host bridge (vm->pci) at the architecture's
+ * ECAM and BAR windows and, with KVM, its MSI routes (vm->msi). Before
+ * the first device attaches; freed by arch_vm_destroy. 0 or -errno,
+ * reported. */
+int arch_pci_init(struct vm *vm);
+
 /* After the VM fd exists, before memory: irqchip, timers, TSS. */
 int arch_vm_init(struct vm *vm);
 /* Legacy platform devices: UART, RTC, keyboard controller, power ports. */

@@ -24,6 +24,10 @@ struct avp_chardev_cfg {
 };
 
 enum avp_reboot_action { AVP_REBOOT_EXIT, AVP_REBOOT_RESTART };
+/* How VIRTIO devices reach the guest (--transport). */
+enum avp_transport { AVP_TRANSPORT_MMIO, AVP_TRANSPORT_PCI };
+/* "mmio", "pci", NULL-terminated, by enum avp_transport. */
+extern const char *const avp_transport_names[];
 
 /* What a system call outside a thread's seccomp allowlist does
  * (--seccomp, docs/security.md). KILL is 0 so a zeroed config is confined. */
@@ -68,6 +72,7 @@ struct avp_config {
 	uint64_t memory_mib;
 	struct avp_chardev_cfg serial;	/* 16550 at 0x3f8, default stdio */
 	enum avp_reboot_action on_reboot;
+	enum avp_transport transport; /* every VIRTIO device's, default mmio */
 	char *api_sock; /* control socket (--api-sock), or NULL */
 	/* Every device, in the order it was declared (command line order,
 	 * or the bundle's devices array followed by the command line's): the

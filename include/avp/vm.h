@@ -18,6 +18,8 @@
 
 struct vm;
 struct virtio_dev;
+struct pci_host;
+struct msi_routes;
 
 /* Why the VM stopped; also decides avp's exit status (see avp_exit_status). */
 enum vm_exit_reason {
@@ -60,6 +62,11 @@ struct platform_mmio_dev {
 	uint32_t gsi;
 	uint64_t features;
 	struct virtio_dev *dev;
+	/* virtio-pci (src/virtio/pci.c): a function at 00:pci_slot.0 whose
+	 * BAR 0 is [base, +size); gsi is its INTx fallback. */
+	bool pci;
+	uint8_t pci_slot;
+	uint16_t msix_vectors;
 };
 
 #define AVP_MAX_MMIO_DEVS 16
@@ -102,6 +109,10 @@ struct vm {
 	struct api_command api_cmds[AVP_MAX_API_COMMANDS];
 	unsigned int napi_cmds;
 	void *platform; /* legacy platform devices (arch) */
+	/* --transport pci: the host bridge (struct pci_host, avp/hw/pci.h)
+	 * and KVM's MSI routes (avp/hw/msi_routes.h), made by arch_pci_init. */
+	struct pci_host *pci;
+	struct msi_routes *msi;
 };
 
 int vm_create(struct vm *vm, const struct avp_config *cfg);
@@ -124,6 +135,9 @@ int vm_irq_pulse(struct vm *vm, uint32_t gsi);
 int vm_irqfd_assign(struct vm *vm, int efd, uint32_t gsi);
 int vm_ioeventfd_assign(struct vm *vm, uint64_t mmio_addr, uint32_t len,
 			uint64_t datamatch, int efd);
+/* Undoes vm_ioeventfd_assign with the same arguments (a moved PCI BAR). */
+int vm_ioeventfd_deassign(struct vm *vm, uint64_t mmio_addr, uint32_t len,
+			  uint64_t datamatch, int efd);
 
 /* count consecutive device interrupts for the device `type`, from the
  * architecture's ranges in order. 0 or -errno; running out (-ENOSPC) is

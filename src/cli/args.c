@@ -35,6 +35,7 @@ enum {
 	OPT_GID,
 	OPT_HELP,
 	OPT_VERBOSE,
+	OPT_TRANSPORT,
 	/* The registry's devices, OPT_DEVICE + their index in it. */
 	OPT_DEVICE,
 };
@@ -59,6 +60,7 @@ static const struct option base_options[] = {
 	{ "gid", required_argument, NULL, OPT_GID },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
+	{ "transport", required_argument, NULL, OPT_TRANSPORT },
 };
 
 #define NBASE (sizeof(base_options) / sizeof(base_options[0]))
@@ -172,6 +174,8 @@ void cli_run_usage(FILE *out)
 	      "  --describe           print the platform the guest would see as JSON, and\n"
 	      "                       exit without booting\n"
 	      "  --timing             print start-up milestones on stderr\n"
+	      "  --transport mmio|pci how VIRTIO devices reach the guest: virtio-mmio\n"
+	      "                       (default) or virtio-pci functions with MSI-X\n"
 	      "  --seccomp kill|log|off\n"
 	      "                       what a system call outside a thread's allowlist does:\n"
 	      "                       kill avp (default), log it to the kernel log, or no\n"
@@ -342,6 +346,11 @@ static int parse_run_option(int opt, const char *arg, struct avp_config *cfg, FI
 		return 0;
 	case OPT_TIMING:
 		cfg->timing = true;
+		return 0;
+	case OPT_TRANSPORT:
+		if ((i = avp_word_index(avp_transport_names, arg)) < 0)
+			FAIL("--transport: expected mmio or pci, got '%s'", arg);
+		cfg->transport = (enum avp_transport)i;
 		return 0;
 	default:
 		return -EINVAL;

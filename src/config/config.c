@@ -11,6 +11,9 @@
 #include "avp/config.h"
 #include "avp/config/options.h"
 
+const char *const avp_transport_names[] = { [AVP_TRANSPORT_MMIO] = "mmio",
+					     [AVP_TRANSPORT_PCI] = "pci", NULL };
+
 void avp_config_init(struct avp_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -18,6 +21,7 @@ void avp_config_init(struct avp_config *cfg)
 	cfg->memory_mib = 256;
 	cfg->serial.kind = AVP_CHR_STDIO;
 	cfg->on_reboot = AVP_REBOOT_EXIT;
+	cfg->transport = AVP_TRANSPORT_MMIO;
 }
 
 static void entry_free(struct avp_device_entry *d)

@@ -20,6 +20,7 @@
  * the thread would leave the VM half-alive with locks held. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/kvm.h>
 #include <seccomp.h>
 #include <stddef.h>
 #include <string.h>
@@ -268,6 +269,25 @@ static void add_devices(struct builder *b, enum avp_thread_role role, const stru
 	}
 }
 
+/* --transport pci (src/virtio/pci.c). vCPU threads: unmasking an MSI-X
+ * vector sets its route, moving a BAR moves its ioeventfds, a pending
+ * vector is sent without an irqfd. Device threads: INTx, and a message
+ * sent (or re-routed) without an irqfd. */
+static const unsigned long pci_vcpu_ioctls[] = { KVM_SET_GSI_ROUTING, KVM_IOEVENTFD,
+						 KVM_SIGNAL_MSI };
+static const unsigned long pci_device_ioctls[] = { KVM_IRQ_LINE, KVM_SIGNAL_MSI,
+						   KVM_SET_GSI_ROUTING };
+
+static void add_pci(struct builder *b, enum avp_thread_role role, const struct avp_config *cfg)
+{
+	if (cfg->transport != AVP_TRANSPORT_PCI)
+		return;
+	if (role == AVP_THREAD_VCPU)
+		add_ioctls(b, pci_vcpu_ioctls, N_ELEMS(pci_vcpu_ioctls));
+	else if (role == AVP_THREAD_DEVICE)
+		add_ioctls(b, pci_device_ioctls, N_ELEMS(pci_device_ioctls));
+}
+
 static void add_role(struct builder *b, enum avp_thread_role role, const struct avp_config *cfg)
 {
 	/* stdin's flags: chardev_close restores what it found. */
@@ -279,6 +299,7 @@ static void add_role(struct builder *b, enum avp_thread_role role, const struct 
 	add_common(b);
 	add_openat_refusal(b, role);
 	add_devices(b, role, cfg);
+	add_pci(b, role, cfg);
 	arch_seccomp_rules(AVP_THREAD_NROLES, &arch); /* every role's */
 	add_calls(b, arch.calls, arch.ncalls);
 	arch_seccomp_rules(role, &arch);

@@ -196,6 +196,20 @@ int vm_ioeventfd_assign(struct vm *vm, uint64_t mmio_addr, uint32_t len, uint64_
 	return ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
 }
 
+int vm_ioeventfd_deassign(struct vm *vm, uint64_t mmio_addr, uint32_t len, uint64_t datamatch,
+			  int efd)
+{
+	struct kvm_ioeventfd io = {
+		.datamatch = datamatch,
+		.addr = mmio_addr,
+		.len = len,
+		.fd = efd,
+		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH | KVM_IOEVENTFD_FLAG_DEASSIGN,
+	};
+
+	return ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
+}
+
 /* The allocator is fed on first use, so a VM set up by hand (the unit
  * tests' and fuzzers' transports) hands out the same interrupts. */
 static int irqs_ready(struct vm *vm)

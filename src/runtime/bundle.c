@@ -26,7 +26,7 @@
 
 static const char *const top_keys[] = {
 	"kernel", "initrd", "cmdline", "critical", "cpus", "memory", "scheduling",
-	"serial", "devices", "restart", "shutdown_timeout_s", NULL,
+	"serial", "devices", "restart", "shutdown_timeout_s", "transport", NULL,
 };
 static const char *const cpus_keys[] = { "count", "affinity", NULL };
 static const char *const memory_keys[] = { "mib", "reserve", NULL };
@@ -424,6 +424,16 @@ static int parse_top(struct json_object *root, struct avp_bundle *b, struct jc_e
 	ret = jc_get_bool(root, "", "critical", false, &b->critical, e);
 	if (ret && ret != -ENOENT)
 		return ret;
+	ret = jc_get_string(root, "", "transport", false, &s, e);
+	if (ret == 0) {
+		int t = avp_word_index(avp_transport_names, s);
+
+		if (t < 0)
+			return jc_fail(e, "transport", "expected \"mmio\" or \"pci\", got \"%s\"", s);
+		b->cfg.transport = (enum avp_transport)t;
+	} else if (ret != -ENOENT) {
+		return ret;
+	}
 	ret = jc_get_int(root, "", "shutdown_timeout_s", false, 0, 3600, &v, e);
 	if (ret == 0)
 		b->shutdown_timeout_s = (unsigned int)v;

@@ -70,10 +70,7 @@ struct virtio_mmio {
 
 uint64_t virtio_mmio_offered_features(struct virtio_dev *dev)
 {
-	uint64_t f = dev->ops->features ? dev->ops->features(dev) : 0;
-
-	return f | (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_EVENT_IDX) |
-	       (1ull << VIRTIO_F_INDIRECT_DESC);
+	return virtio_transport_features(dev);
 }
 
 static void mmio_raise_irq(struct virtio_dev *dev, uint32_t isr_bits)
@@ -106,14 +103,7 @@ static int mmio_unwatch_fd(struct virtio_dev *dev, int fd)
 
 static void device_reset(struct virtio_mmio *m)
 {
-	struct virtio_dev *dev = m->dev;
-
-	if (dev->ops->reset)
-		dev->ops->reset(dev);
-	for (unsigned int q = 0; q < VIRTIO_MAX_QUEUES; q++)
-		virtq_reset(&dev->vqs[q], dev->mem);
-	dev->status = 0;
-	dev->driver_features = 0;
+	virtio_transport_reset_dev(m->dev);
 	m->driver_features = 0;
 	m->device_features_sel = m->driver_features_sel = m->queue_sel = 0;
 	atomic_store(&m->isr, 0);
@@ -121,43 +111,11 @@ static void device_reset(struct virtio_mmio *m)
 
 static void status_write(struct virtio_mmio *m, uint32_t value)
 {
-	struct virtio_dev *dev = m->dev;
-	uint8_t old = dev->status;
-	uint8_t new_status = (uint8_t)value;
-
-	if (new_status == 0) {
+	if ((uint8_t)value == 0) {
 		device_reset(m);
 		return;
 	}
-	/* 3.1.1: FEATURES_OK sticks only when we can honour the subset the
-	 * driver wrote; the driver reads status back to find out. */
-	if ((new_status & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK)) {
-		uint64_t offered = virtio_mmio_offered_features(dev);
-
-		if ((m->driver_features & ~offered) ||
-		    !(m->driver_features & (1ull << VIRTIO_F_VERSION_1))) {
-			new_status &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
-		} else {
-			dev->driver_features = m->driver_features;
-		}
-	}
-	/* Bits other than NEEDS_RESET are the driver's; NEEDS_RESET is ours. */
-	new_status = (uint8_t)((new_status & ~VIRTIO_STATUS_NEEDS_RESET) |
-			       (old & VIRTIO_STATUS_NEEDS_RESET));
-	dev->status = new_status;
-
-	if ((new_status & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
-		if (!(new_status & VIRTIO_STATUS_FEATURES_OK)) {
-			virtio_dev_needs_reset(dev, "DRIVER_OK without FEATURES_OK");
-			return;
-		}
-		for (unsigned int q = 0; q < dev->ops->num_queues; q++) {
-			dev->vqs[q].event_idx = virtio_has_feature(dev, VIRTIO_F_EVENT_IDX);
-			dev->vqs[q].indirect = virtio_has_feature(dev, VIRTIO_F_INDIRECT_DESC);
-		}
-		if (dev->ops->activate && dev->ops->activate(dev) < 0)
-			virtio_dev_needs_reset(dev, "device could not start its backend");
-	}
+	virtio_transport_write_status(m->dev, m->driver_features, (uint8_t)value);
 }
 
 static void set_addr_half(uint64_t *addr, uint32_t value, bool high)
@@ -181,15 +139,7 @@ static void queue_write(struct virtio_mmio *m, uint64_t reg, uint32_t value)
 			vq->ready = false;
 			return;
 		}
-		if (vq->ready)
-			return;
-		if (virtq_validate(vq)) {
-			virtio_dev_needs_reset(dev, "queue rings are outside guest memory or misaligned");
-			return;
-		}
-		vq->last_avail_idx = vq->used_idx = 0;
-		vq->signalled_used_valid = false;
-		vq->ready = true;
+		virtio_transport_enable_queue(dev, (uint16_t)m->queue_sel);
 		return;
 	}
 	/* 4.2.2.3: the other queue registers are written while not ready. */

@@ -40,7 +40,11 @@ void virtio_dev_complete_many(struct virtio_dev *dev, uint16_t q, const uint16_t
 		virtio_dev_needs_reset(dev, "used ring is not in guest memory");
 		return;
 	}
-	if (virtq_should_notify(vq) && dev->tops)
+	if (!virtq_should_notify(vq) || !dev->tops)
+		return;
+	if (dev->tops->queue_interrupt)
+		dev->tops->queue_interrupt(dev, q);
+	else
 		dev->tops->interrupt(dev, VIRTIO_ISR_QUEUE);
 }
 

@@ -70,7 +70,8 @@ static json_object *describe_devices(const struct vm *vm)
 		/* The option or bundle type that declared it (docs/devices.md). */
 		if (t)
 			json_object_object_add(o, "declared_as", json_object_new_string(t->config->name));
-		json_object_object_add(o, "transport", json_object_new_string("virtio-mmio"));
+		json_object_object_add(o, "transport",
+				       json_object_new_string(d->pci ? "virtio-pci" : "virtio-mmio"));
 		json_object_object_add(o, "virtio_id", json_object_new_int((int)d->virtio_id));
 		json_object_object_add(o, "address", hex(d->base));
 		json_object_object_add(o, "size", hex(d->size));
@@ -78,6 +79,15 @@ static json_object *describe_devices(const struct vm *vm)
 		json_object_object_add(o, "features", hex(d->features));
 		json_object_object_add(o, "feature_bits", feature_bits(d->features));
 		json_object_object_add(o, "feature_names", feature_names(d->virtio_id, d->features));
+		if (d->pci) {
+			char bdf[16];
+
+			/* Segment 0, bus 0, function 0: what lspci and sysfs print. */
+			snprintf(bdf, sizeof(bdf), "0000:00:%02x.0", d->pci_slot);
+			json_object_object_add(o, "pci_bdf", json_object_new_string(bdf));
+			json_object_object_add(o, "msix_vectors",
+					       json_object_new_int((int)d->msix_vectors));
+		}
 		json_object_array_add(devs, o);
 	}
 	return devs;

@@ -12,6 +12,7 @@
 #include "avp/jail.h"
 #include "avp/log.h"
 #include "avp/virtio/mmio.h"
+#include "avp/virtio/pci.h"
 #include "avp/virtio/transport.h"
 #include "avp/virtio/virtio_dev.h"
 #include "avp/vmm/machine.h"
@@ -21,7 +22,10 @@
 /* The transport reports why an attach failed (naming the cap it hit). */
 static int attach_or_destroy(struct vm *vm, struct virtio_dev *dev)
 {
-	int ret = virtio_transport_attach(&virtio_mmio_transport, vm, dev);
+	const struct virtio_transport_ops *t = vm->cfg->transport == AVP_TRANSPORT_PCI
+						       ? &virtio_pci_transport
+						       : &virtio_mmio_transport;
+	int ret = virtio_transport_attach(t, vm, dev);
 
 	if (ret)
 		dev->ops->destroy(dev);
@@ -30,6 +34,14 @@ static int attach_or_destroy(struct vm *vm, struct virtio_dev *dev)
 
 int machine_add_devices(struct vm *vm, const struct avp_config *cfg)
 {
+	/* The host bridge comes first: its windows are fixed, whatever
+	 * devices follow. */
+	if (cfg->transport == AVP_TRANSPORT_PCI) {
+		int ret = arch_pci_init(vm);
+
+		if (ret)
+			return ret;
+	}
 	/* In declaration order: it fixes the addresses and interrupts the
 	 * guest sees (docs/devices.md), so the same config always gives the
 	 * same platform. */

@@ -67,6 +67,7 @@ static void test_minimal(void **state)
 	assert_false(b.cfg.mem_reserve);
 	assert_int_equal(b.restart, AVP_RESTART_NEVER);
 	assert_int_equal(b.shutdown_timeout_s, 10);
+	assert_int_equal(b.cfg.transport, AVP_TRANSPORT_MMIO);
 	bundle_free(&b);
 }
 
@@ -86,7 +87,7 @@ static void test_full(void **state)
 		"  {\"type\": \"net\", \"network\": \"backbone\", \"mac\": \"52:54:00:00:00:0a\"},"
 		"  {\"type\": \"rng\"}, {\"type\": \"console\", \"backend\": \"file:hvc0.log\"}],"
 		" \"restart\": {\"policy\": \"on-failure\", \"max_restarts\": 3, \"backoff_ms\": 250},"
-		" \"shutdown_timeout_s\": 7}";
+		" \"shutdown_timeout_s\": 7, \"transport\": \"pci\"}";
 
 	(void)state;
 	assert_int_equal(parse(text, &b, &e), 0);
@@ -122,6 +123,7 @@ static void test_full(void **state)
 	assert_int_equal(b.max_restarts, 3);
 	assert_int_equal(b.backoff_ms, 250);
 	assert_int_equal(b.shutdown_timeout_s, 7);
+	assert_int_equal(b.cfg.transport, AVP_TRANSPORT_PCI);
 	bundle_free(&b);
 }
 
@@ -206,6 +208,7 @@ static void test_wrong_types(void **state)
 		"devices[0].read_only: expected true or false, got integer");
 	refused("{\"kernel\": \"bz\", \"shutdown_timeout_s\": -1}", "shutdown_timeout_s: -1 is out of range");
 	refused("{\"kernel\": \"bz\", \"critical\": \"yes\"}", "critical: expected true or false");
+	refused("{\"kernel\": \"bz\", \"transport\": 1}", "transport: expected a string");
 }
 
 static void test_bad_values(void **state)
@@ -216,6 +219,7 @@ static void test_bad_values(void **state)
 	refused("{\"kernel\": \"bz\", \"scheduling\": {\"class\": \"normal\", \"priority\": 5}}", "scheduling.priority: only meaningful");
 	refused("{\"kernel\": \"bz\", \"scheduling\": {\"class\": \"fifo\", \"priority\": 100}}", "scheduling.priority: 100 is out of range (1 to 99)");
 	refused("{\"kernel\": \"bz\", \"critical\": true}", "critical: a critical VM must pin its vCPUs");
+	refused("{\"kernel\": \"bz\", \"transport\": \"virtio\"}", "transport: expected \"mmio\" or \"pci\", got \"virtio\"");
 	refused("{\"kernel\": \"bz\", \"restart\": {\"policy\": \"sometimes\"}}", "restart.policy: expected \"never\", \"on-failure\" or \"always\"");
 	refused("{\"kernel\": \"bz\", \"restart\": {\"max_restarts\": 1}}", "restart.policy: missing");
 	refused("{\"kernel\": \"bz\", \"serial\": \"tty\"}", "serial: expected \"stdio\", \"none\", \"file:PATH\", \"pty\" or \"socket=PATH\"");

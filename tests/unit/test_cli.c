@@ -53,7 +53,7 @@ static void test_full_run_line(void **state)
 	PARSE(&p, "run", "--kernel", "bz", "--initrd", "init.img", "--cmdline", "console=ttyS0",
 	      "--cpus", "2", "--memory", "512", "--disk", "root.img", "--disk", "data.img,ro",
 	      "--net", "tap=avp0,mac=52:54:00:12:34:56", "--rng", "--console", "file:/tmp/c",
-	      "--serial", "none", "--on-reboot", "restart", "--timing");
+	      "--serial", "none", "--on-reboot", "restart", "--timing", "--transport", "pci");
 	assert_int_equal(p.ret, CLI_RUN);
 	assert_string_equal(p.cfg.kernel, "bz");
 	assert_string_equal(p.cfg.initrd, "init.img");
@@ -74,6 +74,7 @@ static void test_full_run_line(void **state)
 	assert_int_equal(p.cfg.serial.kind, AVP_CHR_NONE);
 	assert_int_equal(p.cfg.on_reboot, AVP_REBOOT_RESTART);
 	assert_true(p.cfg.timing);
+	assert_int_equal(p.cfg.transport, AVP_TRANSPORT_PCI);
 	avp_config_free(&p.cfg);
 }
 
@@ -88,6 +89,7 @@ static void test_defaults_help_version(void **state)
 	assert_int_equal(p.cfg.memory_mib, 256);
 	assert_int_equal(p.cfg.serial.kind, AVP_CHR_STDIO);
 	assert_null(CONSOLE(p.cfg));
+	assert_int_equal(p.cfg.transport, AVP_TRANSPORT_MMIO);
 	avp_config_free(&p.cfg);
 	PARSE(&p, "--help");
 	assert_int_equal(p.ret, CLI_HELP);
@@ -122,6 +124,7 @@ static void test_rejections(void **state)
 		{ { "run", "--kernel", "k", "--net", "tap=a,mac=52:54:00:12:34" }, "--net" },
 		{ { "run", "--kernel", "k", "--serial", "tcp:1" }, "--serial" },
 		{ { "run", "--kernel", "k", "--on-reboot", "maybe" }, "--on-reboot" },
+		{ { "run", "--kernel", "k", "--transport", "virtio" }, "--transport: expected mmio or pci" },
 		{ { "run", "--kernel", "k", "--bogus" }, "unknown option" },
 		{ { "run", "--kernel" }, "needs a value" },
 		{ { "run", "--kernel", "k", "extra" }, "unexpected argument" },

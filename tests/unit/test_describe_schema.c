@@ -191,15 +191,23 @@ static void write_kernel(void)
  * needs no privileges, parsed; the test fails if avp does. (The CAN
  * device's interface must exist: "lo" does, and --describe opens no
  * socket on it.) */
+static struct json_object *describe_with(const char *transport);
+
 static struct json_object *describe(void)
+{
+	if (!described)
+		described = describe_with("mmio");
+	return described;
+}
+
+static struct json_object *describe_with(const char *transport)
 {
 	char avp[PATH_MAX], cmd[4 * PATH_MAX + 1024], *text = NULL;
 	size_t cap = 0, len = 0;
+	struct json_object *out;
 	FILE *p;
 	int status;
 
-	if (described)
-		return described;
 	avp_path(avp, sizeof(avp));
 	write_kernel();
 	write_file("a.img", "", 0, 1 << 20);
@@ -207,9 +215,9 @@ static struct json_object *describe(void)
 	snprintf(cmd, sizeof(cmd),
 		 "cd '%s' && '%s' run --kernel bzImage --cpus 2 --memory 512 --disk a.img --disk b.img,ro"
 		 " --rng --gpu on --console file:con.log --input keyboard --input touch"
-		 " --sound out=out.wav --vsock cid=3,socket=%s/v.sock --watchdog"
+		 " --sound out=out.wav --vsock cid=3,socket=%s/v.sock --watchdog --transport %s"
 		 " --can if=lo,tx=0x300-0x3ff,rx=std:0x100-0x1ff+ext:0x18000000 --describe 2>err.txt",
-		 workdir, avp, workdir);
+		 workdir, avp, workdir, transport);
 	p = popen(cmd, "r");
 	assert_non_null(p);
 	for (;;) {
@@ -228,11 +236,11 @@ static struct json_object *describe(void)
 	status = pclose(p);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		fail_msg("avp run --describe failed (status 0x%x; see %s/err.txt)", status, workdir);
-	described = json_tokener_parse(text);
-	if (!described)
+	out = json_tokener_parse(text);
+	if (!out)
 		fail_msg("avp run --describe printed no JSON: %.200s", text);
 	free(text);
-	return described;
+	return out;
 }
 
 static uint64_t hex_value(struct json_object *o, const char *key)
@@ -328,6 +336,31 @@ static void test_describe_validates(void **state)
 		fail_msg("avp run --describe does not validate against %s: %s", SCHEMA, err);
 }
 
+/* --transport pci: the same devices as PCI functions, each with its BDF
+ * (00:01.0 on, in declaration order) and MSI-X vectors; still valid. */
+static void test_describe_pci_validates(void **state)
+{
+	struct json_object *d = describe_with("pci");
+	struct json_object *devs = json_object_object_get(d, "virtio_devices");
+	char err[512], bdf[16];
+
+	(void)state;
+	assert_int_equal(json_object_array_length(devs), 9);
+	for (size_t i = 0; i < json_object_array_length(devs); i++) {
+		struct json_object *dev = json_object_array_get_idx(devs, i);
+
+		assert_string_equal(json_object_get_string(json_object_object_get(dev, "transport")),
+				    "virtio-pci");
+		snprintf(bdf, sizeof(bdf), "0000:00:%02x.0", (unsigned int)(i + 1) & 0x1f);
+		assert_string_equal(json_object_get_string(json_object_object_get(dev, "pci_bdf")), bdf);
+		assert_true(json_object_get_int(json_object_object_get(dev, "msix_vectors")) >= 2);
+	}
+	if (json_schema_validate(schema, d, err, sizeof(err)))
+		fail_msg("avp run --transport pci --describe does not validate against %s: %s", SCHEMA,
+			 err);
+	json_object_put(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -335,6 +368,7 @@ int main(void)
 		cmocka_unit_test(test_broken_examples_fail),
 		cmocka_unit_test(test_describe_consistent),
 		cmocka_unit_test(test_describe_validates),
+		cmocka_unit_test(test_describe_pci_validates),
 	};
 
 	return cmocka_run_group_tests_name("describe_schema", tests, setup, teardown);

@@ -555,6 +555,43 @@ static void test_device_extras_follow_the_config(void **state)
 	avp_config_free(&cfg);
 }
 
+static int probe_gsi_routing(void)
+{
+	return ioctl(-1, KVM_SET_GSI_ROUTING, 0) < 0 && errno == EBADF ? 0 : CHILD_CALL_FAILED;
+}
+
+static int probe_ioeventfd(void)
+{
+	return ioctl(-1, KVM_IOEVENTFD, 0) < 0 && errno == EBADF ? 0 : CHILD_CALL_FAILED;
+}
+
+/* --transport pci: MSI-X routing and BAR moves from the vCPUs, INTx and
+ * messages from the workers; none of it on mmio. */
+static void test_pci_extras_follow_the_transport(void **state)
+{
+	struct avp_config cfg;
+
+	(void)state;
+	avp_config_init(&cfg);
+	assert_killed_by_sigsys(run_confined(AVP_THREAD_VCPU, AVP_SECCOMP_KILL, probe_gsi_routing,
+					     &cfg),
+				AVP_THREAD_VCPU, "KVM_SET_GSI_ROUTING on mmio");
+	assert_killed_by_sigsys(run_confined(AVP_THREAD_DEVICE, AVP_SECCOMP_KILL, probe_kvm_irq_line,
+					     &cfg),
+				AVP_THREAD_DEVICE, "KVM_IRQ_LINE in a worker on mmio");
+	cfg.transport = AVP_TRANSPORT_PCI;
+	assert_exited_ok(run_confined(AVP_THREAD_VCPU, AVP_SECCOMP_KILL, probe_gsi_routing, &cfg),
+			 AVP_THREAD_VCPU, "KVM_SET_GSI_ROUTING on pci");
+	assert_exited_ok(run_confined(AVP_THREAD_VCPU, AVP_SECCOMP_KILL, probe_ioeventfd, &cfg),
+			 AVP_THREAD_VCPU, "KVM_IOEVENTFD on pci");
+	assert_exited_ok(run_confined(AVP_THREAD_DEVICE, AVP_SECCOMP_KILL, probe_kvm_irq_line, &cfg),
+			 AVP_THREAD_DEVICE, "KVM_IRQ_LINE in a worker on pci");
+	assert_killed_by_sigsys(run_confined(AVP_THREAD_API, AVP_SECCOMP_KILL, probe_gsi_routing,
+					     &cfg),
+				AVP_THREAD_API, "KVM_SET_GSI_ROUTING in the API thread");
+	avp_config_free(&cfg);
+}
+
 /* --- modes --- */
 
 static void test_log_mode_does_not_kill(void **state)
@@ -741,6 +778,7 @@ int main(void)
 		cmocka_unit_test(test_main_role),
 		cmocka_unit_test(test_rtc_time_conversion_in_vcpu),
 		cmocka_unit_test(test_device_extras_follow_the_config),
+		cmocka_unit_test(test_pci_extras_follow_the_transport),
 		cmocka_unit_test(test_log_mode_does_not_kill),
 		cmocka_unit_test(test_off_mode_installs_nothing),
 		cmocka_unit_test(test_default_config_kills),

@@ -18,6 +18,7 @@
 #include "arch/x86/power_button.h"
 #include "arch/x86/x86.h"
 #include "arch/x86/x86_state.h"
+#include "avp/hw/pci.h"
 #include "avp/le.h"
 #include "avp/vm.h"
 
@@ -36,6 +37,8 @@
 #define MADT_REVISION 5 /* ACPI 6.3+: "Online Capable" is defined */
 #define DSDT_REVISION 2 /* >= 2: AML integers are 64 bits (section 5.2.11.1) */
 #define XSDT_REVISION 1
+#define MCFG_REVISION 1
+#define MCFG_LEN (ACPI_HEADER_LEN + 8 + 16) /* one allocation: segment 0, bus 0 */
 
 /* FADT offsets (Table 5.9). */
 #define FADT_CENTURY 108
@@ -152,15 +155,20 @@ static void put_gas_io8(uint8_t *p, uint16_t port)
 }
 
 /* Fills the FADT slot reserved by build_image. */
-static void fill_fadt(uint8_t *t, uint64_t dsdt_gpa)
+static void fill_fadt(uint8_t *t, uint64_t dsdt_gpa, bool pci)
 {
+	uint16_t boot_arch = IAPC_LEGACY_DEVICES | IAPC_8042 | IAPC_VGA_NOT_PRESENT;
+
 	table_header(t, "FACP", FADT_REVISION);
 	/* FIRMWARE_CTRL/X_FIRMWARE_CTRL stay 0: a hardware-reduced platform
 	 * need not have a FACS (section 5.2.10). The 32-bit DSDT field must
 	 * be 0 when X_DSDT is used (Table 5.9). */
 	t[FADT_CENTURY] = CMOS_CENTURY_INDEX;
-	put_le16(t + FADT_IAPC_BOOT_ARCH, IAPC_LEGACY_DEVICES | IAPC_8042 | IAPC_VGA_NOT_PRESENT |
-						  IAPC_MSI_NOT_SUPPORTED);
+	/* Linux turns MSI off for good when this bit is set
+	 * (acpi_pci_init: "MSI not supported"); virtio-pci needs MSI-X. */
+	if (!pci)
+		boot_arch |= IAPC_MSI_NOT_SUPPORTED;
+	put_le16(t + FADT_IAPC_BOOT_ARCH, boot_arch);
 	put_le32(t + FADT_FLAGS, FADT_F_WBINVD | FADT_F_PROC_C1 | FADT_F_PWR_BUTTON |
 					 FADT_F_SLP_BUTTON | FADT_F_RESET_REG_SUP |
 					 FADT_F_HW_REDUCED_ACPI);
@@ -294,6 +302,93 @@ static int dsdt_mmio_device(struct aml *a, unsigned int index, const struct plat
 	return aml_end(a);
 }
 
+/* MCFG (PCI Firmware Specification 3.0, 4.1.2): ECAM for segment 0,
+ * bus 0. */
+static int build_mcfg(struct acpi_image *img, const struct pci_host *h, size_t *off)
+{
+	uint8_t *t, *e;
+	int ret = image_alloc(img, MCFG_LEN, off);
+
+	if (ret)
+		return ret;
+	t = img->buf + *off;
+	table_header(t, "MCFG", MCFG_REVISION);
+	e = t + ACPI_HEADER_LEN + 8; /* 8 reserved bytes */
+	put_le64(e, h->ecam_base);
+	put_le16(e + 8, 0); /* segment */
+	e[10] = 0;	    /* start bus */
+	e[11] = 0;	    /* end bus */
+	table_finish(t, MCFG_LEN);
+	return 0;
+}
+
+/* The PCI host bridge (ACPI 6.4, 6.1.1 and 6.5.5; PCI Firmware 3.0,
+ * 4.1.5): PNP0A08 with the bus range and the BAR window it forwards in
+ * _CRS, and _PRT telling the guest which GSI each slot's INTA# drives
+ * (a GSI, not a link device: source 0). */
+static int dsdt_pci_host(struct aml *a, const struct vm *vm)
+{
+	const struct pci_host *h = vm->pci;
+
+	if (h->win_base > UINT32_MAX || h->win_size > UINT32_MAX ||
+	    h->win_base + h->win_size - 1 > UINT32_MAX ||
+	    h->ecam_base > UINT32_MAX - (PCI_ECAM_BUS_SIZE - 1))
+		return -EINVAL;
+	aml_device_begin(a, "PCI0");
+	aml_name(a, "_HID");
+	aml_eisaid(a, "PNP0A08");
+	aml_name(a, "_CID");
+	aml_eisaid(a, "PNP0A03");
+	aml_name(a, "_SEG");
+	aml_integer(a, 0);
+	aml_name(a, "_BBN");
+	aml_integer(a, 0);
+	aml_name(a, "_UID");
+	aml_integer(a, 0);
+	aml_name(a, "_CRS");
+	aml_restemplate_begin(a);
+	aml_res_word_bus(a, 0, 0);
+	aml_res_dword_memory(a, (uint32_t)h->win_base, (uint32_t)h->win_size);
+	aml_end(a);
+	aml_name(a, "_PRT");
+	{
+		unsigned int n = 0;
+
+		for (unsigned int i = 0; i < vm->nmmio_devs && i < AVP_MAX_MMIO_DEVS; i++)
+			n += vm->mmio_devs[i].pci;
+		aml_package_begin(a, (uint8_t)n);
+		for (unsigned int i = 0; i < vm->nmmio_devs && i < AVP_MAX_MMIO_DEVS; i++) {
+			const struct platform_mmio_dev *d = &vm->mmio_devs[i];
+
+			if (!d->pci)
+				continue;
+			aml_package_begin(a, 4);
+			aml_integer(a, (uint64_t)d->pci_slot << 16 | 0xffff); /* any function */
+			aml_integer(a, 0);				     /* INTA# */
+			aml_integer(a, 0);				     /* source: a GSI */
+			aml_integer(a, d->gsi);
+			aml_end(a);
+		}
+		aml_end(a);
+	}
+	aml_end(a);
+
+	/* PCI Firmware 3.0, 4.1.2: the ECAM range is a motherboard
+	 * resource. Linux accepts an MCFG region it finds here
+	 * (arch/x86/pci/mmconfig-shared.c, "reserved as ACPI motherboard
+	 * resource"), whatever the E820 map says. */
+	aml_device_begin(a, "PRES");
+	aml_name(a, "_HID");
+	aml_eisaid(a, "PNP0C02");
+	aml_name(a, "_UID");
+	aml_integer(a, 0x50434945); /* "PCIE": unique among PNP0C02 devices */
+	aml_name(a, "_CRS");
+	aml_restemplate_begin(a);
+	aml_res_memory32_fixed(a, AML_MEM_READ_WRITE, (uint32_t)h->ecam_base, PCI_ECAM_BUS_SIZE);
+	aml_end(a);
+	return aml_end(a);
+}
+
 static int build_dsdt(struct acpi_image *img, const struct vm *vm, size_t *off)
 {
 	struct aml a;
@@ -321,7 +416,14 @@ static int build_dsdt(struct acpi_image *img, const struct vm *vm, size_t *off)
 	aml_scope_begin(&a, "\\_SB");
 	dsdt_legacy_devices(&a);
 	for (unsigned int i = 0; i < vm->nmmio_devs && i < AVP_MAX_MMIO_DEVS; i++) {
+		if (vm->mmio_devs[i].pci)
+			continue; /* found by enumerating the host bridge */
 		ret = dsdt_mmio_device(&a, i, &vm->mmio_devs[i]);
+		if (ret)
+			return ret;
+	}
+	if (vm->pci) {
+		ret = dsdt_pci_host(&a, vm);
 		if (ret)
 			return ret;
 	}
@@ -342,8 +444,10 @@ static int build_dsdt(struct acpi_image *img, const struct vm *vm, size_t *off)
 
 static int build_image(struct acpi_image *img, const struct vm *vm)
 {
-	size_t rsdp, xsdt, fadt, madt, dsdt, wdat = 0;
-	size_t nxsdt = x86_wdat_enabled(vm) ? 3 : 2; /* FADT, MADT[, WDAT] */
+	size_t rsdp, xsdt, fadt, madt, dsdt, wdat = 0, mcfg = 0;
+	/* FADT, MADT[, WDAT][, MCFG] */
+	size_t nxsdt = 2 + (x86_wdat_enabled(vm) ? 1 : 0) + (vm->pci ? 1 : 0);
+	size_t nx = 2;
 	uint8_t *p;
 	int ret;
 
@@ -358,25 +462,29 @@ static int build_image(struct acpi_image *img, const struct vm *vm)
 	if (!ret)
 		ret = build_madt(img, vm->ncpus, &madt);
 	/* --watchdog: the WDAT describing it (acpi_wdat.c, AVP-WDT-1). */
-	if (!ret && nxsdt > 2 && !(ret = image_alloc(img, x86_wdat_len(), &wdat))) {
+	if (!ret && x86_wdat_enabled(vm) && !(ret = image_alloc(img, x86_wdat_len(), &wdat))) {
 		table_header(img->buf + wdat, "WDAT", X86_WDAT_REVISION);
 		ret = x86_wdat_fill(img->buf + wdat, x86_wdat_len());
 		table_finish(img->buf + wdat, x86_wdat_len());
 	}
+	if (!ret && vm->pci)
+		ret = build_mcfg(img, vm->pci, &mcfg);
 	if (!ret)
 		ret = image_alloc(img, FADT_LEN, &fadt);
 	if (!ret)
 		ret = build_dsdt(img, vm, &dsdt);
 	if (ret)
 		return ret;
-	fill_fadt(img->buf + fadt, image_gpa(dsdt));
+	fill_fadt(img->buf + fadt, image_gpa(dsdt), vm->pci != NULL);
 
 	p = img->buf + xsdt;
 	table_header(p, "XSDT", XSDT_REVISION);
 	put_le64(p + ACPI_HEADER_LEN, image_gpa(fadt));
 	put_le64(p + ACPI_HEADER_LEN + 8, image_gpa(madt));
 	if (wdat)
-		put_le64(p + ACPI_HEADER_LEN + 16, image_gpa(wdat));
+		put_le64(p + ACPI_HEADER_LEN + 8 * nx++, image_gpa(wdat));
+	if (mcfg)
+		put_le64(p + ACPI_HEADER_LEN + 8 * nx++, image_gpa(mcfg));
 	table_finish(p, ACPI_HEADER_LEN + nxsdt * 8);
 
 	/* RSDP (section 5.2.5.3): the checksum covers the ACPI 1.0 part, the

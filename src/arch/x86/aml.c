@@ -32,6 +32,8 @@
 #define RES_END_TAG 0x79     /* small item 0x0f, length 1 */
 #define RES_MEMORY32_FIXED 0x86
 #define RES_EXT_IRQ 0x89
+#define RES_DWORD_ADDRESS 0x87
+#define RES_WORD_ADDRESS 0x88
 
 #define PKGLENGTH_MAX ((1u << 28) - 1)
 
@@ -398,5 +400,37 @@ int aml_res_irq_noflags(struct aml *a, uint16_t mask)
 	uint8_t d[3] = { RES_IRQ_NOFLAGS };
 
 	put_le16(d + 1, mask);
+	return res_put(a, d, sizeof(d));
+}
+
+int aml_res_word_bus(struct aml *a, uint16_t min, uint16_t max)
+{
+	/* Word Address Space Descriptor (6.4.3.5.3), resource type 2 (bus
+	 * number range); general flags: producer, min and max fixed. */
+	uint8_t d[16] = { RES_WORD_ADDRESS, 13, 0, 2, 0x0c, 0 };
+
+	if (max < min)
+		return fail(a, -EINVAL);
+	put_le16(d + 6, 0);			/* granularity */
+	put_le16(d + 8, min);
+	put_le16(d + 10, max);
+	put_le16(d + 12, 0);			/* translation */
+	put_le16(d + 14, (uint16_t)(max - min + 1));
+	return res_put(a, d, sizeof(d));
+}
+
+int aml_res_dword_memory(struct aml *a, uint32_t base, uint32_t size)
+{
+	/* DWord Address Space Descriptor (6.4.3.5.2), resource type 0
+	 * (memory); producer, min and max fixed; read-write, non-cacheable. */
+	uint8_t d[26] = { RES_DWORD_ADDRESS, 23, 0, 0, 0x0c, 0x01 };
+
+	if (size == 0 || base > UINT32_MAX - (size - 1))
+		return fail(a, -EINVAL);
+	put_le32(d + 6, 0);			/* granularity */
+	put_le32(d + 10, base);
+	put_le32(d + 14, base + (size - 1));
+	put_le32(d + 18, 0);			/* translation */
+	put_le32(d + 22, size);
 	return res_put(a, d, sizeof(d));
 }

@@ -83,6 +83,11 @@ int aml_res_memory32_fixed(struct aml *a, int rw, uint32_t base, uint32_t size);
 #define AML_IRQ_WAKE 0x10
 int aml_res_ext_irq(struct aml *a, uint8_t flags, uint32_t gsi);
 
+/* A host bridge's windows (6.4.3.5): the bus numbers [min, max] it
+ * decodes and a 32-bit memory range it forwards (producer, fixed). */
+int aml_res_word_bus(struct aml *a, uint16_t min, uint16_t max);
+int aml_res_dword_memory(struct aml *a, uint32_t base, uint32_t size);
+
 /* I/O Port Descriptor with 16-bit decode (section 6.4.2.5). */
 int aml_res_io(struct aml *a, uint16_t min, uint16_t max, uint8_t align, uint8_t len);
 /* IRQNoFlags(): edge-triggered, active-high, exclusive (section 6.4.2.1). */

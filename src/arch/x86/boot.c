@@ -325,7 +325,7 @@ static int add_ram_clipped(struct boot_params *bp, uint64_t a, uint64_t b,
 /* RAM is every guest region minus the legacy holes: the EBDA and VGA/BIOS
  * window below 1 MiB stay out of the map except for the two reserved ranges
  * the kernel must not use (the EBDA, and the ACPI tables it must find). */
-static int build_e820(const struct guest_mem *gm, struct boot_params *bp)
+static int build_e820(const struct guest_mem *gm, bool pci, struct boot_params *bp)
 {
 	int err = 0;
 
@@ -341,6 +341,12 @@ static int build_e820(const struct guest_mem *gm, struct boot_params *bp)
 		err = add_e820(bp, X86_EBDA_GPA, LOW_MEM_END - X86_EBDA_GPA, E820_TYPE_RESERVED);
 	if (!err)
 		err = add_e820(bp, X86_ACPI_GPA, X86_BIOS_AREA_END - X86_ACPI_GPA, E820_TYPE_RESERVED);
+	/* Linux uses the MCFG's ECAM only where firmware reserved it
+	 * (arch/x86/pci/mmconfig-shared.c: "not reserved in ACPI
+	 * motherboard resources" / E820). The BAR window stays out: a
+	 * reserved range would be cut out of the host bridge's window. */
+	if (!err && pci)
+		err = add_e820(bp, X86_PCI_ECAM_BASE, 0x100000, E820_TYPE_RESERVED);
 	if (err)
 		return err;
 
@@ -391,7 +397,7 @@ int x86_boot_load(struct vm *vm, uint64_t rsdp_gpa, uint64_t *entry_gpa)
 	bp->hdr.ramdisk_size = (uint32_t)plan.initrd_len;
 	bp->ext_ramdisk_size = (uint32_t)(plan.initrd_len >> 32);
 	bp->acpi_rsdp_addr = rsdp_gpa;
-	err = build_e820(&vm->mem, bp);
+	err = build_e820(&vm->mem, vm->pci != NULL, bp);
 	if (err) {
 		avp_err("e820 map: more than %d entries", E820_MAX_ENTRIES_ZEROPAGE);
 	} else if (gm_write(&vm->mem, X86_BOOT_PARAMS_GPA, bp, sizeof(*bp))) {

@@ -10,7 +10,9 @@
 #include "arch/x86/x86.h"
 #include "arch/x86/x86_state.h"
 #include "avp/arch.h"
+#include "avp/hw/pci.h"
 #include "avp/log.h"
+#include "avp/hw/msi_routes.h"
 #include "avp/vm.h"
 
 /* I/O APIC inputs free for devices: 5-7, 9-11, 14-23. The ones left out
@@ -222,6 +224,10 @@ void arch_vm_destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
+	msi_routes_destroy(vm->msi);
+	vm->msi = NULL;
+	pci_host_destroy(vm->pci);
+	vm->pci = NULL;
 	free(vm->arch);
 	vm->arch = NULL;
 }

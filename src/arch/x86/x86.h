@@ -26,6 +26,13 @@ struct vm;
 #define X86_HIGH_RAM_START 0x100000000ull
 #define X86_VIRTIO_MMIO_BASE 0xd0000000ull
 #define X86_VIRTIO_MMIO_STRIDE 0x1000ull
+/* --transport pci: ECAM for bus 0 (E820-reserved, as Linux wants for
+ * MMCONFIG) and the window the host bridge places BARs in. */
+#define X86_PCI_ECAM_BASE 0xe0000000ull
+#define X86_PCI_MMIO_BASE 0xe1000000ull
+#define X86_PCI_MMIO_SIZE 0x01000000ull
+/* KVM's I/O APIC has 24 pins, GSIs 0-23; MSI routes start after them. */
+#define X86_MSI_FIRST_GSI 24
 #define X86_IOAPIC_GPA 0xfec00000ull
 #define X86_LAPIC_GPA 0xfee00000ull
 #define X86_TSS_GPA 0xfffbd000ull	   /* KVM_SET_TSS_ADDR, 3 pages */
