@@ -23,6 +23,7 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "avp/disk.h"
@@ -60,14 +61,28 @@ static int image_size(int fd, const struct stat *st, uint64_t *size)
 
 /* flock, not fcntl locks: flock locks belong to the open file description,
  * so they also keep a second disk_open of the same image in this process
- * out, and they are released with the fd however we exit. */
+ * out, and they are released with the fd however we exit. Except that an
+ * io_uring holds its registered files until the kernel has torn the ring
+ * down, which it does in the background after the process (or the ring)
+ * is gone: a lock still held is tried again for a moment before the image
+ * counts as another process's. */
+#define LOCK_RETRIES 50
+#define LOCK_RETRY_NS (10 * 1000 * 1000)
+
 static int lock_image(int fd, bool read_only)
 {
 	int op = (read_only ? LOCK_SH : LOCK_EX) | LOCK_NB;
+	unsigned int tries = 0;
 
 	for (;;) {
 		if (!flock(fd, op))
 			return 0;
+		if (errno == EWOULDBLOCK && ++tries < LOCK_RETRIES) {
+			const struct timespec pause = { .tv_nsec = LOCK_RETRY_NS };
+
+			nanosleep(&pause, NULL);
+			continue;
+		}
 		if (errno != EINTR)
 			return -errno;
 	}

@@ -371,7 +371,11 @@ int disk_uring_testing_raw_op(struct disk *disk, unsigned int opcode, bool fixed
 		return -EBUSY;
 	/* A read-shaped SQE: every opcode reads its fields from the same
 	 * places, and the kernel checks restrictions before the rest. */
-	io_uring_prep_rw((int)opcode, sqe, fixed ? (int)DISK_FILE_MAIN : disk->fd, buf, sizeof(buf), 0);
+	if (opcode == IORING_OP_FSYNC)
+		io_uring_prep_fsync(sqe, fixed ? (int)DISK_FILE_MAIN : disk->fd, 0);
+	else
+		io_uring_prep_rw((int)opcode, sqe, fixed ? (int)DISK_FILE_MAIN : disk->fd, buf,
+				 sizeof(buf), 0);
 	if (fixed)
 		sqe->flags |= IOSQE_FIXED_FILE;
 	io_uring_sqe_set_data(sqe, NULL);
