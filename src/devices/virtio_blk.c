@@ -143,6 +143,11 @@ struct vblk {
 	bool io_error_reported;
 	uint16_t nqueues;
 	unsigned int inflight; /* blk_reqs the disk holds */
+	/* Per queue: chains the disk holds, and whether serving the queue
+	 * stopped because that is a whole queue's worth. A driver cannot have
+	 * more outstanding; a hostile one that republishes heads could. */
+	unsigned int q_inflight[VIRTIO_MAX_QUEUES];
+	bool throttled[VIRTIO_MAX_QUEUES];
 	char id[VIRTIO_BLK_ID_BYTES]; /* NUL-padded, no terminator when full */
 	struct virtio_blk_config config;
 	/* Scratch for the request being served, kept here rather than on the
@@ -290,6 +295,7 @@ static int start_io(struct vblk *vb, uint16_t q, enum disk_op op, uint64_t secto
 				 ret);
 	}
 	vb->inflight++;
+	vb->q_inflight[q]++;
 	return 0;
 }
 
@@ -407,6 +413,7 @@ static void complete_reaped(struct vblk *vb, bool drop)
 			uint32_t written = 1;
 
 			vb->inflight--;
+			vb->q_inflight[r->q]--;
 			if (!drop) {
 				if (r->dr.result)
 					status = io_failed(vb, op_name(r->dr.op), r->dr.result);
@@ -473,45 +480,86 @@ static int serve(struct vblk *vb, uint16_t q, uint32_t *used)
 	return 1;
 }
 
-static void blk_queue_notify(struct virtio_dev *dev, uint16_t q)
+/* Takes queue q's new chains; false when the ring is broken (the
+ * device then needs a reset). */
+static bool serve_queue(struct vblk *vb, uint16_t q)
 {
-	struct vblk *vb = dev->priv;
-	struct virtq *vq;
-	const char *broken = NULL;
-	int ret;
+	struct virtq *vq = &vb->dev.vqs[q];
 
-	if (q >= vb->nqueues)
-		return; /* the transport should not ask */
-	vq = &dev->vqs[q];
+	vb->throttled[q] = false;
 	for (;;) {
 		uint32_t written = 0;
-		int r = virtq_pop(vq, &vb->chain);
+		int r;
 
+		if (vb->q_inflight[q] + vb->ndone[q] >= vq->size) {
+			vb->throttled[q] = true; /* resumed by complete_and_resume */
+			return true;
+		}
+		r = virtq_pop(vq, &vb->chain);
 		if (r == 0)
-			break;
+			return true;
 		if (r == -EINVAL) {
 			/* Malformed chain, already consumed: give it back
 			 * empty when it has a head to give back. */
 			if (vb->chain.head == UINT16_MAX)
 				continue;
 		} else if (r < 0) {
-			broken = "request queue is not usable";
-			break;
+			return false;
 		} else if (serve(vb, q, &written) == 0) {
 			continue; /* the disk has it */
 		}
 		add_done(vb, q, vb->chain.head, written);
 	}
-	/* The whole batch in one system call. */
-	ret = disk_commit(vb->disk);
-	if (ret)
-		io_failed(vb, "submission", ret);
-	/* What finished already (all of it, without io_uring) goes out with
-	 * this batch's interrupt. */
-	complete_reaped(vb, false);
+}
+
+/* Hands what was queued to the kernel, completes what has finished, and
+ * serves again the queues that waited for room. */
+static void commit_and_complete(struct vblk *vb)
+{
+	const char *broken = NULL;
+	int ret;
+
+	for (;;) {
+		bool again = false;
+
+		/* The whole batch in one system call. */
+		ret = disk_commit(vb->disk);
+		if (ret)
+			io_failed(vb, "submission", ret);
+		/* What finished already (all of it, without io_uring) goes
+		 * out with this batch's interrupt. */
+		complete_reaped(vb, false);
+		for (uint16_t q = 0; q < vb->nqueues && !broken; q++) {
+			if (!vb->throttled[q] || !vb->dev.vqs[q].ready ||
+			    vb->q_inflight[q] + vb->ndone[q] >= vb->dev.vqs[q].size)
+				continue;
+			if (!serve_queue(vb, q))
+				broken = "request queue is not usable";
+			again = true;
+		}
+		if (!again || broken)
+			break;
+	}
 	publish_all(vb);
 	if (broken)
-		virtio_dev_needs_reset(dev, broken);
+		virtio_dev_needs_reset(&vb->dev, broken);
+}
+
+static void blk_queue_notify(struct virtio_dev *dev, uint16_t q)
+{
+	struct vblk *vb = dev->priv;
+
+	if (q >= vb->nqueues)
+		return; /* the transport should not ask */
+	if (!serve_queue(vb, q)) {
+		/* What was taken before the break still completes. */
+		disk_commit(vb->disk);
+		complete_reaped(vb, false);
+		publish_all(vb);
+		virtio_dev_needs_reset(dev, "request queue is not usable");
+		return;
+	}
+	commit_and_complete(vb);
 }
 
 static void blk_fd_ready(struct virtio_dev *dev, int fd, uint32_t events)
@@ -521,8 +569,7 @@ static void blk_fd_ready(struct virtio_dev *dev, int fd, uint32_t events)
 	(void)events;
 	if (fd != disk_completion_fd(vb->disk))
 		return;
-	complete_reaped(vb, false);
-	publish_all(vb);
+	commit_and_complete(vb);
 }
 
 static int blk_activate(struct virtio_dev *dev)
@@ -542,8 +589,10 @@ static void drop_inflight(struct vblk *vb)
 	if (disk_drain(vb->disk))
 		avp_warn("virtio-blk %s: waiting for requests in flight failed", disk_path(vb->disk));
 	complete_reaped(vb, true);
-	for (uint16_t q = 0; q < VIRTIO_MAX_QUEUES; q++)
+	for (uint16_t q = 0; q < VIRTIO_MAX_QUEUES; q++) {
 		vb->ndone[q] = 0;
+		vb->throttled[q] = false;
+	}
 }
 
 static void blk_reset(struct virtio_dev *dev)

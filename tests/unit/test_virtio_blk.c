@@ -28,6 +28,7 @@
 #define F_RO 5
 #define F_BLK_SIZE 6
 #define F_FLUSH 9
+#define F_MQ 12
 #define F_DISCARD 13
 #define F_WRITE_ZEROES 14
 
@@ -1024,6 +1025,73 @@ static void test_event_idx(void **state)
 	assert_true(f->h.irqs >= 1);
 }
 
+
+/* VIRTIO_BLK_F_MQ (5.2.3, 5.2.4): queues=N request queues, num_queues
+ * in the config; each queue's requests complete on that queue. */
+static void test_mq_config(void **state)
+{
+	struct fixture *f = *state;
+
+	/* One queue: no MQ, num_queues 1. */
+	assert_false(f->dev->ops->features(f->dev) & (1ull << F_MQ));
+	assert_int_equal(get_le(f->dev->config + 34, 2), 1);
+	f->queues = 4;
+	start_device(f, false, false, true);
+	assert_int_equal(f->dev->ops->num_queues, 4);
+	assert_true(f->dev->ops->features(f->dev) & (1ull << F_MQ));
+	assert_int_equal(get_le(f->dev->config + 34, 2), 4);
+	/* More than the transport has: capped. */
+	f->queues = 100;
+	start_device(f, false, false, true);
+	assert_int_equal(f->dev->ops->num_queues, VIRTIO_MAX_QUEUES);
+	assert_int_equal(get_le(f->dev->config + 34, 2), VIRTIO_MAX_QUEUES);
+	f->queues = 0;
+}
+
+static void test_mq_requests(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t data[1024];
+	uint64_t st[4], buf[4];
+	uint16_t head[4];
+	uint32_t id, len;
+
+	f->queues = 4;
+	start_device(f, false, false, true);
+	memset(data, 0x6d, sizeof(data));
+	/* A write on queue 3, a read of other sectors on queues 0-2, kicked
+	 * in reverse order. */
+	for (uint16_t q = 0; q < 4; q++) {
+		bool wr = q == 3;
+
+		st[q] = alloc_fill(f, NULL, 1, S_UNTOUCHED);
+		buf[q] = alloc_fill(f, wr ? data : NULL, sizeof(data), 0xee);
+		head[q] = vqh_post(&f->h, f->dev, q,
+				   (struct vqh_buf[]){ { header(f, wr ? T_OUT : T_IN, wr ? 40 : 2u * q),
+							 16, false },
+						       { buf[q], sizeof(data), !wr },
+						       { st[q], 1, true } },
+				   3);
+	}
+	for (int q = 3; q >= 0; q--)
+		vqh_kick(&f->h, f->dev, (uint16_t)q);
+	for (uint16_t q = 0; q < 4; q++) {
+		const uint8_t *in = vqh_hva(&f->h, buf[q]);
+
+		assert_true(next_used(f, q, &id, &len));
+		assert_int_equal(id, head[q]);
+		assert_int_equal(len, q == 3 ? 1 : sizeof(data) + 1);
+		assert_int_equal(*(uint8_t *)vqh_hva(&f->h, st[q]), S_OK);
+		for (size_t i = 0; q < 3 && i < sizeof(data); i++)
+			assert_int_equal(in[i], pattern(2u * q * 512 + i));
+		assert_false(vqh_used(&f->h, f->dev, q, &id, &len));
+	}
+	file_read(f, 40 * 512, data, sizeof(data));
+	for (size_t i = 0; i < sizeof(data); i++)
+		assert_int_equal(data[i], 0x6d);
+	f->queues = 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1050,6 +1118,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_indirect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_one_interrupt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_idx, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mq_config, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mq_requests, setup, teardown),
 		/* The same with io_uring. */
 		cmocka_unit_test_setup_teardown(test_features_and_config, setup_uring, teardown),
 		cmocka_unit_test_setup_teardown(test_read, setup_uring, teardown),
@@ -1074,6 +1144,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_indirect, setup_uring, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_one_interrupt, setup_uring, teardown),
 		cmocka_unit_test_setup_teardown(test_event_idx, setup_uring, teardown),
+		cmocka_unit_test_setup_teardown(test_mq_config, setup_uring, teardown),
+		cmocka_unit_test_setup_teardown(test_mq_requests, setup_uring, teardown),
 	};
 
 	return cmocka_run_group_tests_name("virtio_blk", tests, NULL, NULL);
