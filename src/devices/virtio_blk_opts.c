@@ -9,9 +9,9 @@
 
 /* Its lines in avp run --help. */
 static const char disk_help[] = "virtio-blk on a raw image; repeat for more (up to 8);\n"
-	",, is a comma in PATH; aio=io_uring (default; sync where\n"
-	"unavailable) or sync; cache=none bypasses the host page cache\n"
-	"(O_DIRECT); queues=N request queues (default one per vCPU)";
+	",, is a comma in PATH; aio=io_uring (default; sync\n"
+	"where unavailable) or sync; cache=none: O_DIRECT, no\n"
+	"host page cache; queues=N (default: one per vCPU)";
 
 static const char *const rw_words[] = { "rw", "ro", NULL };
 /* In the order of enum disk_aio and enum disk_cache. */
