@@ -35,19 +35,22 @@ static const struct avp_key disk_keys[] = {
 
 /* io_uring (src/disk/uring.c): the device thread submits and reaps; a
  * reset (a vCPU's register write) and teardown (the main thread) wait for
- * what is in flight. io_uring_register is nobody's: the ring is set up,
+ * what is in flight, and serve a FLUSH that was waiting for it
+ * (fdatasync). io_uring_register is nobody's: the ring is set up,
  * restricted and enabled before any thread is confined, and takes no
  * register operation afterwards. What a ring may do is not seccomp's to
  * see (docs/security.md): its restrictions keep it to this image. */
-static const int disk_uring_calls[] = { SCMP_SYS(io_uring_enter) };
+static const int disk_device_calls[] = { SCMP_SYS(io_uring_enter) };
+static const int disk_vcpu_calls[] = { SCMP_SYS(io_uring_enter), SCMP_SYS(fdatasync) };
 /* Teardown also unlocks the image before the kernel drops the ring's
  * references to it (src/disk/raw.c, disk_close). */
-static const int disk_main_calls[] = { SCMP_SYS(io_uring_enter), SCMP_SYS(flock) };
+static const int disk_main_calls[] = { SCMP_SYS(io_uring_enter), SCMP_SYS(fdatasync),
+				       SCMP_SYS(flock) };
 
 static const struct avp_seccomp_needs disk_seccomp = {
 	AVP_ROLE_CALLS(AVP_THREAD_MAIN, disk_main_calls),
-	AVP_ROLE_CALLS(AVP_THREAD_VCPU, disk_uring_calls),
-	AVP_ROLE_CALLS(AVP_THREAD_DEVICE, disk_uring_calls),
+	AVP_ROLE_CALLS(AVP_THREAD_VCPU, disk_vcpu_calls),
+	AVP_ROLE_CALLS(AVP_THREAD_DEVICE, disk_device_calls),
 };
 
 const struct avp_config_type virtio_blk_config = {
