@@ -1026,6 +1026,63 @@ static void test_event_idx(void **state)
 }
 
 
+/* A driver that publishes one head over and over (each entry a new
+ * request to the device) never gets more chains outstanding than its
+ * queue holds: the rest wait until completions free room, then are
+ * served without another kick. */
+static void republish_bounded(struct fixture *f);
+
+static void test_hostile_republish_bounded(void **state)
+{
+	struct fixture *f = *state;
+
+	/* With io_uring, O_DIRECT reads go to the host's disk and are still
+	 * in flight when the second batch comes (page-cache reads complete
+	 * within the submission and would hide a missing bound). */
+	if (f->aio == DISK_AIO_IO_URING) {
+		f->cfg.cache = DISK_CACHE_NONE;
+		start_device(f, false, false, true);
+		f->cfg.cache = DISK_CACHE_WRITEBACK;
+	}
+	republish_bounded(f);
+}
+
+static void republish_bounded(struct fixture *f)
+{
+	const struct virtq *vq;
+	uint64_t data = alloc_fill(f, NULL, 512, 0xee);
+	uint64_t st = alloc_fill(f, NULL, 1, S_UNTOUCHED);
+	uint16_t head = vqh_post(&f->h, f->dev, 0,
+				 (struct vqh_buf[]){ { header(f, T_IN, 5), 16, false },
+						     { data, 512, true },
+						     { st, 1, true } },
+				 3);
+	unsigned int used = 0;
+	uint32_t id, len;
+
+	vq = &f->dev->vqs[0];
+	/* vqh_post published it once; QSIZE - 1 more, then a kick. */
+	for (unsigned int i = 1; i < QSIZE; i++)
+		vqh_publish_head(&f->h, f->dev, 0, head);
+	vqh_kick(&f->h, f->dev, 0);
+	assert_true((uint16_t)(vq->last_avail_idx - vq->used_idx) <= QSIZE);
+	/* Ten more while those may still be the disk's. */
+	for (unsigned int i = 0; i < 10; i++)
+		vqh_publish_head(&f->h, f->dev, 0, head);
+	vqh_kick(&f->h, f->dev, 0);
+	assert_true((uint16_t)(vq->last_avail_idx - vq->used_idx) <= QSIZE);
+	while (used < QSIZE + 10) {
+		assert_true(next_used(f, 0, &id, &len));
+		assert_int_equal(id, head);
+		assert_int_equal(len, 513);
+		assert_true((uint16_t)(vq->last_avail_idx - vq->used_idx) <= QSIZE);
+		used++;
+	}
+	assert_false(vqh_used(&f->h, f->dev, 0, &id, &len));
+	assert_int_equal(vq->last_avail_idx, QSIZE + 10);
+	assert_false(f->dev->status & VIRTIO_STATUS_NEEDS_RESET);
+}
+
 /* VIRTIO_BLK_F_MQ (5.2.3, 5.2.4): queues=N request queues, num_queues
  * in the config; each queue's requests complete on that queue. */
 static void test_mq_config(void **state)
@@ -1118,6 +1175,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_indirect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_one_interrupt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_idx, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_republish_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mq_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mq_requests, setup, teardown),
 		/* The same with io_uring. */
@@ -1144,6 +1202,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_indirect, setup_uring, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_one_interrupt, setup_uring, teardown),
 		cmocka_unit_test_setup_teardown(test_event_idx, setup_uring, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_republish_bounded, setup_uring, teardown),
 		cmocka_unit_test_setup_teardown(test_mq_config, setup_uring, teardown),
 		cmocka_unit_test_setup_teardown(test_mq_requests, setup_uring, teardown),
 	};
