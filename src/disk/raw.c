@@ -417,9 +417,12 @@ static int prepare_direct(struct disk *d, struct disk_req *r, uint64_t total)
 			 !aligned(r->iov[i].iov_len, d->off_align);
 	if (!bounce || total == 0)
 		return 0;
-	r->bounce_buf = aligned_alloc(BUF_ALIGN, (size_t)total);
-	if (!r->bounce_buf)
+	/* posix_memalign: aligned_alloc wants a size that is a multiple of
+	 * the alignment, and a request may be a single sector. */
+	if (posix_memalign(&r->bounce_buf, BUF_ALIGN, (size_t)total)) {
+		r->bounce_buf = NULL;
 		return -ENOMEM;
+	}
 	r->bounce_len = (size_t)total;
 	if (r->op == DISK_OP_WRITE) {
 		for (unsigned int i = 0; i < r->iovcnt; i++) {
