@@ -7,7 +7,7 @@ CC ?= cc
 SAN ?= 0
 BUILD ?= $(if $(filter 1,$(SAN)),build/san,build)
 
-PKGS := libseccomp json-c libpng
+PKGS := libseccomp json-c libpng liburing
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

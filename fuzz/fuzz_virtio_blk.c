@@ -4,7 +4,12 @@
  * contents.
  *
  * Input: u8 disk shape (bit 0 read-only, the rest the image size in
- * sectors), then the common grammar (fuzz_guest.h). The device op builds
+ * sectors), then the common grammar (fuzz_guest.h). The input's last byte
+ * (taken off the end, so that older corpus entries keep their meaning)
+ * picks the request queues (bits 0-1: 1 to 4, VIRTIO_BLK_F_MQ; the pretend
+ * driver has at most FG_MAX_QUEUES) and the
+ * backend (bit 3: io_uring, else synchronous; io_uring's completions
+ * arrive through the watched eventfd, FG_OP_POLL). The device op builds
  * one plausible request (header, data segments, status byte; discard and
  * write-zeroes segments from the input) so the fuzzer reaches the request
  * logic quickly; the raw ops cover everything malformed.
@@ -64,6 +69,7 @@ static void blk_op(struct fuzz_guest *g, struct fz *z, void *opaque)
 	struct fg_seg segs[FG_MAX_SEGS];
 	unsigned int n = 0;
 	uint32_t type = sel % 7 < 6 ? req_types[sel % 7] : fz_u32(z);
+	uint16_t q = g->nqueues > 1 ? (uint16_t)(fz_u8(z) % g->nqueues) : 0;
 	uint64_t sector = sel & 0x80 ? fz_u64(z) : fz_u16(z);
 	struct {
 		uint32_t type, reserved;
@@ -103,9 +109,9 @@ static void blk_op(struct fuzz_guest *g, struct fz *z, void *opaque)
 	}
 	if (!(shape & 0x40)) /* the status byte, unless the request lacks it */
 		segs[n++] = (struct fg_seg){ fg_gpa(fg_alloc(g, 1)), 1, true };
-	fg_post(g, 0, segs, n, indirect, fg_alloc(g, 16 * FG_MAX_SEGS));
+	fg_post(g, q, segs, n, indirect, fg_alloc(g, 16 * FG_MAX_SEGS));
 	if (shape & 0x20)
-		fg_kick(g, 0);
+		fg_kick(g, q);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -117,12 +123,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fuzz_guest g;
 	struct virtio_dev *dev;
 	struct avp_disk_cfg cfg = { 0 };
-	uint8_t shape;
+	uint8_t shape, opts;
 	off_t img_size;
 	struct stat st;
 
-	if (ctx.img_fd < 0 || size < 1)
+	if (ctx.img_fd < 0 || size < 2)
 		return 0;
+	opts = data[size - 1];
+	z.n = size - 1;
 	shape = fz_u8(&z);
 	img_size = (off_t)SECTOR * (1 + (shape >> 1));
 	/* A fresh, zeroed image of the chosen size for every run. */
@@ -130,6 +138,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	cfg.path = ctx.path;
 	cfg.read_only = shape & 1;
+	cfg.queues = 1u + (opts & 3u);
+	cfg.aio = opts & 8 ? DISK_AIO_IO_URING : DISK_AIO_SYNC;
 	if (virtio_blk_create(&dev, &cfg))
 		return 0;
 	if (fg_init(&g) == 0) {

@@ -96,11 +96,17 @@ def virtqueue():
 
 
 def blk():
-    # disk shape 0x7e: rw, 64 sectors; all features; 16-entry queue
+    # disk shape 0x7e: rw, 64 sectors; all features; 16-entry queue. The
+    # last byte is the target's options: 0x00 one queue, synchronous;
+    # 0x08 one queue, io_uring; 0x0B four queues (MQ), io_uring.
     pre = u8(0x7E) + u8(0xFF) + u8(QSIZE16)
 
     def req(sel, shape, sector, extra=b""):
         return u8(OP_DEVICE) + u8(sel) + u8(shape) + u16(sector) + extra
+
+    def write_blk(name, data):
+        write("virtio_blk", name, data + u8(0x00))
+        write("virtio_blk", name + "-uring", data + POLL + u8(0x08))
 
     wr = req(1, 0x21, 2, u16(0))            # OUT, 1 x 512 bytes, kick
     rd = req(0, 0x21, 2, u16(1))            # IN, 1 x 1024 bytes
@@ -108,16 +114,23 @@ def blk():
     gid = req(3, 0x21, 0, u16(0x8000 | 20))  # GET_ID into 20 bytes
     dsc = req(4, 0x20, 0, u8(2) + u16(8) + u16(8) + u8(0) + u16(24) + u16(8) + u8(0))
     wz = req(5, 0x20, 0, u8(1) + u16(32) + u16(16) + u8(1))
-    write("virtio_blk", "rw", pre + wr + rd + fl + gid)
-    write("virtio_blk", "discard-wz", pre + wr + dsc + wz + rd)
-    write("virtio_blk", "indirect", pre + req(1, 0xA2, 4, u16(1) + u16(0)) +
-          req(0, 0xA2, 4, u16(0) + u16(0)))
-    write("virtio_blk", "ro", u8(0x11) + u8(0x03) + u8(3) + wr + rd + req(4, 0x20, 0, u8(1) +
-          u16(0) + u16(1) + u8(0)))
+    write_blk("rw", pre + wr + rd + fl + gid)
+    write_blk("discard-wz", pre + wr + dsc + wz + rd)
+    write_blk("indirect", pre + req(1, 0xA2, 4, u16(1) + u16(0)) +
+              req(0, 0xA2, 4, u16(0) + u16(0)))
+    write_blk("ro", u8(0x11) + u8(0x03) + u8(3) + wr + rd + req(4, 0x20, 0, u8(1) +
+              u16(0) + u16(1) + u8(0)))
     # A raw chain: header written by hand, then kicked.
     hdr = u32(0) + u32(0) + u64(1)
-    write("virtio_blk", "raw", pre + ram(DATA, hdr) +
-          chain(0, [(DATA, 16), (DATA + 0x200, 512), (DATA + 0x400, 1)], 1) + kick(0))
+    write_blk("raw", pre + ram(DATA, hdr) +
+              chain(0, [(DATA, 16), (DATA + 0x200, 512), (DATA + 0x400, 1)], 1) + kick(0))
+
+    # Four queues: a request on each (the queue byte follows sel and shape).
+    def mq_req(sel, shape, q, sector, extra=b""):
+        return u8(OP_DEVICE) + u8(sel) + u8(shape) + u8(q) + u16(sector) + extra
+
+    write("virtio_blk", "mq", pre + mq_req(1, 0x21, 3, 2, u16(0)) + mq_req(0, 0x21, 1, 2, u16(1)) +
+          mq_req(2, 0x20, 2, 0) + mq_req(0, 0x21, 0, 4, u16(0)) + POLL + POLL + u8(0x0B))
 
 
 def net():

@@ -23,7 +23,12 @@
 
 static int disk_create(struct virtio_dev **out, const struct avp_config *cfg, const void *opts)
 {
-	return cfg->describe ? virtio_blk_create_model(out, opts) : virtio_blk_create(out, opts);
+	struct avp_disk_cfg d = *(const struct avp_disk_cfg *)opts;
+
+	/* One request queue per vCPU unless queues=N says otherwise. */
+	if (d.queues == 0)
+		d.queues = cfg->cpus;
+	return cfg->describe ? virtio_blk_create_model(out, &d) : virtio_blk_create(out, &d);
 }
 
 static int net_create(struct virtio_dev **out, const struct avp_config *cfg, const void *opts)

@@ -15,6 +15,9 @@
 # (A SIGKILL does not drop the host's page cache: this shows avp keeps no
 # write in its own memory past a completion or a flush. That a flush also
 # reaches the platter is fdatasync's job, checked in test_disk_raw.)
+# Both boots run twice: with the default disk (io_uring, page cache) and
+# with cache=none (O_DIRECT, bounce buffers for the guest's unaligned
+# buffers), each on a freshly filled image.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source tests/lib/check.sh
@@ -89,7 +92,7 @@ PY
 # died before its init ran wrote nothing: it is booted again under the
 # boot-retry policy (rg_retry_boot), before any check.
 boot() {
-	local phase=$1 marker=$2 log=$out/durability-$1.log try
+	local phase=$1 marker=$2 log=$out/durability-$1$label.log try
 	for ((try = 1; ; try++)); do
 		boot_once "$phase" "$marker" "$log"
 		[ "$seen" = 1 ] && break
@@ -108,7 +111,7 @@ boot_once() {
 	: >"$log"
 	"$avp" run --kernel "$kernel" --initrd "$initrd" --memory 192 \
 		--cmdline "console=ttyS0 panic=-1 quiet avp.test=durability avp.dur=$phase" \
-		--disk "$img" --serial stdio </dev/null >"$fifo" 2>"$log.stderr" &
+		--disk "$img$disk_opts" --serial stdio </dev/null >"$fifo" 2>"$log.stderr" &
 	pid=$!
 	# A guest that never gets there must not hang the suite.
 	(sleep 300; kill -KILL "$pid" 2>/dev/null) &
@@ -130,29 +133,37 @@ boot_once() {
 # field NAME: the value of NAME=VALUE in the checker's summary line $res.
 field() { tr ' ' '\n' <<<"$res" | sed -n "s/^$1=//p"; }
 
-python3 "$work/pattern.py" fill "$img" "$SIZE" S
+# round OPTS LABEL: both boots on a freshly filled image attached as
+# --disk IMG$OPTS; LABEL prefixes the checks and names the logs.
+round() {
+	disk_opts=$1 label=${2:+-$2} p=${2:+$2: }
+	python3 "$work/pattern.py" fill "$img" "$SIZE" S
 
-# --- boot 1: flushed data survives the kill --------------------------------
-boot sync AVP-DUR-SYNCED
-check_eq "$seen" 1 "sync: the guest printed its marker after fsync"
-check_eq "$rc" 137 "sync: avp was SIGKILLed at the marker (not exited on its own)"
-res=$(python3 "$work/pattern.py" check "$img" $OFF $LEN A 0)
-echo "durability: sync: $res"
-check_eq "$(field A)" $((LEN / 512)) \
-	"sync: every sector the guest fsynced is in the image after SIGKILL"
-check_eq "$(field outside_changed)" 0 \
-	"sync: nothing outside the written range changed"
+	# --- boot 1: flushed data survives the kill --------------------------------
+	boot sync AVP-DUR-SYNCED
+	check_eq "$seen" 1 "${p}sync: the guest printed its marker after fsync"
+	check_eq "$rc" 137 "${p}sync: avp was SIGKILLed at the marker (not exited on its own)"
+	res=$(python3 "$work/pattern.py" check "$img" $OFF $LEN A 0)
+	echo "durability: ${p}sync: $res"
+	check_eq "$(field A)" $((LEN / 512)) \
+		"${p}sync: every sector the guest fsynced is in the image after SIGKILL"
+	check_eq "$(field outside_changed)" 0 \
+		"${p}sync: nothing outside the written range changed"
 
-# --- boot 2: unflushed writes in flight ------------------------------------
-boot torn AVP-DUR-UNFLUSHED
-check_eq "$seen" 1 "torn: the guest printed its marker with writes in flight"
-check_eq "$rc" 137 "torn: avp was SIGKILLed at the marker"
-res=$(python3 "$work/pattern.py" check "$img" $OFF $LEN ABC 1)
-echo "durability: torn: $res"
-check_eq "$(field garbage)" 0 \
-	"torn: every sector holds the old or a new pattern for its own position, never garbage"
-check_eq "$(field completed_but_old)" 0 \
-	"torn: the 16 blocks whose writes completed before the marker hold new data"
-check_eq "$(field outside_changed)" 0 \
-	"torn: nothing outside the written range changed"
+	# --- boot 2: unflushed writes in flight ------------------------------------
+	boot torn AVP-DUR-UNFLUSHED
+	check_eq "$seen" 1 "${p}torn: the guest printed its marker with writes in flight"
+	check_eq "$rc" 137 "${p}torn: avp was SIGKILLed at the marker"
+	res=$(python3 "$work/pattern.py" check "$img" $OFF $LEN ABC 1)
+	echo "durability: ${p}torn: $res"
+	check_eq "$(field garbage)" 0 \
+		"${p}torn: every sector holds the old or a new pattern for its own position, never garbage"
+	check_eq "$(field completed_but_old)" 0 \
+		"${p}torn: the 16 blocks whose writes completed before the marker hold new data"
+	check_eq "$(field outside_changed)" 0 \
+		"${p}torn: nothing outside the written range changed"
+}
+
+round "" ""
+round ",cache=none" "cache=none"
 finish

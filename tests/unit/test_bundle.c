@@ -182,7 +182,7 @@ static void test_unknown_keys(void **state)
 	refused("{\"kernel\": \"bz\", \"restart\": {\"policy\": \"never\", \"tries\": 1}}",
 		"restart.tries: unknown key");
 	refused("{\"kernel\": \"bz\", \"devices\": [{\"type\": \"rng\"}, {\"type\": \"disk\", "
-		"\"path\": \"a\", \"sise\": 1}]}", "devices[1].sise: unknown key (expected one of: type, path, read_only)");
+		"\"path\": \"a\", \"sise\": 1}]}", "devices[1].sise: unknown key (expected one of: type, path, read_only, aio, cache, queues)");
 	refused("{\"kernel\": \"bz\", \"devices\": [{\"type\": \"floppy\"}]}",
 		"devices[0].type: unknown device type \"floppy\"");
 	refused("{\"kernel\": \"bz\", \"devices\": [{\"path\": \"x\"}]}", "devices[0].type: missing");

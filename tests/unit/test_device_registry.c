@@ -311,7 +311,7 @@ static void test_bundle_template(void **state)
 	(void)state;
 	if (!strstr(text, "thermo {sensor, rate, unit: celsius or kelvin}"))
 		fail_msg("the template does not list the thermometer: %s", text);
-	assert_non_null(strstr(text, "disk {path, read_only}"));
+	assert_non_null(strstr(text, "disk {path, read_only, aio: io_uring or sync, cache: writeback or none, queues}"));
 }
 
 int main(void)

@@ -8,9 +8,12 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,6 +28,7 @@
 #define F_RO 5
 #define F_BLK_SIZE 6
 #define F_FLUSH 9
+#define F_MQ 12
 #define F_DISCARD 13
 #define F_WRITE_ZEROES 14
 
@@ -53,7 +57,55 @@ struct fixture {
 	struct vq_harness h;
 	bool harness_up;
 	struct virtio_dev *dev;
+	/* Every test runs twice: with the synchronous backend, where a kick
+	 * completes everything in order, and with io_uring, where requests
+	 * complete later, in any order, when the ring's eventfd (the fd the
+	 * device watched) is ready. */
+	enum disk_aio aio;
+	uint16_t queues;
+	int watched_fd;
 };
+
+static struct fixture *current;
+
+static int spy_watch(struct virtio_dev *dev, int fd, uint32_t events)
+{
+	(void)dev;
+	(void)events;
+	current->watched_fd = fd;
+	return 0;
+}
+
+static int spy_unwatch(struct virtio_dev *dev, int fd)
+{
+	(void)dev;
+	if (fd == current->watched_fd)
+		current->watched_fd = -1;
+	return 0;
+}
+
+/* What the worker does when the watched fd is readable; false when
+ * nothing came within 5 s (or nothing is watched: the sync backend). */
+static bool wait_completions(struct fixture *f)
+{
+	struct pollfd p = { .fd = f->watched_fd, .events = POLLIN };
+
+	if (f->watched_fd < 0 || poll(&p, 1, 5000) != 1)
+		return false;
+	pthread_mutex_lock(&f->dev->lock);
+	f->dev->ops->fd_ready(f->dev, f->watched_fd, EPOLLIN);
+	pthread_mutex_unlock(&f->dev->lock);
+	return true;
+}
+
+/* The next completion of queue q, waiting for the disk when needed. */
+static bool next_used(struct fixture *f, uint16_t q, uint32_t *id, uint32_t *len)
+{
+	while (!vqh_used(&f->h, f->dev, q, id, len))
+		if (!wait_completions(f))
+			return false;
+	return true;
+}
 
 struct req {
 	uint32_t type;
@@ -165,24 +217,41 @@ static void start_device(struct fixture *f, bool read_only, bool event_idx, bool
 	stop_device(f);
 	f->cfg.path = f->path;
 	f->cfg.read_only = read_only;
+	f->cfg.aio = f->aio;
+	f->cfg.queues = f->queues;
+	f->watched_fd = -1;
+	current = f;
 	assert_int_equal(virtio_blk_create(&f->dev, &f->cfg), 0);
 	vqh_init(&f->h, RAM_SIZE);
 	f->harness_up = true;
 	vqh_attach(&f->h, f->dev, event_idx, indirect);
-	vqh_setup_queue(&f->h, f->dev, 0, QSIZE);
+	vqh_set_watch(&f->h, f->dev, spy_watch, spy_unwatch);
+	for (uint16_t q = 0; q < f->dev->ops->num_queues; q++)
+		vqh_setup_queue(&f->h, f->dev, q, QSIZE);
 	assert_int_equal(vqh_activate(&f->h, f->dev), 0);
 }
 
-static int setup(void **state)
+static int setup_aio(void **state, enum disk_aio aio)
 {
 	static struct fixture f;
 
 	memset(&f, 0, sizeof(f));
+	f.aio = aio;
 	make_image(f.path, sizeof(f.path));
 	avp_log_set_level(AVP_LOG_WARN);
 	start_device(&f, false, false, true);
 	*state = &f;
 	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_aio(state, DISK_AIO_SYNC);
+}
+
+static int setup_uring(void **state)
+{
+	return setup_aio(state, DISK_AIO_IO_URING);
 }
 
 static int teardown(void **state)
@@ -212,7 +281,7 @@ static uint32_t expect_used(struct fixture *f, uint16_t head)
 {
 	uint32_t id, len;
 
-	assert_true(vqh_used(&f->h, f->dev, 0, &id, &len));
+	assert_true(next_used(f, 0, &id, &len));
 	assert_int_equal(id, head);
 	assert_false(vqh_used(&f->h, f->dev, 0, &id, &len));
 	return len;
@@ -844,6 +913,25 @@ static void test_requests_before_broken_ring_complete(void **state)
 
 	vqh_publish_head(&f->h, f->dev, 0, UINT16_MAX);
 	vqh_kick(&f->h, f->dev, 0);
+	if (f->aio == DISK_AIO_IO_URING) {
+		uint32_t id, len;
+
+		/* The read is the kernel's when the ring breaks: published
+		 * with the batch when it finished within the submission,
+		 * else never (after a needs-reset the rings are the driver's
+		 * to rebuild); a reset waits for it either way. */
+		assert_true(f->dev->status & VIRTIO_STATUS_NEEDS_RESET);
+		pthread_mutex_lock(&f->dev->lock);
+		f->dev->ops->reset(f->dev);
+		pthread_mutex_unlock(&f->dev->lock);
+		if (vqh_used(&f->h, f->dev, 0, &id, &len)) {
+			assert_int_equal(id, head);
+			assert_int_equal(len, 1);
+			assert_int_equal(*(uint8_t *)vqh_hva(&f->h, st), S_OK);
+		}
+		assert_false(vqh_used(&f->h, f->dev, 0, &id, &len));
+		return;
+	}
 	assert_int_equal(expect_used(f, head), 1);
 	assert_int_equal(*(uint8_t *)vqh_hva(&f->h, st), S_OK);
 	assert_true(f->dev->status & VIRTIO_STATUS_NEEDS_RESET);
@@ -892,6 +980,26 @@ static void test_batch_one_interrupt(void **state)
 	}
 	f->h.irqs = 0;
 	vqh_kick(&f->h, f->dev, 0);
+	if (f->aio == DISK_AIO_IO_URING) {
+		/* Each exactly once, in whatever order the kernel finished
+		 * them, with an interrupt per group published. */
+		bool seen[QSIZE] = { false };
+
+		for (unsigned int i = 0; i < BATCH; i++) {
+			assert_true(next_used(f, 0, &id, &len));
+			assert_true(id < QSIZE);
+			assert_false(seen[id]);
+			seen[id] = true;
+			assert_int_equal(len, 513);
+		}
+		for (unsigned int i = 0; i < BATCH; i++) {
+			assert_true(seen[heads[i]]);
+			assert_int_equal(*(uint8_t *)vqh_hva(&f->h, st[i]), S_OK);
+		}
+		assert_false(vqh_used(&f->h, f->dev, 0, &id, &len));
+		assert_true(f->h.irqs >= 1 && f->h.irqs <= BATCH);
+		return;
+	}
 	for (unsigned int i = 0; i < BATCH; i++) {
 		assert_true(vqh_used(&f->h, f->dev, 0, &id, &len));
 		assert_int_equal(id, heads[i]);
@@ -915,6 +1023,130 @@ static void test_event_idx(void **state)
 	assert_still_works(f);
 	assert_still_works(f);
 	assert_true(f->h.irqs >= 1);
+}
+
+
+/* A driver that publishes one head over and over (each entry a new
+ * request to the device) never gets more chains outstanding than its
+ * queue holds: the rest wait until completions free room, then are
+ * served without another kick. */
+static void republish_bounded(struct fixture *f);
+
+static void test_hostile_republish_bounded(void **state)
+{
+	struct fixture *f = *state;
+
+	/* With io_uring, O_DIRECT reads go to the host's disk and are still
+	 * in flight when the second batch comes (page-cache reads complete
+	 * within the submission and would hide a missing bound). */
+	if (f->aio == DISK_AIO_IO_URING) {
+		f->cfg.cache = DISK_CACHE_NONE;
+		start_device(f, false, false, true);
+		f->cfg.cache = DISK_CACHE_WRITEBACK;
+	}
+	republish_bounded(f);
+}
+
+static void republish_bounded(struct fixture *f)
+{
+	const struct virtq *vq;
+	uint64_t data = alloc_fill(f, NULL, 512, 0xee);
+	uint64_t st = alloc_fill(f, NULL, 1, S_UNTOUCHED);
+	uint16_t head = vqh_post(&f->h, f->dev, 0,
+				 (struct vqh_buf[]){ { header(f, T_IN, 5), 16, false },
+						     { data, 512, true },
+						     { st, 1, true } },
+				 3);
+	unsigned int used = 0;
+	uint32_t id, len;
+
+	vq = &f->dev->vqs[0];
+	/* vqh_post published it once; QSIZE - 1 more, then a kick. */
+	for (unsigned int i = 1; i < QSIZE; i++)
+		vqh_publish_head(&f->h, f->dev, 0, head);
+	vqh_kick(&f->h, f->dev, 0);
+	assert_true((uint16_t)(vq->last_avail_idx - vq->used_idx) <= QSIZE);
+	/* Ten more while those may still be the disk's. */
+	for (unsigned int i = 0; i < 10; i++)
+		vqh_publish_head(&f->h, f->dev, 0, head);
+	vqh_kick(&f->h, f->dev, 0);
+	assert_true((uint16_t)(vq->last_avail_idx - vq->used_idx) <= QSIZE);
+	while (used < QSIZE + 10) {
+		assert_true(next_used(f, 0, &id, &len));
+		assert_int_equal(id, head);
+		assert_int_equal(len, 513);
+		assert_true((uint16_t)(vq->last_avail_idx - vq->used_idx) <= QSIZE);
+		used++;
+	}
+	assert_false(vqh_used(&f->h, f->dev, 0, &id, &len));
+	assert_int_equal(vq->last_avail_idx, QSIZE + 10);
+	assert_false(f->dev->status & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+/* VIRTIO_BLK_F_MQ (5.2.3, 5.2.4): queues=N request queues, num_queues
+ * in the config; each queue's requests complete on that queue. */
+static void test_mq_config(void **state)
+{
+	struct fixture *f = *state;
+
+	/* One queue: no MQ, num_queues 1. */
+	assert_false(f->dev->ops->features(f->dev) & (1ull << F_MQ));
+	assert_int_equal(get_le(f->dev->config + 34, 2), 1);
+	f->queues = 4;
+	start_device(f, false, false, true);
+	assert_int_equal(f->dev->ops->num_queues, 4);
+	assert_true(f->dev->ops->features(f->dev) & (1ull << F_MQ));
+	assert_int_equal(get_le(f->dev->config + 34, 2), 4);
+	/* More than the transport has: capped. */
+	f->queues = 100;
+	start_device(f, false, false, true);
+	assert_int_equal(f->dev->ops->num_queues, VIRTIO_MAX_QUEUES);
+	assert_int_equal(get_le(f->dev->config + 34, 2), VIRTIO_MAX_QUEUES);
+	f->queues = 0;
+}
+
+static void test_mq_requests(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t data[1024];
+	uint64_t st[4], buf[4];
+	uint16_t head[4];
+	uint32_t id, len;
+
+	f->queues = 4;
+	start_device(f, false, false, true);
+	memset(data, 0x6d, sizeof(data));
+	/* A write on queue 3, a read of other sectors on queues 0-2, kicked
+	 * in reverse order. */
+	for (uint16_t q = 0; q < 4; q++) {
+		bool wr = q == 3;
+
+		st[q] = alloc_fill(f, NULL, 1, S_UNTOUCHED);
+		buf[q] = alloc_fill(f, wr ? data : NULL, sizeof(data), 0xee);
+		head[q] = vqh_post(&f->h, f->dev, q,
+				   (struct vqh_buf[]){ { header(f, wr ? T_OUT : T_IN, wr ? 40 : 2u * q),
+							 16, false },
+						       { buf[q], sizeof(data), !wr },
+						       { st[q], 1, true } },
+				   3);
+	}
+	for (int q = 3; q >= 0; q--)
+		vqh_kick(&f->h, f->dev, (uint16_t)q);
+	for (uint16_t q = 0; q < 4; q++) {
+		const uint8_t *in = vqh_hva(&f->h, buf[q]);
+
+		assert_true(next_used(f, q, &id, &len));
+		assert_int_equal(id, head[q]);
+		assert_int_equal(len, q == 3 ? 1 : sizeof(data) + 1);
+		assert_int_equal(*(uint8_t *)vqh_hva(&f->h, st[q]), S_OK);
+		for (size_t i = 0; q < 3 && i < sizeof(data); i++)
+			assert_int_equal(in[i], pattern(2u * q * 512 + i));
+		assert_false(vqh_used(&f->h, f->dev, q, &id, &len));
+	}
+	file_read(f, 40 * 512, data, sizeof(data));
+	for (size_t i = 0; i < sizeof(data); i++)
+		assert_int_equal(data[i], 0x6d);
+	f->queues = 0;
 }
 
 int main(void)
@@ -943,6 +1175,36 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_indirect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_one_interrupt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_idx, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_republish_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mq_config, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mq_requests, setup, teardown),
+		/* The same with io_uring. */
+		cmocka_unit_test_setup_teardown(test_features_and_config, setup_uring, teardown),
+		cmocka_unit_test_setup_teardown(test_read, setup_uring, teardown),
+		cmocka_unit_test_setup_teardown(test_write_then_read_back, setup_uring, teardown),
+		cmocka_unit_test_setup_teardown(test_any_framing, setup_uring, teardown),
+		cmocka_unit_test_setup_teardown(test_flush, setup_uring, teardown),
+		cmocka_unit_test_setup_teardown(test_read_only, setup_uring, teardown),
+		cmocka_unit_test_setup_teardown(test_out_of_range, setup_uring, teardown),
+		cmocka_unit_test_setup_teardown(test_sector_overflow, setup_uring, teardown),
+		cmocka_unit_test_setup_teardown(test_length_not_sector_multiple, setup_uring, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_type, setup_uring, teardown),
+		cmocka_unit_test_setup_teardown(test_get_id, setup_uring, teardown),
+		cmocka_unit_test_setup_teardown(test_write_zeroes, setup_uring, teardown),
+		cmocka_unit_test_setup_teardown(test_discard, setup_uring, teardown),
+		cmocka_unit_test_setup_teardown(test_discard_write_zeroes_refused, setup_uring, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_short_header, setup_uring, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_no_status, setup_uring, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_chains, setup_uring, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_ring, setup_uring, teardown),
+		cmocka_unit_test_setup_teardown(test_requests_before_broken_ring_complete, setup_uring,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_indirect, setup_uring, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_one_interrupt, setup_uring, teardown),
+		cmocka_unit_test_setup_teardown(test_event_idx, setup_uring, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_republish_bounded, setup_uring, teardown),
+		cmocka_unit_test_setup_teardown(test_mq_config, setup_uring, teardown),
+		cmocka_unit_test_setup_teardown(test_mq_requests, setup_uring, teardown),
 	};
 
 	return cmocka_run_group_tests_name("virtio_blk", tests, NULL, NULL);

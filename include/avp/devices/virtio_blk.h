@@ -1,20 +1,28 @@
 /* virtio-blk on a raw image (src/devices/virtio_blk.c) and its option,
- * --disk PATH[,ro|rw] (src/devices/virtio_blk_opts.c). */
+ * --disk PATH[,ro|rw][,aio=io_uring|sync][,cache=writeback|none][,queues=N]
+ * (src/devices/virtio_blk_opts.c). */
 #ifndef AVP_DEVICES_VIRTIO_BLK_H
 #define AVP_DEVICES_VIRTIO_BLK_H
 
 #include <stdbool.h>
 
 #include "avp/config/options.h"
+#include "avp/disk.h"
 #include "avp/virtio/virtio_dev.h"
 #include "avp/virtio/virtio_ids.h"
 
 #define AVP_MAX_DISKS 8
 
-/* --disk PATH[,ro|rw], a bundle's {"type": "disk", "path", "read_only"}. */
+/* --disk PATH[,ro|rw][,aio=..][,cache=..][,queues=N], a bundle's
+ * {"type": "disk", "path", "read_only", "aio", "cache", "queues"}. */
 struct avp_disk_cfg {
 	char *path;
 	bool read_only;
+	enum disk_aio aio;
+	enum disk_cache cache;
+	/* Request queues; 0: the registry's default, one per vCPU (capped
+	 * at VIRTIO_MAX_QUEUES). */
+	uint32_t queues;
 };
 
 /* The disk's keys and rules (src/devices/virtio_blk_opts.c). */
