@@ -52,7 +52,7 @@ VERSION := $(VERSION_NUMBER)$(if $(GIT_COMMIT), (git $(GIT_COMMIT)))
 VERSION_HEADER = printf '\#define AVP_VERSION "%s"\n\#define AVP_VERSION_NUMBER "%s"\n\#define AVP_COMMIT "%s"\n' \
 	'$(VERSION)' '$(VERSION_NUMBER)' '$(GIT_COMMIT)'
 
-.PHONY: all check clean fuzz faulty FORCE
+.PHONY: all check clean fuzz faulty datapath FORCE
 all: $(BUILD)/avp
 
 $(BUILD)/avp: $(BUILD)/obj/src/cli/main.o $(BUILD)/libavp.a
@@ -82,6 +82,13 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_SUPPORT_OBJS) $(BUILD)/liba
 # Each test binary is a cmocka group; the runner sums their results.
 check: $(BUILD)/avp $(TEST_BINS)
 	@scripts/run-unit-tests $(BUILD)/tests
+
+# The device data paths' instructions per request under callgrind
+# (bench/datapath.c; bench/datapath.sh runs it).
+datapath: $(BUILD)/bench/datapath
+$(BUILD)/bench/datapath: $(BUILD)/obj/bench/datapath.o $(BUILD)/obj/tests/unit/support/vq_harness.o $(BUILD)/libavp.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 faulty:
 	$(MAKE) BUILD=build/fault-flush FAULTS=FLUSH_NOOP build/fault-flush/avp

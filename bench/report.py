@@ -3,9 +3,10 @@
 the README table out.
 
   report.py --json OUT.json --table OUT.md --date D --commit C --command CMD
-            [--skipped TRANSPORT:REASON ...] TRANSPORT=RAW.txt ...
+            [--skipped TRANSPORT:REASON ...] [--datapath FILE] TRANSPORT=RAW.txt ...
 
-RAW.txt has "VMM ROUND NAME VALUE" lines (bench/suite.sh). Each figure is
+RAW.txt has "VMM ROUND NAME VALUE" lines (bench/suite.sh); FILE has
+bench/datapath.sh's "NAME INSTRUCTIONS_PER_REQUEST" (avp only). Each figure is
 the median over the rounds; the table also shows the spread (lowest and
 highest round). The JSON is a list with one object per figure, exactly
 {"name", "unit", "higher_is_better", "avp", "qemu", "ratio"}; ratio is
@@ -58,6 +59,7 @@ def main():
     ap.add_argument('--commit', required=True)
     ap.add_argument('--command', required=True)
     ap.add_argument('--skipped', action='append', default=[])
+    ap.add_argument('--datapath', help='bench/datapath.sh output: NAME INSTRUCTIONS lines')
     ap.add_argument('raw', nargs='+')
     a = ap.parse_args()
 
@@ -71,9 +73,9 @@ def main():
             for vmm in ('avp', 'qemu'):
                 v = vals.get((name, vmm))
                 med[vmm] = statistics.median(v) if v else None
-                spread[vmm] = f'{fmt(min(v))}-{fmt(max(v))}' if v else ''
-            if med['avp'] is None:
-                missing.append(f'{transport}/{name}')
+                spread[vmm] = f'{fmt(min(v))}-{fmt(max(v))}' if v else 'none'
+                if v is None:
+                    missing.append(f'{vmm} {transport}/{name}')
             ratio = (med['avp'] / med['qemu']) if med['avp'] is not None and med['qemu'] else None
             fig = {'name': f'{transport}/{name}', 'unit': unit, 'higher_is_better': hib,
                    'avp': med['avp'], 'qemu': med['qemu'],
@@ -83,6 +85,17 @@ def main():
                         f"{fmt(med['avp'])} ({spread['avp']}) | {fmt(med['qemu'])} ({spread['qemu']}) | "
                         f"{'-' if ratio is None else f'{ratio:.2f}'} |")
         rows.append(f'| ({transport}: {rounds} rounds) | | | | | |')
+
+    if a.datapath:
+        with open(a.datapath) as f:
+            dp = [line.split() for line in f if len(line.split()) == 2]
+        if not dp:
+            missing.append('datapath')
+        for name, ir in dp:
+            figures.append({'name': f'datapath/{name}', 'unit': 'instructions/request',
+                            'higher_is_better': False, 'avp': float(ir), 'qemu': None, 'ratio': None})
+            rows.append(f'| device data path, callgrind: {name} (host only) | instructions/request | lower | '
+                        f'{ir} | - | - |')
 
     with open(a.json, 'w') as f:
         json.dump(figures, f, indent=1)
@@ -96,7 +109,7 @@ def main():
             t, why = s.split(':', 1)
             f.write(f'\n{t}: skipped, {why}\n')
     if missing:
-        print('bench: no avp value for: ' + ', '.join(missing), file=sys.stderr)
+        print('bench: no value for: ' + ', '.join(missing), file=sys.stderr)
         return 1
     return 0
 
