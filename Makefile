@@ -32,6 +32,17 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 # libfdt has no pkg-config file in Debian: the arm64 device tree (src/arch/arm64/fdt.c).
 LDLIBS += $(PKG_LIBS) -lfdt -lpthread -lm
+# `make STATIC=1 BUILD=build/static`: a static avp, about 1.1 MiB less
+# resident memory outside guest RAM (no shared library's pages:
+# docs/footprint.md). Opt-in: Debian's static libraries must be installed.
+STATIC ?= 0
+ifeq ($(STATIC),1)
+ifeq ($(BUILD),build)
+$(error STATIC=1 needs a build directory of its own (BUILD=build/static))
+endif
+PKG_LIBS := $(shell pkg-config --static --libs $(PKGS) 2>/dev/null)
+LDFLAGS += -static
+endif
 
 LIB_SRCS := $(filter-out src/cli/main.c,$(wildcard src/*/*.c src/*/*/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
