@@ -16,6 +16,8 @@
  *   benchnet bulk tcp ADDR%IF PORT MIB | bulk vsock CID PORT MIB
  *       (guest) sends MIB MiB; prints "mibs=RATE" (MiB/s until the
  *       server confirmed all of it).
+ *   benchnet pull tcp ADDR%IF PORT MIB | pull vsock CID PORT MIB
+ *       (guest) receives MIB MiB from the server; prints "mibs=RATE".
  * A connect that is refused is retried for 30 s (the host's server may
  * start after the guest). Exit status 0 on success. */
 #define _GNU_SOURCE
@@ -81,6 +83,15 @@ static void serve_one(int c)
 			len -= (uint64_t)r;
 		}
 		full_io(c, &op, 1, 1);
+	} else if (op == 'G' && !full_io(c, &len, sizeof(len), 0)) {
+		memset(buf, 0x5a, sizeof(buf));
+		while (len) {
+			size_t k = len < CHUNK ? len : CHUNK;
+
+			if (full_io(c, buf, k, 1))
+				return;
+			len -= k;
+		}
 	}
 }
 
@@ -173,8 +184,8 @@ int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "serve"))
 		return serve(argv[2], argv[3]);
-	if (argc != 6 || (strcmp(argv[1], "rr") && strcmp(argv[1], "bulk"))) {
-		fprintf(stderr, "usage: benchnet serve tcp|vsock|unix ARG | rr|bulk tcp|vsock ADDR PORT N\n");
+	if (argc != 6 || (strcmp(argv[1], "rr") && strcmp(argv[1], "bulk") && strcmp(argv[1], "pull"))) {
+		fprintf(stderr, "usage: benchnet serve tcp|vsock|unix ARG | rr|bulk|pull tcp|vsock ADDR PORT N\n");
 		return 2;
 	}
 	int s = dial(argv[2], argv[3], argv[4]);
@@ -201,6 +212,20 @@ int main(int argc, char **argv)
 	}
 	uint64_t len = (uint64_t)n << 20, left = len;
 	double t0 = now_us();
+
+	if (!strcmp(argv[1], "pull")) {
+		if (full_io(s, "G", 1, 1) || full_io(s, &len, sizeof(len), 1))
+			return 1;
+		while (left) {
+			ssize_t r = read(s, buf, left < CHUNK ? left : CHUNK);
+
+			if (r <= 0)
+				return fprintf(stderr, "benchnet: pull broke off\n"), 1;
+			left -= (uint64_t)r;
+		}
+		printf("mibs=%.1f\n", (double)n / ((now_us() - t0) / 1e6));
+		return 0;
+	}
 
 	if (full_io(s, "S", 1, 1) || full_io(s, &len, sizeof(len), 1))
 		return 1;

@@ -31,6 +31,7 @@ FIGURES = {
     'net_tcp_h2g': ('Mbit/s', True, 'network: iperf3 host to guest'),
     'net_tcp_rr': ('us', False, 'network: TCP request/response round trip (median)'),
     'vsock_stream_g2h': ('MiB/s', True, 'vsock: stream guest to host'),
+    'vsock_stream_h2g': ('MiB/s', True, 'vsock: stream host to guest'),
     'vsock_rr': ('us', False, 'vsock: round trip (median)'),
 }
 

@@ -60,5 +60,6 @@ iperf net_tcp_h2g -R
 v=$(benchnet rr tcp fe80::1%eth0 5202 "$rr") && echo "BENCH net_tcp_rr ${v#rr_us=}" || echo "bench: tcp rr failed"
 
 v=$(benchnet bulk vsock 2 5203 "$vmib") && echo "BENCH vsock_stream_g2h ${v#mibs=}" || echo "bench: vsock bulk failed"
+v=$(benchnet pull vsock 2 5203 "$vmib") && echo "BENCH vsock_stream_h2g ${v#mibs=}" || echo "bench: vsock pull failed"
 v=$(benchnet rr vsock 2 5203 "$rr") && echo "BENCH vsock_rr ${v#rr_us=}" || echo "bench: vsock rr failed"
 echo "bench: done"
