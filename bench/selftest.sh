@@ -65,4 +65,18 @@ check_grep "$t/bd" '^\| thread stacks \| 1 \| 16 \|$' "smaps: a thread stack is 
 check_grep "$t/bd" '^\| glibc malloc arenas \| 1 \| 40 \|$' "smaps: a glibc arena is told by its 64 MiB reservation"
 check_grep "$t/bd" '^\| shared libraries \| 1 \| 700 \|$' "smaps: shared libraries"
 check_grep "$t/bd" '^\| the binary \(avp\) \| 1 \| 300 \|$' "smaps: the binary"
+# The data-path program builds, every request completes, and callgrind
+# gives a figure for each data path.
+if make -j2 datapath >"$t/make.log" 2>&1; then
+	ok "datapath: builds (make datapath)"
+	check_eq "$(build/bench/datapath | grep -c '^DATAPATH ')" 5 "datapath: every workload's requests completed"
+	if command -v valgrind >/dev/null; then
+		bench/datapath.sh "$t/dp" >"$t/dp.txt" 2>&1
+		check_eq "$(grep -cE '^[a-z0-9_]+ [1-9][0-9]*$' "$t/dp.txt")" 5 "datapath: instructions per request for each workload"
+	else
+		skip "datapath: no valgrind (scripts/setup installs it)"
+	fi
+else
+	notok "datapath: make datapath failed: $(tail -n 3 "$t/make.log")"
+fi
 finish
