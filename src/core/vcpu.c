@@ -149,6 +149,15 @@ struct vcpu_start {
 	struct start_gate *gate;
 };
 
+/* A vCPU thread's stack (docs/footprint.md): an exit's deepest handler
+ * path takes a few KiB (gcc -fstack-usage); glibc's default reserves
+ * 8 MiB. ASan's builds keep more for its red zones and fake frames. */
+#ifdef __SANITIZE_ADDRESS__
+#define VCPU_STACK (2u << 20)
+#else
+#define VCPU_STACK (256u << 10)
+#endif
+
 static void gate_pass(struct start_gate *g)
 {
 	pthread_mutex_lock(&g->lock);
@@ -209,16 +218,24 @@ int vm_start_vcpus(struct vm *vm)
 	struct start_gate gate = { .lock = PTHREAD_MUTEX_INITIALIZER,
 				   .cond = PTHREAD_COND_INITIALIZER };
 	struct vcpu_start *starts = calloc(vm->ncpus, sizeof(*starts));
+	pthread_attr_t attr;
 	int ret = 0;
 
 	if (!starts)
 		return -ENOMEM;
+	ret = -pthread_attr_init(&attr);
+	if (!ret)
+		ret = -pthread_attr_setstacksize(&attr, VCPU_STACK);
+	if (ret) {
+		free(starts);
+		return ret;
+	}
 	for (unsigned int i = 0; i < vm->ncpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 		int err;
 
 		starts[i] = (struct vcpu_start){ .v = v, .gate = &gate };
-		err = pthread_create(&v->thread, NULL, vcpu_thread, &starts[i]);
+		err = pthread_create(&v->thread, &attr, vcpu_thread, &starts[i]);
 		if (err) {
 			avp_err("cannot start vCPU thread %u: %s", i, strerror(err));
 			ret = -err;
@@ -243,6 +260,7 @@ int vm_start_vcpus(struct vm *vm)
 	pthread_mutex_unlock(&gate.lock);
 	pthread_cond_destroy(&gate.cond);
 	pthread_mutex_destroy(&gate.lock);
+	pthread_attr_destroy(&attr);
 	free(starts);
 	return ret;
 }

@@ -1,0 +1,82 @@
+#!/bin/bash
+# scripts/bench's host-side parts against inputs whose answers are known:
+# the report (medians, ratio, the JSON's exact shape, a missing figure
+# failing the run) and the smaps breakdown (guest RAM left out, thread
+# stacks and arenas told apart). No guest, no KVM.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source tests/lib/check.sh
+t=$(mktemp -d /tmp/avp-bench-selftest.XXXXXX)
+trap 'rm -rf "$t"' EXIT
+
+names=$(python3 -c 'import sys; sys.path.insert(0, "bench"); import report; print(" ".join(report.FIGURES))')
+for n in $names; do
+	for r in 1 2 3; do
+		echo "avp $r $n $((r * 10))"
+		echo "qemu $r $n $((r * 20))"
+	done
+done >"$t/raw.txt"
+printf 'blk_read_4k 1000\n' >"$t/dp.txt"
+python3 bench/report.py --json "$t/f.json" --table "$t/t.md" --date D --commit C --command 'scripts/bench X' \
+	--datapath "$t/dp.txt" --skipped 'pci:why not' mmio="$t/raw.txt" >"$t/out" 2>&1
+check_eq "$?" 0 "report: every figure present -> exit 0"
+python3 - "$t/f.json" >"$t/json.check" 2>&1 <<'PY'
+import json, sys
+figs = json.load(open(sys.argv[1]))
+assert isinstance(figs, list) and figs
+for f in figs:
+    assert set(f) == {"name", "unit", "higher_is_better", "avp", "qemu", "ratio"}, f
+boot = next(f for f in figs if f["name"] == "mmio/boot_ms")
+assert boot["avp"] == 20 and boot["qemu"] == 40 and boot["ratio"] == 0.5, boot
+assert boot["higher_is_better"] is False
+dp = next(f for f in figs if f["name"] == "datapath/blk_read_4k")
+assert dp["avp"] == 1000 and dp["qemu"] is None and dp["ratio"] is None, dp
+print("json ok")
+PY
+check_grep "$t/json.check" '^json ok$' "report: JSON has exactly the six keys, medians and ratio avp/QEMU, null without a peer"
+check_grep "$t/t.md" '^D, commit C, `scripts/bench X`' "report: the table says date, commit and command"
+check_grep "$t/t.md" '\| 20.0 \(10.0-30.0\) \| 40.0 \(20.0-60.0\) \| 0.50 \|' "report: the table shows median and spread"
+check_grep "$t/t.md" '^pci: skipped, why not' "report: a skipped transport is said with its reason"
+
+grep -v ' vsock_rr ' "$t/raw.txt" | grep -v '^qemu 1 net_tcp_rr' | grep -v '^qemu 2 net_tcp_rr' | grep -v '^qemu 3 net_tcp_rr' >"$t/raw2.txt"
+python3 bench/report.py --json "$t/f2.json" --table "$t/t2.md" --date D --commit C --command X \
+	mmio="$t/raw2.txt" >"$t/out2" 2>&1
+check_eq "$?" 1 "report: a figure missing -> exit 1"
+check_grep "$t/out2" 'avp mmio/vsock_rr.*qemu mmio/net_tcp_rr|qemu mmio/net_tcp_rr.*avp mmio/vsock_rr' "report: the missing figures are named"
+
+# A made-up VMM: its binary, libc, a 256 MiB guest RAM mapping, a thread
+# stack after its guard page, a glibc arena (64 MiB aligned, the rest of
+# the reservation no-access), the heap and the main stack.
+map() { printf '%s %s 00000000 00:00 0 %s\nSize: 0 kB\nRss: %d kB\n' "$1" "$2" "${4:-}" "$3"; }
+{
+	map 555555554000-555555600000 r-xp 300 /usr/bin/avp
+	map 555555600000-555555700000 rw-p 100 '[heap]'
+	map 7f0000000000-7f0010000000 rw-p 262144
+	map 7f0014000000-7f0014021000 rw-p 40
+	map 7f0014021000-7f0018000000 ---p 0
+	map 7f0020000000-7f0020001000 ---p 0
+	map 7f0020001000-7f0020801000 rw-p 16
+	map 7f0030000000-7f0030200000 r-xp 700 /usr/lib/x86_64-linux-gnu/libc.so.6
+	map 7ffc00000000-7ffc00021000 rw-p 24 '[stack]'
+} >"$t/smaps"
+check_eq "$(python3 bench/smaps.py --rss-outside 256 "$t/smaps")" 1180 "smaps: RSS outside guest RAM leaves the 256 MiB mapping out"
+python3 bench/smaps.py --breakdown 256 "$t/smaps" >"$t/bd"
+check_grep "$t/bd" '^\| thread stacks \| 1 \| 16 \|$' "smaps: a thread stack is told by its guard page"
+check_grep "$t/bd" '^\| glibc malloc arenas \| 1 \| 40 \|$' "smaps: a glibc arena is told by its 64 MiB reservation"
+check_grep "$t/bd" '^\| shared libraries \| 1 \| 700 \|$' "smaps: shared libraries"
+check_grep "$t/bd" '^\| the binary \(avp\) \| 1 \| 300 \|$' "smaps: the binary"
+# The data-path program builds, every request completes, and callgrind
+# gives a figure for each data path.
+if make -j2 datapath >"$t/make.log" 2>&1; then
+	ok "datapath: builds (make datapath)"
+	check_eq "$(build/bench/datapath | grep -c '^DATAPATH ')" 5 "datapath: every workload's requests completed"
+	if command -v valgrind >/dev/null; then
+		bench/datapath.sh "$t/dp" >"$t/dp.txt" 2>&1
+		check_eq "$(grep -cE '^[a-z0-9_]+ [1-9][0-9]*$' "$t/dp.txt")" 5 "datapath: instructions per request for each workload"
+	else
+		skip "datapath: no valgrind (scripts/setup installs it)"
+	fi
+else
+	notok "datapath: make datapath failed: $(tail -n 3 "$t/make.log")"
+fi
+finish
