@@ -38,7 +38,9 @@ static void message_op(struct fuzz_guest *g, struct fz *z)
 	uint16_t before = vq->used_idx;
 	uint16_t type = how & 0x80 ? fz_u16(z) : (uint16_t)(1 + how % 7);
 	uint16_t line = how & 0x40 ? fz_u16(z) : fz_u8(z);
-	bool alone = vq->ready && vq->last_avail_idx == g->avail_idx[VIRTIO_GPIO_REQUESTQ];
+	/* Only a chain the queue can hold is answered in full. */
+	bool alone = vq->ready && vq->last_avail_idx == g->avail_idx[VIRTIO_GPIO_REQUESTQ] &&
+		     g->qsize >= 2;
 
 	r->type = htole16(type);
 	r->gpio = htole16(line);
