@@ -155,18 +155,29 @@ int i2c_host_open(const char *path, struct virtio_i2c_backend *be)
 	h->fd = open(path, O_RDWR | O_CLOEXEC);
 	if (h->fd < 0) {
 		ret = -errno;
-		avp_err("virtio-i2c: %s: %s (an I2C adapter's device: load i2c-dev, and check "
-			"its permissions)", path, strerror(-ret));
+		avp_err("--i2c: %s: %s (give an I2C adapter's device, /dev/i2c-N: load i2c-dev, "
+			"and check its permissions)", path, strerror(-ret));
 		free(h);
 		return ret;
 	}
 	if (ioctl(h->fd, I2C_FUNCS, &h->funcs) < 0) {
 		ret = -errno;
-		avp_err("virtio-i2c: %s is not an I2C adapter (I2C_FUNCS: %s)", path, strerror(-ret));
+		avp_err("--i2c: %s is not an I2C adapter (I2C_FUNCS: %s): give /dev/i2c-N", path,
+			strerror(-ret));
 		close(h->fd);
 		free(h);
 		return ret;
 	}
 	*be = (struct virtio_i2c_backend){ .transfer = host_transfer, .close = host_close, .ctx = h };
 	return 0;
+}
+
+int virtio_i2c_check_host(const struct avp_i2c_cfg *cfg)
+{
+	struct virtio_i2c_backend be;
+	int ret = i2c_host_open(cfg->dev, &be);
+
+	if (!ret)
+		be.close(be.ctx);
+	return ret;
 }

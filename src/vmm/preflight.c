@@ -12,6 +12,7 @@
 #include "avp/config.h"
 #include "avp/devices/virtio_blk.h"
 #include "avp/devices/virtio_console.h"
+#include "avp/devices/virtio_i2c.h"
 #include "avp/devices/virtio_net.h"
 #include "avp/devices/virtio_snd.h"
 #include "avp/devices/virtio_vsock.h"
@@ -90,6 +91,7 @@ static int check_chardev(const char *what, const struct avp_chardev_cfg *chr)
 int preflight_check(const struct avp_config *cfg)
 {
 	const struct avp_net_cfg *net;
+	const struct avp_i2c_cfg *i2c;
 	const struct avp_chardev_cfg *console = avp_config_device(cfg, &virtio_console_config, 0);
 	const struct avp_vsock_cfg *vsock = avp_config_device(cfg, &virtio_vsock_config, 0);
 	int ret = arch_check_guest(cfg);
@@ -100,6 +102,10 @@ int preflight_check(const struct avp_config *cfg)
 		ret = tap_check_name(net->tap);
 	if (!ret)
 		ret = check_sound(cfg);
+	for (unsigned int i = 0; !ret && !cfg->describe &&
+				 (i2c = avp_config_device(cfg, &virtio_i2c_config, i));
+	     i++)
+		ret = virtio_i2c_check_host(i2c);
 	if (!ret)
 		ret = check_chardev("serial", &cfg->serial);
 	if (!ret && console)

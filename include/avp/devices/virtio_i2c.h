@@ -65,6 +65,10 @@ struct virtio_i2c_backend {
 	void *ctx;
 };
 
+/* Whether cfg->dev opens as an I2C adapter, before anything is built
+ * (preflight): 0, or -errno with the reason logged once. */
+int virtio_i2c_check_host(const struct avp_i2c_cfg *cfg);
+
 /* The device on the host adapter cfg->dev; ops->destroy closes it. */
 int virtio_i2c_create(struct virtio_dev **out, const struct avp_i2c_cfg *cfg);
 /* The same model without an adapter (--describe): every transfer fails. */
