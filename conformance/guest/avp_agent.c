@@ -1688,12 +1688,17 @@ static int i2c_read_reg(const char *dev, unsigned int addr, uint8_t reg, uint8_t
 		{ .addr = (uint16_t)addr, .flags = I2C_M_RD, .len = 1, .buf = val },
 	};
 	struct i2c_rdwr_ioctl_data x = { .msgs = m, .nmsgs = 2 };
-	int fd = open(dev, O_RDWR | O_CLOEXEC), ret = 0;
+	int fd = open(dev, O_RDWR | O_CLOEXEC), ret = 0, n;
 
 	if (fd < 0)
 		return -errno;
-	if (ioctl(fd, I2C_RDWR, &x) < 0)
+	/* The count of messages done: fewer than both is a failure too
+	 * (i2c-virtio counts those before the first error, often 0). */
+	n = ioctl(fd, I2C_RDWR, &x);
+	if (n < 0)
 		ret = -errno;
+	else if (n != 2)
+		ret = -EIO;
 	close(fd);
 	return ret;
 }
