@@ -460,12 +460,14 @@ boot_main() {
 			V_GPIO=1
 			if modprobe i2c-stub chip_addr=0x50,0x51 2>/dev/null && modprobe i2c-dev 2>/dev/null; then
 				I2C_STUB=1
-				local ad
-				for ad in /sys/class/i2c-adapter/i2c-*; do
+				local ad wi=0
+				for ad in /sys/bus/i2c/devices/i2c-*; do
 					[ "$(cat "$ad/name" 2>/dev/null)" = "SMBus stub driver" ] && V_I2C=/dev/${ad##*/}
 				done
-				local wi
-				for ((wi = 0; wi < 50 && -n $V_I2C && ! -c $V_I2C; wi++)); do sleep 0.1; done
+				while [ -n "$V_I2C" ] && [ ! -c "$V_I2C" ] && [ $wi -lt 50 ]; do
+					sleep 0.1
+					wi=$((wi + 1))
+				done
 			fi
 		elif modprobe vhost_vsock 2>/dev/null; [ -c /dev/vhost-vsock ]; then
 			V_VSOCK=10

@@ -38,11 +38,13 @@ if ! modprobe i2c-stub chip_addr=0x50,0x51 || ! modprobe i2c-dev; then
 	notok "cannot load i2c-stub and i2c-dev on this host (the test host has them)"
 	finish; exit 1
 fi
+# (/sys/class/i2c-adapter is a compatibility class Debian leaves out.)
 bus=
-for n in /sys/class/i2c-adapter/i2c-*; do
+for n in /sys/bus/i2c/devices/i2c-*; do
 	[ "$(cat "$n/name" 2>/dev/null)" = "SMBus stub driver" ] && bus=/dev/${n##*/}
 done
-for ((i = 0; i < 50 && -n $bus && ! -c $bus; i++)); do sleep 0.1; done
+i=0
+while [ -n "$bus" ] && [ ! -c "$bus" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 if [ -z "$bus" ] || [ ! -c "$bus" ]; then
 	notok "no /dev/i2c-N for the i2c-stub adapter"; finish; exit 1
 fi
