@@ -68,8 +68,14 @@ W=$(mktemp -d /tmp/avp-conform.XXXXXX)
 # The guest's kernel and initramfs from tmpfs: every VM reads them at
 # start, and the repository may be on 9p.
 K=$W/vmlinuz I=$W/initrd.img
-cp "$ROOT/build/guest/vmlinuz" "$K" && cp "$ROOT/build/guest/initrd.img" "$I" ||
+# The reference initrd with the upstream gpio-virtio and i2c-virtio drivers
+# appended (scripts/mkguest-gpio-i2c) where it was built: AVP-GPIO-1 and
+# AVP-I2C-1 need them; it is the reference initrd otherwise.
+GI=$ROOT/build/guest/initrd-gpio-i2c.img
+[ -f "$GI" ] || GI=$ROOT/build/guest/initrd.img
+cp "$ROOT/build/guest/vmlinuz" "$K" && cp "$GI" "$I" ||
 	{ echo "conform-inside: no guest image in build/guest (run scripts/mkguest)" >&2; exit 1; }
+I2C_STUB=0
 export AVP_RUNTIME_ROOT=$W/rt
 declare -A PID=() WPID=() QEV=() RTVM=() STUCK=()
 BG=()
@@ -102,6 +108,7 @@ cleanup() {
 	wait 2>/dev/null
 	for n in "${TAPS[@]}"; do ip link del "$n" 2>/dev/null; done
 	ip link del avpcbr0 2>/dev/null
+	[ "$I2C_STUB" = 0 ] || rmmod i2c_stub 2>/dev/null
 	sync_logs
 	rm -rf "$W"
 }
@@ -139,14 +146,15 @@ go_ahead() {
 
 # Variables describing the next VM (set before launch, reset after):
 #   V_DISKS (array of PATH[,ro]) V_TAP V_MAC V_RNG V_CON V_MEM V_PREALLOC
-#   V_VSOCK (guest CID) V_GPU V_INPUT V_SOUND V_WDT V_PIN (host
+#   V_VSOCK (guest CID) V_GPU V_INPUT V_SOUND V_WDT V_GPIO V_I2C (avp: the
+#   host adapter, /dev/i2c-N) V_PIN (host
 #   CPU) V_FIFO (priority) V_RESTART (JSON) V_SHUTDOWN (s) V_SERIAL (avp:
 #   the bundle's serial backend; stdio is avp's stdout, which the runtime
 #   appends to its console.log) V_NET (avp: the system network the NIC
 #   joins, instead of V_TAP)
 reset_vm() {
 	V_DISKS=() V_TAP="" V_NET="" V_MAC="" V_RNG=0 V_CON="" V_MEM=192 V_PREALLOC=0 V_SERIAL=stdio
-	V_VSOCK="" V_GPU=0 V_INPUT=0 V_SOUND=0 V_WDT=0 V_PIN="" V_FIFO="" V_RESTART="" V_SHUTDOWN=10
+	V_VSOCK="" V_GPU=0 V_INPUT=0 V_SOUND=0 V_WDT=0 V_GPIO=0 V_I2C="" V_PIN="" V_FIFO="" V_RESTART="" V_SHUTDOWN=10
 }
 
 # How many virtio devices the next VM gets (AVP-BOOT-2).
@@ -155,7 +163,8 @@ vm_ndev() {
 	[ -z "$V_TAP$V_NET" ] || n=$((n + 1))
 	[ -z "$V_CON" ] || n=$((n + 1))
 	[ -z "$V_VSOCK" ] || n=$((n + 1))
-	n=$((n + V_RNG + V_GPU + 2 * V_INPUT))
+	n=$((n + V_RNG + V_GPU + 2 * V_INPUT + V_GPIO))
+	[ -z "$V_I2C" ] || n=$((n + 1))
 	[ "$HV" = avp ] && n=$((n + V_SOUND))
 	echo "$n"
 }
@@ -179,6 +188,8 @@ mkbundle() {
 	[ "$V_INPUT" = 0 ] || devs+=('{"type": "input", "kind": "keyboard"}'
 		"{\"type\": \"input\", \"kind\": \"touch\", \"width\": $GPU_W, \"height\": $GPU_H}")
 	[ "$V_SOUND" = 0 ] || devs+=("{\"type\": \"sound\", \"out\": \"$W/out.wav\", \"in\": \"$W/in.wav\"}")
+	[ "$V_GPIO" = 0 ] || devs+=('{"type": "gpio", "lines": 8, "names": "reset:led:button:door"}')
+	[ -z "$V_I2C" ] || devs+=("{\"type\": \"i2c\", \"dev\": \"$V_I2C\", \"allow\": \"0x50\"}")
 	[ "$V_WDT" = 0 ] || devs+=('{"type": "watchdog", "action": "exit"}')
 	{
 		echo "{"
@@ -446,6 +457,20 @@ boot_main() {
 		if [ "$HV" = avp ]; then
 			V_VSOCK=10 V_SOUND=1 V_WDT=1
 			python3 "$ROOT/tests/lib/wavcheck.py" gen "$W/in.wav" 440 1
+			# AVP-GPIO-1: simulated lines; AVP-I2C-1: the kernel's i2c-stub
+			# with chips at 0x50 (allowed) and 0x51 (not), when it loads.
+			V_GPIO=1
+			if modprobe i2c-stub chip_addr=0x50,0x51 2>/dev/null && modprobe i2c-dev 2>/dev/null; then
+				I2C_STUB=1
+				local ad wi=0
+				for ad in /sys/bus/i2c/devices/i2c-*; do
+					[ "$(cat "$ad/name" 2>/dev/null)" = "SMBus stub driver" ] && V_I2C=/dev/${ad##*/}
+				done
+				while [ -n "$V_I2C" ] && [ ! -c "$V_I2C" ] && [ $wi -lt 50 ]; do
+					sleep 0.1
+					wi=$((wi + 1))
+				done
+			fi
 		elif modprobe vhost_vsock 2>/dev/null; [ -c /dev/vhost-vsock ]; then
 			V_VSOCK=10
 		fi
@@ -454,7 +479,8 @@ boot_main() {
 	# Touch coordinates differ per run (from the nonce).
 	tx=$((16#${nonce:0:4} % (GPU_W - 40) + 20)) ty=$((16#${nonce:4:4} % (GPU_H - 40) + 20))
 	cl=$(vm_cmdline main avp.conform.mac=$V_MAC avp.conform.self=fe80::2 avp.conform.peer=fe80::1 \
-		avp.conform.gpu=${GPU_W}x$GPU_H avp.conform.touch=$tx,$ty avp.conform.interactive=$((1 - quick)))
+		avp.conform.gpu=${GPU_W}x$GPU_H avp.conform.touch=$tx,$ty avp.conform.interactive=$((1 - quick)) \
+		avp.conform.i2c=0x50,0x51)
 
 	# vsock host ends: an echo server for the guest's stream, and a client
 	# for the guest's listener (retried until it listens).

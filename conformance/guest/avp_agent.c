@@ -25,6 +25,8 @@
  *   peercid=N           vsock CID of the peer VM (b connects to a: AVP-VSOCK-2)
  *   gpu=WxH             the display size the host configured (AVP-GPU-1)
  *   touch=X,Y           where the host will touch the touch screen (AVP-INPUT-1)
+ *   i2c=ADDR,DENY       an I2C address the host allows (a chip answers there)
+ *                       and one it does not (AVP-I2C-1)
  *   interactive=0       do not wait for the host (--quick): no input events,
  *                       no screenshot go-ahead
  *
@@ -47,6 +49,9 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <linux/fs.h>
+#include <linux/gpio.h>
+#include <linux/i2c-dev.h>
+#include <linux/i2c.h>
 #include <linux/input.h>
 #include <linux/rtc.h>
 #include <linux/vm_sockets.h>
@@ -63,6 +68,7 @@
 #include <sys/reboot.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1590,6 +1596,167 @@ static void presence(const char *idstr, unsigned int vid, const char *what)
 		       v->driver, v->status);
 }
 
+/* Debian's kernel has no virtio-gpio or virtio-i2c driver; an initrd that
+ * carries the upstream ones (scripts/mkguest-gpio-i2c) has them in
+ * /lib/modules/extra. Loads MODULE when its device is there unbound; the
+ * device's driver is read again. */
+static void load_extra(struct vdev *v, const char *module)
+{
+	char path[128];
+	int fd;
+
+	snprintf(path, sizeof(path), "/lib/modules/extra/%s.ko", module);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	syscall(SYS_finit_module, fd, "", 0); /* EEXIST when loaded before */
+	close(fd);
+	if (v)
+		scan_one(v);
+}
+
+/* AVP-GPIO-1: the gpiochip of the virtio-gpio device (labelled with the
+ * virtio device's name) works through the GPIO character device: a line
+ * requested as an output reads back each level driven on it, through
+ * SET_VALUE and GET_VALUE on the device. */
+static void check_gpio(void)
+{
+	struct vdev *v = find_dev(VID_GPIO, 0);
+	char path[64];
+	struct ev e = { 0 };
+	int chip = -1, ok = 0;
+	unsigned int lines = 0;
+
+	if (v && !v->driver[0])
+		load_extra(v, "gpio-virtio");
+	if (!v || !v->driver[0]) {
+		presence("AVP-GPIO-1", VID_GPIO, "virtio-gpio");
+		return;
+	}
+	for (int n = 0; n < 32 && chip < 0; n++) {
+		struct gpiochip_info info;
+		int fd;
+
+		snprintf(path, sizeof(path), "/dev/gpiochip%d", n);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (ioctl(fd, GPIO_GET_CHIPINFO_IOCTL, &info) == 0 && strcmp(info.label, v->name) == 0) {
+			chip = fd;
+			lines = info.lines;
+			continue;
+		}
+		close(fd);
+	}
+	if (chip < 0) {
+		result("AVP-GPIO-1", "FAIL", "%s bound to %s but no gpiochip labelled %s", v->name, v->driver,
+		       v->name);
+		return;
+	}
+	ev_add(&e, "%s bound to %s: %s, %u lines", v->name, v->driver, path, lines);
+	if (lines) {
+		struct gpio_v2_line_request req;
+
+		memset(&req, 0, sizeof(req));
+		req.offsets[0] = lines - 1;
+		req.num_lines = 1;
+		snprintf(req.consumer, sizeof(req.consumer), "avp-conform");
+		req.config.flags = GPIO_V2_LINE_FLAG_OUTPUT;
+		if (ioctl(chip, GPIO_V2_GET_LINE_IOCTL, &req) == 0) {
+			for (unsigned int lvl = 1, n = 0; n < 3; n++, lvl ^= 1) {
+				struct gpio_v2_line_values set = { .bits = lvl, .mask = 1 }, got = { .mask = 1 };
+
+				if (ioctl(req.fd, GPIO_V2_LINE_SET_VALUES_IOCTL, &set) == 0 &&
+				    ioctl(req.fd, GPIO_V2_LINE_GET_VALUES_IOCTL, &got) == 0 && (got.bits & 1) == lvl)
+					ok++;
+			}
+			close(req.fd);
+			ev_add(&e, "line %u as an output read back %d of 3 levels driven (1, 0, 1)", lines - 1, ok);
+		} else {
+			ev_add(&e, "requesting line %u as an output failed: %s", lines - 1, strerror(errno));
+		}
+	}
+	close(chip);
+	result("AVP-GPIO-1", ok == 3 ? "PASS" : "FAIL", "%s", e.s);
+}
+
+/* One I2C transfer through i2c-dev: write [reg], read 1 byte. 0 or -errno. */
+static int i2c_read_reg(const char *dev, unsigned int addr, uint8_t reg, uint8_t *val)
+{
+	struct i2c_msg m[2] = {
+		{ .addr = (uint16_t)addr, .flags = 0, .len = 1, .buf = &reg },
+		{ .addr = (uint16_t)addr, .flags = I2C_M_RD, .len = 1, .buf = val },
+	};
+	struct i2c_rdwr_ioctl_data x = { .msgs = m, .nmsgs = 2 };
+	int fd = open(dev, O_RDWR | O_CLOEXEC), ret = 0, n;
+
+	if (fd < 0)
+		return -errno;
+	/* The count of messages done: fewer than both is a failure too
+	 * (i2c-virtio counts those before the first error, often 0). */
+	n = ioctl(fd, I2C_RDWR, &x);
+	if (n < 0)
+		ret = -errno;
+	else if (n != 2)
+		ret = -EIO;
+	close(fd);
+	return ret;
+}
+
+/* AVP-I2C-1: the virtio-i2c adapter carries a combined write-read
+ * transfer to the address the host allows (a chip answers there), and
+ * the address it does not allow fails. */
+static void check_i2c(void)
+{
+	struct vdev *v = find_dev(VID_I2C, 0);
+	const char *p = param("i2c");
+	char dev[64] = "";
+	struct ev e = { 0 };
+	unsigned int allow = 0, deny = 0;
+	uint8_t val = 0;
+	int r1, r2;
+	DIR *d;
+	struct dirent *de;
+
+	if (v && !v->driver[0])
+		load_extra(v, "i2c-virtio");
+	if (!v || !v->driver[0]) {
+		presence("AVP-I2C-1", VID_I2C, "virtio-i2c");
+		return;
+	}
+	load_extra(NULL, "i2c-dev");
+	d = opendir("/sys/bus/i2c/devices");
+	while (d && (de = readdir(d)) && !dev[0]) {
+		char path[PATH_MAX], real[PATH_MAX];
+
+		if (strncmp(de->d_name, "i2c-", 4))
+			continue;
+		/* the adapter's parent is the virtio device */
+		snprintf(path, sizeof(path), "/sys/bus/i2c/devices/%s", de->d_name);
+		if (realpath(path, real) && strstr(real, v->name))
+			snprintf(dev, sizeof(dev), "/dev/%s", de->d_name);
+	}
+	if (d)
+		closedir(d);
+	if (!dev[0]) {
+		result("AVP-I2C-1", "FAIL", "%s bound to %s but no I2C adapter under it", v->name, v->driver);
+		return;
+	}
+	if (!p || sscanf(p, "%x,%x", &allow, &deny) != 2) {
+		result("AVP-I2C-1", "FAIL", "%s bound to %s (%s); the harness gave no address to try "
+		       "(avp.conform.i2c=ADDR,DENY)", v->name, v->driver, dev);
+		return;
+	}
+	for (int i = 0; i < 50 && access(dev, F_OK); i++)
+		usleep(100000); /* devtmpfs makes the node */
+	r1 = i2c_read_reg(dev, allow, 0, &val);
+	r2 = i2c_read_reg(dev, deny, 0, &val);
+	ev_add(&e, "%s bound to %s: %s; write-read at 0x%02x (allowed): %s; at 0x%02x (not allowed): %s",
+	     v->name, v->driver, dev, allow, r1 ? strerror(-r1) : "ok", deny,
+	     r2 ? strerror(-r2) : "succeeded");
+	result("AVP-I2C-1", !r1 && r2 ? "PASS" : "FAIL", "%s", e.s);
+}
+
 /* Bit B of a sysfs input capability bitmap ("hex words, most significant
  * first, space separated"). */
 static bool cap_bit(const char *caps, unsigned int b)
@@ -1950,8 +2117,8 @@ static void check_misc(void)
 			result("AVP-USB-1", "ABSENT", "no USB controller (/sys/bus/usb/devices is empty or missing)");
 	}
 	presence("AVP-CAN-1", VID_CAN, "virtio-can");
-	presence("AVP-GPIO-1", VID_GPIO, "virtio-gpio");
-	presence("AVP-I2C-1", VID_I2C, "virtio-i2c");
+	check_gpio();
+	check_i2c();
 	presence("AVP-SCMI-1", VID_SCMI, "virtio-scmi");
 	presence("AVP-CRYPTO-1", VID_CRYPTO, "virtio-crypto");
 	presence("AVP-RPMB-1", VID_RPMB, "virtio-rpmb");

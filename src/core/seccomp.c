@@ -264,6 +264,8 @@ static void add_devices(struct builder *b, enum avp_thread_role role, const stru
 		add_calls(b, r->calls[role], r->ncalls[role]);
 		if (role == AVP_THREAD_VCPU)
 			add_ioctls(b, r->vcpu_ioctls, r->nvcpu_ioctls);
+		if (role == AVP_THREAD_DEVICE)
+			add_ioctls(b, r->device_ioctls, r->ndevice_ioctls);
 		if (role == AVP_THREAD_DEVICE && r->unix_stream_sockets)
 			add_unix_stream_socket(b);
 	}

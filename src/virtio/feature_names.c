@@ -83,11 +83,22 @@ static const char *const can[] = {
 	[3] = "VIRTIO_CAN_F_LATE_TX_ACK",
 };
 
+/* I2C Adapter Device (VIRTIO 1.2) */
+static const char *const i2c[] = {
+	[0] = "VIRTIO_I2C_F_ZERO_LENGTH_REQUEST",
+};
+
+/* GPIO Device (VIRTIO 1.3) */
+static const char *const gpio[] = {
+	[0] = "VIRTIO_GPIO_F_IRQ",
+};
+
 static const struct name_table device_tables[] = {
 	TABLE(VIRTIO_ID_NET, net),	   TABLE(VIRTIO_ID_BLOCK, blk),
 	TABLE(VIRTIO_ID_CONSOLE, console), TABLE(VIRTIO_ID_GPU, gpu),
 	TABLE(VIRTIO_ID_VSOCK, vsock),	   TABLE(VIRTIO_ID_SOUND, sound),
 	TABLE(VIRTIO_ID_CAN, can),
+	TABLE(VIRTIO_ID_I2C, i2c),	   TABLE(VIRTIO_ID_GPIO, gpio),
 };
 
 const char *virtio_feature_name(uint32_t virtio_id, unsigned int bit)

@@ -13,6 +13,7 @@
 #include "avp/devices/virtio_blk.h"
 #include "avp/devices/virtio_can.h"
 #include "avp/devices/virtio_console.h"
+#include "avp/devices/virtio_i2c.h"
 #include "avp/devices/virtio_net.h"
 #include "avp/devices/virtio_snd.h"
 #include "avp/devices/virtio_vsock.h"
@@ -93,6 +94,7 @@ int preflight_check(const struct avp_config *cfg)
 {
 	const struct avp_net_cfg *net;
 	const struct avp_can_cfg *can;
+	const struct avp_i2c_cfg *i2c;
 	const struct avp_chardev_cfg *console = avp_config_device(cfg, &virtio_console_config, 0);
 	const struct avp_vsock_cfg *vsock = avp_config_device(cfg, &virtio_vsock_config, 0);
 	int ret = arch_check_guest(cfg);
@@ -111,6 +113,10 @@ int preflight_check(const struct avp_config *cfg)
 	}
 	if (!ret)
 		ret = check_sound(cfg);
+	for (unsigned int i = 0; !ret && !cfg->describe &&
+				 (i2c = avp_config_device(cfg, &virtio_i2c_config, i));
+	     i++)
+		ret = virtio_i2c_check_host(i2c);
 	if (!ret)
 		ret = check_chardev("serial", &cfg->serial);
 	if (!ret && console)

@@ -6,7 +6,9 @@
 #include "avp/devices/virtio_blk.h"
 #include "avp/devices/virtio_can.h"
 #include "avp/devices/virtio_console.h"
+#include "avp/devices/virtio_gpio.h"
 #include "avp/devices/virtio_gpu.h"
+#include "avp/devices/virtio_i2c.h"
 #include "avp/devices/virtio_input.h"
 #include "avp/devices/virtio_net.h"
 #include "avp/devices/virtio_rng.h"
@@ -67,6 +69,18 @@ static int input_create(struct virtio_dev **out, const struct avp_config *cfg, c
 	return virtio_input_create(out, opts);
 }
 
+static int gpio_create(struct virtio_dev **out, const struct avp_config *cfg, const void *opts)
+{
+	(void)cfg;
+	return virtio_gpio_create(out, opts);
+}
+
+/* The model alone under --describe: no host adapter opened. */
+static int i2c_create(struct virtio_dev **out, const struct avp_config *cfg, const void *opts)
+{
+	return cfg->describe ? virtio_i2c_create_model(out, opts) : virtio_i2c_create(out, opts);
+}
+
 static int sound_create(struct virtio_dev **out, const struct avp_config *cfg, const void *opts)
 {
 	/* Output discarded, input silent: the same device, no WAV file touched. */
@@ -110,6 +124,8 @@ static const struct avp_device_type types[] = {
 	{ &virtio_input_config, VIRTIO_ID_INPUT, input_create, virtio_input_register_api },
 	{ &virtio_snd_config, VIRTIO_ID_SOUND, sound_create, NULL },
 	{ &virtio_can_config, VIRTIO_ID_CAN, can_create, virtio_can_register_api },
+	{ &virtio_gpio_config, VIRTIO_ID_GPIO, gpio_create, virtio_gpio_register_api },
+	{ &virtio_i2c_config, VIRTIO_ID_I2C, i2c_create, NULL },
 	{ &watchdog_config, 0, NULL, NULL },
 	{ &virtio_vsock_peer_config, 0, NULL, NULL },
 	{ &virtio_can_bus_config, 0, NULL, NULL },

@@ -96,6 +96,25 @@ expect_error "console file through a link" "console .*symbolic link" "${k[@]}" -
 expect_error "sound output through a link" "sound output .*symbolic link" "${k[@]}" --kernel "$work/bz-ok" \
 	--sound "out=$work/link.log"
 check_eq "$(cat "$work/precious")" precious "the link's target is untouched"
+# virtio-gpio and virtio-i2c: their keys, and the I2C adapter checked
+# before KVM is opened.
+bz=(--kernel "$work/bz-ok")
+expect_error "gpio without lines" "gpio.*lines=N" "${k[@]}" "${bz[@]}" --gpio names=a
+expect_error "gpio with 0 lines" "gpio.*lines=N" "${k[@]}" "${bz[@]}" --gpio lines=0
+expect_error "gpio with 257 lines" "gpio.*lines=N" "${k[@]}" "${bz[@]}" --gpio lines=257
+expect_error "gpio names twice" "gpio.*name is given twice" "${k[@]}" "${bz[@]}" --gpio lines=2,names=a:a
+expect_error "gpio more names than lines" "gpio.*more names than lines" "${k[@]}" "${bz[@]}" \
+	--gpio lines=1,names=a:b
+expect_error "two gpio devices" "gpio.*only one" "${k[@]}" "${bz[@]}" --gpio lines=1 --gpio lines=2
+expect_error "i2c without allow" "i2c.*allow=" "${k[@]}" "${bz[@]}" --i2c dev=/dev/null
+expect_error "i2c reserved address allowed" "i2c.*0x08-0x77" "${k[@]}" "${bz[@]}" \
+	--i2c dev=/dev/null,allow=0x05
+expect_error "i2c range upside down" "i2c.*above its last" "${k[@]}" "${bz[@]}" \
+	--i2c dev=/dev/null,allow=0x57-0x50
+expect_error "i2c adapter missing" "i2c.*no such file" "${k[@]}" "${bz[@]}" \
+	--i2c "dev=$work/nope,allow=0x50"
+expect_error "i2c adapter not an adapter" "i2c.*not an I2C adapter" "${k[@]}" "${bz[@]}" \
+	--i2c dev=/dev/null,allow=0x50
 expect_error "console file is a directory" "console .*directory" "${k[@]}" --kernel "$work/bz-ok" \
 	--console "file:$work/dir"
 expect_error "serial socket on a regular file" "serial .*not a socket" "${k[@]}" --kernel "$work/bz-ok" \

@@ -84,6 +84,8 @@ struct avp_seccomp_needs {
 	size_t ncalls[AVP_THREAD_NROLES];
 	const unsigned long *vcpu_ioctls;
 	size_t nvcpu_ioctls;
+	const unsigned long *device_ioctls; /* the worker's, on its backend fds */
+	size_t ndevice_ioctls;
 	bool unix_stream_sockets; /* the worker makes Unix stream sockets */
 };
 /* role's calls in a struct avp_seccomp_needs initializer: an array. */

@@ -13,5 +13,7 @@
 #define VIRTIO_ID_VSOCK 19 /* 5.10 */
 #define VIRTIO_ID_SOUND 25 /* 5.14 */
 #define VIRTIO_ID_CAN 36   /* VIRTIO 1.4, device-types/can */
+#define VIRTIO_ID_I2C 34   /* VIRTIO 1.2+, I2C Adapter Device */
+#define VIRTIO_ID_GPIO 41  /* VIRTIO 1.3, GPIO Device */
 
 #endif
