@@ -7,8 +7,10 @@
  *   cantest tx IF SPEC N [GAP_US]     send N frames of SPEC
  *   cantest rx IF SPEC N [TIMEOUT_MS] receive N frames of SPEC, check each
  *                                     byte and their order; "ready" once bound
- *   cantest echo IF ID N [TIMEOUT_MS] answer N frames with ID by the same
- *                                     frame with ID+1 (latency reflector)
+ *   cantest echo IF ID N [TIMEOUT_MS] answer N frames with ID (standard or
+ *                                     extended) by the same frame with ID+1
+ *                                     (latency reflector; the conformance
+ *                                     agent's AVP-CAN-1 peer)
  *   cantest ping IF ID N [TIMEOUT_MS] N round trips through an echo; prints
  *                                     median, p99, mean and frames/s
  *   cantest flood IF ID N             send N classic frames back to back;
@@ -253,20 +255,35 @@ static int cmd_rx(const char *ifn, const struct spec *sp, unsigned n, int timeou
 
 static int cmd_echo(const char *ifn, uint32_t id, unsigned n, int timeout_ms)
 {
+	/* ID as a standard and as an extended identifier */
+	struct can_filter fl[2] = {
+		{ .can_id = id, .can_mask = CAN_SFF_MASK | CAN_EFF_FLAG },
+		{ .can_id = id | CAN_EFF_FLAG, .can_mask = CAN_EFF_MASK | CAN_EFF_FLAG },
+	};
 	struct canfd_frame f;
 	unsigned done = 0;
-	int fd = open_can(ifn, true, id, false);
+	int fd = open_can(ifn, false, 0, false);
 
-	if (fd < 0)
+	if (fd < 0 || setsockopt(fd, SOL_CAN_RAW, CAN_RAW_FILTER, fl, sizeof(fl)) < 0)
 		return die("socket");
 	printf("cantest: ready\n");
 	fflush(stdout);
 	while (done < n) {
 		ssize_t r = recv_frame(fd, &f, timeout_ms);
 
+		/* the interface went down and up again (a bus-off test): the
+		 * socket reports it once, then works on
+		 */
+		if (r < 0 && errno == ENETDOWN) {
+			usleep(10000);
+			continue;
+		}
 		if (r <= 0)
 			break;
-		f.can_id = (f.can_id & ~CAN_SFF_MASK) | ((id + 1) & CAN_SFF_MASK);
+		if (f.can_id & CAN_EFF_FLAG)
+			f.can_id = (f.can_id & ~CAN_EFF_MASK) | ((id + 1) & CAN_EFF_MASK);
+		else
+			f.can_id = (f.can_id & ~CAN_SFF_MASK) | ((id + 1) & CAN_SFF_MASK);
 		if (send_frame(fd, &f, r == CANFD_MTU) < 0)
 			return die("write");
 		done++;
