@@ -67,7 +67,12 @@ W=$(mktemp -d /tmp/avp-conform.XXXXXX)
 # The guest's kernel and initramfs from tmpfs: every VM reads them at
 # start, and the repository may be on 9p.
 K=$W/vmlinuz I=$W/initrd.img
-cp "$ROOT/build/guest/vmlinuz" "$K" && cp "$ROOT/build/guest/initrd.img" "$I" ||
+# initrd-can.img (scripts/mkguest-can) is the reference image plus avp's
+# virtio-can driver, which Debian's 6.12 lacks (AVP-CAN-1); every
+# hypervisor boots the same image.
+I_SRC=$ROOT/build/guest/initrd-can.img
+[ -f "$I_SRC" ] || I_SRC=$ROOT/build/guest/initrd.img
+cp "$ROOT/build/guest/vmlinuz" "$K" && cp "$I_SRC" "$I" ||
 	{ echo "conform-inside: no guest image in build/guest (run scripts/mkguest)" >&2; exit 1; }
 export AVP_RUNTIME_ROOT=$W/rt
 declare -A PID=() WPID=() QEV=() RTVM=() STUCK=()
@@ -101,6 +106,7 @@ cleanup() {
 	wait 2>/dev/null
 	for n in "${TAPS[@]}"; do ip link del "$n" 2>/dev/null; done
 	ip link del avpcbr0 2>/dev/null
+	ip link del avpcan0 2>/dev/null
 	sync_logs
 	rm -rf "$W"
 }
@@ -145,7 +151,7 @@ go_ahead() {
 #   joins, instead of V_TAP)
 reset_vm() {
 	V_DISKS=() V_TAP="" V_NET="" V_MAC="" V_RNG=0 V_CON="" V_MEM=192 V_PREALLOC=0 V_SERIAL=stdio
-	V_VSOCK="" V_GPU=0 V_INPUT=0 V_SOUND=0 V_WDT=0 V_PIN="" V_FIFO="" V_RESTART="" V_SHUTDOWN=10
+	V_VSOCK="" V_CAN="" V_GPU=0 V_INPUT=0 V_SOUND=0 V_WDT=0 V_PIN="" V_FIFO="" V_RESTART="" V_SHUTDOWN=10
 }
 
 # How many virtio devices the next VM gets (AVP-BOOT-2).
@@ -156,6 +162,7 @@ vm_ndev() {
 	[ -z "$V_VSOCK" ] || n=$((n + 1))
 	n=$((n + V_RNG + V_GPU + 2 * V_INPUT))
 	[ "$HV" = avp ] && n=$((n + V_SOUND))
+	[ -z "$V_CAN" ] || n=$((n + 1))
 	echo "$n"
 }
 
@@ -179,6 +186,7 @@ mkbundle() {
 		"{\"type\": \"input\", \"kind\": \"touch\", \"width\": $GPU_W, \"height\": $GPU_H}")
 	[ "$V_SOUND" = 0 ] || devs+=("{\"type\": \"sound\", \"out\": \"$W/out.wav\", \"in\": \"$W/in.wav\"}")
 	[ "$V_WDT" = 0 ] || devs+=('{"type": "watchdog", "action": "exit"}')
+	[ -z "$V_CAN" ] || devs+=("{\"type\": \"can\", \"if\": \"$V_CAN\"}")
 	{
 		echo "{"
 		echo "  \"kernel\": \"$K\", \"initrd\": \"$I\","
@@ -418,6 +426,24 @@ bg_done() {
 	[ -s "$1" ]
 }
 
+# AVP-CAN-1's host side: a vcan with CAN FD for the VM's virtio-can, and
+# an echo on it that answers ID 0x1a0 (standard or extended) as 0x1a1 with
+# the same bytes, for the agent's round trips. 1 when it cannot be had
+# (the row then fails on the missing device).
+can_host() {
+	local ct=$ROOT/build/guest/cantest
+	[ -x "$ct" ] || { log "no $ct (scripts/mkguest-can): no CAN device"; return 1; }
+	modprobe vcan 2>/dev/null
+	modprobe can-raw 2>/dev/null
+	ip link del avpcan0 2>/dev/null
+	if ! { ip link add dev avpcan0 type vcan && ip link set avpcan0 mtu 72 && ip link set avpcan0 up; }; then
+		log "cannot create the vcan avpcan0: no CAN device"
+		return 1
+	fi
+	"$ct" echo avpcan0 0x1a0 1000 900000 >"$L/can-echo.log" 2>&1 &
+	BG+=($!)
+}
+
 # ---------------------------------------------------------- phase 1: main --
 
 boot_main() {
@@ -444,6 +470,7 @@ boot_main() {
 		if [ "$HV" = avp ]; then
 			V_VSOCK=10 V_SOUND=1 V_WDT=1
 			python3 "$ROOT/tests/lib/wavcheck.py" gen "$W/in.wav" 440 1
+			can_host && V_CAN=avpcan0
 		elif modprobe vhost_vsock 2>/dev/null; [ -c /dev/vhost-vsock ]; then
 			V_VSOCK=10
 		fi
@@ -1093,6 +1120,7 @@ EOF
 	ip link del avpca 2>/dev/null
 	ip link del avpcb 2>/dev/null
 	ip link del avpcbr0 2>/dev/null
+	ip link del avpcan0 2>/dev/null
 	sync_logs
 	log "pair boot: $((SECONDS - t0)) s"
 }
