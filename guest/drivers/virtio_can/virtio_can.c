@@ -457,7 +457,11 @@ static int vcan_stop(struct net_device *ndev)
 	unsigned long flags;
 	int err;
 
+	/* STOPPED first: the Tx completion then no longer wakes the queue. */
+	spin_lock_irqsave(&p->tx_lock, flags);
+	p->can.state = CAN_STATE_STOPPED;
 	netif_stop_queue(ndev);
+	spin_unlock_irqrestore(&p->tx_lock, flags);
 	err = vcan_ctrl(p, VIRTIO_CAN_SET_CTRL_MODE_STOP);
 	if (err)
 		netdev_warn(ndev, "stopping the controller failed (%pe)\n", ERR_PTR(err));
@@ -472,7 +476,6 @@ static int vcan_stop(struct net_device *ndev)
 	local_bh_disable();
 	vcan_txq_done(p->txq);
 	local_bh_enable();
-	p->can.state = CAN_STATE_STOPPED;
 	close_candev(ndev);
 	return 0;
 }
