@@ -90,15 +90,19 @@ sed 's/^/  | /' "$work/b.json"
 "$avp" api --api-sock "$work/a.sock" can >"$work/a.json" 2>&1
 check_eq "$(field "$work/a.json" tx_refused)/$(field "$work/a.json" rx_refused)" 0/0 "a (no rules) refused nothing either way"
 
-wait "$h310"
-check_eq "$?" 0 "host: b's $N allowed 0x310 frames on the bus ($(tail -n1 "$work/h310" | sed 's/^cantest: //'))"
-wait "$h120"
-check_grep "$work/h120" 'count: 0 of 1' "host: none of b's forbidden 0x120 frames on the bus"
-
 wait "$apid"
 check_eq "$?" 0 "VM a: avp exited 0"
 wait "$bpid"
 check_eq "$?" 0 "VM b: avp exited 0"
+# the host's receivers: whatever they have got by now is all there is
+sleep 1
+kill "$h310" 2>/dev/null
+wait "$h310"
+check_eq "$?" 0 "host: b's $N allowed 0x310 frames on the bus ($(tail -n1 "$work/h310" | sed 's/^cantest: //'))"
+if [ -n "${h120:-}" ]; then
+	wait "$h120"
+	check_grep "$work/h120" 'count: 0 of 1' "host: none of b's forbidden 0x120 frames on the bus"
+fi
 for r in a b; do
 	log=$out/can-bus-$r.log
 	tr -d '\r' <"$log" >"$log.txt"
