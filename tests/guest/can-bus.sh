@@ -48,5 +48,11 @@ wait $apid && ok "received the $N allowed ${allowed#*:} frames, every byte as se
 wait $fpid
 grep -q 'count: 0 of 1' /tmp/forbidden && ok "none of the forbidden ${forbidden} frames arrived" \
     || notok "forbidden ${forbidden}: $(tail -n1 /tmp/forbidden)"
+# The host reads avp's counters while this VM still runs: stay until its
+# bye frame (0x1fe), a minute at most.
+cantest rx can0 classic:0x1fe 1 60000 >/dev/null 2>&1 &
+byepid=$!
+sleep 0.5
 echo "can-bus-$role: sync - done"
+wait $byepid
 exit $fail

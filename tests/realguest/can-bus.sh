@@ -90,6 +90,7 @@ sed 's/^/  | /' "$work/b.json"
 "$avp" api --api-sock "$work/a.sock" can >"$work/a.json" 2>&1
 check_eq "$(field "$work/a.json" tx_refused)/$(field "$work/a.json" rx_refused)" 0/0 "a (no rules) refused nothing either way"
 
+"$ct" tx "$ifname" classic:0x1fe 1 >/dev/null 2>&1
 wait "$apid"
 check_eq "$?" 0 "VM a: avp exited 0"
 wait "$bpid"
