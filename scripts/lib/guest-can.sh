@@ -22,6 +22,8 @@
 #                             the guest's init loads the driver at boot
 #   /tests/bin/cantest        gcc -static (also build/guest/cantest, for
 #                             the host side of the tests)
+#   /tests/bin/ip-full        iproute2's ip and its libraries (the CAN
+#                             state as `ip -details link` shows it)
 # The guest test script itself (tests/guest/can.sh) is in the base image.
 #
 # Headers: /usr/src/linux-headers-<guest kernel>; when they are missing
@@ -103,6 +105,22 @@ guest_can_module_ensure() {
     exec {lockfd}>&-
 }
 
+# iproute2's ip (busybox's knows no CAN details) as /tests/bin/ip-full,
+# with the shared libraries ldd names, so a guest test reads the CAN state
+# as users do: ip -details link show can0.
+guest_can_add_ip() {
+    local stage=$1 ip lib
+    ip="$(command -v ip)" || guest_can_die "no ip (iproute2) on this machine"
+    ip="$(readlink -f "$ip")"
+    LC_ALL=C readelf -l "$ip" | grep -q 'Requesting program interpreter' \
+        || guest_can_die "$ip is not a dynamic iproute2 binary"
+    install -D -m 0755 "$ip" "$stage/tests/bin/ip-full"
+    while read -r lib; do
+        [[ -f "$lib" ]] || continue
+        install -D -m 0755 "$(readlink -f "$lib")" "$stage$lib"
+    done < <(ldd "$ip" | sed -nE 's/.*=> (\/[^ ]+) .*/\1/p; s/^[[:space:]]*(\/[^ ]+) .*/\1/p')
+}
+
 guest_can_initrd_ensure() {
     local base="$AVP_ROOT/build/guest/initrd.img" out="$AVP_ROOT/build/guest/initrd-can.img"
     local tool="$AVP_ROOT/guest/tools/cantest.c" stage stamp m
@@ -112,7 +130,7 @@ guest_can_initrd_ensure() {
         {
             echo "$AVP_CAN_KEY $AVP_KERNEL_PKG $AVP_KERNEL_PKGVER"
             gcc --version | head -n1
-            sha256sum "$base" "$AVP_CAN_KO" "$tool" | cut -d' ' -f1
+            sha256sum "$base" "$AVP_CAN_KO" "$tool" "$(readlink -f "$(command -v ip)")" | cut -d' ' -f1
         } | sha256sum | cut -d' ' -f1
     )"
     AVP_CAN_INITRD="$out"
@@ -138,6 +156,7 @@ guest_can_initrd_ensure() {
         || guest_can_die "gcc -static failed for $tool"
     # the same program for the host side of the tests (the test host)
     cp "$stage/tests/bin/cantest" "$AVP_ROOT/build/guest/cantest"
+    guest_can_add_ip "$stage"
     {
         cat "$base"
         (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) | gzip -9n

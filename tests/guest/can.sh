@@ -48,6 +48,7 @@ dmesg | grep 'virtio CAN:' | sed 's/^/can-guest: dmesg: /'
 
 if ip link set can0 up; then ok "ip link set can0 up (START answered OK)"; else notok "ip link set can0 up failed"; fi
 [ "$(state)" = ERROR-ACTIVE ] && ok "state ERROR-ACTIVE once up" || notok "state is '$(state)' once up"
+ip-full -details link show can0 2>&1 | sed 's/^/can-guest: ip -details: /'
 
 # ---- host -> guest: every kind, every byte
 pids=""
@@ -99,7 +100,12 @@ sleep 0.5
 sync_point busoff-ready
 wait $bpid && ok "a bus-off error frame reached the socket: $(sed -n 's/^cantest: busoff: //p' /tmp/busoff)" \
     || notok "no bus-off error frame: $(tail -n1 /tmp/busoff)"
-wait_state BUS-OFF 10 && ok "state BUS-OFF (as ip -details link shows it)" || notok "state is '$(state)' after the host's interface went down"
+wait_state BUS-OFF 10 && ok "state BUS-OFF (IFLA_CAN_STATE)" || notok "state is '$(state)' after the host's interface went down"
+# as users see it: iproute2's ip (busybox's has no CAN details)
+ip-full -details link show can0 >/tmp/ipd 2>&1
+sed 's/^/can-guest: ip -details: /' /tmp/ipd
+grep -q 'can .*state BUS-OFF' /tmp/ipd && ok "ip -details link show can0 says state BUS-OFF" \
+    || notok "ip -details link show can0 does not say BUS-OFF"
 [ "$(cat /sys/class/net/can0/carrier 2>/dev/null)" = 0 ] && ok "carrier off in bus-off" || notok "carrier is not off in bus-off"
 cantest tx can0 classic:0x212 1 >/dev/null 2>&1 && notok "a frame was accepted in bus-off"
 sync_point busoff-seen
