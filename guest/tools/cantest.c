@@ -13,9 +13,10 @@
  *                                     agent's AVP-CAN-1 peer)
  *   cantest ping IF ID N [TIMEOUT_MS] N round trips through an echo; prints
  *                                     median, p99, mean and frames/s
- *   cantest flood IF ID N             send N classic frames back to back;
- *                                     ENOBUFS is waited out, not dropped
- *   cantest count IF ID N [TIMEOUT_MS] count N frames with ID, frames/s
+ *   cantest flood IF ID N             send N classic frames back to back,
+ *                                     numbered; ENOBUFS is waited out
+ *   cantest count IF ID N [TIMEOUT_MS] count a flood's frames with ID: lost,
+ *                                     out of order, changed, frames/s
  *   cantest state IF                  the controller state (IFLA_CAN_STATE),
  *                                     as ip -details prints it
  *   cantest busoff IF [TIMEOUT_MS]    wait for a bus-off error frame
@@ -350,6 +351,8 @@ static int cmd_flood(const char *ifn, uint32_t id, unsigned n)
 	t0 = now_ns();
 	for (unsigned k = 0; k < n; k++) {
 		build(&sp, k, &f);
+		/* the frame's number, for the counter's loss and order check */
+		memcpy(f.data, &k, sizeof(k));
 		if (send_frame(fd, &f, false) < 0)
 			return die("write");
 	}
@@ -361,7 +364,7 @@ static int cmd_flood(const char *ifn, uint32_t id, unsigned n)
 static int cmd_count(const char *ifn, uint32_t id, unsigned n, int timeout_ms)
 {
 	struct canfd_frame f;
-	unsigned got = 0, bad = 0;
+	unsigned got = 0, bad = 0, late = 0, next = 0;
 	uint64_t t0 = 0, t1 = 0;
 	struct spec sp = { .kind = "classic", .id = id, .len = 8 };
 	int fd = open_can(ifn, true, id, false);
@@ -372,6 +375,7 @@ static int cmd_count(const char *ifn, uint32_t id, unsigned n, int timeout_ms)
 	fflush(stdout);
 	while (got < n) {
 		struct canfd_frame want;
+		unsigned k;
 		ssize_t r = recv_frame(fd, &f, timeout_ms);
 
 		if (r <= 0)
@@ -379,14 +383,23 @@ static int cmd_count(const char *ifn, uint32_t id, unsigned n, int timeout_ms)
 		t1 = now_ns();
 		if (!got)
 			t0 = t1;
-		build(&sp, got, &want);
-		if (memcmp(f.data, want.data, 8))
+		/* a flood's frame k: k in bytes 0-3, the pattern after */
+		memcpy(&k, f.data, sizeof(k));
+		build(&sp, k, &want);
+		if (f.len != 8 || memcmp(f.data + 4, want.data + 4, 4))
 			bad++;
+		else if (k < next)
+			late++;
+		else
+			next = k + 1;
 		got++;
+		if (next >= n)
+			break;
 	}
-	printf("cantest: count: %u of %u frames (%u out of order or changed), %.0f frames/s\n", got, n,
-	       bad, got > 1 ? (got - 1) / ((double)(t1 - t0) / 1e9) : 0.0);
-	return got == n && !bad ? 0 : 1;
+	printf("cantest: count: %u of %u frames (%u lost, %u out of order, %u changed), %.0f frames/s\n", got, n,
+	       next > got ? next - got : 0, late, bad,
+	       got > 1 ? (got - 1) / ((double)(t1 - t0) / 1e9) : 0.0);
+	return got == n && !bad && !late ? 0 : 1;
 }
 
 static const char *state_name(uint32_t s)
