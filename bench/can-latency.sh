@@ -44,11 +44,13 @@ res=$out/can-latency.txt
 say() { echo "can-latency: $*" | tee -a "$res"; }
 say "$(date -u +%FT%TZ) N=$N round trips, F=$F flood frames; testhost=${AVP_TESTHOST:-?}"
 
-# wait_line LOG REGEX SECONDS
+# wait_line LOG REGEX SECONDS [PID]: until LOG has a matching line (1 when
+# PID, the process writing it, ended first)
 wait_line() {
 	local i
 	for ((i = 0; i < $3 * 10; i++)); do
 		tr -d '\r' <"$1" | grep -qE -- "$2" && return 0
+		[ -z "${4:-}" ] || kill -0 "$4" 2>/dev/null || return 1
 		sleep 0.1
 	done
 	return 1
@@ -77,7 +79,7 @@ rg_start_bg can-bench gpid "$log" timeout -k 5 1200 "$avp" run --kernel "$kernel
 	--cmdline "console=ttyS0 panic=-1 quiet avp.test=can-bench avp.canbench.n=$N avp.canbench.f=$F" \
 	--memory 256 --can if=cbench0
 pids+=("$gpid")
-if wait_line "$log" '^can-bench: sync - flood-done' 1100; then
+if wait_line "$log" '^can-bench: sync - flood-done' 1100 "$gpid"; then
 	sleep 2
 	"$ct" flood cbench0 0x310 "$F" >/dev/null
 fi
@@ -94,7 +96,7 @@ rg_start_bg can-bench-echo apid "$loga" timeout -k 5 1200 "$avp" run --kernel "$
 	--cmdline "console=ttyS0 panic=-1 quiet avp.test=can-bench avp.canbench=echo avp.canbench.n=$N" \
 	--memory 256 --can if=cbench0
 pids+=("$apid")
-wait_line "$loga" '^can-bench: sync - up' 300
+wait_line "$loga" '^can-bench: sync - up' 300 "$apid"
 sleep 1
 rg_start_bg can-bench-ping bpid "$logb" timeout -k 5 1200 "$avp" run --kernel "$kernel" --initrd "$initrd" \
 	--cmdline "console=ttyS0 panic=-1 quiet avp.test=can-bench avp.canbench=ping avp.canbench.n=$N" \
