@@ -4,14 +4,15 @@
  * The system's directory, made once per process, holds four bundles the
  * text can name: "a" and "b" with a net device each on network
  * "backbone", "c" a critical VM pinned to host CPU 0, "d" a plain VM;
- * "bad" has a config.json that does not parse. Every other bundle path
+ * "bad" has a config.json that does not parse; "e" has a can device on
+ * bus "body", "f" one on "body" and one on "chassis". Every other bundle path
  * does not exist and must simply be an error.
  *
  * Beyond the sanitizers: a rejection leaves a message and an empty
  * system; an accepted system has 1-16 VMs with valid, distinct IDs and
  * loaded bundles, at most 8 networks whose members exist, are listed once
- * and have a net device on that network, and no host CPU pinned by two
- * critical VMs. */
+ * and have a net device on that network, no host CPU pinned by two
+ * critical VMs, and CAN buses as check_can says. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "avp/devices/virtio_can.h"
 #include "avp/log.h"
 #include "avp/runtime/state.h"
 #include "avp/runtime/system.h"
@@ -41,6 +43,9 @@ static const struct {
 	{ "c", "{\"kernel\":\"vmlinuz\",\"critical\":true,\"cpus\":{\"count\":1,\"affinity\":[0]}}" },
 	{ "d", "{\"kernel\":\"vmlinuz\"}" },
 	{ "bad", "{\"kernel\":" },
+	{ "e", "{\"kernel\":\"vmlinuz\",\"devices\":[{\"type\":\"can\",\"bus\":\"body\"}]}" },
+	{ "f", "{\"kernel\":\"vmlinuz\",\"devices\":[{\"type\":\"can\",\"bus\":\"body\"},"
+	       "{\"type\":\"can\",\"bus\":\"chassis\"}]}" },
 };
 #define NBUNDLES (sizeof(bundles) / sizeof(bundles[0]))
 
@@ -99,6 +104,55 @@ static bool on_network(const struct avp_bundle *b, const char *net)
 	return false;
 }
 
+static bool on_can_bus(const struct avp_bundle *b, const char *bus)
+{
+	const struct avp_can_cfg *c;
+
+	for (unsigned int i = 0; (c = avp_config_device(&b->cfg, &virtio_can_config, i)); i++)
+		if (c->bus && strcmp(c->bus, bus) == 0)
+			return true;
+	return false;
+}
+
+/* CAN buses: named, on distinct interfaces, members that exist once with
+ * a can device on the bus, rules of valid ranges without overlaps. */
+static void check_can(const struct avp_system *s)
+{
+	FUZZ_CHECK(s->ncans <= SYS_MAX_CAN_BUSES);
+	for (unsigned int n = 0; n < s->ncans; n++) {
+		const struct sys_can_bus *bus = &s->cans[n];
+
+		FUZZ_CHECK(strlen(bus->name) >= 1 && strlen(bus->name) <= SYS_NET_NAME_MAX);
+		FUZZ_CHECK(strlen(bus->ifname) >= 1 && strlen(bus->ifname) < 16);
+		for (unsigned int m = 0; m < n; m++)
+			FUZZ_CHECK(strcmp(s->cans[m].ifname, bus->ifname) != 0 &&
+				   strcmp(s->cans[m].name, bus->name) != 0);
+		for (unsigned int k = 0; k < bus->nmembers; k++) {
+			const struct avp_can_rules *rules[2] = { &bus->tx[k], &bus->rx[k] };
+
+			FUZZ_CHECK(bus->members[k] < s->nvms);
+			FUZZ_CHECK(on_can_bus(&s->vms[bus->members[k]].bundle, bus->name));
+			for (unsigned int j = 0; j < k; j++)
+				FUZZ_CHECK(bus->members[j] != bus->members[k]);
+			for (unsigned int r = 0; r < 2; r++) {
+				FUZZ_CHECK(rules[r]->n <= AVP_CAN_MAX_RANGES);
+				for (unsigned int i = 0; i < rules[r]->n; i++) {
+					const struct avp_can_range *a = &rules[r]->r[i];
+
+					FUZZ_CHECK(a->lo <= a->hi && a->hi <= 0x1fffffffu);
+					FUZZ_CHECK(a->kind != AVP_CAN_STD || a->hi <= 0x7ffu);
+					for (unsigned int j = 0; j < i; j++) {
+						const struct avp_can_range *b = &rules[r]->r[j];
+
+						FUZZ_CHECK(!(a->kind & b->kind) || a->hi < b->lo ||
+							   b->hi < a->lo);
+					}
+				}
+			}
+		}
+	}
+}
+
 static void check_system(const struct avp_system *s)
 {
 	FUZZ_CHECK(s->nvms >= 1 && s->nvms <= SYS_MAX_VMS && s->nnets <= SYS_MAX_NETWORKS);
@@ -121,6 +175,7 @@ static void check_system(const struct avp_system *s)
 				FUZZ_CHECK(net->members[j] != net->members[k]);
 		}
 	}
+	check_can(s);
 	for (unsigned int v = 0; v < s->nvms; v++)
 		for (unsigned int w = 0; w < v; w++) {
 			const struct avp_config *a = &s->vms[v].bundle.cfg, *b = &s->vms[w].bundle.cfg;

@@ -182,6 +182,57 @@ def rng():
           + POLL)
 
 
+def can():
+    # shape byte (bit 0: FD interface, bit 1: rules), then the common
+    # grammar: features (EVENT_IDX, INDIRECT, CLASSIC, FD, RTR, LATE_TX_ACK
+    # as bits 0-5), queue size 16.
+    DEV = u8(OP_DEVICE)
+
+    def pre(shape=0x01, feat=0x1F):
+        return u8(shape) + u8(feat) + u8(QSIZE16)
+
+    def tx(can_id, data=b"", flags=0, length=None, sub=0):
+        length = len(data) if length is None else length
+        return DEV + u8(sub) + u16(length) + u8(len(data)) + u8(0) + u8(0) + u16(0) + \
+            u32(flags) + u32(can_id) + data
+
+    START = DEV + u8(1)
+    STOP = DEV + u8(0x41)
+    RXBUF = DEV + u8(2)
+    DRAIN = DEV + u8(4)
+
+    def frame(can_id, data, fd=False):
+        if fd:
+            return DEV + u8(0x43) + u32(can_id) + u8(len(data)) + u8(0x04) + u16(0) + \
+                data.ljust(64, b"\0")
+        return DEV + u8(3) + u32(can_id) + u8(len(data)) + b"\0" * 3 + data.ljust(8, b"\0")
+
+    def link(up):
+        return DEV + u8(0x85 if up else 0x05)
+
+    classic = tx(0x123, bytes(range(8)))
+    write("virtio_can", "tx-rx", pre() + START + RXBUF + RXBUF + classic + DRAIN +
+          frame(0x321, b"\x01\x02\x03") + POLL + STOP + classic)
+    write("virtio_can", "fd", pre() + START + RXBUF + tx(0x1abcdef, bytes(64), 0xC000) + DRAIN +
+          frame(0x80001234, bytes(range(48)), fd=True) + POLL + tx(0x10, b"", 0x2000, 4) + DRAIN)
+    write("virtio_can", "busoff", pre() + START + link(False) + POLL + classic + START +
+          link(True) + POLL + START + classic + DRAIN + u8(OP_CONFIG) + u16(0) + u8(2) + u64(0))
+    write("virtio_can", "rules", pre(0x03) + START + RXBUF + tx(0x150, b"\x01") +
+          tx(0x300, b"\x02") + tx(0x18000001, b"\x03", 0x8000) + DRAIN +
+          frame(0x350, b"\x04") + frame(0x150, b"\x05") + POLL)
+    write("virtio_can", "hostile", pre(0x00, 0x07) + START + tx(0x123, bytes(8), length=9) +
+          tx(0x800, b"\x01") + tx(0x1, bytes(4), 0x4000) + tx(0x1, b"", 0x1000) +
+          tx(0x1, bytes(2), sub=0x40) + tx(0x1, bytes(2), sub=0x20) + DEV + u8(0x81) + u16(0x0203) +
+          frame(0x1, bytes(8), fd=True) + RXBUF + POLL + DEV + u8(0x83) + u8(40) + bytes(40) + POLL +
+          DEV + u8(6) + POLL + DRAIN)
+    burst = b"".join(tx(0x200 + i, bytes([i])) for i in range(12))
+    wake_all = b"".join(u8(OP_WAKE) + u8(i) for i in range(5))  # the timer is one of them
+    write("virtio_can", "backpressure", pre() + START + burst + DRAIN + wake_all + DRAIN +
+          wake_all + STOP + burst[:40])
+    write("virtio_can", "link-parse", pre() + DEV + u8(7) + u8(32) + u32(32) + u16(16) + u16(0) +
+          u32(0) + u32(0) + u8(0) + u8(0) + u16(0) + u32(5) + u32(0x41) + u32(0))
+
+
 def vsock():
     # EVENT_IDX, INDIRECT, STREAM; 64-entry queues
     pre = u8(0x07) + u8(6)
@@ -642,6 +693,18 @@ def system():
     write("system", "critical-clash", b"""{"vms": [{"id": "one", "bundle": "c"}, {"id": "two", "bundle": "c"}]}""")
     write("system", "not-member", b"""{"vms": [{"id": "cluster", "bundle": "a"}, {"id": "nobody", "bundle": "missing"},
   {"id": "abs", "bundle": "/nonexistent"}], "networks": []}""")
+    write("system", "can-bus", b"""{"vms": [{"id": "cluster", "bundle": "e"}, {"id": "ivi", "bundle": "f"}],
+  "can": [{"name": "body", "members": ["cluster", "ivi"],
+           "rules": {"ivi": {"tx": ["0x300-0x3ff", "ext:0x18000000-0x18ffffff"], "rx": ["std:0x100-0x1ff"]}}},
+          {"name": "chassis", "interface": "vcan1", "members": ["ivi"], "rules": {"ivi": {"tx": []}}}]}""")
+    write("system", "can-errors", b"""{"vms": [{"id": "cluster", "bundle": "e"}],
+  "can": [{"name": "body", "members": ["cluster", "x"], "rules": {"y": {"tx": ["0x1-0x5", "std:0x3"]}}}]}""")
+
+
+def options():
+    # One option value, given to every device type (fuzz/fuzz_options.c).
+    write("options", "can-rules", b"if=vcan0,fd=on,tx=std:0x100-0x1ff+ext:0x18000000-0x18ffffff+0x7ff,rx=none")
+    write("options", "can-bus", b"bus=body,if=vcan0,tx=0x300-0x3ff,rx=both:0-0x1fffffff")
 
 
 def mmio():
@@ -780,6 +843,6 @@ def arm64_image():
 
 
 if __name__ == "__main__":
-    for gen in (virtqueue, blk, net, console, rng, vsock, vinput, gpu, snd, watchdog, api_request, bundle, system, mmio, bzimage, cli,
+    for gen in (virtqueue, blk, net, console, rng, can, vsock, vinput, gpu, snd, watchdog, api_request, bundle, system, options, mmio, bzimage, cli,
                 pl011, pl031, sp805, pl061, arm64_image):
         gen()

@@ -350,6 +350,10 @@ int runtime_cli_main(int argc, char **argv, FILE *out, FILE *err)
 		ret = rt_state_get(a.root, a.pos[0], &st, &e);
 		if (ret == 0) {
 			struct json_object *o = rt_state_to_json(&st, true);
+			struct json_object *can = system_vm_can(a.root, &st);
+
+			if (can)
+				json_object_object_add(o, "can", can);
 
 			fprintf(out, "%s\n", json_object_to_json_string_ext(
 						     o, RT_JSON_PRETTY));

@@ -1,4 +1,4 @@
-/* Bridges and taps through `ip` (see hostnet.h). */
+/* Bridges, taps and vcans through `ip` (see hostnet.h). */
 #include <linux/capability.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -103,6 +103,21 @@ int hostnet_tap_add(const char *tap, const char *bridge, struct jc_err *e)
 
 	if (ret == 0 && (ret = run_ip(e, attach)))
 		hostnet_link_del(tap);
+	return ret;
+}
+
+int hostnet_vcan_add(const char *name, struct jc_err *e)
+{
+	const char *add[] = { "ip", "link", "add", "dev", name, "type", "vcan", NULL };
+	/* MTU 72 (CANFD_MTU): a vcan carries FD frames only when told. */
+	const char *up[] = { "ip", "link", "set", "dev", name, "mtu", "72", "up", NULL };
+	int ret;
+
+	if (access("/sys/module/vcan", F_OK))
+		load_module("vcan");
+	ret = run_ip(e, add);
+	if (ret == 0 && (ret = run_ip(e, up)))
+		hostnet_link_del(name);
 	return ret;
 }
 

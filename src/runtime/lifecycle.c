@@ -140,9 +140,31 @@ int rt_create_capped(const char *root, const char *id, const char *bundle_dir,
 	return rt_create_ex(root, id, bundle_dir, peers, npeers, console_max, 0, e);
 }
 
+static int create(const char *root, const char *id, const char *bundle_dir,
+		  const struct rt_vsock_peer *peers, unsigned int npeers,
+		  const struct rt_can_bus *can, unsigned int ncan,
+		  unsigned long long console_max, unsigned int bundle_flags, struct jc_err *e);
+
 int rt_create_ex(const char *root, const char *id, const char *bundle_dir,
 		 const struct rt_vsock_peer *peers, unsigned int npeers,
 		 unsigned long long console_max, unsigned int bundle_flags, struct jc_err *e)
+{
+	return create(root, id, bundle_dir, peers, npeers, NULL, 0, console_max, bundle_flags, e);
+}
+
+int rt_create_system(const char *root, const char *id, const char *bundle_dir,
+		     const struct rt_vsock_peer *peers, unsigned int npeers,
+		     const struct rt_can_bus *can, unsigned int ncan, struct jc_err *e)
+{
+	if (ncan > AVP_MAX_CANS)
+		return jc_fail(e, "", "VM '%s': at most %d CAN buses", id, AVP_MAX_CANS);
+	return create(root, id, bundle_dir, peers, npeers, can, ncan, 0, 0, e);
+}
+
+static int create(const char *root, const char *id, const char *bundle_dir,
+		  const struct rt_vsock_peer *peers, unsigned int npeers,
+		  const struct rt_can_bus *can, unsigned int ncan,
+		  unsigned long long console_max, unsigned int bundle_flags, struct jc_err *e)
 {
 	struct avp_bundle b;
 	struct rt_state st;
@@ -195,6 +217,11 @@ int rt_create_ex(const char *root, const char *id, const char *bundle_dir,
 	for (unsigned int i = 0; i < npeers; i++)
 		st.peers[i] = peers[i];
 	st.npeers = npeers;
+	/* In the state before the monitor reads it: it is the only writer
+	 * from then on (docs/can.md). */
+	for (unsigned int i = 0; i < ncan; i++)
+		st.can[i] = can[i];
+	st.ncan = ncan;
 	st.console_max = console_max ? console_max : RT_CONSOLE_LOG_MAX;
 	st.confine = (bundle_flags & BUNDLE_CONFINE) != 0;
 	bundle_free(&b);

@@ -131,13 +131,15 @@ static void arm(struct monitor *m, enum timer_purpose purpose, unsigned int ms)
 	timerfd_settime(m->tfd, 0, &its, NULL);
 }
 
-/* In the child: become `avp run --bundle ... [--vsock-peer CID:PATH ...]`.
+/* In the child: become `avp run --bundle ... [--vsock-peer CID:PATH ...]
+ * [--can-bus bus=NAME,if=IF...]`.
  * Never returns. */
 static void exec_vmm(struct monitor *m, int out, int in)
 {
 	char peer_args[AVP_VSOCK_MAX_PEERS][128];
+	char can_args[AVP_MAX_CANS][2 * RT_CAN_RULES_MAX + 64];
 	/* --timing after --bundle, which would replace what comes before. */
-	char *argv[8 + 2 * AVP_VSOCK_MAX_PEERS + 1] = {
+	char *argv[8 + 2 * AVP_VSOCK_MAX_PEERS + 2 * AVP_MAX_CANS + 1] = {
 		"avp", "run", "--bundle", m->st.bundle, "--api-sock", m->api_path, "--timing",
 	};
 	unsigned int argc = 7;
@@ -150,6 +152,15 @@ static void exec_vmm(struct monitor *m, int out, int in)
 			 m->st.peers[i].socket);
 		argv[argc++] = "--vsock-peer";
 		argv[argc++] = peer_args[i];
+	}
+	/* The CAN buses of the system file (docs/can.md). */
+	for (unsigned int i = 0; i < m->st.ncan && i < AVP_MAX_CANS; i++) {
+		const struct rt_can_bus *c = &m->st.can[i];
+
+		snprintf(can_args[i], sizeof(can_args[i]), "bus=%s,if=%s%s%s%s%s", c->bus, c->ifname,
+			 c->tx[0] ? ",tx=" : "", c->tx, c->rx[0] ? ",rx=" : "", c->rx);
+		argv[argc++] = "--can-bus";
+		argv[argc++] = can_args[i];
 	}
 	argv[argc] = NULL;
 

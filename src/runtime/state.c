@@ -390,6 +390,21 @@ struct json_object *rt_state_to_json(const struct rt_state *st, bool live)
 		json_object_array_add(peers, p);
 	}
 	json_object_object_add(cfg, "vsock_peers", peers);
+	if (st->ncan) {
+		struct json_object *buses = json_object_new_array();
+
+		for (unsigned int i = 0; i < st->ncan && i < AVP_MAX_CANS; i++) {
+			const struct rt_can_bus *c = &st->can[i];
+			struct json_object *b = json_object_new_object();
+
+			json_object_object_add(b, "bus", json_object_new_string(c->bus));
+			json_object_object_add(b, "interface", json_object_new_string(c->ifname));
+			json_object_object_add(b, "tx", str_or_null(c->tx));
+			json_object_object_add(b, "rx", str_or_null(c->rx));
+			json_object_array_add(buses, b);
+		}
+		json_object_object_add(cfg, "can_buses", buses);
+	}
 	json_object_object_add(o, "config", cfg);
 
 	if (live && st->vm.pid && rt_proc_alive(&st->vm)) {
@@ -504,6 +519,18 @@ static void state_from_json(struct json_object *o, struct rt_state *st)
 			peer->cid = (uint32_t)get_unum(p, "cid");
 			snprintf(peer->socket, sizeof(peer->socket), "%s", get_str(p, "socket"));
 			st->npeers = (unsigned int)i + 1;
+		}
+	v = json_object_object_get(cfg, "can_buses");
+	if (v && json_object_is_type(v, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(v) && i < AVP_MAX_CANS; i++) {
+			struct json_object *b = json_object_array_get_idx(v, i);
+			struct rt_can_bus *c = &st->can[i];
+
+			snprintf(c->bus, sizeof(c->bus), "%s", get_str(b, "bus"));
+			snprintf(c->ifname, sizeof(c->ifname), "%s", get_str(b, "interface"));
+			snprintf(c->tx, sizeof(c->tx), "%s", get_str(b, "tx"));
+			snprintf(c->rx, sizeof(c->rx), "%s", get_str(b, "rx"));
+			st->ncan = (unsigned int)i + 1;
 		}
 }
 

@@ -8,15 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "avp/devices/virtio_can.h"
 #include "avp/devices/vsock_paths.h"
+#include "avp/net/socketcan.h"
 #include "avp/runtime/system.h"
 
-static const char *const top_keys[] = { "vms", "networks", "links", NULL };
+static const char *const top_keys[] = { "vms", "networks", "links", "can", NULL };
 static const char *const vm_keys[] = { "id", "bundle", NULL };
 static const char *const net_keys[] = { "name", "members", NULL };
 /* One kind of link per object, so that later kinds (shared memory,
  * AVP-SHM-1) are new keys rather than a new format. */
 static const char *const link_keys[] = { "vsock", NULL };
+static const char *const can_keys[] = { "name", "interface", "members", "rules", NULL };
+static const char *const can_rule_keys[] = { "tx", "rx", NULL };
 
 const char *const *system_keys(const char *object)
 {
@@ -25,6 +29,7 @@ const char *const *system_keys(const char *object)
 		const char *const *keys;
 	} objects[] = {
 		{ "", top_keys }, { "vms", vm_keys }, { "networks", net_keys }, { "links", link_keys },
+		{ "can", can_keys }, { "can.rules", can_rule_keys },
 	};
 
 	for (size_t i = 0; i < sizeof(objects) / sizeof(objects[0]); i++)
@@ -319,6 +324,228 @@ static int check_net_devices(const struct avp_system *s, struct jc_err *e)
 	return 0;
 }
 
+/* ---- CAN buses (docs/can.md) ---- */
+
+_Static_assert(sizeof(SYS_CAN_IF_PREFIX) - 1 + SYS_NET_NAME_MAX <= 15,
+	       "avpcan-NAME must fit an interface name");
+
+/* The VM's can device on bus name, or NULL. */
+static const struct avp_can_cfg *vm_can_on(const struct sys_vm *vm, const char *name)
+{
+	const struct avp_can_cfg *c;
+
+	for (unsigned int i = 0; (c = avp_config_device(&vm->bundle.cfg, &virtio_can_config, i)); i++)
+		if (c->bus && strcmp(c->bus, name) == 0)
+			return c;
+	return NULL;
+}
+
+/* One member's "tx" or "rx": an array of range strings, each checked on
+ * its own (the error names it), then together (overlaps). An empty array
+ * is no ID at all. */
+static int parse_can_rule(struct json_object *o, const char *path, const char *key,
+			  struct avp_can_rules *rules, struct jc_err *e)
+{
+	char where[JC_PATH_MAX], ipath[JC_PATH_MAX], why[160];
+	char text[AVP_CAN_MAX_RANGES * 32] = "";
+	struct json_object *arr;
+	size_t used = 0;
+	int ret = jc_get_array(o, path, key, false, &arr, e);
+
+	if (ret == -ENOENT)
+		return 0;
+	if (ret)
+		return ret;
+	jc_path_key(where, sizeof(where), path, key);
+	if (json_object_array_length(arr) > AVP_CAN_MAX_RANGES)
+		return jc_fail(e, where, "at most %d ranges", AVP_CAN_MAX_RANGES);
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		struct json_object *r = json_object_array_get_idx(arr, i);
+		struct avp_can_rules one;
+		const char *t;
+
+		jc_path_index(ipath, sizeof(ipath), where, i);
+		if (!json_object_is_type(r, json_type_string))
+			return jc_fail(e, ipath, "expected a range string (\"0x100-0x1ff\", "
+				       "\"std:0x100\", \"ext:0x18000000-0x18ffffff\"), got %s",
+				       jc_type_name(r));
+		t = json_object_get_string(r);
+		if (!*t || strpbrk(t, "+,") || strcmp(t, "none") == 0)
+			return jc_fail(e, ipath, "\"%s\": one range per entry ([] for none)", t);
+		if (avp_can_rules_parse(t, &one, why, sizeof(why)))
+			return jc_fail(e, ipath, "%s", why);
+		used += (size_t)snprintf(text + used, sizeof(text) - used, "%s%s", i ? "+" : "", t);
+		if (used >= sizeof(text))
+			return jc_fail(e, where, "too long");
+	}
+	if (!*text) {
+		memset(rules, 0, sizeof(*rules));
+		rules->set = true; /* [] */
+		return 0;
+	}
+	if (avp_can_rules_parse(text, rules, why, sizeof(why)))
+		return jc_fail(e, where, "%s", why);
+	return 0;
+}
+
+static int parse_can_rules(struct json_object *o, const char *path, const struct avp_system *s,
+			   struct sys_can_bus *bus, struct jc_err *e)
+{
+	struct json_object *rules;
+	char where[JC_PATH_MAX];
+	int ret = jc_get_object(o, path, "rules", false, &rules, e);
+
+	if (ret == -ENOENT)
+		return 0;
+	if (ret)
+		return ret;
+	jc_path_key(where, sizeof(where), path, "rules");
+	json_object_object_foreach(rules, id, r) {
+		char mpath[JC_PATH_MAX];
+		unsigned int k;
+
+		if (strcmp(id, "$comment") == 0)
+			continue;
+		jc_path_key(mpath, sizeof(mpath), where, id);
+		for (k = 0; k < bus->nmembers; k++)
+			if (strcmp(s->vms[bus->members[k]].id, id) == 0)
+				break;
+		if (k == bus->nmembers)
+			return jc_fail(e, mpath, "\"%s\" is not a member of CAN bus \"%s\" (rules "
+				       "are for its members)", id, bus->name);
+		if (!json_object_is_type(r, json_type_object))
+			return jc_fail(e, mpath, "expected an object {\"tx\": [...], \"rx\": [...]}, "
+				       "got %s", jc_type_name(r));
+		if ((ret = jc_check_object(r, mpath, can_rule_keys, e)) ||
+		    (ret = parse_can_rule(r, mpath, "tx", &bus->tx[k], e)) ||
+		    (ret = parse_can_rule(r, mpath, "rx", &bus->rx[k], e)))
+			return ret;
+	}
+	return 0;
+}
+
+static int parse_can_bus(struct json_object *o, const char *path, struct avp_system *s,
+			 struct jc_err *e)
+{
+	struct sys_can_bus *bus = &s->cans[s->ncans];
+	struct json_object *members;
+	char where[JC_PATH_MAX];
+	const char *name, *ifname = NULL;
+	int ret;
+
+	memset(bus, 0, sizeof(*bus));
+	if ((ret = jc_check_object(o, path, can_keys, e)) ||
+	    (ret = jc_get_string(o, path, "name", true, &name, e)) ||
+	    (ret = jc_get_array(o, path, "members", true, &members, e)))
+		return ret;
+	ret = jc_get_string(o, path, "interface", false, &ifname, e);
+	if (ret && ret != -ENOENT)
+		return ret;
+	jc_path_key(where, sizeof(where), path, "name");
+	if (!net_name_ok(name))
+		return jc_fail(e, where, "\"%s\": 1-%d lowercase letters and digits (the vcan made "
+			       "for it is %sNAME)", name, SYS_NET_NAME_MAX, SYS_CAN_IF_PREFIX);
+	for (unsigned int i = 0; i < s->ncans; i++)
+		if (strcmp(s->cans[i].name, name) == 0)
+			return jc_fail(e, where, "duplicate CAN bus \"%s\" (can[%u])", name, i);
+	snprintf(bus->name, sizeof(bus->name), "%s", name);
+	jc_path_key(where, sizeof(where), path, "interface");
+	if (ifname && socketcan_check_name(ifname))
+		return jc_fail(e, where, "\"%s\" is not an interface name (1-15 characters, no '/', "
+			       "':' or spaces)", ifname);
+	bus->create = !ifname;
+	if (ifname)
+		snprintf(bus->ifname, sizeof(bus->ifname), "%s", ifname);
+	else
+		snprintf(bus->ifname, sizeof(bus->ifname), "%s%s", SYS_CAN_IF_PREFIX, name);
+	for (unsigned int i = 0; i < s->ncans; i++)
+		if (strcmp(s->cans[i].ifname, bus->ifname) == 0)
+			return jc_fail(e, ifname ? where : path, "interface %s is also CAN bus \"%s\"'s "
+				       "(can[%u]): one bus per interface", bus->ifname,
+				       s->cans[i].name, i);
+	jc_path_key(where, sizeof(where), path, "members");
+	if (json_object_array_length(members) > SYS_MAX_VMS)
+		return jc_fail(e, where, "at most %d members", SYS_MAX_VMS);
+	for (size_t k = 0; k < json_object_array_length(members); k++) {
+		struct json_object *m = json_object_array_get_idx(members, k);
+		char mpath[JC_PATH_MAX];
+		const char *id;
+		int idx;
+
+		jc_path_index(mpath, sizeof(mpath), where, k);
+		if (!json_object_is_type(m, json_type_string))
+			return jc_fail(e, mpath, "expected a VM ID string, got %s", jc_type_name(m));
+		id = json_object_get_string(m);
+		idx = vm_index(s, id);
+		if (idx < 0)
+			return jc_fail(e, mpath, "no VM \"%s\" in vms", id);
+		for (unsigned int i = 0; i < bus->nmembers; i++)
+			if (bus->members[i] == (unsigned int)idx)
+				return jc_fail(e, mpath, "\"%s\" is listed twice", id);
+		if (!vm_can_on(&s->vms[idx], name))
+			return jc_fail(e, mpath, "VM \"%s\" has no can device on bus \"%s\" (its bundle "
+				       "needs {\"type\": \"can\", \"bus\": \"%s\"})", id, name, name);
+		bus->members[bus->nmembers++] = (unsigned int)idx;
+	}
+	ret = parse_can_rules(o, path, s, bus, e);
+	if (ret)
+		return ret;
+	s->ncans++;
+	return 0;
+}
+
+/* Every can device that names a bus is a member of it (one device per
+ * bus: the type's final check). */
+static int check_can_devices(const struct avp_system *s, struct jc_err *e)
+{
+	for (unsigned int v = 0; v < s->nvms; v++) {
+		const struct avp_bundle *b = &s->vms[v].bundle;
+		const struct avp_can_cfg *c;
+
+		for (unsigned int i = 0; (c = avp_config_device(&b->cfg, &virtio_can_config, i)); i++) {
+			unsigned int dev = bundle_device_index(b, &virtio_can_config, i);
+			bool member = false;
+
+			if (!c->bus)
+				continue;
+			for (unsigned int n = 0; n < s->ncans && !member; n++)
+				for (unsigned int k = 0; k < s->cans[n].nmembers; k++)
+					member |= strcmp(s->cans[n].name, c->bus) == 0 &&
+						  s->cans[n].members[k] == v;
+			if (!member)
+				return jc_fail(e, "", "vms[%u].bundle: devices[%u].bus: VM \"%s\" is not "
+					       "a member of a CAN bus \"%s\" in can", v, dev,
+					       s->vms[v].id, c->bus);
+		}
+	}
+	return 0;
+}
+
+unsigned int system_can_buses(const struct avp_system *s, unsigned int v, struct rt_can_bus *buses)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < s->ncans && n < AVP_MAX_CANS; i++) {
+		const struct sys_can_bus *bus = &s->cans[i];
+
+		for (unsigned int k = 0; k < bus->nmembers; k++) {
+			struct rt_can_bus *out = &buses[n];
+
+			if (bus->members[k] != v)
+				continue;
+			memset(out, 0, sizeof(*out));
+			snprintf(out->bus, sizeof(out->bus), "%s", bus->name);
+			snprintf(out->ifname, sizeof(out->ifname), "%s", bus->ifname);
+			if (bus->tx[k].set)
+				avp_can_rules_format(&bus->tx[k], out->tx, sizeof(out->tx));
+			if (bus->rx[k].set)
+				avp_can_rules_format(&bus->rx[k], out->rx, sizeof(out->rx));
+			n++;
+		}
+	}
+	return n;
+}
+
 /* AVP-PART-2: a critical VM keeps its cores, so two critical VMs may not
  * be pinned to one host CPU. */
 static int check_critical_cpus(const struct avp_system *s, struct jc_err *e)
@@ -349,7 +576,7 @@ static int check_critical_cpus(const struct avp_system *s, struct jc_err *e)
 static int parse_named(const char *text, size_t len, const char *name, const char *dir,
 		       struct avp_system *s, struct jc_err *e)
 {
-	struct json_object *root, *vms, *nets, *links;
+	struct json_object *root, *vms, *nets, *links, *cans;
 	int ret;
 
 	memset(s, 0, sizeof(*s));
@@ -367,6 +594,11 @@ static int parse_named(const char *text, size_t len, const char *name, const cha
 	ret = jc_get_array(root, "", "links", false, &links, e);
 	if (ret == -ENOENT)
 		links = NULL;
+	else if (ret)
+		goto out;
+	ret = jc_get_array(root, "", "can", false, &cans, e);
+	if (ret == -ENOENT)
+		cans = NULL;
 	else if (ret)
 		goto out;
 	ret = 0;
@@ -397,8 +629,18 @@ static int parse_named(const char *text, size_t len, const char *name, const cha
 		jc_path_index(path, sizeof(path), "links", i);
 		ret = parse_link(json_object_array_get_idx(links, i), path, s, e);
 	}
+	if (!ret && cans && json_object_array_length(cans) > SYS_MAX_CAN_BUSES)
+		ret = jc_fail(e, "can", "at most %d CAN buses", SYS_MAX_CAN_BUSES);
+	for (size_t i = 0; !ret && cans && i < json_object_array_length(cans); i++) {
+		char path[JC_PATH_MAX];
+
+		jc_path_index(path, sizeof(path), "can", i);
+		ret = parse_can_bus(json_object_array_get_idx(cans, i), path, s, e);
+	}
 	if (!ret)
 		ret = check_net_devices(s, e);
+	if (!ret)
+		ret = check_can_devices(s, e);
 	if (!ret)
 		ret = check_vsock_devices(s, e);
 	if (!ret)

@@ -75,10 +75,19 @@ static const char *const sound[] = {
 	[0] = "VIRTIO_SND_F_CTLS",
 };
 
+/* VIRTIO 1.4, device-types/can */
+static const char *const can[] = {
+	[0] = "VIRTIO_CAN_F_CAN_CLASSIC",
+	[1] = "VIRTIO_CAN_F_CAN_FD",
+	[2] = "VIRTIO_CAN_F_RTR_FRAMES",
+	[3] = "VIRTIO_CAN_F_LATE_TX_ACK",
+};
+
 static const struct name_table device_tables[] = {
 	TABLE(VIRTIO_ID_NET, net),	   TABLE(VIRTIO_ID_BLOCK, blk),
 	TABLE(VIRTIO_ID_CONSOLE, console), TABLE(VIRTIO_ID_GPU, gpu),
 	TABLE(VIRTIO_ID_VSOCK, vsock),	   TABLE(VIRTIO_ID_SOUND, sound),
+	TABLE(VIRTIO_ID_CAN, can),
 };
 
 const char *virtio_feature_name(uint32_t virtio_id, unsigned int bit)

@@ -6,6 +6,7 @@
 
 #include "avp_version.h"
 #include "avp/arch.h"
+#include "avp/devices/virtio_can.h"
 #include "avp/virtio/feature_names.h"
 #include "avp/vmm/machine.h"
 #include "avp/vmm/registry.h"
@@ -99,6 +100,36 @@ static json_object *describe_memory(const struct vm *vm)
 	return map;
 }
 
+/* The CAN devices' host ends and rules (docs/can.md); NULL without any. */
+static json_object *describe_can(const struct avp_config *cfg)
+{
+	static const char *const fd_names[] = { "auto", "on", "off" };
+	const struct avp_can_cfg *dev;
+	json_object *arr = NULL;
+
+	for (unsigned int i = 0; (dev = avp_config_device(cfg, &virtio_can_config, i)); i++) {
+		json_object *o = json_object_new_object();
+		char rules[AVP_CAN_MAX_RANGES * 32];
+		struct avp_can_cfg run;
+
+		/* The machine was built, so the bus resolves. */
+		if (virtio_can_resolve(cfg, dev, &run))
+			run = *dev;
+		if (!arr)
+			arr = json_object_new_array();
+		json_object_object_add(o, "interface", json_object_new_string(run.ifname ? run.ifname : ""));
+		json_object_object_add(o, "bus", dev->bus ? json_object_new_string(dev->bus) : NULL);
+		json_object_object_add(o, "fd", json_object_new_string(
+					  fd_names[(unsigned int)run.fd_mode % 3]));
+		avp_can_rules_format(&run.tx, rules, sizeof(rules));
+		json_object_object_add(o, "tx", json_object_new_string(rules));
+		avp_can_rules_format(&run.rx, rules, sizeof(rules));
+		json_object_object_add(o, "rx", json_object_new_string(rules));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
 int machine_describe(const struct vm *vm, FILE *out)
 {
 	const struct avp_config *cfg = vm->cfg;
@@ -120,6 +151,8 @@ int machine_describe(const struct vm *vm, FILE *out)
 	json_object_object_add(root, "firmware", json_object_new_string(arch_firmware_name()));
 	json_object_object_add(root, "legacy_devices", arch_describe_legacy(cfg));
 	json_object_object_add(root, "virtio_devices", describe_devices(vm));
+	if (avp_config_count(cfg, &virtio_can_config))
+		json_object_object_add(root, "can", describe_can(cfg));
 	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (fprintf(out, "%s\n", text) < 0)
 		ret = -EIO;

@@ -11,6 +11,7 @@
 #include "avp/audio/wav.h"
 #include "avp/config.h"
 #include "avp/devices/virtio_blk.h"
+#include "avp/devices/virtio_can.h"
 #include "avp/devices/virtio_console.h"
 #include "avp/devices/virtio_net.h"
 #include "avp/devices/virtio_snd.h"
@@ -18,6 +19,7 @@
 #include "avp/disk.h"
 #include "avp/jail.h"
 #include "avp/log.h"
+#include "avp/net/socketcan.h"
 #include "avp/net/tap.h"
 #include "avp/outfile.h"
 #include "avp/vmm/preflight.h"
@@ -90,6 +92,7 @@ static int check_chardev(const char *what, const struct avp_chardev_cfg *chr)
 int preflight_check(const struct avp_config *cfg)
 {
 	const struct avp_net_cfg *net;
+	const struct avp_can_cfg *can;
 	const struct avp_chardev_cfg *console = avp_config_device(cfg, &virtio_console_config, 0);
 	const struct avp_vsock_cfg *vsock = avp_config_device(cfg, &virtio_vsock_config, 0);
 	int ret = arch_check_guest(cfg);
@@ -98,6 +101,14 @@ int preflight_check(const struct avp_config *cfg)
 		ret = check_disks(cfg);
 	for (unsigned int i = 0; !ret && (net = avp_config_device(cfg, &virtio_net_config, i)); i++)
 		ret = tap_check_name(net->tap);
+	for (unsigned int i = 0; !ret && (can = avp_config_device(cfg, &virtio_can_config, i)); i++)
+	{
+		struct avp_can_cfg run;
+
+		ret = virtio_can_resolve(cfg, can, &run);
+		if (!ret)
+			ret = socketcan_check_iface(run.ifname);
+	}
 	if (!ret)
 		ret = check_sound(cfg);
 	if (!ret)

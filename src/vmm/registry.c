@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 
 #include "avp/devices/virtio_blk.h"
+#include "avp/devices/virtio_can.h"
 #include "avp/devices/virtio_console.h"
 #include "avp/devices/virtio_gpu.h"
 #include "avp/devices/virtio_input.h"
@@ -82,6 +83,16 @@ static int vsock_create(struct virtio_dev **out, const struct avp_config *cfg, c
 	return cfg->describe ? virtio_vsock_create_model(out, &vs) : virtio_vsock_create(out, &vs);
 }
 
+static int can_create(struct virtio_dev **out, const struct avp_config *cfg, const void *opts)
+{
+	struct avp_can_cfg can;
+	int ret = virtio_can_resolve(cfg, opts, &can);
+
+	if (ret)
+		return ret;
+	return cfg->describe ? virtio_can_create_model(out, &can) : virtio_can_create(out, &can);
+}
+
 /* ---- the table, in the order of the usage text ---- */
 
 static const struct avp_device_type types[] = {
@@ -93,8 +104,10 @@ static const struct avp_device_type types[] = {
 	{ &virtio_gpu_config, VIRTIO_ID_GPU, gpu_create, virtio_gpu_register_api },
 	{ &virtio_input_config, VIRTIO_ID_INPUT, input_create, virtio_input_register_api },
 	{ &virtio_snd_config, VIRTIO_ID_SOUND, sound_create, NULL },
+	{ &virtio_can_config, VIRTIO_ID_CAN, can_create, virtio_can_register_api },
 	{ &watchdog_config, 0, NULL, NULL },
 	{ &virtio_vsock_peer_config, 0, NULL, NULL },
+	{ &virtio_can_bus_config, 0, NULL, NULL },
 };
 
 #define NTYPES (sizeof(types) / sizeof(types[0]))

@@ -146,6 +146,26 @@ expect_error "same disk twice" "twice" run --kernel x --disk a.img --disk a.img
 expect_error "same tap twice" "twice" run --kernel x --net tap=avpdup0 --net tap=avpdup0,mac=52:54:00:00:00:02
 expect_error "MAC with a missing octet" "--net" run --kernel x --net tap=a,mac=52:54:00:00:01
 expect_error "multicast MAC" "--net" run --kernel x --net tap=a,mac=01:00:5e:00:00:01
+# --can: the interface name and the acceptance rules (docs/can.md).
+expect_error "can: no interface" "--can.*\"if\"" run --kernel x --can fd=on
+expect_error "can: interface name too long" "--can.*interface name" run --kernel x --can if=this-name-is-far-too-long
+expect_error "can: interface without if=" "--can" run --kernel x --can vcan0
+expect_error "can: bad fd word" "--can" run --kernel x --can if=vcan0,fd=maybe
+expect_error "can: std ID beyond 11 bits" "--can.*11-bit" run --kernel x --can if=vcan0,tx=std:0x800
+expect_error "can: ext ID beyond 29 bits" "--can.*29-bit" run --kernel x --can if=vcan0,rx=ext:0x20000000
+expect_error "can: reversed range" "--can.*ends before" run --kernel x --can if=vcan0,tx=0x3ff-0x300
+expect_error "can: overlapping ranges" "--can.*overlaps" run --kernel x --can if=vcan0,rx=0x100-0x1ff+std:0x150
+expect_error "can: malformed range" "--can.*not a range" run --kernel x --can if=vcan0,tx=0x1g0
+expect_error "can: empty range" "--can.*empty range" run --kernel x --can if=vcan0,tx=0x100+
+expect_error "can: same interface twice" "twice" run --kernel x --can if=vcan0 --can if=vcan0
+expect_error "can: five devices" "at most 4 CAN" run --kernel x --can if=a --can if=b --can if=c --can if=d --can if=e
+# A missing host interface (or a host without CAN): named, before the guest.
+expect_error "can: missing host interface" "can avpnocan0" "${k[@]}" --kernel "$work/bz-ok" --can if=avpnocan0
+# A bundle's device on a system file's bus, started without the system.
+mkdir "$work/canbus"
+printf '{"kernel": "%s", "devices": [{"type": "can", "bus": "body"}]}\n' "$work/bz-ok" >"$work/canbus/config.json"
+expect_error "can: bus device outside a system" "bus \"body\".*avp system up" run --bundle "$work/canbus"
+expect_error "can: --can-bus without if=" "--can-bus" run --kernel x --can-bus bus=body
 expect_error "unknown serial backend" "--serial: expected stdio, file:PATH, pty, socket=PATH or none" \
 	run --kernel x --serial sock
 expect_error "console socket without a path" "--console" run --kernel x --console socket=

@@ -49,6 +49,9 @@ bundle '{"kernel": "bz", "devices": [{"type": "sound", "out": "../outside/o.wav"
 confined "sound output outside" refused "the sound out .* is outside the bundle"
 bundle '{"kernel": "bz", "devices": [{"type": "vsock", "cid": 3, "socket": "../outside/v.sock"}]}'
 confined "vsock socket outside" refused "the vsock socket .* is outside the bundle"
+# A host CAN interface ("lo" stands in: it exists, which --describe checks).
+bundle '{"kernel": "bz", "devices": [{"type": "can", "if": "lo"}]}'
+confined "a host CAN interface" refused "confined bundle reaches host CAN interfaces only"
 bundle '{"kernel": "bz", "devices": [{"type": "net", "tap": "avpconf0"}]}'
 if [ "$(id -u)" = 0 ]; then
 	confined "a host tap" refused "confined bundle reaches host networks only"

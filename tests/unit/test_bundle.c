@@ -544,6 +544,117 @@ static void test_system(void **state)
 	sys_refused("{\"vms\": [{\"id\": \"a\", \"bundle\": \"a\"},]}", "system file:1:");
 }
 
+/* sys/NAME: a bundle with the given devices (JSON array contents). */
+static void devices_bundle(const char *name, const char *devices)
+{
+	char rel[64], text[512];
+
+	snprintf(rel, sizeof(rel), "sys/%s", name);
+	make_dir(rel);
+	snprintf(rel, sizeof(rel), "sys/%s/config.json", name);
+	snprintf(text, sizeof(text), "{\"kernel\": \"../bz\", \"devices\": [%s]}", devices);
+	write_file(rel, text);
+}
+
+/* CAN buses (docs/can.md): members with a can device on the bus, each
+ * with its own rules; mistakes named by JSON path, nothing started. */
+static void test_system_can_buses(void **state)
+{
+	const char *two = "{\"vms\": [{\"id\": \"ca\", \"bundle\": \"ca\"}, {\"id\": \"cb\", \"bundle\": \"cb\"}],"
+			  " \"can\": [%s]}";
+	char dir[PATH_MAX + 64], text[2048];
+	struct rt_can_bus buses[AVP_MAX_CANS];
+	struct avp_system s;
+	struct jc_err e = { "" };
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/sys", tmpdir);
+	mkdir(dir, 0755);
+	write_file("sys/bz", "kernel");
+	devices_bundle("ca", "{\"type\": \"can\", \"bus\": \"body\"}");
+	devices_bundle("cb", "{\"type\": \"can\", \"bus\": \"body\", \"fd\": \"off\"}");
+	devices_bundle("cn", "{\"type\": \"can\", \"if\": \"vcan9\"}");
+	devices_bundle("c2", "{\"type\": \"can\", \"bus\": \"body\"}, {\"type\": \"can\", \"bus\": \"body\"}");
+
+	snprintf(text, sizeof(text), two,
+		 "{\"name\": \"body\", \"members\": [\"ca\", \"cb\"], \"rules\": {\"cb\": "
+		 "{\"tx\": [\"0x300-0x3ff\"], \"rx\": [\"std:0x100-0x1ff\", \"ext:0x18000000-0x18ffffff\"]}}}");
+	assert_int_equal(system_parse(text, strlen(text), dir, &s, &e), 0);
+	assert_int_equal(s.ncans, 1);
+	assert_true(s.cans[0].create);
+	assert_string_equal(s.cans[0].ifname, "avpcan-body");
+	/* A member without rules sends and receives every ID. */
+	assert_int_equal(system_can_buses(&s, 0, buses), 1);
+	assert_string_equal(buses[0].bus, "body");
+	assert_string_equal(buses[0].ifname, "avpcan-body");
+	assert_string_equal(buses[0].tx, "");
+	assert_string_equal(buses[0].rx, "");
+	assert_int_equal(system_can_buses(&s, 1, buses), 1);
+	assert_string_equal(buses[0].tx, "both:0x300-0x3ff");
+	assert_string_equal(buses[0].rx, "std:0x100-0x1ff+ext:0x18000000-0x18ffffff");
+	system_free(&s);
+
+	/* A named interface is used as is; [] is no ID at all. */
+	snprintf(text, sizeof(text), two,
+		 "{\"name\": \"body\", \"interface\": \"can0\", \"members\": [\"ca\", \"cb\"],"
+		 " \"rules\": {\"ca\": {\"tx\": []}}}");
+	assert_int_equal(system_parse(text, strlen(text), dir, &s, &e), 0);
+	assert_false(s.cans[0].create);
+	assert_int_equal(system_can_buses(&s, 0, buses), 1);
+	assert_string_equal(buses[0].ifname, "can0");
+	assert_string_equal(buses[0].tx, "none");
+	system_free(&s);
+
+	snprintf(text, sizeof(text), two, "{\"name\": \"body\", \"members\": [\"ca\", \"cx\"]}");
+	sys_refused(text, "can[0].members[1]: no VM \"cx\" in vms");
+	snprintf(text, sizeof(text), two, "{\"name\": \"body\", \"members\": [\"ca\", \"ca\"]}");
+	sys_refused(text, "can[0].members[1]: \"ca\" is listed twice");
+	snprintf(text, sizeof(text), two, "{\"name\": \"body\", \"members\": [\"ca\", \"cb\"],"
+		 " \"rules\": {\"infotainment\": {\"tx\": [\"0x1\"]}}}");
+	sys_refused(text, "can[0].rules.infotainment: \"infotainment\" is not a member of CAN bus \"body\"");
+	snprintf(text, sizeof(text), two, "{\"name\": \"body\", \"members\": [\"ca\", \"cb\"],"
+		 " \"rules\": {\"cb\": {\"tx\": [\"0x300-0x3ff\", \"std:0x350\"]}}}");
+	sys_refused(text, "can[0].rules.cb.tx: \"std:0x350\" overlaps range 1");
+	snprintf(text, sizeof(text), two, "{\"name\": \"body\", \"members\": [\"ca\", \"cb\"],"
+		 " \"rules\": {\"cb\": {\"rx\": [\"0x100\", \"0x2zz\"]}}}");
+	sys_refused(text, "can[0].rules.cb.rx[1]: \"0x2zz\" is not a range");
+	snprintf(text, sizeof(text), two, "{\"name\": \"body\", \"members\": [\"ca\", \"cb\"],"
+		 " \"rules\": {\"cb\": {\"rx\": [\"std:0x800\"]}}}");
+	sys_refused(text, "can[0].rules.cb.rx[0]: \"std:0x800\": beyond the largest 11-bit");
+	snprintf(text, sizeof(text), two, "{\"name\": \"body\", \"members\": [\"ca\", \"cb\"],"
+		 " \"rules\": {\"cb\": {\"tx\": [\"0x1+0x2\"]}}}");
+	sys_refused(text, "can[0].rules.cb.tx[0]: \"0x1+0x2\": one range per entry");
+	snprintf(text, sizeof(text), two, "{\"name\": \"body\", \"members\": [\"ca\", \"cb\"],"
+		 " \"rules\": {\"cb\": {\"send\": []}}}");
+	sys_refused(text, "can[0].rules.cb.send: unknown key");
+	snprintf(text, sizeof(text), two, "{\"name\": \"body\", \"members\": [\"ca\", \"cb\"],"
+		 " \"rules\": {\"cb\": {\"tx\": [256]}}}");
+	sys_refused(text, "can[0].rules.cb.tx[0]: expected a range string");
+	snprintf(text, sizeof(text), two, "{\"name\": \"Body\", \"members\": []}");
+	sys_refused(text, "can[0].name: \"Body\"");
+	snprintf(text, sizeof(text), two, "{\"name\": \"body\", \"interface\": \"a/b\", \"members\": []}");
+	sys_refused(text, "can[0].interface: \"a/b\" is not an interface name");
+	snprintf(text, sizeof(text), two, "{\"name\": \"body\", \"members\": [\"ca\", \"cb\"]},"
+		 " {\"name\": \"body\", \"members\": []}");
+	sys_refused(text, "can[1].name: duplicate CAN bus \"body\"");
+	snprintf(text, sizeof(text), two, "{\"name\": \"body\", \"interface\": \"can0\", \"members\": [\"ca\", \"cb\"]},"
+		 " {\"name\": \"chassis\", \"interface\": \"can0\", \"members\": []}");
+	sys_refused(text, "can[1].interface: interface can0 is also CAN bus \"body\"'s");
+	snprintf(text, sizeof(text), two, "{\"name\": \"body\", \"members\": [\"ca\"]}");
+	sys_refused(text, "vms[1].bundle: devices[0].bus: VM \"cb\" is not a member of a CAN bus \"body\"");
+	snprintf(text, sizeof(text), two, "{\"name\": \"chassis\", \"members\": [\"ca\"]}");
+	sys_refused(text, "can[0].members[0]: VM \"ca\" has no can device on bus \"chassis\"");
+	sys_refused("{\"vms\": [{\"id\": \"c2\", \"bundle\": \"c2\"}], \"can\": [{\"name\": \"body\","
+		    " \"members\": [\"c2\"]}]}", "bus \"body\" is already used by another can device");
+	sys_refused("{\"vms\": [{\"id\": \"ca\", \"bundle\": \"ca\"}], \"can\": {}}", "can: expected an array");
+	/* A VM's own interface (no bus) needs no system. */
+	snprintf(text, sizeof(text), "{\"vms\": [{\"id\": \"cn\", \"bundle\": \"cn\"}]}");
+	if (system_parse(text, strlen(text), dir, &s, &e))
+		fail_msg("%s", e.text);
+	assert_int_equal(system_can_buses(&s, 0, buses), 0);
+	system_free(&s);
+}
+
 /* sys/NAME: a bundle whose only device is vsock with cid and socket
  * (cid 0: no vsock device at all). */
 static void vsock_bundle(const char *name, unsigned int cid, const char *socket)
@@ -1001,6 +1112,7 @@ int main(void)
 		cmocka_unit_test(test_spec_writes_once),
 		cmocka_unit_test(test_system),
 		cmocka_unit_test(test_system_vsock_links),
+		cmocka_unit_test(test_system_can_buses),
 		cmocka_unit_test(test_state_vsock_peers),
 		cmocka_unit_test(test_create_linked_needs_vsock),
 		cmocka_unit_test(test_ids),

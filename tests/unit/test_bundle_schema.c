@@ -251,9 +251,15 @@ static void test_bad_systems_fail_schema(void **state)
 		"{\"vms\": [{\"id\": \"a\", \"bundle\": \"a\"}], \"links\": [{\"shm\": [\"a\", \"b\"]}]}",
 		"{\"vms\": [{\"id\": \"a\", \"bundle\": \"a\"}], \"links\": [[\"a\", \"b\"]]}",
 		"{\"vms\": [{\"id\": \"a\", \"bundle\": \"a\"}], \"links\": [{\"vsock\": [\"a\", 2]}]}",
+		"{\"vms\": [{\"id\": \"a\", \"bundle\": \"a\"}], \"can\": [{\"name\": \"Body\", \"members\": []}]}",
+		"{\"vms\": [{\"id\": \"a\", \"bundle\": \"a\"}], \"can\": [{\"members\": [\"a\"]}]}",
+		"{\"vms\": [{\"id\": \"a\", \"bundle\": \"a\"}], \"can\": [{\"name\": \"b\", \"members\": [], \"bitrate\": 5}]}",
+		"{\"vms\": [{\"id\": \"a\", \"bundle\": \"a\"}], \"can\": [{\"name\": \"b\", \"members\": [], \"rules\": []}]}",
 	};
 	const char *good = "{\"vms\": [{\"id\": \"a\", \"bundle\": \"a\"}, {\"id\": \"b\", \"bundle\": \"b\"}],"
-			   " \"links\": [{\"$comment\": \"x\", \"vsock\": [\"a\", \"b\"]}]}";
+			   " \"links\": [{\"$comment\": \"x\", \"vsock\": [\"a\", \"b\"]}],"
+			   " \"can\": [{\"name\": \"body\", \"interface\": \"vcan0\", \"members\": [\"a\", \"b\"],"
+			   " \"rules\": {\"b\": {\"tx\": [\"0x300-0x3ff\"], \"rx\": []}}}]}";
 	char err[512] = "";
 
 	(void)state;
@@ -269,7 +275,7 @@ static void test_bad_systems_fail_schema(void **state)
 static void test_system_schema_keys_match_parser(void **state)
 {
 	struct json_object *props = json_object_object_get(system_schema, "properties");
-	static const char *const arrays[] = { "vms", "networks", "links" };
+	static const char *const arrays[] = { "vms", "networks", "links", "can" };
 
 	(void)state;
 	same_system_keys(props, "");

@@ -188,7 +188,9 @@ static void write_kernel(void)
 }
 
 /* avp run --describe for a platform with one of every device kind that
- * needs no privileges, parsed; the test fails if avp does. */
+ * needs no privileges, parsed; the test fails if avp does. (The CAN
+ * device's interface must exist: "lo" does, and --describe opens no
+ * socket on it.) */
 static struct json_object *describe(void)
 {
 	char avp[PATH_MAX], cmd[4 * PATH_MAX + 1024], *text = NULL;
@@ -205,7 +207,8 @@ static struct json_object *describe(void)
 	snprintf(cmd, sizeof(cmd),
 		 "cd '%s' && '%s' run --kernel bzImage --cpus 2 --memory 512 --disk a.img --disk b.img,ro"
 		 " --rng --gpu on --console file:con.log --input keyboard --input touch"
-		 " --sound out=out.wav --vsock cid=3,socket=%s/v.sock --watchdog --describe 2>err.txt",
+		 " --sound out=out.wav --vsock cid=3,socket=%s/v.sock --watchdog"
+		 " --can if=lo,tx=0x300-0x3ff,rx=std:0x100-0x1ff+ext:0x18000000 --describe 2>err.txt",
 		 workdir, avp, workdir);
 	p = popen(cmd, "r");
 	assert_non_null(p);
@@ -252,11 +255,11 @@ static void test_describe_consistent(void **state)
 	struct json_object *devs = json_object_object_get(d, "virtio_devices");
 	static const char *const types[] = { "virtio-blk",   "virtio-rng",   "virtio-gpu",
 					     "virtio-console", "virtio-input", "virtio-sound",
-					     "virtio-vsock", NULL };
+					     "virtio-vsock", "virtio-can", NULL };
 
 	(void)state;
 	assert_non_null(devs);
-	assert_int_equal(json_object_array_length(devs), 9); /* two disks, two inputs */
+	assert_int_equal(json_object_array_length(devs), 10); /* two disks, two inputs */
 	for (size_t t = 0; types[t]; t++) {
 		bool found = false;
 
@@ -266,6 +269,17 @@ static void test_describe_consistent(void **state)
 					types[t]) == 0;
 		if (!found)
 			fail_msg("no %s in the description", types[t]);
+	}
+	/* The CAN device's rules, as given (docs/can.md). */
+	{
+		struct json_object *can = json_object_array_get_idx(json_object_object_get(d, "can"), 0);
+
+		assert_non_null(can);
+		assert_string_equal(json_object_get_string(json_object_object_get(can, "interface")), "lo");
+		assert_string_equal(json_object_get_string(json_object_object_get(can, "tx")),
+				    "both:0x300-0x3ff");
+		assert_string_equal(json_object_get_string(json_object_object_get(can, "rx")),
+				    "std:0x100-0x1ff+ext:0x18000000-0x18000000");
 	}
 	for (size_t i = 0; i < json_object_array_length(devs); i++) {
 		struct json_object *dev = json_object_array_get_idx(devs, i);

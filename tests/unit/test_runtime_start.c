@@ -291,10 +291,47 @@ static void test_console_log_unit(void **state)
 	rt_console_log_close(&l);
 }
 
+/* A VM avp system up creates on a CAN bus: its VM process gets the bus's
+ * interface and this VM's rules as --can-bus (recorded in the state before
+ * the monitor read it; docs/can.md). */
+static void test_system_vm_gets_can_bus(void **state)
+{
+	static char script[PATH_MAX + 32];
+	char bundle[PATH_MAX], path[PATH_MAX + 32], text[8192], args[4096] = "";
+	struct rt_can_bus bus = { .bus = "body", .ifname = "avpcan-body", .tx = "both:0x300-0x3ff" };
+	struct jc_err e = { "" };
+	FILE *f;
+
+	(void)state;
+	snprintf(bundle, sizeof(bundle), "%s/b-canvm", rtfx_tmpdir);
+	assert_int_equal(mkdir(bundle, 0755), 0);
+	snprintf(path, sizeof(path), "%s/bz", bundle);
+	rtfx_write_text(path, "kernel", 0644);
+	snprintf(path, sizeof(path), "%s/config.json", bundle);
+	rtfx_write_text(path, "{\"kernel\": \"bz\", \"devices\": [{\"type\": \"can\", \"bus\": \"body\"}]}",
+			0644);
+	snprintf(script, sizeof(script), "%s/vmm.sh", bundle);
+	snprintf(text, sizeof(text), "#!/bin/sh\ncd '%s'\necho \"$@\" >args.txt\n" RTFX_MARK
+		 "exec sleep 60\n", bundle);
+	rtfx_write_text(script, text, 0755);
+	rt_vmm_program = script;
+	assert_int_equal(rt_create_system(rtfx_root, "canvm", bundle, NULL, 0, &bus, 1, &e), 0);
+	assert_int_equal(rt_start(rtfx_root, "canvm", 10, &e), 0);
+	snprintf(path, sizeof(path), "%s/args.txt", bundle);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(args, sizeof(args), f));
+	fclose(f);
+	if (!strstr(args, "--can-bus bus=body,if=avpcan-body,tx=both:0x300-0x3ff"))
+		fail_msg("the VM process got: %s", args);
+	remove_vm("canvm");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_start_returns_when_vcpus_run),
+		cmocka_unit_test(test_system_vm_gets_can_bus),
 		cmocka_unit_test(test_start_reports_a_vm_that_died),
 		cmocka_unit_test(test_start_waits_through_host_error_restarts),
 		cmocka_unit_test(test_start_deadline),

@@ -14,7 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <json-c/json.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "avp/runtime/lifecycle.h"
@@ -323,6 +327,122 @@ static void test_system_refuses_untrusted_root(void **state)
 	system_free(&sys);
 }
 
+/* A CAN bus naming an interface that does not exist: one error naming
+ * it, at system up, before any VM is created (docs/can.md). */
+static void test_system_can_bus_needs_its_interface(void **state)
+{
+	char root[PATH_MAX], bundle[PATH_MAX], file[PATH_MAX], path[PATH_MAX + 32];
+	struct jc_err e = { "" };
+	struct avp_system sys;
+	struct rt_state st;
+
+	(void)state;
+	make_bundle(bundle, sizeof(bundle));
+	snprintf(path, sizeof(path), "%s/config.json", bundle);
+	write_text(path, "{\"kernel\": \"bz\", \"devices\": [{\"type\": \"can\", \"bus\": \"body\"}]}");
+	at(file, sizeof(file), "system-can.json");
+	write_text(file, "{\"vms\": [{\"id\": \"one\", \"bundle\": \"bundle\"}], \"can\": [{\"name\":"
+			 " \"body\", \"interface\": \"avpnocan9\", \"members\": [\"one\"]}]}");
+	assert_int_equal(system_load(file, &sys, &e), 0);
+	at(root, sizeof(root), "canroot");
+	assert_int_equal(system_up(root, &sys, 0, &e), -ENODEV);
+	if (!strstr(e.text, "can[0].interface: no host interface avpnocan9"))
+		fail_msg("%s", e.text);
+	assert_int_equal(rt_state_read(root, "one", &st), -ENOENT);
+	system_free(&sys);
+	make_bundle(bundle, sizeof(bundle)); /* as the other tests want it */
+}
+
+/* The CAN buses system up records survive state.json (the monitor reads
+ * them back to pass --can-bus on). */
+static void test_state_keeps_can_buses(void **state)
+{
+	char root[PATH_MAX], dir[PATH_MAX + 8];
+	struct rt_state st, back;
+
+	(void)state;
+	at(root, sizeof(root), "canstate");
+	assert_int_equal(mkdir(root, 0755), 0);
+	snprintf(dir, sizeof(dir), "%s/vm", root);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	memset(&st, 0, sizeof(st));
+	snprintf(st.id, sizeof(st.id), "vm");
+	st.ncan = 2;
+	snprintf(st.can[0].bus, sizeof(st.can[0].bus), "body");
+	snprintf(st.can[0].ifname, sizeof(st.can[0].ifname), "avpcan-body");
+	snprintf(st.can[0].tx, sizeof(st.can[0].tx), "both:0x300-0x3ff");
+	snprintf(st.can[1].bus, sizeof(st.can[1].bus), "chassis");
+	snprintf(st.can[1].ifname, sizeof(st.can[1].ifname), "can0");
+	snprintf(st.can[1].rx, sizeof(st.can[1].rx), "none");
+	assert_int_equal(rt_state_write(root, &st), 0);
+	assert_int_equal(rt_state_read(root, "vm", &back), 0);
+	assert_int_equal(back.ncan, 2);
+	assert_string_equal(back.can[0].bus, "body");
+	assert_string_equal(back.can[0].ifname, "avpcan-body");
+	assert_string_equal(back.can[0].tx, "both:0x300-0x3ff");
+	assert_string_equal(back.can[0].rx, "");
+	assert_string_equal(back.can[1].ifname, "can0");
+	assert_string_equal(back.can[1].tx, "");
+	assert_string_equal(back.can[1].rx, "none");
+}
+
+/* avp state's "can": a running VM's control socket is asked for its CAN
+ * counters (here a stand-in that answers one request). */
+static void test_state_asks_for_can_counters(void **state)
+{
+	char root[PATH_MAX], sock[PATH_MAX + 32];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct rt_state st;
+	struct json_object *can;
+	int lfd, status;
+	pid_t pid;
+
+	(void)state;
+	at(root, sizeof(root), "canlive");
+	assert_int_equal(mkdir(root, 0755), 0);
+	snprintf(sock, sizeof(sock), "%s/vm", root);
+	assert_int_equal(mkdir(sock, 0755), 0);
+	snprintf(sock, sizeof(sock), "%s/vm/api.sock", root);
+	if (strlen(sock) >= sizeof(sa.sun_path)) {
+		print_message("skipped: %s is too long for a socket address\n", sock);
+		skip();
+	}
+	memcpy(sa.sun_path, sock, strlen(sock) + 1);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		static const char reply[] = "{\"ok\": true, \"can\": [{\"interface\": \"vcan0\", "
+					    "\"tx_refused\": 3}]}\n";
+		char req[256];
+		int c = accept(lfd, NULL, NULL);
+		ssize_t n = c < 0 ? -1 : read(c, req, sizeof(req) - 1);
+
+		if (n <= 0)
+			_exit(1);
+		req[n] = '\0';
+		_exit(strstr(req, "\"can\"") && write(c, reply, sizeof(reply) - 1) > 0 ? 0 : 2);
+	}
+	close(lfd);
+	memset(&st, 0, sizeof(st));
+	snprintf(st.id, sizeof(st.id), "vm");
+	st.status = RT_STOPPED;
+	assert_null(system_vm_can(root, &st)); /* not running: not asked */
+	st.status = RT_RUNNING;
+	can = system_vm_can(root, &st);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_non_null(can);
+	assert_int_equal(json_object_get_int(json_object_object_get(
+				 json_object_array_get_idx(can, 0), "tx_refused")), 3);
+	json_object_put(can);
+	unlink(sock);
+	assert_null(system_vm_can(root, &st)); /* nobody answers */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -335,6 +455,9 @@ int main(void)
 		cmocka_unit_test(test_state_write_follows_no_link),
 		cmocka_unit_test(test_open_file_refuses_links_and_fifos),
 		cmocka_unit_test(test_system_refuses_untrusted_root),
+		cmocka_unit_test(test_system_can_bus_needs_its_interface),
+		cmocka_unit_test(test_state_keeps_can_buses),
+		cmocka_unit_test(test_state_asks_for_can_counters),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);

@@ -17,6 +17,9 @@ int hostnet_bridge_add(const char *bridge, struct jc_err *e);
 int hostnet_tap_add(const char *tap, const char *bridge, struct jc_err *e);
 /* Deletes a link; a missing one is fine. */
 int hostnet_link_del(const char *name);
+/* Makes vcan interface name (loading the vcan module when needed), CAN FD
+ * capable (MTU 72) and up. A failure reports the ip(8) command in e. */
+int hostnet_vcan_add(const char *name, struct jc_err *e);
 bool hostnet_link_exists(const char *name);
 
 /* Whether this process may make bridges and taps (CAP_NET_ADMIN in its

@@ -31,6 +31,14 @@ int rt_create_ex(const char *root, const char *id, const char *bundle_dir,
 		 const struct rt_vsock_peer *peers, unsigned int npeers,
 		 unsigned long long console_max, unsigned int bundle_flags, struct jc_err *e);
 
+/* What `avp system up` creates a VM with: its vsock routes and the CAN
+ * buses it is on (docs/can.md; at most AVP_MAX_CANS), which the state
+ * records before the monitor starts and the monitor passes on as
+ * --can-bus. */
+int rt_create_system(const char *root, const char *id, const char *bundle_dir,
+		     const struct rt_vsock_peer *peers, unsigned int npeers,
+		     const struct rt_can_bus *can, unsigned int ncan, struct jc_err *e);
+
 /* The default of how long `avp start` waits for the vCPUs. */
 #define RT_START_WAIT_DEFAULT_S 10
 

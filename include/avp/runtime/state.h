@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "avp/devices/virtio_can.h"
 #include "avp/devices/virtio_net.h"
 #include "avp/devices/virtio_vsock.h"
 #include "avp/runtime/bundle.h"
@@ -29,6 +30,17 @@ struct rt_vsock_peer {
 	char id[RT_ID_MAX + 1];
 	uint32_t cid;
 	char socket[108]; /* a Unix socket address */
+};
+
+/* A CAN bus of a system file this VM is on (docs/can.md): set by `avp
+ * system up`, passed to the VM process as --can-bus bus=NAME,if=IF[,tx=..][,rx=..].
+ * tx/rx: the VM's rules as avp_can_rules_format writes them; "" none. */
+#define RT_CAN_RULES_MAX (AVP_CAN_MAX_RANGES * 28)
+struct rt_can_bus {
+	char bus[16];
+	char ifname[16];
+	char tx[RT_CAN_RULES_MAX];
+	char rx[RT_CAN_RULES_MAX];
 };
 
 /* A process we started, recognised by pid and start time together, so a
@@ -71,6 +83,8 @@ struct rt_state {
 	uint32_t vsock_cid;
 	char vsock_socket[108];
 	bool confine; /* avp create --confine: every boot reads the bundle so */
+	unsigned int ncan;
+	struct rt_can_bus can[AVP_MAX_CANS];
 };
 
 /* 0, or -EINVAL: IDs are 1-64 of [A-Za-z0-9_.-], not starting with '.' or

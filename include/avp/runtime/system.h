@@ -4,7 +4,9 @@
  * docs/runtime.md:
  *   {"vms": [{"id": "cluster", "bundle": "cluster"}, ...],
  *    "networks": [{"name": "backbone", "members": ["cluster", ...]}],
- *    "links": [{"vsock": ["cluster", "infotainment"]}]}
+ *    "links": [{"vsock": ["cluster", "infotainment"]}],
+ *    "can": [{"name": "body", "members": ["cluster", "infotainment"],
+ *             "rules": {"infotainment": {"tx": ["0x300-0x3ff"]}}}]}
  * Bundle paths are relative to the system file's directory. */
 #ifndef AVP_RUNTIME_SYSTEM_H
 #define AVP_RUNTIME_SYSTEM_H
@@ -33,11 +35,30 @@ struct sys_network {
 	unsigned int nmembers;
 };
 
+#define SYS_MAX_CAN_BUSES 8
+/* "avpcan-" + the bus name: the vcan `system up` makes for a bus without
+ * "interface". */
+#define SYS_CAN_IF_PREFIX "avpcan-"
+
+/* A CAN bus (docs/can.md): its members' can devices ({"type": "can",
+ * "bus": NAME}) share one host interface; each member's rules say which
+ * IDs it may send and receive (none given: all). */
+struct sys_can_bus {
+	char name[SYS_NET_NAME_MAX + 1];
+	char ifname[16];
+	bool create; /* no "interface": up makes a vcan, down removes it */
+	unsigned int members[SYS_MAX_VMS]; /* indexes into vms */
+	unsigned int nmembers;
+	struct avp_can_rules tx[SYS_MAX_VMS], rx[SYS_MAX_VMS]; /* by member */
+};
+
 struct avp_system {
 	struct sys_vm vms[SYS_MAX_VMS];
 	unsigned int nvms;
 	struct sys_network nets[SYS_MAX_NETWORKS];
 	unsigned int nnets;
+	struct sys_can_bus cans[SYS_MAX_CAN_BUSES];
+	unsigned int ncans;
 	/* vsock_link[a][b]: VM a may connect to VM b by vsock (and b to a). */
 	bool vsock_link[SYS_MAX_VMS][SYS_MAX_VMS];
 };
@@ -62,6 +83,16 @@ const char *const *system_keys(const char *object);
  * and sockets) into peers[AVP_VSOCK_MAX_PEERS]. Returns how many. */
 unsigned int system_vsock_peers(const struct avp_system *s, unsigned int v,
 				struct rt_vsock_peer *peers);
+
+/* The CAN buses of VM v as `avp system up` passes them (--can-bus) into
+ * buses[AVP_MAX_CANS]. Returns how many. */
+unsigned int system_can_buses(const struct avp_system *s, unsigned int v, struct rt_can_bus *buses);
+
+/* A running VM's CAN devices as its control socket's "can" command
+ * reports them (rules, frames, refusals; docs/can.md), for avp state and
+ * system status; NULL when it is not running, has none, or does not
+ * answer within a short wait. The caller puts it. */
+struct json_object *system_vm_can(const char *root, const struct rt_state *st);
 
 /* avp system up|down|status. up creates the networks (a Linux bridge per
  * network, a tap per member device), then creates and starts every VM; a

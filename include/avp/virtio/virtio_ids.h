@@ -12,5 +12,6 @@
 #define VIRTIO_ID_INPUT 18 /* 5.8 */
 #define VIRTIO_ID_VSOCK 19 /* 5.10 */
 #define VIRTIO_ID_SOUND 25 /* 5.14 */
+#define VIRTIO_ID_CAN 36   /* VIRTIO 1.4, device-types/can */
 
 #endif
