@@ -87,7 +87,7 @@ wait "$gpid"
 tr -d '\r' <"$log" >"$log.txt"
 say "guest -> host -> guest (avp): $(grep -a '^can-bench: ping' "$log.txt" | sed 's/^can-bench: //')"
 say "guest flood, counted on the host: $(tail -n1 "$work/count" | sed 's/^cantest: //') (guest side: $(grep -a '^can-bench: flood' "$log.txt" | sed 's/^can-bench: //'))"
-say "host flood, counted in the guest: $(grep -a '^can-bench: host flood' "$log.txt" | sed 's/^can-bench: host flood: //')"
+say "host flood, counted in the guest: $(grep -a '^can-bench: host flood: count' "$log.txt" | sed 's/^can-bench: host flood: //')"
 
 # ---- VM to VM on one vcan (the host's echo must not answer too)
 kill "$epid" 2>/dev/null
