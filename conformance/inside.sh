@@ -68,12 +68,20 @@ W=$(mktemp -d /tmp/avp-conform.XXXXXX)
 # The guest's kernel and initramfs from tmpfs: every VM reads them at
 # start, and the repository may be on 9p.
 K=$W/vmlinuz I=$W/initrd.img
-# The reference initrd with the upstream gpio-virtio and i2c-virtio drivers
-# appended (scripts/mkguest-gpio-i2c) where it was built: AVP-GPIO-1 and
-# AVP-I2C-1 need them; it is the reference initrd otherwise.
-GI=$ROOT/build/guest/initrd-gpio-i2c.img
-[ -f "$GI" ] || GI=$ROOT/build/guest/initrd.img
-cp "$ROOT/build/guest/vmlinuz" "$K" && cp "$GI" "$I" ||
+# Every hypervisor boots the same image: the reference initrd followed, where
+# they were built, by the archives scripts/mkguest-can (avp's virtio-can
+# driver, which Debian's 6.12 lacks: AVP-CAN-1) and scripts/mkguest-gpio-i2c
+# (the upstream gpio-virtio and i2c-virtio: AVP-GPIO-1, AVP-I2C-1) append to
+# it; Linux unpacks concatenated initramfs archives in turn.
+guest_initrd() { # OUT
+	local base=$ROOT/build/guest/initrd.img n img
+	n=$(stat -c %s "$base") && cp "$base" "$1" || return
+	for img in "$ROOT/build/guest/initrd-can.img" "$ROOT/build/guest/initrd-gpio-i2c.img"; do
+		[ -f "$img" ] && cmp -s -n "$n" "$base" "$img" || continue
+		tail -c +"$((n + 1))" "$img" >>"$1" || return
+	done
+}
+cp "$ROOT/build/guest/vmlinuz" "$K" && guest_initrd "$I" ||
 	{ echo "conform-inside: no guest image in build/guest (run scripts/mkguest)" >&2; exit 1; }
 I2C_STUB=0
 export AVP_RUNTIME_ROOT=$W/rt
@@ -109,6 +117,7 @@ cleanup() {
 	for n in "${TAPS[@]}"; do ip link del "$n" 2>/dev/null; done
 	ip link del avpcbr0 2>/dev/null
 	[ "$I2C_STUB" = 0 ] || rmmod i2c_stub 2>/dev/null
+	ip link del avpcan0 2>/dev/null
 	sync_logs
 	rm -rf "$W"
 }
@@ -154,7 +163,7 @@ go_ahead() {
 #   joins, instead of V_TAP)
 reset_vm() {
 	V_DISKS=() V_TAP="" V_NET="" V_MAC="" V_RNG=0 V_CON="" V_MEM=192 V_PREALLOC=0 V_SERIAL=stdio
-	V_VSOCK="" V_GPU=0 V_INPUT=0 V_SOUND=0 V_WDT=0 V_GPIO=0 V_I2C="" V_PIN="" V_FIFO="" V_RESTART="" V_SHUTDOWN=10
+	V_VSOCK="" V_CAN="" V_GPU=0 V_INPUT=0 V_SOUND=0 V_WDT=0 V_GPIO=0 V_I2C="" V_PIN="" V_FIFO="" V_RESTART="" V_SHUTDOWN=10
 }
 
 # How many virtio devices the next VM gets (AVP-BOOT-2).
@@ -166,6 +175,7 @@ vm_ndev() {
 	n=$((n + V_RNG + V_GPU + 2 * V_INPUT + V_GPIO))
 	[ -z "$V_I2C" ] || n=$((n + 1))
 	[ "$HV" = avp ] && n=$((n + V_SOUND))
+	[ -z "$V_CAN" ] || n=$((n + 1))
 	echo "$n"
 }
 
@@ -191,6 +201,7 @@ mkbundle() {
 	[ "$V_GPIO" = 0 ] || devs+=('{"type": "gpio", "lines": 8, "names": "reset:led:button:door"}')
 	[ -z "$V_I2C" ] || devs+=("{\"type\": \"i2c\", \"dev\": \"$V_I2C\", \"allow\": \"0x50\"}")
 	[ "$V_WDT" = 0 ] || devs+=('{"type": "watchdog", "action": "exit"}')
+	[ -z "$V_CAN" ] || devs+=("{\"type\": \"can\", \"if\": \"$V_CAN\"}")
 	{
 		echo "{"
 		echo "  \"kernel\": \"$K\", \"initrd\": \"$I\","
@@ -431,6 +442,24 @@ bg_done() {
 	[ -s "$1" ]
 }
 
+# AVP-CAN-1's host side: a vcan with CAN FD for the VM's virtio-can, and
+# an echo on it that answers ID 0x1a0 (standard or extended) as 0x1a1 with
+# the same bytes, for the agent's round trips. 1 when it cannot be had
+# (the row then fails on the missing device).
+can_host() {
+	local ct=$ROOT/build/guest/cantest
+	[ -x "$ct" ] || { log "no $ct (scripts/mkguest-can): no CAN device"; return 1; }
+	modprobe vcan 2>/dev/null
+	modprobe can-raw 2>/dev/null
+	ip link del avpcan0 2>/dev/null
+	if ! { ip link add dev avpcan0 type vcan && ip link set avpcan0 mtu 72 && ip link set avpcan0 up; }; then
+		log "cannot create the vcan avpcan0: no CAN device"
+		return 1
+	fi
+	"$ct" echo avpcan0 0x1a0 1000 900000 >"$L/can-echo.log" 2>&1 &
+	BG+=($!)
+}
+
 # ---------------------------------------------------------- phase 1: main --
 
 boot_main() {
@@ -471,6 +500,7 @@ boot_main() {
 					wi=$((wi + 1))
 				done
 			fi
+			can_host && V_CAN=avpcan0
 		elif modprobe vhost_vsock 2>/dev/null; [ -c /dev/vhost-vsock ]; then
 			V_VSOCK=10
 		fi
@@ -1121,6 +1151,7 @@ EOF
 	ip link del avpca 2>/dev/null
 	ip link del avpcb 2>/dev/null
 	ip link del avpcbr0 2>/dev/null
+	ip link del avpcan0 2>/dev/null
 	sync_logs
 	log "pair boot: $((SECONDS - t0)) s"
 }

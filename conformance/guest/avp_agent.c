@@ -48,6 +48,9 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <net/if.h>
+#include <linux/can.h>
+#include <linux/can/raw.h>
 #include <linux/fs.h>
 #include <linux/gpio.h>
 #include <linux/i2c-dev.h>
@@ -2104,6 +2107,122 @@ static void check_media(void)
 	presence("AVP-MEDIA-1", VID_MEDIA, "virtio-media");
 }
 
+/* ------------------------------------------------------------------- CAN */
+
+/* AVP-CAN-1. The harness puts a host CAN interface (a vcan with CAN FD)
+ * behind the hypervisor's virtio-can and an echo on it (conformance/
+ * inside.sh: guest/tools/cantest echo): a frame with ID CAN_ECHO_ID,
+ * standard or extended, comes back as CAN_ECHO_ID + 1 with the same bytes.
+ * The reference guest's driver is avp's own (guest/drivers/virtio_can:
+ * Debian's 6.12 has none), loaded from initrd-can.img. */
+#define CAN_ECHO_ID 0x1a0
+
+static bool can_roundtrip(int s, bool fd, bool ext, unsigned int len, unsigned int seed,
+			  char *why, size_t cap)
+{
+	struct canfd_frame f = { 0 }, r;
+	size_t n = fd ? CANFD_MTU : CAN_MTU;
+	double end;
+
+	f.can_id = CAN_ECHO_ID | (ext ? CAN_EFF_FLAG : 0);
+	f.len = (uint8_t)len;
+	if (fd)
+		f.flags = CANFD_FDF;
+	for (unsigned int j = 0; j < len; j++)
+		f.data[j] = (uint8_t)(seed + j * 29u);
+	if (write(s, &f, n) != (ssize_t)n) {
+		snprintf(why, cap, "sending a %s frame: %s", fd ? "FD" : "classic", strerror(errno));
+		return false;
+	}
+	end = now_mono() + 5;
+	while (now_mono() < end) {
+		struct pollfd p = { .fd = s, .events = POLLIN };
+		ssize_t got;
+
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		got = read(s, &r, sizeof(r));
+		if (got < 0)
+			break;
+		if (r.can_id != ((CAN_ECHO_ID + 1) | (ext ? CAN_EFF_FLAG : 0)))
+			continue;
+		if ((size_t)got != n || r.len != len || memcmp(r.data, f.data, len)) {
+			snprintf(why, cap, "the %s%s frame came back changed (%zd bytes, len %u)",
+				 ext ? "extended " : "", fd ? "FD" : "classic", got, r.len);
+			return false;
+		}
+		return true;
+	}
+	snprintf(why, cap, "no answer to a %s%s frame within 5 s (the host's echo on its CAN interface)",
+		 ext ? "extended " : "", fd ? "FD" : "classic");
+	return false;
+}
+
+static void check_can(void)
+{
+	struct vdev *v = find_dev(VID_CAN, 0);
+	struct can_filter fl[2] = {
+		{ .can_id = CAN_ECHO_ID + 1, .can_mask = CAN_SFF_MASK | CAN_EFF_FLAG },
+		{ .can_id = (CAN_ECHO_ID + 1) | CAN_EFF_FLAG, .can_mask = CAN_EFF_MASK | CAN_EFF_FLAG },
+	};
+	struct sockaddr_can addr = { .can_family = AF_CAN };
+	char cmd[128], why[200] = "";
+	bool classic, fd;
+	unsigned int seed = (unsigned int)(now_mono() * 1000), done = 0;
+	int s, on = 1;
+
+	if (!v) {
+		result("AVP-CAN-1", "ABSENT", "no virtio-can device (virtio ID %u)", VID_CAN);
+		return;
+	}
+	if (!v->driver[0]) {
+		result("AVP-CAN-1", "FAIL", "virtio-can offered (%s, ID %u) but no driver bound to it (is virtio_can.ko in the guest image? scripts/mkguest-can)",
+		       v->name, VID_CAN);
+		return;
+	}
+	if (!v->net[0]) {
+		result("AVP-CAN-1", "FAIL", "virtio-can bound to %s but no CAN network interface appeared", v->driver);
+		return;
+	}
+	classic = has_bit(v->feat, 0);
+	fd = has_bit(v->feat, 1);
+	snprintf(cmd, sizeof(cmd), "ip link set %s up", v->net);
+	if (run(cmd) != 0) {
+		result("AVP-CAN-1", "FAIL", "virtio-can bound to %s as %s, but 'ip link set %s up' failed (START refused?)",
+		       v->driver, v->net, v->net);
+		return;
+	}
+	s = socket(PF_CAN, SOCK_RAW, CAN_RAW);
+	addr.can_ifindex = (int)if_nametoindex(v->net);
+	if (s < 0 || (fd && setsockopt(s, SOL_CAN_RAW, CAN_RAW_FD_FRAMES, &on, sizeof(on)) < 0) ||
+	    setsockopt(s, SOL_CAN_RAW, CAN_RAW_FILTER, fl, sizeof(fl)) < 0 ||
+	    bind(s, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		result("AVP-CAN-1", "FAIL", "a raw CAN socket on %s: %s", v->net, strerror(errno));
+		if (s >= 0)
+			close(s);
+		return;
+	}
+	/* 29-bit IDs always ("AVP-CAN-1 ... 29-bit extended IDs always
+	 * work"), 11-bit ones too, at the largest payload of each type. */
+	if (classic && can_roundtrip(s, false, false, 8, seed, why, sizeof(why)))
+		done++;
+	if (classic && !why[0] && can_roundtrip(s, false, true, 8, seed + 1, why, sizeof(why)))
+		done++;
+	if (fd && !why[0] && can_roundtrip(s, true, true, 64, seed + 2, why, sizeof(why)))
+		done++;
+	if (fd && !why[0] && can_roundtrip(s, true, false, 64, seed + 3, why, sizeof(why)))
+		done++;
+	close(s);
+	if (why[0])
+		result("AVP-CAN-1", "FAIL", "virtio-can (%s) bound to %s as %s: %s", v->name, v->driver, v->net, why);
+	else
+		result("AVP-CAN-1", "PASS",
+		       "virtio-can (%s, ID %u, %s%s%s) bound to %s as %s: %u frames with 11- and 29-bit IDs (%s) went out on the host's CAN interface and came back byte for byte",
+		       v->name, VID_CAN, classic ? "CAN_CLASSIC" : "", classic && fd ? " + " : "", fd ? "CAN_FD" : "",
+		       v->driver, v->net, done,
+		       fd && classic ? "8-byte classic and 64-byte FD" : fd ? "64-byte FD" : "8-byte classic");
+}
+
 static void check_misc(void)
 {
 	presence("AVP-IOMMU-1", VID_IOMMU, "virtio-iommu");
@@ -2116,7 +2235,7 @@ static void check_misc(void)
 		else
 			result("AVP-USB-1", "ABSENT", "no USB controller (/sys/bus/usb/devices is empty or missing)");
 	}
-	presence("AVP-CAN-1", VID_CAN, "virtio-can");
+	check_can();
 	check_gpio();
 	check_i2c();
 	presence("AVP-SCMI-1", VID_SCMI, "virtio-scmi");

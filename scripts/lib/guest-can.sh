@@ -1,0 +1,168 @@
+# shellcheck shell=bash
+# scripts/lib/guest-can.sh - what the reference guest needs for virtio-can
+# (issue 15): avp's own driver module (guest/drivers/virtio_can, built
+# against Debian's linux-headers for the guest kernel), the kernel's CAN
+# modules, and the raw-socket checker guest/tools/cantest.c. Source it; do
+# not run it (scripts/mkguest-can runs it).
+#
+#   source scripts/lib/guest-can.sh
+#   guest_can_module_ensure   # sets AVP_CAN_KO (virtio_can.ko), AVP_CAN_KEY
+#   guest_can_initrd_ensure   # sets AVP_CAN_INITRD (build/guest/initrd-can.img)
+#
+# The module is cached under build/cache/virtio_can/<key>/, the key hashing
+# the headers package's version, the gcc that builds it, the driver's
+# sources and this file: CI builds it once per headers version. Warnings
+# fail the build (-Werror in the Kbuild; modpost's warnings are checked
+# here).
+#
+# initrd-can.img is build/guest/initrd.img (scripts/mkguest, untouched)
+# with a second gzip'd cpio appended, which Linux unpacks over the first:
+#   /lib/modules/{can,can_raw,can_dev,virtio_can}.ko
+#   /lib/modules/load-order   the base image's list, then those four, so
+#                             the guest's init loads the driver at boot
+#   /tests/bin/cantest        gcc -static (also build/guest/cantest, for
+#                             the host side of the tests)
+#   /tests/bin/ip-full        iproute2's ip and its libraries (the CAN
+#                             state as `ip -details link` shows it)
+# The guest test script itself (tests/guest/can.sh) is in the base image.
+#
+# Headers: /usr/src/linux-headers-<guest kernel>; when they are missing
+# they are installed with apt-get (the guest kernel's version is only known
+# once scripts/lib/kernel.sh resolved it, so scripts/packages.txt cannot
+# name the package).
+
+if [[ -z "${AVP_ROOT:-}" ]]; then
+    AVP_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+fi
+# shellcheck source=kernel.sh
+source "$AVP_ROOT/scripts/lib/kernel.sh"
+
+guest_can_die() { echo "guest-can.sh: error: $*" >&2; exit 1; }
+guest_can_log() { echo "guest-can.sh: $*" >&2; }
+
+guest_can_headers() {
+    local pkg="linux-headers-$AVP_KERNEL_KVER" sudo=()
+    AVP_CAN_KDIR="/usr/src/$pkg"
+    if [[ ! -f "$AVP_CAN_KDIR/Makefile" ]]; then
+        guest_can_log "installing $pkg (the guest kernel's headers)"
+        if ((EUID != 0)); then
+            command -v sudo >/dev/null || guest_can_die "$AVP_CAN_KDIR missing and not root: apt-get install $pkg"
+            sudo=(sudo)
+        fi
+        DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q \
+            -o DPkg::Lock::Timeout=600 --no-install-recommends "$pkg" >&2 \
+            || guest_can_die "apt-get install $pkg failed (apt-get update? bookworm-backports/security in sources.list?)"
+    fi
+    AVP_CAN_HDRVER="$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || true)"
+    [[ -n "$AVP_CAN_HDRVER" ]] || AVP_CAN_HDRVER="unpackaged-$(stat -c %Y "$AVP_CAN_KDIR/Makefile")"
+    # Headers of another build of the same version would load with a
+    # vermagic match yet a different ABI: insist they are the image's.
+    if [[ "$AVP_CAN_HDRVER" != unpackaged-* && "$AVP_CAN_HDRVER" != "$AVP_KERNEL_PKGVER" ]]; then
+        guest_can_die "$pkg is $AVP_CAN_HDRVER but the guest kernel is $AVP_KERNEL_PKGVER: apt-get install $pkg=$AVP_KERNEL_PKGVER"
+    fi
+}
+
+guest_can_module_ensure() {
+    local src="$AVP_ROOT/guest/drivers/virtio_can" cache="$AVP_ROOT/build/cache/virtio_can"
+    local lockfd work log
+    kernel_ensure
+    guest_can_headers
+    AVP_CAN_KEY="$(
+        {
+            echo "headers $AVP_KERNEL_KVER $AVP_CAN_HDRVER"
+            gcc --version | head -n1
+            sha256sum "$src/virtio_can.c" "$src/Kbuild" "${BASH_SOURCE[0]}" | cut -d' ' -f1
+        } | sha256sum | cut -c1-16
+    )"
+    AVP_CAN_KO="$cache/$AVP_CAN_KEY/virtio_can.ko"
+    [[ -f "$AVP_CAN_KO" ]] && return 0
+
+    mkdir -p "$cache"
+    exec {lockfd}>"$cache/.lock"
+    flock "$lockfd"
+    if [[ ! -f "$AVP_CAN_KO" ]]; then
+        guest_can_log "building virtio_can.ko against $AVP_CAN_KDIR"
+        work="$cache/$AVP_CAN_KEY.tmp"
+        rm -rf "$work"
+        mkdir -p "$work"
+        cp "$src/virtio_can.c" "$src/Kbuild" "$work/"
+        log="$work/build.log"
+        make -C "$AVP_CAN_KDIR" M="$work" modules >"$log" 2>&1 \
+            || { cat "$log" >&2; guest_can_die "the module did not build (log above)"; }
+        if grep -qiE 'warning' "$log"; then
+            cat "$log" >&2
+            guest_can_die "the module built with warnings (above); fix them"
+        fi
+        modinfo -F vermagic "$work/virtio_can.ko" | grep -qF "$AVP_KERNEL_KVER " \
+            || guest_can_die "virtio_can.ko's vermagic is not $AVP_KERNEL_KVER"
+        mkdir -p "$cache/$AVP_CAN_KEY"
+        cp "$work/virtio_can.ko" "$AVP_CAN_KO.tmp"
+        mv "$AVP_CAN_KO.tmp" "$AVP_CAN_KO"
+        rm -rf "$work"
+        # keep only the current build
+        find "$cache" -mindepth 1 -maxdepth 1 -type d ! -name "$AVP_CAN_KEY" -exec rm -rf {} +
+    fi
+    exec {lockfd}>&-
+}
+
+# iproute2's ip (busybox's knows no CAN details) as /tests/bin/ip-full,
+# with the shared libraries ldd names, so a guest test reads the CAN state
+# as users do: ip -details link show can0.
+guest_can_add_ip() {
+    local stage=$1 ip lib
+    ip="$(command -v ip)" || guest_can_die "no ip (iproute2) on this machine"
+    ip="$(readlink -f "$ip")"
+    LC_ALL=C readelf -l "$ip" | grep -q 'Requesting program interpreter' \
+        || guest_can_die "$ip is not a dynamic iproute2 binary"
+    install -D -m 0755 "$ip" "$stage/tests/bin/ip-full"
+    while read -r lib; do
+        [[ -f "$lib" ]] || continue
+        install -D -m 0755 "$(readlink -f "$lib")" "$stage$lib"
+    done < <(ldd "$ip" | sed -nE 's/.*=> (\/[^ ]+) .*/\1/p; s/^[[:space:]]*(\/[^ ]+) .*/\1/p')
+}
+
+guest_can_initrd_ensure() {
+    local base="$AVP_ROOT/build/guest/initrd.img" out="$AVP_ROOT/build/guest/initrd-can.img"
+    local tool="$AVP_ROOT/guest/tools/cantest.c" stage stamp m
+    [[ -f "$base" ]] || guest_can_die "$base missing: run scripts/mkguest first"
+    guest_can_module_ensure
+    stamp="$(
+        {
+            echo "$AVP_CAN_KEY $AVP_KERNEL_PKG $AVP_KERNEL_PKGVER"
+            gcc --version | head -n1
+            sha256sum "$base" "$AVP_CAN_KO" "$tool" "$(readlink -f "$(command -v ip)")" | cut -d' ' -f1
+        } | sha256sum | cut -d' ' -f1
+    )"
+    AVP_CAN_INITRD="$out"
+    if [[ -f "$out" && "$(cat "$out.stamp" 2>/dev/null)" = "$stamp" ]]; then
+        return 0
+    fi
+    stage="$AVP_ROOT/build/guest/can-root.tmp"
+    rm -rf "$stage"
+    mkdir -p "$stage/tests/bin" "$stage/lib/modules"
+    kernel_install_modules "$stage" can can-raw can-dev
+    mv "$stage/lib/modules/load-order" "$stage/can-order"
+    # The base image's order first: the CAN modules and the driver after
+    # virtio_mmio, so the driver binds as it loads.
+    gzip -dc "$base" | (cd "$stage" && cpio -i --quiet --to-stdout '*lib/modules/load-order') \
+        >"$stage/lib/modules/load-order" || guest_can_die "no lib/modules/load-order in $base"
+    while read -r m; do
+        grep -qxF "$m" "$stage/lib/modules/load-order" || echo "$m" >>"$stage/lib/modules/load-order"
+    done <"$stage/can-order"
+    rm "$stage/can-order"
+    echo virtio_can >>"$stage/lib/modules/load-order"
+    cp "$AVP_CAN_KO" "$stage/lib/modules/virtio_can.ko"
+    gcc -static -O2 -Wall -Wextra -Werror -o "$stage/tests/bin/cantest" "$tool" \
+        || guest_can_die "gcc -static failed for $tool"
+    # the same program for the host side of the tests (the test host)
+    cp "$stage/tests/bin/cantest" "$AVP_ROOT/build/guest/cantest"
+    guest_can_add_ip "$stage"
+    {
+        cat "$base"
+        (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) | gzip -9n
+    } >"$out.tmp"
+    mv "$out.tmp" "$out"
+    echo "$stamp" >"$out.stamp"
+    guest_can_log "built $out ($(du -h "$out" | cut -f1)); modules: $(tr '\n' ' ' <"$stage/lib/modules/load-order" | sed 's/.* \(can \)/\1/')"
+    rm -rf "$stage"
+}
