@@ -350,7 +350,7 @@ int runtime_cli_main(int argc, char **argv, FILE *out, FILE *err)
 		ret = rt_state_get(a.root, a.pos[0], &st, &e);
 		if (ret == 0) {
 			struct json_object *o = rt_state_to_json(&st, true);
-			struct json_object *can = system_vm_can(a.root, &st);
+			struct json_object *can = system_vm_can(a.root, &st, SYSTEM_VM_CAN_WAIT_MS);
 
 			if (can)
 				json_object_object_add(o, "can", can);

@@ -210,13 +210,13 @@ int system_down(const char *root, const struct avp_system *s, struct jc_err *e)
 	return ret;
 }
 
-struct json_object *system_vm_can(const char *root, const struct rt_state *st)
+struct json_object *system_vm_can(const char *root, const struct rt_state *st, int timeout_ms)
 {
 	struct json_object *r, *can = NULL;
 	char path[PATH_MAX], *reply;
 
 	if (st->status != RT_RUNNING || rt_path(path, sizeof(path), root, st->id, "api.sock") ||
-	    api_client_request(path, "{\"cmd\":\"can\"}", 64 * 1024, 500, &reply, NULL))
+	    api_client_request(path, "{\"cmd\":\"can\"}", 64 * 1024, timeout_ms, &reply, NULL))
 		return NULL;
 	r = json_tokener_parse(reply);
 	free(reply);
@@ -241,7 +241,7 @@ int system_status(const char *root, const struct avp_system *s, FILE *out)
 
 		if (rt_state_get(root, s->vms[v].id, &st, &e) == 0) {
 			struct json_object *jv = rt_state_to_json(&st, true);
-			struct json_object *can = system_vm_can(root, &st);
+			struct json_object *can = system_vm_can(root, &st, SYSTEM_VM_CAN_WAIT_MS);
 
 			if (can)
 				json_object_object_add(jv, "can", can);

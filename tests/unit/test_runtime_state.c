@@ -430,9 +430,11 @@ static void test_state_asks_for_can_counters(void **state)
 	memset(&st, 0, sizeof(st));
 	snprintf(st.id, sizeof(st.id), "vm");
 	st.status = RT_STOPPED;
-	assert_null(system_vm_can(root, &st)); /* not running: not asked */
+	assert_null(system_vm_can(root, &st, 10000)); /* not running: not asked */
 	st.status = RT_RUNNING;
-	can = system_vm_can(root, &st);
+	/* A wait no scheduler on a loaded machine comes near: the child must
+	 * get to accept and answer (with 500 ms it failed once under load). */
+	can = system_vm_can(root, &st, 10000);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	assert_non_null(can);
@@ -440,7 +442,7 @@ static void test_state_asks_for_can_counters(void **state)
 				 json_object_array_get_idx(can, 0), "tx_refused")), 3);
 	json_object_put(can);
 	unlink(sock);
-	assert_null(system_vm_can(root, &st)); /* nobody answers */
+	assert_null(system_vm_can(root, &st, 10000)); /* nobody answers */
 }
 
 int main(void)

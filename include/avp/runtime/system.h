@@ -91,8 +91,11 @@ unsigned int system_can_buses(const struct avp_system *s, unsigned int v, struct
 /* A running VM's CAN devices as its control socket's "can" command
  * reports them (rules, frames, refusals; docs/can.md), for avp state and
  * system status; NULL when it is not running, has none, or does not
- * answer within a short wait. The caller puts it. */
-struct json_object *system_vm_can(const char *root, const struct rt_state *st);
+ * answer within timeout_ms (SYSTEM_VM_CAN_WAIT_MS for a status shown to a
+ * user: a VM that is that slow is shown without counters rather than
+ * holding up the rest). The caller puts it. */
+#define SYSTEM_VM_CAN_WAIT_MS 500
+struct json_object *system_vm_can(const char *root, const struct rt_state *st, int timeout_ms);
 
 /* avp system up|down|status. up creates the networks (a Linux bridge per
  * network, a tap per member device), then creates and starts every VM; a
