@@ -26,10 +26,8 @@
 #                             state as `ip -details link` shows it)
 # The guest test script itself (tests/guest/can.sh) is in the base image.
 #
-# Headers: /usr/src/linux-headers-<guest kernel>; when they are missing
-# they are installed with apt-get (the guest kernel's version is only known
-# once scripts/lib/kernel.sh resolved it, so scripts/packages.txt cannot
-# name the package).
+# Headers: /usr/src/linux-headers-<guest kernel>, installed when missing
+# (kernel_headers_ensure, scripts/lib/kernel.sh).
 
 if [[ -z "${AVP_ROOT:-}" ]]; then
     AVP_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -41,25 +39,8 @@ guest_can_die() { echo "guest-can.sh: error: $*" >&2; exit 1; }
 guest_can_log() { echo "guest-can.sh: $*" >&2; }
 
 guest_can_headers() {
-    local pkg="linux-headers-$AVP_KERNEL_KVER" sudo=()
-    AVP_CAN_KDIR="/usr/src/$pkg"
-    if [[ ! -f "$AVP_CAN_KDIR/Makefile" ]]; then
-        guest_can_log "installing $pkg (the guest kernel's headers)"
-        if ((EUID != 0)); then
-            command -v sudo >/dev/null || guest_can_die "$AVP_CAN_KDIR missing and not root: apt-get install $pkg"
-            sudo=(sudo)
-        fi
-        DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q \
-            -o DPkg::Lock::Timeout=600 --no-install-recommends "$pkg" >&2 \
-            || guest_can_die "apt-get install $pkg failed (apt-get update? bookworm-backports/security in sources.list?)"
-    fi
-    AVP_CAN_HDRVER="$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || true)"
-    [[ -n "$AVP_CAN_HDRVER" ]] || AVP_CAN_HDRVER="unpackaged-$(stat -c %Y "$AVP_CAN_KDIR/Makefile")"
-    # Headers of another build of the same version would load with a
-    # vermagic match yet a different ABI: insist they are the image's.
-    if [[ "$AVP_CAN_HDRVER" != unpackaged-* && "$AVP_CAN_HDRVER" != "$AVP_KERNEL_PKGVER" ]]; then
-        guest_can_die "$pkg is $AVP_CAN_HDRVER but the guest kernel is $AVP_KERNEL_PKGVER: apt-get install $pkg=$AVP_KERNEL_PKGVER"
-    fi
+    kernel_headers_ensure || guest_can_die "$AVP_KERNEL_HDR_ERROR"
+    AVP_CAN_KDIR="$AVP_KERNEL_HDRDIR" AVP_CAN_HDRVER="$AVP_KERNEL_HDRVER"
 }
 
 guest_can_module_ensure() {

@@ -161,3 +161,32 @@ kernel_install_modules() {
         echo "$m" >>"$dest/load-order"
     done <<<"$list"
 }
+
+# kernel_headers_ensure: the guest kernel's headers (for modules built out
+# of tree: scripts/lib/guest-can.sh, scripts/lib/virtio-modules.sh), after
+# kernel_ensure. Installs linux-headers-<guest kernel> with apt-get when
+# missing: its version is only known once kernel_resolve has run, so
+# scripts/packages.txt cannot name it. Sets AVP_KERNEL_HDRDIR and
+# AVP_KERNEL_HDRVER; returns 1 with AVP_KERNEL_HDR_ERROR set on failure.
+kernel_headers_ensure() {
+    local pkg="linux-headers-$AVP_KERNEL_KVER" sudo=()
+    AVP_KERNEL_HDRDIR="/usr/src/$pkg" AVP_KERNEL_HDR_ERROR=""
+    if [[ ! -f "$AVP_KERNEL_HDRDIR/Makefile" ]]; then
+        kernel_log "installing $pkg (the guest kernel's headers)"
+        if ((EUID != 0)); then
+            command -v sudo >/dev/null || { AVP_KERNEL_HDR_ERROR="$AVP_KERNEL_HDRDIR missing and not root: apt-get install $pkg"; return 1; }
+            sudo=(sudo)
+        fi
+        DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q \
+            -o DPkg::Lock::Timeout=600 --no-install-recommends "$pkg" >&2 \
+            || { AVP_KERNEL_HDR_ERROR="apt-get install $pkg failed (apt-get update? bookworm-backports/security in sources.list?)"; return 1; }
+    fi
+    AVP_KERNEL_HDRVER="$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || true)"
+    [[ -n "$AVP_KERNEL_HDRVER" ]] || AVP_KERNEL_HDRVER="unpackaged-$(stat -c %Y "$AVP_KERNEL_HDRDIR/Makefile")"
+    # Headers of another build of the same version would load with a
+    # vermagic match yet a different ABI: insist they are the image's.
+    if [[ "$AVP_KERNEL_HDRVER" != unpackaged-* && "$AVP_KERNEL_HDRVER" != "$AVP_KERNEL_PKGVER" ]]; then
+        AVP_KERNEL_HDR_ERROR="$pkg is $AVP_KERNEL_HDRVER but the guest kernel is $AVP_KERNEL_PKGVER: apt-get install $pkg=$AVP_KERNEL_PKGVER"
+        return 1
+    fi
+}

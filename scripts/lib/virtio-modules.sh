@@ -34,10 +34,8 @@ virtio_modules_ensure() {
     srcver="$(dpkg-query -W -f='${Version}' "$AVP_VIRTIO_MODULES_SRC_PKG" 2>/dev/null || true)"
     [[ -n "$srcver" ]] || virtio_modules_die "$AVP_VIRTIO_MODULES_SRC_PKG is not installed; run scripts/setup (scripts/packages.txt lists it)"
     hdrpkg="linux-headers-$AVP_KERNEL_KVER"
-    hdrver="$(dpkg-query -W -f='${Version}' "$hdrpkg" 2>/dev/null || true)"
-    hdrdir="/usr/src/$hdrpkg"
-    [[ -n "$hdrver" && -f "$hdrdir/Makefile" ]] \
-        || virtio_modules_die "$hdrpkg is not installed (the guest kernel's headers): apt-get install $hdrpkg"
+    kernel_headers_ensure || virtio_modules_die "$AVP_KERNEL_HDR_ERROR"
+    hdrver="$AVP_KERNEL_HDRVER" hdrdir="$AVP_KERNEL_HDRDIR"
     tarball="/usr/src/${AVP_VIRTIO_MODULES_SRC_PKG}.tar.xz"
     [[ -r "$tarball" ]] || virtio_modules_die "$tarball missing; reinstall $AVP_VIRTIO_MODULES_SRC_PKG"
     cache="$AVP_ROOT/build/cache/virtio_modules"
