@@ -23,6 +23,7 @@ for f in "$kernel" "$initrd"; do
 	[[ -f "$f" ]] || { notok "$f missing (run scripts/mkguest --arch arm64 first)"; finish; exit; }
 done
 check_eq "$([[ -c /dev/kvm ]] && echo yes)" yes "/dev/kvm exists"
+echo "$CHECK_PREFIX: info - test host interrupt controller: $(cat /proc/device-tree/intc@*/compatible 2>/dev/null | tr '\0' ' ')"
 
 out=build/testhost/out/arm64-virt
 mkdir -p "$out"
@@ -36,14 +37,19 @@ for ((r = 1; r <= rounds; r++)); do
 	# test host started with --gic-version 2). virtio-*-device: virtio-mmio,
 	# found through the device tree, as avp's devices are.
 	t0=$(date +%s.%N)
-	timeout 300 qemu-system-aarch64 -M virt,gic-version=host -accel kvm -cpu host -smp 1 -m 256 \
+	qemu-system-aarch64 -M virt,gic-version=host -accel kvm -cpu host -smp 1 -m 256 \
 		-nodefaults -no-user-config -nographic -serial stdio -no-reboot \
 		-kernel "$kernel" -initrd "$initrd" -append "console=ttyAMA0 panic=-1" \
 		-drive "if=none,id=d0,file=$disk,format=raw" -device virtio-blk-device,drive=d0 \
 		-device virtio-rng-device </dev/null >"$log" 2>&1 &
 	qpid=$!
-	t_init='' rss=''
+	t_init='' rss='' deadline=$((SECONDS + 300))
 	while kill -0 "$qpid" 2>/dev/null; do
+		if ((SECONDS >= deadline)); then
+			kill -KILL "$qpid" 2>/dev/null
+			echo "$CHECK_PREFIX: round $r: QEMU still running after 300 s; killed"
+			break
+		fi
 		if [[ -z "$t_init" ]] && grep -aq 'avp-guest: init started' "$log"; then
 			t_init=$(date +%s.%N)
 			rss=$(awk '/^VmRSS/ {print $2}' /proc/$qpid/status 2>/dev/null)
