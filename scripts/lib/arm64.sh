@@ -28,10 +28,12 @@ arm64_log() { echo "arm64.sh: $*" >&2; }
 # What the test host's root holds (issue 14): bash and the shell tools the
 # tests use, python3 with Pillow (screenshots), jq and strace (conformance),
 # iproute2 (tap, tc), kmod (modprobe), procps (pgrep, ps), qemu-system-arm
-# (QEMU's virt machine, the peer), busybox-static (the guest's userland).
+# (QEMU's virt machine, the peer), busybox-static (the guest's userland),
+# gcc, libc6-dev and make (the conformance run and tests/lib/netbulk.sh build
+# the host end of the bulk transfer where they run; conform runs make).
 # '?essential' is the base system; mawk gives awk.
 AVP_ARM64_ROOTFS_PACKAGES=('?essential' bash mawk python3 python3-pil jq strace iproute2 kmod
-    procps util-linux busybox-static qemu-system-arm cpio)
+    procps util-linux busybox-static qemu-system-arm cpio gcc libc6-dev make)
 
 # arm64_busybox_ensure: busybox-static:arm64, downloaded and extracted once
 # per package version into build/cache/busybox-arm64/.
@@ -83,6 +85,7 @@ _arm64_rootfs_finish() {
     cp "$r/usr/share/base-passwd/group.master" "$r/etc/group"
     # update-alternatives' links (mawk's postinst).
     [[ -e "$r/usr/bin/awk" ]] || ln -s mawk "$r/usr/bin/awk"
+    [[ -e "$r/usr/bin/cc" ]] || ln -s gcc "$r/usr/bin/cc"
     echo avp-testhost-arm64 >"$r/etc/hostname"
     mkdir -p "$r/lib/modules"
     # Nothing in it may depend on this machine's: no resolv.conf, no mtab.

@@ -21,6 +21,7 @@ if [[ "$(uname -m)" = aarch64 ]]; then
     check "qemu-system-aarch64 runs" qemu-system-aarch64 --version
     check "python3 with Pillow" python3 -c 'import PIL.Image'
     check "jq, strace, ip, awk, busybox run" sh -c 'jq --version && strace -V && ip -V && awk "BEGIN{}" && busybox true'
+    check "gcc builds a program that runs" sh -c 'printf "int main(void){return 0;}\n" | gcc -O2 -x c -o /tmp/avp-cc-probe - && /tmp/avp-cc-probe'
 else
     check "/proc/cpuinfo shows vmx or svm" grep -qwE 'vmx|svm' /proc/cpuinfo
     check "qemu-system-x86_64 runs" qemu-system-x86_64 --version
