@@ -21,6 +21,11 @@ struct arch_mem_range {
  * number of ranges written (<= max) or -EINVAL. */
 int arch_ram_layout(uint64_t ram_bytes, struct arch_mem_range *out, unsigned int max);
 
+/* What KVM_IRQ_LINE takes for device interrupt irq (one the allocator
+ * handed out, or a platform device's): x86's GSI as it is, arm64's SPI
+ * number with the SPI type and INTID encoding. */
+uint32_t arch_irq_line_id(uint32_t irq);
+
 /* Where MMIO devices go. */
 uint64_t arch_mmio_dev_base(void);
 uint64_t arch_mmio_dev_stride(void);
@@ -52,6 +57,10 @@ int arch_check_guest(const struct avp_config *cfg);
 /* Loads kernel/initrd/cmdline into guest memory and builds the firmware
  * tables (ACPI) describing every device registered so far. */
 int arch_load_guest(struct vm *vm);
+/* --dump-dtb: writes the device tree the guest would boot with (the
+ * devices registered so far) to path. 0, or -errno after one error line
+ * (x86: there is no device tree). */
+int arch_dump_dtb(const struct vm *vm, const char *path);
 /* Per vCPU: CPUID, MSRs, registers for the kernel entry point. */
 int arch_vcpu_init(struct vcpu *vcpu);
 /* One screen of registers for a crash report. */

@@ -91,6 +91,9 @@ struct avp_config {
 	enum avp_seccomp_mode seccomp;
 	struct avp_jail_cfg jail;
 	bool describe; /* print the platform as JSON, do not boot */
+	/* --dump-dtb: write the arm64 device tree here instead (describe is
+	 * set too: the platform is built, nothing boots). */
+	char *dump_dtb;
 	bool timing;   /* report start-up milestones on stderr */
 	unsigned int verbose;
 };

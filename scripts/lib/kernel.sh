@@ -3,7 +3,7 @@
 # reference guest (L2) both boot.  Source it; do not run it.
 #
 #   source scripts/lib/kernel.sh
-#   kernel_ensure                 # resolve + download + extract + depmod (cached)
+#   kernel_ensure [amd64|arm64]   # resolve + download + extract + depmod (cached)
 #   kernel_module_closure kvm-amd # module names, dependencies first
 #   kernel_install_modules DIR kvm-amd virtio_blk ...
 #
@@ -12,8 +12,14 @@
 #   AVP_KERNEL_PKGVER  package version (6.12.N-1~deb12u1)
 #   AVP_KERNEL_KVER    uname -r of the kernel (6.12.N+deb12-amd64)
 #   AVP_KERNEL_ROOT    extracted tree (build/cache/kernel/x)
-#   AVP_KERNEL_IMAGE   the bzImage
+#   AVP_KERNEL_IMAGE   the bzImage (amd64) or the plain, uncompressed Image (arm64)
 #   AVP_KERNEL_MODDIR  $AVP_KERNEL_ROOT/lib/modules/$AVP_KERNEL_KVER
+#   AVP_KERNEL_ARCH    amd64 or arm64 (Debian's names)
+#
+# arm64 (kernel_ensure arm64, issue 14): linux-image-6.12.N+deb12-arm64-unsigned,
+# extracted to build/cache/kernel-arm64/x; needs 'dpkg --add-architecture arm64'
+# (scripts/setup). AVP_KERNEL_IMAGE is boot/Image-KVER: the plain Image avp
+# loads (6.12's vmlinuz is one already; a gzip'd vmlinuz would be unpacked).
 #
 # Why a Debian package rather than a kernel we build: it is what the project
 # already verified boots both as a nested KVM host and as a guest, and it has
@@ -21,30 +27,47 @@
 # (dpkg-deb -x only), so the machine's own kernel setup is untouched.
 #
 # Override the package with AVP_KERNEL_PKG=<name> (e.g. to pin a version);
-# otherwise the highest linux-image-6.12.*+deb12-amd64-unsigned apt knows wins.
+# otherwise the highest linux-image-6.12.*+deb12-ARCH-unsigned apt knows wins.
 
 if [[ -z "${AVP_ROOT:-}" ]]; then
     AVP_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 fi
+AVP_KERNEL_ARCH=amd64
 AVP_KERNEL_CACHE="${AVP_KERNEL_CACHE:-$AVP_ROOT/build/cache/kernel}"
+_avp_kernel_cache_amd64=$AVP_KERNEL_CACHE
 
 kernel_die() { echo "kernel.sh: error: $*" >&2; exit 1; }
 kernel_log() { echo "kernel.sh: $*" >&2; }
 
-# Highest 6.12 deb12 amd64 unsigned image apt can see.
+# Highest 6.12 deb12 unsigned image of AVP_KERNEL_ARCH apt can see.
 kernel_resolve() {
-    if [[ -n "${AVP_KERNEL_PKG:-}" ]]; then
-        echo "$AVP_KERNEL_PKG"
+    local pkg a=$AVP_KERNEL_ARCH override=${AVP_KERNEL_PKG:-}
+    [[ $a = amd64 ]] || override=${AVP_KERNEL_ARM64_PKG:-}
+    if [[ -n "$override" ]]; then
+        echo "$override"
         return
     fi
-    local pkg
-    pkg="$(apt-cache search --names-only '^linux-image-6\.12\..*\+deb12-amd64-unsigned$' \
+    pkg="$(apt-cache search --names-only "^linux-image-6\\.12\\..*\\+deb12-$a-unsigned\$" \
             | awk '{print $1}' | sort -V | tail -n1)"
-    [[ -n "$pkg" ]] || kernel_die "apt knows no linux-image-6.12.*+deb12-amd64-unsigned package; run 'apt-get update' (bookworm-backports or bookworm-security must be in sources.list)"
+    if [[ -z "$pkg" && $a != amd64 ]]; then
+        kernel_die "apt knows no linux-image-6.12.*+deb12-$a-unsigned package; run 'dpkg --add-architecture $a && apt-get update' (scripts/setup does)"
+    fi
+    [[ -n "$pkg" ]] || kernel_die "apt knows no linux-image-6.12.*+deb12-$a-unsigned package; run 'apt-get update' (bookworm-backports or bookworm-security must be in sources.list)"
     echo "$pkg"
 }
 
+# kernel_ensure [amd64|arm64]: the kernel of that architecture (default amd64).
+# AVP_KERNEL_PKG and AVP_KERNEL_CACHE (given by the caller) pin the amd64 one
+# only: an arm64 kernel is pinned with AVP_KERNEL_ARM64_PKG. One architecture
+# per shell: the AVP_KERNEL_* results describe the last call.
 kernel_ensure() {
+    local a="${1:-amd64}"
+    case "$a" in
+        amd64) AVP_KERNEL_CACHE=$_avp_kernel_cache_amd64 ;;
+        arm64) AVP_KERNEL_CACHE="$AVP_ROOT/build/cache/kernel-arm64" ;;
+        *) kernel_die "kernel_ensure: unknown architecture '$a' (amd64 or arm64)" ;;
+    esac
+    AVP_KERNEL_ARCH=$a
     command -v dpkg-deb >/dev/null || kernel_die "dpkg-deb not found (Debian host required)"
     command -v depmod >/dev/null || kernel_die "depmod not found; install kmod (scripts/setup)"
     mkdir -p "$AVP_KERNEL_CACHE/debs"
@@ -56,15 +79,15 @@ kernel_ensure() {
 
     AVP_KERNEL_PKG="$(kernel_resolve)"
     local deb
-    deb="$(ls -1 "$AVP_KERNEL_CACHE/debs/${AVP_KERNEL_PKG}"_*_amd64.deb 2>/dev/null | sort -V | tail -n1 || true)"
+    deb="$(ls -1 "$AVP_KERNEL_CACHE/debs/${AVP_KERNEL_PKG}"_*_"$a".deb 2>/dev/null | sort -V | tail -n1 || true)"
     if [[ -z "$deb" ]]; then
         kernel_log "downloading $AVP_KERNEL_PKG"
         # apt-get download writes into the cwd; the '_apt' sandbox warning it
         # prints when running as root is harmless.
         local dlrc=0
-        (cd "$AVP_KERNEL_CACHE/debs" && apt-get download -q "$AVP_KERNEL_PKG" 2>&1 \
+        (cd "$AVP_KERNEL_CACHE/debs" && apt-get download -q "$AVP_KERNEL_PKG:$a" 2>&1 \
             | { grep -v "couldn't be accessed by user '_apt'" >&2 || true; }) || dlrc=$?
-        deb="$(ls -1 "$AVP_KERNEL_CACHE/debs/${AVP_KERNEL_PKG}"_*_amd64.deb 2>/dev/null | sort -V | tail -n1 || true)"
+        deb="$(ls -1 "$AVP_KERNEL_CACHE/debs/${AVP_KERNEL_PKG}"_*_"$a".deb 2>/dev/null | sort -V | tail -n1 || true)"
         if [[ $dlrc != 0 || -z "$deb" ]]; then
             # Offline but a kernel is already extracted: keep using it rather
             # than blocking every test run on the network.
@@ -73,7 +96,7 @@ kernel_ensure() {
             [[ -n "$have" ]] || kernel_die "apt-get download $AVP_KERNEL_PKG failed (network? try 'apt-get update')"
             kernel_log "warning: cannot download $AVP_KERNEL_PKG; using the cached ${have%% *}"
             AVP_KERNEL_PKG="${have%% *}"
-            deb="$(ls -1 "$AVP_KERNEL_CACHE/debs/${AVP_KERNEL_PKG}"_*_amd64.deb 2>/dev/null | sort -V | tail -n1 || true)"
+            deb="$(ls -1 "$AVP_KERNEL_CACHE/debs/${AVP_KERNEL_PKG}"_*_"$a".deb 2>/dev/null | sort -V | tail -n1 || true)"
             [[ -n "$deb" ]] || kernel_die "cached kernel $AVP_KERNEL_PKG has no .deb in $AVP_KERNEL_CACHE/debs"
         fi
     fi
@@ -92,6 +115,17 @@ kernel_ensure() {
         # So that modprobe/modinfo -d work against the tree (and inside L1, where
         # it is bind-mounted over /lib/modules).
         depmod -b "$AVP_KERNEL_ROOT.tmp" "$kv" || kernel_die "depmod -b failed on $kv"
+        if [[ $a = arm64 ]]; then
+            # 6.12's vmlinuz is already a plain Image (with the EFI stub's "MZ"
+            # in front); older Debian kernels were gzip'd.
+            local vz="$AVP_KERNEL_ROOT.tmp/boot/vmlinuz-$kv" img="$AVP_KERNEL_ROOT.tmp/boot/Image-$kv"
+            if [[ "$(od -An -j56 -N4 -c "$vz" | tr -d ' ')" = ARMd ]]; then
+                ln "$vz" "$img"
+            else
+                gzip -dc "$vz" >"$img" && [[ "$(od -An -j56 -N4 -c "$img" | tr -d ' ')" = ARMd ]] \
+                    || kernel_die "boot/vmlinuz-$kv in $deb is neither an arm64 Image nor a gzip'd one"
+            fi
+        fi
         echo "$want" >"$AVP_KERNEL_ROOT.tmp/.avp-version"
         mv "$AVP_KERNEL_ROOT.tmp" "$AVP_KERNEL_ROOT"
         # Old .debs are 100 MB each; keep only the current one.
@@ -102,8 +136,9 @@ kernel_ensure() {
     AVP_KERNEL_KVER="$(ls -1 "$AVP_KERNEL_ROOT/lib/modules" | head -n1)"
     AVP_KERNEL_MODDIR="$AVP_KERNEL_ROOT/lib/modules/$AVP_KERNEL_KVER"
     AVP_KERNEL_IMAGE="$AVP_KERNEL_ROOT/boot/vmlinuz-$AVP_KERNEL_KVER"
+    [[ $a = amd64 ]] || AVP_KERNEL_IMAGE="$AVP_KERNEL_ROOT/boot/Image-$AVP_KERNEL_KVER"
     [[ -f "$AVP_KERNEL_IMAGE" ]] || kernel_die "missing $AVP_KERNEL_IMAGE (delete $AVP_KERNEL_ROOT and retry)"
-    export AVP_KERNEL_PKG AVP_KERNEL_PKGVER AVP_KERNEL_KVER AVP_KERNEL_ROOT AVP_KERNEL_IMAGE AVP_KERNEL_MODDIR
+    export AVP_KERNEL_PKG AVP_KERNEL_PKGVER AVP_KERNEL_KVER AVP_KERNEL_ROOT AVP_KERNEL_IMAGE AVP_KERNEL_MODDIR AVP_KERNEL_ARCH
 }
 
 # Is MOD built into the kernel (=y)? Then there is nothing to load.

@@ -28,6 +28,7 @@ enum {
 	OPT_ON_REBOOT,
 	OPT_API_SOCK,
 	OPT_DESCRIBE,
+	OPT_DUMP_DTB,
 	OPT_TIMING,
 	OPT_SECCOMP,
 	OPT_JAIL,
@@ -53,6 +54,7 @@ static const struct option base_options[] = {
 	{ "on-reboot", required_argument, NULL, OPT_ON_REBOOT },
 	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
 	{ "describe", no_argument, NULL, OPT_DESCRIBE },
+	{ "dump-dtb", required_argument, NULL, OPT_DUMP_DTB },
 	{ "timing", no_argument, NULL, OPT_TIMING },
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 	{ "jail", required_argument, NULL, OPT_JAIL },
@@ -173,6 +175,8 @@ void cli_run_usage(FILE *out)
 	      "                       input, ...; see docs/api.md and avp api)\n"
 	      "  --describe           print the platform the guest would see as JSON, and\n"
 	      "                       exit without booting\n"
+	      "  --dump-dtb FILE      arm64: write the device tree the guest would get to\n"
+	      "                       FILE and exit without booting\n"
 	      "  --timing             print start-up milestones on stderr\n"
 	      "  --transport mmio|pci how VIRTIO devices reach the guest: virtio-mmio\n"
 	      "                       (default) or virtio-pci functions with MSI-X\n"
@@ -344,6 +348,11 @@ static int parse_run_option(int opt, const char *arg, struct avp_config *cfg, FI
 	case OPT_DESCRIBE:
 		cfg->describe = true;
 		return 0;
+	case OPT_DUMP_DTB:
+		if (!*arg)
+			FAIL("--dump-dtb: expected a file path, got ''");
+		cfg->describe = true;
+		return replace_string(&cfg->dump_dtb, arg);
 	case OPT_TIMING:
 		cfg->timing = true;
 		return 0;

@@ -1,5 +1,6 @@
 /* avp's entry point: parse, run, map how the guest ended to an exit status.
  * The only place that decides to end the process. */
+#include <errno.h>
 #include <malloc.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -139,6 +140,10 @@ int main(int argc, char **argv)
 	bool describe_only = cfg.describe;
 
 	avp_config_free(&cfg);
+	/* -ENOTSUP: this host can never run the VM as given (no GICv3 for
+	 * arm64, --dump-dtb on x86): like a bad input, a retry cannot help. */
+	if (ret == -ENOTSUP)
+		return AVP_EXIT_CONFIG;
 	if (ret)
 		return AVP_EXIT_HOST_ERROR;
 	if (describe_only)

@@ -38,6 +38,7 @@ void avp_config_free(struct avp_config *cfg)
 	free(cfg->cmdline);
 	free(cfg->serial.path);
 	free(cfg->api_sock);
+	free(cfg->dump_dtb);
 	for (unsigned int i = 0; i < cfg->ndevices; i++)
 		entry_free(&cfg->devices[i]);
 	memset(cfg, 0, sizeof(*cfg));

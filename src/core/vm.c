@@ -162,7 +162,7 @@ void vm_request_exit(struct vm *vm, enum vm_exit_reason reason)
 
 int vm_irq_line(struct vm *vm, uint32_t gsi, int level)
 {
-	struct kvm_irq_level irq = { .irq = gsi, .level = (uint32_t)level };
+	struct kvm_irq_level irq = { .irq = arch_irq_line_id(gsi), .level = (uint32_t)level };
 
 	if (vm->vm_fd < 0)
 		return -ENODEV;

@@ -203,7 +203,9 @@ int machine_run(const struct avp_config *cfg, FILE *out, enum vm_exit_reason *re
 	if (ret == 0)
 		ret = machine_add_devices(&vm, cfg);
 	if (ret == 0) {
-		if (cfg->describe)
+		if (cfg->dump_dtb)
+			ret = arch_dump_dtb(&vm, cfg->dump_dtb);
+		else if (cfg->describe)
 			ret = machine_describe(&vm, out);
 		else
 			ret = boot(&vm, cfg, reason);

@@ -57,6 +57,10 @@ k=(run --serial none)
 expect_error "missing kernel file" "kernel.*no such file" "${k[@]}" --kernel "$work/nope"
 expect_error "kernel is random bytes" "not a bzImage|not a Linux" "${k[@]}" --kernel "$work/random.bin"
 expect_error "kernel is a directory" "kernel.*(directory|not a regular file)" "${k[@]}" --kernel "$work/dir"
+# The other architecture's kernel (issue 14): an arm64 Image header.
+python3 -c 'import struct,sys; h=bytearray(4096); struct.pack_into("<QQQ",h,8,0,1<<20,2); struct.pack_into("<I",h,0x38,0x644d5241); sys.stdout.buffer.write(h)' >"$work/arm64-Image"
+expect_error "kernel is an arm64 Image" "is an arm64 Image, not an x86 kernel" "${k[@]}" --kernel "$work/arm64-Image"
+expect_error "--dump-dtb on x86" "x86 guest gets ACPI tables, not a device tree" "${k[@]}" --kernel "$work/bz-ok" --dump-dtb "$work/out.dtb"
 expect_error "kernel is empty" "kernel.*(empty|truncated|not a bzImage)" "${k[@]}" --kernel "$work/empty.img"
 if [ -f "$kernel" ]; then
 	expect_error "truncated bzImage" "truncated" "${k[@]}" --kernel "$work/truncated-bzimage"

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "arch/x86/bzimage.h"
 #include "avp/le.h"
@@ -158,6 +159,32 @@ static void test_not_an_image_at_all(void **state)
 	assert_int_equal(parse(f, 0), -ENOEXEC);
 }
 
+/* An arm64 Image given to the x86 loader is named as one. */
+static void test_arm64_image_named(void **state)
+{
+	struct fixture *f = *state;
+	FILE *capture = tmpfile();
+	int saved = dup(STDERR_FILENO);
+	char err[512];
+	size_t n;
+
+	assert_non_null(capture);
+	memset(f->img, 0, sizeof(f->img));
+	put_le64(f->img + 16, 1u << 20);	    /* image_size */
+	put_le32(f->img + 0x38, 0x644d5241); /* "ARM\x64" */
+	fflush(stderr);
+	assert_true(dup2(fileno(capture), STDERR_FILENO) >= 0);
+	assert_int_equal(parse(f, IMAGE_SIZE), -ENOEXEC);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	rewind(capture);
+	n = fread(err, 1, sizeof(err) - 1, capture);
+	err[n] = '\0';
+	fclose(capture);
+	assert_non_null(strstr(err, "is an arm64 Image, not an x86 kernel"));
+}
+
 static void test_old_protocol(void **state)
 {
 	struct fixture *f = *state;
@@ -301,6 +328,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wrong_magic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_boot_flag, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_an_image_at_all, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_arm64_image_named, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_old_protocol, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_kernel_64, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_zimage_rejected, setup, teardown),

@@ -439,3 +439,8 @@ int arm64_fdt_build(const struct arm64_fdt_platform *p, void *buf, size_t len)
 	}
 	return 0;
 }
+
+size_t arm64_fdt_size(const void *fdt)
+{
+	return fdt_totalsize(fdt);
+}

@@ -72,5 +72,7 @@ uint32_t arm64_fdt_mpidr(unsigned int i);
  * out of range, ...) after an avp_err() naming it, or -ENOSPC when len is
  * too small. The tree's size is then fdt_totalsize(buf). */
 int arm64_fdt_build(const struct arm64_fdt_platform *p, void *buf, size_t len);
+/* The size of a tree arm64_fdt_build wrote (its header's totalsize). */
+size_t arm64_fdt_size(const void *fdt);
 
 #endif

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "arch/arm64/image.h"
 #include "arch/x86/bzimage.h"
 #include "avp/log.h"
 
@@ -59,6 +60,13 @@ int bzimage_parse(const uint8_t *buf, size_t buf_len, uint64_t file_size,
 		name = "kernel";
 	if (buf_len > file_size)
 		buf_len = (size_t)file_size;
+	/* The other architecture's kernel (its magic is in the first 64
+	 * bytes): say so, rather than which bzImage field is missing. */
+	if (arm64_image_probe(buf, buf_len) == ARM64_KERNEL_IMAGE) {
+		avp_err("%s is an arm64 Image, not an x86 kernel: give the x86-64 bzImage "
+			"(arch/x86/boot/bzImage)", name);
+		return -ENOEXEC;
+	}
 	/* Every field this loader reads lies below HDR_END_2_15, and a real
 	 * bzImage has at least 5 sectors of setup code ahead of the kernel. */
 	if (buf_len < HDR_END_2_15) {

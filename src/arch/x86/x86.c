@@ -39,6 +39,19 @@ int arch_ram_layout(uint64_t ram_bytes, struct arch_mem_range *out, unsigned int
 	return (int)n;
 }
 
+uint32_t arch_irq_line_id(uint32_t irq)
+{
+	return irq; /* KVM_IRQ_LINE takes the GSI */
+}
+
+int arch_dump_dtb(const struct vm *vm, const char *path)
+{
+	(void)vm;
+	avp_err("--dump-dtb %s: an x86 guest gets ACPI tables, not a device tree (--dump-dtb is "
+		"for arm64; --describe shows the platform)", path);
+	return -ENOTSUP;
+}
+
 uint64_t arch_mmio_dev_base(void)
 {
 	return X86_VIRTIO_MMIO_BASE;

@@ -1,4 +1,4 @@
-/* A synthetic bzImage for tests that need a kernel avp accepts (its
+/* A synthetic bzImage (an arm64 Image in the arm64 build) for tests that need a kernel avp accepts (its
  * pre-flight check parses the kernel before anything else) but never boot
  * it: a valid 64-bit boot header (protocol 2.15, relocatable, 64 KiB of
  * protected-mode code, init_size 3 MiB) and zeros. */

@@ -1,0 +1,325 @@
+/* Loading an arm64 guest (Documentation/arch/arm64/booting.rst): the Image
+ * at its 2 MiB aligned base plus text_offset, the device tree in the last
+ * 2 MiB block of RAM, the initrd right below it (layout.h says why), and
+ * the device tree itself, built from the VM's devices (fdt.c). The same
+ * plan runs before any VM exists (pre-flight, --describe) and at load. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "arch/arm64/arm64.h"
+#include "avp/arch.h"
+#include "avp/config.h"
+#include "avp/fdio.h"
+#include "avp/guest_mem.h"
+#include "avp/hw/pl011.h"
+#include "avp/hw/pl031.h"
+#include "avp/hw/pl061.h"
+#include "avp/hw/sp805.h"
+#include "avp/hw/watchdog.h"
+#include "avp/log.h"
+#include "avp/vm.h"
+
+#define PAGE 0x1000ull
+/* The tree avp builds is a few KiB; this leaves room for every device. */
+#define FDT_BUF_SIZE (64u << 10)
+
+/* A regular file opened for reading, its size in *size; O_NONBLOCK so a
+ * FIFO given by mistake is refused instead of hanging the open. */
+static int open_input(const char *what, const char *path, uint64_t *size)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	int err;
+
+	if (fd < 0) {
+		err = -errno;
+		avp_err("%s %s: cannot open: %s", what, path, strerror(-err));
+		return err;
+	}
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		avp_err("%s %s: cannot stat: %s", what, path, strerror(-err));
+		close(fd);
+		return err;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		avp_err("%s %s: %s", what, path,
+			S_ISDIR(st.st_mode) ? "is a directory, not a regular file"
+					    : "not a regular file");
+		close(fd);
+		return -EINVAL;
+	}
+	*size = (uint64_t)st.st_size;
+	return fd;
+}
+
+void arm64_boot_plan_close(struct arm64_boot_plan *p)
+{
+	if (p->kernel_fd >= 0)
+		close(p->kernel_fd);
+	if (p->initrd_fd >= 0)
+		close(p->initrd_fd);
+	p->kernel_fd = p->initrd_fd = -1;
+}
+
+static int plan_kernel(const struct avp_config *cfg, uint64_t ram_size, struct arm64_boot_plan *p)
+{
+	uint8_t hdr[ARM64_IMAGE_PROBE_SIZE] = { 0 };
+	char name[16 + PATH_MAX];
+	uint64_t size;
+	size_t probe;
+	int err;
+
+	if (!cfg->kernel) {
+		avp_err("no kernel given");
+		return -EINVAL;
+	}
+	p->kernel_fd = open_input("kernel", cfg->kernel, &size);
+	if (p->kernel_fd < 0)
+		return p->kernel_fd;
+	probe = size < sizeof(hdr) ? (size_t)size : sizeof(hdr);
+	err = avp_pread_all(p->kernel_fd, hdr, probe, 0);
+	if (err) {
+		avp_err("kernel %s: read failed: %s", cfg->kernel, strerror(-err));
+		return err;
+	}
+	snprintf(name, sizeof(name), "kernel %s", cfg->kernel);
+	err = arm64_image_parse(hdr, probe, size, name, &p->ii);
+	if (err)
+		return err;
+	err = arm64_image_place(&p->ii, ARM64_RAM_BASE, ram_size, &p->kernel_gpa);
+	if (err == -ENOSPC) {
+		avp_err("kernel %s needs %llu MiB of guest RAM from its load address (text_offset "
+			"0x%llx, image_size %llu bytes), more than --memory %llu: give the VM more "
+			"memory", cfg->kernel,
+			(unsigned long long)((p->ii.text_offset + p->ii.image_size + (1ull << 20) - 1) >> 20),
+			(unsigned long long)p->ii.text_offset, (unsigned long long)p->ii.image_size,
+			(unsigned long long)cfg->memory_mib);
+		return -ENOMEM;
+	}
+	if (err)
+		return err;
+	p->kernel_end = p->kernel_gpa + p->ii.image_size;
+	return 0;
+}
+
+/* The device tree's block, then the initrd below it, both clear of the
+ * kernel's image_size. */
+static int plan_rest(const struct avp_config *cfg, uint64_t ram_size, struct arm64_boot_plan *p)
+{
+	uint64_t ram_end = ARM64_RAM_BASE + ram_size;
+	uint64_t kernel_top = (p->kernel_end + PAGE - 1) & ~(PAGE - 1);
+	size_t cmdline_len = cfg->cmdline ? strlen(cfg->cmdline) : 0;
+	uint64_t size = 0;
+
+	if (cmdline_len >= ARM64_CMDLINE_MAX) {
+		avp_err("command line is %zu bytes; an arm64 Linux kernel takes at most %u",
+			cmdline_len, ARM64_CMDLINE_MAX - 1);
+		return -E2BIG;
+	}
+	p->fdt_gpa = (ram_end - ARM64_FDT_BLOCK) & ~(ARM64_FDT_BLOCK - 1);
+	if (ram_size < ARM64_FDT_BLOCK || p->fdt_gpa < kernel_top) {
+		avp_err("kernel %s ends at 0x%llx, and the device tree needs the 2 MiB block "
+			"below the end of RAM at 0x%llx: --memory %llu is too little, give the VM "
+			"more memory", cfg->kernel, (unsigned long long)p->kernel_end,
+			(unsigned long long)ram_end, (unsigned long long)cfg->memory_mib);
+		return -ENOMEM;
+	}
+	if (!cfg->initrd)
+		return 0;
+	p->initrd_fd = open_input("initrd", cfg->initrd, &size);
+	if (p->initrd_fd < 0)
+		return p->initrd_fd;
+	if (size == 0) {
+		avp_err("initrd %s: file is empty", cfg->initrd);
+		return -EINVAL;
+	}
+	if (size > p->fdt_gpa - kernel_top ||
+	    ((p->fdt_gpa - size) & ~(PAGE - 1)) < kernel_top) {
+		avp_err("initrd %s: %llu bytes do not fit between the kernel's end at 0x%llx and "
+			"the device tree at 0x%llx: --memory %llu is too little, give the VM more "
+			"memory", cfg->initrd, (unsigned long long)size,
+			(unsigned long long)kernel_top, (unsigned long long)p->fdt_gpa,
+			(unsigned long long)cfg->memory_mib);
+		return -ENOMEM;
+	}
+	p->initrd_gpa = (p->fdt_gpa - size) & ~(PAGE - 1);
+	p->initrd_size = size;
+	return 0;
+}
+
+int arm64_boot_plan(const struct avp_config *cfg, struct arm64_boot_plan *p)
+{
+	uint64_t ram_size = cfg->memory_mib << 20;
+	int err;
+
+	memset(p, 0, sizeof(*p));
+	p->kernel_fd = p->initrd_fd = -1;
+	if (ram_size == 0 || ram_size > ARM64_RAM_MAX) {
+		avp_err("--memory %llu: the arm64 platform has 1 to %llu MiB of RAM (one range "
+			"from 0x%llx)", (unsigned long long)cfg->memory_mib,
+			(unsigned long long)(ARM64_RAM_MAX >> 20), (unsigned long long)ARM64_RAM_BASE);
+		return -EINVAL;
+	}
+	err = plan_kernel(cfg, ram_size, p);
+	if (!err)
+		err = plan_rest(cfg, ram_size, p);
+	if (err)
+		arm64_boot_plan_close(p);
+	return err;
+}
+
+int arch_check_guest(const struct avp_config *cfg)
+{
+	struct arm64_boot_plan plan;
+	int err = arm64_boot_plan(cfg, &plan);
+
+	if (!err)
+		arm64_boot_plan_close(&plan);
+	return err;
+}
+
+int arm64_build_fdt(const struct vm *vm, const struct arm64_boot_plan *plan, void *buf, size_t len)
+{
+	const struct avp_config *cfg = vm->cfg;
+	struct arm64_fdt_dev devs[4 + AVP_MAX_MMIO_DEVS];
+	struct arm64_fdt_mem mem = { .base = ARM64_RAM_BASE, .size = cfg->memory_mib << 20 };
+	unsigned int n = 0;
+	struct arm64_fdt_platform p = {
+		.mem = &mem,
+		.nmem = 1,
+		.ncpus = cfg->cpus,
+		.gicd_base = ARM64_GICD_BASE,
+		.gicd_size = ARM64_GICD_SIZE,
+		.gicr_base = ARM64_GICR_BASE,
+		.gicr_size = (uint64_t)cfg->cpus * ARM64_GICR_SIZE_PER_CPU,
+		.devs = devs,
+		.sp805_clock_hz = SP805_DEFAULT_HZ,
+		/* Linux asks the firmware for its PSCI version and uses what
+		 * KVM offers beyond 0.2. */
+		.psci_1_0 = false,
+		.bootargs = cfg->cmdline,
+		.initrd_start = plan ? plan->initrd_gpa : 0,
+		.initrd_size = plan ? plan->initrd_size : 0,
+	};
+
+	devs[n++] = (struct arm64_fdt_dev){ ARM64_DEV_PL011, ARM64_PL011_BASE, PL011_MMIO_SIZE,
+					    ARM64_PL011_SPI, false };
+	devs[n++] = (struct arm64_fdt_dev){ ARM64_DEV_PL031, ARM64_PL031_BASE, PL031_MMIO_SIZE,
+					    ARM64_PL031_SPI, false };
+	if (avp_config_device(cfg, &watchdog_config, 0))
+		devs[n++] = (struct arm64_fdt_dev){ ARM64_DEV_SP805, ARM64_SP805_BASE,
+						    SP805_MMIO_SIZE, ARM64_SP805_SPI, false };
+	devs[n++] = (struct arm64_fdt_dev){ ARM64_DEV_PL061, ARM64_PL061_BASE, PL061_MMIO_SIZE,
+					    ARM64_PL061_SPI, false };
+	/* Rising edge: virtio-mmio interrupts leave as irqfd pulses (or an
+	 * assert-deassert pair), which a level-sensitive line would drop
+	 * before the guest saw it. The driver reads InterruptStatus on each. */
+	for (unsigned int i = 0; i < vm->nmmio_devs; i++)
+		devs[n++] = (struct arm64_fdt_dev){ ARM64_DEV_VIRTIO_MMIO, vm->mmio_devs[i].base,
+						    vm->mmio_devs[i].size, vm->mmio_devs[i].gsi,
+						    true };
+	p.ndevs = n;
+	return arm64_fdt_build(&p, buf, len);
+}
+
+int arch_load_guest(struct vm *vm)
+{
+	struct arm64_state *st = vm->arch;
+	struct arm64_boot_plan plan;
+	void *fdt = NULL, *dst;
+	int err;
+
+	if (!st)
+		return -EINVAL;
+	err = arm64_boot_plan(vm->cfg, &plan);
+	if (err)
+		return err;
+	dst = gm_ptr(&vm->mem, plan.kernel_gpa, plan.ii.file_size);
+	if (!dst) {
+		avp_err("kernel %s: [0x%llx, +%llu) is not guest RAM", vm->cfg->kernel,
+			(unsigned long long)plan.kernel_gpa, (unsigned long long)plan.ii.file_size);
+		err = -ENOMEM;
+		goto out;
+	}
+	err = avp_pread_all(plan.kernel_fd, dst, (size_t)plan.ii.file_size, 0);
+	if (err) {
+		avp_err("kernel %s: read failed: %s", vm->cfg->kernel, strerror(-err));
+		goto out;
+	}
+	if (plan.initrd_fd >= 0) {
+		dst = gm_ptr(&vm->mem, plan.initrd_gpa, plan.initrd_size);
+		if (!dst) {
+			avp_err("initrd %s: [0x%llx, +%llu) is not guest RAM", vm->cfg->initrd,
+				(unsigned long long)plan.initrd_gpa,
+				(unsigned long long)plan.initrd_size);
+			err = -ENOMEM;
+			goto out;
+		}
+		err = avp_pread_all(plan.initrd_fd, dst, (size_t)plan.initrd_size, 0);
+		if (err) {
+			avp_err("initrd %s: read failed: %s", vm->cfg->initrd, strerror(-err));
+			goto out;
+		}
+	}
+	fdt = calloc(1, FDT_BUF_SIZE);
+	if (!fdt) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = arm64_build_fdt(vm, &plan, fdt, FDT_BUF_SIZE);
+	if (!err && gm_write(&vm->mem, plan.fdt_gpa, fdt, arm64_fdt_size(fdt))) {
+		avp_err("device tree: [0x%llx, +%zu) is not guest RAM",
+			(unsigned long long)plan.fdt_gpa, arm64_fdt_size(fdt));
+		err = -ENOMEM;
+	}
+	if (!err) {
+		st->entry_gpa = plan.kernel_gpa;
+		st->fdt_gpa = plan.fdt_gpa;
+		st->guest_loaded = true;
+	}
+out:
+	free(fdt);
+	arm64_boot_plan_close(&plan);
+	return err;
+}
+
+int arch_dump_dtb(const struct vm *vm, const char *path)
+{
+	struct arm64_boot_plan plan;
+	void *fdt;
+	int fd, err;
+
+	err = arm64_boot_plan(vm->cfg, &plan);
+	if (err)
+		return err;
+	fdt = calloc(1, FDT_BUF_SIZE);
+	if (!fdt) {
+		arm64_boot_plan_close(&plan);
+		return -ENOMEM;
+	}
+	err = arm64_build_fdt(vm, &plan, fdt, FDT_BUF_SIZE);
+	arm64_boot_plan_close(&plan);
+	if (err)
+		goto out;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		err = -errno;
+		avp_err("--dump-dtb %s: cannot create: %s", path, strerror(-err));
+		goto out;
+	}
+	err = avp_write_all(fd, fdt, arm64_fdt_size(fdt));
+	if (close(fd) < 0 && !err)
+		err = -errno;
+	if (err)
+		avp_err("--dump-dtb %s: write failed: %s", path, strerror(-err));
+out:
+	free(fdt);
+	return err;
+}
