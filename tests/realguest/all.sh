@@ -8,7 +8,7 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
-READY=(avp-boot.sh pci.sh net-offload.sh qemu-peer.sh durability.sh sound.sh vsock.sh input.sh watchdog.sh gpu.sh early-button.sh runtime.sh jail.sh vsock-link.sh vsock-suite.sh conform.sh ringbreak.sh gpio-i2c.sh can.sh can-bus.sh)
+READY=(avp-boot.sh pci.sh net-offload.sh qemu-peer.sh durability.sh sound.sh vsock.sh input.sh watchdog.sh gpu.sh early-button.sh runtime.sh jail.sh vsock-link.sh vsock-suite.sh conform.sh ringbreak.sh gpio-i2c.sh can.sh can-bus.sh can-system.sh)
 declare -A PENDING=()
 
 # --only NAME... runs just those; --except NAME... all others; --from NAME
