@@ -863,20 +863,44 @@ boot_pair() {
 EOF
 		cp "$W/system.json" "$L/system.json"
 		RTVM[a]=1 RTVM[b]=1
-		if rt system up "$W/system.json" >/dev/null; then
-			SYSUP=1
+		local try dead f
+		for ((try = 1; ; try++)); do
+			if rt system up "$W/system.json" >/dev/null; then
+				SYSUP=1
+				for n in a b; do
+					pid=$(rtf "$n" .pid)
+					[[ "$pid" =~ ^[0-9]+$ ]] && [ "$pid" -gt 1 ] && PID[$n]=$pid
+				done
+				br=$(ip -o link show master avpbr-pair 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | tr '\n' ' ')
+				RTEV="system up (a, b, network pair, vsock link a<->b): a $(rtf a .status) pid ${PID[a]}, b $(rtf b .status) pid ${PID[b]}; bridge avpbr-pair holds: ${br:-nothing}"
+				[ "$(rtf a .status)/$(rtf b .status)" = running/running ] && alive "${PID[a]}" && alive "${PID[b]}" || RTBAD=1
+			else
+				RTEV="system up FAILED: $(tail -n2 "$L/runtime.log" | tr '\n' ' ')"
+				RTBAD=1
+				break
+			fi
+			# A guest of the pair that died in its kernel boot (died_in_boot:
+			# the nested test host's early triple fault, issue 12) tested
+			# nothing: the whole system goes down and up again (one VM of a
+			# linked system cannot be started alone), BOOT_TRIES in all, as
+			# launch_booted does for QEMU's pair. No check has run yet.
+			dead=""
 			for n in a b; do
-				pid=$(rtf "$n" .pid)
-				[[ "$pid" =~ ^[0-9]+$ ]] && [ "$pid" -gt 1 ] && PID[$n]=$pid
+				wait_mark "$n" 'agent-start' 300 || ! died_in_boot "$n" || dead="$dead $n"
 			done
-			br=$(ip -o link show master avpbr-pair 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | tr '\n' ' ')
-			RTEV="system up (a, b, network pair, vsock link a<->b): a $(rtf a .status) pid ${PID[a]}, b $(rtf b .status) pid ${PID[b]}; bridge avpbr-pair holds: ${br:-nothing}"
-			[ "$(rtf a .status)/$(rtf b .status)" = running/running ] && alive "${PID[a]}" && alive "${PID[b]}" || RTBAD=1
-			hrec AVP-NET-2 "$([ "$(wc -w <<<"$br")" = 2 ] && echo PASS || echo FAIL)" "the network between a and b is avp's own: 'avp system up' made bridge avpbr-pair, which holds only the VMs' taps (${br:-none}), no host NIC"
-		else
-			RTEV="system up FAILED: $(tail -n2 "$L/runtime.log" | tr '\n' ' ')"
-			RTBAD=1
-		fi
+			[ -n "$dead" ] && [ "$try" -lt "$BOOT_TRIES" ] || break
+			for n in $dead; do
+				echo "$n, attempt $try: died in kernel boot (avp state: $(rtf "$n" .status), reason '$(rtf "$n" .last_exit_reason)'); console ends: $(tail -c 200 "$L/$n.serial" 2>/dev/null | tr -c '[:print:]' ' ')" >>"$L/boot-retries.txt"
+				log "$n: attempt $try died in kernel boot, before its agent started; the pair's system goes down and up again"
+			done
+			rt system down "$W/system.json" >/dev/null
+			# Their file: backends are reopened (emptied) by the next start.
+			for n in a b; do
+				for f in serial hvc0; do [ -f "$L/$n.$f" ] && mv "$L/$n.$f" "$L/$n.try$try.$f"; done
+			done
+			RTEV="" RTBAD=0 SYSUP=0
+		done
+		[ "$SYSUP" = 1 ] && hrec AVP-NET-2 "$([ "$(wc -w <<<"$br")" = 2 ] && echo PASS || echo FAIL)" "the network between a and b is avp's own: 'avp system up' made bridge avpbr-pair, which holds only the VMs' taps (${br:-none}), no host NIC"
 		log "started a (pid ${PID[a]:-none}) and b (pid ${PID[b]:-none}) with avp system up"
 	else
 		modprobe bridge 2>/dev/null
