@@ -71,7 +71,7 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 # libfdt has no pkg-config file in Debian: the arm64 device tree (src/arch/arm64/fdt.c).
 LDLIBS += $(PKG_LIBS) $(FDT_LIB) -lpthread -lm
-# build/avp is linked statically by default (STATIC=1): about 1 MiB less
+# build/avp is linked statically by default (STATIC=1): 1.3-1.9 MiB less
 # resident memory outside guest RAM than the dynamic build, no shared
 # library's pages, loader or relocations (issue 16's 2 MiB goal,
 # docs/footprint.md). Only the avp link changes: the objects, the unit
