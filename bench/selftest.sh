@@ -2,7 +2,8 @@
 # scripts/bench's host-side parts against inputs whose answers are known:
 # the report (medians, ratio, the JSON's exact shape, a missing figure
 # failing the run) and the smaps breakdown (guest RAM left out, thread
-# stacks and arenas told apart). No guest, no KVM.
+# stacks and arenas told apart), and that build/avp is the static-pie
+# build docs/footprint.md measures. No guest, no KVM.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source tests/lib/check.sh
@@ -78,5 +79,19 @@ if make -j2 datapath >"$t/make.log" 2>&1; then
 	fi
 else
 	notok "datapath: make datapath failed: $(tail -n 3 "$t/make.log")"
+fi
+
+# The footprint's main lever (docs/footprint.md): the default build/avp is
+# static-pie, with no loader and no shared library to map. The RSS itself
+# is not checked here: it depends on the file system's folio sizes and on
+# fault-around, so a limit on it would not be deterministic.
+if make -j2 all >"$t/make.log" 2>&1; then
+	readelf -lW build/avp >"$t/phdr" 2>&1
+	readelf -dW build/avp >"$t/dyn" 2>&1
+	check_eq "$(grep -c 'INTERP' "$t/phdr")" 0 "footprint: build/avp has no program interpreter (statically linked)"
+	check_eq "$(grep -c '(NEEDED)' "$t/dyn")" 0 "footprint: build/avp needs no shared library"
+	check_grep "$t/phdr" '^Elf file type is DYN' "footprint: build/avp is position-independent (static-pie: ASLR kept)"
+else
+	notok "footprint: make failed: $(tail -n 3 "$t/make.log")"
 fi
 finish

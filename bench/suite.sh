@@ -9,8 +9,8 @@
 #           (bench/guest/bench.sh);
 #   memory: 1 vCPU, 256 MiB, a disk, a NIC, rng, idle after boot: the
 #           VMM's RSS outside the guest RAM mapping (bench/smaps.py), its
-#           smaps kept for docs/footprint.md; also for build/static/avp
-#           when it exists (AVP_BENCH_STATIC=1 scripts/bench).
+#           smaps kept for docs/footprint.md; also for build/dynamic/avp
+#           when it exists (AVP_BENCH_DYNAMIC=1 scripts/bench).
 # Writes OUT/raw.txt, one "VMM ROUND NAME VALUE" line per figure.
 #   bench/suite.sh OUT ROUNDS quick|full TRANSPORT ROOT_IMG INITRD
 set -uo pipefail
@@ -55,8 +55,8 @@ avp_transport=()
 vm_cmd() {
 	local vmm=$1 kind=$2 cpus=2 mem=512 cl=$cmdline
 	[ "$kind" = memory ] && cpus=1 mem=256 cl=$idle_cmdline
-	if [ "$vmm" = avp ] || [ "$vmm" = avp-static ]; then
-		cmd=("build/${vmm/avp-static/static/avp}" run "${avp_transport[@]}" --kernel "$kernel" --initrd "$initrd" --cmdline "$cl"
+	if [ "$vmm" = avp ] || [ "$vmm" = avp-dynamic ]; then
+		cmd=("build/${vmm/avp-dynamic/dynamic/avp}" run "${avp_transport[@]}" --kernel "$kernel" --initrd "$initrd" --cmdline "$cl"
 			--cpus "$cpus" --memory "$mem")
 		[ "$kind" = io ] && cmd+=(--disk "$rootimg,ro")
 		cmd+=(--disk "$work/data.img" --net "tap=$tap,mac=$mac")
@@ -153,8 +153,8 @@ run_memory() {
 	kill "$pid"
 	wait_vm 20
 	kib=$(python3 bench/smaps.py --rss-outside 256 "$out/smaps-$vmm-$r.txt") || return
-	if [ "$vmm" = avp-static ]; then
-		record avp "$r" memory_rss_outside_ram_static "$kib"
+	if [ "$vmm" = avp-dynamic ]; then
+		record avp "$r" memory_rss_outside_ram_dynamic "$kib"
 	else
 		record "$vmm" "$r" memory_rss_outside_ram "$kib"
 	fi
@@ -165,8 +165,8 @@ for r in $(seq 1 "$rounds"); do
 		run_io "$vmm" "$r"
 		run_memory "$vmm" "$r"
 	done
-	# The static build too, where scripts/bench made one (docs/footprint.md)
-	[ -x build/static/avp ] && run_memory avp-static "$r"
+	# The dynamic build too, where scripts/bench made one (docs/footprint.md)
+	[ -x build/dynamic/avp ] && run_memory avp-dynamic "$r"
 done
 echo "bench: $(wc -l <"$out/raw.txt") figures in $out/raw.txt"
 bench_retries

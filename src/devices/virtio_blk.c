@@ -154,11 +154,15 @@ struct vblk {
 	 * device thread's stack because a chain is 16 KiB. */
 	struct virtq_chain chain;
 	struct virtio_blk_dwz segs[BLK_MAX_DWZ_SEG];
-	/* Completions not yet published, per queue: published as a group,
-	 * with one interrupt decision per group. */
-	uint16_t done_head[VIRTIO_MAX_QUEUES][VIRTQ_MAX_SIZE];
-	uint32_t done_len[VIRTIO_MAX_QUEUES][VIRTQ_MAX_SIZE];
-	unsigned int ndone[VIRTIO_MAX_QUEUES];
+	/* Completions not yet published, one per queue (nqueues of them,
+	 * allocated with the device: 1.5 KiB each, zeroed and so resident,
+	 * docs/footprint.md): published as a group, with one interrupt
+	 * decision per group. */
+	struct vblk_done {
+		uint16_t head[VIRTQ_MAX_SIZE];
+		uint32_t len[VIRTQ_MAX_SIZE];
+		unsigned int n;
+	} done[];
 };
 
 static uint64_t blk_features(struct virtio_dev *dev)
@@ -367,24 +371,25 @@ static uint8_t do_discard_write_zeroes(struct vblk *vb, uint32_t type)
 /* Publishes queue q's completions gathered so far. */
 static void publish(struct vblk *vb, uint16_t q)
 {
-	unsigned int n = vb->ndone[q];
+	struct vblk_done *d = &vb->done[q];
+	unsigned int n = d->n;
 
-	vb->ndone[q] = 0;
+	d->n = 0;
 	/* After a needs-reset the rings are the driver's to rebuild. */
 	if (n && !(vb->dev.status & VIRTIO_STATUS_NEEDS_RESET))
-		virtio_dev_complete_many(&vb->dev, q, vb->done_head[q], vb->done_len[q], n);
+		virtio_dev_complete_many(&vb->dev, q, d->head, d->len, n);
 }
 
 static void add_done(struct vblk *vb, uint16_t q, uint16_t head, uint32_t written)
 {
-	unsigned int n = vb->ndone[q];
+	struct vblk_done *d = &vb->done[q];
 
-	vb->done_head[q][n] = head;
-	vb->done_len[q][n] = written;
-	vb->ndone[q] = n + 1;
+	d->head[d->n] = head;
+	d->len[d->n] = written;
+	d->n++;
 	/* A queue's worth: publish now, so that a driver keeping the queue
 	 * full still hears about completions (and a group fits the ring). */
-	if (vb->ndone[q] >= vb->dev.vqs[q].size)
+	if (d->n >= vb->dev.vqs[q].size)
 		publish(vb, q);
 }
 
@@ -491,7 +496,7 @@ static bool serve_queue(struct vblk *vb, uint16_t q)
 		uint32_t written = 0;
 		int r;
 
-		if (vb->q_inflight[q] + vb->ndone[q] >= vq->size) {
+		if (vb->q_inflight[q] + vb->done[q].n >= vq->size) {
 			vb->throttled[q] = true; /* resumed by complete_and_resume */
 			return true;
 		}
@@ -531,7 +536,7 @@ static void commit_and_complete(struct vblk *vb)
 		complete_reaped(vb, false);
 		for (uint16_t q = 0; q < vb->nqueues && !broken; q++) {
 			if (!vb->throttled[q] || !vb->dev.vqs[q].ready ||
-			    vb->q_inflight[q] + vb->ndone[q] >= vb->dev.vqs[q].size)
+			    vb->q_inflight[q] + vb->done[q].n >= vb->dev.vqs[q].size)
 				continue;
 			if (!serve_queue(vb, q))
 				broken = "request queue is not usable";
@@ -589,8 +594,8 @@ static void drop_inflight(struct vblk *vb)
 	if (disk_drain(vb->disk))
 		avp_warn("virtio-blk %s: waiting for requests in flight failed", disk_path(vb->disk));
 	complete_reaped(vb, true);
-	for (uint16_t q = 0; q < VIRTIO_MAX_QUEUES; q++) {
-		vb->ndone[q] = 0;
+	for (uint16_t q = 0; q < vb->nqueues; q++) {
+		vb->done[q].n = 0;
 		vb->throttled[q] = false;
 	}
 }
@@ -679,16 +684,17 @@ static void fill_config(struct vblk *vb)
  * --describe shows, never activated. */
 static int blk_new(struct virtio_dev **out, const struct avp_disk_cfg *cfg, bool open_image)
 {
+	const uint16_t nqueues = cfg->queues == 0 ? 1
+				 : cfg->queues > VIRTIO_MAX_QUEUES ? VIRTIO_MAX_QUEUES
+								   : (uint16_t)cfg->queues;
 	struct vblk *vb;
 	int ret;
 
 	*out = NULL;
-	vb = calloc(1, sizeof(*vb));
+	vb = calloc(1, sizeof(*vb) + nqueues * sizeof(vb->done[0]));
 	if (!vb)
 		return -ENOMEM;
-	vb->nqueues = cfg->queues == 0 ? 1
-		      : cfg->queues > VIRTIO_MAX_QUEUES ? VIRTIO_MAX_QUEUES
-							: (uint16_t)cfg->queues;
+	vb->nqueues = nqueues;
 	if (open_image) {
 		const struct disk_open_opts o = {
 			.read_only = cfg->read_only,
