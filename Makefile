@@ -36,7 +36,8 @@ PKG_CONFIG ?= pkg-config
 BUILD ?= $(if $(filter 1,$(SAN)),build/san,build)
 TEST_RUNNER ?=
 
-PKGS := libseccomp json-c libpng liburing
+# zlib: screenshots' PNGs (through libpng) and the arm64 Image.gz loader.
+PKGS := libseccomp json-c libpng liburing zlib
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 ifeq ($(CROSS),1)
 # Statically linked, so that an arm64 machine (the test host's root file
@@ -84,11 +85,13 @@ LDFLAGS += -static
 endif
 
 # Each architecture's platform (the avp/arch.h implementation) builds only
-# for it. arm64's device tree and Image parser are pure and build on x86 as
-# well (unit-tested there); its KVM side needs arm64's <asm/kvm.h>.
+# for it. arm64's device tree, Image parser and Image.gz inflater are pure
+# and build on x86 as well (unit-tested and fuzzed there); its KVM side
+# needs arm64's <asm/kvm.h>.
 # The PC's legacy devices exist only on x86.
 X86_ONLY_SRCS := $(wildcard src/arch/x86/*.c) src/hw/serial_16550.c src/hw/i8042.c src/hw/rtc_cmos.c
-ARM64_ONLY_SRCS := $(filter-out src/arch/arm64/image.c src/arch/arm64/fdt.c,$(wildcard src/arch/arm64/*.c))
+ARM64_ONLY_SRCS := $(filter-out src/arch/arm64/image.c src/arch/arm64/fdt.c src/arch/arm64/gunzip.c,\
+	$(wildcard src/arch/arm64/*.c))
 ARCH_EXCLUDED_SRCS := $(if $(filter arm64,$(ARCH)),$(X86_ONLY_SRCS),$(ARM64_ONLY_SRCS))
 # Their unit tests, and those that expect x86's platform (its interrupts,
 # its legacy devices, ACPI) from the generic code.

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Bad input to the arm64 build (issue 14): a kernel of another format, an
-# arm64 Image that is cut short or inconsistent, too little memory for the
-# Image plus initrd plus device tree, and the like each give exactly one
+# arm64 Image that is cut short or inconsistent, an Image.gz that is cut
+# short or corrupt, too little memory for the Image plus initrd plus device
+# tree, and the like each give exactly one
 # line and exit status 1, from the pre-flight checks, before /dev/kvm is
 # opened. No arm64 machine is needed: on x86 build/arm64/avp (make
 # ARCH=arm64) runs under qemu-aarch64 user emulation, which cannot run a
@@ -69,6 +70,20 @@ mkimage "$work/Image-40M" $((4 << 20)) image_size=$((40 << 20))
 python3 tests/lib/mkbz.py "$work/bzImage" $((1024 + 65536)) 65536
 cp /bin/true "$work/elf"
 head -c 1048576 /dev/urandom >"$work/random.bin"
+# Image.gz (Debian's arm64 vmlinuz before 6.x): inflated first, then the
+# same checks. An Image whose sections are not all zeros, so that cutting
+# the stream in half cuts the data.
+head -c $((1 << 20)) /dev/urandom | dd of="$work/Image" bs=4096 seek=1 conv=notrunc status=none
+gzip -c "$work/Image" >"$work/Image.gz"
+gzip -c "$work/Image-60M" >"$work/Image-60M.gz"
+gzip -c "$work/bzImage" >"$work/bzImage.gz"
+gzip -c "$work/Image.gz" >"$work/Image.gz.gz"
+head -c $(($(stat -c %s "$work/Image.gz") / 2)) "$work/Image.gz" >"$work/Image.gz-cut"
+cp "$work/Image.gz" "$work/Image.gz-crc"
+printf '\xff\xff' | dd of="$work/Image.gz-crc" bs=1 seek=$(($(stat -c %s "$work/Image.gz") - 8)) \
+	conv=notrunc status=none
+# 64 MiB of zeros: about 64 KiB of gzip, more than a 32 MiB guest.
+head -c $((64 << 20)) /dev/zero | gzip -c >"$work/zeros.gz"
 : >"$work/empty"
 truncate -s 40M "$work/initrd-40M"
 truncate -s 20M "$work/initrd-20M"
@@ -110,6 +125,20 @@ expect_line "big-endian Image" "big-endian arm64 kernel" "${r[@]}" --kernel "$wo
 expect_line "text_offset not 8-byte aligned" "text_offset 0x80004 is not 8-byte aligned" \
 	"${r[@]}" --kernel "$work/odd-text-offset"
 expect_line "image_size corrupt" "header is corrupt" "${r[@]}" --kernel "$work/image-size-corrupt"
+# Image.gz: cut short, corrupt, more than the guest's RAM once inflated,
+# or holding something other than an Image.
+expect_line "Image.gz cut short" "is a gzip stream cut short.*give the whole Image.gz" \
+	"${r[@]}" --kernel "$work/Image.gz-cut"
+expect_line "Image.gz corrupt" "gzip stream is corrupt \(zlib: incorrect data check\)" \
+	"${r[@]}" --kernel "$work/Image.gz-crc"
+expect_line "Image.gz inflates past guest RAM" "holds more than 32 MiB once inflated.*give the VM more memory" \
+	"${r[@]}" --kernel "$work/zeros.gz" --memory 32
+expect_line "Image.gz of an Image too big for RAM" "Image-60M.gz needs 60 MiB of guest RAM.*--memory 32" \
+	"${r[@]}" --kernel "$work/Image-60M.gz" --memory 32
+expect_line "Image.gz holding a bzImage" "\(an Image.gz\) is an x86 bzImage, not an arm64 kernel" \
+	"${r[@]}" --kernel "$work/bzImage.gz"
+expect_line "Image.gz compressed twice" "\(an Image.gz\) is gzip-compressed: unpack it" \
+	"${r[@]}" --kernel "$work/Image.gz.gz"
 # Memory: the Image alone, the Image and the device tree's 2 MiB block, the
 # Image, device tree and initrd.
 expect_line "Image bigger than guest RAM" "needs 60 MiB of guest RAM.*more than --memory 32: give the VM more memory" \
@@ -132,7 +161,7 @@ expect_line "describe: kernel is a bzImage" "x86 bzImage" run --kernel "$work/bz
 
 # The same inputs, right: what the checks above refuse is the input, not
 # everything (pre-flight passes; --describe and --dump-dtb need no KVM).
-for k in Image efi-Image; do
+for k in Image efi-Image Image.gz; do
 	if out=$("${runner[@]}" "$avp" run --kernel "$work/$k" --initrd "$work/initrd-20M" --memory 64 \
 		--describe 2>&1) && grep -q '"arch":"arm64"' <<<"$out"; then
 		ok "a good $k with an initrd that fits passes the checks (--describe)"

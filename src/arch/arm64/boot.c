@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "arch/arm64/arm64.h"
+#include "arch/arm64/gunzip.h"
 #include "avp/arch.h"
 #include "avp/config.h"
 #include "avp/fdio.h"
@@ -66,6 +67,46 @@ void arm64_boot_plan_close(struct arm64_boot_plan *p)
 	if (p->initrd_fd >= 0)
 		close(p->initrd_fd);
 	p->kernel_fd = p->initrd_fd = -1;
+	free(p->kernel_data);
+	p->kernel_data = NULL;
+}
+
+/* An Image.gz (Debian's arm64 vmlinuz before 6.x, `make Image.gz`): the
+ * Image's size is known only at the stream's end, so it is inflated whole
+ * into p->kernel_data, which arch_load_guest copies into guest RAM; *size
+ * becomes the Image's and hdr gets its head. Nothing larger than the
+ * guest's RAM is inflated (limit). */
+static int inflate_kernel(const char *path, uint64_t gz_size, uint64_t ram_size,
+			  struct arm64_boot_plan *p, uint8_t *hdr, size_t *probe, uint64_t *size)
+{
+	char name[16 + PATH_MAX];
+	uint8_t *gz;
+	int err;
+
+	snprintf(name, sizeof(name), "kernel %s", path);
+	/* deflate shrinks nothing by much less than nothing: a stream larger
+	 * than RAM cannot hold an Image that fits. */
+	if (gz_size > ram_size) {
+		avp_err("%s is a %llu MiB Image.gz, more than --memory %llu: give the VM more "
+			"memory", name, (unsigned long long)(gz_size >> 20),
+			(unsigned long long)(ram_size >> 20));
+		return -ENOMEM;
+	}
+	gz = malloc(gz_size ? (size_t)gz_size : 1);
+	if (!gz)
+		return -ENOMEM;
+	err = avp_pread_all(p->kernel_fd, gz, (size_t)gz_size, 0);
+	if (err)
+		avp_err("%s: read failed: %s", name, strerror(-err));
+	else
+		err = arm64_gunzip_alloc(gz, (size_t)gz_size, ram_size, name, &p->kernel_data, size);
+	free(gz);
+	if (err)
+		return err == -EFBIG ? -ENOMEM : err;
+	*probe = *size < ARM64_IMAGE_PROBE_SIZE ? (size_t)*size : ARM64_IMAGE_PROBE_SIZE;
+	memset(hdr, 0, ARM64_IMAGE_PROBE_SIZE);
+	memcpy(hdr, p->kernel_data, *probe);
+	return 0;
 }
 
 static int plan_kernel(const struct avp_config *cfg, uint64_t ram_size, struct arm64_boot_plan *p)
@@ -90,6 +131,12 @@ static int plan_kernel(const struct avp_config *cfg, uint64_t ram_size, struct a
 		return err;
 	}
 	snprintf(name, sizeof(name), "kernel %s", cfg->kernel);
+	if (arm64_image_probe(hdr, probe) == ARM64_KERNEL_GZIP) {
+		err = inflate_kernel(cfg->kernel, size, ram_size, p, hdr, &probe, &size);
+		if (err)
+			return err;
+		snprintf(name, sizeof(name), "kernel %s (an Image.gz)", cfg->kernel);
+	}
 	err = arm64_image_parse(hdr, probe, size, name, &p->ii);
 	if (err)
 		return err;
@@ -248,7 +295,10 @@ int arch_load_guest(struct vm *vm)
 		err = -ENOMEM;
 		goto out;
 	}
-	err = avp_pread_all(plan.kernel_fd, dst, (size_t)plan.ii.file_size, 0);
+	if (plan.kernel_data)
+		memcpy(dst, plan.kernel_data, (size_t)plan.ii.file_size);
+	else
+		err = avp_pread_all(plan.kernel_fd, dst, (size_t)plan.ii.file_size, 0);
 	if (err) {
 		avp_err("kernel %s: read failed: %s", vm->cfg->kernel, strerror(-err));
 		goto out;

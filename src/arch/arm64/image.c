@@ -60,8 +60,10 @@ static int wrong_format(enum arm64_kernel_format f, const char *name)
 			"(arch/arm64/boot/Image)", name);
 		break;
 	case ARM64_KERNEL_GZIP:
-		avp_err("%s is gzip-compressed (an Image.gz, like Debian's arm64 vmlinuz): "
-			"unpack it first (zcat %s > Image) and give the Image", name, name);
+		/* The loader inflates an Image.gz first (gunzip.h): this is
+		 * a gzip inside it, or a caller that does not. */
+		avp_err("%s is gzip-compressed: unpack it (zcat) and give the Image it holds",
+			name);
 		break;
 	case ARM64_KERNEL_EFI_ZBOOT:
 		avp_err("%s is an EFI zboot image (CONFIG_EFI_ZBOOT), which needs EFI firmware: "
