@@ -32,6 +32,17 @@ $(error SAN=1 with ARCH=arm64: the sanitizers do not run under qemu-aarch64 user
 endif
 endif
 endif
+# What the cross build needs that only scripts/setup provides (a clean
+# clone has none of it): named before anything compiles, instead of a
+# linker error about libfdt.a at the end. Deferred (=) so that only a goal
+# that builds pays for the look.
+CROSS_DEPS_MISSING = $(strip \
+	$(if $(shell command -v $(CC) 2>/dev/null),,$(CC)) \
+	$(if $(wildcard $(ARM64_SYSROOT)/usr/lib/aarch64-linux-gnu/libfdt.a),,libfdt.a in $(ARM64_SYSROOT)/) \
+	$(foreach p,$(PKGS),$(if $(shell $(PKG_CONFIG) --exists $(p) 2>/dev/null && echo y),,$(p):arm64)))
+CROSS_CHECK_MISSING = $(strip \
+	$(if $(wildcard /usr/lib/aarch64-linux-gnu/libcmocka.so),,libcmocka-dev:arm64) \
+	$(if $(shell command -v $(firstword $(TEST_RUNNER)) 2>/dev/null),,$(firstword $(TEST_RUNNER))))
 PKG_CONFIG ?= pkg-config
 BUILD ?= $(if $(filter 1,$(SAN)),build/san,build)
 TEST_RUNNER ?=
@@ -159,6 +170,20 @@ $(BUILD)/obj/%.o: %.c
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_SUPPORT_OBJS) $(BUILD)/libavp.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+# The cross build's own tools and libraries, before any object (above).
+.PHONY: cross-deps cross-check-deps
+ifeq ($(CROSS),1)
+$(LIB_OBJS) $(BUILD)/obj/src/cli/main.o $(TEST_SRCS:%.c=$(BUILD)/obj/%.o) $(TEST_SUPPORT_OBJS): | cross-deps
+$(TEST_SRCS:%.c=$(BUILD)/obj/%.o): | cross-check-deps
+endif
+cross-deps:
+	@m='$(CROSS_DEPS_MISSING)'; [ -z "$$m" ] || { echo "make ARCH=$(ARCH): missing $$m:" \
+		"run scripts/setup first (it installs the cross compiler and the $(ARCH) libraries;" \
+		"docs/arm64.md)" >&2; exit 1; }
+cross-check-deps:
+	@m='$(CROSS_CHECK_MISSING)'; [ -z "$$m" ] || { echo "make ARCH=$(ARCH) check: missing $$m:" \
+		"run scripts/setup first (docs/arm64.md)" >&2; exit 1; }
 
 # Each test binary is a cmocka group; the runner sums their results.
 check: $(BUILD)/avp $(TEST_BINS)

@@ -181,4 +181,15 @@ if "${runner[@]}" "$avp" run --kernel "$work/Image-40M" --initrd "$work/initrd-2
 else
 	notok "Image, initrd and device tree in --memory 62: $(cat "$work/err")"
 fi
+
+# A clean clone without scripts/setup has no arm64 sysroot: make names
+# what to run before it compiles anything (not a linker error at the end).
+out=$(make -s ARCH=arm64 ARM64_SYSROOT="$work/no-sysroot" BUILD="$work/build" 2>&1 >/dev/null)
+rc=$?
+if ((rc != 0)) && grep -q "missing libfdt.a in $work/no-sysroot/: run scripts/setup first" <<<"$out" &&
+	[[ -z "$(find "$work/build" -name '*.o' 2>/dev/null)" ]]; then
+	ok "make ARCH=arm64 without the sysroot: stops before compiling: $(head -n 1 <<<"$out")"
+else
+	notok "make ARCH=arm64 without the sysroot: status $rc, said '$(head -n 2 <<<"$out")', objects: $(find "$work/build" -name '*.o' 2>/dev/null | wc -l)"
+fi
 finish
