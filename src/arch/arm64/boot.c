@@ -9,11 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "arch/arm64/arm64.h"
 #include "arch/arm64/gunzip.h"
+#include "arch/guest_files.h"
 #include "avp/arch.h"
 #include "avp/config.h"
 #include "avp/fdio.h"
@@ -29,36 +29,6 @@
 #define PAGE 0x1000ull
 /* The tree avp builds is a few KiB; this leaves room for every device. */
 #define FDT_BUF_SIZE (64u << 10)
-
-/* A regular file opened for reading, its size in *size; O_NONBLOCK so a
- * FIFO given by mistake is refused instead of hanging the open. */
-static int open_input(const char *what, const char *path, uint64_t *size)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	int err;
-
-	if (fd < 0) {
-		err = -errno;
-		avp_err("%s %s: cannot open: %s", what, path, strerror(-err));
-		return err;
-	}
-	if (fstat(fd, &st) < 0) {
-		err = -errno;
-		avp_err("%s %s: cannot stat: %s", what, path, strerror(-err));
-		close(fd);
-		return err;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		avp_err("%s %s: %s", what, path,
-			S_ISDIR(st.st_mode) ? "is a directory, not a regular file"
-					    : "not a regular file");
-		close(fd);
-		return -EINVAL;
-	}
-	*size = (uint64_t)st.st_size;
-	return fd;
-}
 
 void arm64_boot_plan_close(struct arm64_boot_plan *p)
 {
@@ -121,15 +91,12 @@ static int plan_kernel(const struct avp_config *cfg, uint64_t ram_size, struct a
 		avp_err("no kernel given");
 		return -EINVAL;
 	}
-	p->kernel_fd = open_input("kernel", cfg->kernel, &size);
+	p->kernel_fd = guest_file_open("kernel", cfg->kernel, &size);
 	if (p->kernel_fd < 0)
 		return p->kernel_fd;
-	probe = size < sizeof(hdr) ? (size_t)size : sizeof(hdr);
-	err = avp_pread_all(p->kernel_fd, hdr, probe, 0);
-	if (err) {
-		avp_err("kernel %s: read failed: %s", cfg->kernel, strerror(-err));
+	err = guest_file_head(p->kernel_fd, "kernel", cfg->kernel, hdr, sizeof(hdr), size, &probe);
+	if (err)
 		return err;
-	}
 	snprintf(name, sizeof(name), "kernel %s", cfg->kernel);
 	if (arm64_image_probe(hdr, probe) == ARM64_KERNEL_GZIP) {
 		err = inflate_kernel(cfg->kernel, size, ram_size, p, hdr, &probe, &size);
@@ -180,7 +147,7 @@ static int plan_rest(const struct avp_config *cfg, uint64_t ram_size, struct arm
 	}
 	if (!cfg->initrd)
 		return 0;
-	p->initrd_fd = open_input("initrd", cfg->initrd, &size);
+	p->initrd_fd = guest_file_open("initrd", cfg->initrd, &size);
 	if (p->initrd_fd < 0)
 		return p->initrd_fd;
 	if (size == 0) {
@@ -280,7 +247,7 @@ int arch_load_guest(struct vm *vm)
 {
 	struct arm64_state *st = vm->arch;
 	struct arm64_boot_plan plan;
-	void *fdt = NULL, *dst;
+	void *fdt = NULL;
 	int err;
 
 	if (!st)
@@ -288,36 +255,13 @@ int arch_load_guest(struct vm *vm)
 	err = arm64_boot_plan(vm->cfg, &plan);
 	if (err)
 		return err;
-	dst = gm_ptr(&vm->mem, plan.kernel_gpa, plan.ii.file_size);
-	if (!dst) {
-		avp_err("kernel %s: [0x%llx, +%llu) is not guest RAM", vm->cfg->kernel,
-			(unsigned long long)plan.kernel_gpa, (unsigned long long)plan.ii.file_size);
-		err = -ENOMEM;
+	err = guest_file_load(&vm->mem, plan.kernel_gpa, plan.ii.file_size, plan.kernel_data,
+			      plan.kernel_fd, 0, "kernel", vm->cfg->kernel);
+	if (!err && plan.initrd_fd >= 0)
+		err = guest_file_load(&vm->mem, plan.initrd_gpa, plan.initrd_size, NULL,
+				      plan.initrd_fd, 0, "initrd", vm->cfg->initrd);
+	if (err)
 		goto out;
-	}
-	if (plan.kernel_data)
-		memcpy(dst, plan.kernel_data, (size_t)plan.ii.file_size);
-	else
-		err = avp_pread_all(plan.kernel_fd, dst, (size_t)plan.ii.file_size, 0);
-	if (err) {
-		avp_err("kernel %s: read failed: %s", vm->cfg->kernel, strerror(-err));
-		goto out;
-	}
-	if (plan.initrd_fd >= 0) {
-		dst = gm_ptr(&vm->mem, plan.initrd_gpa, plan.initrd_size);
-		if (!dst) {
-			avp_err("initrd %s: [0x%llx, +%llu) is not guest RAM", vm->cfg->initrd,
-				(unsigned long long)plan.initrd_gpa,
-				(unsigned long long)plan.initrd_size);
-			err = -ENOMEM;
-			goto out;
-		}
-		err = avp_pread_all(plan.initrd_fd, dst, (size_t)plan.initrd_size, 0);
-		if (err) {
-			avp_err("initrd %s: read failed: %s", vm->cfg->initrd, strerror(-err));
-			goto out;
-		}
-	}
 	fdt = calloc(1, FDT_BUF_SIZE);
 	if (!fdt) {
 		err = -ENOMEM;
