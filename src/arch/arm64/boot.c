@@ -54,8 +54,10 @@ static int inflate_kernel(const char *path, uint64_t gz_size, uint64_t ram_size,
 	int err;
 
 	snprintf(name, sizeof(name), "kernel %s", path);
-	/* deflate shrinks nothing by much less than nothing: a stream larger
-	 * than RAM cannot hold an Image that fits. */
+	/* Refused before it is read into memory: deflate grows data by 5
+	 * bytes in 64 KiB at worst (stored blocks, RFC 1951), so a stream
+	 * larger than the RAM holds an Image that leaves no room for the
+	 * device tree's 2 MiB block beside it. */
 	if (gz_size > ram_size) {
 		avp_err("%s is a %llu MiB Image.gz, more than --memory %llu: give the VM more "
 			"memory", name, (unsigned long long)(gz_size >> 20),
