@@ -32,11 +32,23 @@ $(error SAN=1 with ARCH=arm64: the sanitizers do not run under qemu-aarch64 user
 endif
 endif
 endif
+# What the cross build needs that only scripts/setup provides (a clean
+# clone has none of it): named before anything compiles, instead of a
+# linker error about libfdt.a at the end. Deferred (=) so that only a goal
+# that builds pays for the look.
+CROSS_DEPS_MISSING = $(strip \
+	$(if $(shell command -v $(CC) 2>/dev/null),,$(CC)) \
+	$(if $(wildcard $(ARM64_SYSROOT)/usr/lib/aarch64-linux-gnu/libfdt.a),,libfdt.a in $(ARM64_SYSROOT)/) \
+	$(foreach p,$(PKGS),$(if $(shell $(PKG_CONFIG) --exists $(p) 2>/dev/null && echo y),,$(p):arm64)))
+CROSS_CHECK_MISSING = $(strip \
+	$(if $(wildcard /usr/lib/aarch64-linux-gnu/libcmocka.so),,libcmocka-dev:arm64) \
+	$(if $(shell command -v $(firstword $(TEST_RUNNER)) 2>/dev/null),,$(firstword $(TEST_RUNNER))))
 PKG_CONFIG ?= pkg-config
 BUILD ?= $(if $(filter 1,$(SAN)),build/san,build)
 TEST_RUNNER ?=
 
-PKGS := libseccomp json-c libpng liburing
+# zlib: screenshots' PNGs (through libpng) and the arm64 Image.gz loader.
+PKGS := libseccomp json-c libpng liburing zlib
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 ifeq ($(CROSS),1)
 # Statically linked, so that an arm64 machine (the test host's root file
@@ -100,11 +112,13 @@ AVP_LDLIBS = $(LDLIBS)
 endif
 
 # Each architecture's platform (the avp/arch.h implementation) builds only
-# for it. arm64's device tree and Image parser are pure and build on x86 as
-# well (unit-tested there); its KVM side needs arm64's <asm/kvm.h>.
+# for it. arm64's device tree, Image parser and Image.gz inflater are pure
+# and build on x86 as well (unit-tested and fuzzed there); its KVM side
+# needs arm64's <asm/kvm.h>.
 # The PC's legacy devices exist only on x86.
 X86_ONLY_SRCS := $(wildcard src/arch/x86/*.c) src/hw/serial_16550.c src/hw/i8042.c src/hw/rtc_cmos.c
-ARM64_ONLY_SRCS := $(filter-out src/arch/arm64/image.c src/arch/arm64/fdt.c,$(wildcard src/arch/arm64/*.c))
+ARM64_ONLY_SRCS := $(filter-out src/arch/arm64/image.c src/arch/arm64/fdt.c src/arch/arm64/gunzip.c,\
+	$(wildcard src/arch/arm64/*.c))
 ARCH_EXCLUDED_SRCS := $(if $(filter arm64,$(ARCH)),$(X86_ONLY_SRCS),$(ARM64_ONLY_SRCS))
 # Their unit tests, and those that expect x86's platform (its interrupts,
 # its legacy devices, ACPI) from the generic code.
@@ -179,6 +193,20 @@ $(BUILD)/obj/%.o: %.c
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_SUPPORT_OBJS) $(BUILD)/libavp.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+# The cross build's own tools and libraries, before any object (above).
+.PHONY: cross-deps cross-check-deps
+ifeq ($(CROSS),1)
+$(LIB_OBJS) $(BUILD)/obj/src/cli/main.o $(TEST_SRCS:%.c=$(BUILD)/obj/%.o) $(TEST_SUPPORT_OBJS): | cross-deps
+$(TEST_SRCS:%.c=$(BUILD)/obj/%.o): | cross-check-deps
+endif
+cross-deps:
+	@m='$(CROSS_DEPS_MISSING)'; [ -z "$$m" ] || { echo "make ARCH=$(ARCH): missing $$m:" \
+		"run scripts/setup first (it installs the cross compiler and the $(ARCH) libraries;" \
+		"docs/arm64.md)" >&2; exit 1; }
+cross-check-deps:
+	@m='$(CROSS_CHECK_MISSING)'; [ -z "$$m" ] || { echo "make ARCH=$(ARCH) check: missing $$m:" \
+		"run scripts/setup first (docs/arm64.md)" >&2; exit 1; }
 
 # Each test binary is a cmocka group; the runner sums their results.
 check: $(BUILD)/avp $(TEST_BINS)

@@ -860,15 +860,19 @@ def pl061():
           u8(1) + u8(4) + u8(1) + u8(2))
 
 
+def arm64_header(text_offset, image_size, flags, size=64):
+    """An arm64 Image's header (booting.rst), zero-padded to size bytes."""
+    h = bytearray(size)
+    h[0:4] = u32(0x14000010)
+    h[8:16] = u64(text_offset)
+    h[16:24] = u64(image_size)
+    h[24:32] = u64(flags)
+    h[0x38:0x3C] = u32(0x644D5241)
+    return bytes(h)
+
+
 def arm64_image():
-    def header(text_offset, image_size, flags):
-        h = bytearray(64)
-        h[0:4] = u32(0x14000010)
-        h[8:16] = u64(text_offset)
-        h[16:24] = u64(image_size)
-        h[24:32] = u64(flags)
-        h[0x38:0x3C] = u32(0x644D5241)
-        return bytes(h)
+    header = arm64_header
     pre = u8(1) + u32(16 << 20) + u64(0x40000000) + u32(256)
     write("arm64_image", "v6", pre + header(0, 40 << 20, 0xA))
     write("arm64_image", "text-offset", pre + header(0x80000, 20 << 20, 0x2))
@@ -876,7 +880,22 @@ def arm64_image():
     write("arm64_image", "gzip", pre + bytes([0x1F, 0x8B, 8]) + bytes(61))
 
 
+def arm64_gunzip():
+    import gzip
+    def header(text_offset, image_size, flags):
+        return arm64_header(text_offset, image_size, flags, 4096)
+    gz = lambda b: gzip.compress(b, compresslevel=6, mtime=0)
+    image = gz(header(0, 8 << 20, 0xA))
+    pre = u16(1024) + u16(16 * 1024)
+    write("arm64_gunzip", "image", pre + image)
+    write("arm64_gunzip", "cut-short", pre + image[: len(image) // 2])
+    write("arm64_gunzip", "zeros-past-limit", u16(64) + u16(1024) + gz(bytes(2 << 20)))
+    write("arm64_gunzip", "padded", pre + image + bytes(16))
+    write("arm64_gunzip", "stored", pre + gzip.compress(header(0x80000, 0, 0)[:1024],
+                                                        compresslevel=0, mtime=0))
+
+
 if __name__ == "__main__":
     for gen in (virtqueue, blk, net, console, rng, can, vsock, vinput, gpu, snd, watchdog, api_request, bundle, system, options, mmio, pci, bzimage, cli,
-                pl011, pl031, sp805, pl061, arm64_image):
+                pl011, pl031, sp805, pl061, arm64_image, arm64_gunzip):
         gen()

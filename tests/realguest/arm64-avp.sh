@@ -76,6 +76,7 @@ if [[ "$intc" != *gic-v3* ]]; then
 	check_eq "$?" 1 "no GICv3 on this host: avp ends with status 1"
 	check_eq "$(wc -l <"$tmp/err")" 1 "... with one line: $(cat "$tmp/err")"
 	check_grep "$tmp/err" 'no GICv3' "... saying the host has no GICv3"
+	check_grep "$tmp/err" 'run avp on a host with a GICv3.*gic-version=3' "... and the fix"
 	finish
 	exit
 fi

@@ -165,7 +165,7 @@ static void test_other_formats(void **state)
 	assert_int_equal(arm64_image_probe(img, sizeof(img)), ARM64_KERNEL_GZIP);
 	assert_int_equal(parse_said(8 * MIB, "vmlinuz", msg, sizeof(msg)), -ENOEXEC);
 	assert_non_null(strstr(msg, "gzip-compressed"));
-	assert_non_null(strstr(msg, "zcat vmlinuz > Image"));
+	assert_non_null(strstr(msg, "unpack it (zcat)"));
 	/* Even a gzip file shorter than a header is named as one. */
 	assert_int_equal(arm64_image_parse(img, 10, 10, "vmlinuz", &ii), -ENOEXEC);
 
@@ -182,6 +182,69 @@ static void test_other_formats(void **state)
 	assert_int_equal(arm64_image_probe(img, sizeof(img)), ARM64_KERNEL_IMAGE);
 	assert_int_equal(arm64_image_probe(NULL, 64), ARM64_KERNEL_UNKNOWN);
 	assert_int_equal(arm64_image_probe(img, 63), ARM64_KERNEL_UNKNOWN);
+}
+
+/* A vmlinux (ELF) is named as one. */
+static void test_elf(void **state)
+{
+	char msg[512];
+
+	(void)state;
+	memset(img, 0, sizeof(img));
+	memcpy(img, "\x7f" "ELF\x02\x01\x01", 7);
+	assert_int_equal(arm64_image_probe(img, sizeof(img)), ARM64_KERNEL_ELF);
+	assert_int_equal(arm64_image_probe(img, 3), ARM64_KERNEL_UNKNOWN);
+	assert_int_equal(parse_said(8 * MIB, "vmlinux", msg, sizeof(msg)), -ENOEXEC);
+	assert_non_null(strstr(msg, "vmlinux is an ELF file"));
+	assert_non_null(strstr(msg, "arch/arm64/boot/Image"));
+	assert_string_equal(arm64_kernel_format_name(ARM64_KERNEL_ELF), "ELF file");
+}
+
+/* An EFI-stub Image (what distributions ship): "MZ", the PE header at
+ * 0x40 as Linux's efi-header.S puts it, and two sections whose raw data
+ * ends at end_of_data. */
+static void efi_header(uint32_t end_of_data)
+{
+	uint8_t *pe = img + 0x40, *sec = pe + 24 + 160;
+
+	header(0, 40 * MIB, 0xa);
+	img[0] = 'M';
+	img[1] = 'Z';
+	put_le32(img + 0x3c, 0x40);
+	memcpy(pe, "PE\0\0", 4);
+	put_le16(pe + 4, 0xaa64); /* IMAGE_FILE_MACHINE_ARM64 */
+	put_le16(pe + 6, 2);
+	put_le16(pe + 20, 160);
+	memcpy(sec, ".text", 5);
+	put_le32(sec + 16, 0x1e00000);
+	put_le32(sec + 20, 0x10000);
+	memcpy(sec + 40, ".data", 5);
+	put_le32(sec + 40 + 16, end_of_data - 0x1e10000);
+	put_le32(sec + 40 + 20, 0x1e10000);
+}
+
+static void test_truncated_efi_image(void **state)
+{
+	struct arm64_image_info ii;
+	char msg[512];
+
+	(void)state;
+	/* Debian 12's 6.12 Image: 44282368 bytes, .data ending there. */
+	efi_header(44282368);
+	assert_int_equal(arm64_image_parse(img, sizeof(img), 44282368, "Image", &ii), 0);
+	assert_int_equal(ii.file_size, 44282368);
+	assert_int_equal(parse_said(44282368 - 512, "Image", msg, sizeof(msg)), -EINVAL);
+	assert_non_null(strstr(msg, "Image is truncated: 44281856 bytes"));
+	assert_non_null(strstr(msg, "need 44282368"));
+	/* A section table beyond the bytes read, a PE offset pointing
+	 * nowhere, or no "PE" signature: nothing to check, accepted. */
+	efi_header(44282368);
+	assert_int_equal(arm64_image_parse(img, 0x100, 4 * MIB, "Image", &ii), 0);
+	put_le32(img + 0x3c, 0xfffffff0);
+	assert_int_equal(arm64_image_parse(img, sizeof(img), 4 * MIB, "Image", &ii), 0);
+	efi_header(44282368);
+	img[0x41] = 'X';
+	assert_int_equal(arm64_image_parse(img, sizeof(img), 4 * MIB, "Image", &ii), 0);
 }
 
 static void test_placement(void **state)
@@ -226,6 +289,8 @@ int main(void)
 		cmocka_unit_test(test_legacy_header),
 		cmocka_unit_test(test_rejected_headers),
 		cmocka_unit_test(test_other_formats),
+		cmocka_unit_test(test_elf),
+		cmocka_unit_test(test_truncated_efi_image),
 		cmocka_unit_test(test_placement),
 	};
 

@@ -3,7 +3,8 @@
  * layout, the SPIs devices get and their KVM_IRQ_LINE encoding, the boot
  * plan (kernel, initrd and device tree in RAM; a bzImage, too little
  * memory, an initrd that does not fit and an overlong command line each
- * refused), the device tree a VM's devices make, --dump-dtb, the legacy
+ * refused; an Image.gz inflated into guest RAM, one cut short refused),
+ * the device tree a VM's devices make, --dump-dtb, the legacy
  * devices on the MMIO bus and their description. Built for ARCH=arm64
  * only. */
 #include <stdarg.h>
@@ -22,6 +23,7 @@
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "arch/arm64/arm64.h"
 #include "avp/arch.h"
@@ -307,6 +309,89 @@ static void test_fdt_of_a_vm(void **state)
 	avp_config_free(&cfg);
 }
 
+/* path.gz: gzip of len bytes of data (zlib's gz* file functions). */
+static void write_gz(const char *path, const void *data, size_t len)
+{
+	gzFile f = gzopen(path, "wb6");
+
+	assert_non_null(f);
+	assert_int_equal(gzwrite(f, data, (unsigned int)len), (int)len);
+	assert_int_equal(gzclose(f), Z_OK);
+}
+
+/* An Image.gz (issue 14: Debian's arm64 vmlinuz before 6.x): placed by
+ * the Image inside it, and that Image, byte for byte, is what lands in
+ * guest RAM at the kernel's address. */
+static void test_image_gz(void **state)
+{
+	const size_t len = 5u << 20;
+	uint8_t *img = calloc(1, len), *ram = calloc(1, 64u << 20), *gz;
+	char path[PATH_MAX + 32];
+	struct arm64_boot_plan p;
+	struct avp_config cfg;
+	struct stat st;
+	struct vm vm;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(img);
+	assert_non_null(ram);
+	put_le64(img + 8, 0x80000);
+	put_le64(img + 16, 6u << 20);
+	put_le64(img + 24, 0x2);
+	put_le32(img + ARM64_IMAGE_MAGIC_OFFSET, ARM64_IMAGE_MAGIC);
+	for (size_t i = 64; i < len; i++)
+		img[i] = (uint8_t)(i * 7 + (i >> 12));
+	snprintf(path, sizeof(path), "%s/Image.gz", dir);
+	write_gz(path, img, len);
+
+	config(&cfg, path, 64);
+	cfg.initrd = strdup(initrd);
+	assert_int_equal(arm64_boot_plan(&cfg, &p), 0);
+	assert_non_null(p.kernel_data);
+	assert_int_equal(p.ii.file_size, len);
+	assert_int_equal(p.ii.image_size, 6u << 20);
+	assert_int_equal(p.kernel_gpa, ARM64_RAM_BASE + 0x80000);
+	assert_memory_equal(p.kernel_data, img, len);
+	arm64_boot_plan_close(&p);
+	assert_null(p.kernel_data);
+	assert_int_equal(arch_check_guest(&cfg), 0);
+
+	/* Loaded: the Image (not the stream) at its address, the initrd
+	 * and the device tree where the plan put them. */
+	vm_init_nokvm(&vm, &cfg);
+	vm.arch = calloc(1, sizeof(struct arm64_state));
+	assert_non_null(vm.arch);
+	((struct arm64_state *)vm.arch)->gic_fd = -1;
+	assert_int_equal(gm_add_region(&vm.mem, ARM64_RAM_BASE, 64u << 20, ram), 0);
+	assert_int_equal(arch_load_guest(&vm), 0);
+	assert_memory_equal(ram + 0x80000, img, len);
+	assert_int_equal(((struct arm64_state *)vm.arch)->entry_gpa, ARM64_RAM_BASE + 0x80000);
+	assert_int_equal(fdt_check_header(ram + (62u << 20)), 0);
+	arch_vm_destroy(&vm);
+	close(vm.exit_efd);
+
+	/* Cut short: refused before any VM, like a truncated Image. */
+	assert_int_equal(stat(path, &st), 0);
+	gz = malloc((size_t)st.st_size);
+	assert_non_null(gz);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fread(gz, 1, (size_t)st.st_size, f), (size_t)st.st_size);
+	fclose(f);
+	write_file(path, gz, (size_t)st.st_size / 2);
+	assert_int_equal(arch_check_guest(&cfg), -EINVAL);
+	/* More than the guest's RAM once inflated. */
+	write_gz(path, img, len);
+	cfg.memory_mib = 4;
+	assert_int_equal(arch_check_guest(&cfg), -ENOMEM);
+	unlink(path);
+	free(gz);
+	free(ram);
+	free(img);
+	avp_config_free(&cfg);
+}
+
 static void test_legacy_devices_on_the_bus(void **state)
 {
 	struct avp_config cfg;
@@ -384,6 +469,7 @@ int main(void)
 		cmocka_unit_test(test_plan_places_everything),
 		cmocka_unit_test(test_plan_text_offset),
 		cmocka_unit_test(test_plan_refuses),
+		cmocka_unit_test(test_image_gz),
 		cmocka_unit_test(test_fdt_of_a_vm),
 		cmocka_unit_test(test_legacy_devices_on_the_bus),
 		cmocka_unit_test(test_describe_legacy),

@@ -159,19 +159,14 @@ static void test_not_an_image_at_all(void **state)
 	assert_int_equal(parse(f, 0), -ENOEXEC);
 }
 
-/* An arm64 Image given to the x86 loader is named as one. */
-static void test_arm64_image_named(void **state)
+/* What parse() says on stderr for f->img. */
+static void parse_said(struct fixture *f, char *err, size_t len)
 {
-	struct fixture *f = *state;
 	FILE *capture = tmpfile();
 	int saved = dup(STDERR_FILENO);
-	char err[512];
 	size_t n;
 
 	assert_non_null(capture);
-	memset(f->img, 0, sizeof(f->img));
-	put_le64(f->img + 16, 1u << 20);	    /* image_size */
-	put_le32(f->img + 0x38, 0x644d5241); /* "ARM\x64" */
 	fflush(stderr);
 	assert_true(dup2(fileno(capture), STDERR_FILENO) >= 0);
 	assert_int_equal(parse(f, IMAGE_SIZE), -ENOEXEC);
@@ -179,10 +174,33 @@ static void test_arm64_image_named(void **state)
 	dup2(saved, STDERR_FILENO);
 	close(saved);
 	rewind(capture);
-	n = fread(err, 1, sizeof(err) - 1, capture);
+	n = fread(err, 1, len - 1, capture);
 	err[n] = '\0';
 	fclose(capture);
+}
+
+/* An arm64 Image given to the x86 loader is named as one, and so are an
+ * Image.gz (or any gzip file) and a vmlinux (ELF). */
+static void test_arm64_image_named(void **state)
+{
+	struct fixture *f = *state;
+	char err[512];
+
+	memset(f->img, 0, sizeof(f->img));
+	put_le64(f->img + 16, 1u << 20);	    /* image_size */
+	put_le32(f->img + 0x38, 0x644d5241); /* "ARM\x64" */
+	parse_said(f, err, sizeof(err));
 	assert_non_null(strstr(err, "is an arm64 Image, not an x86 kernel"));
+
+	memset(f->img, 0, sizeof(f->img));
+	memcpy(f->img, "\x1f\x8b\x08", 3);
+	parse_said(f, err, sizeof(err));
+	assert_non_null(strstr(err, "is gzip-compressed (an arm64 Image.gz?), not a bzImage"));
+
+	memset(f->img, 0, sizeof(f->img));
+	memcpy(f->img, "\x7f" "ELF", 4);
+	parse_said(f, err, sizeof(err));
+	assert_non_null(strstr(err, "is an ELF file (vmlinux?), not a bzImage"));
 }
 
 static void test_old_protocol(void **state)

@@ -42,6 +42,7 @@ struct arm64_boot_plan {
 	int kernel_fd;
 	int initrd_fd; /* -1 without an initrd */
 	struct arm64_image_info ii;
+	uint8_t *kernel_data; /* an Image.gz's Image, ii.file_size bytes; else NULL */
 	uint64_t kernel_gpa; /* where the Image's first byte goes */
 	uint64_t kernel_end; /* kernel_gpa + image_size */
 	uint64_t initrd_gpa, initrd_size;

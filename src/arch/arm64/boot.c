@@ -9,10 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "arch/arm64/arm64.h"
+#include "arch/arm64/gunzip.h"
+#include "arch/guest_files.h"
 #include "avp/arch.h"
 #include "avp/config.h"
 #include "avp/fdio.h"
@@ -29,36 +30,6 @@
 /* The tree avp builds is a few KiB; this leaves room for every device. */
 #define FDT_BUF_SIZE (64u << 10)
 
-/* A regular file opened for reading, its size in *size; O_NONBLOCK so a
- * FIFO given by mistake is refused instead of hanging the open. */
-static int open_input(const char *what, const char *path, uint64_t *size)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	int err;
-
-	if (fd < 0) {
-		err = -errno;
-		avp_err("%s %s: cannot open: %s", what, path, strerror(-err));
-		return err;
-	}
-	if (fstat(fd, &st) < 0) {
-		err = -errno;
-		avp_err("%s %s: cannot stat: %s", what, path, strerror(-err));
-		close(fd);
-		return err;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		avp_err("%s %s: %s", what, path,
-			S_ISDIR(st.st_mode) ? "is a directory, not a regular file"
-					    : "not a regular file");
-		close(fd);
-		return -EINVAL;
-	}
-	*size = (uint64_t)st.st_size;
-	return fd;
-}
-
 void arm64_boot_plan_close(struct arm64_boot_plan *p)
 {
 	if (p->kernel_fd >= 0)
@@ -66,6 +37,48 @@ void arm64_boot_plan_close(struct arm64_boot_plan *p)
 	if (p->initrd_fd >= 0)
 		close(p->initrd_fd);
 	p->kernel_fd = p->initrd_fd = -1;
+	free(p->kernel_data);
+	p->kernel_data = NULL;
+}
+
+/* An Image.gz (Debian's arm64 vmlinuz before 6.x, `make Image.gz`): the
+ * Image's size is known only at the stream's end, so it is inflated whole
+ * into p->kernel_data, which arch_load_guest copies into guest RAM; *size
+ * becomes the Image's and hdr gets its head. Nothing larger than the
+ * guest's RAM is inflated (limit). */
+static int inflate_kernel(const char *path, uint64_t gz_size, uint64_t ram_size,
+			  struct arm64_boot_plan *p, uint8_t *hdr, size_t *probe, uint64_t *size)
+{
+	char name[16 + PATH_MAX];
+	uint8_t *gz;
+	int err;
+
+	snprintf(name, sizeof(name), "kernel %s", path);
+	/* Refused before it is read into memory: deflate grows data by 5
+	 * bytes in 64 KiB at worst (stored blocks, RFC 1951), so a stream
+	 * larger than the RAM holds an Image that leaves no room for the
+	 * device tree's 2 MiB block beside it. */
+	if (gz_size > ram_size) {
+		avp_err("%s is a %llu MiB Image.gz, more than --memory %llu: give the VM more "
+			"memory", name, (unsigned long long)(gz_size >> 20),
+			(unsigned long long)(ram_size >> 20));
+		return -ENOMEM;
+	}
+	gz = malloc(gz_size ? (size_t)gz_size : 1);
+	if (!gz)
+		return -ENOMEM;
+	err = avp_pread_all(p->kernel_fd, gz, (size_t)gz_size, 0);
+	if (err)
+		avp_err("%s: read failed: %s", name, strerror(-err));
+	else
+		err = arm64_gunzip_alloc(gz, (size_t)gz_size, ram_size, name, &p->kernel_data, size);
+	free(gz);
+	if (err)
+		return err == -EFBIG ? -ENOMEM : err;
+	*probe = *size < ARM64_IMAGE_PROBE_SIZE ? (size_t)*size : ARM64_IMAGE_PROBE_SIZE;
+	memset(hdr, 0, ARM64_IMAGE_PROBE_SIZE);
+	memcpy(hdr, p->kernel_data, *probe);
+	return 0;
 }
 
 static int plan_kernel(const struct avp_config *cfg, uint64_t ram_size, struct arm64_boot_plan *p)
@@ -80,16 +93,19 @@ static int plan_kernel(const struct avp_config *cfg, uint64_t ram_size, struct a
 		avp_err("no kernel given");
 		return -EINVAL;
 	}
-	p->kernel_fd = open_input("kernel", cfg->kernel, &size);
+	p->kernel_fd = guest_file_open("kernel", cfg->kernel, &size);
 	if (p->kernel_fd < 0)
 		return p->kernel_fd;
-	probe = size < sizeof(hdr) ? (size_t)size : sizeof(hdr);
-	err = avp_pread_all(p->kernel_fd, hdr, probe, 0);
-	if (err) {
-		avp_err("kernel %s: read failed: %s", cfg->kernel, strerror(-err));
+	err = guest_file_head(p->kernel_fd, "kernel", cfg->kernel, hdr, sizeof(hdr), size, &probe);
+	if (err)
 		return err;
-	}
 	snprintf(name, sizeof(name), "kernel %s", cfg->kernel);
+	if (arm64_image_probe(hdr, probe) == ARM64_KERNEL_GZIP) {
+		err = inflate_kernel(cfg->kernel, size, ram_size, p, hdr, &probe, &size);
+		if (err)
+			return err;
+		snprintf(name, sizeof(name), "kernel %s (an Image.gz)", cfg->kernel);
+	}
 	err = arm64_image_parse(hdr, probe, size, name, &p->ii);
 	if (err)
 		return err;
@@ -133,7 +149,7 @@ static int plan_rest(const struct avp_config *cfg, uint64_t ram_size, struct arm
 	}
 	if (!cfg->initrd)
 		return 0;
-	p->initrd_fd = open_input("initrd", cfg->initrd, &size);
+	p->initrd_fd = guest_file_open("initrd", cfg->initrd, &size);
 	if (p->initrd_fd < 0)
 		return p->initrd_fd;
 	if (size == 0) {
@@ -233,7 +249,7 @@ int arch_load_guest(struct vm *vm)
 {
 	struct arm64_state *st = vm->arch;
 	struct arm64_boot_plan plan;
-	void *fdt = NULL, *dst;
+	void *fdt = NULL;
 	int err;
 
 	if (!st)
@@ -241,33 +257,13 @@ int arch_load_guest(struct vm *vm)
 	err = arm64_boot_plan(vm->cfg, &plan);
 	if (err)
 		return err;
-	dst = gm_ptr(&vm->mem, plan.kernel_gpa, plan.ii.file_size);
-	if (!dst) {
-		avp_err("kernel %s: [0x%llx, +%llu) is not guest RAM", vm->cfg->kernel,
-			(unsigned long long)plan.kernel_gpa, (unsigned long long)plan.ii.file_size);
-		err = -ENOMEM;
+	err = guest_file_load(&vm->mem, plan.kernel_gpa, plan.ii.file_size, plan.kernel_data,
+			      plan.kernel_fd, 0, "kernel", vm->cfg->kernel);
+	if (!err && plan.initrd_fd >= 0)
+		err = guest_file_load(&vm->mem, plan.initrd_gpa, plan.initrd_size, NULL,
+				      plan.initrd_fd, 0, "initrd", vm->cfg->initrd);
+	if (err)
 		goto out;
-	}
-	err = avp_pread_all(plan.kernel_fd, dst, (size_t)plan.ii.file_size, 0);
-	if (err) {
-		avp_err("kernel %s: read failed: %s", vm->cfg->kernel, strerror(-err));
-		goto out;
-	}
-	if (plan.initrd_fd >= 0) {
-		dst = gm_ptr(&vm->mem, plan.initrd_gpa, plan.initrd_size);
-		if (!dst) {
-			avp_err("initrd %s: [0x%llx, +%llu) is not guest RAM", vm->cfg->initrd,
-				(unsigned long long)plan.initrd_gpa,
-				(unsigned long long)plan.initrd_size);
-			err = -ENOMEM;
-			goto out;
-		}
-		err = avp_pread_all(plan.initrd_fd, dst, (size_t)plan.initrd_size, 0);
-		if (err) {
-			avp_err("initrd %s: read failed: %s", vm->cfg->initrd, strerror(-err));
-			goto out;
-		}
-	}
 	fdt = calloc(1, FDT_BUF_SIZE);
 	if (!fdt) {
 		err = -ENOMEM;

@@ -28,6 +28,8 @@ enum arm64_kernel_format arm64_image_probe(const uint8_t *buf, size_t len)
 		return ARM64_KERNEL_EFI_ZBOOT;
 	if (len >= 3 && buf[0] == 0x1f && buf[1] == 0x8b && buf[2] == 8)
 		return ARM64_KERNEL_GZIP;
+	if (len >= 4 && !memcmp(buf, "\x7f" "ELF", 4))
+		return ARM64_KERNEL_ELF;
 	return ARM64_KERNEL_UNKNOWN;
 }
 
@@ -42,6 +44,8 @@ const char *arm64_kernel_format_name(enum arm64_kernel_format f)
 		return "EFI zboot image";
 	case ARM64_KERNEL_X86_BZIMAGE:
 		return "x86 bzImage";
+	case ARM64_KERNEL_ELF:
+		return "ELF file";
 	default:
 		return "unknown format";
 	}
@@ -56,12 +60,18 @@ static int wrong_format(enum arm64_kernel_format f, const char *name)
 			"(arch/arm64/boot/Image)", name);
 		break;
 	case ARM64_KERNEL_GZIP:
-		avp_err("%s is gzip-compressed (an Image.gz, like Debian's arm64 vmlinuz): "
-			"unpack it first (zcat %s > Image) and give the Image", name, name);
+		/* The loader inflates an Image.gz first (gunzip.h): this is
+		 * a gzip inside it, or a caller that does not. */
+		avp_err("%s is gzip-compressed: unpack it (zcat) and give the Image it holds",
+			name);
 		break;
 	case ARM64_KERNEL_EFI_ZBOOT:
 		avp_err("%s is an EFI zboot image (CONFIG_EFI_ZBOOT), which needs EFI firmware: "
 			"give the plain arm64 Image (arch/arm64/boot/Image)", name);
+		break;
+	case ARM64_KERNEL_ELF:
+		avp_err("%s is an ELF file (vmlinux?), not an arm64 Image: give the Image made "
+			"from it (arch/arm64/boot/Image)", name);
 		break;
 	default:
 		avp_err("%s is not an arm64 Linux Image: no \"ARM\\x64\" magic at offset 0x38 "
@@ -69,6 +79,38 @@ static int wrong_format(enum arm64_kernel_format f, const char *name)
 		break;
 	}
 	return -ENOEXEC;
+}
+
+/* An Image built with the EFI stub starts with "MZ" and names its PE
+ * header at 0x3c (booting.rst, "res5"); the PE/COFF section table
+ * (Microsoft PE format, "Section Table": SizeOfRawData at +16,
+ * PointerToRawData at +20 of each 40-byte entry) says how many bytes of
+ * the file the kernel's .text and .data take: Linux's last section ends
+ * at _edata, the end of the Image. The one truncation a header can show;
+ * without an EFI stub, or with a table beyond the bytes given, there is
+ * nothing to check. The bytes the sections need, or 0. */
+static uint64_t pe_raw_end(const uint8_t *buf, size_t len)
+{
+	uint64_t pe, table, end = 0;
+	unsigned int nsec;
+
+	if (len < 0x40 || buf[0] != 'M' || buf[1] != 'Z')
+		return 0;
+	pe = get_le32(buf + 0x3c);
+	if (pe < 0x40 || pe + 24 > len || memcmp(buf + pe, "PE\0\0", 4))
+		return 0;
+	nsec = get_le16(buf + pe + 6);
+	table = pe + 24 + get_le16(buf + pe + 20); /* after SizeOfOptionalHeader */
+	if (table + 40ull * nsec > len)
+		return 0;
+	for (unsigned int i = 0; i < nsec; i++) {
+		const uint8_t *s = buf + table + 40ull * i;
+		uint64_t raw = get_le32(s + 16), ptr = get_le32(s + 20);
+
+		if (raw && ptr + raw > end)
+			end = ptr + raw;
+	}
+	return end;
 }
 
 int arm64_image_parse(const uint8_t *buf, size_t buf_len, uint64_t file_size, const char *name,
@@ -123,6 +165,12 @@ int arm64_image_parse(const uint8_t *buf, size_t buf_len, uint64_t file_size, co
 	if (file_size < ARM64_IMAGE_HDR_SIZE) {
 		avp_err("%s is truncated: %llu bytes, less than the arm64 Image header", name,
 			(unsigned long long)file_size);
+		return -EINVAL;
+	}
+	if (pe_raw_end(buf, buf_len) > file_size) {
+		avp_err("%s is truncated: %llu bytes, and its EFI header's sections need %llu "
+			"(a partial copy or download?): give the whole Image", name,
+			(unsigned long long)file_size, (unsigned long long)pe_raw_end(buf, buf_len));
 		return -EINVAL;
 	}
 	out->text_offset = text_offset;

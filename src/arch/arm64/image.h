@@ -20,8 +20,9 @@
  * text_offset field may be in the kernel's byte order). */
 #define ARM64_IMAGE_LEGACY_TEXT_OFFSET 0x80000ull
 /* Enough of the file's head for arm64_image_probe to tell every format
- * below apart (the bzImage signature sits at 0x202). */
-#define ARM64_IMAGE_PROBE_SIZE 0x210
+ * below apart (the bzImage signature sits at 0x202), and for the EFI
+ * stub's PE/COFF section table (at 0x40 + 24 + 160 in Linux's Image). */
+#define ARM64_IMAGE_PROBE_SIZE 0x400
 
 /* flags (booting.rst, "Header notes") */
 #define ARM64_IMAGE_FLAG_BE (1ull << 0)
@@ -35,6 +36,7 @@ enum arm64_kernel_format {
 	ARM64_KERNEL_GZIP,	  /* a gzip stream: Image.gz, Debian's arm64 vmlinuz */
 	ARM64_KERNEL_EFI_ZBOOT,	  /* "MZ" and "zimg": an EFI zboot image (vmlinuz.efi) */
 	ARM64_KERNEL_X86_BZIMAGE, /* "HdrS" at 0x202: an x86 kernel */
+	ARM64_KERNEL_ELF,	  /* "\x7fELF": vmlinux, or any other program */
 };
 
 /* What the first len bytes of a kernel file look like; never fails. */
@@ -57,8 +59,9 @@ struct arm64_image_info {
 /* Validates the Image whose first buf_len bytes are in buf and whose file
  * is file_size bytes long. name is used in messages. 0 and *out filled,
  * or -ENOEXEC (not a bootable arm64 Image: another format, big-endian)
- * or -EINVAL (truncated or inconsistent), after one avp_err() saying what
- * is wrong and what to give instead. */
+ * or -EINVAL (truncated or inconsistent: a header cut short, or an EFI
+ * stub Image whose PE/COFF sections end past the file), after one
+ * avp_err() saying what is wrong and what to give instead. */
 int arm64_image_parse(const uint8_t *buf, size_t buf_len, uint64_t file_size, const char *name,
 		      struct arm64_image_info *out);
 

@@ -83,8 +83,9 @@ static int gic_create(struct vm *vm, struct arm64_state *st)
 	if (ioctl(vm->vm_fd, KVM_CREATE_DEVICE, &dev) < 0) {
 		err = -errno;
 		avp_err("this host's KVM has no GICv3 to give the guest (KVM_CREATE_DEVICE "
-			"VGIC_V3: %s): avp's arm64 platform needs a host with a GICv3 "
-			"interrupt controller; a GICv2-only host cannot run it", strerror(-err));
+			"VGIC_V3: %s), and avp's arm64 platform has no GICv2: run avp on a "
+			"host with a GICv3 interrupt controller (under QEMU: -M "
+			"virt,gic-version=3)", strerror(-err));
 		/* Not a passing host failure: no retry makes it work. */
 		return -ENOTSUP;
 	}

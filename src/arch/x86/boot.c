@@ -4,15 +4,14 @@
  * real-mode setup code runs and nothing of it is loaded. */
 #include <asm/bootparam.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "arch/guest_files.h"
 #include "arch/x86/bzimage.h"
 #include "arch/x86/x86.h"
 #include "avp/arch.h"
@@ -51,39 +50,6 @@ _Static_assert(offsetof(struct setup_header, kernel_info_offset) == 0x268 - 0x1f
  * obligatory. */
 #define HEAP_END_PTR (0xe000 - 0x200)
 
-/* Opens a regular file for reading and returns its size. O_NONBLOCK so that
- * a FIFO given by mistake is refused instead of hanging the open. */
-static int open_input(const char *what, const char *path, uint64_t *size)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	int err;
-
-	if (fd < 0) {
-		err = -errno;
-		avp_err("%s %s: cannot open: %s", what, path, strerror(-err));
-		return err;
-	}
-	if (fstat(fd, &st) < 0) {
-		err = -errno;
-		avp_err("%s %s: cannot stat: %s", what, path, strerror(-err));
-		close(fd);
-		return err;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		avp_err("%s %s: is a directory, not a regular file", what, path);
-		close(fd);
-		return -EINVAL;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		avp_err("%s %s: not a regular file", what, path);
-		close(fd);
-		return -EINVAL;
-	}
-	*size = (uint64_t)st.st_size;
-	return fd;
-}
-
 /* Where kernel, command line and initrd go in "low RAM", the RAM range
  * holding the kernel load address below the MMIO hole (the initrd must go
  * there too: initrd_addr_max < 4 GiB). Worked out from the files and the
@@ -121,16 +87,12 @@ static int plan_kernel(const struct avp_config *cfg, uint64_t low_gpa, uint64_t 
 		avp_err("no kernel given");
 		return -EINVAL;
 	}
-	p->kernel_fd = open_input("kernel", path, &size);
+	p->kernel_fd = guest_file_open("kernel", path, &size);
 	if (p->kernel_fd < 0)
 		return p->kernel_fd;
-	probe = size < BZIMAGE_PROBE_SIZE ? (size_t)size : BZIMAGE_PROBE_SIZE;
-	memset(p->hdr, 0, BZIMAGE_PROBE_SIZE);
-	err = avp_pread_all(p->kernel_fd, p->hdr, probe, 0);
-	if (err) {
-		avp_err("kernel %s: read failed: %s", path, strerror(-err));
+	err = guest_file_head(p->kernel_fd, "kernel", path, p->hdr, BZIMAGE_PROBE_SIZE, size, &probe);
+	if (err)
 		return err;
-	}
 	snprintf(name, sizeof(name), "kernel %s", path);
 	err = bzimage_parse(p->hdr, probe, size, name, &p->bi);
 	if (err)
@@ -183,7 +145,7 @@ static int plan_initrd(const struct avp_config *cfg, uint64_t low_end, struct bo
 
 	if (!path)
 		return 0;
-	p->initrd_fd = open_input("initrd", path, &size);
+	p->initrd_fd = guest_file_open("initrd", path, &size);
 	if (p->initrd_fd < 0)
 		return p->initrd_fd;
 	if (size == 0) {
@@ -264,19 +226,11 @@ static int load_planned(struct vm *vm, const struct boot_plan *p)
 {
 	const struct avp_config *cfg = vm->cfg;
 	size_t cmdline_len = cfg->cmdline ? strlen(cfg->cmdline) : 0;
-	void *dst = gm_ptr(&vm->mem, X86_KERNEL_GPA, p->bi.kernel_size);
-	int err;
+	int err = guest_file_load(&vm->mem, X86_KERNEL_GPA, p->bi.kernel_size, NULL, p->kernel_fd,
+				  (off_t)p->bi.setup_size, "kernel", cfg->kernel);
 
-	if (!dst) {
-		avp_err("kernel %s: [0x%x, +%llu) is not guest RAM", cfg->kernel, X86_KERNEL_GPA,
-			(unsigned long long)p->bi.kernel_size);
-		return -ENOMEM;
-	}
-	err = avp_pread_all(p->kernel_fd, dst, (size_t)p->bi.kernel_size, (off_t)p->bi.setup_size);
-	if (err) {
-		avp_err("kernel %s: read failed: %s", cfg->kernel, strerror(-err));
+	if (err)
 		return err;
-	}
 	if (gm_write(&vm->mem, X86_CMDLINE_GPA, cfg->cmdline ? cfg->cmdline : "", cmdline_len + 1)) {
 		avp_err("command line (%zu bytes) does not fit in guest RAM at 0x%x",
 			cmdline_len, X86_CMDLINE_GPA);
@@ -284,16 +238,8 @@ static int load_planned(struct vm *vm, const struct boot_plan *p)
 	}
 	if (p->initrd_fd < 0)
 		return 0;
-	dst = gm_ptr(&vm->mem, p->initrd_gpa, p->initrd_len);
-	if (!dst) {
-		avp_err("initrd %s: [0x%llx, +%llu) is not guest RAM", cfg->initrd,
-			(unsigned long long)p->initrd_gpa, (unsigned long long)p->initrd_len);
-		return -ENOMEM;
-	}
-	err = avp_pread_all(p->initrd_fd, dst, (size_t)p->initrd_len, 0);
-	if (err)
-		avp_err("initrd %s: read failed: %s", cfg->initrd, strerror(-err));
-	return err;
+	return guest_file_load(&vm->mem, p->initrd_gpa, p->initrd_len, NULL, p->initrd_fd, 0,
+			       "initrd", cfg->initrd);
 }
 
 static int add_e820(struct boot_params *bp, uint64_t addr, uint64_t size, uint32_t type)

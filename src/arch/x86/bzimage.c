@@ -61,11 +61,23 @@ int bzimage_parse(const uint8_t *buf, size_t buf_len, uint64_t file_size,
 	if (buf_len > file_size)
 		buf_len = (size_t)file_size;
 	/* The other architecture's kernel (its magic is in the first 64
-	 * bytes): say so, rather than which bzImage field is missing. */
-	if (arm64_image_probe(buf, buf_len) == ARM64_KERNEL_IMAGE) {
+	 * bytes), an Image.gz or a vmlinux: say so, rather than which
+	 * bzImage field is missing. */
+	switch (arm64_image_probe(buf, buf_len)) {
+	case ARM64_KERNEL_IMAGE:
 		avp_err("%s is an arm64 Image, not an x86 kernel: give the x86-64 bzImage "
 			"(arch/x86/boot/bzImage)", name);
 		return -ENOEXEC;
+	case ARM64_KERNEL_GZIP:
+		avp_err("%s is gzip-compressed (an arm64 Image.gz?), not a bzImage: give the "
+			"x86-64 bzImage (arch/x86/boot/bzImage)", name);
+		return -ENOEXEC;
+	case ARM64_KERNEL_ELF:
+		avp_err("%s is an ELF file (vmlinux?), not a bzImage: give the x86-64 bzImage "
+			"made from it (arch/x86/boot/bzImage)", name);
+		return -ENOEXEC;
+	default:
+		break;
 	}
 	/* Every field this loader reads lies below HDR_END_2_15, and a real
 	 * bzImage has at least 5 sectors of setup code ahead of the kernel. */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/legacy_wiring.h"
 #include "arch/x86/x86.h"
 #include "avp/arch.h"
 #include "avp/chardev.h"
@@ -20,7 +21,6 @@
 #include "avp/hw/serial_16550.h"
 #include "avp/hw/watchdog.h"
 #include "avp/log.h"
-#include "avp/seccomp.h"
 #include "avp/vm.h"
 
 #define POST_PORT 0x80
@@ -43,7 +43,7 @@ _Static_assert(X86_ACPI_SLEEP_STS_PORT == X86_ACPI_SLEEP_CTL_PORT + 1 &&
 _Static_assert(X86_ACPI_S5_SLP_TYP <= SLP_TYP_MASK, "SLP_TYP is 3 bits");
 
 struct x86_platform {
-	struct vm *vm;
+	struct legacy_wiring w; /* first: the shared callbacks' opaque */
 	struct chardev *uart_chr;
 	struct serial16550 *uart;
 	struct rtc_cmos *rtc;
@@ -52,78 +52,16 @@ struct x86_platform {
 	atomic_uint sleep_sts;	 /* WAK_STS latch */
 	atomic_uint port_b;	 /* writable bits 0-3 of port 0x61 */
 	atomic_uint port_b_reads; /* drives the toggling bits */
-	atomic_bool irq_warned;
 };
-
-static void set_gsi(struct x86_platform *p, uint32_t gsi, int level)
-{
-	int ret = vm_irq_line(p->vm, gsi, level);
-
-	/* -ENODEV: no VM fd (unit tests, --describe); anything else is worth
-	 * one warning, not one per interrupt. */
-	if (ret && ret != -ENODEV && !atomic_exchange(&p->irq_warned, true))
-		avp_warn("platform: cannot drive GSI %u: %s", gsi, strerror(-ret));
-}
 
 static void uart_set_irq(void *opaque, int level)
 {
-	set_gsi(opaque, X86_COM1_GSI, level);
-}
-
-static void uart_output(void *opaque)
-{
-	struct x86_platform *p = opaque;
-
-	vm_note_console_output(p->vm);
-}
-
-/* The UART's input thread is confined before it reads host input
- * (docs/security.md); a VM without KVM (unit tests) runs no guest. */
-static int uart_reader_start(void *opaque)
-{
-	struct x86_platform *p = opaque;
-	int ret;
-
-	if (p->vm->vm_fd < 0)
-		return 0;
-	ret = avp_seccomp_apply(AVP_THREAD_UART_READER, p->vm->cfg);
-	if (ret)
-		vm_request_exit(p->vm, VM_EXIT_HOST_ERROR);
-	return ret;
+	legacy_set_line(opaque, X86_COM1_GSI, level);
 }
 
 static void kbc_set_irq(void *opaque, enum i8042_port port, int level)
 {
-	set_gsi(opaque, port == I8042_PORT_KBD ? ISA_IRQ_KBD : ISA_IRQ_MOUSE, level);
-}
-
-/* AVP-WDT-1: the guest stopped refreshing its watchdog. Reported here;
- * main() ends avp with status 6 or boots the VM again. */
-static void wdt_expired(void *opaque, uint32_t count)
-{
-	struct x86_platform *p = opaque;
-	const struct avp_watchdog_cfg *w =
-		p->vm->cfg ? avp_config_device(p->vm->cfg, &watchdog_config, 0) : NULL;
-	bool reset = w && w->action == AVP_WATCHDOG_RESET;
-	uint32_t ds = count * WATCHDOG_PERIOD_MS / 100;
-
-	avp_warn("watchdog expired: the guest did not refresh it for %u.%u s; %s", ds / 10,
-		 ds % 10, reset ? "resetting the VM" : "ending the VM");
-	vm_request_exit(p->vm, VM_EXIT_WATCHDOG);
-}
-
-/* Like the UART reader: confined before the guest can program it. */
-static int wdt_thread_start(void *opaque)
-{
-	struct x86_platform *p = opaque;
-	int ret;
-
-	if (p->vm->vm_fd < 0)
-		return 0;
-	ret = avp_seccomp_apply(AVP_THREAD_WATCHDOG, p->vm->cfg);
-	if (ret)
-		vm_request_exit(p->vm, VM_EXIT_HOST_ERROR);
-	return ret;
+	legacy_set_line(opaque, port == I8042_PORT_KBD ? ISA_IRQ_KBD : ISA_IRQ_MOUSE, level);
 }
 
 static void kbc_reset(void *opaque)
@@ -131,7 +69,7 @@ static void kbc_reset(void *opaque)
 	struct x86_platform *p = opaque;
 
 	avp_debug("guest pulsed the keyboard controller's reset line");
-	vm_request_exit(p->vm, VM_EXIT_REBOOT);
+	vm_request_exit(p->w.vm, VM_EXIT_REBOOT);
 }
 
 /* Linux (acpi_hw_extended_sleep) clears WAK_STS in the status register,
@@ -146,7 +84,7 @@ static void sleep_ctl_write(struct x86_platform *p, uint8_t v)
 		return;
 	if (typ == X86_ACPI_S5_SLP_TYP) {
 		avp_debug("guest entered S5 (soft off)");
-		vm_request_exit(p->vm, VM_EXIT_POWEROFF);
+		vm_request_exit(p->w.vm, VM_EXIT_POWEROFF);
 		return;
 	}
 	atomic_store(&p->sleep_sts, WAK_STS);
@@ -172,7 +110,7 @@ static void acpi_pm_io(void *opaque, uint64_t offset, void *data, uint32_t len, 
 		} else if (reg == X86_ACPI_RESET_PORT && b[i] == X86_ACPI_RESET_VALUE) {
 			/* acpi_reboot() via the FADT RESET_REG. */
 			avp_debug("guest wrote the ACPI reset register");
-			vm_request_exit(p->vm, VM_EXIT_REBOOT);
+			vm_request_exit(p->w.vm, VM_EXIT_REBOOT);
 		}
 	}
 }
@@ -206,32 +144,9 @@ static void post_io(void *opaque, uint64_t offset, void *data, uint32_t len, boo
 		memset(data, 0xff, len);
 }
 
-/* Drops the ranges whose handler state is ours, so that nothing can call
- * into freed devices; the io_bus has no unregister of its own. */
-static void pio_forget(struct vm *vm, const struct x86_platform *p)
-{
-	struct io_bus *bus = &vm->pio;
-	unsigned int n = 0;
-
-	for (unsigned int i = 0; i < bus->nranges; i++) {
-		const void *o = bus->ranges[i].opaque;
-
-		if (o == p || (o && (o == (void *)p->uart || o == (void *)p->rtc ||
-				     o == (void *)p->kbc || o == (void *)p->wdt)))
-			continue;
-		bus->ranges[n++] = bus->ranges[i];
-	}
-	bus->nranges = n;
-}
-
 static int register_ports(struct vm *vm, struct x86_platform *p)
 {
-	const struct {
-		uint64_t base, len;
-		io_handler_fn fn;
-		void *opaque;
-		const char *name;
-	} r[] = {
+	const struct legacy_window r[] = {
 		{ X86_COM1_PORT, SERIAL16550_NPORTS, serial16550_io, p->uart, "com1" },
 		{ X86_RTC_PORT, RTC_CMOS_NPORTS, rtc_cmos_io, p->rtc, "rtc" },
 		{ X86_I8042_DATA_PORT, 1, i8042_data_io, p->kbc, "i8042-data" },
@@ -242,54 +157,25 @@ static int register_ports(struct vm *vm, struct x86_platform *p)
 		{ X86_WDT_PORT, WATCHDOG_NPORTS, watchdog_io, p->wdt, "watchdog" },
 	};
 
-	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
-		if (!r[i].opaque) /* a device this VM does not have */
-			continue;
-		int ret = io_bus_register(&vm->pio, r[i].base, r[i].len, r[i].fn, r[i].opaque,
-					  r[i].name);
-
-		if (ret) {
-			avp_err("cannot claim I/O ports 0x%llx-0x%llx for %s: %s",
-				(unsigned long long)r[i].base,
-				(unsigned long long)(r[i].base + r[i].len - 1), r[i].name,
-				strerror(-ret));
-			return ret;
-		}
-	}
-	return 0;
+	return legacy_claim(&vm->pio, r, sizeof(r) / sizeof(r[0]), "I/O ports");
 }
 
 int arch_platform_devices_init(struct vm *vm)
 {
-	static const struct avp_chardev_cfg no_serial = { .kind = AVP_CHR_NONE };
-	const struct avp_chardev_cfg *serial_cfg;
 	const struct avp_watchdog_cfg *wdt;
 	struct x86_platform *p;
 	int ret;
 
-	if (!vm)
-		return -EINVAL;
-	if (vm->platform)
-		return -EEXIST;
-	p = calloc(1, sizeof(*p));
+	p = legacy_platform_new(vm, sizeof(*p), "GSI", &ret);
 	if (!p)
-		return -ENOMEM;
-	p->vm = vm;
-	vm->platform = p;
+		return ret;
 
-	serial_cfg = vm->cfg ? &vm->cfg->serial : &no_serial;
-	/* With --console stdio the keyboard belongs to hvc0; the UART only prints. */
-	/* A pty or socket relay confines itself like the other threads:
-	 * only when there is a guest to be wary of. */
-	ret = chardev_open_named(&p->uart_chr, serial_cfg,
-				 serial_cfg->kind == AVP_CHR_STDIO &&
-					 (!vm->cfg || !avp_config_stdio_device(vm->cfg)),
-				 "serial", vm->vm_fd >= 0 ? vm->cfg : NULL);
+	ret = legacy_open_serial(vm, &p->uart_chr);
 	if (!ret)
 		ret = serial16550_create(&p->uart, p->uart_chr,
 					 &(struct serial16550_ops){ .set_irq = uart_set_irq,
-								    .output = uart_output,
-								    .reader_start = uart_reader_start,
+								    .output = legacy_uart_output,
+								    .reader_start = legacy_uart_thread_start,
 								    .opaque = p });
 	if (!ret)
 		ret = rtc_cmos_create(&p->rtc);
@@ -297,11 +183,11 @@ int arch_platform_devices_init(struct vm *vm)
 		ret = i8042_create(&p->kbc, &(struct i8042_ops){ .set_irq = kbc_set_irq,
 								 .reset = kbc_reset,
 								 .opaque = p });
-	wdt = vm->cfg ? avp_config_device(vm->cfg, &watchdog_config, 0) : NULL;
+	wdt = legacy_watchdog_cfg(vm);
 	if (!ret && wdt)
 		ret = watchdog_create(&p->wdt,
-				      &(struct watchdog_ops){ .expired = wdt_expired,
-							     .thread_start = wdt_thread_start,
+				      &(struct watchdog_ops){ .expired = legacy_watchdog_expired,
+							     .thread_start = legacy_timer_thread_start,
 							     .opaque = p },
 				      wdt->fired_before);
 	if (!ret)
@@ -318,7 +204,7 @@ void arch_platform_devices_destroy(struct vm *vm)
 	if (!vm || !vm->platform)
 		return;
 	p = vm->platform;
-	pio_forget(vm, p);
+	legacy_forget(&vm->pio, (const void *const[]){ p, p->uart, p->rtc, p->kbc, p->wdt }, 5);
 	/* The UART's reader thread uses the chardev: stop it first. */
 	serial16550_destroy(p->uart);
 	chardev_close(p->uart_chr);
