@@ -24,7 +24,7 @@ chmod +x "$work/fake-testhost"
 # scenario NAME: run the suite on the staged outputs; sets OUT, RC, CALLS, ARGS.
 scenario() {
 	rm -f "$work/calls" "$work/args"
-	OUT=$(AVP_TESTHOST_CMD="$work/fake-testhost" scripts/testhost-suite --smp 2 tests/realguest/all.sh --except jail.sh 2>&1)
+	OUT=$(AVP_TESTHOST_CMD="$work/fake-testhost" AVP_TESTHOST_DEATHS=${DEATHS:-3} scripts/testhost-suite --smp 2 tests/realguest/all.sh --except jail.sh 2>&1)
 	RC=$?
 	CALLS=$(cat "$work/calls" 2>/dev/null || echo 0)
 	ARGS=$(tail -n 1 "$work/args" 2>/dev/null)
@@ -41,10 +41,23 @@ check_eq "$RC:$CALLS" "0:2" "a death mid-test is run again once, and the rerun's
 check_eq "$ARGS" "--smp 2 tests/realguest/all.sh --except jail.sh --from b.sh" "the rerun starts at the interrupted test, options kept"
 check_eq "$(summary)" "summary: 4 passed, 0 failed, 0 skipped" "each check is counted once (a 1, b 2, c 1)"
 
-# 2. A second death is final.
-printf '%s\n' '=== tests/realguest/b.sh' 'b: ok - partial' 'exit 125' >"$work/run2.out"
+# 2. Deaths are survived AVP_TESTHOST_DEATHS times in all: a second one
+#    (in c, after b passed in the rerun) is run again from c; one more is
+#    final.
+printf '%s\n' '=== tests/realguest/b.sh' 'b: ok - partial' 'b: ok - rest' '=== tests/realguest/c.sh' 'c: ok - partial' 'exit 125' >"$work/run2.out"
+printf '%s\n' '=== tests/realguest/c.sh' 'c: ok - partial' 'c: ok - rest' 'exit 0' >"$work/run3.out"
 scenario
-check_eq "$RC:$CALLS" "125:2" "a second death is final (status 125, no third run)"
+check_eq "$RC:$CALLS" "0:3" "a second death is run again too (default: 3 deaths survived)"
+check_eq "$ARGS" "--smp 2 tests/realguest/all.sh --except jail.sh --from c.sh" "... from the test it interrupted"
+check_eq "$(summary)" "summary: 5 passed, 0 failed, 0 skipped" "... each check counted once (a 1, b 2, c 2)"
+grep -q 'died 2 time(s)' <<<"$OUT" && ok "the deaths are counted in the output" || notok "no death count in: $(tail -n 3 <<<"$OUT")"
+DEATHS=1 scenario
+check_eq "$RC:$CALLS" "125:2" "one death more than AVP_TESTHOST_DEATHS is final (status 125, no further run)"
+printf '%s\n' '=== tests/realguest/c.sh' 'c: ok - partial' 'exit 125' >"$work/run3.out"
+printf '%s\n' '=== tests/realguest/c.sh' 'c: ok - partial' 'exit 125' >"$work/run4.out"
+printf '%s\n' '=== tests/realguest/c.sh' 'c: ok - partial' 'exit 0' >"$work/run5.out"
+scenario
+check_eq "$RC:$CALLS" "125:4" "a fourth death is final with the default (3 survived, no fifth run)"
 
 # 3. A death after a failed check is not rerun: a rerun must never turn
 #    a failure into a pass.
