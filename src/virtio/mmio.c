@@ -344,7 +344,12 @@ static void mmio_setup_notify(struct virtio_dev *dev)
 {
 	struct virtio_mmio *m = dev->transport;
 
-	m->irqfd = m->vm->have_irqfd && vm_irqfd_assign(m->vm, m->irq_efd, m->pdev->gsi) == 0;
+	int irqfd_err = m->vm->have_irqfd ? vm_irqfd_assign(m->vm, m->irq_efd, m->pdev->gsi) : -ENOSYS;
+
+	m->irqfd = irqfd_err == 0;
+	if (irqfd_err)
+		avp_debug("%s: no irqfd for gsi %u (%s): its interrupts go through KVM_IRQ_LINE",
+			  dev->ops->type, m->pdev->gsi, strerror(-irqfd_err));
 	m->ioeventfd = m->vm->have_ioeventfd;
 	for (uint16_t q = 0; q < dev->ops->num_queues && m->ioeventfd; q++)
 		if (vm_ioeventfd_assign(m->vm, m->pdev->base + REG_QUEUE_NOTIFY, 4, q,
