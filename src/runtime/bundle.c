@@ -26,8 +26,15 @@
 
 static const char *const top_keys[] = {
 	"kernel", "initrd", "cmdline", "critical", "cpus", "memory", "scheduling",
-	"serial", "devices", "restart", "shutdown_timeout_s", "transport", NULL,
+	"serial", "devices", "restart", "shutdown_timeout_s", "transport",
+	/* The OCI runtime spec's keys (config.md, config-vm.md; docs/oci.md). */
+	"ociVersion", "vm", "root", "process", "mounts", "hostname", "domainname", "hooks",
+	"annotations", "linux", NULL,
 };
+static const char *const vm_keys[] = { "hypervisor", "kernel", "image", NULL };
+static const char *const vm_hypervisor_keys[] = { "path", "parameters", NULL };
+static const char *const vm_kernel_keys[] = { "path", "parameters", "initrd", NULL };
+static const char *const vm_image_keys[] = { "path", "format", NULL };
 static const char *const cpus_keys[] = { "count", "affinity", NULL };
 static const char *const memory_keys[] = { "mib", "reserve", NULL };
 static const char *const scheduling_keys[] = { "class", "priority", NULL };
@@ -207,6 +214,8 @@ const char *const *bundle_keys(const char *object)
 	} objects[] = {
 		{ "", top_keys },	  { "cpus", cpus_keys },       { "memory", memory_keys },
 		{ "scheduling", scheduling_keys }, { "restart", restart_keys },
+		{ "vm", vm_keys }, { "vm.hypervisor", vm_hypervisor_keys },
+		{ "vm.kernel", vm_kernel_keys }, { "vm.image", vm_image_keys },
 	};
 	static const char *keys[AVP_MAX_KEYS + 2];
 
@@ -389,18 +398,190 @@ static int parse_restart(struct json_object *root, struct avp_bundle *b, struct 
 	return ret == -ENOENT ? 0 : ret;
 }
 
+/* An absolute path (config-vm.md: "MUST be an absolute path") at PATH.KEY. */
+static int oci_abs_path(struct json_object *obj, const char *path, const char *key, bool required,
+			char **out, struct jc_err *e)
+{
+	char where[JC_PATH_MAX];
+	const char *s;
+	int ret = jc_get_string(obj, path, key, required, &s, e);
+
+	if (ret)
+		return ret;
+	jc_path_key(where, sizeof(where), path, key);
+	if (s[0] != '/')
+		return jc_fail(e, where, "\"%s\" is not an absolute path (the OCI runtime spec "
+			       "requires one)", s);
+	*out = strdup(s);
+	return *out ? 0 : -ENOMEM;
+}
+
+/* vm.hypervisor names the program that runs the VM: avp is that program,
+ * so it may name avp (by name, or this very binary) and nothing else. */
+static int oci_hypervisor(struct json_object *vm, struct jc_err *e)
+{
+	struct json_object *h, *params;
+	struct stat self, named;
+	const char *path, *base;
+	int ret = jc_get_object(vm, "vm", "hypervisor", false, &h, e);
+
+	if (ret)
+		return ret == -ENOENT ? 0 : ret;
+	if ((ret = jc_check_object(h, "vm.hypervisor", vm_hypervisor_keys, e)) ||
+	    (ret = jc_get_string(h, "vm.hypervisor", "path", true, &path, e)))
+		return ret;
+	base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	if (strcmp(base, "avp") != 0 &&
+	    (stat("/proc/self/exe", &self) || stat(path, &named) || self.st_dev != named.st_dev ||
+	     self.st_ino != named.st_ino))
+		return jc_fail(e, "vm.hypervisor.path", "\"%s\" is not avp: avp runs the VM itself "
+			       "(leave vm.hypervisor out, or name avp)", path);
+	ret = jc_get_array(h, "vm.hypervisor", "parameters", false, &params, e);
+	if (ret == 0 && json_object_array_length(params))
+		return jc_fail(e, "vm.hypervisor.parameters", "avp takes no parameters here: use "
+			       "config.json's own keys (docs/oci.md)");
+	return ret == -ENOENT ? 0 : ret;
+}
+
+/* vm.kernel.parameters: strings joined by spaces into the command line. */
+static int oci_cmdline(struct json_object *k, struct avp_bundle *b, struct jc_err *e)
+{
+	struct json_object *params;
+	char line[AVP_MAX_CMDLINE + 1] = "";
+	size_t used = 0;
+	int ret = jc_get_array(k, "vm.kernel", "parameters", false, &params, e);
+
+	if (ret)
+		return ret == -ENOENT ? 0 : ret;
+	for (size_t i = 0; i < json_object_array_length(params); i++) {
+		struct json_object *p = json_object_array_get_idx(params, i);
+		char where[JC_PATH_MAX];
+		int n;
+
+		jc_path_index(where, sizeof(where), "vm.kernel.parameters", i);
+		if (!json_object_is_type(p, json_type_string))
+			return jc_fail(e, where, "expected a string, got %s", jc_type_name(p));
+		n = snprintf(line + used, sizeof(line) - used, "%s%s", used ? " " : "",
+			     json_object_get_string(p));
+		if (n < 0 || (size_t)n >= sizeof(line) - used)
+			return jc_fail(e, "vm.kernel.parameters", "the command line is too long (at "
+				       "most %d bytes)", AVP_MAX_CMDLINE);
+		used += (size_t)n;
+	}
+	b->cfg.cmdline = strdup(line);
+	return b->cfg.cmdline ? 0 : -ENOMEM;
+}
+
+/* vm.image: the guest's root disk, avp's first disk device. */
+static int oci_image(struct json_object *vm, struct avp_bundle *b, struct jc_err *e)
+{
+	struct json_object *img, *dev;
+	const char *format;
+	char *path = NULL;
+	int ret = jc_get_object(vm, "vm", "image", false, &img, e);
+
+	if (ret)
+		return ret == -ENOENT ? 0 : ret;
+	if ((ret = jc_check_object(img, "vm.image", vm_image_keys, e)) ||
+	    (ret = oci_abs_path(img, "vm.image", "path", true, &path, e)))
+		return ret;
+	ret = jc_get_string(img, "vm.image", "format", true, &format, e);
+	if (ret == 0 && strcmp(format, "raw") != 0)
+		ret = jc_fail(e, "vm.image.format", "\"%s\": avp reads raw images only (convert it: "
+			      "qemu-img convert -O raw)", format);
+	dev = ret ? NULL : json_object_new_object();
+	if (!ret && !dev)
+		ret = -ENOMEM;
+	if (!ret) {
+		json_object_object_add(dev, "path", json_object_new_string(path));
+		b->device_index[b->cfg.ndevices] = 0;
+		ret = parse_device(dev, "vm.image", bundle_type("disk"), b, e);
+		json_object_put(dev);
+	}
+	free(path);
+	return ret;
+}
+
+/* The OCI runtime spec's vm object (config-vm.md): kernel, initrd, command
+ * line and root image, in place of avp's own kernel/initrd/cmdline. */
+static int parse_oci_vm(struct json_object *root, struct avp_bundle *b, struct jc_err *e)
+{
+	struct json_object *vm, *k;
+	int ret = jc_get_object(root, "", "vm", false, &vm, e);
+
+	if (ret == -ENOENT)
+		/* Booting root.path with avp's own kernel is issue 17's second
+		 * part; until then the bundle must name its kernel. */
+		return jc_fail(e, "vm.kernel.path", "missing: an OCI bundle names the guest kernel "
+			       "in vm.kernel.path (avp has no default guest kernel yet)");
+	if (ret || (ret = jc_check_object(vm, "vm", vm_keys, e)) ||
+	    (ret = oci_hypervisor(vm, e)) ||
+	    (ret = jc_get_object(vm, "vm", "kernel", true, &k, e)) ||
+	    (ret = jc_check_object(k, "vm.kernel", vm_kernel_keys, e)) ||
+	    (ret = oci_abs_path(k, "vm.kernel", "path", true, &b->cfg.kernel, e)) ||
+	    (ret = oci_cmdline(k, b, e)))
+		return ret;
+	ret = oci_abs_path(k, "vm.kernel", "initrd", false, &b->cfg.initrd, e);
+	if (ret && ret != -ENOENT)
+		return ret;
+	return oci_image(vm, b, e);
+}
+
+/* OCI keys in a bundle without ociVersion, avp's kernel keys in one with
+ * it: each is someone's mistake, and guessing which was meant would hide it. */
+static int oci_mode_keys(struct json_object *root, struct avp_bundle *b, struct jc_err *e)
+{
+	static const char *const avp_only[] = { "kernel", "initrd", "cmdline", NULL };
+	const char *s;
+	int ret = jc_get_string(root, "", "ociVersion", false, &s, e);
+
+	if (ret == -ENOENT) {
+		for (size_t i = 0; top_keys[i]; i++)
+			if (strcmp(top_keys[i], "ociVersion") == 0)
+				for (size_t j = i + 1; top_keys[j]; j++)
+					if (json_object_object_get_ex(root, top_keys[j], NULL))
+						return jc_fail(e, top_keys[j], "a key of the OCI "
+							       "runtime spec: an OCI bundle also "
+							       "needs \"ociVersion\"");
+		return 0;
+	}
+	if (ret)
+		return ret;
+	if (strncmp(s, "1.", 2) != 0)
+		return jc_fail(e, "ociVersion", "\"%s\": avp reads OCI runtime spec 1.x bundles", s);
+	for (size_t i = 0; avp_only[i]; i++)
+		if (json_object_object_get_ex(root, avp_only[i], NULL))
+			return jc_fail(e, avp_only[i], "an OCI bundle names its kernel, initrd and "
+				       "parameters in vm.kernel (config-vm.md)");
+	b->oci = true;
+	return 0;
+}
+
 static int parse_top(struct json_object *root, struct avp_bundle *b, struct jc_err *e)
 {
 	struct avp_config_err ce = { 0 };
 	const char *s;
 	int64_t v;
-	int ret = jc_check_object(root, "", top_keys, e);
+	int ret = oci_mode_keys(root, b, e);
 
+	/* config.md: a runtime MUST ignore properties it does not know; avp's
+	 * own bundles refuse them, so that a typo never goes unnoticed. */
+	if (ret == 0 && !b->oci)
+		ret = jc_check_object(root, "", top_keys, e);
+	else if (ret == 0 && !json_object_is_type(root, json_type_object))
+		ret = jc_fail(e, "", "expected an object, got %s", jc_type_name(root));
 	if (ret)
 		return ret;
-	ret = jc_get_string(root, "", "kernel", true, &s, e);
-	if (ret || (ret = resolve(b, s, "kernel", &b->cfg.kernel, e)))
-		return ret;
+	if (b->oci) {
+		ret = parse_oci_vm(root, b, e);
+		if (ret)
+			return ret;
+	} else {
+		ret = jc_get_string(root, "", "kernel", true, &s, e);
+		if (ret || (ret = resolve(b, s, "kernel", &b->cfg.kernel, e)))
+			return ret;
+	}
 	ret = jc_get_string(root, "", "initrd", false, &s, e);
 	if (ret == 0)
 		ret = resolve(b, s, "initrd", &b->cfg.initrd, e);

@@ -27,6 +27,9 @@ struct avp_bundle {
 	unsigned int max_restarts; /* 0: no limit */
 	unsigned int backoff_ms;   /* before the first restart; doubles, at most 60 s */
 	unsigned int shutdown_timeout_s;
+	/* config.json has "ociVersion": an OCI bundle (docs/oci.md), run by
+	 * the runc-compatible lifecycle; its kernel comes from "vm". */
+	bool oci;
 	/* The index in "devices" of cfg.devices[i], for messages. */
 	unsigned int device_index[AVP_MAX_DEVICE_ENTRIES];
 };
