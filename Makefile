@@ -101,7 +101,7 @@ X86_ONLY_TESTS := test_acpi test_acpi_wdat test_aml test_bzimage test_i8042 test
 # cannot exec an arm64 binary without a binfmt_misc entry for qemu).
 ARM64_EMULATION_SKIPPED_TESTS := test_seccomp test_chardev_seccomp test_disk_seccomp \
 	test_tap_seccomp test_vsock_seccomp test_wav_seccomp test_can_seccomp test_i2c_seccomp \
-	test_bundle test_describe_schema test_runtime_attach test_runtime_start \
+	test_bundle test_describe_schema test_runtime_attach test_runtime_start test_oci \
 	test_stalled_output \
 	test_disk_uring test_virtio_blk
 # (The last two: qemu-aarch64 7.2 has no io_uring system calls and refuses

@@ -1,0 +1,426 @@
+/* The runc-compatible lifecycle of OCI bundles (docs/oci.md), with a real
+ * container process and a shell script standing in for avp run
+ * (rt_vmm_program): the pid file, created -> running -> stopped, the exit
+ * status the engine reads from the container process (waitpid, as conmon
+ * and containerd's shim do), signals before and after start, the console
+ * socket (a pty master received by SCM_RIGHTS), every refusal; and the
+ * pure mappings (signal names, exit statuses, the OCI shape of an avp VM's
+ * state). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "avp/runtime/bundle.h"
+#include "avp/runtime/monitor.h"
+#include "avp/runtime/oci.h"
+#include "avp/runtime/state.h"
+#include "avp/vm.h"
+#include "support/rt_fixture.h"
+
+static const struct oci_log no_log = { NULL, false };
+
+/* Bundle b-ID with an OCI config.json whose kernel exists, and the script
+ * avp run is replaced by. */
+static void make_bundle(const char *id, const char *body, char *bundle, size_t len)
+{
+	static char script[PATH_MAX + 32];
+	char path[PATH_MAX + 32], text[4096];
+
+	snprintf(bundle, len, "%s/b-%s", rtfx_tmpdir, id);
+	assert_int_equal(mkdir(bundle, 0755), 0);
+	snprintf(path, sizeof(path), "%s/bz", bundle);
+	rtfx_write_text(path, "kernel", 0644);
+	snprintf(path, sizeof(path), "%s/config.json", bundle);
+	snprintf(text, sizeof(text),
+		 "{\"ociVersion\": \"1.0.2\", \"process\": {\"args\": [\"sh\"]}, "
+		 "\"annotations\": {\"io.example\": \"yes\"}, "
+		 "\"vm\": {\"kernel\": {\"path\": \"%s/bz\"}}}", bundle);
+	rtfx_write_text(path, text, 0644);
+	snprintf(script, sizeof(script), "%s/vmm.sh", bundle);
+	snprintf(text, sizeof(text), "#!/bin/sh\n%s", body);
+	rtfx_write_text(script, text, 0755);
+	rt_vmm_program = script;
+}
+
+static pid_t create(const char *id, const char *body, const char *console_socket)
+{
+	char bundle[PATH_MAX], pidfile[PATH_MAX + 16], text[32] = "";
+	struct oci_create_opts o = { .root = rtfx_root, .id = id, .bundle = bundle,
+				     .pid_file = pidfile, .console_socket = console_socket,
+				     .log = &no_log };
+	struct jc_err e = { "" };
+	FILE *f;
+
+	make_bundle(id, body, bundle, sizeof(bundle));
+	snprintf(pidfile, sizeof(pidfile), "%s/%s.pid", rtfx_tmpdir, id);
+	if (oci_create(&o, &e))
+		fail_msg("create %s: %s", id, e.text);
+	f = fopen(pidfile, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(text, sizeof(text), f));
+	fclose(f);
+	return (pid_t)atoi(text);
+}
+
+static const char *status_of(const char *id, pid_t *pid)
+{
+	static char status[16];
+	struct json_object *o;
+	struct jc_err e = { "" };
+
+	if (oci_state(rtfx_root, id, &o, &e))
+		fail_msg("state %s: %s", id, e.text);
+	snprintf(status, sizeof(status), "%s",
+		 json_object_get_string(json_object_object_get(o, "status")));
+	if (pid)
+		*pid = json_object_get_int(json_object_object_get(o, "pid"));
+	json_object_put(o);
+	return status;
+}
+
+/* The container process's exit status, as its engine would reap it. */
+static int reap(pid_t pid)
+{
+	int ws;
+
+	assert_int_equal(waitpid(pid, &ws, 0), pid);
+	assert_true(WIFEXITED(ws));
+	return WEXITSTATUS(ws);
+}
+
+static void delete_vm(const char *id)
+{
+	struct jc_err e = { "" };
+
+	if (oci_delete(rtfx_root, id, false, &e))
+		fail_msg("delete %s: %s", id, e.text);
+	assert_false(oci_is_oci_vm(rtfx_root, id));
+}
+
+static void test_lifecycle_and_exit_status(void **state)
+{
+	static const struct {
+		const char *id, *body;
+		int status;
+	} cases[] = {
+		{ "off", "exit 0\n", 0 },				   /* poweroff */
+		{ "crash", "exit 2\n", OCI_EXIT_VM_FAILURE },		   /* guest crash */
+		{ "hosterr", "exit 4\n", OCI_EXIT_VM_FAILURE },	   /* VMM failure */
+		{ "config", "exit 1\n", OCI_EXIT_VM_FAILURE },	   /* bad input */
+		{ "killed", "kill -9 $$\n", 128 + SIGKILL },		   /* VMM killed */
+	};
+	struct jc_err e = { "" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pid_t pid = create(cases[i].id, cases[i].body, NULL), spid;
+
+		assert_true(pid > 0);
+		assert_true(oci_is_oci_vm(rtfx_root, cases[i].id));
+		assert_string_equal(status_of(cases[i].id, &spid), "created");
+		assert_int_equal(spid, pid);
+		if (oci_start(rtfx_root, cases[i].id, &e))
+			fail_msg("start %s: %s", cases[i].id, e.text);
+		assert_int_equal(reap(pid), cases[i].status);
+		assert_string_equal(status_of(cases[i].id, &spid), "stopped");
+		assert_int_equal(spid, 0);
+		/* runtime.md: start of a container that is not created is an error */
+		assert_int_not_equal(oci_start(rtfx_root, cases[i].id, &e), 0);
+		delete_vm(cases[i].id);
+	}
+}
+
+/* The VMM does not run before start: its script would leave a mark. */
+static void test_nothing_runs_before_start(void **state)
+{
+	char mark[PATH_MAX + 16], body[PATH_MAX + 64];
+	struct jc_err e = { "" };
+	pid_t pid;
+
+	(void)state;
+	snprintf(mark, sizeof(mark), "%s/ran", rtfx_tmpdir);
+	snprintf(body, sizeof(body), "touch %s\nexit 0\n", mark);
+	pid = create("late", body, NULL);
+	usleep(300 * 1000);
+	assert_int_not_equal(access(mark, F_OK), 0);
+	assert_int_equal(oci_start(rtfx_root, "late", &e), 0);
+	assert_int_equal(reap(pid), 0);
+	assert_int_equal(access(mark, F_OK), 0);
+	delete_vm("late");
+}
+
+/* TERM without a control socket to press the power button: SIGTERM to
+ * the VMM, which a real avp run answers with exit status 5. */
+static void test_kill_running(void **state)
+{
+	struct jc_err e = { "" };
+	pid_t pid = create("term", "trap 'kill $!; exit 5' TERM\nsleep 30 & wait\n", NULL);
+
+	(void)state;
+	assert_int_equal(oci_start(rtfx_root, "term", &e), 0);
+	usleep(300 * 1000);
+	assert_string_equal(status_of("term", NULL), "running");
+	/* delete refuses a running container without --force */
+	assert_int_equal(oci_delete(rtfx_root, "term", false, &e), -EBUSY);
+	/* a signal that means nothing to a VM leaves it running */
+	assert_int_equal(oci_kill(rtfx_root, "term", SIGUSR1, &e), 0);
+	usleep(200 * 1000);
+	assert_string_equal(status_of("term", NULL), "running");
+	assert_int_equal(oci_kill(rtfx_root, "term", SIGTERM, &e), 0);
+	assert_int_equal(reap(pid), 128 + SIGTERM);
+	e.text[0] = '\0';
+	assert_int_equal(oci_kill(rtfx_root, "term", SIGTERM, &e), -ESRCH);
+	assert_non_null(strstr(e.text, "not running"));
+	delete_vm("term");
+}
+
+/* A created container that gets a signal ends without running anything. */
+static void test_kill_created(void **state)
+{
+	struct jc_err e = { "" };
+	pid_t pid = create("ck", "exit 0\n", NULL);
+
+	(void)state;
+	assert_int_equal(oci_kill(rtfx_root, "ck", SIGTERM, &e), 0);
+	assert_int_equal(reap(pid), 128 + SIGTERM);
+	assert_string_equal(status_of("ck", NULL), "stopped");
+	assert_int_not_equal(oci_start(rtfx_root, "ck", &e), 0);
+	delete_vm("ck");
+}
+
+static void test_delete_force(void **state)
+{
+	struct jc_err e = { "" };
+	pid_t pid = create("force", "exec sleep 30\n", NULL);
+	int ws;
+
+	(void)state;
+	assert_int_equal(oci_start(rtfx_root, "force", &e), 0);
+	usleep(200 * 1000);
+	assert_int_equal(oci_delete(rtfx_root, "force", true, &e), 0);
+	assert_int_equal(waitpid(pid, &ws, 0), pid);
+	assert_true(WIFSIGNALED(ws));
+	assert_false(oci_is_oci_vm(rtfx_root, "force"));
+}
+
+static void test_refusals(void **state)
+{
+	char bundle[PATH_MAX], path[PATH_MAX + 16];
+	struct oci_create_opts o = { .root = rtfx_root, .id = "dup", .bundle = bundle,
+				     .log = &no_log };
+	struct jc_err e = { "" };
+	pid_t pid = create("dup", "exit 0\n", NULL);
+	int ws;
+
+	(void)state;
+	/* the same ID twice */
+	snprintf(bundle, sizeof(bundle), "%s/b-dup", rtfx_tmpdir);
+	assert_int_equal(oci_create(&o, &e), -EEXIST);
+	assert_non_null(strstr(e.text, "exists already"));
+	/* the first is untouched */
+	assert_string_equal(status_of("dup", NULL), "created");
+	assert_int_equal(oci_delete(rtfx_root, "dup", false, &e), 0);
+	assert_int_equal(waitpid(pid, &ws, 0), pid);
+	assert_true(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL);
+
+	/* unknown ID */
+	e.text[0] = '\0';
+	assert_int_equal(oci_start(rtfx_root, "nope", &e), -ENOENT);
+	assert_non_null(strstr(e.text, "no container"));
+	assert_false(oci_is_oci_vm(rtfx_root, "nope"));
+
+	/* a missing kernel: refused, nothing left behind */
+	make_bundle("nokernel", "exit 0\n", bundle, sizeof(bundle));
+	snprintf(path, sizeof(path), "%s/bz", bundle);
+	assert_int_equal(unlink(path), 0);
+	o.id = "nokernel";
+	e.text[0] = '\0';
+	assert_int_not_equal(oci_create(&o, &e), 0);
+	assert_non_null(strstr(e.text, "bz"));
+	snprintf(path, sizeof(path), "%s/nokernel", rtfx_root);
+	assert_int_not_equal(access(path, F_OK), 0);
+
+	/* an avp bundle through the OCI path */
+	snprintf(path, sizeof(path), "%s/config.json", bundle);
+	rtfx_write_text(path, "{\"kernel\": \"bz\"}", 0644);
+	snprintf(path, sizeof(path), "%s/bz", bundle);
+	rtfx_write_text(path, "kernel", 0644);
+	e.text[0] = '\0';
+	assert_int_not_equal(oci_create(&o, &e), 0);
+	assert_non_null(strstr(e.text, "ociVersion"));
+}
+
+/* runc's --console-socket: the pty master arrives by SCM_RIGHTS, and
+ * what the VM prints comes out of it. */
+static void test_console_socket(void **state)
+{
+	char sock[300], buf[256] = "", cbuf[CMSG_SPACE(sizeof(int))];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			      .msg_controllen = sizeof(cbuf) };
+	struct jc_err e = { "" };
+	struct cmsghdr *c;
+	int l, s, master;
+	size_t got = 0;
+	pid_t pid;
+
+	(void)state;
+	snprintf(sock, sizeof(sock), "%s/console.sock", rtfx_tmpdir);
+	assert_true(strlen(sock) < sizeof(sa.sun_path));
+	memcpy(sa.sun_path, sock, strlen(sock) + 1);
+	l = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(l >= 0);
+	assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(l, 1), 0);
+	pid = create("tty", "[ -t 0 ] && [ -t 1 ] && echo guest-says-hello\nexit 0\n", sock);
+	s = accept(l, NULL, NULL);
+	assert_true(s >= 0);
+	assert_true(recvmsg(s, &msg, 0) > 0);
+	assert_non_null(strstr(buf, "/dev/pts/"));
+	c = CMSG_FIRSTHDR(&msg);
+	assert_non_null(c);
+	assert_int_equal(c->cmsg_type, SCM_RIGHTS);
+	memcpy(&master, CMSG_DATA(c), sizeof(int));
+	close(s);
+	close(l);
+	assert_int_equal(oci_start(rtfx_root, "tty", &e), 0);
+	memset(buf, 0, sizeof(buf));
+	while (!strstr(buf, "guest-says-hello") && got < sizeof(buf) - 1) {
+		struct pollfd p = { .fd = master, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 5000) <= 0)
+			break;
+		n = read(master, buf + got, sizeof(buf) - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	assert_non_null(strstr(buf, "guest-says-hello"));
+	assert_int_equal(reap(pid), 0);
+	close(master);
+	delete_vm("tty");
+}
+
+static void test_signal_names(void **state)
+{
+	(void)state;
+	assert_int_equal(oci_signal_number("TERM"), SIGTERM);
+	assert_int_equal(oci_signal_number("SIGTERM"), SIGTERM);
+	assert_int_equal(oci_signal_number("sigkill"), SIGKILL);
+	assert_int_equal(oci_signal_number("15"), SIGTERM);
+	assert_int_equal(oci_signal_number("9"), SIGKILL);
+	assert_int_equal(oci_signal_number("PWR"), SIGPWR);
+	assert_int_equal(oci_signal_number("USR1"), SIGUSR1);
+	assert_int_equal(oci_signal_number("0"), -EINVAL);
+	assert_int_equal(oci_signal_number("65"), -EINVAL);
+	assert_int_equal(oci_signal_number("TERMINATE"), -EINVAL);
+	assert_int_equal(oci_signal_number("9x"), -EINVAL);
+	assert_int_equal(oci_signal_number(""), -EINVAL);
+	assert_int_equal(oci_signal_number("-9"), -EINVAL);
+}
+
+static void test_exit_mapping(void **state)
+{
+	char why[160];
+
+	(void)state;
+	assert_int_equal(oci_exit_status(AVP_EXIT_POWEROFF << 8, why, sizeof(why)), 0);
+	assert_int_equal(oci_exit_status(AVP_EXIT_SIGNAL << 8, why, sizeof(why)), 143);
+	assert_int_equal(oci_exit_status(AVP_EXIT_CRASH << 8, why, sizeof(why)), 255);
+	assert_non_null(strstr(why, "crashed"));
+	assert_int_equal(oci_exit_status(AVP_EXIT_WATCHDOG << 8, why, sizeof(why)), 255);
+	assert_non_null(strstr(why, "watchdog"));
+	assert_int_equal(oci_exit_status(AVP_EXIT_HOST_ERROR << 8, why, sizeof(why)), 255);
+	assert_int_equal(oci_exit_status(AVP_EXIT_REBOOT << 8, why, sizeof(why)), 255);
+	assert_int_equal(oci_exit_status(127 << 8, why, sizeof(why)), 255);
+	assert_int_equal(oci_exit_status(SIGKILL, why, sizeof(why)), 137);
+	assert_non_null(strstr(why, "signal 9"));
+}
+
+/* An avp VM for a runc-style caller: restarting reads as running. */
+static void test_avp_state_in_oci_shape(void **state)
+{
+	struct rt_state st;
+	struct json_object *o;
+
+	(void)state;
+	memset(&st, 0, sizeof(st));
+	snprintf(st.id, sizeof(st.id), "vm");
+	snprintf(st.bundle, sizeof(st.bundle), "/b");
+	st.status = RT_RESTARTING;
+	st.monitor.pid = 42;
+	o = oci_state_from_rt(&st);
+	assert_string_equal(json_object_get_string(json_object_object_get(o, "status")), "running");
+	assert_int_equal(json_object_get_int(json_object_object_get(o, "pid")), 42);
+	assert_string_equal(json_object_get_string(json_object_object_get(
+				    json_object_object_get(o, "annotations"), "org.avp.status")),
+			    "restarting");
+	assert_non_null(json_object_object_get(o, "org.avp"));
+	assert_string_equal(json_object_get_string(json_object_object_get(o, "ociVersion")),
+			    OCI_SPEC_VERSION);
+	json_object_put(o);
+}
+
+/* What a schema cannot say, the parser does. */
+static void test_parser_mode_keys(void **state)
+{
+	static const struct {
+		const char *text, *says;
+	} bad[] = {
+		{ "{\"kernel\": \"bz\", \"vm\": {\"kernel\": {\"path\": \"/bz\"}}}", "ociVersion" },
+		{ "{\"kernel\": \"bz\", \"process\": {}}", "ociVersion" },
+		{ "{\"ociVersion\": \"1.0.0\", \"kernel\": \"bz\"}", "vm.kernel" },
+		{ "{\"ociVersion\": \"1.0.0\"}", "vm.kernel.path" },
+		{ "{\"ociVersion\": \"1.0.0\", \"vm\": {\"kernel\": {\"path\": \"/bz\"}, "
+		  "\"hypervisor\": {\"path\": \"/usr/bin/qemu-system-x86_64\"}}}", "not avp" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct avp_bundle b;
+		struct jc_err e = { "" };
+
+		if (bundle_parse(bad[i].text, strlen(bad[i].text), "/b", &b, &e) == 0) {
+			bundle_free(&b);
+			fail_msg("the parser accepts %s", bad[i].text);
+		}
+		if (!strstr(e.text, bad[i].says))
+			fail_msg("%s: '%s' does not mention %s", bad[i].text, e.text, bad[i].says);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_signal_names),
+		cmocka_unit_test(test_exit_mapping),
+		cmocka_unit_test(test_avp_state_in_oci_shape),
+		cmocka_unit_test(test_parser_mode_keys),
+		cmocka_unit_test(test_lifecycle_and_exit_status),
+		cmocka_unit_test(test_nothing_runs_before_start),
+		cmocka_unit_test(test_kill_running),
+		cmocka_unit_test(test_kill_created),
+		cmocka_unit_test(test_delete_force),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_console_socket),
+	};
+
+	return cmocka_run_group_tests(tests, rtfx_setup, rtfx_teardown);
+}
