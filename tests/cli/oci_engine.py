@@ -8,7 +8,11 @@ its child when `avp create` exited) and prints what it saw as one JSON
 object: create/start exit statuses, the states, the container's exit
 status, what came out of the console.
 
-usage: oci_engine.py AVP ROOT LOG ID BUNDLE [--console]"""
+usage: oci_engine.py AVP ROOT LOG ID BUNDLE [--console]
+           [--stdout FILE --wait-for TEXT [--timeout S] --kill SIGNAL]
+With --stdout the container's output goes to FILE; after start the engine
+waits for TEXT in it, reads the state (running), then sends SIGNAL with
+`avp kill` (tests/realguest/oci.sh: the guest's power button)."""
 import ctypes
 import json
 import os
@@ -16,13 +20,20 @@ import select
 import socket
 import subprocess
 import sys
+import time
 
 PR_SET_CHILD_SUBREAPER = 36
 
 
 def main():
     avp, root, log, cid, bundle = sys.argv[1:6]
-    console = "--console" in sys.argv[6:]
+    opts = sys.argv[6:]
+    console = "--console" in opts
+
+    def opt(name, default=None):
+        return opts[opts.index(name) + 1] if name in opts else default
+
+    stdout = opt("--stdout")
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         sys.exit("prctl(PR_SET_CHILD_SUBREAPER) failed")
@@ -37,7 +48,8 @@ def main():
         listener.bind(path)
         listener.listen(1)
         create += ["--console-socket", path]
-    out["create"] = subprocess.call(create + [cid])
+    sink = open(stdout, "wb") if stdout else None
+    out["create"] = subprocess.call(create + [cid], stdout=sink, stderr=sink)
     if out["create"]:
         print(json.dumps(out))
         return
@@ -64,6 +76,21 @@ def main():
                 break
             text += chunk
         out["console"] = text.decode(errors="replace")
+    if stdout and opt("--wait-for"):
+        deadline = time.monotonic() + float(opt("--timeout", "300"))
+        want = opt("--wait-for").encode()
+        while time.monotonic() < deadline and want not in open(stdout, "rb").read():
+            time.sleep(0.2)
+        out["saw"] = want in open(stdout, "rb").read()
+        out["state_running"] = json.loads(subprocess.check_output(glob + ["state", cid]))
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            out["children"] = [int(c) for c in f.read().split()]
+        out["threads"] = []
+        for c in out["children"]:
+            for t in os.listdir(f"/proc/{c}/task"):
+                with open(f"/proc/{c}/task/{t}/comm") as f:
+                    out["threads"].append(f.read().strip())
+        out["kill"] = subprocess.call(glob + ["kill", cid, opt("--kill", "TERM")])
     _, status = os.waitpid(pid, 0)
     out["exit"] = os.waitstatus_to_exitcode(status)
     out["state_stopped"] = json.loads(subprocess.check_output(glob + ["state", cid]))
