@@ -150,6 +150,20 @@ static int parse_size(const char *s, unsigned long long *out)
 	return 0;
 }
 
+/* A decimal number from 0 to max: 0 or -EINVAL. */
+static int parse_uint(const char *s, unsigned long max, unsigned int *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v > max)
+		return -EINVAL;
+	*out = (unsigned int)v;
+	return 0;
+}
+
 /* 0, 1 (help printed) or -EINVAL (message printed). */
 static int parse_args(int argc, char **argv, struct rt_args *a, FILE *out, FILE *err)
 {
@@ -188,20 +202,13 @@ static int parse_args(int argc, char **argv, struct rt_args *a, FILE *out, FILE 
 		case OPT_CONSOLE_SOCKET:
 			a->console_socket = optarg;
 			break;
-		case OPT_PRESERVE_FDS: {
-			char *end;
-			unsigned long v;
-
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (errno || end == optarg || *end || optarg[0] == '-' || v > 1024) {
+		case OPT_PRESERVE_FDS:
+			if (parse_uint(optarg, 1024, &a->preserve_fds)) {
 				fprintf(err, "avp create: --preserve-fds: expected 0 to 1024, got "
 					"'%s'\n", optarg);
 				return -EINVAL;
 			}
-			a->preserve_fds = (unsigned int)v;
 			break;
-		}
 		case OPT_IGNORED:
 			break;
 		case 'a':
@@ -218,26 +225,18 @@ static int parse_args(int argc, char **argv, struct rt_args *a, FILE *out, FILE 
 		case OPT_JSON:
 			a->json = true;
 			break;
-		case OPT_TIMEOUT: {
-			char *end;
-			unsigned long v;
-
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
+		case OPT_TIMEOUT:
 			if (strcmp(argv[0], "start") != 0 && strcmp(argv[0], "system") != 0) {
 				fprintf(err, "avp %s: --timeout is an option of avp start and avp system "
 					"up\n", argv[0]);
 				return -EINVAL;
 			}
-			if (errno || end == optarg || *end || optarg[0] == '-' ||
-			    v > RT_START_WAIT_MAX_S) {
+			if (parse_uint(optarg, RT_START_WAIT_MAX_S, &a->timeout_s)) {
 				fprintf(err, "avp %s: --timeout: expected seconds from 0 to %d, got "
 					"'%s'\n", argv[0], RT_START_WAIT_MAX_S, optarg);
 				return -EINVAL;
 			}
-			a->timeout_s = (unsigned int)v;
 			break;
-		}
 		case OPT_CONSOLE_MAX:
 			if (strcmp(argv[0], "create") != 0) {
 				fprintf(err, "avp %s: --console-max is an option of avp create\n",

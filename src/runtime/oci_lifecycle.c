@@ -120,25 +120,11 @@ static int load(const char *root, const char *id, struct oci_rec *r, struct jc_e
 
 static int write_state(const char *root, const char *id, struct json_object *j)
 {
-	char path[PATH_MAX], tmp[PATH_MAX];
-	const char *text = json_object_to_json_string_ext(j, RT_JSON_PRETTY);
-	size_t len = strlen(text);
-	int fd, ret = 0;
+	char path[PATH_MAX];
 
-	if (rt_path(path, sizeof(path), root, id, OCI_STATE_FILE) ||
-	    snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
+	if (rt_path(path, sizeof(path), root, id, OCI_STATE_FILE))
 		return -ENAMETOOLONG;
-	fd = rt_open_file(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
-	if (fd < 0)
-		return fd;
-	if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd))
-		ret = errno ? -errno : -EIO;
-	close(fd);
-	if (ret == 0 && rename(tmp, path))
-		ret = -errno;
-	if (ret)
-		unlink(tmp);
-	return ret;
+	return rt_json_write_file(path, j);
 }
 
 /* runc's --pid-file: the container process's PID, replaced atomically. */
