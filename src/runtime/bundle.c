@@ -20,6 +20,7 @@
 
 #include "avp/config/options.h"
 #include "avp/runtime/bundle.h"
+#include "avp/runtime/oci_image.h"
 #include "avp/vmm/registry.h"
 
 #define BACKOFF_MAX_MS 60000u
@@ -500,6 +501,29 @@ static int oci_image(struct json_object *vm, struct avp_bundle *b, struct jc_err
 	return ret;
 }
 
+/* No vm object: the container's root.path is booted with avp's default
+ * kernel and its own init (docs/oci.md, "A container image as a VM"). */
+static int parse_oci_rootfs(struct json_object *root, struct avp_bundle *b, struct jc_err *e)
+{
+	char dir[PATH_MAX], kernel[PATH_MAX + 16];
+	struct json_object *r;
+	const char *path;
+	int ret = jc_get_object(root, "", "root", false, &r, e);
+
+	if (ret == -ENOENT)
+		return jc_fail(e, "vm.kernel.path", "missing: an OCI bundle names the guest kernel "
+			       "in vm.kernel.path, or gives root.path to boot with avp's own");
+	if (ret || (ret = jc_get_string(r, "root", "path", true, &path, e)) ||
+	    (ret = resolve(b, path, "root.path", &b->oci_rootfs, e)))
+		return ret;
+	/* Whether it is there is bundle_check_host's business. */
+	oci_default_dir(dir, sizeof(dir));
+	snprintf(kernel, sizeof(kernel), "%s/%s", dir, OCI_KERNEL_NAME);
+	b->cfg.kernel = strdup(kernel);
+	b->cfg.cmdline = strdup(OCI_IMAGE_CMDLINE);
+	return b->cfg.kernel && b->cfg.cmdline ? 0 : -ENOMEM;
+}
+
 /* The OCI runtime spec's vm object (config-vm.md): kernel, initrd, command
  * line and root image, in place of avp's own kernel/initrd/cmdline. */
 static int parse_oci_vm(struct json_object *root, struct avp_bundle *b, struct jc_err *e)
@@ -508,10 +532,7 @@ static int parse_oci_vm(struct json_object *root, struct avp_bundle *b, struct j
 	int ret = jc_get_object(root, "", "vm", false, &vm, e);
 
 	if (ret == -ENOENT)
-		/* Booting root.path with avp's own kernel is issue 17's second
-		 * part; until then the bundle must name its kernel. */
-		return jc_fail(e, "vm.kernel.path", "missing: an OCI bundle names the guest kernel "
-			       "in vm.kernel.path (avp has no default guest kernel yet)");
+		return parse_oci_rootfs(root, b, e);
 	if (ret || (ret = jc_check_object(vm, "vm", vm_keys, e)) ||
 	    (ret = oci_hypervisor(vm, e)) ||
 	    (ret = jc_get_object(vm, "vm", "kernel", true, &k, e)) ||
@@ -693,6 +714,18 @@ int bundle_check_host(const struct avp_bundle *b, struct jc_err *e)
 	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
 	int ret;
 
+	if (b->oci_rootfs) {
+		char dir[PATH_MAX], base[PATH_MAX + 16];
+		struct stat st;
+
+		if (stat(b->oci_rootfs, &st) || !S_ISDIR(st.st_mode))
+			return jc_fail(e, "root.path", "%s is not a directory", b->oci_rootfs);
+		oci_default_dir(dir, sizeof(dir));
+		snprintf(base, sizeof(base), "%s/%s", dir, OCI_BASE_CPIO);
+		if (access(cfg->kernel, R_OK) || access(base, R_OK))
+			return jc_fail(e, "root.path", "booting a container image needs avp's guest "
+				       "kernel and init in %s (scripts/mkoci-init builds them)", dir);
+	}
 	if ((ret = check_file(cfg->kernel, "kernel", e)) ||
 	    (cfg->initrd && (ret = check_file(cfg->initrd, "initrd", e))))
 		return ret;
@@ -879,6 +912,7 @@ int bundle_load_config(const char *dir, unsigned int flags, struct avp_config *c
 void bundle_free(struct avp_bundle *b)
 {
 	free(b->dir);
+	free(b->oci_rootfs);
 	avp_config_free(&b->cfg);
 	memset(b, 0, sizeof(*b));
 }

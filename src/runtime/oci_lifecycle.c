@@ -20,6 +20,7 @@
 #include "avp/runtime/bundle.h"
 #include "avp/runtime/lifecycle.h"
 #include "avp/runtime/oci.h"
+#include "avp/runtime/oci_image.h"
 #include "avp/runtime/oci_process.h"
 #include "avp/runtime/statedir.h"
 
@@ -230,9 +231,11 @@ static struct json_object *initial_state(const char *id, const char *bundle,
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	json_object_object_add(o, "created", json_object_new_string(when));
 	/* runtime.md: the state's annotations are the config's (strings). */
-	json_object_object_foreach(json_object_object_get(cfg, "annotations"), k, v)
-		if (json_object_is_type(v, json_type_string))
-			json_object_object_add(ann, k, json_object_get(v));
+	if (json_object_is_type(json_object_object_get(cfg, "annotations"), json_type_object)) {
+		json_object_object_foreach(json_object_object_get(cfg, "annotations"), k, v)
+			if (json_object_is_type(v, json_type_string))
+				json_object_object_add(ann, k, json_object_get(v));
+	}
 	json_object_object_add(o, "annotations", ann);
 	json_object_put(cfg);
 	return o;
@@ -309,6 +312,32 @@ static int spawn(const struct oci_create_opts *o, struct oci_proc_args *pa, stru
 	return ret;
 }
 
+/* A container image as a VM: root.path packed into ROOT/ID's initramfs
+ * now (create sets up everything start needs), and the guest's memory
+ * large enough to hold it twice (the packed image, then the tree it
+ * unpacks) besides what the process gets. */
+static int pack_image(const struct oci_create_opts *o, const struct avp_bundle *b,
+		      struct oci_proc_args *pa, struct jc_err *e)
+{
+	char dir[PATH_MAX], base[PATH_MAX + 16];
+	unsigned long long bytes = 0, need;
+	int ret;
+
+	pa->image = true;
+	if (rt_path(pa->initrd, sizeof(pa->initrd), o->root, o->id, OCI_INITRD_FILE) ||
+	    rt_path(pa->vsock, sizeof(pa->vsock), o->root, o->id, "vsock.sock") ||
+	    rt_path(pa->console, sizeof(pa->console), o->root, o->id, OCI_CONSOLE_LOG))
+		return jc_fail(e, "", "state directory %s/%s: path too long", o->root, o->id);
+	oci_default_dir(dir, sizeof(dir));
+	snprintf(base, sizeof(base), "%s/%s", dir, OCI_BASE_CPIO);
+	ret = oci_image_build(b->dir, b->oci_rootfs, base, pa->initrd, &bytes, e);
+	if (ret)
+		return ret;
+	need = 2 * (bytes >> 20) + OCI_IMAGE_MEMORY_MIB;
+	pa->memory_mib = b->cfg.memory_mib > need ? b->cfg.memory_mib : need;
+	return 0;
+}
+
 int oci_create(const struct oci_create_opts *o, struct jc_err *e)
 {
 	struct oci_proc_args pa = { .log = *o->log, .preserve_fds = o->preserve_fds };
@@ -356,6 +385,8 @@ int oci_create(const struct oci_create_opts *o, struct jc_err *e)
 		jc_fail(e, "", "cannot create %s: %s", pa.fifo_path, strerror(-ret));
 		goto undo;
 	}
+	if (b.oci_rootfs && (ret = pack_image(o, &b, &pa, e)))
+		goto undo;
 	ret = spawn(o, &pa, &p, e);
 	if (ret)
 		goto undo;

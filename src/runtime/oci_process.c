@@ -22,7 +22,10 @@
 #include "avp/api_client.h"
 #include "avp/runtime/monitor.h"
 #include "avp/runtime/oci.h"
+#include "avp/runtime/oci_guest.h"
+#include "avp/runtime/oci_image.h"
 #include "avp/runtime/oci_process.h"
+#include "avp/runtime/oci_streams.h"
 
 #define SHUTDOWN_REPLY_MAX 256
 #define SHUTDOWN_REPLY_TIMEOUT_MS 2000
@@ -78,17 +81,54 @@ static void close_inherited(unsigned int preserve, const int *keep, size_t nkeep
 
 static void exec_vmm(const struct oci_proc_args *a, const sigset_t *orig)
 {
-	const char *argv[] = { "avp", "run", "--bundle", a->bundle, "--api-sock", a->api_path,
-			       NULL };
+	char vsock[160], serial[PATH_MAX + 8], memory[24];
+	const char *argv[16] = { "avp", "run", "--bundle", a->bundle, "--api-sock", a->api_path };
+	int n = 6;
 
+	if (a->image) {
+		snprintf(vsock, sizeof(vsock), "cid=%u,socket=%s", OCI_GUEST_CID, a->vsock);
+		snprintf(serial, sizeof(serial), "file:%s", a->console);
+		snprintf(memory, sizeof(memory), "%llu", a->memory_mib);
+		argv[n++] = "--initrd";
+		argv[n++] = a->initrd;
+		argv[n++] = "--vsock";
+		argv[n++] = vsock;
+		argv[n++] = "--serial";
+		argv[n++] = serial;
+		argv[n++] = "--memory";
+		argv[n++] = memory;
+	}
+	argv[n] = NULL;
 	sigprocmask(SIG_SETMASK, orig, NULL);
 	/* Whatever ends this process (SIGKILL from the engine) ends the VM. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != a->self)
 		_exit(OCI_EXIT_VM_FAILURE);
+	/* The streams are the guest's business now: the VMM's own output
+	 * (avp's messages) goes to the container's stderr. */
+	if (a->image)
+		dup2(2, 1);
 	execv(rt_vmm_program, (char **)argv);
 	fprintf(stderr, "avp: cannot execute %s: %s\n", rt_vmm_program, strerror(errno));
 	_exit(127);
+}
+
+/* The container's exit status: the guest's word for its process when a
+ * container image ran and powered off, else the VMM's outcome. */
+static int container_status(const struct oci_proc_args *a, const struct oci_streams *st,
+			    int ws, char *why, size_t len)
+{
+	int code = oci_exit_status(ws, why, len);
+
+	if (!a->image || code != 0)
+		return code;
+	if (st->status >= 0) {
+		snprintf(why, len, "the process exited with status %d", st->status);
+		return st->status;
+	}
+	snprintf(why, len, "the guest powered off without the process's exit status (its "
+		 "console: " OCI_CONSOLE_LOG " in the state directory)");
+	return OCI_EXIT_VM_FAILURE;
 }
 
 static void press_power_button(const struct oci_proc_args *a, pid_t vmm, bool *pressed)
@@ -146,6 +186,7 @@ static int wait_for_start(const struct oci_proc_args *a, int sfd)
 
 void oci_process_main(const struct oci_proc_args *a, int ready_fd)
 {
+	struct oci_streams streams = { .status = -1 };
 	sigset_t set, orig;
 	bool pressed = false;
 	pid_t vmm;
@@ -172,6 +213,10 @@ void oci_process_main(const struct oci_proc_args *a, int ready_fd)
 		say(a, "cannot wait for start on %s: %s", a->fifo_path, strerror(errno));
 		_exit(OCI_EXIT_VM_FAILURE);
 	}
+	if (a->image && oci_streams_listen(&streams, a->vsock)) {
+		say(a, "cannot listen on %s_N: %s", a->vsock, strerror(errno));
+		_exit(OCI_EXIT_VM_FAILURE);
+	}
 	vmm = fork();
 	if (vmm == 0)
 		exec_vmm(a, &orig);
@@ -180,23 +225,33 @@ void oci_process_main(const struct oci_proc_args *a, int ready_fd)
 		_exit(OCI_EXIT_VM_FAILURE);
 	}
 	for (;;) {
+		struct pollfd p[1 + 2 * OCI_STREAMS];
 		struct signalfd_siginfo si;
-		char why[160];
-		int ws, code;
+		char why[200];
+		int ws, code, n = 1;
 
-		if (read(sfd, &si, sizeof(si)) != sizeof(si)) {
+		p[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		if (a->image)
+			n += oci_streams_fds(&streams, p + 1);
+		if (poll(p, (nfds_t)n, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			kill(vmm, SIGKILL);
 			_exit(OCI_EXIT_VM_FAILURE);
 		}
+		if (a->image)
+			oci_streams_run(&streams, p + 1, n - 1);
+		if (!(p[0].revents & POLLIN) || read(sfd, &si, sizeof(si)) != sizeof(si))
+			continue;
 		if (graceful((int)si.ssi_signo)) {
 			press_power_button(a, vmm, &pressed);
 		} else if (si.ssi_signo == SIGCHLD) {
 			if (waitpid(vmm, &ws, WNOHANG) != vmm)
 				continue;
-			code = oci_exit_status(ws, why, sizeof(why));
-			if (code)
+			if (a->image)
+				oci_streams_finish(&streams);
+			code = container_status(a, &streams, ws, why, sizeof(why));
+			if (code && (!a->image || streams.status != code))
 				say(a, "the VM ended: %s; container exit status %d", why, code);
 			unlink(a->api_path);
 			_exit(code);

@@ -9,7 +9,7 @@ object: create/start exit statuses, the states, the container's exit
 status, what came out of the console.
 
 usage: oci_engine.py AVP ROOT LOG ID BUNDLE [--console]
-           [--stdout FILE --wait-for TEXT [--timeout S] --kill SIGNAL]
+           [--stdout FILE [--stderr FILE] [--wait-for TEXT [--timeout S] --kill SIGNAL]]
 With --stdout the container's output goes to FILE; after start the engine
 waits for TEXT in it, reads the state (running), then sends SIGNAL with
 `avp kill` (tests/realguest/oci.sh: the guest's power button)."""
@@ -34,6 +34,7 @@ def main():
         return opts[opts.index(name) + 1] if name in opts else default
 
     stdout = opt("--stdout")
+    stderr = opt("--stderr", stdout)
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         sys.exit("prctl(PR_SET_CHILD_SUBREAPER) failed")
@@ -49,7 +50,10 @@ def main():
         listener.listen(1)
         create += ["--console-socket", path]
     sink = open(stdout, "wb") if stdout else None
-    out["create"] = subprocess.call(create + [cid], stdout=sink, stderr=sink)
+    errs = open(stderr, "ab") if stderr else None
+    t0 = time.monotonic()
+    out["create"] = subprocess.call(create + [cid], stdout=sink, stderr=errs)
+    out["create_s"] = round(time.monotonic() - t0, 3)
     if out["create"]:
         print(json.dumps(out))
         return
@@ -63,6 +67,7 @@ def main():
         master = fds[0] if fds else None
         conn.close()
     out["state_created"] = json.loads(subprocess.check_output(glob + ["state", cid]))
+    t0 = time.monotonic()
     out["start"] = subprocess.call(glob + ["start", cid])
     text = b""
     if master is not None:
@@ -82,6 +87,7 @@ def main():
         while time.monotonic() < deadline and want not in open(stdout, "rb").read():
             time.sleep(0.2)
         out["saw"] = want in open(stdout, "rb").read()
+        out["start_to_output_s"] = round(time.monotonic() - t0, 3)
         out["state_running"] = json.loads(subprocess.check_output(glob + ["state", cid]))
         with open(f"/proc/{pid}/task/{pid}/children") as f:
             out["children"] = [int(c) for c in f.read().split()]
@@ -90,8 +96,10 @@ def main():
             for t in os.listdir(f"/proc/{c}/task"):
                 with open(f"/proc/{c}/task/{t}/comm") as f:
                     out["threads"].append(f.read().strip())
-        out["kill"] = subprocess.call(glob + ["kill", cid, opt("--kill", "TERM")])
+        if opt("--kill"):
+            out["kill"] = subprocess.call(glob + ["kill", cid, opt("--kill")])
     _, status = os.waitpid(pid, 0)
+    out["start_to_exit_s"] = round(time.monotonic() - t0, 3)
     out["exit"] = os.waitstatus_to_exitcode(status)
     out["state_stopped"] = json.loads(subprocess.check_output(glob + ["state", cid]))
     print(json.dumps(out))

@@ -12,6 +12,15 @@
 #      child with a vcpu0 thread
 #   3. kill TERM: the guest's power button, the guest powers off, the
 #      container process exits 0; state stopped; delete removes it all
+# and a container image as a VM (root.path, no vm object: avp's default
+# kernel and init, scripts/mkoci-init), its tree the reference guest's
+# busybox with /etc/hostname bind-mounted as podman does:
+#   4. process.args runs with its env; stdout and stderr arrive apart;
+#      stdin carries a line, then EOF; the exit status is the process's (3)
+#   5. kill TERM: the power button becomes SIGTERM to the process, whose
+#      trap exits 7, and that is the container's exit status
+# The engine's timings (create = packing, start to first output) go to
+# build/testhost/out/oci/.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source tests/lib/check.sh
@@ -84,5 +93,57 @@ PY
 then ok "the three states validate (OCI state schema)"; else notok "the states validate"; fi
 "$avp" --root "$root" delete g1
 check_eq "$?" 0 "delete"
+check_eq "$(ls "$root")" "" "nothing left under --root"
+
+# --- a container image as a VM ---------------------------------------------
+if [ ! -e build/oci-init/base.cpio ]; then
+	notok "build/oci-init missing (run scripts/mkoci-init)"
+	finish
+	exit 1
+fi
+mkdir -p "$work/img/rootfs"
+(cd "$work/img/rootfs" && gzip -dc "$initrd" | cpio -id --quiet 2>/dev/null)
+rm -f "$work/img/rootfs/init"
+echo oci-image-test >"$work/hostname"
+# image ARGS-JSON: config.json of a bundle whose process runs ARGS
+image() {
+	cat >"$work/img/config.json" <<JSON
+{
+  "ociVersion": "1.0.2",
+  "process": { "args": $1, "env": ["PATH=/bin:/sbin:/usr/bin", "GREETING=hi"], "cwd": "/tmp" },
+  "root": { "path": "rootfs" },
+  "hostname": "ctr",
+  "mounts": [ { "destination": "/etc/hostname", "type": "bind", "source": "$work/hostname",
+                "options": ["rbind"] } ],
+  "memory": { "mib": 256 }
+}
+JSON
+}
+image '["sh", "-c", "cat /etc/hostname; echo $GREETING from $(pwd) on $(hostname); echo to-stderr >&2; read line; echo got:$line; read more || echo eof; exit 3"]'
+printf 'hello\n' | python3 tests/cli/oci_engine.py "$avp" "$root" "$work/runtime.log" i1 \
+	"$work/img" --stdout "$work/i1.out" --stderr "$work/i1.err" >"$work/i1.json"
+cp "$work/i1.json" "$work/i1.out" "$work/i1.err" "$out/" 2>/dev/null
+k() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" \
+	"$work/$1.json" "$2" 2>/dev/null; }
+check_eq "$(k i1 'd["create"]')" 0 "image: create (packs the tree) exits 0"
+check_eq "$(k i1 'd["exit"]')" 3 "image: the container exits with the process's status (3)"
+check_grep "$work/i1.out" "^oci-image-test$" "image: the bind-mounted /etc/hostname is the container's"
+check_grep "$work/i1.out" "^hi from /tmp on ctr$" "image: process.env, cwd and hostname"
+check_grep "$work/i1.out" "^got:hello$" "image: stdin reaches the process"
+check_grep "$work/i1.out" "^eof$" "image: then EOF"
+check_grep "$work/i1.err" "^to-stderr$" "image: stderr arrives on stderr"
+if grep -q to-stderr "$work/i1.out"; then notok "image: stderr kept out of stdout"; else
+	ok "image: stderr kept out of stdout"; fi
+"$avp" --root "$root" delete i1
+image '["sh", "-c", "trap \"echo got-term; exit 7\" TERM; echo ready; while :; do sleep 1; done"]'
+python3 tests/cli/oci_engine.py "$avp" "$root" "$work/runtime.log" i2 "$work/img" \
+	--stdout "$work/i2.out" --stderr "$work/i2.err" --wait-for ready --timeout 600 \
+	--kill TERM </dev/null >"$work/i2.json"
+cp "$work/i2.json" "$work/i2.out" "$work/i2.err" "$out/" 2>/dev/null
+check_eq "$(k i2 'd["saw"]')" True "image: the process runs"
+check_eq "$(k i2 'd["exit"]')" 7 "image: kill TERM -> power button -> SIGTERM: the trap's status 7"
+check_grep "$work/i2.out" "^got-term$" "image: the process saw SIGTERM"
+echo "oci: timings: $(k i1 '(d["create_s"], d["start_to_exit_s"])') (create, start to exit)"
+"$avp" --root "$root" delete i2
 check_eq "$(ls "$root")" "" "nothing left under --root"
 finish

@@ -2,6 +2,7 @@
 #ifndef AVP_RUNTIME_OCI_PROCESS_H
 #define AVP_RUNTIME_OCI_PROCESS_H
 #include <limits.h>
+#include <stdbool.h>
 #include <sys/types.h>
 #include "avp/runtime/oci.h"
 
@@ -12,6 +13,14 @@ struct oci_proc_args {
 	struct oci_log log;
 	unsigned int preserve_fds;
 	pid_t self; /* this process, once forked */
+	/* A container image as a VM (docs/oci.md): the initramfs create
+	 * packed, the vsock device's socket whose ports carry the streams,
+	 * the guest console's log, the memory it needs; image false: none. */
+	bool image;
+	char initrd[PATH_MAX];
+	char vsock[108];
+	char console[PATH_MAX];
+	unsigned long long memory_mib;
 };
 
 /* Runs in the child forked by oci_create, never returns. Writes one NUL
