@@ -322,12 +322,17 @@ out:
 	return ret;
 }
 
+const char *oci_dir_override;
+
 int oci_default_dir(char *buf, size_t len)
 {
 	static const char *const rel[] = { "oci-init", "../share/avp/oci", NULL };
 	char exe[PATH_MAX], *slash;
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	ssize_t n;
 
+	if (oci_dir_override)
+		return snprintf(buf, len, "%s", oci_dir_override) < (int)len ? 0 : -ENAMETOOLONG;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n <= 0)
 		return -errno;
 	exe[n] = '\0';

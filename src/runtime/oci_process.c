@@ -151,18 +151,21 @@ static void press_power_button(const struct oci_proc_args *a, pid_t vmm, bool *p
 	kill(vmm, SIGTERM);
 }
 
-/* Before start: only the fifo and the signals that end a created container. */
-static int wait_for_start(const struct oci_proc_args *a, int sfd)
+/* Before start: only the fifo and the signals that end a created
+ * container. Opened before create returns, so that a `start` right after
+ * it finds its reader. */
+static int open_start_fifo(const struct oci_proc_args *a, int *rfd, int *wfd)
 {
-	int rfd, wfd;
-
 	/* Our own writer keeps the fifo from reading as closed (POLLHUP)
 	 * until start writes; start opening it non-blocking fails (ENXIO)
 	 * once we are gone, so a dead container is never "started". */
-	rfd = open(a->fifo_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	wfd = rfd < 0 ? -1 : open(a->fifo_path, O_WRONLY | O_CLOEXEC);
-	if (wfd < 0)
-		return -errno;
+	*rfd = open(a->fifo_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	*wfd = *rfd < 0 ? -1 : open(a->fifo_path, O_WRONLY | O_CLOEXEC);
+	return *wfd < 0 ? -errno : 0;
+}
+
+static int wait_for_start(int rfd, int wfd, int sfd)
+{
 	for (;;) {
 		struct pollfd p[2] = { { .fd = rfd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
 		struct signalfd_siginfo si;
@@ -190,7 +193,7 @@ void oci_process_main(const struct oci_proc_args *a, int ready_fd)
 	sigset_t set, orig;
 	bool pressed = false;
 	pid_t vmm;
-	int sfd, keep[2];
+	int sfd, rfd = -1, wfd = -1, keep[2];
 
 	sigemptyset(&set);
 	for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
@@ -201,7 +204,7 @@ void oci_process_main(const struct oci_proc_args *a, int ready_fd)
 	keep[0] = ready_fd;
 	keep[1] = sfd;
 	close_inherited(a->preserve_fds, keep, 2);
-	if (sfd < 0 || chdir("/")) {
+	if (sfd < 0 || chdir("/") || open_start_fifo(a, &rfd, &wfd)) {
 		dprintf(ready_fd, "cannot set up the container process: %s", strerror(errno));
 		_exit(OCI_EXIT_VM_FAILURE);
 	}
@@ -209,7 +212,7 @@ void oci_process_main(const struct oci_proc_args *a, int ready_fd)
 	if (write(ready_fd, "", 1) != 1)
 		_exit(OCI_EXIT_VM_FAILURE);
 	close(ready_fd);
-	if (wait_for_start(a, sfd)) {
+	if (wait_for_start(rfd, wfd, sfd)) {
 		say(a, "cannot wait for start on %s: %s", a->fifo_path, strerror(errno));
 		_exit(OCI_EXIT_VM_FAILURE);
 	}

@@ -28,6 +28,7 @@
 #include "avp/runtime/bundle.h"
 #include "avp/runtime/monitor.h"
 #include "avp/runtime/oci.h"
+#include "avp/runtime/oci_image.h"
 #include "avp/runtime/state.h"
 #include "avp/vm.h"
 #include "support/rt_fixture.h"
@@ -406,6 +407,144 @@ static void test_parser_mode_keys(void **state)
 	}
 }
 
+/* The newc archive's entry named name (the last one: later entries win,
+ * as in the kernel's unpacking): its data into buf, its mode; -1 absent. */
+static long cpio_find(const char *file, const char *name, char *buf, size_t len, unsigned *mode)
+{
+	static char d[1 << 20];
+	long found = -1;
+	size_t n, i = 0;
+	FILE *f = fopen(file, "rb");
+
+	assert_non_null(f);
+	n = fread(d, 1, sizeof(d), f);
+	fclose(f);
+	while (i + 110 <= n) {
+		unsigned long fld[13];
+		char hex[9] = "";
+		size_t j;
+
+		if (memcmp(d + i, "070701", 6) != 0) {
+			i += 4; /* the zeros between two archives */
+			continue;
+		}
+		for (int k = 0; k < 13; k++) {
+			memcpy(hex, d + i + 6 + 8 * k, 8);
+			fld[k] = strtoul(hex, NULL, 16);
+		}
+		j = (i + 110 + fld[11] + 3) & ~(size_t)3;
+		if (strcmp(d + i + 110, name) == 0) {
+			found = (long)fld[6];
+			*mode = (unsigned)fld[1];
+			memcpy(buf, d + j, fld[6] < len ? fld[6] : len);
+		}
+		i = (j + fld[6] + 3) & ~(size_t)3;
+	}
+	return found;
+}
+
+/* Fake avp OCI directory (a kernel file and a base archive of one entry)
+ * and a bundle whose root.path is a small tree. */
+static void make_image_bundle(const char *id, const char *process, char *bundle, size_t len)
+{
+	char path[PATH_MAX + 64], text[4096], dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s/ocidir", rtfx_tmpdir);
+	mkdir(dir, 0755);
+	snprintf(path, sizeof(path), "%s/vmlinuz", dir);
+	rtfx_write_text(path, "kernel", 0644);
+	snprintf(path, sizeof(path), "%s/base.cpio", dir);
+	/* avp's part comes first, as built (here 8 bytes that are no entry) */
+	rtfx_write_text(path, "BASEBASE", 0644);
+	oci_dir_override = strdup(dir);
+	snprintf(bundle, len, "%s/img-%s", rtfx_tmpdir, id);
+	mkdir(bundle, 0755);
+	snprintf(path, sizeof(path), "%s/rootfs", bundle);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/rootfs/bin", bundle);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/rootfs/bin/tool", bundle);
+	rtfx_write_text(path, "#!/bin/sh\n", 0755);
+	snprintf(path, sizeof(path), "%s/rootfs/bin/link", bundle);
+	assert_int_equal(symlink("tool", path), 0);
+	snprintf(path, sizeof(path), "%s/hostname", rtfx_tmpdir);
+	rtfx_write_text(path, "from-the-engine\n", 0644);
+	snprintf(path, sizeof(path), "%s/config.json", bundle);
+	snprintf(text, sizeof(text),
+		 "{\"ociVersion\": \"1.0.2\", \"process\": %s, \"root\": {\"path\": \"rootfs\"}, "
+		 "\"hostname\": \"ctr\", \"mounts\": [{\"destination\": \"/etc/hostname\", "
+		 "\"type\": \"bind\", \"source\": \"%s/hostname\"}, {\"destination\": \"/proc\", "
+		 "\"type\": \"proc\", \"source\": \"proc\"}]}", process, rtfx_tmpdir);
+	rtfx_write_text(path, text, 0644);
+}
+
+/* root.path without vm: create packs the tree, the engine's single-file
+ * bind mounts and the process into the initramfs avp run boots. */
+static void test_image_packing(void **state)
+{
+	char bundle[PATH_MAX], path[PATH_MAX + 64], buf[256];
+	struct oci_create_opts o = { .root = rtfx_root, .id = "img", .bundle = bundle,
+				     .log = &no_log };
+	struct jc_err e = { "" };
+	unsigned int mode = 0;
+	long n;
+
+	(void)state;
+	make_image_bundle("img", "{\"args\": [\"tool\", \"x y\"], \"env\": [\"PATH=/bin\"], "
+			  "\"cwd\": \"/tmp\", \"user\": {\"uid\": 1000, \"gid\": 100}}",
+			  bundle, sizeof(bundle));
+	if (oci_create(&o, &e))
+		fail_msg("create: %s", e.text);
+	snprintf(path, sizeof(path), "%s/img/%s", rtfx_root, OCI_INITRD_FILE);
+	{
+		FILE *f = fopen(path, "rb");
+
+		assert_non_null(f);
+		assert_int_equal(fread(buf, 1, 8, f), 8);
+		fclose(f);
+		assert_memory_equal(buf, "BASEBASE", 8);
+	}
+	assert_int_equal(cpio_find(path, "bin/tool", buf, sizeof(buf), &mode), 10);
+	assert_int_equal(mode, 0100755);
+	assert_int_equal(cpio_find(path, "bin/link", buf, sizeof(buf), &mode), 4);
+	assert_int_equal(mode & 0170000, 0120000);
+	assert_memory_equal(buf, "tool", 4);
+	assert_int_equal(cpio_find(path, "etc/hostname", buf, sizeof(buf), &mode), 16);
+	assert_memory_equal(buf, "from-the-engine\n", 16);
+	n = cpio_find(path, ".avp/config", buf, sizeof(buf), &mode);
+	assert_int_equal(n, (long)sizeof("Atool\0Ax y\0EPATH=/bin\0C/tmp\0U1000\0G100\0Hctr"));
+	assert_memory_equal(buf, "Atool\0Ax y\0EPATH=/bin\0C/tmp\0U1000\0G100\0Hctr", (size_t)n);
+	assert_int_equal(cpio_find(path, "proc", buf, sizeof(buf), &mode), -1);
+	assert_int_equal(oci_delete(rtfx_root, "img", false, &e), 0);
+	free((void *)oci_dir_override);
+	oci_dir_override = NULL;
+}
+
+static void test_image_refusals(void **state)
+{
+	static const char *const bad[] = {
+		"{\"args\": []}", "{\"env\": []}", "{\"args\": [1]}",
+	};
+	char bundle[PATH_MAX], path[PATH_MAX + 16];
+	struct oci_create_opts o = { .root = rtfx_root, .bundle = bundle, .log = &no_log };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct jc_err e = { "" };
+		char id[16];
+
+		snprintf(id, sizeof(id), "bad%zu", i);
+		o.id = id;
+		make_image_bundle(id, bad[i], bundle, sizeof(bundle));
+		assert_int_not_equal(oci_create(&o, &e), 0);
+		assert_non_null(strstr(e.text, "process.args"));
+		snprintf(path, sizeof(path), "%s/%s", rtfx_root, id);
+		assert_int_not_equal(access(path, F_OK), 0);
+		free((void *)oci_dir_override);
+		oci_dir_override = NULL;
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -420,6 +559,8 @@ int main(void)
 		cmocka_unit_test(test_delete_force),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_console_socket),
+		cmocka_unit_test(test_image_packing),
+		cmocka_unit_test(test_image_refusals),
 	};
 
 	return cmocka_run_group_tests(tests, rtfx_setup, rtfx_teardown);

@@ -26,5 +26,7 @@ int oci_image_build(const char *bundle_dir, const char *rootfs, const char *base
  * PREFIX/share/avp/oci beside an installed one. -ENOENT when neither
  * exists (buf then names the first). */
 int oci_default_dir(char *buf, size_t len);
+/* Unit tests point it at a directory of their own (NULL: the above). */
+extern const char *oci_dir_override;
 
 #endif
