@@ -184,6 +184,18 @@ check_grep "$log" 'file not found' "the refusal is in the --log too"
 sed 's|"vm": {|"vm": { "hypervisor": { "path": "/usr/bin/qemu-system-x86_64" },|; s|"hypervisor": { "path": "[^"]*avp" },||' \
 	"$work/b/config.json" >"$work/bad/config.json"
 expect_fail "another hypervisor" "is not avp" "$avp" --root "$root" create --bundle "$work/bad" x1
+# a container image (root.path, no vm) whose tree is not there, or whose
+# process has nothing to run
+mkdir -p "$work/img"
+echo '{"ociVersion": "1.0.2", "process": {"args": ["sh"]}, "root": {"path": "gone"}}' \
+	>"$work/img/config.json"
+expect_fail "a container image without its tree" "root.path" \
+	"$avp" --root "$root" create --bundle "$work/img" x2
+mkdir -p "$work/img/rootfs"
+echo '{"ociVersion": "1.0.2", "process": {"args": []}, "root": {"path": "rootfs"}}' \
+	>"$work/img/config.json"
+expect_fail "a container image with empty process.args" "process.args|avp's guest kernel and init" \
+	"$avp" --root "$root" create --bundle "$work/img" x2
 check_eq "$(ls "$root")" "" "no state left by the refused creates"
 if [ -e "$work/x1.pid" ]; then notok "no pid file from a refused create"; else
 	ok "no pid file from a refused create"; fi
