@@ -43,7 +43,24 @@
 #define MAX_BUTTONS 8
 #define LONG_BITS (8 * sizeof(long))
 
-static int status_fd = -1;
+/* Kept open here too, so that at the end everything the process wrote
+ * can be seen delivered before the VM goes (power_off). */
+static int status_fd = -1, out_fd = -1, err_fd = -1;
+
+/* Ends our side of a stream and waits (up to ms) for the host to close
+ * its side: then all that was written on it has arrived. */
+static void hand_over(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char buf[64];
+
+	if (fd < 0)
+		return;
+	shutdown(fd, SHUT_WR);
+	while (poll(&p, 1, ms) > 0 && read(fd, buf, sizeof(buf)) > 0)
+		;
+	close(fd);
+}
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -64,10 +81,12 @@ static void say(const char *fmt, ...)
 
 static __attribute__((noreturn)) void power_off(int code)
 {
+	/* A daemon the process left behind may hold them: bounded waits. */
+	hand_over(out_fd, 2000);
+	hand_over(err_fd, 2000);
 	if (status_fd >= 0) {
 		dprintf(status_fd, "exit %d\n", code);
-		shutdown(status_fd, SHUT_WR);
-		close(status_fd);
+		hand_over(status_fd, 2000);
 	}
 	sync();
 	reboot(RB_POWER_OFF);
@@ -256,8 +275,9 @@ int main(void)
 	child = fork();
 	if (child == 0)
 		run_process(&c, io, &orig);
-	for (int i = 0; i < 3; i++)
-		close(io[i]);
+	close(io[0]);
+	out_fd = io[1];
+	err_fd = io[2];
 	if (child < 0)
 		power_off(255);
 	for (;;) {

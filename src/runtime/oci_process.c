@@ -105,9 +105,15 @@ static void exec_vmm(const struct oci_proc_args *a, const sigset_t *orig)
 	if (getppid() != a->self)
 		_exit(OCI_EXIT_VM_FAILURE);
 	/* The streams are the guest's business now: the VMM's own output
-	 * (avp's messages) goes to the container's stderr. */
-	if (a->image)
+	 * (avp's messages) goes to the container's stderr, and it reads
+	 * nothing of the container's stdin. */
+	if (a->image) {
+		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
 		dup2(2, 1);
+		if (null >= 0)
+			dup2(null, 0);
+	}
 	execv(rt_vmm_program, (char **)argv);
 	fprintf(stderr, "avp: cannot execute %s: %s\n", rt_vmm_program, strerror(errno));
 	_exit(127);
@@ -195,6 +201,11 @@ void oci_process_main(const struct oci_proc_args *a, int ready_fd)
 	pid_t vmm;
 	int sfd, rfd = -1, wfd = -1, keep[2];
 
+	/* 0, 1 and 2 are the container's streams even when the engine gave
+	 * none: /dev/null, never a descriptor we open later. */
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+			_exit(OCI_EXIT_VM_FAILURE);
 	sigemptyset(&set);
 	for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
 		sigaddset(&set, handled[i]);
