@@ -12,6 +12,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <limits.h>
 #include <poll.h>
@@ -520,6 +521,97 @@ static void test_image_packing(void **state)
 	oci_dir_override = NULL;
 }
 
+/* The container's streams with a stand-in for the guest (a script that
+ * does what guest/oci-init does over avp's vsock sockets): stdin's data
+ * then EOF reach it, stdout and stderr come back apart, and the status
+ * it reports is the container's. */
+static void test_image_streams(void **state)
+{
+	static const char guest[] =
+		"exec python3 - \"$@\" <<'PY'\n"
+		"import socket, sys\n"
+		"a = sys.argv[1:]\n"
+		"base = a[a.index('--vsock') + 1].split('socket=')[1]\n"
+		"def c(p):\n"
+		"    s = socket.socket(socket.AF_UNIX)\n"
+		"    s.connect('%s_%d' % (base, p))\n"
+		"    return s\n"
+		"st, i, o, e = c(4), c(1), c(2), c(3)\n"
+		"data = b''\n"
+		"while True:\n"
+		"    b = i.recv(4096)\n"
+		"    if not b: break\n"
+		"    data += b\n"
+		"o.sendall(b'out:' + data); e.sendall(b'err:eof\\n'); o.close(); e.close()\n"
+		"st.sendall(b'exit 42\\n'); st.close()\n"
+		"PY\n";
+	char bundle[PATH_MAX], in[PATH_MAX + 16], out[PATH_MAX + 16], err[PATH_MAX + 16];
+	char text[PATH_MAX + 16];
+	struct oci_create_opts o = { .root = rtfx_root, .id = "streams", .bundle = bundle,
+				     .log = &no_log };
+	struct jc_err e = { "" };
+	int saved[3], fds[3];
+	FILE *f;
+	pid_t pid;
+
+	(void)state;
+	make_image_bundle("streams", "{\"args\": [\"x\"]}", bundle, sizeof(bundle));
+	snprintf(in, sizeof(in), "%s/streams.in", rtfx_tmpdir);
+	snprintf(out, sizeof(out), "%s/streams.out", rtfx_tmpdir);
+	snprintf(err, sizeof(err), "%s/streams.err", rtfx_tmpdir);
+	rtfx_write_text(in, "hello", 0644);
+	snprintf(text, sizeof(text), "%s/vmm.sh", bundle);
+	{
+		char body[2048];
+
+		snprintf(body, sizeof(body), "#!/bin/sh\n%s", guest);
+		rtfx_write_text(text, body, 0755);
+	}
+	rt_vmm_program = strdup(text);
+	/* The engine's stdio for the container: a file to read, two to fill. */
+	fflush(stdout);
+	fflush(stderr);
+	fds[0] = open(in, O_RDONLY);
+	fds[1] = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	fds[2] = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	for (int i = 0; i < 3; i++) {
+		saved[i] = dup(i);
+		dup2(fds[i], i);
+		close(fds[i]);
+	}
+	pid = oci_create(&o, &e) == 0 ? 1 : 0;
+	for (int i = 0; i < 3; i++) {
+		dup2(saved[i], i);
+		close(saved[i]);
+	}
+	if (!pid)
+		fail_msg("create: %s", e.text);
+	{
+		struct json_object *st;
+
+		assert_int_equal(oci_state(rtfx_root, "streams", &st, &e), 0);
+		pid = json_object_get_int(json_object_object_get(st, "pid"));
+		json_object_put(st);
+	}
+	assert_int_equal(oci_start(rtfx_root, "streams", &e), 0);
+	assert_int_equal(reap(pid), 42);
+	f = fopen(out, "r");
+	assert_non_null(f);
+	memset(text, 0, sizeof(text));
+	assert_non_null(fgets(text, sizeof(text), f));
+	fclose(f);
+	assert_string_equal(text, "out:hello");
+	f = fopen(err, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(text, sizeof(text), f));
+	fclose(f);
+	assert_string_equal(text, "err:eof\n");
+	delete_vm("streams");
+	free((void *)rt_vmm_program);
+	free((void *)oci_dir_override);
+	oci_dir_override = NULL;
+}
+
 static void test_image_refusals(void **state)
 {
 	static const char *const bad[] = {
@@ -561,6 +653,7 @@ int main(void)
 		cmocka_unit_test(test_console_socket),
 		cmocka_unit_test(test_image_packing),
 		cmocka_unit_test(test_image_refusals),
+		cmocka_unit_test(test_image_streams),
 	};
 
 	return cmocka_run_group_tests(tests, rtfx_setup, rtfx_teardown);
