@@ -147,7 +147,7 @@ $(BUILD)/gen/avp_version.h: FORCE
 	@$(VERSION_HEADER) > $@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 
-$(BUILD)/obj/src/cli/main.o $(BUILD)/obj/src/vmm/describe.o: $(BUILD)/gen/avp_version.h
+$(BUILD)/obj/src/cli/main.o $(BUILD)/obj/src/vmm/describe.o $(BUILD)/obj/src/cli/oci_cmds.o: $(BUILD)/gen/avp_version.h
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -206,7 +206,7 @@ $(FUZZ_BUILD)/gen/avp_version.h: FORCE
 	@$(VERSION_HEADER) > $@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 
-$(FUZZ_BUILD)/obj/src/vmm/describe.o: $(FUZZ_BUILD)/gen/avp_version.h
+$(FUZZ_BUILD)/obj/src/vmm/describe.o $(FUZZ_BUILD)/obj/src/cli/oci_cmds.o: $(FUZZ_BUILD)/gen/avp_version.h
 
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
