@@ -228,6 +228,8 @@ static int add_file_mounts(struct cpio *c, struct json_object *cfg)
 {
 	struct json_object *mounts = json_object_object_get(cfg, "mounts");
 
+	if (!json_object_is_type(mounts, json_type_array))
+		return 0;
 	for (size_t i = 0; i < json_object_array_length(mounts); i++) {
 		struct json_object *m = json_object_array_get_idx(mounts, i);
 		const char *src = json_object_get_string(json_object_object_get(m, "source"));

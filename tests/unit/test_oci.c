@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -446,7 +447,8 @@ static long cpio_find(const char *file, const char *name, char *buf, size_t len,
 
 /* Fake avp OCI directory (a kernel file and a base archive of one entry)
  * and a bundle whose root.path is a small tree. */
-static void make_image_bundle(const char *id, const char *process, char *bundle, size_t len)
+static void make_image_bundle_ex(const char *id, const char *process, bool mounts, char *bundle,
+				 size_t len)
 {
 	char path[PATH_MAX + 64], text[4096], dir[PATH_MAX];
 
@@ -471,12 +473,23 @@ static void make_image_bundle(const char *id, const char *process, char *bundle,
 	snprintf(path, sizeof(path), "%s/hostname", rtfx_tmpdir);
 	rtfx_write_text(path, "from-the-engine\n", 0644);
 	snprintf(path, sizeof(path), "%s/config.json", bundle);
-	snprintf(text, sizeof(text),
-		 "{\"ociVersion\": \"1.0.2\", \"process\": %s, \"root\": {\"path\": \"rootfs\"}, "
-		 "\"hostname\": \"ctr\", \"mounts\": [{\"destination\": \"/etc/hostname\", "
-		 "\"type\": \"bind\", \"source\": \"%s/hostname\"}, {\"destination\": \"/proc\", "
-		 "\"type\": \"proc\", \"source\": \"proc\"}]}", process, rtfx_tmpdir);
+	if (mounts)
+		snprintf(text, sizeof(text),
+			 "{\"ociVersion\": \"1.0.2\", \"process\": %s, \"root\": {\"path\": "
+			 "\"rootfs\"}, \"hostname\": \"ctr\", \"mounts\": [{\"destination\": "
+			 "\"/etc/hostname\", \"type\": \"bind\", \"source\": \"%s/hostname\"}, "
+			 "{\"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\"}]}",
+			 process, rtfx_tmpdir);
+	else /* no mounts, no hostname, no annotations: all optional */
+		snprintf(text, sizeof(text),
+			 "{\"ociVersion\": \"1.0.2\", \"process\": %s, \"root\": {\"path\": "
+			 "\"rootfs\"}}", process);
 	rtfx_write_text(path, text, 0644);
+}
+
+static void make_image_bundle(const char *id, const char *process, char *bundle, size_t len)
+{
+	make_image_bundle_ex(id, process, true, bundle, len);
 }
 
 /* root.path without vm: create packs the tree, the engine's single-file
@@ -555,7 +568,7 @@ static void test_image_streams(void **state)
 	pid_t pid;
 
 	(void)state;
-	make_image_bundle("streams", "{\"args\": [\"x\"]}", bundle, sizeof(bundle));
+	make_image_bundle_ex("streams", "{\"args\": [\"x\"]}", false, bundle, sizeof(bundle));
 	snprintf(in, sizeof(in), "%s/streams.in", rtfx_tmpdir);
 	snprintf(out, sizeof(out), "%s/streams.out", rtfx_tmpdir);
 	snprintf(err, sizeof(err), "%s/streams.err", rtfx_tmpdir);
