@@ -260,6 +260,14 @@ int main(void)
 	}
 	if (c.hostname)
 		sethostname(c.hostname, strlen(c.hostname));
+	/* The button before the streams: the host presses it only once we
+	 * have connected (an engine's stop during boot waits for that). */
+	for (int tries = 0; tries < 20 && nbuttons == 0; tries++) {
+		nbuttons = find_buttons(pf + 1, MAX_BUTTONS);
+		if (!nbuttons)
+			usleep(50 * 1000);
+	}
+	next_scan = time(NULL) + 1;
 	status_fd = connect_host(OCI_PORT_STATUS);
 	io[0] = connect_host(OCI_PORT_STDIN);
 	io[1] = connect_host(OCI_PORT_STDOUT);

@@ -197,7 +197,7 @@ void oci_process_main(const struct oci_proc_args *a, int ready_fd)
 {
 	struct oci_streams streams = { .status = -1 };
 	sigset_t set, orig;
-	bool pressed = false;
+	bool pressed = false, stop_pending = false;
 	pid_t vmm;
 	int sfd, rfd = -1, wfd = -1, keep[2];
 
@@ -255,9 +255,18 @@ void oci_process_main(const struct oci_proc_args *a, int ready_fd)
 		}
 		if (a->image)
 			oci_streams_run(&streams, p + 1, n - 1);
+		if (stop_pending && oci_streams_guest_ready(&streams)) {
+			stop_pending = false;
+			press_power_button(a, vmm, &pressed);
+		}
 		if (!(p[0].revents & POLLIN) || read(sfd, &si, sizeof(si)) != sizeof(si))
 			continue;
-		if (graceful((int)si.ssi_signo)) {
+		if (graceful((int)si.ssi_signo) && a->image && !oci_streams_guest_ready(&streams) &&
+		    !stop_pending) {
+			/* Pressed while the guest boots, the button would go
+			 * unseen: pressed once its init is there. */
+			stop_pending = true;
+		} else if (graceful((int)si.ssi_signo)) {
 			press_power_button(a, vmm, &pressed);
 		} else if (si.ssi_signo == SIGCHLD) {
 			if (waitpid(vmm, &ws, WNOHANG) != vmm)

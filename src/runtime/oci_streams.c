@@ -174,3 +174,8 @@ void oci_streams_finish(struct oci_streams *s)
 			unlink(sa.sun_path);
 	}
 }
+
+bool oci_streams_guest_ready(const struct oci_streams *s)
+{
+	return s->conn[STATUS] != -1;
+}

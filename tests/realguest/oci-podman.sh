@@ -49,17 +49,23 @@ check_eq "$rc" 3 "podman run --rm: the process's exit status (3)"
 check_eq "$(tr -d '\r' <"$work/out1")" avp-ctr "podman run --rm: the container's /etc/hostname"
 echo "oci-podman: podman run --rm took $(echo "$t1 - $t0" | bc) s"
 
-"${run[@]}" -d --name avp-v localhost/avp-bb:1 \
+"${run[@]}" -d --log-driver k8s-file --name avp-v localhost/avp-bb:1 \
 	sh -c 'trap "echo stopping; exit 0" TERM; echo up; while :; do sleep 1; done' >/dev/null
 check_eq "$?" 0 "podman run -d"
 for _ in $(seq 1 600); do
 	"${pm[@]}" logs avp-v 2>/dev/null | grep -q '^up' && break
-	[ "$("${pm[@]}" inspect -f '{{.State.Running}}' avp-v 2>/dev/null)" = true ] || break
 	sleep 1
 done
 "${pm[@]}" logs avp-v >"$work/logs" 2>&1
 check_grep "$work/logs" '^up' "podman logs: the detached container runs"
 "${pm[@]}" ps --format '{{.Names}} {{.Status}}' >"$work/ps"
+# and a stop before its process runs: pressed once the guest's init is up
+"${run[@]}" -d --log-driver k8s-file --name avp-early localhost/avp-bb:1 \
+	sh -c 'trap "exit 0" TERM; while :; do sleep 1; done' >/dev/null
+"${pm[@]}" stop -t 300 avp-early >/dev/null
+check_eq "$("${pm[@]}" inspect -f '{{.State.ExitCode}}' avp-early)" 0 \
+	"podman stop during the guest's boot still reaches the process (exit 0)"
+"${pm[@]}" rm avp-early >/dev/null
 check_grep "$work/ps" '^avp-v Up' "podman ps lists it as up"
 "${pm[@]}" stop -t 120 avp-v >/dev/null
 check_eq "$?" 0 "podman stop"

@@ -23,6 +23,8 @@ int oci_streams_listen(struct oci_streams *s, const char *base);
 int oci_streams_fds(const struct oci_streams *s, struct pollfd *p);
 /* Carries what poll found on p[0..n-1]. */
 void oci_streams_run(struct oci_streams *s, const struct pollfd *p, int n);
+/* Has the guest's init connected (and so watches its power button)? */
+bool oci_streams_guest_ready(const struct oci_streams *s);
 /* Once the VMM has ended: what its streams still hold, then the sockets go. */
 void oci_streams_finish(struct oci_streams *s);
 
