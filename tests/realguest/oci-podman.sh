@@ -8,8 +8,9 @@
 # image is made offline: `podman import` of the reference guest's busybox.
 #   1. podman run --rm: the container's /etc/hostname (podman's bind mount)
 #      is printed and the exit status is the process's (3)
-#   2. podman run -d, podman ps lists it, podman stop (the guest's power
-#      button, the process's SIGTERM trap exits 0), its exit code 0, podman rm
+#   2. podman run -d, podman logs, podman ps lists it, podman stop (the
+#      guest's power button, the process's SIGTERM trap exits 0), its exit
+#      code 0, podman rm; a stop during the guest's boot is not lost
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source tests/lib/check.sh
@@ -63,8 +64,13 @@ check_grep "$work/logs" '^up' "podman logs: the detached container runs"
 "${run[@]}" -d --log-driver k8s-file --name avp-early localhost/avp-bb:1 \
 	sh -c 'trap "exit 0" TERM; while :; do sleep 1; done' >/dev/null
 "${pm[@]}" stop -t 300 avp-early >/dev/null
-check_eq "$("${pm[@]}" inspect -f '{{.State.ExitCode}}' avp-early)" 0 \
-	"podman stop during the guest's boot still reaches the process (exit 0)"
+# 0 when the trap was set in time, 143 when SIGTERM came first (as with
+# runc); 137 would be podman's SIGKILL after a stop nobody saw.
+code=$("${pm[@]}" inspect -f '{{.State.ExitCode}}' avp-early)
+case "$code" in
+0 | 143) ok "podman stop during the guest's boot reaches the process (exit $code)" ;;
+*) notok "podman stop during the guest's boot reaches the process (exit $code)" ;;
+esac
 "${pm[@]}" rm avp-early >/dev/null
 check_grep "$work/ps" '^avp-v Up' "podman ps lists it as up"
 "${pm[@]}" stop -t 120 avp-v >/dev/null
