@@ -131,7 +131,7 @@ X86_ONLY_TESTS := test_acpi test_acpi_wdat test_aml test_bzimage test_i8042 test
 # cannot exec an arm64 binary without a binfmt_misc entry for qemu).
 ARM64_EMULATION_SKIPPED_TESTS := test_seccomp test_chardev_seccomp test_disk_seccomp \
 	test_tap_seccomp test_vsock_seccomp test_wav_seccomp test_can_seccomp test_i2c_seccomp \
-	test_bundle test_describe_schema test_runtime_attach test_runtime_start \
+	test_bundle test_describe_schema test_runtime_attach test_runtime_start test_oci \
 	test_stalled_output \
 	test_disk_uring test_virtio_blk
 # (The last two: qemu-aarch64 7.2 has no io_uring system calls and refuses
@@ -184,7 +184,7 @@ $(BUILD)/gen/avp_version.h: FORCE
 	@$(VERSION_HEADER) > $@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 
-$(BUILD)/obj/src/cli/main.o $(BUILD)/obj/src/vmm/describe.o: $(BUILD)/gen/avp_version.h
+$(BUILD)/obj/src/cli/main.o $(BUILD)/obj/src/vmm/describe.o $(BUILD)/obj/src/cli/oci_cmds.o: $(BUILD)/gen/avp_version.h
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -257,7 +257,7 @@ $(FUZZ_BUILD)/gen/avp_version.h: FORCE
 	@$(VERSION_HEADER) > $@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 
-$(FUZZ_BUILD)/obj/src/vmm/describe.o: $(FUZZ_BUILD)/gen/avp_version.h
+$(FUZZ_BUILD)/obj/src/vmm/describe.o $(FUZZ_BUILD)/obj/src/cli/oci_cmds.o: $(FUZZ_BUILD)/gen/avp_version.h
 
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)

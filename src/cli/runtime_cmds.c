@@ -15,6 +15,8 @@
 #include "avp/runtime/console_log.h"
 #include "avp/runtime/lifecycle.h"
 #include "avp/runtime/monitor.h"
+#include "avp/runtime/oci.h"
+#include "avp/runtime/oci_cli.h"
 #include "avp/runtime/system.h"
 
 static const char *const commands[] = { "create", "start", "state",  "kill",   "delete",
@@ -25,7 +27,7 @@ bool runtime_cli_handles(const char *command)
 	for (size_t i = 0; command && commands[i]; i++)
 		if (strcmp(commands[i], command) == 0)
 			return true;
-	return false;
+	return command && oci_cli_handles(command);
 }
 
 void runtime_cli_usage(FILE *out)
@@ -59,7 +61,16 @@ void runtime_cli_usage(FILE *out)
 	      "\n"
 	      "  --root DIR   where state lives (default $AVP_RUNTIME_ROOT or /run/avp)\n"
 	      "  (ROOT and ROOT/ID must be yours and writable by nobody else)\n"
-	      "exit status: 0 done, 1 refused or failed (the message says why)\n",
+	      "exit status: 0 done, 1 refused or failed (the message says why)\n"
+	      "\n"
+	      "OCI bundles (config.json with \"ociVersion\"; docs/oci.md): runc's command line\n"
+	      "  avp [--root DIR] [--log FILE] [--log-format text|json] [--systemd-cgroup]\n"
+	      "      create ID --bundle DIR [--pid-file F] [--console-socket S]\n"
+	      "             [--preserve-fds N] [--no-pivot] [--no-new-keyring]\n"
+	      "      start ID | state ID | kill [--all] ID [SIGNAL] | delete [--force] ID\n"
+	      "      features | --version\n"
+	      "  the container process exits with the VM's outcome: 0 poweroff, 128+N a\n"
+	      "  signal, 255 a guest crash or VMM failure (the reason in the log)\n",
 	      out);
 }
 
@@ -67,6 +78,10 @@ struct rt_args {
 	const char *root;
 	const char *bundle;
 	bool wait, force, json, confine;
+	/* runc's create and kill options (docs/oci.md) */
+	const char *pid_file, *console_socket;
+	unsigned int preserve_fds;
+	bool all;
 	unsigned int timeout_s; /* start */
 	unsigned long long console_max; /* create */
 	const char *pos[3];
@@ -83,6 +98,11 @@ enum {
 	OPT_TIMEOUT,
 	OPT_CONSOLE_MAX,
 	OPT_CONFINE,
+	OPT_PID_FILE,
+	OPT_CONSOLE_SOCKET,
+	OPT_PRESERVE_FDS,
+	OPT_IGNORED, /* --no-pivot, --no-new-keyring: nothing to do for a VM */
+	OPT_ALL,
 };
 
 static const struct option rt_options[] = {
@@ -95,6 +115,12 @@ static const struct option rt_options[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "console-max", required_argument, NULL, OPT_CONSOLE_MAX },
 	{ "confine", no_argument, NULL, OPT_CONFINE },
+	{ "pid-file", required_argument, NULL, OPT_PID_FILE },
+	{ "console-socket", required_argument, NULL, OPT_CONSOLE_SOCKET },
+	{ "preserve-fds", required_argument, NULL, OPT_PRESERVE_FDS },
+	{ "no-pivot", no_argument, NULL, OPT_IGNORED },
+	{ "no-new-keyring", no_argument, NULL, OPT_IGNORED },
+	{ "all", no_argument, NULL, OPT_ALL },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -124,6 +150,20 @@ static int parse_size(const char *s, unsigned long long *out)
 	return 0;
 }
 
+/* A decimal number from 0 to max: 0 or -EINVAL. */
+static int parse_uint(const char *s, unsigned long max, unsigned int *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v > max)
+		return -EINVAL;
+	*out = (unsigned int)v;
+	return 0;
+}
+
 /* 0, 1 (help printed) or -EINVAL (message printed). */
 static int parse_args(int argc, char **argv, struct rt_args *a, FILE *out, FILE *err)
 {
@@ -136,43 +176,67 @@ static int parse_args(int argc, char **argv, struct rt_args *a, FILE *out, FILE 
 	optind = 1;
 	opterr = 0;
 	/* "+" would stop at the first operand; options may come anywhere. */
-	while ((opt = getopt_long(argc, argv, ":h", rt_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":hb:fa", rt_options, NULL)) != -1) {
+		const char *only = opt == OPT_PID_FILE || opt == OPT_CONSOLE_SOCKET ||
+						   opt == OPT_PRESERVE_FDS || opt == OPT_IGNORED
+					   ? "create"
+				   : opt == OPT_ALL || opt == 'a' ? "kill"
+								  : NULL;
+
+		if (only && strcmp(argv[0], only) != 0) {
+			fprintf(err, "avp %s: %s is an option of avp %s\n", argv[0], argv[optind - 1],
+				only);
+			return -EINVAL;
+		}
 		switch (opt) {
 		case OPT_ROOT:
 			a->root = optarg;
 			break;
+		case 'b':
 		case OPT_BUNDLE:
 			a->bundle = optarg;
+			break;
+		case OPT_PID_FILE:
+			a->pid_file = optarg;
+			break;
+		case OPT_CONSOLE_SOCKET:
+			a->console_socket = optarg;
+			break;
+		case OPT_PRESERVE_FDS:
+			if (parse_uint(optarg, 1024, &a->preserve_fds)) {
+				fprintf(err, "avp create: --preserve-fds: expected 0 to 1024, got "
+					"'%s'\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_IGNORED:
+			break;
+		case 'a':
+		case OPT_ALL:
+			a->all = true;
 			break;
 		case OPT_WAIT:
 			a->wait = true;
 			break;
+		case 'f':
 		case OPT_FORCE:
 			a->force = true;
 			break;
 		case OPT_JSON:
 			a->json = true;
 			break;
-		case OPT_TIMEOUT: {
-			char *end;
-			unsigned long v;
-
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
+		case OPT_TIMEOUT:
 			if (strcmp(argv[0], "start") != 0 && strcmp(argv[0], "system") != 0) {
 				fprintf(err, "avp %s: --timeout is an option of avp start and avp system "
 					"up\n", argv[0]);
 				return -EINVAL;
 			}
-			if (errno || end == optarg || *end || optarg[0] == '-' ||
-			    v > RT_START_WAIT_MAX_S) {
+			if (parse_uint(optarg, RT_START_WAIT_MAX_S, &a->timeout_s)) {
 				fprintf(err, "avp %s: --timeout: expected seconds from 0 to %d, got "
 					"'%s'\n", argv[0], RT_START_WAIT_MAX_S, optarg);
 				return -EINVAL;
 			}
-			a->timeout_s = (unsigned int)v;
 			break;
-		}
 		case OPT_CONSOLE_MAX:
 			if (strcmp(argv[0], "create") != 0) {
 				fprintf(err, "avp %s: --console-max is an option of avp create\n",
@@ -242,9 +306,15 @@ static bool need(const struct rt_args *a, int n, const char *cmd, const char *wh
 	return false;
 }
 
+/* runc's --log, for the failures of this command. */
+static const struct oci_log *run_log;
+
 static int fail(FILE *err, const char *cmd, const struct jc_err *e, int ret)
 {
-	fprintf(err, "avp %s: %s\n", cmd, e->text[0] ? e->text : strerror(-ret));
+	const char *msg = e->text[0] ? e->text : strerror(-ret);
+
+	fprintf(err, "avp %s: %s\n", cmd, msg);
+	oci_log_append(run_log, cmd, msg);
 	return 1;
 }
 
@@ -320,65 +390,166 @@ static int cmd_system(const struct rt_args *a, FILE *out, FILE *err)
 	return ret ? fail(err, "system", &e, ret) : 0;
 }
 
-int runtime_cli_main(int argc, char **argv, FILE *out, FILE *err)
+/* create: an OCI bundle takes the runc-compatible path (docs/oci.md),
+ * an avp bundle the monitor's. */
+static int cmd_create(const struct rt_args *a, const struct oci_globals *g, struct jc_err *e)
 {
-	const char *cmd = argv[1];
-	struct jc_err e = { "" };
-	struct rt_args a;
+	const char *bundle = a->bundle;
+	bool is_oci = false;
+	int ret;
+
+	/* runc: the bundle defaults to the working directory. */
+	if (!bundle && g->runc)
+		bundle = ".";
+	if (!bundle)
+		return jc_fail(e, "", "--bundle DIR is required");
+	ret = oci_bundle_is_oci(bundle, &is_oci, e);
+	if (ret)
+		return ret;
+	if (is_oci) {
+		struct oci_create_opts o = {
+			.root = a->root, .id = a->pos[0], .bundle = bundle,
+			.pid_file = a->pid_file, .console_socket = a->console_socket,
+			.preserve_fds = a->preserve_fds, .log = &g->log,
+		};
+
+		return oci_create(&o, e);
+	}
+	if (a->pid_file || a->console_socket || a->preserve_fds)
+		return jc_fail(e, "", "bundle %s: --pid-file, --console-socket and --preserve-fds "
+			       "need an OCI bundle (config.json with \"ociVersion\")", bundle);
+	return rt_create_ex(a->root, a->pos[0], bundle, NULL, 0, a->console_max,
+			    a->confine ? BUNDLE_CONFINE : 0, e);
+}
+
+static int cmd_state(const struct rt_args *a, const struct oci_globals *g, FILE *out,
+		     struct jc_err *e)
+{
+	struct json_object *o;
 	struct rt_state st;
 	int ret;
 
-	ret = parse_args(argc - 1, argv + 1, &a, out, err);
-	if (ret)
-		return ret > 0 ? 0 : 1;
-	if (strcmp(cmd, "create") == 0) {
-		if (!need(&a, 1, cmd, "an ID", err))
-			return 1;
-		if (!a.bundle) {
-			fprintf(err, "avp create: --bundle DIR is required\n");
-			return 1;
-		}
-		ret = rt_create_ex(a.root, a.pos[0], a.bundle, NULL, 0, a.console_max,
-				   a.confine ? BUNDLE_CONFINE : 0, &e);
-	} else if (strcmp(cmd, "start") == 0) {
-		if (!need(&a, 1, cmd, "an ID", err))
-			return 1;
-		ret = rt_start(a.root, a.pos[0], a.timeout_s, &e);
-	} else if (strcmp(cmd, "state") == 0) {
-		if (!need(&a, 1, cmd, "an ID", err))
-			return 1;
-		ret = rt_state_get(a.root, a.pos[0], &st, &e);
-		if (ret == 0) {
-			struct json_object *o = rt_state_to_json(&st, true);
-			struct json_object *can = system_vm_can(a.root, &st, SYSTEM_VM_CAN_WAIT_MS);
+	if (oci_is_oci_vm(a->root, a->pos[0])) {
+		ret = oci_state(a->root, a->pos[0], &o, e);
+	} else {
+		ret = rt_state_get(a->root, a->pos[0], &st, e);
+		if (ret)
+			return ret;
+		/* runc's callers read the OCI shape; avp's own keep theirs. */
+		o = g->runc ? oci_state_from_rt(&st) : rt_state_to_json(&st, true);
+		if (!g->runc) {
+			struct json_object *can =
+				system_vm_can(a->root, &st, SYSTEM_VM_CAN_WAIT_MS);
 
 			if (can)
 				json_object_object_add(o, "can", can);
-
-			fprintf(out, "%s\n", json_object_to_json_string_ext(
-						     o, RT_JSON_PRETTY));
-			json_object_put(o);
 		}
+	}
+	if (ret == 0)
+		fprintf(out, "%s\n", json_object_to_json_string_ext(o, RT_JSON_PRETTY));
+	if (ret == 0)
+		json_object_put(o);
+	return ret;
+}
+
+static int cmd_kill(const struct rt_args *a, FILE *err, struct jc_err *e)
+{
+	const char *word = a->npos == 2 ? a->pos[1] : "TERM";
+	struct rt_state st;
+	const char *sig;
+	int ret;
+
+	if (a->npos < 1 || a->npos > 2) {
+		fprintf(err, "avp kill: expected an ID and an optional signal\n");
+		return 1;
+	}
+	if (oci_is_oci_vm(a->root, a->pos[0])) {
+		int n = oci_signal_number(word);
+
+		/* --all: the container process relays to the whole VM anyway. */
+		if (n < 0)
+			return jc_fail(e, "", "signal '%s': expected a name (TERM, SIGKILL, ...) "
+				       "or a number", word);
+		return oci_kill(a->root, a->pos[0], n, e);
+	}
+	sig = signal_word(word);
+	if (!sig)
+		return jc_fail(e, "", "signal '%s': expected TERM (graceful) or KILL", word);
+	ret = rt_state_get(a->root, a->pos[0], &st, e);
+	if (ret == 0)
+		ret = rt_kill(a->root, a->pos[0], sig, a->wait ? st.shutdown_timeout_s + 10 : 0, e);
+	return ret;
+}
+
+int runtime_cli_main(int argc, char **argv, FILE *out, FILE *err)
+{
+	struct oci_globals g;
+	struct jc_err e = { "" };
+	const char *cmd;
+	char *nargv[64];
+	int nargc = 0, first, ret;
+	struct rt_args a;
+
+	first = oci_cli_globals(argc, argv, &g, err);
+	if (first < 0)
+		return 1;
+	if (first >= argc || strcmp(argv[first], "--help") == 0 || strcmp(argv[first], "-h") == 0) {
+		runtime_cli_usage(first >= argc ? err : out);
+		return first >= argc;
+	}
+	if (strcmp(argv[first], "--version") == 0) {
+		oci_cli_version(out);
+		return 0;
+	}
+	cmd = argv[first];
+	if (argc - first + 4 > (int)(sizeof(nargv) / sizeof(nargv[0]))) {
+		fprintf(err, "avp %s: too many arguments\n", cmd);
+		return 1;
+	}
+	/* The command's own arguments, with runc's global --root among them. */
+	nargv[nargc++] = argv[0];
+	nargv[nargc++] = (char *)cmd;
+	if (g.root) {
+		nargv[nargc++] = (char *)"--root";
+		nargv[nargc++] = (char *)g.root;
+	}
+	for (int i = first + 1; i < argc; i++)
+		nargv[nargc++] = argv[i];
+	nargv[nargc] = NULL;
+	run_log = &g.log;
+	if (!runtime_cli_handles(cmd) || (g.runc && strcmp(cmd, "run") == 0)) {
+		fprintf(err, "avp: '%s' is not a runtime command (runc's run: use create, then "
+			"start)\n", cmd);
+		return 1;
+	}
+	ret = parse_args(nargc - 1, nargv + 1, &a, out, err);
+	if (ret)
+		return ret > 0 ? 0 : 1;
+	ret = oci_cli_other(cmd, a.npos, out, err);
+	if (ret >= 0)
+		return ret;
+	if (strcmp(cmd, "create") == 0) {
+		if (!need(&a, 1, cmd, "an ID", err))
+			return 1;
+		ret = cmd_create(&a, &g, &e);
+	} else if (strcmp(cmd, "start") == 0) {
+		if (!need(&a, 1, cmd, "an ID", err))
+			return 1;
+		ret = oci_is_oci_vm(a.root, a.pos[0]) ? oci_start(a.root, a.pos[0], &e)
+						      : rt_start(a.root, a.pos[0], a.timeout_s, &e);
+	} else if (strcmp(cmd, "state") == 0) {
+		if (!need(&a, 1, cmd, "an ID", err))
+			return 1;
+		ret = cmd_state(&a, &g, out, &e);
 	} else if (strcmp(cmd, "kill") == 0) {
-		const char *sig = a.npos == 2 ? signal_word(a.pos[1]) : "TERM";
-
-		if (a.npos < 1 || a.npos > 2) {
-			fprintf(err, "avp kill: expected an ID and an optional signal\n");
-			return 1;
-		}
-		if (!sig) {
-			fprintf(err, "avp kill: signal '%s': expected TERM (graceful) or KILL\n",
-				a.pos[1]);
-			return 1;
-		}
-		ret = rt_state_get(a.root, a.pos[0], &st, &e);
-		if (ret == 0)
-			ret = rt_kill(a.root, a.pos[0], sig,
-				      a.wait ? st.shutdown_timeout_s + 10 : 0, &e);
+		ret = cmd_kill(&a, err, &e);
+		if (ret > 0)
+			return ret;
 	} else if (strcmp(cmd, "delete") == 0) {
 		if (!need(&a, 1, cmd, "an ID", err))
 			return 1;
-		ret = rt_delete(a.root, a.pos[0], a.force, &e);
+		ret = oci_is_oci_vm(a.root, a.pos[0]) ? oci_delete(a.root, a.pos[0], a.force, &e)
+						      : rt_delete(a.root, a.pos[0], a.force, &e);
 	} else if (strcmp(cmd, "attach") == 0) {
 		if (!need(&a, 1, cmd, "an ID", err))
 			return 1;

@@ -20,14 +20,22 @@
 
 #include "avp/config/options.h"
 #include "avp/runtime/bundle.h"
+#include "avp/runtime/oci_image.h"
 #include "avp/vmm/registry.h"
 
 #define BACKOFF_MAX_MS 60000u
 
 static const char *const top_keys[] = {
 	"kernel", "initrd", "cmdline", "critical", "cpus", "memory", "scheduling",
-	"serial", "devices", "restart", "shutdown_timeout_s", "transport", NULL,
+	"serial", "devices", "restart", "shutdown_timeout_s", "transport",
+	/* The OCI runtime spec's keys (config.md, config-vm.md; docs/oci.md). */
+	"ociVersion", "vm", "root", "process", "mounts", "hostname", "domainname", "hooks",
+	"annotations", "linux", NULL,
 };
+static const char *const vm_keys[] = { "hypervisor", "kernel", "image", NULL };
+static const char *const vm_hypervisor_keys[] = { "path", "parameters", NULL };
+static const char *const vm_kernel_keys[] = { "path", "parameters", "initrd", NULL };
+static const char *const vm_image_keys[] = { "path", "format", NULL };
 static const char *const cpus_keys[] = { "count", "affinity", NULL };
 static const char *const memory_keys[] = { "mib", "reserve", NULL };
 static const char *const scheduling_keys[] = { "class", "priority", NULL };
@@ -207,6 +215,8 @@ const char *const *bundle_keys(const char *object)
 	} objects[] = {
 		{ "", top_keys },	  { "cpus", cpus_keys },       { "memory", memory_keys },
 		{ "scheduling", scheduling_keys }, { "restart", restart_keys },
+		{ "vm", vm_keys }, { "vm.hypervisor", vm_hypervisor_keys },
+		{ "vm.kernel", vm_kernel_keys }, { "vm.image", vm_image_keys },
 	};
 	static const char *keys[AVP_MAX_KEYS + 2];
 
@@ -389,18 +399,207 @@ static int parse_restart(struct json_object *root, struct avp_bundle *b, struct 
 	return ret == -ENOENT ? 0 : ret;
 }
 
+/* An absolute path (config-vm.md: "MUST be an absolute path") at PATH.KEY. */
+static int oci_abs_path(struct json_object *obj, const char *path, const char *key, bool required,
+			char **out, struct jc_err *e)
+{
+	char where[JC_PATH_MAX];
+	const char *s;
+	int ret = jc_get_string(obj, path, key, required, &s, e);
+
+	if (ret)
+		return ret;
+	jc_path_key(where, sizeof(where), path, key);
+	if (s[0] != '/')
+		return jc_fail(e, where, "\"%s\" is not an absolute path (the OCI runtime spec "
+			       "requires one)", s);
+	*out = strdup(s);
+	return *out ? 0 : -ENOMEM;
+}
+
+/* vm.hypervisor names the program that runs the VM: avp is that program,
+ * so it may name avp and nothing else. */
+static int oci_hypervisor(struct json_object *vm, struct jc_err *e)
+{
+	struct json_object *h, *params;
+	const char *path, *base;
+	int ret = jc_get_object(vm, "vm", "hypervisor", false, &h, e);
+
+	if (ret)
+		return ret == -ENOENT ? 0 : ret;
+	if ((ret = jc_check_object(h, "vm.hypervisor", vm_hypervisor_keys, e)) ||
+	    (ret = jc_get_string(h, "vm.hypervisor", "path", true, &path, e)))
+		return ret;
+	base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	if (strcmp(base, "avp") != 0)
+		return jc_fail(e, "vm.hypervisor.path", "\"%s\" is not avp: avp runs the VM itself "
+			       "(leave vm.hypervisor out, or name avp)", path);
+	ret = jc_get_array(h, "vm.hypervisor", "parameters", false, &params, e);
+	if (ret == 0 && json_object_array_length(params))
+		return jc_fail(e, "vm.hypervisor.parameters", "avp takes no parameters here: use "
+			       "config.json's own keys (docs/oci.md)");
+	return ret == -ENOENT ? 0 : ret;
+}
+
+/* vm.kernel.parameters: strings joined by spaces into the command line. */
+static int oci_cmdline(struct json_object *k, struct avp_bundle *b, struct jc_err *e)
+{
+	struct json_object *params;
+	char line[AVP_MAX_CMDLINE + 1] = "";
+	size_t used = 0;
+	int ret = jc_get_array(k, "vm.kernel", "parameters", false, &params, e);
+
+	if (ret)
+		return ret == -ENOENT ? 0 : ret;
+	for (size_t i = 0; i < json_object_array_length(params); i++) {
+		struct json_object *p = json_object_array_get_idx(params, i);
+		char where[JC_PATH_MAX];
+		int n;
+
+		jc_path_index(where, sizeof(where), "vm.kernel.parameters", i);
+		if (!json_object_is_type(p, json_type_string))
+			return jc_fail(e, where, "expected a string, got %s", jc_type_name(p));
+		n = snprintf(line + used, sizeof(line) - used, "%s%s", used ? " " : "",
+			     json_object_get_string(p));
+		if (n < 0 || (size_t)n >= sizeof(line) - used)
+			return jc_fail(e, "vm.kernel.parameters", "the command line is too long (at "
+				       "most %d bytes)", AVP_MAX_CMDLINE);
+		used += (size_t)n;
+	}
+	b->cfg.cmdline = strdup(line);
+	return b->cfg.cmdline ? 0 : -ENOMEM;
+}
+
+/* vm.image: the guest's root disk, avp's first disk device. */
+static int oci_image(struct json_object *vm, struct avp_bundle *b, struct jc_err *e)
+{
+	struct json_object *img, *dev;
+	const char *format;
+	char *path = NULL;
+	int ret = jc_get_object(vm, "vm", "image", false, &img, e);
+
+	if (ret)
+		return ret == -ENOENT ? 0 : ret;
+	if ((ret = jc_check_object(img, "vm.image", vm_image_keys, e)) ||
+	    (ret = oci_abs_path(img, "vm.image", "path", true, &path, e)))
+		return ret;
+	ret = jc_get_string(img, "vm.image", "format", true, &format, e);
+	if (ret == 0 && strcmp(format, "raw") != 0)
+		ret = jc_fail(e, "vm.image.format", "\"%s\": avp reads raw images only (convert it: "
+			      "qemu-img convert -O raw)", format);
+	dev = ret ? NULL : json_object_new_object();
+	if (!ret && !dev)
+		ret = -ENOMEM;
+	if (!ret) {
+		json_object_object_add(dev, "path", json_object_new_string(path));
+		b->device_index[b->cfg.ndevices] = 0;
+		ret = parse_device(dev, "vm.image", bundle_type("disk"), b, e);
+		json_object_put(dev);
+	}
+	free(path);
+	return ret;
+}
+
+/* No vm object: the container's root.path is booted with avp's default
+ * kernel and its own init (docs/oci.md, "A container image as a VM"). */
+static int parse_oci_rootfs(struct json_object *root, struct avp_bundle *b, struct jc_err *e)
+{
+	char dir[PATH_MAX], kernel[PATH_MAX + 16];
+	struct json_object *r;
+	const char *path;
+	int ret = jc_get_object(root, "", "root", false, &r, e);
+
+	if (ret == -ENOENT)
+		return jc_fail(e, "vm.kernel.path", "missing: an OCI bundle names the guest kernel "
+			       "in vm.kernel.path, or gives root.path to boot with avp's own");
+	if (ret || (ret = jc_get_string(r, "root", "path", true, &path, e)) ||
+	    (ret = resolve(b, path, "root.path", &b->oci_rootfs, e)))
+		return ret;
+	/* Whether it is there is bundle_check_host's business. */
+	oci_default_dir(dir, sizeof(dir));
+	snprintf(kernel, sizeof(kernel), "%s/%s", dir, OCI_KERNEL_NAME);
+	b->cfg.kernel = strdup(kernel);
+	b->cfg.cmdline = strdup(OCI_IMAGE_CMDLINE);
+	return b->cfg.kernel && b->cfg.cmdline ? 0 : -ENOMEM;
+}
+
+/* The OCI runtime spec's vm object (config-vm.md): kernel, initrd, command
+ * line and root image, in place of avp's own kernel/initrd/cmdline. */
+static int parse_oci_vm(struct json_object *root, struct avp_bundle *b, struct jc_err *e)
+{
+	struct json_object *vm, *k;
+	int ret = jc_get_object(root, "", "vm", false, &vm, e);
+
+	if (ret == -ENOENT)
+		return parse_oci_rootfs(root, b, e);
+	if (ret || (ret = jc_check_object(vm, "vm", vm_keys, e)) ||
+	    (ret = oci_hypervisor(vm, e)) ||
+	    (ret = jc_get_object(vm, "vm", "kernel", true, &k, e)) ||
+	    (ret = jc_check_object(k, "vm.kernel", vm_kernel_keys, e)) ||
+	    (ret = oci_abs_path(k, "vm.kernel", "path", true, &b->cfg.kernel, e)) ||
+	    (ret = oci_cmdline(k, b, e)))
+		return ret;
+	ret = oci_abs_path(k, "vm.kernel", "initrd", false, &b->cfg.initrd, e);
+	if (ret && ret != -ENOENT)
+		return ret;
+	return oci_image(vm, b, e);
+}
+
+/* OCI keys in a bundle without ociVersion, avp's kernel keys in one with
+ * it: each is someone's mistake, and guessing which was meant would hide it. */
+static int oci_mode_keys(struct json_object *root, struct avp_bundle *b, struct jc_err *e)
+{
+	static const char *const avp_only[] = { "kernel", "initrd", "cmdline", NULL };
+	const char *s;
+	int ret = jc_get_string(root, "", "ociVersion", false, &s, e);
+
+	if (ret == -ENOENT) {
+		for (size_t i = 0; top_keys[i]; i++)
+			if (strcmp(top_keys[i], "ociVersion") == 0)
+				for (size_t j = i + 1; top_keys[j]; j++)
+					if (json_object_object_get_ex(root, top_keys[j], NULL))
+						return jc_fail(e, top_keys[j], "a key of the OCI "
+							       "runtime spec: an OCI bundle also "
+							       "needs \"ociVersion\"");
+		return 0;
+	}
+	if (ret)
+		return ret;
+	if (strncmp(s, "1.", 2) != 0)
+		return jc_fail(e, "ociVersion", "\"%s\": avp reads OCI runtime spec 1.x bundles", s);
+	for (size_t i = 0; avp_only[i]; i++)
+		if (json_object_object_get_ex(root, avp_only[i], NULL))
+			return jc_fail(e, avp_only[i], "an OCI bundle names its kernel, initrd and "
+				       "parameters in vm.kernel (config-vm.md)");
+	b->oci = true;
+	return 0;
+}
+
 static int parse_top(struct json_object *root, struct avp_bundle *b, struct jc_err *e)
 {
 	struct avp_config_err ce = { 0 };
 	const char *s;
 	int64_t v;
-	int ret = jc_check_object(root, "", top_keys, e);
+	int ret = oci_mode_keys(root, b, e);
 
+	/* config.md: a runtime MUST ignore properties it does not know; avp's
+	 * own bundles refuse them, so that a typo never goes unnoticed. */
+	if (ret == 0 && !b->oci)
+		ret = jc_check_object(root, "", top_keys, e);
+	else if (ret == 0 && !json_object_is_type(root, json_type_object))
+		ret = jc_fail(e, "", "expected an object, got %s", jc_type_name(root));
 	if (ret)
 		return ret;
-	ret = jc_get_string(root, "", "kernel", true, &s, e);
-	if (ret || (ret = resolve(b, s, "kernel", &b->cfg.kernel, e)))
-		return ret;
+	if (b->oci) {
+		ret = parse_oci_vm(root, b, e);
+		if (ret)
+			return ret;
+	} else {
+		ret = jc_get_string(root, "", "kernel", true, &s, e);
+		if (ret || (ret = resolve(b, s, "kernel", &b->cfg.kernel, e)))
+			return ret;
+	}
 	ret = jc_get_string(root, "", "initrd", false, &s, e);
 	if (ret == 0)
 		ret = resolve(b, s, "initrd", &b->cfg.initrd, e);
@@ -515,6 +714,18 @@ int bundle_check_host(const struct avp_bundle *b, struct jc_err *e)
 	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
 	int ret;
 
+	if (b->oci_rootfs) {
+		char dir[PATH_MAX], base[PATH_MAX + 16];
+		struct stat st;
+
+		if (stat(b->oci_rootfs, &st) || !S_ISDIR(st.st_mode))
+			return jc_fail(e, "root.path", "%s is not a directory", b->oci_rootfs);
+		oci_default_dir(dir, sizeof(dir));
+		snprintf(base, sizeof(base), "%s/%s", dir, OCI_BASE_CPIO);
+		if (access(cfg->kernel, R_OK) || access(base, R_OK))
+			return jc_fail(e, "root.path", "booting a container image needs avp's guest "
+				       "kernel and init in %s (scripts/mkoci-init builds them)", dir);
+	}
 	if ((ret = check_file(cfg->kernel, "kernel", e)) ||
 	    (cfg->initrd && (ret = check_file(cfg->initrd, "initrd", e))))
 		return ret;
@@ -701,6 +912,7 @@ int bundle_load_config(const char *dir, unsigned int flags, struct avp_config *c
 void bundle_free(struct avp_bundle *b)
 {
 	free(b->dir);
+	free(b->oci_rootfs);
 	avp_config_free(&b->cfg);
 	memset(b, 0, sizeof(*b));
 }

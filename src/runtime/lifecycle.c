@@ -29,7 +29,7 @@
 /* Removes ROOT/ID and the files in it (the runtime makes no
  * subdirectories). Relative to descriptors opened without following links,
  * so a directory swapped for a link never makes us unlink elsewhere. */
-static int remove_state_dir(const char *root, const char *id)
+int rt_remove_state_dir(const char *root, const char *id)
 {
 	struct dirent *d;
 	int rootfd, dfd, ret = 0;
@@ -229,12 +229,12 @@ static int create(const char *root, const char *id, const char *bundle_dir,
 	st.created = time(NULL);
 	ret = rt_state_write(root, &st);
 	if (ret) {
-		remove_state_dir(root, id);
+		rt_remove_state_dir(root, id);
 		return jc_fail(e, "", "cannot write %s/state.json: %s", dir, strerror(-ret)), ret;
 	}
 	ret = rt_monitor_spawn(root, id, e);
 	if (ret)
-		remove_state_dir(root, id);
+		rt_remove_state_dir(root, id);
 	return ret;
 }
 
@@ -388,7 +388,7 @@ int rt_delete(const char *root, const char *id, bool force, struct jc_err *e)
 	/* A monitor still finishing its last write would recreate files. */
 	for (int i = 0; i < 40 && rt_proc_alive(&st.monitor); i++)
 		usleep(50000);
-	ret = remove_state_dir(root, id);
+	ret = rt_remove_state_dir(root, id);
 	if (ret)
 		return jc_fail(e, "", "cannot remove the state of '%s': %s", id, strerror(-ret)), ret;
 	return 0;

@@ -551,36 +551,41 @@ static int open_temp(const char *path, char *tmp, size_t len)
 	return -EEXIST;
 }
 
+int rt_json_write_file(const char *path, struct json_object *o)
+{
+	const char *text = json_object_to_json_string_ext(o, RT_JSON_PRETTY);
+	char tmp[PATH_MAX + 32];
+	size_t len = strlen(text);
+	int fd, ret = 0;
+
+	fd = open_temp(path, tmp, sizeof(tmp));
+	if (fd < 0)
+		return fd;
+	/* fsync before rename: after a host crash the file is either the
+	 * old or the new state, never empty. */
+	errno = 0;
+	if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd))
+		ret = errno ? -errno : -EIO;
+	close(fd);
+	/* rename replaces whatever is at path, a link included, without
+	 * following it. */
+	if (ret == 0 && rename(tmp, path))
+		ret = -errno;
+	if (ret)
+		unlink(tmp);
+	return ret;
+}
+
 int rt_state_write(const char *root, const struct rt_state *st)
 {
-	char path[PATH_MAX], tmp[PATH_MAX + 32];
+	char path[PATH_MAX];
 	struct json_object *o;
-	const char *text;
-	size_t len;
-	int fd, ret = 0;
+	int ret;
 
 	if (rt_path(path, sizeof(path), root, st->id, "state.json"))
 		return -ENAMETOOLONG;
 	o = rt_state_to_json(st, false);
-	text = json_object_to_json_string_ext(o, RT_JSON_PRETTY);
-	len = strlen(text);
-	fd = open_temp(path, tmp, sizeof(tmp));
-	if (fd < 0) {
-		ret = fd;
-	} else {
-		/* fsync before rename: after a host crash the file is either the
-		 * old or the new state, never empty. */
-		errno = 0;
-		if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd))
-			ret = errno ? -errno : -EIO;
-		close(fd);
-		/* rename replaces whatever state.json is, a link included,
-		 * without following it. */
-		if (ret == 0 && rename(tmp, path))
-			ret = -errno;
-		if (ret)
-			unlink(tmp);
-	}
+	ret = rt_json_write_file(path, o);
 	json_object_put(o);
 	return ret;
 }

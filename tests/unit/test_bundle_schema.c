@@ -127,6 +127,41 @@ static void test_chardev_backends_both_accept(void **state)
 	}
 }
 
+/* OCI bundles (docs/oci.md): the schema and the parser both take them,
+ * and the parser maps vm onto the platform. */
+static void test_oci_bundles_both_accept(void **state)
+{
+	static const char *const good[] = {
+		"{\"ociVersion\": \"1.0.2\", \"vm\": {\"kernel\": {\"path\": \"/k/bz\"}}}",
+		"{\"ociVersion\": \"1.2.0\", \"process\": {\"args\": [\"sh\"]}, \"root\": "
+		"{\"path\": \"rootfs\"}, \"mounts\": [], \"hostname\": \"h\", \"linux\": {}, "
+		"\"annotations\": {\"a\": \"b\"}, \"vm\": {\"hypervisor\": {\"path\": "
+		"\"/usr/bin/avp\"}, \"kernel\": {\"path\": \"/k/bz\", \"parameters\": "
+		"[\"console=ttyS0\", \"quiet\"], \"initrd\": \"/k/initrd\"}, \"image\": "
+		"{\"path\": \"/k/root.img\", \"format\": \"raw\"}}, \"memory\": {\"mib\": 256}}",
+	};
+	char err[512] = "";
+	struct avp_bundle b;
+	struct jc_err e = { "" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		if (check_text(good[i], err, sizeof(err)))
+			fail_msg("the schema refuses %s: %s", good[i], err);
+		if (bundle_parse(good[i], strlen(good[i]), "/b", &b, &e))
+			fail_msg("the parser refuses %s: %s", good[i], e.text);
+		assert_true(b.oci);
+		assert_string_equal(b.cfg.kernel, "/k/bz");
+		if (i == 1) {
+			assert_string_equal(b.cfg.cmdline, "console=ttyS0 quiet");
+			assert_string_equal(b.cfg.initrd, "/k/initrd");
+			assert_int_equal(b.cfg.ndevices, 1); /* vm.image: a disk */
+			assert_int_equal(b.cfg.memory_mib, 256);
+		}
+		bundle_free(&b);
+	}
+}
+
 /* Bad bundles: the schema and the parser both refuse each. */
 static void test_bad_bundles_fail_both(void **state)
 {
@@ -150,6 +185,23 @@ static void test_bad_bundles_fail_both(void **state)
 		"{\"kernel\": \"bz\", \"devices\": [{\"type\": \"net\", \"tap\": \"t\", \"mac\": \"zz\"}]}",
 		"{\"kernel\": \"bz\", \"devices\": [{\"type\": \"console\", \"backend\": \"none\"}]}",
 		"{\"kernel\": \"bz\", \"shutdown_timeout_s\": 99999}",
+		/* OCI bundles (docs/oci.md) */
+		"{\"ociVersion\": \"1.0.2\"}",
+		"{\"ociVersion\": \"1.0.2\", \"kernel\": \"bz\", \"vm\": {\"kernel\": "
+		"{\"path\": \"/bz\"}}}",
+		"{\"ociVersion\": \"1.0.2\", \"vm\": {}}",
+		"{\"ociVersion\": \"1.0.2\", \"vm\": {\"kernel\": {\"path\": \"bz\"}}}",
+		"{\"ociVersion\": \"1.0.2\", \"vm\": {\"kernel\": {\"path\": \"/bz\", "
+		"\"parameters\": [1]}}}",
+		"{\"ociVersion\": \"1.0.2\", \"vm\": {\"kernel\": {\"path\": \"/bz\"}, "
+		"\"image\": {\"path\": \"/i\", \"format\": \"qcow2\"}}}",
+		"{\"ociVersion\": \"1.0.2\", \"vm\": {\"kernel\": {\"path\": \"/bz\"}, "
+		"\"image\": {\"path\": \"/i\"}}}",
+		"{\"ociVersion\": \"1.0.2\", \"vm\": {\"kernel\": {\"path\": \"/bz\"}, "
+		"\"hypervisor\": {\"path\": \"/usr/bin/qemu-system-x86_64\"}}}",
+		"{\"ociVersion\": \"1.0.2\", \"vm\": {\"kernel\": {\"path\": \"/bz\"}, "
+		"\"hypervisor\": {\"path\": \"/usr/bin/avp\", \"parameters\": [\"-v\"]}}}",
+		"{\"ociVersion\": \"2.0.0\", \"vm\": {\"kernel\": {\"path\": \"/bz\"}}}",
 	};
 
 	(void)state;
@@ -291,7 +343,9 @@ static void test_schema_keys_match_parser(void **state)
 {
 	struct json_object *props = json_object_object_get(schema_root, "properties");
 	struct json_object *defs = json_object_object_get(schema_root, "$defs");
-	static const char *const objects[] = { "cpus", "memory", "scheduling", "restart" };
+	static const char *const objects[] = { "cpus", "memory", "scheduling", "restart", "vm" };
+	static const char *const vm_objects[] = { "hypervisor", "kernel", "image" };
+	struct json_object *vm_props;
 	size_t ntypes = 0;
 
 	(void)state;
@@ -299,6 +353,14 @@ static void test_schema_keys_match_parser(void **state)
 	for (size_t i = 0; i < sizeof(objects) / sizeof(objects[0]); i++)
 		same_keys(json_object_object_get(json_object_object_get(props, objects[i]),
 						 "properties"), objects[i]);
+	vm_props = json_object_object_get(json_object_object_get(props, "vm"), "properties");
+	for (size_t i = 0; i < sizeof(vm_objects) / sizeof(vm_objects[0]); i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "vm.%s", vm_objects[i]);
+		same_keys(json_object_object_get(json_object_object_get(vm_props, vm_objects[i]),
+						 "properties"), name);
+	}
 	for (const char *const *t = bundle_device_types(); *t; t++, ntypes++) {
 		char name[64];
 
@@ -318,6 +380,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_examples_valid),
 		cmocka_unit_test(test_chardev_backends_both_accept),
+		cmocka_unit_test(test_oci_bundles_both_accept),
 		cmocka_unit_test(test_bad_bundles_fail_both),
 		cmocka_unit_test(test_schema_keys_match_parser),
 		cmocka_unit_test(test_system_examples_valid),

@@ -27,6 +27,12 @@ struct avp_bundle {
 	unsigned int max_restarts; /* 0: no limit */
 	unsigned int backoff_ms;   /* before the first restart; doubles, at most 60 s */
 	unsigned int shutdown_timeout_s;
+	/* config.json has "ociVersion": an OCI bundle (docs/oci.md), run by
+	 * the runc-compatible lifecycle; its kernel comes from "vm". */
+	bool oci;
+	/* An OCI bundle without vm: its root.path (absolute), booted with
+	 * avp's default kernel and init; NULL otherwise. */
+	char *oci_rootfs;
 	/* The index in "devices" of cfg.devices[i], for messages. */
 	unsigned int device_index[AVP_MAX_DEVICE_ENTRIES];
 };

@@ -76,4 +76,8 @@ int rt_wait_status(const char *root, const char *id, unsigned int mask, int time
  * None when root does not exist; -EPERM when it is not to be trusted. */
 int rt_list_ids(const char *root, char ***ids, size_t *n, struct jc_err *e);
 
+/* Removes ROOT/ID and the files in it, relative to descriptors opened
+ * without following links. */
+int rt_remove_state_dir(const char *root, const char *id);
+
 #endif

@@ -98,6 +98,9 @@ int rt_path(char *buf, size_t len, const char *root, const char *id, const char 
 void rt_state_from_bundle(struct rt_state *st, const char *id, const struct avp_bundle *b);
 
 int rt_state_write(const char *root, const struct rt_state *st);
+/* Replaces the file at path (in a state directory) with o as JSON,
+ * atomically: a temporary made with O_EXCL, fsync, rename. */
+int rt_json_write_file(const char *path, struct json_object *o);
 int rt_state_read(const char *root, const char *id, struct rt_state *st);
 
 /* The state as JSON (the caller puts it). live adds what /proc says about
