@@ -285,12 +285,17 @@ BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+# The container init and default kernel of an OCI image run
+# (scripts/mkoci-init, docs/oci.md); the installed avp looks for them in
+# BINDIR/../share/avp/oci.
+OCIDIR ?= $(PREFIX)/share/avp/oci
+OCI_FILES := base.cpio vmlinuz
 INSTALL ?= install
 MAN_PAGES := $(notdir $(wildcard docs/man/*.1))
 # `man avp-kill` and the like open avp-runtime(1).
 MAN_RUNTIME_LINKS := $(foreach c,create start state kill delete list spec,avp-$(c).1)
 INSTALLED := $(BINDIR)/avp $(addprefix $(MANDIR)/man1/,$(MAN_PAGES) $(MAN_RUNTIME_LINKS)) \
-	$(BASHCOMPDIR)/avp $(SYSTEMDUNITDIR)/avp-system@.service
+	$(BASHCOMPDIR)/avp $(SYSTEMDUNITDIR)/avp-system@.service $(addprefix $(OCIDIR)/,$(OCI_FILES))
 
 .PHONY: install uninstall
 # install builds nothing: under sudo, git may refuse the checkout (another
@@ -315,6 +320,12 @@ install:
 		> $(DESTDIR)$(SYSTEMDUNITDIR)/avp-system@.service.tmp
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/avp-system@.service.tmp
 	mv $(DESTDIR)$(SYSTEMDUNITDIR)/avp-system@.service.tmp $(DESTDIR)$(SYSTEMDUNITDIR)/avp-system@.service
+	@if [ -f build/oci-init/base.cpio ] && [ -f build/oci-init/vmlinuz ]; then \
+		$(INSTALL) -d $(DESTDIR)$(OCIDIR) && \
+		$(INSTALL) -m 0644 $(addprefix build/oci-init/,$(OCI_FILES)) $(DESTDIR)$(OCIDIR)/; \
+	else \
+		echo "make install: no build/oci-init (scripts/mkoci-init builds it): OCI images without a vm object will not run"; \
+	fi
 
 # Removes exactly what install put there; directories stay (others share them).
 uninstall:

@@ -39,6 +39,12 @@ expected=(
 )
 for p in docs/man/*.1; do expected+=("/usr/share/man/man1/$(basename "$p")"); done
 for c in create start state kill delete list spec; do expected+=("/usr/share/man/man1/avp-$c.1"); done
+# The container init and kernel, where scripts/mkoci-init built them.
+oci_built=0
+if [ -f build/oci-init/base.cpio ] && [ -f build/oci-init/vmlinuz ]; then
+	oci_built=1
+	expected+=(/usr/share/avp/oci/base.cpio /usr/share/avp/oci/vmlinuz)
+fi
 printf '%s\n' "${expected[@]}" | sort >"$work/expected"
 (cd "$dest" && find . -type f -printf '/%P\n' | sort) >"$work/installed"
 if diff -u "$work/expected" "$work/installed" >"$work/files.diff"; then
@@ -67,6 +73,16 @@ if [ -e .git ] && command -v git >/dev/null; then
 	fi
 else
 	check_eq "$got" "avp $version" "installed avp --version outside a git checkout"
+fi
+if [ $oci_built = 1 ]; then
+	if cmp -s build/oci-init/base.cpio "$dest/usr/share/avp/oci/base.cpio" &&
+		cmp -s build/oci-init/vmlinuz "$dest/usr/share/avp/oci/vmlinuz"; then
+		ok "the container init and kernel are installed where the installed avp looks (BINDIR/../share/avp/oci)"
+	else
+		notok "the installed container init or kernel differs from build/oci-init/"
+	fi
+else
+	skip "the container init: build/oci-init not built (scripts/mkoci-init)"
 fi
 if cmp -s build/avp "$dest/usr/bin/avp"; then
 	ok "the installed binary is build/avp"
