@@ -102,17 +102,9 @@ struct vnet {
  * own is zero already and becomes resident page by page as it is used
  * (docs/footprint.md). Under ASan it stays on the heap, where overflows
  * past its end are caught. */
-#if defined(__SANITIZE_ADDRESS__)
-#define VNET_ON_HEAP 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define VNET_ON_HEAP 1
-#endif
-#endif
-
 static struct vnet *vnet_alloc(void)
 {
-#ifdef VNET_ON_HEAP
+#ifdef __SANITIZE_ADDRESS__
 	return calloc(1, sizeof(struct vnet));
 #else
 	void *p = mmap(NULL, sizeof(struct vnet), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
@@ -124,7 +116,7 @@ static struct vnet *vnet_alloc(void)
 
 static void vnet_release(struct vnet *n)
 {
-#ifdef VNET_ON_HEAP
+#ifdef __SANITIZE_ADDRESS__
 	free(n);
 #else
 	munmap(n, sizeof(*n));
