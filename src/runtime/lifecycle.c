@@ -252,6 +252,17 @@ int rt_state_get(const char *root, const char *id, struct rt_state *st, struct j
 		return jc_fail(e, "", "no VM with ID '%s' (under %s)", id, root), -ENOENT;
 	if (ret)
 		return jc_fail(e, "", "cannot read the state of '%s': %s", id, strerror(-ret)), ret;
+	/* The monitor records the VM's end and then exits. A state read just
+	 * before that record, checked against a monitor already gone, would
+	 * call a clean end "vanished" (test_console_log_rotated did, under
+	 * load). Once the monitor is seen gone its last word is on disk: read
+	 * it again before judging. */
+	if (st->status != RT_STOPPED && !rt_proc_alive(&st->monitor)) {
+		struct rt_state last;
+
+		if (rt_state_read(root, id, &last) == 0)
+			*st = last;
+	}
 	rt_state_reconcile(st);
 	return 0;
 }
