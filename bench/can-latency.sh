@@ -44,26 +44,15 @@ res=$out/can-latency.txt
 say() { echo "can-latency: $*" | tee -a "$res"; }
 say "$(date -u +%FT%TZ) N=$N round trips, F=$F flood frames; testhost=${AVP_TESTHOST:-?}"
 
-# wait_line LOG REGEX SECONDS [PID]: until LOG has a matching line (1 when
-# PID, the process writing it, ended first)
-wait_line() {
-	local i
-	for ((i = 0; i < $3 * 10; i++)); do
-		tr -d '\r' <"$1" | grep -qE -- "$2" && return 0
-		[ -z "${4:-}" ] || kill -0 "$4" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
 
 # ---- floor: host sockets only
 "$ct" echo cbench0 0x200 "$N" 60000 >"$work/floor-echo" 2>&1 &
 pids+=($!)
-wait_line "$work/floor-echo" 'ready' 10
+rg_log_wait "$work/floor-echo" 'ready' 10
 say "floor (two host sockets on a vcan): $("$ct" ping cbench0 0x200 "$N" 5000 | sed 's/^cantest: //')"
 "$ct" count cbench0 0x300 "$F" 5000 >"$work/floor-count" 2>&1 &
 cpid=$!
-wait_line "$work/floor-count" 'ready' 10
+rg_log_wait "$work/floor-count" 'ready' 10
 "$ct" flood cbench0 0x300 "$F" >/dev/null
 wait "$cpid"
 say "floor flood: $(tail -n1 "$work/floor-count" | sed 's/^cantest: //')"
@@ -79,7 +68,7 @@ rg_start_bg can-bench gpid "$log" timeout -k 5 1200 "$avp" run --kernel "$kernel
 	--cmdline "console=ttyS0 panic=-1 quiet avp.test=can-bench avp.canbench.n=$N avp.canbench.f=$F" \
 	--memory 256 --can if=cbench0
 pids+=("$gpid")
-if wait_line "$log" '^can-bench: sync - flood-done' 1100 "$gpid"; then
+if rg_log_wait "$log" '^can-bench: sync - flood-done' 1100 "$gpid"; then
 	sleep 2
 	"$ct" flood cbench0 0x310 "$F" >/dev/null
 fi
@@ -96,7 +85,7 @@ rg_start_bg can-bench-echo apid "$loga" timeout -k 5 1200 "$avp" run --kernel "$
 	--cmdline "console=ttyS0 panic=-1 quiet avp.test=can-bench avp.canbench=echo avp.canbench.n=$N" \
 	--memory 256 --can if=cbench0
 pids+=("$apid")
-wait_line "$loga" '^can-bench: sync - up' 300 "$apid"
+rg_log_wait "$loga" '^can-bench: sync - up' 300 "$apid"
 sleep 1
 rg_start_bg can-bench-ping bpid "$logb" timeout -k 5 1200 "$avp" run --kernel "$kernel" --initrd "$initrd" \
 	--cmdline "console=ttyS0 panic=-1 quiet avp.test=can-bench avp.canbench=ping avp.canbench.n=$N" \

@@ -125,7 +125,7 @@ for p in docs/man/*.1; do
 	fi
 done
 if command -v man >/dev/null; then
-	if MANPATH=$dest/usr/share/man MANWIDTH=80 man avp-kill 2>/dev/null | grep -q '^AVP-RUNTIME(1)'; then
+	if grep -q '^AVP-RUNTIME(1)' < <(MANPATH=$dest/usr/share/man MANWIDTH=80 man avp-kill 2>/dev/null); then
 		ok "man avp-kill opens avp-runtime(1)"
 	else
 		notok "man avp-kill does not open avp-runtime(1)"

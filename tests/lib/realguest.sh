@@ -64,6 +64,32 @@ rg_avp_has_option() {
 	grep -qF -- "$1" <<<"$help"
 }
 
+# rg_log_has LOG REGEX: has LOG a line matching REGEX (an extended regular
+# expression; carriage returns dropped first, so `$` anchors work on a
+# serial console's CRLF lines)? grep reads the whole log through a process
+# substitution, never from a `tr | grep -q` pipe: grep -q leaves at the
+# first match, tr dies of SIGPIPE and, under pipefail, the pipe reads as
+# false (it failed CI's can.sh: a line that was there read as missing).
+rg_log_has() {
+	grep -aqE -- "$2" < <({ tr -d '\r' <"$1"; } 2>/dev/null)
+}
+
+# rg_log_wait LOG REGEX SECONDS [PID]: until LOG has a line matching REGEX,
+# up to SECONDS. With PID (the process writing LOG), gives up early once it
+# has ended, after one last look: the line may have come just before.
+rg_log_wait() {
+	local log=$1 re=$2 secs=$3 pid=${4:-} i
+	for ((i = 0; i < secs * 10; i++)); do
+		rg_log_has "$log" "$re" && return 0
+		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+			rg_log_has "$log" "$re"
+			return
+		fi
+		sleep 0.1
+	done
+	rg_log_has "$log" "$re"
+}
+
 # For the runtime tests (avp create/start/state, avp system):
 #   rg_field ID PYTHON-EXPR   evaluates EXPR on `avp state ID` as d ("" on
 #                             any error)

@@ -229,4 +229,27 @@ if grep -q 'b: life 1 ended before its init ran (crash; console ends: PCI: Fatal
 else
 	notok "rg_rt_boot's retry line or kept console: $(cat "$work/said")"
 fi
+# rg_log_has / rg_log_wait: the console-log waits every background test
+# uses. A line near the start of a log longer than a pipe must be found
+# every time under pipefail (the `tr | grep -q` loops they replace missed
+# it: CI's can.sh failed on a line that was there).
+big=$work/big.log
+{ printf 'can-guest: sync - rmmod-done\r\n'; for ((i = 0; i < 4000; i++)); do printf 'console line %d with some text to make it long\r\n' "$i"; done; } >"$big"
+found=0
+for ((i = 0; i < 20; i++)); do rg_log_has "$big" '^can-guest: sync - rmmod-done$' && found=$((found + 1)); done
+check_eq "$found" 20 "rg_log_has finds the first line of a $(($(wc -c <"$big") / 1024)) KiB CRLF log every time (20 tries, pipefail, \$ anchor)"
+if rg_log_has "$big" '^no such line'; then notok "rg_log_has matched a line that is not there"; else ok "rg_log_has: a missing line is missing"; fi
+if rg_log_has "$work/no-such-file" '.'; then notok "rg_log_has matched in a missing file"; else ok "rg_log_has: a missing log has no lines"; fi
+sleep 0.1 & gone=$!
+wait "$gone"
+if rg_log_wait "$big" 'rmmod-done' 5 "$gone"; then ok "rg_log_wait: the writer has ended, its last line still counts"; else notok "rg_log_wait missed a line written before the writer ended"; fi
+t0=$SECONDS
+if rg_log_wait "$big" '^absent' 30 "$gone"; then notok "rg_log_wait matched an absent line"; else check_eq "$((SECONDS - t0 < 3))" 1 "rg_log_wait gives up at once when the writer has ended"; fi
+late=$work/late.log
+: >"$late"
+(sleep 0.5; printf 'x\r\nready 2\r\n' >>"$late") &
+if rg_log_wait "$late" '^ready 2$' 20; then ok "rg_log_wait sees a line that comes later"; else notok "rg_log_wait missed a line written after 0.5 s"; fi
+wait
+t0=$SECONDS
+if rg_log_wait "$late" '^never' 1; then notok "rg_log_wait matched a line never written"; else check_eq "$((SECONDS - t0 <= 3))" 1 "rg_log_wait ends after its SECONDS"; fi
 finish

@@ -55,7 +55,10 @@ for t in tests/realguest/*.sh; do
 		continue
 	fi
 	echo "=== $t"
+	t0=$SECONDS
 	bash "$t" || { echo "=== $t FAILED"; rc=1; }
+	# per test, so a slow CI machine's log says where its time went
+	echo "=== $t: $((SECONDS - t0)) s"
 done
 if [ -n "$from" ]; then
 	echo "all: not ok - --from $from: no such test among those selected"

@@ -54,16 +54,7 @@ rg_start_bg can-bus-b bpid "$logb" timeout -k 5 600 "$avp" run --kernel "$kernel
 	--can "if=$ifname,tx=0x300-0x3ff,rx=0x100-0x1ff" --api-sock "$work/b.sock"
 pids+=("$bpid")
 
-# wait_for LOG REGEX SECONDS
-wait_for() {
-	local i
-	for ((i = 0; i < $3 * 10; i++)); do
-		tr -d '\r' <"$1" | grep -qE -- "$2" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-if wait_for "$loga" '^can-bus-a: sync - ready' 300 && wait_for "$logb" '^can-bus-b: sync - ready' 300; then
+if rg_log_wait "$loga" '^can-bus-a: sync - ready' 300 && rg_log_wait "$logb" '^can-bus-b: sync - ready' 300; then
 	# frames b is not allowed to receive, from the host: refused and counted
 	"$ct" tx "$ifname" classic:0x250 $N 1000 >/dev/null 2>&1
 	"$ct" count "$ifname" 0x120 1 20000 >"$work/h120" 2>&1 &
@@ -74,8 +65,8 @@ if wait_for "$loga" '^can-bus-a: sync - ready' 300 && wait_for "$logb" '^can-bus
 else
 	notok "the VMs never both got ready"
 fi
-wait_for "$loga" '^can-bus-a: sync - done' 200 || notok "VM a did not finish"
-wait_for "$logb" '^can-bus-b: sync - done' 200 || notok "VM b did not finish"
+rg_log_wait "$loga" '^can-bus-a: sync - done' 200 || notok "VM a did not finish"
+rg_log_wait "$logb" '^can-bus-b: sync - done' 200 || notok "VM b did not finish"
 
 "$avp" api --api-sock "$work/b.sock" can >"$work/b.json" 2>&1
 check_eq "$?" 0 "the control socket's can command on b"

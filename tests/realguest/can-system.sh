@@ -87,22 +87,13 @@ check_eq "$rg_up_rc" 0 "system up (a and b on the bus body, b with rules)"
 ip -details link show "$bus" 2>/dev/null | grep -q vcan && ok "system up made the bus's vcan $bus" ||
 	notok "no vcan $bus after system up"
 
-# wait_for LOG REGEX SECONDS
-wait_for() {
-	local i
-	for ((i = 0; i < $3 * 10; i++)); do
-		tr -d '\r' <"$1" 2>/dev/null | grep -qE -- "$2" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 loga=$AVP_RUNTIME_ROOT/a/console.log logb=$AVP_RUNTIME_ROOT/b/console.log
 # The host is on the bus too: b's allowed 0x310 arrive, none of its 0x120.
 "$ct" rx "$bus" classic:0x310 $N 600000 >"$work/h310" 2>&1 &
 h310=$!
 pids+=("$h310")
 h120=
-if wait_for "$loga" '^can-bus-a: sync - ready' 300 && wait_for "$logb" '^can-bus-b: sync - ready' 300; then
+if rg_log_wait "$loga" '^can-bus-a: sync - ready' 300 && rg_log_wait "$logb" '^can-bus-b: sync - ready' 300; then
 	# frames b may not receive, from the host: refused and counted
 	"$ct" tx "$bus" classic:0x250 $N 1000 >/dev/null 2>&1
 	"$ct" count "$bus" 0x120 1 20000 >"$work/h120" 2>&1 &
@@ -113,8 +104,8 @@ if wait_for "$loga" '^can-bus-a: sync - ready' 300 && wait_for "$logb" '^can-bus
 else
 	notok "the VMs never both got ready"
 fi
-wait_for "$loga" '^can-bus-a: sync - done' 200 || notok "VM a did not finish"
-wait_for "$logb" '^can-bus-b: sync - done' 200 || notok "VM b did not finish"
+rg_log_wait "$loga" '^can-bus-a: sync - done' 200 || notok "VM a did not finish"
+rg_log_wait "$logb" '^can-bus-b: sync - done' 200 || notok "VM b did not finish"
 
 # The refusals as avp state shows them (the VM's "can" counters).
 tr=$(rg_field b 'd["can"][0]["tx_refused"]') rr=$(rg_field b 'd["can"][0]["rx_refused"]')

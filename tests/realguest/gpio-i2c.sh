@@ -98,15 +98,7 @@ rg_start_bg --poll raise_line3 gpio-i2c avp_pid "$log" timeout -k 5 400 "$avp" r
 	--gpio lines=8,names=reset:led:button:door \
 	--i2c "dev=$bus,allow=0x50" --api-sock "$api"
 
-wait_for() {
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		tr -d '\r' <"$log" | grep -qE -- "$1" && return 0
-		kill -0 "$avp_pid" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
+wait_for() { rg_log_wait "$log" "$1" "$2" "$avp_pid"; }
 api() { "$avp" api --api-sock "$api" "$@" >"$work/reply" 2>&1; }
 
 api gpio '{"line":3,"value":1}'

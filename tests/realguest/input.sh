@@ -34,15 +34,7 @@ rg_start_bg input avp_pid "$log" timeout -k 5 300 "$avp" run --kernel "$kernel" 
 	--input keyboard --input touch,width=800,height=480 --api-sock "$api"
 
 # wait_for REGEX SECONDS: until the console log has a matching line.
-wait_for() {
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		tr -d '\r' <"$log" | grep -qE -- "$1" && return 0
-		kill -0 "$avp_pid" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
+wait_for() { rg_log_wait "$log" "$1" "$2" "$avp_pid"; }
 # api CMD [ARGS]: one request; the reply goes to $work/reply.
 api() { "$avp" api --api-sock "$api" "$@" >"$work/reply" 2>&1; }
 

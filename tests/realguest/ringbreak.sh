@@ -46,15 +46,7 @@ rg_start_bg --stderr "$err" ringbreak tpid "$log" timeout -k 5 600 "$avp" run --
 	--gpu on --api-sock "$api"
 
 # wait_for REGEX SECONDS: until the console log has a matching line.
-wait_for() {
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		tr -d '\r' <"$log" | grep -qE -- "$1" && return 0
-		kill -0 "$tpid" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
+wait_for() { rg_log_wait "$log" "$1" "$2" "$tpid"; }
 # avp itself is timeout's child.
 avp_pid() { awk '{print $1}' "/proc/$tpid/task/$tpid/children" 2>/dev/null; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }

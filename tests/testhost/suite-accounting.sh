@@ -75,4 +75,26 @@ check_eq "$RC:$CALLS" "125:1" "a death before any test started is final here (sc
 printf '%s\n' '=== tests/realguest/a.sh' 'a: not ok - broken' 'exit 1' >"$work/run1.out"
 scenario
 check_eq "$RC:$CALLS" "1:1" "a failing run is not rerun"
+# testhost_surviving (scripts/lib/testhost-deaths.sh), the benchmarks' way
+# through a test-host death: the whole run again, counted, bounded.
+source scripts/lib/testhost-deaths.sh
+# fake_run: plays the statuses in $work/statuses, one per call
+fake_run() {
+	local n
+	n=$(($(cat "$work/calls" 2>/dev/null || echo 0) + 1))
+	echo "$n" >"$work/calls"
+	return "$(sed -n "${n}p" "$work/statuses")"
+}
+surviving() { rm -f "$work/calls"; printf '%s\n' "$@" >"$work/statuses"; OUT=$(AVP_TESTHOST_DEATHS=${DEATHS:-3} testhost_surviving "bench mmio" fake_run 2>&1); RC=$?; CALLS=$(cat "$work/calls" 2>/dev/null); }
+surviving 125 125 0
+check_eq "$RC:$CALLS:$(grep -c '^testhost-suite: the test host died during bench mmio ' <<<"$OUT")" "0:3:2" "testhost_surviving: two deaths, two death lines, the third run's status"
+surviving 125 125 125 125 125
+check_eq "$RC:$CALLS" "125:4" "testhost_surviving: the fourth death (AVP_TESTHOST_DEATHS=3) is final"
+surviving 1 0
+check_eq "$RC:$CALLS:$OUT" "1:1:" "testhost_surviving: any other failure is final, nothing said"
+DEATHS=0 surviving 125 0
+check_eq "$RC:$CALLS" "125:1" "testhost_surviving: AVP_TESTHOST_DEATHS=0 survives nothing"
+DEATHS=x surviving 0
+check_eq "$RC:$CALLS" "2:" "testhost_surviving: a non-number AVP_TESTHOST_DEATHS is refused before any run"
+
 finish
