@@ -15,17 +15,9 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source tests/lib/check.sh
+source tests/lib/arm64.sh
 
-if [[ "$(uname -m)" != aarch64 ]]; then
-	notok "this runs in the arm64 test host (scripts/testhost --arch arm64), not on $(uname -m)"
-	finish
-	exit
-fi
-avp=build/arm64/avp
-kernel=build/guest-arm64/Image initrd=build/guest-arm64/initrd.img
-for f in "$avp" "$kernel" "$initrd"; do
-	[[ -f "$f" ]] || { notok "$f missing (make ARCH=arm64; scripts/mkguest --arch arm64)"; finish; exit; }
-done
+arm64_setup
 check_eq "$([[ -c /dev/kvm ]] && echo yes)" yes "/dev/kvm exists"
 intc=$(cat /proc/device-tree/intc@*/compatible 2>/dev/null | tr '\0' ' ')
 echo "$CHECK_PREFIX: info - test host interrupt controller: $intc"
