@@ -5,7 +5,8 @@
 #  watchdog  the SP805 (AVP-WDT-1): Linux's sp805_wdt, fed by busybox's
 #            watchdog for 15 s and closed with the magic 'V', lets the guest
 #            power off (status 0); armed with 3 s and starved, it fires the
-#            --watchdog action (status 6, "watchdog expired")
+#            --watchdog action (status 6, "watchdog expired"); with
+#            action=reset avp boots the guest again
 #  main      tests/guest/avp-main.sh: 2 vCPUs, a rw and a ro disk,
 #            virtio-net on a tap in the test host (link up, IPv6 link-local
 #            ping to fe80::1), rng, virtio-console (hvc0 into a host file)
@@ -70,6 +71,27 @@ if want watchdog; then
 		"watchdog: stderr reports the expiry"
 	if grep -q 'still running 60 s' "$log"; then notok "watchdog: the guest outlived its watchdog"; fi
 	echo "$CHECK_PREFIX: time - starve boot to expiry $(awk "BEGIN{printf \"%.1f\", $t1 - $t0}") s"
+
+	# action=reset: avp boots the VM again. sp805_wdt reports no boot
+	# status, so the guest cannot tell and starves it again: two boots and
+	# avp's reset line are the check, then the VM is stopped.
+	log=$tmp/watchdog-reset.log
+	avp_pid=
+	rg_start_bg watchdog-reset avp_pid "$log" timeout -k 5 300 "$avp" run --kernel "$kernel" \
+		--initrd "$initrd" --memory 256 --watchdog action=reset \
+		--cmdline "$cmd avp.test=watchdog avp.wdt=starve"
+	pids+=("$avp_pid")
+	end=$((SECONDS + 240))
+	while kill -0 "$avp_pid" 2>/dev/null && ((SECONDS < end)) &&
+		(($(grep -c 'avp-guest: running /tests/watchdog.sh' "$log") < 2)); do
+		sleep 0.5
+	done
+	kill "$avp_pid" 2>/dev/null
+	wait "$avp_pid" 2>/dev/null
+	tr -d '\r' <"$log" >"$out/watchdog-reset.log"
+	log=$out/watchdog-reset.log
+	check_grep "$log" 'watchdog expired: .*; resetting the VM' "watchdog: action=reset: avp reports the expiry and the reset (log: $log)"
+	check_eq "$(grep -c 'avp-guest: running /tests/watchdog.sh' "$log")" 2 "watchdog: action=reset: the guest booted again"
 fi
 
 if want main; then
