@@ -4,6 +4,7 @@
 #ifndef AVP_ARCH_H
 #define AVP_ARCH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -25,6 +26,14 @@ int arch_ram_layout(uint64_t ram_bytes, struct arch_mem_range *out, unsigned int
  * handed out, or a platform device's): x86's GSI as it is, arm64's SPI
  * number with the SPI type and INTID encoding. */
 uint32_t arch_irq_line_id(uint32_t irq);
+
+/* Whether KVM takes irqfds for vm yet: kvm_irqfd_assign()
+ * (virt/kvm/eventfd.c) answers EAGAIN until the interrupt controller is
+ * initialised. x86: from arch_vm_init on (KVM_CREATE_IRQCHIP); arm64: once
+ * the last vCPU initialised the vGIC (KVM_DEV_ARM_VGIC_CTRL_INIT needs every
+ * vCPU). Transports assign irqfds at attach when it is true, else when
+ * their device starts (after vm_create_vcpus). */
+bool arch_irqfd_ready(const struct vm *vm);
 
 /* Where MMIO devices go. */
 uint64_t arch_mmio_dev_base(void);

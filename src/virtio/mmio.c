@@ -12,6 +12,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "avp/arch.h"
 #include "avp/log.h"
 #include "avp/virtio/mmio.h"
 #include "avp/virtio/transport.h"
@@ -64,6 +65,7 @@ struct virtio_mmio {
 	atomic_uint isr;
 	int irq_efd;
 	bool irqfd;
+	bool irqfd_pending; /* setup_notify ran before KVM took irqfds */
 	bool ioeventfd;
 	struct virtio_worker worker;
 };
@@ -337,24 +339,51 @@ static void mmio_free(struct virtio_mmio *m)
 	free(m);
 }
 
+/* Gives the interrupt eventfd to KVM as an irqfd, or leaves the device on
+ * KVM_IRQ_LINE (mmio_raise_irq) when KVM has none or refuses it. Before
+ * the worker and the vCPUs run: m->irqfd is read on their threads. */
+static void mmio_connect_irq(struct virtio_mmio *m)
+{
+	const char *type = m->dev->ops->type;
+	int err = m->vm->have_irqfd ? vm_irqfd_assign(m->vm, m->irq_efd, m->pdev->gsi) : -ENOSYS;
+
+	m->irqfd_pending = false;
+	m->irqfd = err == 0;
+	if (err)
+		avp_debug("%s: no irqfd for gsi %u (%s): its interrupts go through KVM_IRQ_LINE",
+			  type, m->pdev->gsi, strerror(-err));
+	else
+		avp_debug("%s: interrupts on gsi %u through an irqfd", type, m->pdev->gsi);
+}
+
 /* Lets KVM complete QueueNotify writes and inject interrupts without a
  * trip through user space; without the capabilities the same eventfds are
- * driven from the MMIO handler instead. */
+ * driven from the MMIO handler instead. KVM takes an irqfd only once the
+ * VM's interrupt controller is initialised (kvm_irqfd_assign in
+ * virt/kvm/eventfd.c answers EAGAIN before): on arm64 that is after the
+ * last vCPU (arch_irqfd_ready), so a device attached earlier gets its
+ * irqfd when it starts (mmio_start). */
 static void mmio_setup_notify(struct virtio_dev *dev)
 {
 	struct virtio_mmio *m = dev->transport;
 
-	int irqfd_err = m->vm->have_irqfd ? vm_irqfd_assign(m->vm, m->irq_efd, m->pdev->gsi) : -ENOSYS;
-
-	m->irqfd = irqfd_err == 0;
-	if (irqfd_err)
-		avp_debug("%s: no irqfd for gsi %u (%s): its interrupts go through KVM_IRQ_LINE",
-			  dev->ops->type, m->pdev->gsi, strerror(-irqfd_err));
+	m->irqfd_pending = true;
+	if (arch_irqfd_ready(m->vm))
+		mmio_connect_irq(m);
 	m->ioeventfd = m->vm->have_ioeventfd;
 	for (uint16_t q = 0; q < dev->ops->num_queues && m->ioeventfd; q++)
 		if (vm_ioeventfd_assign(m->vm, m->pdev->base + REG_QUEUE_NOTIFY, 4, q,
 					virtio_worker_notify_fd(&m->worker, q)))
 			m->ioeventfd = false;
+}
+
+static int mmio_start(struct virtio_dev *dev)
+{
+	struct virtio_mmio *m = dev->transport;
+
+	if (m->irqfd_pending)
+		mmio_connect_irq(m);
+	return virtio_worker_start(&m->worker);
 }
 
 static int mmio_attach(struct vm *vm, struct virtio_dev *dev)
@@ -399,7 +428,7 @@ static int mmio_attach(struct vm *vm, struct virtio_dev *dev)
 	if (ret == 0 && vm->vm_fd >= 0)
 		mmio_setup_notify(dev);
 	if (ret == 0 && !vm->defer_device_threads)
-		ret = virtio_worker_start(&m->worker);
+		ret = mmio_start(dev);
 	if (ret) {
 		avp_err("cannot attach %s: %s", dev->ops->type, strerror(-ret));
 		/* The bus registration cannot be undone, but the VM is being
@@ -413,13 +442,6 @@ static int mmio_attach(struct vm *vm, struct virtio_dev *dev)
 	pdev->features = virtio_mmio_offered_features(dev);
 	pdev->dev = dev;
 	return 0;
-}
-
-static int mmio_start(struct virtio_dev *dev)
-{
-	struct virtio_mmio *m = dev->transport;
-
-	return virtio_worker_start(&m->worker);
 }
 
 static void mmio_detach(struct virtio_dev *dev)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Guest side of tests/realguest/watchdog.sh (avp.test=watchdog, AVP-WDT-1):
 # the standard Linux driver (wdat_wdt, loaded by /init) drives avp's WDAT
-# watchdog; busybox's `watchdog` is the feeder. avp.wdt=MODE picks:
+# watchdog (arm64: sp805_wdt drives the SP805, tests/realguest/arm64-devices.sh);
+# busybox's `watchdog` is the feeder. avp.wdt=MODE picks:
 #   feed    feed it every 1 s with a 5 s timeout for 15 s, stop it with the
 #           magic close, exit 0 (the guest then powers off: avp exit 0)
 #   starve  arm it with a 3 s timeout, feed it once, then never again: avp
@@ -21,9 +22,13 @@ done
 wd=/sys/class/watchdog/watchdog0
 rd() { cat "$wd/$1" 2>/dev/null; }
 
-[ -d /sys/module/wdat_wdt ] && ok "wdat_wdt is loaded" || notok "wdat_wdt is not loaded"
-if [ -c /dev/watchdog ] && [ "$(rd identity)" = wdat_wdt ]; then
-    ok "/dev/watchdog is the ACPI WDAT watchdog (identity wdat_wdt)"
+# x86: the ACPI WDAT watchdog; arm64: the SP805 in the device tree, which
+# cannot tell a reset it caused (sp805_wdt sets no boot status).
+drv=wdat_wdt id=wdat_wdt what="the ACPI WDAT watchdog"
+[ "$(uname -m)" = aarch64 ] && drv=sp805_wdt id=sp805-wdt what="the SP805"
+[ -d /sys/module/$drv ] && ok "$drv is loaded" || notok "$drv is not loaded"
+if [ -c /dev/watchdog ] && [ "$(rd identity)" = $id ]; then
+    ok "/dev/watchdog is $what (identity $id)"
 else
     notok "/dev/watchdog: $(ls -l /dev/watchdog 2>&1); identity '$(rd identity)'"
     dmesg | grep -iE 'wdat|watchdog' | tail -n 5

@@ -6,7 +6,7 @@
 # and the guest powers off through PSCI (status 0); a guest reboot ends
 # avp with 3; the control socket's shutdown presses the PL061 power button
 # and gpio-keys' KEY_POWER powers the guest off; --dump-dtb writes a
-# device tree; bad input (an x86 bzImage, too little memory) gives one line
+# device tree; each virtio device interrupts through an irqfd (-vv); bad input (an x86 bzImage, too little memory) gives one line
 # and status 1. In a test host without a GICv3 (scripts/testhost
 # --gic-version 2) the one check is avp's refusal, one line and status 1.
 # Prints ok/not ok lines and, for issue 14's comparison with QEMU's virt
@@ -15,17 +15,9 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source tests/lib/check.sh
+source tests/lib/arm64.sh
 
-if [[ "$(uname -m)" != aarch64 ]]; then
-	notok "this runs in the arm64 test host (scripts/testhost --arch arm64), not on $(uname -m)"
-	finish
-	exit
-fi
-avp=build/arm64/avp
-kernel=build/guest-arm64/Image initrd=build/guest-arm64/initrd.img
-for f in "$avp" "$kernel" "$initrd"; do
-	[[ -f "$f" ]] || { notok "$f missing (make ARCH=arm64; scripts/mkguest --arch arm64)"; finish; exit; }
-done
+arm64_setup
 check_eq "$([[ -c /dev/kvm ]] && echo yes)" yes "/dev/kvm exists"
 intc=$(cat /proc/device-tree/intc@*/compatible 2>/dev/null | tr '\0' ' ')
 echo "$CHECK_PREFIX: info - test host interrupt controller: $intc"
@@ -101,7 +93,7 @@ check_eq "$(od -An -tx1 -N4 "$tmp/avp.dtb" 2>/dev/null | tr -d ' ')" d00dfeed \
 
 # The boot: init line, devices found, PSCI SYSTEM_OFF -> 0.
 run_avp boot 600 --kernel "$kernel" --initrd "$initrd" --cpus 2 --memory $mem \
-	--cmdline "console=ttyAMA0 panic=-1" --disk "$tmp/disk.img" --rng --timing
+	--cmdline "console=ttyAMA0 panic=-1" --disk "$tmp/disk.img" --rng --timing -vv
 log=$out/boot.log
 check_eq "$rc" 0 "the guest booted and powered off: avp status 0 (log: $log)"
 check_grep "$log" 'avp-guest: init started' "the guest's init ran"
@@ -115,6 +107,12 @@ check_grep "$log" 'rtc-pl031 9010000.rtc: registered as rtc0' "the PL031 RTC is 
 check_grep "$log" 'GICv3: [0-9]+ SPIs implemented' "the guest drives the GICv3"
 check_grep "$log" '===== end of devices =====' "the device summary ended"
 check_grep "$log" 'timing: first guest console output' "--timing saw the first console output"
+# KVM takes an irqfd only once the vGIC is initialised (after the last
+# vCPU): avp assigns the devices' irqfds then, and -vv says how each
+# device interrupts.
+check_grep "$log" 'virtio-blk: interrupts on gsi [0-9]+ through an irqfd' "the disk interrupts through an irqfd"
+check_grep "$log" 'virtio-rng: interrupts on gsi [0-9]+ through an irqfd' "the rng interrupts through an irqfd"
+check_eq "$(grep -c 'no irqfd' "$log")" 0 "KVM refused no irqfd $(grep -m1 'no irqfd' "$log")"
 if [[ -n "$t_init" ]]; then
 	echo "$CHECK_PREFIX: time - launch to guest init $(awk "BEGIN{printf \"%.1f\", $t_init - $t0}") s, to power-off $(awk "BEGIN{printf \"%.1f\", $t1 - $t0}") s; avp RSS at init ${rss:-?} KiB, ${rss_out:-?} KiB outside guest RAM"
 else

@@ -576,16 +576,9 @@ static void test_pci_extras_follow_the_transport(void **state)
 	assert_killed_by_sigsys(run_confined(AVP_THREAD_VCPU, AVP_SECCOMP_KILL, probe_gsi_routing,
 					     &cfg),
 				AVP_THREAD_VCPU, "KVM_SET_GSI_ROUTING on mmio");
-#ifdef __aarch64__
-	/* arm64: a virtio-mmio worker pulses its line itself when KVM refuses
-	 * its irqfd (EAGAIN in the arm64 test host): allowed there. */
-	assert_exited_ok(run_confined(AVP_THREAD_DEVICE, AVP_SECCOMP_KILL, probe_kvm_irq_line, &cfg),
-			 AVP_THREAD_DEVICE, "KVM_IRQ_LINE in a worker on arm64's mmio");
-#else
 	assert_killed_by_sigsys(run_confined(AVP_THREAD_DEVICE, AVP_SECCOMP_KILL, probe_kvm_irq_line,
 					     &cfg),
 				AVP_THREAD_DEVICE, "KVM_IRQ_LINE in a worker on mmio");
-#endif
 	cfg.transport = AVP_TRANSPORT_PCI;
 	assert_exited_ok(run_confined(AVP_THREAD_VCPU, AVP_SECCOMP_KILL, probe_gsi_routing, &cfg),
 			 AVP_THREAD_VCPU, "KVM_SET_GSI_ROUTING on pci");

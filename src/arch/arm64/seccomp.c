@@ -37,10 +37,9 @@ void arch_seccomp_rules(enum avp_thread_role role, struct arch_seccomp_rules *ou
 	case AVP_THREAD_VCPU:
 		*out = (struct arch_seccomp_rules){ NULL, 0, vcpu_ioctls, N_ELEMS(vcpu_ioctls) };
 		break;
-	/* A virtio-mmio worker pulses its line itself when KVM refused its
-	 * irqfd (src/virtio/mmio.c): the arm64 test host's KVM did, and the
-	 * first disk interrupt killed avp (SIGSYS, ioctl in avp-blk). */
-	case AVP_THREAD_DEVICE:
+	/* Not the virtio workers: their interrupts go through irqfds, which
+	 * avp assigns once the vGIC is initialised (arch_irqfd_ready), as on
+	 * x86, where a worker has no KVM_IRQ_LINE either. */
 	case AVP_THREAD_UART_READER:
 	case AVP_THREAD_WATCHDOG:
 	case AVP_THREAD_API:

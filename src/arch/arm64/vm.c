@@ -118,6 +118,13 @@ int arm64_gic_finish(struct vm *vm)
 	return err;
 }
 
+bool arch_irqfd_ready(const struct vm *vm)
+{
+	const struct arm64_state *st = vm ? vm->arch : NULL;
+
+	return st && st->gic_ready;
+}
+
 int arch_vm_init(struct vm *vm)
 {
 	struct arm64_state *st = vm->arch;
