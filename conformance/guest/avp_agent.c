@@ -539,6 +539,17 @@ static void scan_one(struct vdev *v)
 		snprintf(v->addr, sizeof(v->addr), "%s", v->parent);
 	else
 		find_iomem(v);
+	/* A device-tree platform device's /proc/iomem line carries the node's
+	 * name (virtio@a000000), not the device's; Linux names the device
+	 * "<base>.<node name>" with the base translated from its reg
+	 * (of_device_make_bus_id), which is the MMIO base. */
+	if (!v->addr[0] && v->of) {
+		unsigned long long a;
+		char dot;
+
+		if (sscanf(v->parent, "%llx%c", &a, &dot) == 2 && dot == '.')
+			snprintf(v->addr, sizeof(v->addr), "0x%llx", a);
+	}
 	find_irq(v);
 }
 
