@@ -62,6 +62,7 @@ static const int vsock_vcpu_calls[] = {
 static const int vsock_main_calls[] = {
 	SCMP_SYS(shutdown), SCMP_SYS(timerfd_settime),
 	SCMP_SYS(newfstatat), SCMP_SYS(unlink), /* removing our listening socket */
+	SCMP_SYS(unlinkat), /* the same on arm64, which has no unlink (SIGSYS at exit) */
 };
 static const struct avp_seccomp_needs vsock_seccomp = {
 	AVP_ROLE_CALLS(AVP_THREAD_MAIN, vsock_main_calls),
