@@ -439,12 +439,18 @@ static void find_irq(struct vdev *v)
 
 			v->irq = irq;
 			/* Linux numbers IRQs its own way; the IO-APIC pin (hwirq)
-			 * is what the firmware described, i.e. the GSI. */
+			 * is what the firmware described, i.e. the GSI. On a GICv3
+			 * the hwirq of an SPI is its INTID, 32 + the SPI number
+			 * the device tree's "interrupts" cell names (GICv3
+			 * architecture spec, INTID ranges; the binding
+			 * arm,gic-v3.yaml). */
 			snprintf(path, sizeof(path), "/sys/kernel/irq/%d/chip_name", irq);
 			read_text(path, chip, sizeof(chip));
 			snprintf(path, sizeof(path), "/sys/kernel/irq/%d/hwirq", irq);
 			if (strstr(chip, "IO-APIC") && read_text(path, hw, sizeof(hw)))
 				v->gsi = atoi(hw);
+			else if (strstr(chip, "GICv3") && read_text(path, hw, sizeof(hw)) && atoi(hw) >= 32)
+				v->gsi = atoi(hw) - 32;
 			break;
 		}
 	}
@@ -533,6 +539,17 @@ static void scan_one(struct vdev *v)
 		snprintf(v->addr, sizeof(v->addr), "%s", v->parent);
 	else
 		find_iomem(v);
+	/* A device-tree platform device's /proc/iomem line carries the node's
+	 * name (virtio@a000000), not the device's; Linux names the device
+	 * "<base>.<node name>" with the base translated from its reg
+	 * (of_device_make_bus_id), which is the MMIO base. */
+	if (!v->addr[0] && v->of) {
+		unsigned long long a;
+		char dot;
+
+		if (sscanf(v->parent, "%llx%c", &a, &dot) == 2 && dot == '.')
+			snprintf(v->addr, sizeof(v->addr), "0x%llx", a);
+	}
 	find_irq(v);
 }
 
@@ -614,6 +631,67 @@ static struct vdev *disk_by_sig(const char *sig)
 
 /* ---------------------------------------------------- boot and discovery */
 
+#ifdef __aarch64__
+/* AVP-BOOT-3 on arm64: the device tree's /chosen/stdout-path names a PL011
+ * (compatible "arm,pl011", Documentation/devicetree/bindings/serial/pl011.yaml),
+ * that is the UART the kernel console ttyAMA0 runs on. The path may carry
+ * ":options" (the chosen-node binding); /proc/device-tree mirrors the tree. */
+static bool check_pl011_console(struct ev *e)
+{
+	char sp[256] = "", node[512], compat[128] = "", cons[512] = "", base[64] = "";
+	bool ok = true;
+	size_t i;
+
+	if (!read_text("/proc/device-tree/chosen/stdout-path", sp, sizeof(sp)) || sp[0] != '/') {
+		/* An alias is also allowed there. */
+		char alias[256];
+
+		snprintf(alias, sizeof(alias), "/proc/device-tree/aliases/%s", sp);
+		if (!sp[0] || !read_text(alias, sp, sizeof(sp))) {
+			ev_add(e, "no /chosen/stdout-path in the device tree");
+			return false;
+		}
+	}
+	sp[strcspn(sp, ":")] = '\0';
+	snprintf(node, sizeof(node), "/proc/device-tree%s/compatible", sp);
+	/* compatible is a NUL-separated list: look at every entry. */
+	{
+		int fd = open(node, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd >= 0 ? read(fd, compat, sizeof(compat) - 1) : -1;
+
+		if (fd >= 0)
+			close(fd);
+		for (i = 0; n > 0 && i < (size_t)n; i++)
+			if (compat[i] == '\0')
+				compat[i] = ' ';
+		compat[n > 0 ? n : 0] = '\0';
+	}
+	if (!strstr(compat, "arm,pl011")) {
+		ev_add(e, "stdout-path %s is '%s', not an arm,pl011", sp, compat);
+		ok = false;
+	} else {
+		ev_add(e, "stdout-path %s is a PL011", sp);
+	}
+	/* ttyAMA0 is that UART: the node's unit address is its MMIO base. */
+	read_text("/proc/consoles", cons, sizeof(cons));
+	if (!strstr(cons, "ttyAMA0")) {
+		ev_add(e, "ttyAMA0 is not a kernel console");
+		ok = false;
+	} else {
+		const char *at = strrchr(sp, '@');
+
+		read_text("/sys/class/tty/ttyAMA0/iomem_base", base, sizeof(base));
+		if (at && strtoull(at + 1, NULL, 16) == strtoull(base, NULL, 0)) {
+			ev_add(e, "the kernel console ttyAMA0 is it (MMIO %s)", base);
+		} else {
+			ev_add(e, "ttyAMA0 is at MMIO '%s', not the stdout-path node", base);
+			ok = false;
+		}
+	}
+	return ok;
+}
+#endif
+
 static void check_boot(void)
 {
 	struct ev e = { 0 };
@@ -674,10 +752,14 @@ static void check_boot(void)
 	}
 	result("AVP-BOOT-2", bad ? "FAIL" : "PASS", "%s", e.s);
 
-	/* AVP-BOOT-3: 16550 at 0x3f8 as the kernel console, and a sane RTC. */
+	/* AVP-BOOT-3: 16550 at 0x3f8 (arm64: the PL011 that stdout-path
+	 * names) as the kernel console, and a sane RTC. */
 	e.n = 0;
 	e.s[0] = '\0';
 	bad = false;
+#ifdef __aarch64__
+	bad = !check_pl011_console(&e);
+#else
 	{
 		char port[32] = "", type[32] = "", cons[512] = "";
 
@@ -696,6 +778,7 @@ static void check_boot(void)
 			bad = true;
 		}
 	}
+#endif
 	{
 		int fd = open("/dev/rtc0", O_RDONLY | O_CLOEXEC);
 		struct rtc_time rt;
@@ -740,6 +823,7 @@ static void check_boot(void)
 	}
 	result("AVP-BOOT-3", bad ? "FAIL" : "PASS", "%s", e.s);
 }
+
 
 static void check_transport_static(void)
 {
@@ -2306,8 +2390,13 @@ static void check_watchdog_presence(void)
 	if (find_watchdog(ident, sizeof(ident)))
 		info("watchdog", "%s", ident);
 	else
+#ifdef __aarch64__
+		result("AVP-WDT-1", "ABSENT", "no hypervisor watchdog in /sys/class/watchdog (sp805_wdt loaded: %s)",
+		       exists("/sys/module/sp805_wdt") ? "yes" : "no");
+#else
 		result("AVP-WDT-1", "ABSENT", "no hypervisor watchdog in /sys/class/watchdog (wdat_wdt loaded: %s)",
 		       exists("/sys/module/wdat_wdt") ? "yes" : "no");
+#endif
 }
 
 /* ---------------------------------------------------- transport dynamics */
