@@ -117,7 +117,8 @@ PY
 check_eq "$?" 0 "ctr image import of an OCI layout of the guest's busybox"
 # The shim's runc root under the temp dir: what avp keeps is in sight.
 runc_root=$work/runc
-run=("${ctr[@]}" run --snapshotter native --runc-binary "$avp" --runc-root "$runc_root")
+run=("${ctr[@]}" run --snapshotter native --runc-binary "$avp" --runc-root "$runc_root"
+	--fifo-dir "$work/fifo")
 
 # 2. In the foreground, --rm.
 t0=$(date +%s.%N)
