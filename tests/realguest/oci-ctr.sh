@@ -14,6 +14,8 @@
 #      container process and the VMM), `avp list` and `avp state` through
 #      the shim's runc root, ctr task kill (SIGTERM: the guest's power button,
 #      the process's trap exits 7), the exit status through ctr, STOPPED
+#   3b. ctr run -d --log-uri file://: STOPPED in ctr task ls once it ended,
+#      its output in the file, ctr task delete says its exit code (5)
 #   4. a program that does not exist: 127, avp's reason on stderr
 #   5. ctr container rm: nothing left in avp's root, no process of the test,
 #      the shim's second delete (--force, in its cleanup) succeeded
@@ -37,7 +39,7 @@ cpid=
 cleanup() {
 	local c
 	if [ -n "$cpid" ]; then
-		for c in c1 c2 c3; do
+		for c in c1 c2 c3 c4; do
 			ctr --address "$sock" task kill -s KILL "$c" >/dev/null 2>&1
 			ctr --address "$sock" task delete "$c" >/dev/null 2>&1
 			ctr --address "$sock" container rm "$c" >/dev/null 2>&1
@@ -173,6 +175,21 @@ if grep -q '^c2 ' "$work/ls2"; then
 else
 	ok "ctr run deleted its task"
 fi
+
+# 3b. Detached, its output to a file: the task stays until deleted, STOPPED.
+"${run[@]}" -d --log-uri "file://$work/out4" localhost/avp-bb:1 c4 sh -c 'echo bye; exit 5' \
+	>"$work/d4" 2>&1
+check_eq "$?" 0 "ctr run -d --log-uri file://"
+for _ in $(seq 1 600); do
+	"${ctr[@]}" task ls >"$work/ls4" 2>&1
+	grep -qE '^c4 +[0-9]+ +STOPPED' "$work/ls4" && break
+	sleep 1
+done
+check_grep "$work/ls4" '^c4 +[0-9]+ +STOPPED' "ctr task ls: STOPPED once the process ended"
+check_grep "$work/out4" '^bye' "ctr run -d: the process's output in the --log-uri file"
+"${ctr[@]}" task delete c4 >"$work/del4" 2>&1
+check_grep "$work/del4" 'exit code 5' "ctr task delete: the process's exit code (5)"
+"${ctr[@]}" container rm c4 >/dev/null 2>&1
 
 # 4. A program the image lacks.
 "${run[@]}" --rm localhost/avp-bb:1 c3 /no/such/program </dev/null >"$work/out3" 2>"$work/err3"
