@@ -17,7 +17,6 @@
 #include "avp/runtime/oci.h"
 #include "avp/runtime/oci_cli.h"
 #include "avp/runtime/state.h"
-#include "avp/runtime/statedir.h"
 
 /* runc's global options: those with a value, then the flags. */
 static const char *const value_globals[] = { "--root", "--log", "--log-format", "--criu",
