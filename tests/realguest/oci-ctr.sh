@@ -16,6 +16,7 @@
 #      the process's trap exits 7), the exit status through ctr, STOPPED
 #   3b. ctr run -d --log-uri file://: STOPPED in ctr task ls once it ended,
 #      its output in the file, ctr task delete says its exit code (5)
+#   3c. ctr run -t (a console socket): the output through the pty, status 4
 #   4. a program that does not exist: 127, avp's reason on stderr
 #   5. ctr container rm: nothing left in avp's root, no process of the test,
 #      the shim's second delete (--force, in its cleanup) succeeded
@@ -39,7 +40,7 @@ cpid=
 cleanup() {
 	local c
 	if [ -n "$cpid" ]; then
-		for c in c1 c2 c3 c4; do
+		for c in c1 c2 c3 c4 c5; do
 			ctr --address "$sock" task kill -s KILL "$c" >/dev/null 2>&1
 			ctr --address "$sock" task delete "$c" >/dev/null 2>&1
 			ctr --address "$sock" container rm "$c" >/dev/null 2>&1
@@ -190,6 +191,16 @@ check_grep "$work/out4" '^bye' "ctr run -d: the process's output in the --log-ur
 "${ctr[@]}" task delete c4 >"$work/del4" 2>&1
 check_grep "$work/del4" 'exit code 5' "ctr task delete: the process's exit code (5)"
 "${ctr[@]}" container rm c4 >/dev/null 2>&1
+
+# 3c. A terminal (-t): the shim makes a console socket, avp sends the pty
+# master over it (--console-socket), the shim copies it to ctr's terminal
+# (script(1) gives ctr one).
+script -qfec "${run[*]} -t --rm localhost/avp-bb:1 c5 sh -c 'echo tty-ctr; exit 4'" /dev/null \
+	</dev/null >"$work/out5" 2>&1
+rc=$?
+cp "$work/out5" "$out/" 2>/dev/null
+check_eq "$rc" 4 "ctr run -t: the process's exit status (4)"
+check_grep "$work/out5" 'tty-ctr' "ctr run -t: its output through the pty avp sent"
 
 # 4. A program the image lacks.
 "${run[@]}" --rm localhost/avp-bb:1 c3 /no/such/program </dev/null >"$work/out3" 2>"$work/err3"
