@@ -20,7 +20,7 @@
 #include "avp/runtime/system.h"
 
 static const char *const commands[] = { "create", "start", "state",  "kill",   "delete",
-					"list",	  "spec",  "system", "attach", NULL };
+					"list",	  "spec",  "system", "attach", "ps", NULL };
 
 bool runtime_cli_handles(const char *command)
 {
@@ -53,7 +53,7 @@ void runtime_cli_usage(FILE *out)
 	      "  attach ID                this terminal on the VM's console (its standard\n"
 	      "                           I/O: serial or console \"stdio\"); Ctrl-] then q\n"
 	      "                           detaches\n"
-	      "  list [--json]            every VM\n"
+	      "  list [--json]            every VM (avp's and OCI ones)\n"
 	      "  spec [DIR]               write a commented default DIR/config.json\n"
 	      "  system up|down|status FILE [--timeout SECONDS]\n"
 	      "                           several VMs, the networks and vsock links between\n"
@@ -68,6 +68,7 @@ void runtime_cli_usage(FILE *out)
 	      "      create ID --bundle DIR [--pid-file F] [--console-socket S]\n"
 	      "             [--preserve-fds N] [--no-pivot] [--no-new-keyring]\n"
 	      "      start ID | state ID | kill [--all] ID [SIGNAL] | delete [--force] ID\n"
+	      "      ps [--format table|json] ID | list [--format table|json] [--quiet]\n"
 	      "      features | --version\n"
 	      "  the container process exits with the VM's outcome: 0 poweroff, 128+N a\n"
 	      "  signal, 255 a guest crash or VMM failure (the reason in the log)\n",
@@ -82,6 +83,8 @@ struct rt_args {
 	const char *pid_file, *console_socket;
 	unsigned int preserve_fds;
 	bool all;
+	const char *format; /* runc's list and ps: "table" or "json" */
+	bool quiet;	    /* runc's list: the IDs alone */
 	unsigned int timeout_s; /* start */
 	unsigned long long console_max; /* create */
 	const char *pos[3];
@@ -103,6 +106,8 @@ enum {
 	OPT_PRESERVE_FDS,
 	OPT_IGNORED, /* --no-pivot, --no-new-keyring: nothing to do for a VM */
 	OPT_ALL,
+	OPT_FORMAT,
+	OPT_QUIET,
 };
 
 static const struct option rt_options[] = {
@@ -121,6 +126,8 @@ static const struct option rt_options[] = {
 	{ "no-pivot", no_argument, NULL, OPT_IGNORED },
 	{ "no-new-keyring", no_argument, NULL, OPT_IGNORED },
 	{ "all", no_argument, NULL, OPT_ALL },
+	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -176,13 +183,19 @@ static int parse_args(int argc, char **argv, struct rt_args *a, FILE *out, FILE 
 	optind = 1;
 	opterr = 0;
 	/* "+" would stop at the first operand; options may come anywhere. */
-	while ((opt = getopt_long(argc, argv, ":hb:fa", rt_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":hb:faq", rt_options, NULL)) != -1) {
 		const char *only = opt == OPT_PID_FILE || opt == OPT_CONSOLE_SOCKET ||
 						   opt == OPT_PRESERVE_FDS || opt == OPT_IGNORED
 					   ? "create"
 				   : opt == OPT_ALL || opt == 'a' ? "kill"
+				   : opt == OPT_QUIET || opt == 'q' ? "list"
 								  : NULL;
 
+		if (opt == OPT_FORMAT && strcmp(argv[0], "list") && strcmp(argv[0], "ps")) {
+			fprintf(err, "avp %s: --format is an option of avp list and avp ps\n",
+				argv[0]);
+			return -EINVAL;
+		}
 		if (only && strcmp(argv[0], only) != 0) {
 			fprintf(err, "avp %s: %s is an option of avp %s\n", argv[0], argv[optind - 1],
 				only);
@@ -214,6 +227,18 @@ static int parse_args(int argc, char **argv, struct rt_args *a, FILE *out, FILE 
 		case 'a':
 		case OPT_ALL:
 			a->all = true;
+			break;
+		case OPT_FORMAT:
+			if (strcmp(optarg, "table") && strcmp(optarg, "json")) {
+				fprintf(err, "avp %s: --format: expected table or json, got '%s'\n",
+					argv[0], optarg);
+				return -EINVAL;
+			}
+			a->format = optarg;
+			break;
+		case 'q':
+		case OPT_QUIET:
+			a->quiet = true;
 			break;
 		case OPT_WAIT:
 			a->wait = true;
@@ -328,14 +353,46 @@ static const char *signal_word(const char *s)
 	return NULL;
 }
 
-static int cmd_list(const struct rt_args *a, FILE *out, FILE *err)
+/* An OCI VM's row in avp's own list (docs/oci.md): its OCI status, no
+ * restarts or exit reasons of avp's (the engine keeps those). */
+static void list_oci(const struct rt_args *a, const char *id, struct json_object *arr, FILE *out)
+{
+	struct jc_err e = { "" };
+	struct json_object *o;
+
+	if (oci_state(a->root, id, &o, &e))
+		return;
+	if (a->json) {
+		json_object_array_add(arr, o);
+		return;
+	}
+	fprintf(out, "%-20s %-10s %-8d %-8s %-14s %s\n", id,
+		json_object_get_string(json_object_object_get(o, "status")),
+		json_object_get_int(json_object_object_get(o, "pid")), "-", "-",
+		json_object_get_string(json_object_object_get(o, "bundle")));
+	json_object_put(o);
+}
+
+static int cmd_list(const struct rt_args *a, const struct oci_globals *g, FILE *out, FILE *err)
 {
 	struct json_object *arr;
 	struct jc_err le = { "" };
 	char **ids;
 	size_t n;
-	int ret = rt_list_ids(a->root, &ids, &n, &le);
+	int ret;
 
+	/* runc's callers (a global option, --format or --quiet) get runc's
+	 * list; avp's own keep avp's. */
+	if (g->runc || a->format || a->quiet) {
+		if (a->json) {
+			fprintf(err, "avp list: --json is avp's; runc's list takes --format json\n");
+			return 1;
+		}
+		ret = oci_cli_list(a->root, a->format && !strcmp(a->format, "json"), a->quiet, out,
+				   &le);
+		return ret ? fail(err, "list", &le, ret) : 0;
+	}
+	ret = rt_list_ids_with(a->root, OCI_STATE_FILE, &ids, &n, &le);
 	if (ret)
 		return fail(err, "list", &le, ret);
 	arr = json_object_new_array();
@@ -346,7 +403,9 @@ static int cmd_list(const struct rt_args *a, FILE *out, FILE *err)
 		struct jc_err e = { "" };
 		struct rt_state st;
 
-		if (rt_state_get(a->root, ids[i], &st, &e) == 0) {
+		if (oci_is_oci_vm(a->root, ids[i]))
+			list_oci(a, ids[i], arr, out);
+		else if (rt_state_get(a->root, ids[i], &st, &e) == 0) {
 			if (a->json)
 				json_object_array_add(arr, rt_state_to_json(&st, false));
 			else
@@ -550,6 +609,14 @@ int runtime_cli_main(int argc, char **argv, FILE *out, FILE *err)
 			return 1;
 		ret = oci_is_oci_vm(a.root, a.pos[0]) ? oci_delete(a.root, a.pos[0], a.force, &e)
 						      : rt_delete(a.root, a.pos[0], a.force, &e);
+		/* runc: `delete --force` of a container that is gone succeeds;
+		 * containerd's shim calls it again after its own delete. */
+		if (ret == -ENOENT && a.force && g.runc)
+			ret = 0;
+	} else if (strcmp(cmd, "ps") == 0) {
+		if (!need(&a, 1, cmd, "an ID", err))
+			return 1;
+		ret = oci_cli_ps(a.root, a.pos[0], a.format && !strcmp(a.format, "json"), out, &e);
 	} else if (strcmp(cmd, "attach") == 0) {
 		if (!need(&a, 1, cmd, "an ID", err))
 			return 1;
@@ -557,7 +624,7 @@ int runtime_cli_main(int argc, char **argv, FILE *out, FILE *err)
 	} else if (strcmp(cmd, "list") == 0) {
 		if (!need(&a, 0, cmd, "no arguments", err))
 			return 1;
-		return cmd_list(&a, out, err);
+		return cmd_list(&a, &g, out, err);
 	} else if (strcmp(cmd, "spec") == 0) {
 		if (a.npos > 1) {
 			fprintf(err, "avp spec: expected at most one directory\n");

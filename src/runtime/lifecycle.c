@@ -410,7 +410,20 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static bool has_file(const char *root, const char *id, const char *name)
+{
+	char path[PATH_MAX];
+
+	return name && rt_path(path, sizeof(path), root, id, name) == 0 && access(path, F_OK) == 0;
+}
+
 int rt_list_ids(const char *root, char ***ids, size_t *n, struct jc_err *e)
+{
+	return rt_list_ids_with(root, NULL, ids, n, e);
+}
+
+int rt_list_ids_with(const char *root, const char *also, char ***ids, size_t *n,
+		     struct jc_err *e)
 {
 	struct dirent *d;
 	size_t cap = 0;
@@ -426,10 +439,8 @@ int rt_list_ids(const char *root, char ***ids, size_t *n, struct jc_err *e)
 	if (!dp)
 		return errno == ENOENT ? 0 : -errno;
 	while ((d = readdir(dp))) {
-		char path[PATH_MAX];
-
-		if (rt_id_valid(d->d_name) || rt_path(path, sizeof(path), root, d->d_name,
-						      "state.json") || access(path, F_OK))
+		if (rt_id_valid(d->d_name) || (!has_file(root, d->d_name, "state.json") &&
+					       !has_file(root, d->d_name, also)))
 			continue;
 		if (*n == cap) {
 			char **grown = realloc(*ids, (cap = cap ? cap * 2 : 8) * sizeof(char *));

@@ -1,5 +1,6 @@
 /* create/start/state/kill/delete of OCI VMs (oci.h), as runc's callers
  * expect them (runtime.md "Operations"). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -508,5 +509,60 @@ int oci_delete(const char *root, const char *id, bool force, struct jc_err *e)
 	ret = rt_remove_state_dir(root, id);
 	if (ret)
 		jc_fail(e, "", "container '%s': cannot remove its state: %s", id, strerror(-ret));
+	return ret;
+}
+
+/* The container process and its descendants (the VMM, which may have
+ * helpers of its own): what runc's `ps` lists from the container's cgroup.
+ * A sweep of /proc per generation; a process forked meanwhile may be
+ * missed, as with a cgroup read at one instant. */
+static int add_descendants(pid_t *pids, size_t *n, size_t max)
+{
+	size_t before;
+
+	do {
+		struct dirent *d;
+		DIR *dp = opendir("/proc");
+
+		if (!dp)
+			return -errno;
+		before = *n;
+		while ((d = readdir(dp)) && *n < max) {
+			char *end;
+			long pid = strtol(d->d_name, &end, 10);
+			pid_t parent;
+			bool known = false, child = false;
+
+			if (*end || pid <= 0 || rt_proc_parent((pid_t)pid, &parent))
+				continue;
+			for (size_t i = 0; i < *n; i++) {
+				known |= pids[i] == pid;
+				child |= pids[i] == parent;
+			}
+			if (child && !known)
+				pids[(*n)++] = (pid_t)pid;
+		}
+		closedir(dp);
+	} while (*n > before && *n < max);
+	return 0;
+}
+
+int oci_pids(const char *root, const char *id, pid_t *pids, size_t max, size_t *n,
+	     struct jc_err *e)
+{
+	struct oci_rec r;
+	int ret = load(root, id, &r, e);
+
+	*n = 0;
+	if (ret)
+		return ret;
+	/* A stopped container has no processes: runc lists an empty cgroup. */
+	if (strcmp(r.status, "stopped") != 0 && max) {
+		pids[(*n)++] = r.proc.pid;
+		ret = add_descendants(pids, n, max);
+		if (ret)
+			jc_fail(e, "", "container '%s': cannot read /proc: %s", id, strerror(-ret));
+	}
+	rec_free(&r);
 	return ret;
 }

@@ -100,9 +100,10 @@ void rt_state_from_bundle(struct rt_state *st, const char *id, const struct avp_
 
 /* ---- /proc -------------------------------------------------------------- */
 
-/* Field 3 (state) and 22 (starttime) of /proc/PID/stat; the command name
- * in field 2 may hold spaces and parentheses, so parse after the last ')'. */
-static int read_stat(pid_t pid, char *state, unsigned long long *start)
+/* Field 3 (state), 4 (ppid) and 22 (starttime) of /proc/PID/stat; the
+ * command name in field 2 may hold spaces and parentheses, so parse after
+ * the last ')'. */
+static int read_stat(pid_t pid, char *state, int *ppid, unsigned long long *start)
 {
 	char path[64], buf[1024];
 	ssize_t n;
@@ -119,8 +120,8 @@ static int read_stat(pid_t pid, char *state, unsigned long long *start)
 		return -ESRCH;
 	buf[n] = '\0';
 	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1, " %c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
-			 "%*s %*s %*s %llu", state, start) != 2)
+	if (!p || sscanf(p + 1, " %c %d %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+			 "%*s %*s %*s %llu", state, ppid, start) != 3)
 		return -EIO;
 	return 0;
 }
@@ -128,7 +129,8 @@ static int read_stat(pid_t pid, char *state, unsigned long long *start)
 int rt_proc_get(pid_t pid, struct rt_proc *p)
 {
 	char state;
-	int ret = read_stat(pid, &state, &p->start);
+	int ppid;
+	int ret = read_stat(pid, &state, &ppid, &p->start);
 
 	if (ret)
 		return ret;
@@ -136,6 +138,20 @@ int rt_proc_get(pid_t pid, struct rt_proc *p)
 		return -ESRCH;
 	p->pid = pid;
 	return 0;
+}
+
+int rt_proc_parent(pid_t pid, pid_t *ppid)
+{
+	unsigned long long start;
+	char state;
+	int parent;
+	int ret = read_stat(pid, &state, &parent, &start);
+
+	if (ret == 0 && (state == 'Z' || state == 'X'))
+		ret = -ESRCH;
+	if (ret == 0)
+		*ppid = parent;
+	return ret;
 }
 
 bool rt_proc_alive(const struct rt_proc *p)

@@ -90,7 +90,7 @@ check_eq "$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["ociVe
 	"$work/f.json")" 1.2.0 "features names the spec version"
 "$avp" --root "$root" --version >"$work/v"
 check_grep "$work/v" '^spec: 1\.2\.0$' "--version after a global option says the spec version"
-for c in exec ps pause resume update; do
+for c in exec pause resume update; do
 	expect_fail "$c: a clear refusal" "avp $c: not supported for a VM" "$avp" --root "$root" "$c" x
 done
 expect_fail "unknown global option" "unknown global option '--bogus'" "$avp" --root "$root" --bogus state x
@@ -137,6 +137,19 @@ check_eq "$(j "$work/e2.json" 'd["exit"]')" 255 "the console container exits 255
 # created, then signals, then delete
 "$avp" --root "$root" create --bundle "$work/b" --pid-file "$work/c3.pid" c3
 check_eq "$?" 0 "create without an engine around it"
+# containerd's runc shim (ctr task ps) reads `ps --format json` with stdout
+# and stderr combined: the JSON array and nothing else
+"$avp" --root "$root" --log "$log" --log-format json ps --format json c3 >"$work/ps" 2>&1
+check_eq "$?" 0 "ps --format json of a created container"
+check_eq "$(cat "$work/ps")" "[$(cat "$work/c3.pid")]" \
+	"ps --format json: the container process alone before start, nothing else"
+"$avp" --root "$root" ps c3 >"$work/ps"
+check_grep "$work/ps" "^$(cat "$work/c3.pid") " "ps: a table with the container process"
+expect_fail "ps --format other than table|json" "expected table or json" \
+	"$avp" --root "$root" ps --format yaml c3
+expect_fail "--format on another command" "option of avp list and avp ps" \
+	"$avp" --root "$root" kill --format json c3
+expect_fail "ps of an unknown ID" "no (VM|container) with ID 'nope'" "$avp" --root "$root" ps nope
 "$avp" --root "$root" state c3 >"$work/s.json"
 if validate "$work/s.json"; then ok "state from the command line validates"; else
 	notok "state from the command line validates"; fi
@@ -149,6 +162,7 @@ check_eq "$?" 0 "kill --all ID 15 (a number) of a created container"
 sleep 0.3
 check_eq "$("$avp" --root "$root" state c3 | j /dev/stdin 'd["status"]')" stopped \
 	"a created container that is killed is stopped"
+check_eq "$("$avp" --root "$root" ps --format json c3 2>&1)" "[]" "ps of a stopped container: none"
 "$avp" --root "$root" create --bundle "$work/b" c4 && "$avp" --root "$root" delete --force c4
 check_eq "$?" 0 "delete --force of a created container"
 "$avp" --root "$root" delete c3
@@ -165,6 +179,31 @@ if validate "$work/s.json"; then ok "an avp VM's state, asked runc-style, valida
 check_grep "$work/s2.json" '"monitor_pid"' "asked avp-style, the avp state is unchanged"
 expect_fail "--pid-file with an avp bundle" "need an OCI bundle" \
 	"$avp" --root "$root" create --bundle "$work/avpb" --pid-file "$work/x.pid" avm2
+expect_fail "ps of an avp VM" "is an avp VM" "$avp" --root "$root" ps avm
+
+# --- 3b. list: avp's VMs and OCI ones, as avp and as runc show them ----
+"$avp" --root "$root" create --bundle "$work/b" --pid-file "$work/c5.pid" c5
+c5=$(cat "$work/c5.pid")
+"$avp" list --root "$root" >"$work/list"
+check_grep "$work/list" "^c5 +created +$c5 +- +- +$work/b\$" "avp list shows an OCI VM"
+check_grep "$work/list" "^avm +created " "avp list shows the avp VM beside it"
+"$avp" list --json --root "$root" >"$work/list.json"
+check_eq "$(j "$work/list.json" '[(v["id"], "ociVersion" in v) for v in d]')" \
+	"[('avm', False), ('c5', True)]" "avp list --json: both, the OCI VM in its OCI state"
+"$avp" --root "$root" list --format json >"$work/rlist.json" 2>&1
+check_eq "$(j "$work/rlist.json" '[sorted(v) for v in d][1]')" \
+	"['annotations', 'bundle', 'created', 'id', 'ociVersion', 'owner', 'pid', 'rootfs', 'status']" \
+	"runc's list --format json: runc's fields"
+check_eq "$(j "$work/rlist.json" '[(v["id"], v["status"], v["pid"], v["owner"]) for v in d]')" \
+	"[('avm', 'created', $(j "$work/s.json" 'd["pid"]'), '$(id -un)'), ('c5', 'created', $c5, '$(id -un)')]" \
+	"runc's list: IDs, statuses, pids and owners"
+check_eq "$(j "$work/rlist.json" 'all(__import__("re").fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", v["created"]) for v in d)')" \
+	True "runc's list: created in RFC 3339 (go-runc parses it as a time)"
+check_eq "$("$avp" --root "$root" list -q | tr '\n' ' ')" "avm c5 " "runc's list -q: the IDs"
+"$avp" --root "$root" list >"$work/rlist"
+check_grep "$work/rlist" "^ID +PID +STATUS +BUNDLE +CREATED +OWNER\$" "runc's list: runc's table"
+expect_fail "list --json runc-style" "runc's list takes --format json" "$avp" --root "$root" list --json
+"$avp" --root "$root" delete --force c5
 "$avp" delete --force avm --root "$root"
 
 # --- 4. refusals at create: nothing left behind ------------------------
@@ -173,6 +212,12 @@ expect_fail "unknown ID: start" "no (VM|container) with ID 'nope'" "$avp" --root
 expect_fail "unknown ID: kill" "no (VM|container) with ID 'nope'" "$avp" --root "$root" kill nope
 expect_fail "unknown ID: delete" "no (VM|container) with ID 'nope'" \
 	"$avp" --root "$root" delete nope
+# runc: delete --force of a container that is gone succeeds (containerd's
+# shim deletes once, then again when it cleans up after itself)
+"$avp" --root "$root" --log "$log" --log-format json delete --force nope
+check_eq "$?" 0 "runc-style delete --force of an unknown ID succeeds"
+expect_fail "avp-style delete --force of an unknown ID" "no (VM|container) with ID 'nope'" \
+	"$avp" delete --force nope --root "$root"
 mkdir -p "$work/bad"
 echo '{"ociVersion": "1.0.2", "vm": {' >"$work/bad/config.json"
 expect_fail "a bundle that is not JSON" "config.json:[0-9]+:[0-9]+: JSON syntax error" \

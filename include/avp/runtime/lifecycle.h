@@ -75,6 +75,10 @@ int rt_wait_status(const char *root, const char *id, unsigned int mask, int time
 /* IDs of the VMs under root, sorted; *ids is malloc'd (free each and it).
  * None when root does not exist; -EPERM when it is not to be trusted. */
 int rt_list_ids(const char *root, char ***ids, size_t *n, struct jc_err *e);
+/* The same, with the directories that hold the file `also` (oci.json:
+ * the OCI VMs, docs/oci.md) too. */
+int rt_list_ids_with(const char *root, const char *also, char ***ids, size_t *n,
+		     struct jc_err *e);
 
 /* Removes ROOT/ID and the files in it, relative to descriptors opened
  * without following links. */

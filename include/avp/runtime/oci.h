@@ -13,6 +13,7 @@
 #define AVP_RUNTIME_OCI_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include "avp/runtime/jsoncheck.h"
 #include "avp/runtime/state.h"
 
@@ -55,6 +56,10 @@ int oci_state(const char *root, const char *id, struct json_object **out, struct
  * ends it at once; other signals are logged and ignored. */
 int oci_kill(const char *root, const char *id, int sig, struct jc_err *e);
 int oci_delete(const char *root, const char *id, bool force, struct jc_err *e);
+/* runc's `ps`: the container process and its descendants (at most max;
+ * none once stopped). */
+int oci_pids(const char *root, const char *id, pid_t *pids, size_t max, size_t *n,
+	     struct jc_err *e);
 /* Is ROOT/ID an OCI VM (it has oci.json)? */
 bool oci_is_oci_vm(const char *root, const char *id);
 /* Does DIR/config.json carry "ociVersion"? 0 or -errno with e. */

@@ -116,6 +116,8 @@ bool rt_state_reconcile(struct rt_state *st);
 bool rt_proc_alive(const struct rt_proc *p);
 /* Fills p for a live pid; -ESRCH when it is gone. */
 int rt_proc_get(pid_t pid, struct rt_proc *p);
+/* The parent of a live pid; -ESRCH when it is gone or a zombie. */
+int rt_proc_parent(pid_t pid, pid_t *ppid);
 
 const char *rt_status_name(enum rt_status s);
 
