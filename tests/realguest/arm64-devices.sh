@@ -13,7 +13,7 @@
 #  vsock     virtio-vsock: 3 host-to-guest and 2 guest-to-host streams
 #            echoing 1 MiB each (tests/guest/vsock.sh, vsock_host.py)
 # Several minutes under TCG, so not a CI step; the command:
-#   flock /tmp/avp-testhost.lock scripts/testhost --arch arm64 --smp 2 \
+#   scripts/testhost --arch arm64 --smp 2 \
 #     --memory 2048 --timeout 1500 tests/realguest/arm64-devices.sh [PART...]
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."

@@ -1,6 +1,6 @@
 #!/bin/bash
 # containerd drives avp (issue 17, "Tests with the real engines"; docs/oci.md):
-#   flock /tmp/avp-testhost.lock scripts/testhost-suite --smp 2 --memory 3072 \
+#   scripts/testhost-suite --smp 2 --memory 3072 \
 #       --timeout 1500 tests/realguest/oci-ctr.sh
 # Debian's containerd started here with a private config, root, state and
 # socket under a temp dir (no CRI plugin, the `native` snapshotter: plain

@@ -1,6 +1,6 @@
 #!/bin/bash
 # podman drives avp (issue 17, "Tests with the real engines"; docs/oci.md):
-#   flock /tmp/avp-testhost.lock scripts/testhost-suite --smp 2 --memory 3072 \
+#   scripts/testhost-suite --smp 2 --memory 3072 \
 #       --timeout 1500 tests/realguest/oci-podman.sh
 # Debian's podman with avp as its runtime, storage on the test host's tmpfs
 # (vfs driver), cgroupfs, no events, always --network none (podman's default

@@ -1,6 +1,6 @@
 #!/bin/bash
 # avp as an OCI runtime with the reference guest (docs/oci.md):
-#   flock /tmp/avp-testhost.lock scripts/testhost-suite --smp 2 --memory 3072 \
+#   scripts/testhost-suite --smp 2 --memory 3072 \
 #       --timeout 1500 tests/realguest/oci.sh
 # An engine stand-in (tests/cli/oci_engine.py: a subreaper, as conmon and
 # containerd's shim are) drives runc's command line on an OCI bundle whose
