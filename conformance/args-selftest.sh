@@ -5,7 +5,7 @@
 # prints the plan and runs nothing), refuses what arm64 cannot do with one
 # line and status 2, and report.py names the columns by architecture.
 set -uo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 source tests/lib/check.sh
 
 tmp=$(mktemp -d /tmp/conform-args.XXXXXX)
@@ -74,6 +74,13 @@ refused no-arch "--arch needs a value" --hypervisor avp --dry-run --arch
 refused empty-arch "--arch must be x86_64 or arm64, got ''" --hypervisor avp --dry-run --arch ''
 refused arm64-pci '--transport pci is x86_64 only.*no virtio-pci on arm64' --arch arm64 --hypervisor avp --transport pci --dry-run
 refused arm64-hv '--hypervisor must be' --arch arm64 --hypervisor kvmtool --dry-run
+
+# inside.sh (what runs in the test host) refuses an architecture it does
+# not know before it looks for /dev/kvm or touches anything.
+conformance/inside.sh --hypervisor avp --out "$tmp/inside" --arch sparc >"$tmp/inside.out" 2>"$tmp/inside.err"
+check_eq "$?" 2 "inside.sh --arch sparc: status 2"
+check_grep "$tmp/inside.err" "^conform-inside: --arch must be x86_64 or arm64, got 'sparc'$" "inside.sh --arch sparc: one line naming the choices"
+check_eq "$([ -e "$tmp/inside" ] && echo made || echo none)" none "inside.sh --arch sparc: no output directory made"
 
 # report.py: columns named by hypervisor and architecture, both kept apart.
 for hv in avp qemu; do
