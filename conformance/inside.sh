@@ -66,6 +66,7 @@ while (($#)); do
 	esac
 done
 [ -n "$hvs" ] && [ -n "$out" ] || { echo "conform-inside: need --hypervisor and --out" >&2; exit 2; }
+[[ "$arch" =~ ^(x86_64|arm64)$ ]] || { echo "conform-inside: --arch must be x86_64 or arm64, got '$arch'" >&2; exit 2; }
 [ -c /dev/kvm ] || { echo "conform-inside: no /dev/kvm" >&2; exit 4; }
 
 # conformance/conform --avp PATH arrives as AVP_CONFORM_AVP (scripts/testhost
