@@ -135,8 +135,8 @@ guest_can_add_ip() {
 # symbolic links followed (debugfs follows those of the directories on the
 # way, not the last one's); fails when there is no such file.
 _guest_can_img_file() {
-    local img=$1 path=$2 n st dest
-    for n in 1 2 3 4 5 6 7 8; do
+    local img=$1 path=$2 st dest
+    for _ in 1 2 3 4 5 6 7 8; do
         st="$(debugfs -R "stat $path" "$img" 2>/dev/null)"
         grep -q 'Type: ' <<<"$st" || return 1
         grep -q 'Type: symlink' <<<"$st" || { echo "$path"; return 0; }
@@ -159,8 +159,9 @@ guest_can_add_ip_arm64() {
     command -v debugfs >/dev/null || guest_can_die "debugfs not found; install e2fsprogs (scripts/setup)"
     f="$(_guest_can_img_file "$img" /bin/ip)" || guest_can_die "no /bin/ip (iproute2) in $img"
     mkdir -p "$stage/tests/bin" "$stage/lib/aarch64-linux-gnu"
-    debugfs -R "dump $f $stage/tests/bin/ip-full" "$img" >/dev/null 2>&1 && chmod 0755 "$stage/tests/bin/ip-full" \
+    debugfs -R "dump $f $stage/tests/bin/ip-full" "$img" >/dev/null 2>&1 \
         || guest_can_die "debugfs could not read $f out of $img"
+    chmod 0755 "$stage/tests/bin/ip-full"
     interp="$(LC_ALL=C readelf -l "$stage/tests/bin/ip-full" | sed -n 's/.*Requesting program interpreter: \(.*\)]$/\1/p')"
     [[ -n "$interp" ]] || guest_can_die "$f in $img is not a dynamic program"
     f="$(_guest_can_img_file "$img" "$interp")" || guest_can_die "no $interp in $img"

@@ -66,7 +66,7 @@ virtio_modules_ensure() {
     echo 'obj-m := gpio-virtio.o i2c-virtio.o' >"$m/Kbuild"
     # Warnings are errors here as in our own code: a driver that does not
     # build cleanly against these headers is not the one we meant to test.
-    make -s -C "$hdrdir" M="$m" KCFLAGS=-Werror -j2 modules >"$out.tmp/build.log" 2>&1 \
+    make -s -C "$hdrdir" "${AVP_KERNEL_HDRMAKE[@]}" M="$m" KCFLAGS=-Werror -j2 modules >"$out.tmp/build.log" 2>&1 \
         || { cat "$out.tmp/build.log" >&2; virtio_modules_die "building the modules failed"; }
     if [[ -s "$out.tmp/build.log" ]] && grep -qi 'warning' "$out.tmp/build.log"; then
         cat "$out.tmp/build.log" >&2
