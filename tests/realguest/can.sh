@@ -17,17 +17,9 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source tests/lib/check.sh
 source tests/lib/realguest.sh
+source tests/lib/arm64.sh
 
-if [[ "$(uname -m)" = aarch64 ]]; then
-	source tests/lib/arm64.sh
-	arm64_setup
-	out=build/testhost/out
-	mkdir -p "$out"
-	guest=build/guest-arm64 console=ttyAMA0
-else
-	rg_setup
-	guest=build/guest console=ttyS0
-fi
+rg_arch_setup
 initrd=$guest/initrd-can.img
 cantest=$guest/cantest
 for f in "$initrd" "$cantest"; do

@@ -25,19 +25,11 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source tests/lib/check.sh
 source tests/lib/realguest.sh
+source tests/lib/arm64.sh
 
+rg_arch_setup
 stub=(modprobe i2c-stub)
-if [[ "$(uname -m)" = aarch64 ]]; then
-	source tests/lib/arm64.sh
-	arm64_setup
-	out=build/testhost/out
-	mkdir -p "$out"
-	guest=build/guest-arm64 console=ttyAMA0
-	stub=(insmod "$guest/i2c-stub.ko")
-else
-	rg_setup
-	guest=build/guest console=ttyS0
-fi
+[[ $guest = build/guest ]] || stub=(insmod "$guest/i2c-stub.ko")
 initrd=$guest/initrd-gpio-i2c.img
 if [ ! -f "$initrd" ]; then
 	notok "$initrd missing (run scripts/mkguest-gpio-i2c$([[ $guest = build/guest ]] || echo " --arch arm64"))"; finish; exit 1
