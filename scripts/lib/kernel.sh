@@ -242,11 +242,12 @@ _kernel_apt_install() {
 # The arm64 guest kernel's headers, for a cross build (issue 14): the
 # linux-headers-KVER:arm64 package cannot be installed here (it depends on
 # the arm64 kbuild, whose programs are arm64 binaries), so it is
-# downloaded and extracted into build/cache/kernel-arm64/headers/, and its
-# relative 'scripts' and 'tools' links are pointed at this machine's own
-# linux-kbuild of the same version (modpost, fixdep: programs that run on
-# the build machine); its Makefile includes the -common package's, which
-# is architecture-independent and installed here. Debian builds that
+# downloaded and extracted into build/cache/kernel-arm64/headers/x/, and
+# its relative 'scripts' and 'tools' links (../../lib/linux-kbuild-V/...)
+# land, through a link x/usr/lib/linux-kbuild-V made beside them, in this
+# machine's own linux-kbuild of the same version (modpost, fixdep:
+# programs that run on the build machine); its Makefile includes the
+# -common package's, which is architecture-independent and installed here. Debian builds that
 # kernel with aarch64-linux-gnu-gcc-12, the cross compiler scripts/setup
 # installs: AVP_KERNEL_HDRMAKE says ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-.
 _kernel_headers_arm64() {
