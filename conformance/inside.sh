@@ -9,8 +9,9 @@
 # --arch arm64 (in the arm64 test host): build/arm64/avp and the arm64
 # reference guest (build/guest-arm64), QEMU's virt machine as the peer
 # (instead of microvm), console=ttyAMA0 (the PL011), the SP805 as avp's
-# watchdog and the PL061 power button; no virtio-can, -gpio or -i2c (the
-# arm64 guest has no drivers for them yet).
+# watchdog and the PL061 power button; virtio-can, -gpio and -i2c with the
+# drivers scripts/mkguest-can and scripts/mkguest-gpio-i2c --arch arm64
+# cross-build (not offered, with why, when their images are missing).
 #
 # Per hypervisor, results in DIR/<hv>/ (live logs are kept on the test
 # host's tmpfs and copied there every few seconds and at the end):
@@ -486,7 +487,7 @@ bg_done() {
 # the same bytes, for the agent's round trips. 1 when it cannot be had
 # (the row then fails on the missing device).
 can_host() {
-	local ct=$ROOT/build/guest/cantest
+	local ct=$GUEST/cantest
 	[ -x "$ct" ] || { log "no $ct (scripts/mkguest-can): no CAN device"; return 1; }
 	modprobe vcan 2>/dev/null
 	modprobe can-raw 2>/dev/null
@@ -499,14 +500,14 @@ can_host() {
 	BG+=($!)
 }
 
-# avp devices the arm64 run leaves out, with why (their rows would
-# otherwise say only "not offered").
+# arm64_unoffered SCRIPT ID...: avp devices the arm64 run leaves out
+# because SCRIPT's image is missing, with why (their rows would otherwise
+# say only "not offered").
 arm64_unoffered() {
-	local why="the arm64 reference guest has no driver for it yet (Debian's 6.12 arm64 kernel lacks it, and scripts/mkguest-can / scripts/mkguest-gpio-i2c build the x86 modules only), so --arch arm64 does not offer the device"
+	local why="the arm64 reference guest has no driver for it (Debian's 6.12 arm64 kernel lacks it; $1 --arch arm64 builds it: build/guest-arm64 has no image of it), so --arch arm64 does not offer the device" id
+	shift
 	# ABSENT: a MAY row may be not offered; CAN-1 (SHOULD) fails as such.
-	hrec AVP-CAN-1 ABSENT "not offered on arm64: $why"
-	hrec AVP-GPIO-1 ABSENT "not offered on arm64: $why"
-	hrec AVP-I2C-1 ABSENT "not offered on arm64: $why"
+	for id in "$@"; do hrec "$id" ABSENT "not offered on arm64: $why"; done
 }
 
 # ---------------------------------------------------------- phase 1: main --
@@ -543,15 +544,20 @@ boot_main() {
 			V_VSOCK=10 V_SOUND=1 V_WDT=1
 			python3 "$ROOT/tests/lib/wavcheck.py" gen "$W/in.wav" 440 1
 			# AVP-GPIO-1: simulated lines; AVP-I2C-1: the kernel's i2c-stub
-			# with chips at 0x50 (allowed) and 0x51 (not), when it loads.
-			if [ "$arch" = arm64 ]; then
-				arm64_unoffered
-			else
+			# with chips at 0x50 (allowed) and 0x51 (not), when it loads
+			# (arm64: the one scripts/mkguest-gpio-i2c built, Debian's
+			# arm64 kernel has none).
+			local stub=(modprobe i2c-stub)
+			if [ "$arch" = x86_64 ]; then
 				V_GPIO=1
+			elif [ -f "$GUEST/initrd-gpio-i2c.img" ]; then
+				V_GPIO=1 stub=(insmod "$GUEST/i2c-stub.ko")
+			else
+				arm64_unoffered scripts/mkguest-gpio-i2c AVP-GPIO-1 AVP-I2C-1
 			fi
-			if [ "$arch" = arm64 ]; then
+			if [ "$V_GPIO" = 0 ]; then
 				:
-			elif modprobe i2c-stub chip_addr=0x50,0x51 2>/dev/null && modprobe i2c-dev 2>/dev/null; then
+			elif "${stub[@]}" chip_addr=0x50,0x51 2>/dev/null && modprobe i2c-dev 2>/dev/null; then
 				I2C_STUB=1
 				local ad wi=0
 				for ad in /sys/bus/i2c/devices/i2c-*; do
@@ -562,7 +568,11 @@ boot_main() {
 					wi=$((wi + 1))
 				done
 			fi
-			[ "$arch" = arm64 ] || { can_host && V_CAN=avpcan0; }
+			if [ "$arch" = x86_64 ] || [ -f "$GUEST/initrd-can.img" ]; then
+				can_host && V_CAN=avpcan0
+			else
+				arm64_unoffered scripts/mkguest-can AVP-CAN-1
+			fi
 		elif modprobe vhost_vsock 2>/dev/null; [ -c /dev/vhost-vsock ]; then
 			V_VSOCK=10
 		fi

@@ -6,14 +6,24 @@
 # not run it (scripts/mkguest-can runs it).
 #
 #   source scripts/lib/guest-can.sh
-#   guest_can_module_ensure   # sets AVP_CAN_KO (virtio_can.ko), AVP_CAN_KEY
-#   guest_can_initrd_ensure   # sets AVP_CAN_INITRD (build/guest/initrd-can.img)
+#   guest_can_module_ensure [amd64|arm64]   # sets AVP_CAN_KO (virtio_can.ko), AVP_CAN_KEY
+#   guest_can_initrd_ensure [amd64|arm64]   # sets AVP_CAN_INITRD (build/guest/initrd-can.img)
 #
 # The module is cached under build/cache/virtio_can/<key>/, the key hashing
 # the headers package's version, the gcc that builds it, the driver's
 # sources and this file: CI builds it once per headers version. Warnings
 # fail the build (-Werror in the Kbuild; modpost's warnings are checked
 # here).
+#
+# arm64 (issue 14): the same driver cross-built (aarch64-linux-gnu-gcc, as
+# Debian builds that kernel) against linux-headers-<arm64 guest kernel>
+# (kernel_headers_ensure: downloaded into build/cache/kernel-arm64/), cached
+# in build/cache/virtio_can-arm64/<key>/, and build/guest-arm64/initrd-can.img
+# on build/guest-arm64/initrd.img (scripts/mkguest --arch arm64), with
+# cantest cross-built (also build/guest-arm64/cantest: the arm64 test host's
+# side) and iproute2's arm64 ip and libraries taken from the arm64 test
+# host's root file system (scripts/lib/arm64.sh), as the x86 image takes the
+# build machine's.
 #
 # initrd-can.img is build/guest/initrd.img (scripts/mkguest, untouched)
 # with a second gzip'd cpio appended, which Linux unpacks over the first:
@@ -34,6 +44,8 @@ if [[ -z "${AVP_ROOT:-}" ]]; then
 fi
 # shellcheck source=kernel.sh
 source "$AVP_ROOT/scripts/lib/kernel.sh"
+# shellcheck source=arm64.sh
+source "$AVP_ROOT/scripts/lib/arm64.sh"
 
 guest_can_die() { echo "guest-can.sh: error: $*" >&2; exit 1; }
 guest_can_log() { echo "guest-can.sh: $*" >&2; }
@@ -43,15 +55,31 @@ guest_can_headers() {
     AVP_CAN_KDIR="$AVP_KERNEL_HDRDIR" AVP_CAN_HDRVER="$AVP_KERNEL_HDRVER"
 }
 
+# guest_can_arch [amd64|arm64]: AVP_CAN_ARCH, the kernel (kernel_ensure),
+# AVP_CAN_CC (the guest programs' compiler) and AVP_CAN_OUT (the guest's
+# build directory) for that architecture.
+guest_can_arch() {
+    AVP_CAN_ARCH="${1:-amd64}"
+    case "$AVP_CAN_ARCH" in
+        amd64) AVP_CAN_CC=gcc AVP_CAN_OUT="$AVP_ROOT/build/guest" ;;
+        arm64) AVP_CAN_CC=aarch64-linux-gnu-gcc AVP_CAN_OUT="$AVP_ROOT/build/guest-arm64" ;;
+        *) guest_can_die "unknown architecture '$AVP_CAN_ARCH' (amd64 or arm64)" ;;
+    esac
+    command -v "$AVP_CAN_CC" >/dev/null || guest_can_die "$AVP_CAN_CC not found; run scripts/setup"
+    kernel_ensure "$AVP_CAN_ARCH"
+}
+
 guest_can_module_ensure() {
     local src="$AVP_ROOT/guest/drivers/virtio_can" cache="$AVP_ROOT/build/cache/virtio_can"
     local lockfd work log
-    kernel_ensure
+    guest_can_arch "${1:-amd64}"
+    # Its own directory: each build below removes every other key's.
+    [[ $AVP_CAN_ARCH = amd64 ]] || cache+="-$AVP_CAN_ARCH"
     guest_can_headers
     AVP_CAN_KEY="$(
         {
             echo "headers $AVP_KERNEL_KVER $AVP_CAN_HDRVER"
-            gcc --version | head -n1
+            "$AVP_CAN_CC" --version | head -n1
             sha256sum "$src/virtio_can.c" "$src/Kbuild" "${BASH_SOURCE[0]}" | cut -d' ' -f1
         } | sha256sum | cut -c1-16
     )"
@@ -68,7 +96,7 @@ guest_can_module_ensure() {
         mkdir -p "$work"
         cp "$src/virtio_can.c" "$src/Kbuild" "$work/"
         log="$work/build.log"
-        make -C "$AVP_CAN_KDIR" M="$work" modules >"$log" 2>&1 \
+        make -C "$AVP_CAN_KDIR" "${AVP_KERNEL_HDRMAKE[@]}" M="$work" modules >"$log" 2>&1 \
             || { cat "$log" >&2; guest_can_die "the module did not build (log above)"; }
         if grep -qiE 'warning' "$log"; then
             cat "$log" >&2
@@ -91,6 +119,7 @@ guest_can_module_ensure() {
 # as users do: ip -details link show can0.
 guest_can_add_ip() {
     local stage=$1 ip lib
+    [[ $AVP_CAN_ARCH = amd64 ]] || { guest_can_add_ip_arm64 "$stage"; return; }
     ip="$(command -v ip)" || guest_can_die "no ip (iproute2) on this machine"
     ip="$(readlink -f "$ip")"
     LC_ALL=C readelf -l "$ip" | grep -q 'Requesting program interpreter' \
@@ -102,23 +131,89 @@ guest_can_add_ip() {
     done < <(ldd "$ip" | sed -nE 's/.*=> (\/[^ ]+) .*/\1/p; s/^[[:space:]]*(\/[^ ]+) .*/\1/p')
 }
 
+# _guest_can_img_file IMG PATH: PATH in the ext4 image IMG with its
+# symbolic links followed (debugfs follows those of the directories on the
+# way, not the last one's); fails when there is no such file.
+_guest_can_img_file() {
+    local img=$1 path=$2 st dest
+    for _ in 1 2 3 4 5 6 7 8; do
+        st="$(debugfs -R "stat $path" "$img" 2>/dev/null)"
+        grep -q 'Type: ' <<<"$st" || return 1
+        grep -q 'Type: symlink' <<<"$st" || { echo "$path"; return 0; }
+        dest="$(sed -n 's/^Fast link dest: "\(.*\)"$/\1/p' <<<"$st")"
+        [[ -n "$dest" ]] || return 1
+        [[ $dest = /* ]] || dest="$(dirname "$path")/$dest"
+        path=$dest
+    done
+    return 1
+}
+
+# The arm64 guest's ip-full: no arm64 program runs here (no ldd), so the
+# binary, its interpreter and the libraries its DT_NEEDED entries name,
+# recursively, are read out of the arm64 test host's root file system with
+# debugfs, from the directories Debian's arm64 loader searches.
+guest_can_add_ip_arm64() {
+    local stage=$1 img f lib interp todo=() done=" "
+    arm64_rootfs_ensure
+    img=$AVP_ARM64_ROOTFS
+    command -v debugfs >/dev/null || guest_can_die "debugfs not found; install e2fsprogs (scripts/setup)"
+    f="$(_guest_can_img_file "$img" /bin/ip)" || guest_can_die "no /bin/ip (iproute2) in $img"
+    mkdir -p "$stage/tests/bin" "$stage/lib/aarch64-linux-gnu"
+    debugfs -R "dump $f $stage/tests/bin/ip-full" "$img" >/dev/null 2>&1 \
+        || guest_can_die "debugfs could not read $f out of $img"
+    chmod 0755 "$stage/tests/bin/ip-full"
+    interp="$(LC_ALL=C readelf -l "$stage/tests/bin/ip-full" | sed -n 's/.*Requesting program interpreter: \(.*\)]$/\1/p')"
+    [[ -n "$interp" ]] || guest_can_die "$f in $img is not a dynamic program"
+    f="$(_guest_can_img_file "$img" "$interp")" || guest_can_die "no $interp in $img"
+    mkdir -p "$stage$(dirname "$interp")"
+    debugfs -R "dump $f $stage$interp" "$img" >/dev/null 2>&1 || guest_can_die "debugfs could not read $f"
+    chmod 0755 "$stage$interp"
+    todo=("$stage/tests/bin/ip-full")
+    while ((${#todo[@]})); do
+        f=${todo[0]}
+        todo=("${todo[@]:1}")
+        while read -r lib; do
+            [[ $done = *" $lib "* ]] && continue
+            done+="$lib "
+            # the loader itself is in place already
+            [[ $lib = "$(basename "$interp")" ]] && continue
+            local src
+            src="$(_guest_can_img_file "$img" "/lib/aarch64-linux-gnu/$lib" \
+                || _guest_can_img_file "$img" "/usr/lib/aarch64-linux-gnu/$lib")" \
+                || guest_can_die "$lib (needed by ${f#"$stage"}) is not in $img"
+            debugfs -R "dump $src $stage/lib/aarch64-linux-gnu/$lib" "$img" >/dev/null 2>&1 \
+                || guest_can_die "debugfs could not read $src"
+            todo+=("$stage/lib/aarch64-linux-gnu/$lib")
+        done < <(LC_ALL=C readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p')
+    done
+}
+
 guest_can_initrd_ensure() {
-    local base="$AVP_ROOT/build/guest/initrd.img" out="$AVP_ROOT/build/guest/initrd-can.img"
-    local tool="$AVP_ROOT/guest/tools/cantest.c" stage stamp m
-    [[ -f "$base" ]] || guest_can_die "$base missing: run scripts/mkguest first"
-    guest_can_module_ensure
+    local tool="$AVP_ROOT/guest/tools/cantest.c" base out stage stamp m ipsrc
+    guest_can_module_ensure "${1:-amd64}"
+    base="$AVP_CAN_OUT/initrd.img" out="$AVP_CAN_OUT/initrd-can.img"
+    [[ -f "$base" ]] || guest_can_die "$base missing: run scripts/mkguest$([[ $AVP_CAN_ARCH = amd64 ]] || echo " --arch $AVP_CAN_ARCH") first"
+    if [[ $AVP_CAN_ARCH = amd64 ]]; then
+        ipsrc="$(readlink -f "$(command -v ip)")"
+    else
+        arm64_rootfs_ensure
+        ipsrc=$AVP_ARM64_ROOTFS
+    fi
     stamp="$(
         {
             echo "$AVP_CAN_KEY $AVP_KERNEL_PKG $AVP_KERNEL_PKGVER"
-            gcc --version | head -n1
-            sha256sum "$base" "$AVP_CAN_KO" "$tool" "$(readlink -f "$(command -v ip)")" | cut -d' ' -f1
+            "$AVP_CAN_CC" --version | head -n1
+            # the rootfs image is rebuilt, never changed: its name and time
+            [[ $AVP_CAN_ARCH = amd64 ]] || stat -c '%n %Y' "$ipsrc"
+            sha256sum "$base" "$AVP_CAN_KO" "$tool" "${BASH_SOURCE[0]}" | cut -d' ' -f1
+            [[ $AVP_CAN_ARCH != amd64 ]] || sha256sum "$ipsrc" | cut -d' ' -f1
         } | sha256sum | cut -d' ' -f1
     )"
     AVP_CAN_INITRD="$out"
     if [[ -f "$out" && "$(cat "$out.stamp" 2>/dev/null)" = "$stamp" ]]; then
         return 0
     fi
-    stage="$AVP_ROOT/build/guest/can-root.tmp"
+    stage="$AVP_CAN_OUT/can-root.tmp"
     rm -rf "$stage"
     mkdir -p "$stage/tests/bin" "$stage/lib/modules"
     kernel_install_modules "$stage" can can-raw can-dev
@@ -133,10 +228,10 @@ guest_can_initrd_ensure() {
     rm "$stage/can-order"
     echo virtio_can >>"$stage/lib/modules/load-order"
     cp "$AVP_CAN_KO" "$stage/lib/modules/virtio_can.ko"
-    gcc -static -O2 -Wall -Wextra -Werror -o "$stage/tests/bin/cantest" "$tool" \
-        || guest_can_die "gcc -static failed for $tool"
+    "$AVP_CAN_CC" -static -O2 -Wall -Wextra -Werror -o "$stage/tests/bin/cantest" "$tool" \
+        || guest_can_die "$AVP_CAN_CC -static failed for $tool"
     # the same program for the host side of the tests (the test host)
-    cp "$stage/tests/bin/cantest" "$AVP_ROOT/build/guest/cantest"
+    cp "$stage/tests/bin/cantest" "$AVP_CAN_OUT/cantest"
     guest_can_add_ip "$stage"
     {
         cat "$base"

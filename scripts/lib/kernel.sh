@@ -201,20 +201,19 @@ kernel_install_modules() {
 # of tree: scripts/lib/guest-can.sh, scripts/lib/virtio-modules.sh), after
 # kernel_ensure. Installs linux-headers-<guest kernel> with apt-get when
 # missing: its version is only known once kernel_resolve has run, so
-# scripts/packages.txt cannot name it. Sets AVP_KERNEL_HDRDIR and
-# AVP_KERNEL_HDRVER; returns 1 with AVP_KERNEL_HDR_ERROR set on failure.
+# scripts/packages.txt cannot name it. Sets AVP_KERNEL_HDRDIR,
+# AVP_KERNEL_HDRVER and AVP_KERNEL_HDRMAKE (the make arguments a module
+# build against them needs: none for amd64, the cross compiler's for
+# arm64); returns 1 with AVP_KERNEL_HDR_ERROR set on failure.
 kernel_headers_ensure() {
-    local pkg="linux-headers-$AVP_KERNEL_KVER" sudo=()
-    AVP_KERNEL_HDRDIR="/usr/src/$pkg" AVP_KERNEL_HDR_ERROR=""
+    local pkg="linux-headers-$AVP_KERNEL_KVER"
+    AVP_KERNEL_HDRDIR="/usr/src/$pkg" AVP_KERNEL_HDR_ERROR="" AVP_KERNEL_HDRMAKE=()
+    if [[ $AVP_KERNEL_ARCH = arm64 ]]; then
+        _kernel_headers_arm64
+        return
+    fi
     if [[ ! -f "$AVP_KERNEL_HDRDIR/Makefile" ]]; then
-        kernel_log "installing $pkg (the guest kernel's headers)"
-        if ((EUID != 0)); then
-            command -v sudo >/dev/null || { AVP_KERNEL_HDR_ERROR="$AVP_KERNEL_HDRDIR missing and not root: apt-get install $pkg"; return 1; }
-            sudo=(sudo)
-        fi
-        DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q \
-            -o DPkg::Lock::Timeout=600 --no-install-recommends "$pkg" >&2 \
-            || { AVP_KERNEL_HDR_ERROR="apt-get install $pkg failed (apt-get update? bookworm-backports/security in sources.list?)"; return 1; }
+        _kernel_apt_install "$pkg" || return 1
     fi
     AVP_KERNEL_HDRVER="$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || true)"
     [[ -n "$AVP_KERNEL_HDRVER" ]] || AVP_KERNEL_HDRVER="unpackaged-$(stat -c %Y "$AVP_KERNEL_HDRDIR/Makefile")"
@@ -224,4 +223,70 @@ kernel_headers_ensure() {
         AVP_KERNEL_HDR_ERROR="$pkg is $AVP_KERNEL_HDRVER but the guest kernel is $AVP_KERNEL_PKGVER: apt-get install $pkg=$AVP_KERNEL_PKGVER"
         return 1
     fi
+}
+
+# _kernel_apt_install PKG...: apt-get install on this machine (through sudo
+# when not root); AVP_KERNEL_HDR_ERROR says why it failed.
+_kernel_apt_install() {
+    local sudo=()
+    kernel_log "installing $* (for the guest kernel's headers)"
+    if ((EUID != 0)); then
+        command -v sudo >/dev/null || { AVP_KERNEL_HDR_ERROR="not root and no sudo: apt-get install $*"; return 1; }
+        sudo=(sudo)
+    fi
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q \
+        -o DPkg::Lock::Timeout=600 --no-install-recommends "$@" >&2 \
+        || { AVP_KERNEL_HDR_ERROR="apt-get install $* failed (apt-get update? bookworm-backports/security in sources.list?)"; return 1; }
+}
+
+# The arm64 guest kernel's headers, for a cross build (issue 14): the
+# linux-headers-KVER:arm64 package cannot be installed here (it depends on
+# the arm64 kbuild, whose programs are arm64 binaries), so it is
+# downloaded and extracted into build/cache/kernel-arm64/headers/x/, and
+# its relative 'scripts' and 'tools' links (../../lib/linux-kbuild-V/...)
+# land, through a link x/usr/lib/linux-kbuild-V made beside them, in this
+# machine's own linux-kbuild of the same version (modpost, fixdep:
+# programs that run on the build machine); its Makefile includes the
+# -common package's, which is architecture-independent and installed here. Debian builds that
+# kernel with aarch64-linux-gnu-gcc-12, the cross compiler scripts/setup
+# installs: AVP_KERNEL_HDRMAKE says ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-.
+_kernel_headers_arm64() {
+    local pkg="linux-headers-$AVP_KERNEL_KVER" base="${AVP_KERNEL_KVER%-arm64}"
+    local dir="$AVP_KERNEL_CACHE/headers" deb lockfd want
+    local host=("linux-headers-$base-common=$AVP_KERNEL_PKGVER" "linux-kbuild-$base=$AVP_KERNEL_PKGVER")
+    command -v aarch64-linux-gnu-gcc >/dev/null \
+        || { AVP_KERNEL_HDR_ERROR="aarch64-linux-gnu-gcc not found: run scripts/setup (gcc-aarch64-linux-gnu)"; return 1; }
+    if [[ "$(dpkg-query -W -f='${Version}' "linux-headers-$base-common" 2>/dev/null)" != "$AVP_KERNEL_PKGVER" ||
+          "$(dpkg-query -W -f='${Version}' "linux-kbuild-$base" 2>/dev/null)" != "$AVP_KERNEL_PKGVER" ]]; then
+        _kernel_apt_install "${host[@]}" || return 1
+    fi
+    mkdir -p "$dir"
+    exec {lockfd}>"$dir/.lock"
+    flock "$lockfd"
+    want="$pkg $AVP_KERNEL_PKGVER"
+    if [[ "$(cat "$dir/x/.avp-version" 2>/dev/null || true)" != "$want" ]]; then
+        kernel_log "downloading $pkg:arm64 $AVP_KERNEL_PKGVER (cross-build headers)"
+        rm -rf "$dir/debs" "$dir/x" "$dir/x.tmp"
+        mkdir -p "$dir/debs"
+        (cd "$dir/debs" && apt-get download -q "$pkg:arm64=$AVP_KERNEL_PKGVER" 2>&1 \
+            | { grep -v "couldn't be accessed by user '_apt'" >&2 || true; })
+        deb="$(ls -1 "$dir/debs/${pkg}"_*_arm64.deb 2>/dev/null | head -n1)"
+        if [[ -z "$deb" ]] || ! dpkg-deb -x "$deb" "$dir/x.tmp"; then
+            rm -rf "$dir/x.tmp"
+            exec {lockfd}>&-
+            AVP_KERNEL_HDR_ERROR="apt-get download $pkg:arm64=$AVP_KERNEL_PKGVER failed (network? apt-get update?)"
+            return 1
+        fi
+        mkdir -p "$dir/x.tmp/usr/lib"
+        ln -s "/usr/lib/linux-kbuild-$base" "$dir/x.tmp/usr/lib/linux-kbuild-$base"
+        echo "$want" >"$dir/x.tmp/.avp-version"
+        mv "$dir/x.tmp" "$dir/x"
+        rm -rf "$dir/debs"
+    fi
+    exec {lockfd}>&-
+    AVP_KERNEL_HDRDIR="$dir/x/usr/src/$pkg"
+    AVP_KERNEL_HDRVER="$AVP_KERNEL_PKGVER"
+    AVP_KERNEL_HDRMAKE=(ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-)
+    [[ -f "$AVP_KERNEL_HDRDIR/Makefile" && -x "$AVP_KERNEL_HDRDIR/scripts/mod/modpost" ]] \
+        || { AVP_KERNEL_HDR_ERROR="$AVP_KERNEL_HDRDIR is incomplete (no Makefile or scripts/mod/modpost): delete $dir and retry"; return 1; }
 }

@@ -17,6 +17,11 @@
 # built into Debian's kernel (CONFIG_GPIOLIB=y, CONFIG_I2C=y): the two
 # drivers need nothing else; i2c-dev (=m) gives the guest /dev/i2c-N.
 #
+# arm64 (issue 14; after kernel_ensure arm64): the same two cross-built, and
+# i2c-stub (drivers/i2c/i2c-stub.c), which Debian's arm64 kernel leaves out
+# but the host side of the I2C tests needs: the arm64 test host runs that
+# same kernel, so it loads this build (AVP_VIRTIO_MODULES_DIR/i2c-stub.ko).
+#
 # Cached under build/cache/virtio_modules/<source version>-<kver>-<headers
 # version>/: rebuilt only when one of them changes.  Building takes seconds;
 # unpacking the source tarball (two files out of it) most of a minute.
@@ -27,6 +32,16 @@ fi
 AVP_VIRTIO_MODULES_SRC_PKG="${AVP_VIRTIO_MODULES_SRC_PKG:-linux-source-6.12}"
 
 virtio_modules_die() { echo "virtio-modules.sh: error: $*" >&2; exit 1; }
+
+# _virtio_modules_have DIR SOURCE...: is each SOURCE's .ko in DIR?
+_virtio_modules_have() {
+    local dir=$1 f
+    shift
+    for f in "$@"; do
+        f=${f##*/}
+        [[ -f "$dir/${f%.c}.ko" ]] || return 1
+    done
+}
 
 virtio_modules_ensure() {
     [[ -n "${AVP_KERNEL_KVER:-}" ]] || virtio_modules_die "call kernel_ensure first (scripts/lib/kernel.sh)"
@@ -44,36 +59,43 @@ virtio_modules_ensure() {
     AVP_VIRTIO_MODULES_DIR="$out"
     AVP_VIRTIO_MODULES_VERSION="$AVP_VIRTIO_MODULES_SRC_PKG $srcver, $hdrpkg $hdrver"
     export AVP_VIRTIO_MODULES_DIR AVP_VIRTIO_MODULES_VERSION
-    [[ -f "$out/gpio-virtio.ko" && -f "$out/i2c-virtio.ko" ]] && return 0
+    local srcs=(drivers/gpio/gpio-virtio.c drivers/i2c/busses/i2c-virtio.c) f
+    [[ $AVP_KERNEL_ARCH = amd64 ]] || srcs+=(drivers/i2c/i2c-stub.c)
+    _virtio_modules_have "$out" "${srcs[@]}" && return 0
 
     mkdir -p "$cache"
     exec {lockfd}>"$cache/.lock"
     flock "$lockfd"
-    if [[ -f "$out/gpio-virtio.ko" && -f "$out/i2c-virtio.ko" ]]; then
+    if _virtio_modules_have "$out" "${srcs[@]}"; then
         exec {lockfd}>&-
         return 0
     fi
     top="$AVP_VIRTIO_MODULES_SRC_PKG"
     rm -rf "$out.tmp"
     mkdir -p "$out.tmp"
-    echo "virtio-modules.sh: building gpio-virtio and i2c-virtio from $AVP_VIRTIO_MODULES_SRC_PKG $srcver for $AVP_KERNEL_KVER" >&2
-    tar -xJf "$tarball" -C "$out.tmp" \
-        "$top/drivers/gpio/gpio-virtio.c" "$top/drivers/i2c/busses/i2c-virtio.c" \
+    echo "virtio-modules.sh: building ${srcs[*]##*/} from $AVP_VIRTIO_MODULES_SRC_PKG $srcver for $AVP_KERNEL_KVER" >&2
+    tar -xJf "$tarball" -C "$out.tmp" "${srcs[@]/#/$top/}" \
         || virtio_modules_die "cannot extract the drivers from $tarball"
-    local m="$out.tmp/m"
+    local m="$out.tmp/m" objs=()
     mkdir -p "$m"
-    cp "$out.tmp/$top/drivers/gpio/gpio-virtio.c" "$out.tmp/$top/drivers/i2c/busses/i2c-virtio.c" "$m/"
-    echo 'obj-m := gpio-virtio.o i2c-virtio.o' >"$m/Kbuild"
+    for f in "${srcs[@]}"; do
+        cp "$out.tmp/$top/$f" "$m/"
+        f=${f##*/}
+        objs+=("${f%.c}.o")
+    done
+    echo "obj-m := ${objs[*]}" >"$m/Kbuild"
     # Warnings are errors here as in our own code: a driver that does not
     # build cleanly against these headers is not the one we meant to test.
-    make -s -C "$hdrdir" M="$m" KCFLAGS=-Werror -j2 modules >"$out.tmp/build.log" 2>&1 \
+    make -s -C "$hdrdir" "${AVP_KERNEL_HDRMAKE[@]}" M="$m" KCFLAGS=-Werror -j2 modules >"$out.tmp/build.log" 2>&1 \
         || { cat "$out.tmp/build.log" >&2; virtio_modules_die "building the modules failed"; }
     if [[ -s "$out.tmp/build.log" ]] && grep -qi 'warning' "$out.tmp/build.log"; then
         cat "$out.tmp/build.log" >&2
         virtio_modules_die "the modules built with warnings"
     fi
     mkdir -p "$out"
-    install -m 0644 "$m/gpio-virtio.ko" "$m/i2c-virtio.ko" "$out/"
+    for f in "${objs[@]}"; do
+        install -m 0644 "$m/${f%.o}.ko" "$out/" || virtio_modules_die "no ${f%.o}.ko after the build"
+    done
     rm -rf "$out.tmp"
     exec {lockfd}>&-
 }

@@ -16,16 +16,23 @@
 #                  guest and its register never changes on the host.
 # Needs a real /dev/kvm and root (modprobe i2c-stub):
 #   scripts/testhost tests/realguest/gpio-i2c.sh
+# In the arm64 test host (issue 14): build/arm64/avp, the arm64 guest
+# (scripts/mkguest-gpio-i2c --arch arm64) and its i2c-stub.ko (Debian's
+# arm64 kernel has none):
+#   scripts/testhost --arch arm64 --smp 2 --memory 2048 --timeout 1500 tests/realguest/gpio-i2c.sh
 # Guest side: tests/guest-gpio-i2c/.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source tests/lib/check.sh
 source tests/lib/realguest.sh
+source tests/lib/arm64.sh
 
-rg_setup
-initrd=build/guest/initrd-gpio-i2c.img
+rg_arch_setup
+stub=(modprobe i2c-stub)
+[[ $guest = build/guest ]] || stub=(insmod "$guest/i2c-stub.ko")
+initrd=$guest/initrd-gpio-i2c.img
 if [ ! -f "$initrd" ]; then
-	notok "$initrd missing (run scripts/mkguest-gpio-i2c)"; finish; exit 1
+	notok "$initrd missing (run scripts/mkguest-gpio-i2c$([[ $guest = build/guest ]] || echo " --arch arm64"))"; finish; exit 1
 fi
 if ! rg_avp_has_option --gpio || ! rg_avp_has_option --i2c; then
 	notok "$avp has no --gpio/--i2c option"; finish; exit 1
@@ -34,7 +41,7 @@ fi
 # The host's I2C bus: i2c-stub with two chips, and i2c-dev for /dev/i2c-N.
 # (A stub loaded before with other chips would not be ours: reload it.)
 rmmod i2c_stub 2>/dev/null
-if ! modprobe i2c-stub chip_addr=0x50,0x51 || ! modprobe i2c-dev; then
+if ! "${stub[@]}" chip_addr=0x50,0x51 || ! modprobe i2c-dev; then
 	notok "cannot load i2c-stub and i2c-dev on this host (the test host has them)"
 	finish; exit 1
 fi
@@ -86,6 +93,9 @@ cleanup() {
 trap cleanup EXIT
 
 log=$out/gpio-i2c.log
+# arm64: the console on the test host's disk (a 9p write per PL011 byte is
+# slow), copied to $out at the end
+[[ $guest = build/guest ]] || log=$work/gpio-i2c.log
 start=$(date +%s.%N)
 # Line 3 goes high as soon as the control socket answers: the guest polls it.
 raise_line3() {
@@ -94,7 +104,7 @@ raise_line3() {
 }
 rg_start_bg --poll raise_line3 gpio-i2c avp_pid "$log" timeout -k 5 400 "$avp" run \
 	--kernel "$kernel" --initrd "$initrd" \
-	--cmdline "console=ttyS0 panic=-1 quiet avp.test=gpio-i2c" --memory 256 \
+	--cmdline "console=$console panic=-1 quiet avp.test=gpio-i2c" --memory 256 \
 	--gpio lines=8,names=reset:led:button:door \
 	--i2c "dev=$bus,allow=0x50" --api-sock "$api"
 
@@ -135,6 +145,7 @@ rc=$?
 avp_pid=
 end=$(date +%s.%N)
 tr -d '\r' <"$log" >"$log.txt"
+[[ $log = "$out"/* ]] || cp "$log.txt" "$out/gpio-i2c.log.txt"
 echo "gpio-i2c: whole run $(awk "BEGIN{printf \"%.1f\", $end - $start}") s"
 sed 's/^/  | /' "$log.txt" | grep -v '^  | gpio-i2c: ok' | tail -n 40
 check_eq "$rc" 0 "the guest powered off (avp exit 0)"
