@@ -40,10 +40,12 @@ check_grep "$tmp/arm64.out" '^build: make -j2 ARCH=arm64$' "arm64: builds build/
 check_grep "$tmp/arm64.out" '^build: scripts/mkguest --arch arm64$' "arm64: builds the arm64 guest"
 check_grep "$tmp/arm64.out" '^build: aarch64-linux-gnu-gcc .*-o build/arm64/conform/net_bulk tests/guest/net_bulk.c$' \
 	"arm64: cross-builds NET-3's host end (the arm64 test host has no compiler)"
-if grep -q 'mkguest-can\|mkguest-gpio-i2c\|^build: make -j2$' "$tmp/arm64.out"; then
+check_grep "$tmp/arm64.out" '^build: scripts/mkguest-can --arch arm64$' "arm64: builds the arm64 CAN guest"
+check_grep "$tmp/arm64.out" '^build: scripts/mkguest-gpio-i2c --arch arm64$' "arm64: builds the arm64 GPIO/I2C guest"
+if grep -qE '^build: (make -j2|scripts/mkguest(-can|-gpio-i2c)?)$' "$tmp/arm64.out"; then
 	notok "arm64: builds x86 things: $(grep '^build:' "$tmp/arm64.out" | tr '\n' ' ')"
 else
-	ok "arm64: builds nothing for x86 (no make without ARCH, no mkguest-can/-gpio-i2c)"
+	ok "arm64: builds nothing for x86 (no make or mkguest* without the arm64 architecture)"
 fi
 # On x86-64, arm64 always goes through the arm64 test host.
 if [ "$(uname -m)" = aarch64 ]; then
