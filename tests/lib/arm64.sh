@@ -1,8 +1,10 @@
-# Sourced by the arm64 real-guest tests (tests/realguest/arm64-*.sh) after
-# tests/lib/check.sh, in the repository root.
+# Sourced by the arm64 real-guest tests (tests/realguest/arm64-*.sh, and
+# jail.sh, which runs on both architectures) after tests/lib/check.sh (and
+# tests/lib/realguest.sh for arm64_rg_setup), in the repository root.
 #   arm64_setup   sets avp, kernel and initrd (build/arm64/avp, the arm64
 #                 reference guest); ends the test with one failed check when
 #                 it does not run in the arm64 test host or one is missing.
+#   arm64_rg_setup NAME   the same or rg_setup, by the machine (below).
 # shellcheck shell=bash
 arm64_setup() {
 	local f
@@ -16,4 +18,22 @@ arm64_setup() {
 	for f in "$avp" "$kernel" "$initrd"; do
 		[[ -f "$f" ]] || { notok "$f missing (make ARCH=arm64; scripts/mkguest --arch arm64)"; finish; exit; }
 	done
+}
+
+# arm64_rg_setup NAME: the start of a real-guest test that runs on both
+# architectures (tests/realguest/jail.sh): in the arm64 test host
+# arm64_setup and out=build/testhost/out/arm64-NAME, elsewhere rg_setup
+# (tests/lib/realguest.sh). Also sets serial, the guest's serial console
+# (the PL011's ttyAMA0 or the 16550's ttyS0), and guest_mem, the MiB the
+# reference guest boots in (arm64's Image alone is 44 MB).
+arm64_rg_setup() {
+	if [[ "$(uname -m)" == aarch64 ]]; then
+		arm64_setup
+		out=build/testhost/out/arm64-$1
+		mkdir -p "$out"
+		serial=ttyAMA0 guest_mem=256
+	else
+		rg_setup
+		serial=ttyS0 guest_mem=192
+	fi
 }
