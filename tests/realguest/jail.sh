@@ -78,6 +78,7 @@ inspect() {
 		roots=""
 		uids=""
 		devnets=""
+		timernets=""
 		for t in /proc/"$vm"/task/*; do
 			roots+="$(stat -L -c %d:%i "$t/root/" 2>/dev/null) "
 			uids+="$(awk '/^Uid:/ {print $2 $3 $4 $5}' "$t/status") "
@@ -89,7 +90,8 @@ inspect() {
 			# watchdog; arm64's RTC, power button and SP805): they
 			# start with the machine, before the jail.
 			case "$comm" in
-			avp-watchdog | avp-pl031 | avp-pl061 | avp-sp805) ;;
+			avp-watchdog | avp-pl031 | avp-pl061 | avp-sp805)
+				timernets+="$comm:$(readlink "$t/ns/net") " ;;
 			avp-*) devnets+="$comm:$(readlink "$t/ns/net") " ;;
 			esac
 		done
@@ -176,6 +178,7 @@ if [ "$seen" = 1 ]; then
 	else
 		notok "device workers' network namespaces '$devnets' are not all the VM's ($vm_net)"
 	fi
+	[ -z "$timernets" ] || echo "$CHECK_PREFIX: info - platform timer threads (host's net namespace $host_net): $timernets"
 	bad=0
 	for u in $uids; do [ "$u" = 65534655346553465534 ] || bad=1; done
 	[ "$bad" = 0 ] && ok "every thread dropped to uid 65534" || notok "thread uids: $uids"
