@@ -24,16 +24,18 @@ arm64_setup() {
 # architectures (tests/realguest/jail.sh): in the arm64 test host
 # arm64_setup and out=build/testhost/out/arm64-NAME, elsewhere rg_setup
 # (tests/lib/realguest.sh). Also sets serial, the guest's serial console
-# (the PL011's ttyAMA0 or the 16550's ttyS0), and guest_mem, the MiB the
-# reference guest boots in (arm64's Image alone is 44 MB).
+# (the PL011's ttyAMA0 or the 16550's ttyS0), guest_mem, the MiB the
+# reference guest boots in (arm64's Image alone is 44 MB), and
+# platform_threads, the names of the timer threads every VM has (arm64's
+# RTC and power button; x86 has none without --watchdog).
 arm64_rg_setup() {
 	if [[ "$(uname -m)" == aarch64 ]]; then
 		arm64_setup
 		out=build/testhost/out/arm64-$1
 		mkdir -p "$out"
-		serial=ttyAMA0 guest_mem=256
+		serial=ttyAMA0 guest_mem=256 platform_threads="avp-pl031 avp-pl061"
 	else
 		rg_setup
-		serial=ttyS0 guest_mem=192
+		serial=ttyS0 guest_mem=192 platform_threads=""
 	fi
 }

@@ -79,6 +79,7 @@ inspect() {
 		uids=""
 		devnets=""
 		timernets=""
+		comms=""
 		for t in /proc/"$vm"/task/*; do
 			roots+="$(stat -L -c %d:%i "$t/root/" 2>/dev/null) "
 			uids+="$(awk '/^Uid:/ {print $2 $3 $4 $5}' "$t/status") "
@@ -86,6 +87,7 @@ inspect() {
 			# the guest's requests, so they belong in the VM's
 			# network namespace too.
 			comm=$(cat "$t/comm" 2>/dev/null)
+			comms+="$comm "
 			# Not the platform devices' timer threads (x86's
 			# watchdog; arm64's RTC, power button and SP805): they
 			# start with the machine, before the jail.
@@ -179,6 +181,12 @@ if [ "$seen" = 1 ]; then
 		notok "device workers' network namespaces '$devnets' are not all the VM's ($vm_net)"
 	fi
 	[ -z "$timernets" ] || echo "$CHECK_PREFIX: info - platform timer threads (host's net namespace $host_net): $timernets"
+	# They name themselves: named by their creator, through a /proc path
+	# with the VM's PID-namespace TID, they had lost their names here.
+	for name in $platform_threads; do
+		[[ " $timernets" == *" $name:"* ]] && ok "the platform's $name thread carries its name" \
+			|| notok "no thread named $name (threads: $comms)"
+	done
 	bad=0
 	for u in $uids; do [ "$u" = 65534655346553465534 ] || bad=1; done
 	[ "$bad" = 0 ] && ok "every thread dropped to uid 65534" || notok "thread uids: $uids"
