@@ -31,6 +31,14 @@ static void *timer_main(void *arg)
 {
 	struct hw_timer *t = arg;
 
+	/* Named by the thread itself (prctl), not by its creator: naming
+	 * another thread goes through /proc/self/task/TID/comm with the TID of
+	 * the caller's PID namespace, which is not /proc's in the jailed VM
+	 * process (PID 1 of its own namespace under the host's /proc), so the
+	 * name was lost there. Before thread_start: its seccomp filter has no
+	 * prctl. Naming is a convenience, its failure not fatal. */
+	if (t->ops.name)
+		pthread_setname_np(pthread_self(), t->ops.name);
 	if (t->ops.thread_start && t->ops.thread_start(t->ops.thread_opaque))
 		return NULL;
 	pthread_mutex_lock(&t->lock);
@@ -119,8 +127,6 @@ int hw_timer_create(struct hw_timer **out, const struct hw_timer_ops *ops)
 		free(t);
 		return -ret;
 	}
-	if (t->ops.name)
-		pthread_setname_np(t->thread, t->ops.name);
 	*out = t;
 	return 0;
 }
