@@ -38,6 +38,10 @@ FIGURES = {
     'vsock_stream_h2g': ('MiB/s', True, 'vsock: stream host to guest'),
     'vsock_rr': ('us', False, 'vsock: round trip (median)'),
 }
+# Figures QEMU also gives with vhost-net (bench/suite.sh's "qemu-vhost"):
+# the kernel's data path, reported beside the user-space peer for
+# information; optional (a host without /dev/vhost-net has none).
+VHOST = ('net_tcp_g2h', 'net_tcp_h2g', 'net_tcp_rr')
 
 
 def load(path):
@@ -90,6 +94,18 @@ def main():
             figures.append(fig)
             rows.append(f"| {desc} ({transport}) | {unit} | {'higher' if hib else 'lower'} | "
                         f"{fmt(med['avp'])} ({spread['avp']}) | {fmt(med['qemu'])} ({spread['qemu']}) | "
+                        f"{'-' if ratio is None else f'{ratio:.2f}'} |")
+        for name in VHOST:
+            v, a_ = vals.get((name, 'qemu-vhost')), vals.get((name, 'avp'))
+            if not v:
+                continue
+            unit, hib, desc = FIGURES[name]
+            mq, ma = statistics.median(v), (statistics.median(a_) if a_ else None)
+            ratio = ma / mq if ma is not None and mq else None
+            figures.append({'name': f'{transport}/{name}_vs_vhost_net', 'unit': unit, 'higher_is_better': hib,
+                            'avp': ma, 'qemu': mq, 'ratio': round(ratio, 3) if ratio is not None else None})
+            rows.append(f"| {desc}, QEMU with vhost-net, for information ({transport}) | {unit} | "
+                        f"{'higher' if hib else 'lower'} | {fmt(ma)} | {fmt(mq)} ({fmt(min(v))}-{fmt(max(v))}) | "
                         f"{'-' if ratio is None else f'{ratio:.2f}'} |")
         rows.append(f'| ({transport}: {rounds} rounds) | | | | | |')
 

@@ -6,7 +6,9 @@
 #           tmpfs, a NIC on a tap, vsock, rng; launch -> the guest's init
 #           line (boot_ms) and KVM's exit count for the VM at that moment
 #           (debugfs), then the guest's fio, iperf3, benchnet figures
-#           (bench/guest/bench.sh);
+#           (bench/guest/bench.sh); QEMU's network figures also with
+#           vhost-net ("qemu-vhost": the kernel's data path, for
+#           information beside the user-space peer; network jobs only);
 #   memory: 1 vCPU, 256 MiB, a disk, a NIC, rng, idle after boot: the
 #           VMM's RSS outside the guest RAM mapping (bench/smaps.py), its
 #           smaps kept for docs/footprint.md; also for build/dynamic/avp
@@ -30,6 +32,8 @@ record() { echo "$1 $2 $3 $4" >>"$out/raw.txt"; echo "bench: $1 round $2: $3 = $
 
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
 modprobe vhost_vsock 2>/dev/null
+modprobe vhost_net 2>/dev/null
+[ -c /dev/vhost-net ] || echo "bench: no /dev/vhost-net: QEMU's vhost-net figures will be missing" >&2
 nb_tap "$tap" || { echo "bench: cannot create tap $tap" >&2; exit 1; }
 gcc -O2 -Wall -o "$work/benchnet" bench/benchnet.c || exit 1
 iperf3 -s -D -p 5201 --pidfile "$work/iperf.pid" || { echo "bench: iperf3 -s failed" >&2; exit 1; }
@@ -53,8 +57,9 @@ avp_transport=()
 
 # vm_cmd VMM io|memory: sets cmd.
 vm_cmd() {
-	local vmm=$1 kind=$2 cpus=2 mem=512 cl=$cmdline
+	local vmm=$1 kind=$2 cpus=2 mem=512 cl=$cmdline vhost=
 	[ "$kind" = memory ] && cpus=1 mem=256 cl=$idle_cmdline
+	[ "$vmm" = qemu-vhost ] && cl+=" avp.bench.only=net" vhost=,vhost=on
 	if [ "$vmm" = avp ] || [ "$vmm" = avp-dynamic ]; then
 		cmd=("build/${vmm/avp-dynamic/dynamic/avp}" run "${avp_transport[@]}" --kernel "$kernel" --initrd "$initrd" --cmdline "$cl"
 			--cpus "$cpus" --memory "$mem")
@@ -70,7 +75,7 @@ vm_cmd() {
 			-device "virtio-blk-$dsuf,drive=r")
 		cmd+=(-drive "file=$work/data.img,if=none,id=d,format=raw,aio=io_uring"
 			-device "virtio-blk-$dsuf,drive=d"
-			-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" -device "virtio-net-$dsuf,netdev=n0,mac=$mac")
+			-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no$vhost" -device "virtio-net-$dsuf,netdev=n0,mac=$mac")
 		[ "$kind" = io ] && [ -c /dev/vhost-vsock ] && cmd+=(-device "vhost-vsock-$dsuf,guest-cid=3")
 		cmd+=(-device "virtio-rng-$dsuf")
 	fi
@@ -165,6 +170,7 @@ for r in $(seq 1 "$rounds"); do
 		run_io "$vmm" "$r"
 		run_memory "$vmm" "$r"
 	done
+	[ -c /dev/vhost-net ] && run_io qemu-vhost "$r"
 	# The dynamic build too, where scripts/bench made one (docs/footprint.md)
 	[ -x build/dynamic/avp ] && run_memory avp-dynamic "$r"
 done

@@ -5,10 +5,16 @@
 # (Debian's fio and iperf3) is whichever disk mounts as ext4; the other is
 # the raw disk under test. Prints one "BENCH NAME VALUE" line per figure;
 # the host peer is fe80::1 on the tap (iperf3 -s, benchnet serve) and
-# CID 2 (benchnet serve). avp.bench=quick: tiny sizes.
+# CID 2 (benchnet serve). avp.bench=quick: tiny sizes. avp.bench=stress
+# (scripts/bootloop --io): only the random-I/O jobs, avp.bench.secs each
+# (default 30), and no network: the load under which a 2-vCPU guest died
+# after its init (issue 12). avp.bench.only=net: the network jobs only
+# (QEMU with vhost-net, for information).
 arg() { for w in $(cat /proc/cmdline); do case "$w" in "$1="*) echo "${w#*=}";; esac; done; }
 mode=$(arg avp.bench)
+only=$(arg avp.bench.only)
 if [ "$mode" = quick ]; then secs=2 size=16M rr=200 vmib=16
+elif [ "$mode" = stress ]; then secs=$(arg avp.bench.secs) size=192M; secs=${secs:-30}
 else secs=8 size=192M rr=2000 vmib=128; fi
 
 while read -r m; do
@@ -32,10 +38,16 @@ fio_run() { # NAME FIELD SCALE FIO-ARGS...
         --time_based --direct=1 "$@" 2>/tmp/fio.err | awk -F';' -v f="$field" -v s="$scale" '{ printf "%.1f", $f / s }')
     [ -n "$v" ] && echo "BENCH $name $v" || { echo "bench: fio $name failed"; cat /tmp/fio.err; }
 }
-fio_run blk_seq_write_1m 48 1024 --rw=write --bs=1M --ioengine=libaio --iodepth=4
-fio_run blk_seq_read_1m 7 1024 --rw=read --bs=1M --ioengine=libaio --iodepth=4
-fio_run blk_randread_4k_qd32 8 1 --rw=randread --bs=4k --ioengine=libaio --iodepth=32
-fio_run blk_randwrite_4k_fsync 49 1 --rw=randwrite --bs=4k --ioengine=psync --fsync=1
+if [ "$only" = net ]; then :
+elif [ "$mode" != stress ]; then
+    fio_run blk_seq_write_1m 48 1024 --rw=write --bs=1M --ioengine=libaio --iodepth=4
+    fio_run blk_seq_read_1m 7 1024 --rw=read --bs=1M --ioengine=libaio --iodepth=4
+fi
+if [ "$only" != net ]; then
+    fio_run blk_randread_4k_qd32 8 1 --rw=randread --bs=4k --ioengine=libaio --iodepth=32
+    fio_run blk_randwrite_4k_fsync 49 1 --rw=randwrite --bs=4k --ioengine=psync --fsync=1
+fi
+if [ "$mode" = stress ]; then echo "bench: done"; exit 0; fi
 
 echo 0 >/proc/sys/net/ipv6/conf/eth0/accept_dad
 ip link set eth0 up
@@ -59,6 +71,7 @@ iperf net_tcp_g2h
 iperf net_tcp_h2g -R
 v=$(benchnet rr tcp fe80::1%eth0 5202 "$rr") && echo "BENCH net_tcp_rr ${v#rr_us=}" || echo "bench: tcp rr failed"
 
+if [ "$only" = net ]; then echo "bench: done"; exit 0; fi
 v=$(benchnet bulk vsock 2 5203 "$vmib") && echo "BENCH vsock_stream_g2h ${v#mibs=}" || echo "bench: vsock bulk failed"
 v=$(benchnet pull vsock 2 5203 "$vmib") && echo "BENCH vsock_stream_h2g ${v#mibs=}" || echo "bench: vsock pull failed"
 v=$(benchnet rr vsock 2 5203 "$rr") && echo "BENCH vsock_rr ${v#rr_us=}" || echo "bench: vsock rr failed"
