@@ -630,13 +630,11 @@ static void pair_attach(struct vnet *n, struct vnet_pair *p, bool attach)
 	n->queue_logged = true;
 }
 
-/* Pairs 0..k-1 receive from now on, the others neither receive nor hold
- * a frame (5.1.6.5.5: nothing is queued on a receiveq past
+/* Pairs 0..k-1 receive from now on (watched when running, else from
+ * activation on), the others neither receive nor hold a frame (5.1.6.5.5: nothing is queued on a receiveq past
  * virtqueue_pairs once the command is answered). */
-static void set_pairs(struct vnet *n, uint16_t k)
+static void set_pairs(struct vnet *n, uint16_t k, bool running)
 {
-	bool running = n->dev.status & VIRTIO_STATUS_DRIVER_OK;
-
 	for (uint16_t i = 0; i < n->npairs; i++) {
 		struct vnet_pair *p = &n->pairs[i];
 		bool on = i < k;
@@ -680,7 +678,7 @@ static uint8_t ctrl_command(struct vnet *n, const struct virtq_chain *c)
 	pairs = le16toh(pairs);
 	if (pairs < 1 || pairs > n->npairs)
 		return VIRTIO_NET_ERR;
-	set_pairs(n, pairs);
+	set_pairs(n, pairs, true);
 	return VIRTIO_NET_OK;
 }
 
@@ -818,7 +816,7 @@ static void vnet_reset(struct virtio_dev *dev)
 		rx_forget(&n->pairs[i]);
 	}
 	/* 5.1.6.5.5: one pair until the next driver asks for more. */
-	set_pairs(n, 1);
+	set_pairs(n, 1, false);
 	/* The next driver may accept fewer offloads. Frames the kernel
 	 * offloaded meanwhile are dropped by rx_read. */
 	set_tap_offloads(n, 0);
@@ -992,7 +990,7 @@ int virtio_net_create_pairs(struct virtio_dev **out, const struct avp_net_cfg *c
 	n->ops.num_queues = (uint16_t)(npairs > 1 ? 2 * npairs + 1 : 2);
 	virtio_dev_init(&n->dev, &n->ops, n, &n->config, sizeof(n->config));
 	/* Until a driver enables more, the tap gives pair 0 every frame. */
-	set_pairs(n, 1);
+	set_pairs(n, 1, false);
 	*out = &n->dev;
 	return 0;
 }
