@@ -317,9 +317,9 @@ static void tx_work(struct vnet *n, struct vnet_pair *p)
 	struct virtio_dev *dev = &n->dev;
 	struct virtq *vq = &dev->vqs[p->txq];
 	/* A transmit queue the driver still uses after disabling its pair
-	 * (frames posted before VQ_PAIRS_SET) goes out through pair 0: any
-	 * attached queue of the tap reaches the same interface, and the
-	 * driver gets its buffers back. */
+	 * (frames posted before VQ_PAIRS_SET) goes out through pair 0, the
+	 * queue surely attached (every queue of the tap reaches the same
+	 * interface), and the driver gets its buffers back. */
 	int fd = p->attached ? p->fd : n->pairs[0].fd;
 
 	for (unsigned int i = 0; i < VIRTIO_NET_TX_BUDGET; i++) {

@@ -109,6 +109,7 @@ static int open_queue(const char *name, short mq, struct ifreq *ifr)
 int tap_open_queues(const char *name, char ifname[IFNAMSIZ], int *fds, unsigned int n)
 {
 	struct ifreq ifr;
+	char first[IFNAMSIZ];
 	short mq = n > 1 ? IFF_MULTI_QUEUE : 0;
 	unsigned int got;
 	int ret;
@@ -137,21 +138,22 @@ int tap_open_queues(const char *name, char ifname[IFNAMSIZ], int *fds, unsigned 
 	}
 	fds[0] = ret;
 	/* The rest attach to the interface the first one named (the kernel
-	 * picked the number for a "%d" name). */
+	 * picked the number for a "%d" name); a copy, as open_queue clears
+	 * ifr. */
+	memcpy(first, ifr.ifr_name, IFNAMSIZ);
+	first[IFNAMSIZ - 1] = '\0';
 	for (got = 1; got < n; got++) {
-		ret = open_queue(ifr.ifr_name, IFF_MULTI_QUEUE, &ifr);
+		ret = open_queue(first, IFF_MULTI_QUEUE, &ifr);
 		if (ret < 0) {
-			report_setiff(ifr.ifr_name, -ret);
+			report_setiff(first, -ret);
 			while (got)
 				close(fds[--got]);
 			return ret;
 		}
 		fds[got] = ret;
 	}
-	if (ifname) {
-		memcpy(ifname, ifr.ifr_name, IFNAMSIZ);
-		ifname[IFNAMSIZ - 1] = '\0';
-	}
+	if (ifname)
+		memcpy(ifname, first, IFNAMSIZ);
 	return (int)n;
 }
 

@@ -10,12 +10,18 @@
 #include <cmocka.h>
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "avp/devices/virtio_net.h"
+#include "avp/net/tap.h"
+#include "support/link_up.h"
 #include "support/vq_harness.h"
 
 #define NP 3 /* pairs of the fixture's device */
@@ -469,6 +475,113 @@ static void test_set_queue_failure_not_fatal(void **state)
 	assert_int_equal(recv(f->host[0], out, sizeof(out), MSG_DONTWAIT), HDR + 60);
 }
 
+/* ---- a real multi-queue tap (skipped where taps cannot be made) ---- */
+
+static void skip_without_tun(void)
+{
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		printf("skipping real tap test: /dev/net/tun: %s\n", strerror(errno));
+		skip();
+	}
+	close(fd);
+}
+
+/* Two queues of one new tap: both fds name the same interface, and a
+ * queue detaches and attaches again (TUNSETQUEUE). */
+static void test_real_tap_two_queues(void **state)
+{
+	char ifname[IFNAMSIZ];
+	uint8_t frame[HDR + 60];
+	int fds[2];
+	int n;
+
+	(void)state;
+	skip_without_tun();
+	n = tap_open_queues("avpq%d", ifname, fds, 2);
+	if (n < 0) {
+		printf("skipping real tap test: cannot create a tap here: %s\n", strerror(-n));
+		skip();
+	}
+	assert_int_equal(n, 2);
+	assert_memory_equal(ifname, "avpq", 4);
+	/* Both queues on that one interface: no second tap was made. */
+	{
+		struct ifreq ifr = { 0 };
+
+		assert_int_equal(ioctl(fds[1], TUNGETIFF, &ifr), 0);
+		assert_string_equal(ifr.ifr_name, ifname);
+		assert_true(ifr.ifr_flags & IFF_MULTI_QUEUE);
+	}
+	assert_int_equal(test_set_link_up(ifname), 0);
+	assert_int_equal(tap_set_queue(fds[1], false), 0);
+	/* Detached it is: detaching again is refused. */
+	assert_int_equal(tap_set_queue(fds[1], false), -EINVAL);
+	assert_int_equal(tap_set_queue(fds[1], true), 0);
+	assert_int_equal(tap_set_queue(fds[1], true), -EINVAL);
+	memset(frame, 0, HDR);
+	memset(frame + HDR, 0xff, 60);
+	assert_int_equal(write(fds[1], frame, sizeof(frame)), (ssize_t)sizeof(frame));
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/* A persistent tap made with (multi) or without multi_queue, as `ip
+ * tuntap add` would; its name in ifname. */
+static bool make_persistent_tap(char ifname[IFNAMSIZ], bool multi)
+{
+	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | (multi ? IFF_MULTI_QUEUE : 0) };
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	bool ok;
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "avpp%%d");
+	ok = fd >= 0 && ioctl(fd, TUNSETIFF, &ifr) == 0 && ioctl(fd, TUNSETPERSIST, 1) == 0;
+	if (ok)
+		memcpy(ifname, ifr.ifr_name, IFNAMSIZ);
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static void remove_persistent_tap(const char *ifname, bool multi)
+{
+	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | (multi ? IFF_MULTI_QUEUE : 0) };
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	assert_true(fd >= 0);
+	assert_int_equal(ioctl(fd, TUNSETIFF, &ifr), 0);
+	assert_int_equal(ioctl(fd, TUNSETPERSIST, 0), 0);
+	close(fd);
+}
+
+/* A tap made by others without multi_queue: queues=2 falls back to one
+ * fd rather than failing; one made with it serves a single pair too. */
+static void test_real_tap_flag_mismatch(void **state)
+{
+	char ifname[IFNAMSIZ];
+	int fds[2];
+
+	(void)state;
+	skip_without_tun();
+	if (!make_persistent_tap(ifname, false)) {
+		printf("skipping real tap test: cannot create a persistent tap here\n");
+		skip();
+	}
+	assert_int_equal(tap_open_queues(ifname, NULL, fds, 2), 1);
+	close(fds[0]);
+	remove_persistent_tap(ifname, false);
+
+	assert_true(make_persistent_tap(ifname, true));
+	assert_int_equal(tap_open_queues(ifname, NULL, fds, 1), 1);
+	close(fds[0]);
+	assert_int_equal(tap_open_queues(ifname, NULL, fds, 2), 2);
+	close(fds[0]);
+	close(fds[1]);
+	remove_persistent_tap(ifname, true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -487,6 +600,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rx_per_pair, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_back_to_one_pair, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_queue_failure_not_fatal, setup, teardown),
+		cmocka_unit_test(test_real_tap_two_queues),
+		cmocka_unit_test(test_real_tap_flag_mismatch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
