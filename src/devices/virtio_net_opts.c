@@ -13,7 +13,8 @@
 
 /* Its lines in avp run --help. */
 static const char net_help[] = "virtio-net on an existing or new tap; repeat (up to 4);\n"
-	"queues=N queue pairs (default: one per vCPU; 1 on a tap without multi_queue)";
+	"queues=N queue pairs (default: one per vCPU; one\n"
+	"on a tap made without multi_queue)";
 
 enum { K_TAP, K_NETWORK, K_MAC, K_QUEUES };
 static const struct avp_key net_keys[] = {
