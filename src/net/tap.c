@@ -67,9 +67,9 @@ int tap_check_name(const char *name)
 }
 
 /* One fd on tap name with TUNSETIFF flags mq (0 or IFF_MULTI_QUEUE); on
- * success ifr holds the interface's name. The fd, or -errno unreported
- * (TUNSETIFF's error is the caller's to judge). */
-static int open_queue(const char *name, short mq, struct ifreq *ifr)
+ * success ifr holds the interface's name. The fd, or -errno: reported,
+ * but for TUNSETIFF's (then *setiff is set), the caller's to judge. */
+static int open_queue(const char *name, short mq, struct ifreq *ifr, bool *setiff)
 {
 	/* VIRTIO 1.2 5.1.6: with VERSION_1 the header always has num_buffers,
 	 * so the tap reserves those two bytes too. */
@@ -77,6 +77,7 @@ static int open_queue(const char *name, short mq, struct ifreq *ifr)
 	int fd = open(TUN_PATH, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	int ret;
 
+	*setiff = false;
 	if (fd < 0) {
 		int err = errno;
 
@@ -92,6 +93,7 @@ static int open_queue(const char *name, short mq, struct ifreq *ifr)
 		int err = errno;
 
 		close(fd);
+		*setiff = true;
 		return -err;
 	}
 	if (ioctl(fd, TUNSETVNETHDRSZ, &hdr_len) < 0)
@@ -112,6 +114,7 @@ int tap_open_queues(const char *name, char ifname[IFNAMSIZ], int *fds, unsigned 
 	char first[IFNAMSIZ];
 	short mq = n > 1 ? IFF_MULTI_QUEUE : 0;
 	unsigned int got;
+	bool setiff;
 	int ret;
 
 	ret = tap_check_name(name);
@@ -119,21 +122,22 @@ int tap_open_queues(const char *name, char ifname[IFNAMSIZ], int *fds, unsigned 
 		return ret;
 	if (n < 1)
 		return -EINVAL;
-	ret = open_queue(name, mq, &ifr);
+	ret = open_queue(name, mq, &ifr, &setiff);
 	/* An existing tap answers EINVAL when its multi_queue flag is not
 	 * ours (drivers/net/tun.c tun_set_iff). Take it as it is: a
 	 * single-queue tap gives one pair, a multi-queue one serves one
-	 * pair as well as many. */
-	if (ret == -EINVAL) {
-		int again = open_queue(name, mq ^ IFF_MULTI_QUEUE, &ifr);
+	 * pair as well as many. A second EINVAL is the first one's story. */
+	if (ret == -EINVAL && setiff) {
+		int again = open_queue(name, mq ^ IFF_MULTI_QUEUE, &ifr, &setiff);
 
-		if (again >= 0 || again != -EINVAL)
+		if (again != -EINVAL || !setiff)
 			ret = again;
 		if (ret >= 0 && mq)
 			n = 1;
 	}
 	if (ret < 0) {
-		report_setiff(name, -ret);
+		if (setiff)
+			report_setiff(name, -ret);
 		return ret;
 	}
 	fds[0] = ret;
@@ -143,9 +147,10 @@ int tap_open_queues(const char *name, char ifname[IFNAMSIZ], int *fds, unsigned 
 	memcpy(first, ifr.ifr_name, IFNAMSIZ);
 	first[IFNAMSIZ - 1] = '\0';
 	for (got = 1; got < n; got++) {
-		ret = open_queue(first, IFF_MULTI_QUEUE, &ifr);
+		ret = open_queue(first, IFF_MULTI_QUEUE, &ifr, &setiff);
 		if (ret < 0) {
-			report_setiff(first, -ret);
+			if (setiff)
+				report_setiff(first, -ret);
 			while (got)
 				close(fds[--got]);
 			return ret;
