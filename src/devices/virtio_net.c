@@ -935,7 +935,8 @@ static void close_fds(const int *fds, unsigned int n)
 
 /* Threading: one device thread serves every pair. Per frame avp copies
  * and checks a header (about 700 instructions a frame sent, 1000 a frame
- * received, bench/datapath.c); the read, the write and the copy of the
+ * received, bench/datapath.c; 0.6-0.7 us of CPU with the system calls,
+ * README "Network queues"); the read, the write and the copy of the
  * frame are the kernel's or the memcpy's, and on the guest's side each
  * vCPU already has its own queues, interrupts and no shared lock, which
  * is what multiqueue is for. A thread per pair would add a wake-up and a
