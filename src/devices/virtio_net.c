@@ -637,8 +637,9 @@ static void pair_attach(struct vnet *n, struct vnet_pair *p, bool attach)
 }
 
 /* Pairs 0..k-1 receive from now on (watched when running, else from
- * activation on), the others neither receive nor hold a frame (5.1.6.5.5: nothing is queued on a receiveq past
- * virtqueue_pairs once the command is answered). */
+ * activation on), the others neither receive nor hold a frame (5.1.6.5.5:
+ * nothing is queued on a receiveq past virtqueue_pairs once the command
+ * is answered). */
 static void set_pairs(struct vnet *n, uint16_t k, bool running)
 {
 	for (uint16_t i = 0; i < n->npairs; i++) {
