@@ -37,6 +37,11 @@ if [ -n "$netq" ]; then
     tx=$(ls -d /sys/class/net/eth0/queues/tx-* | wc -l)
     if [ "$rx" = "$netq" ] && [ "$tx" = "$netq" ]; then ok "eth0 uses $netq queue pairs (rx-*, tx-*)"
     else notok "eth0 has $rx receive and $tx transmit queues, not $netq each"; fi
+    # The driver counts its queues before asking; a refused VQ_PAIRS_SET
+    # shows only in its warning.
+    if dmesg | grep -q 'Fail to set num of queue pairs'; then
+        notok "the device refused VQ_PAIRS_SET: $(dmesg | grep -m1 'Fail to set num of queue pairs')"
+    else ok "the device accepted VQ_PAIRS_SET (no driver warning)"; fi
 fi
 
 echo 0 > /proc/sys/net/ipv6/conf/eth0/accept_dad
