@@ -11,13 +11,20 @@
  *
  * The input's first byte picks the offload features the driver accepts
  * (bit i: offloads[i], in any combination, also ones 5.1.3.1 forbids),
- * then the common grammar follows.
+ * then the common grammar follows. Its feature byte's bits 5 and 6 are
+ * CTRL_VQ and MQ (also MQ alone, which 5.1.3.1 forbids); with any of bits
+ * 5-7 set the device has two queue pairs, each on its own socketpair,
+ * else one (so inputs from before multiqueue mean what they meant). The device op adds
+ * well-formed control commands (VQ_PAIRS_SET of any count) besides the
+ * grammar's arbitrary chains on the control queue.
  *
  * Beyond the sanitizers: every frame the device transmits is no longer
  * than VIRTIO_NET_MAX_TX_FRAME and carries a header a correct driver could
  * have written for the negotiated features (all zero without CSUM/HOST_*
  * features; checked here independently of the device's own checks), and
- * the tap's offloads are only ever what the driver accepted, or none. */
+ * the tap's offloads are only ever what the driver accepted, or none; a
+ * tap queue past the first is attached only while the driver has enabled
+ * its pair, which it can only have done with MQ. */
 #include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -36,13 +43,22 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 /* A tap frame can be 65535 + 18 bytes; a bit more tests the device's
  * "truncated read" check. */
 #define MAX_INJECT (VIRTIO_NET_HDR_LEN + 65535 + 18 + 64)
+/* Two pairs and the control queue fit the common grammar's RAM with room
+ * for buffers (FG_DATA_OFF). */
+#define PAIRS 2
 
 struct net_ctx {
-	int host; /* our end: "the network" */
+	int host[PAIRS]; /* our ends: "the network", a tap queue each */
+	int dev_fd[PAIRS];
+	unsigned int npairs;
 	bool host_closed;
 	const struct virtio_dev *dev;
 	uint8_t buf[MAX_INJECT];
 };
+
+/* Which tap queues the fake would hand frames. */
+static struct net_ctx *queue_ctx;
+static bool queue_attached[PAIRS];
 
 #define FB(bit) (1ull << VIRTIO_NET_F_##bit)
 static const uint64_t offloads[] = { FB(CSUM),	    FB(HOST_TSO4),  FB(HOST_TSO6),  FB(HOST_ECN),
@@ -76,7 +92,22 @@ static int fake_set_offload(int fd, unsigned int o)
 	return 0;
 }
 
-static const struct virtio_net_backend_ops fake_backend = { .set_offload = fake_set_offload };
+static int fake_set_queue(int fd, bool attach)
+{
+	struct net_ctx *c = queue_ctx;
+
+	FUZZ_CHECK(c->npairs > 1);
+	FUZZ_CHECK(fd != c->dev_fd[0]); /* pair 0 always receives */
+	/* Attaching a second queue only on the driver's VQ_PAIRS_SET. */
+	FUZZ_CHECK(!attach || has(c->dev, FB(MQ)));
+	for (unsigned int i = 0; i < c->npairs; i++)
+		if (fd == c->dev_fd[i])
+			queue_attached[i] = attach;
+	return 0;
+}
+
+static const struct virtio_net_backend_ops fake_backend = { .set_offload = fake_set_offload,
+							     .set_queue = fake_set_queue };
 
 /* What a correct driver may send (5.1.6.2.1), as the device should pass
  * it to the kernel. */
@@ -117,10 +148,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static void drain(struct net_ctx *c)
+static void drain_one(struct net_ctx *c, int host)
 {
 	for (;;) {
-		ssize_t n = recv(c->host, c->buf, sizeof(c->buf), MSG_DONTWAIT | MSG_TRUNC);
+		ssize_t n = recv(host, c->buf, sizeof(c->buf), MSG_DONTWAIT | MSG_TRUNC);
 		struct virtio_net_hdr_v1 h;
 
 		if (n < 0)
@@ -134,14 +165,42 @@ static void drain(struct net_ctx *c)
 	}
 }
 
+static void drain(struct net_ctx *c)
+{
+	for (unsigned int i = 0; i < c->npairs; i++)
+		drain_one(c, c->host[i]);
+}
+
+/* A well-formed VQ_PAIRS_SET (5.1.6.5.5) of any count on the control
+ * queue the features put it at (or on queue 2 when MQ came without
+ * CTRL_VQ, which must not be one). */
+static void ctrl_pairs_set(struct fuzz_guest *g, struct fz *z, struct net_ctx *c)
+{
+	uint16_t pairs = fz_u16(z) % 5;
+	uint16_t q = has(c->dev, FB(MQ)) ? (uint16_t)(2 * c->npairs) : 2;
+	uint32_t cmd = fg_alloc(g, 5);
+	uint8_t *p = g->ram + cmd;
+	struct fg_seg segs[2] = { { fg_gpa(cmd), 4, false }, { fg_gpa(cmd + 4), 1, true } };
+
+	if (q >= g->nqueues)
+		return;
+	p[0] = VIRTIO_NET_CTRL_MQ;
+	p[1] = VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET;
+	p[2] = (uint8_t)pairs;
+	p[3] = 0;
+	p[4] = 0xee;
+	fg_post(g, q, segs, 2, false, 0);
+	fg_kick(g, q);
+}
+
 static void net_op(struct fuzz_guest *g, struct fz *z, void *opaque)
 {
 	struct net_ctx *c = opaque;
 	uint8_t sub = fz_u8(z);
+	int host = c->host[(sub >> 4 & 1) % c->npairs];
 
-	(void)g;
-	switch (sub % 3) {
-	case 0: { /* a frame arrives from the network */
+	switch (sub % 4) {
+	case 0: { /* a frame arrives from the network, on one tap queue */
 		size_t len = fz_u32(z) % (MAX_INJECT + 1);
 		size_t head = fz_u16(z);
 		size_t got;
@@ -157,7 +216,7 @@ static void net_op(struct fuzz_guest *g, struct fz *z, void *opaque)
 		if (sub & 0x80)
 			memset(c->buf, 0, len < VIRTIO_NET_HDR_LEN ? len : VIRTIO_NET_HDR_LEN);
 		/* A full socket is a busy network: the frame is lost. */
-		send(c->host, c->buf, len, MSG_DONTWAIT);
+		send(host, c->buf, len, MSG_DONTWAIT);
 		break;
 	}
 	case 1:
@@ -165,8 +224,12 @@ static void net_op(struct fuzz_guest *g, struct fz *z, void *opaque)
 		break;
 	case 2: /* the tap goes away: reads see EOF/hangup */
 		if (!c->host_closed)
-			shutdown(c->host, SHUT_WR);
+			for (unsigned int i = 0; i < c->npairs; i++)
+				shutdown(c->host[i], SHUT_WR);
 		c->host_closed = true;
+		break;
+	case 3:
+		ctrl_pairs_set(g, z, c);
 		break;
 	}
 }
@@ -175,7 +238,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const uint64_t wanted[] = { 29 /* EVENT_IDX */, 28 /* INDIRECT_DESC */,
 					   VIRTIO_NET_F_MRG_RXBUF, VIRTIO_NET_F_MAC,
-					   VIRTIO_NET_F_STATUS };
+					   VIRTIO_NET_F_STATUS, VIRTIO_NET_F_CTRL_VQ,
+					   VIRTIO_NET_F_MQ };
 	struct avp_net_cfg cfg = { .tap = "fuzz0" };
 	struct fz z = { data, size };
 	struct net_ctx *c = calloc(1, sizeof(*c));
@@ -183,35 +247,54 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct virtio_dev *dev;
 	uint64_t extra = 0;
 	uint8_t obyte = fz_u8(&z);
-	int sv[2];
+	/* The grammar's feature byte, next: read again by fg_run_extra. */
+	uint8_t fbyte = z.n ? z.p[0] : 0;
+	unsigned int i;
 
-	for (unsigned int i = 0; i < 8; i++)
+	for (i = 0; i < 8; i++)
 		if (obyte & (1u << i))
 			extra |= offloads[i];
 
 	if (!c)
 		return 0;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
+	c->npairs = fbyte & 0xe0 ? 2 : 1;
+	for (i = 0; i < c->npairs; i++) {
+		int sv[2];
+
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+			break;
+		c->host[i] = sv[1];
+		c->dev_fd[i] = sv[0];
+		queue_attached[i] = true;
+		/* Room for several of the largest frames, whatever the
+		 * host's default. */
+		setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &(int){ 1 << 20 }, sizeof(int));
+		setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &(int){ 1 << 20 }, sizeof(int));
+	}
+	if (i < c->npairs) {
+		while (i--) {
+			close(c->host[i]);
+			close(c->dev_fd[i]);
+		}
 		free(c);
 		return 0;
 	}
-	c->host = sv[1];
-	/* Room for several of the largest frames, whatever the host's
-	 * default. */
-	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &(int){ 1 << 20 }, sizeof(int));
-	setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &(int){ 1 << 20 }, sizeof(int));
-	if (virtio_net_create_backend(&dev, &cfg, sv[0], &fake_backend) == 0) { /* owns sv[0] now */
+	queue_ctx = c;
+	/* The device owns dev_fd[] from now on. */
+	if (virtio_net_create_pairs(&dev, &cfg, c->dev_fd, c->npairs, &fake_backend) == 0) {
 		c->dev = offload_dev = dev;
 		if (fg_init(&g) == 0) {
 			fg_run_extra(&g, dev, &z, wanted, sizeof(wanted) / sizeof(wanted[0]), extra, net_op,
 				     c);
 			drain(c);
-			fg_reset(&g);
+			if (g.dev) /* attached */
+				fg_reset(&g);
 		}
 		dev->ops->destroy(dev);
 		fg_fini(&g);
 	}
-	close(c->host);
+	for (i = 0; i < c->npairs; i++)
+		close(c->host[i]);
 	free(c);
 	return 0;
 }

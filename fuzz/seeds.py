@@ -174,6 +174,18 @@ def net():
           kick(0) + gso + POLL)
     write("virtio_net", "offload-half", u8(0x11) + u8(0x1F) + u8(QSIZE16) + good + bad + drain +
           small + kick(0) + gso + POLL)
+    # Two queue pairs (feature bits 5, 6: CTRL_VQ, MQ): VQ_PAIRS_SET 2 on
+    # the control queue (4), then a frame each way on pair 1 (queues 2, 3;
+    # the device op's bit 4 picks pair 1's tap queue). Five queues' ring
+    # slots put the data at 0xA000.
+    mq_data = 0xA000
+    mq = u8(0) + u8(0x7F) + u8(QSIZE16)
+    pairs_set = u8(OP_DEVICE) + u8(3) + u16(2)
+    rx1 = chain(2, [(mq_data, 2048)], 0) + kick(2)
+    frame1 = u8(OP_DEVICE) + u8(0x90) + u32(12 + 60) + u16(0)
+    tx1 = ram(mq_data + 0x1000, bytes(12) + b"\xff" * 6 + b"\x52\x54\x00\x12\x34\x56" +
+              b"\x08\x00") + chain(3, [(mq_data + 0x1000, 12 + 60)], 1) + kick(3)
+    write("virtio_net", "mq", mq + pairs_set + rx1 + frame1 + POLL + tx1 + drain + RESET)
 
 
 def console():

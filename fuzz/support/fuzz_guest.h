@@ -86,7 +86,7 @@ void fuzz_tmpdir(char *dir, size_t len, const char *name);
  * device's queues, at least two of them: devices of one or two queues
  * keep the layout the seeds were written for (data from 0x4000). */
 #define FG_QSLOT 0x2000u
-#define FG_MAX_QUEUES 4
+#define FG_MAX_QUEUES 5 /* virtio-net: two queue pairs and the control queue */
 #define FG_DATA_OFF(nqueues) (((nqueues) > 2 ? (nqueues) : 2u) * FG_QSLOT)
 /* Watched fds: a device watches a handful (FG_DEFAULT_WATCH, more is a
  * leak) unless the target raises max_watch, as vsock does (one per

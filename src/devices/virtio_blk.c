@@ -685,7 +685,7 @@ static void fill_config(struct vblk *vb)
 static int blk_new(struct virtio_dev **out, const struct avp_disk_cfg *cfg, bool open_image)
 {
 	const uint16_t nqueues = cfg->queues == 0 ? 1
-				 : cfg->queues > VIRTIO_MAX_QUEUES ? VIRTIO_MAX_QUEUES
+				 : cfg->queues > VIRTIO_BLK_MAX_QUEUES ? VIRTIO_BLK_MAX_QUEUES
 								   : (uint16_t)cfg->queues;
 	struct vblk *vb;
 	int ret;

@@ -29,7 +29,7 @@ static const struct avp_key disk_keys[] = {
 	{ .name = "cache", .type = AVP_KEY_ENUM, .offset = offsetof(struct avp_disk_cfg, cache),
 	  .words = cache_words },
 	{ .name = "queues", .type = AVP_KEY_UINT, .offset = offsetof(struct avp_disk_cfg, queues),
-	  .min = 1, .max = VIRTIO_MAX_QUEUES },
+	  .min = 1, .max = VIRTIO_BLK_MAX_QUEUES },
 	{ 0 },
 };
 

@@ -1,5 +1,6 @@
-/* --net tap=NAME[,mac=XX:XX:XX:XX:XX:XX], a bundle's {"type": "net",
- * "tap" or "network", "mac"}: the net device's keys and rules. */
+/* --net tap=NAME[,mac=XX:XX:XX:XX:XX:XX][,queues=N], a bundle's {"type":
+ * "net", "tap" or "network", "mac", "queues"}: the net device's keys and
+ * rules. */
 #include <errno.h>
 #include <linux/if_tun.h>
 #include <sys/ioctl.h>
@@ -11,9 +12,11 @@
 #include "avp/devices/virtio_net.h"
 
 /* Its lines in avp run --help. */
-static const char net_help[] = "virtio-net on an existing or new tap; repeat (up to 4)";
+static const char net_help[] = "virtio-net on an existing or new tap; repeat (up to 4);\n"
+	"queues=N queue pairs (default: one per vCPU; one\n"
+	"on a tap made without multi_queue)";
 
-enum { K_TAP, K_NETWORK, K_MAC };
+enum { K_TAP, K_NETWORK, K_MAC, K_QUEUES };
 static const struct avp_key net_keys[] = {
 	[K_TAP] = { .name = "tap", .type = AVP_KEY_STRING, .offset = offsetof(struct avp_net_cfg, tap),
 		    .twice = "tap \"%s\" is already used by another net device (given twice)" },
@@ -21,6 +24,9 @@ static const struct avp_key net_keys[] = {
 			.offset = offsetof(struct avp_net_cfg, network),
 			.flags = AVP_KEY_BUNDLE_ONLY },
 	[K_MAC] = { .name = "mac", .type = AVP_KEY_MAC, .offset = offsetof(struct avp_net_cfg, mac) },
+	[K_QUEUES] = { .name = "queues", .type = AVP_KEY_UINT,
+		       .offset = offsetof(struct avp_net_cfg, queues), .min = 1,
+		       .max = VIRTIO_NET_MAX_PAIRS },
 	{ 0 },
 };
 
@@ -42,6 +48,8 @@ static int net_check(void *opts, uint32_t given, struct avp_config_err *e)
 				       net->tap ? "both" : "neither");
 	if (given & AVP_KEY_BIT(K_MAC))
 		net->mac_set = true;
+	if (given & AVP_KEY_BIT(K_QUEUES))
+		net->queues_given = true;
 	if (net->network) {
 		char name[16];
 
@@ -71,15 +79,20 @@ static int net_confine(const void *opts, struct avp_config_err *e)
 }
 
 /* Activation and reset (register writes, on a vCPU) set the tap's
- * offloads to what the driver accepted. */
-static const unsigned long net_vcpu_ioctls[] = { TUNSETOFFLOAD };
+ * offloads to what the driver accepted, and reset detaches the tap queues
+ * of pairs 2..N; the control queue's VQ_PAIRS_SET (device thread)
+ * attaches and detaches them. */
+static const unsigned long net_vcpu_ioctls[] = { TUNSETOFFLOAD, TUNSETQUEUE };
+static const unsigned long net_device_ioctls[] = { TUNSETQUEUE };
 static const struct avp_seccomp_needs net_seccomp = {
 	.vcpu_ioctls = net_vcpu_ioctls,
 	.nvcpu_ioctls = sizeof(net_vcpu_ioctls) / sizeof(net_vcpu_ioctls[0]),
+	.device_ioctls = net_device_ioctls,
+	.ndevice_ioctls = sizeof(net_device_ioctls) / sizeof(net_device_ioctls[0]),
 };
 
 const struct avp_config_type virtio_net_config = {
-	.name = "net", .syntax = "tap=NAME[,mac=XX:XX:XX:XX:XX:XX]", .help = net_help,
+	.name = "net", .syntax = "tap=NAME[,mac=XX:XX:XX:XX:XX:XX][,queues=N]", .help = net_help,
 	.keys = net_keys, .opts_size = sizeof(struct avp_net_cfg), .virtio = true,
 	.max = AVP_MAX_NETS, .too_many = "at most 4 network devices", .check = net_check,
 	.confine_check = net_confine, .seccomp = &net_seccomp,

@@ -66,36 +66,34 @@ int tap_check_name(const char *name)
 	return 0;
 }
 
-int tap_open(const char *name, char ifname[IFNAMSIZ])
+/* One fd on tap name with TUNSETIFF flags mq (0 or IFF_MULTI_QUEUE); on
+ * success ifr holds the interface's name. The fd, or -errno: reported,
+ * but for TUNSETIFF's (then *setiff is set), the caller's to judge. */
+static int open_queue(const char *name, short mq, struct ifreq *ifr, bool *setiff)
 {
-	struct ifreq ifr;
 	/* VIRTIO 1.2 5.1.6: with VERSION_1 the header always has num_buffers,
 	 * so the tap reserves those two bytes too. */
 	int hdr_len = TAP_VNET_HDR_LEN;
-	int fd, ret;
+	int fd = open(TUN_PATH, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	int ret;
 
-	ret = tap_check_name(name);
-	if (ret)
-		return ret;
-
-	fd = open(TUN_PATH, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	*setiff = false;
 	if (fd < 0) {
 		int err = errno;
 
 		avp_err("tap %s: cannot open " TUN_PATH ": %s", name, strerror(err));
 		return -err;
 	}
-
-	memset(&ifr, 0, sizeof(ifr));
-	memcpy(ifr.ifr_name, name, strlen(name)); /* NUL from memset */
+	memset(ifr, 0, sizeof(*ifr));
+	memcpy(ifr->ifr_name, name, strlen(name)); /* NUL from memset */
 	/* IFF_NO_PI: no 4-byte packet-information prefix; IFF_VNET_HDR: the
 	 * virtio-net header instead, so the guest's header maps onto it. */
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+	ifr->ifr_flags = (short)(IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | mq);
+	if (ioctl(fd, TUNSETIFF, ifr) < 0) {
 		int err = errno;
 
 		close(fd);
-		report_setiff(name, err);
+		*setiff = true;
 		return -err;
 	}
 	if (ioctl(fd, TUNSETVNETHDRSZ, &hdr_len) < 0)
@@ -107,12 +105,78 @@ int tap_open(const char *name, char ifname[IFNAMSIZ])
 	ret = tap_set_offload(fd, 0);
 	if (ret < 0)
 		return tap_fail(name, "TUNSETOFFLOAD", -ret, fd);
-
-	if (ifname) {
-		memcpy(ifname, ifr.ifr_name, IFNAMSIZ);
-		ifname[IFNAMSIZ - 1] = '\0';
-	}
 	return fd;
+}
+
+int tap_open_queues(const char *name, char ifname[IFNAMSIZ], int *fds, unsigned int n)
+{
+	struct ifreq ifr;
+	char first[IFNAMSIZ];
+	short mq = n > 1 ? IFF_MULTI_QUEUE : 0;
+	unsigned int got;
+	bool setiff;
+	int ret;
+
+	ret = tap_check_name(name);
+	if (ret)
+		return ret;
+	if (n < 1)
+		return -EINVAL;
+	ret = open_queue(name, mq, &ifr, &setiff);
+	/* An existing tap answers EINVAL when its multi_queue flag is not
+	 * ours (drivers/net/tun.c tun_set_iff). Take it as it is: a
+	 * single-queue tap gives one pair, a multi-queue one serves one
+	 * pair as well as many. A second EINVAL is the first one's story. */
+	if (ret == -EINVAL && setiff) {
+		int again = open_queue(name, mq ^ IFF_MULTI_QUEUE, &ifr, &setiff);
+
+		if (again != -EINVAL || !setiff)
+			ret = again;
+		if (ret >= 0 && mq)
+			n = 1;
+	}
+	if (ret < 0) {
+		if (setiff)
+			report_setiff(name, -ret);
+		return ret;
+	}
+	fds[0] = ret;
+	/* The rest attach to the interface the first one named (the kernel
+	 * picked the number for a "%d" name); a copy, as open_queue clears
+	 * ifr. */
+	memcpy(first, ifr.ifr_name, IFNAMSIZ);
+	first[IFNAMSIZ - 1] = '\0';
+	for (got = 1; got < n; got++) {
+		ret = open_queue(first, IFF_MULTI_QUEUE, &ifr, &setiff);
+		if (ret < 0) {
+			if (setiff)
+				report_setiff(first, -ret);
+			while (got)
+				close(fds[--got]);
+			return ret;
+		}
+		fds[got] = ret;
+	}
+	if (ifname)
+		memcpy(ifname, first, IFNAMSIZ);
+	return (int)n;
+}
+
+int tap_open(const char *name, char ifname[IFNAMSIZ])
+{
+	int fd;
+	int ret = tap_open_queues(name, ifname, &fd, 1);
+
+	return ret < 0 ? ret : fd;
+}
+
+int tap_set_queue(int fd, bool attach)
+{
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = attach ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE;
+	return ioctl(fd, TUNSETQUEUE, &ifr) < 0 ? -errno : 0;
 }
 
 int tap_set_offload(int fd, unsigned int offloads)

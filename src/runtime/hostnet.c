@@ -93,7 +93,9 @@ int hostnet_bridge_add(const char *bridge, struct jc_err *e)
 
 int hostnet_tap_add(const char *tap, const char *bridge, struct jc_err *e)
 {
-	const char *add[] = { "ip", "tuntap", "add", "dev", tap, "mode", "tap", NULL };
+	/* multi_queue: the VM's net device opens a queue per pair
+	 * (queues=N); one made without it would give it one pair. */
+	const char *add[] = { "ip", "tuntap", "add", "dev", tap, "mode", "tap", "multi_queue", NULL };
 	const char *attach[] = { "ip", "link", "set", "dev", tap, "master", bridge, "up", NULL };
 	int ret;
 

@@ -7,6 +7,7 @@
 #include "avp_version.h"
 #include "avp/arch.h"
 #include "avp/devices/virtio_can.h"
+#include "avp/devices/virtio_net.h"
 #include "avp/virtio/feature_names.h"
 #include "avp/vmm/machine.h"
 #include "avp/vmm/registry.h"
@@ -79,6 +80,12 @@ static json_object *describe_devices(const struct vm *vm)
 		json_object_object_add(o, "features", hex(d->features));
 		json_object_object_add(o, "feature_bits", feature_bits(d->features));
 		json_object_object_add(o, "feature_names", feature_names(d->virtio_id, d->features));
+		if (d->dev)
+			json_object_object_add(o, "virtqueues",
+					       json_object_new_int((int)d->dev->ops->num_queues));
+		if (d->dev && d->virtio_id == VIRTIO_ID_NET)
+			json_object_object_add(o, "queue_pairs",
+					       json_object_new_int((int)virtio_net_max_pairs(d->dev)));
 		if (d->pci) {
 			char bdf[16];
 

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "avp/devices/virtio_blk.h"
 #include "avp/devices/virtio_can.h"
@@ -35,13 +36,27 @@ static int disk_create(struct virtio_dev **out, const struct avp_config *cfg, co
 
 static int net_create(struct virtio_dev **out, const struct avp_config *cfg, const void *opts)
 {
-	int fd;
+	struct avp_net_cfg n = *(const struct avp_net_cfg *)opts;
+	int fds[VIRTIO_NET_MAX_PAIRS];
 
+	/* One queue pair per vCPU unless queues=N says otherwise. */
+	if (n.queues == 0)
+		n.queues = cfg->cpus < VIRTIO_NET_MAX_PAIRS ? cfg->cpus : VIRTIO_NET_MAX_PAIRS;
 	if (!cfg->describe)
-		return virtio_net_create(out, opts);
-	/* A tap's model needs an fd to own; an eventfd stands in, never read. */
-	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	return fd < 0 ? -errno : virtio_net_create_fd(out, opts, fd);
+		return virtio_net_create(out, &n);
+	/* A tap's model needs an fd per pair to own; eventfds stand in,
+	 * never read. */
+	for (uint32_t i = 0; i < n.queues; i++) {
+		fds[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (fds[i] < 0) {
+			int err = errno;
+
+			while (i)
+				close(fds[--i]);
+			return -err;
+		}
+	}
+	return virtio_net_create_pairs(out, &n, fds, n.queues, NULL);
 }
 
 static int console_create(struct virtio_dev **out, const struct avp_config *cfg, const void *opts)

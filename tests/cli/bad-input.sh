@@ -169,6 +169,8 @@ expect_error "same disk twice" "twice" run --kernel x --disk a.img --disk a.img
 expect_error "same tap twice" "twice" run --kernel x --net tap=avpdup0 --net tap=avpdup0,mac=52:54:00:00:00:02
 expect_error "MAC with a missing octet" "--net" run --kernel x --net tap=a,mac=52:54:00:00:01
 expect_error "multicast MAC" "--net" run --kernel x --net tap=a,mac=01:00:5e:00:00:01
+expect_error "net queues=0" "--net" run --kernel x --net tap=a,queues=0
+expect_error "net queues past 8" "--net" run --kernel x --net tap=a,queues=9
 # --can: the interface name and the acceptance rules (docs/can.md).
 expect_error "can: no interface" "--can.*\"if\"" run --kernel x --can fd=on
 expect_error "can: interface name too long" "--can.*interface name" run --kernel x --can if=this-name-is-far-too-long

@@ -4,13 +4,16 @@
 # negotiated, then a bulk TCP transfer both ways with the host's net_bulk
 # server at fe80::1 (link-local only), every byte checked, and whether the
 # frames crossing eth0 were larger than Ethernet allows (GSO at work).
-# avp.mib=N sets the size each way (default 32).
+# avp.mib=N sets the size each way (default 32). avp.netq=N (from
+# tests/realguest/net-mq.sh): CTRL_VQ and MQ negotiated too, and eth0 uses
+# N queue pairs (the driver enables one per vCPU itself).
 arg() { for w in $(cat /proc/cmdline); do case "$w" in "$1="*) echo "${w#*=}";; esac; done; }
 fail=0
 ok()    { echo "net-offload: ok - $*"; }
 notok() { echo "net-offload: not ok - $*"; fail=1; }
 mib=$(arg avp.mib)
 mib=${mib:-32}
+netq=$(arg avp.netq)
 
 feat=
 for v in /sys/bus/virtio/devices/*; do
@@ -19,7 +22,8 @@ done
 [ -n "$feat" ] || { notok "no virtio-net device"; exit 1; }
 echo "net-offload: virtio-net features $feat"
 # The features file has one character per bit, bit 0 first.
-for f in CSUM:0 GUEST_CSUM:1 GUEST_TSO4:7 GUEST_TSO6:8 HOST_TSO4:11 HOST_TSO6:12; do
+for f in CSUM:0 GUEST_CSUM:1 GUEST_TSO4:7 GUEST_TSO6:8 HOST_TSO4:11 HOST_TSO6:12 \
+    ${netq:+CTRL_VQ:17 MQ:22}; do
     name=${f%:*} bit=${f#*:}
     if [ "$(echo "$feat" | cut -c$((bit + 1)))" = 1 ]; then
         ok "VIRTIO_NET_F_$name negotiated"
@@ -27,6 +31,18 @@ for f in CSUM:0 GUEST_CSUM:1 GUEST_TSO4:7 GUEST_TSO6:8 HOST_TSO4:11 HOST_TSO6:12
         notok "VIRTIO_NET_F_$name not negotiated"
     fi
 done
+
+if [ -n "$netq" ]; then
+    rx=$(ls -d /sys/class/net/eth0/queues/rx-* | wc -l)
+    tx=$(ls -d /sys/class/net/eth0/queues/tx-* | wc -l)
+    if [ "$rx" = "$netq" ] && [ "$tx" = "$netq" ]; then ok "eth0 uses $netq queue pairs (rx-*, tx-*)"
+    else notok "eth0 has $rx receive and $tx transmit queues, not $netq each"; fi
+    # The driver counts its queues before asking; a refused VQ_PAIRS_SET
+    # shows only in its warning.
+    if dmesg | grep -q 'Fail to set num of queue pairs'; then
+        notok "the device refused VQ_PAIRS_SET: $(dmesg | grep -m1 'Fail to set num of queue pairs')"
+    else ok "the device accepted VQ_PAIRS_SET (no driver warning)"; fi
+fi
 
 echo 0 > /proc/sys/net/ipv6/conf/eth0/accept_dad
 ip link set eth0 up

@@ -3,7 +3,8 @@
 # the repository root. Link-local IPv6 only: the host end is fe80::1.
 #
 #   nb_build DIR        builds the host's net_bulk as DIR/net_bulk, sets nb
-#   nb_tap NAME         creates tap NAME, up, with fe80::1 (no DAD wait)
+#   nb_tap NAME [multi_queue]  creates tap NAME (multi-queue if asked), up,
+#                       with fe80::1 (no DAD wait)
 #   nb_serve NAME LOG   starts net_bulk serving one transfer on tap NAME
 #                       (port 5201) in the background, output in LOG; sets
 #                       nb_pid
@@ -17,7 +18,7 @@ nb_build() {
 
 nb_tap() {
 	modprobe tun 2>/dev/null
-	ip tuntap add "$1" mode tap || return 1
+	ip tuntap add "$1" mode tap ${2:+"$2"} || return 1
 	sysctl -qw "net.ipv6.conf.$1.accept_dad=0" 2>/dev/null
 	ip link set "$1" up
 	ip -6 addr add fe80::1/64 dev "$1"

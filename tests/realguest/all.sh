@@ -8,7 +8,7 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
-READY=(avp-boot.sh pci.sh net-offload.sh qemu-peer.sh durability.sh sound.sh vsock.sh input.sh watchdog.sh gpu.sh early-button.sh runtime.sh jail.sh vsock-link.sh vsock-suite.sh conform.sh ringbreak.sh gpio-i2c.sh can.sh can-bus.sh can-system.sh oci.sh oci-podman.sh oci-ctr.sh)
+READY=(avp-boot.sh pci.sh net-offload.sh net-mq.sh qemu-peer.sh durability.sh sound.sh vsock.sh input.sh watchdog.sh gpu.sh early-button.sh runtime.sh jail.sh vsock-link.sh vsock-suite.sh conform.sh ringbreak.sh gpio-i2c.sh can.sh can-bus.sh can-system.sh oci.sh oci-podman.sh oci-ctr.sh)
 declare -A PENDING=(
 	[arm64-avp.sh]="arm64 only: runs in the arm64 test host (scripts/testhost --arch arm64 --smp 2 --memory 2048 --timeout 1200 tests/realguest/arm64-avp.sh), not in this x86 one; scripts/test runs it there as its own step (docs/arm64.md)"
 	[arm64-devices.sh]="arm64 only: runs in the arm64 test host (scripts/testhost --arch arm64 --smp 2 --memory 2048 --timeout 1500 tests/realguest/arm64-devices.sh), not in this x86 one nor in CI (several minutes; docs/arm64.md)"

@@ -1,7 +1,9 @@
 /* The tap backend's paths run where their roles allow them (issue 13
  * item 1): frames in and out on the device worker, the offload change a
- * driver's negotiation makes on a vCPU, each in a forked child confined as
- * that role for a VM with one net device. Needs a tap: root and
+ * driver's negotiation makes on a vCPU, and a multi-queue tap's queue
+ * detached and attached again in both (a reset on a vCPU, VQ_PAIRS_SET on
+ * the worker), each in a forked child confined as that role for a VM with
+ * one net device. Needs a tap: root and
  * /dev/net/tun; skipped, saying why, without them. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +24,9 @@
 #include "avp/devices/virtio_net.h"
 #include "support/config_helper.h"
 
+/* With a queue fd set, the child switches that queue instead. */
+static int queue_fd = -1;
+
 static int child(int fd, enum avp_thread_role role)
 {
 	struct avp_config cfg;
@@ -34,6 +39,8 @@ static int child(int fd, enum avp_thread_role role)
 	test_add_device(&cfg, &virtio_net_config, "tap=avpsecc0");
 	if (avp_seccomp_apply(role, &cfg))
 		return 11;
+	if (queue_fd >= 0)
+		return tap_set_queue(queue_fd, false) || tap_set_queue(queue_fd, true) ? 15 : 0;
 	if (role == AVP_THREAD_VCPU)
 		return tap_set_offload(fd, TAP_OFFLOAD_CSUM | TAP_OFFLOAD_TSO4) ? 12 : 0;
 	/* The worker: a frame out (the interface is down, so the kernel
@@ -84,10 +91,35 @@ static void test_tap_paths_in_their_roles(void **state)
 	close(fd); /* a non-persistent tap goes away with its last fd */
 }
 
+static void test_tap_queues_in_their_roles(void **state)
+{
+	char ifname[IFNAMSIZ];
+	int fds[2], n;
+
+	(void)state;
+	if (geteuid() != 0 || access("/dev/net/tun", R_OK | W_OK)) {
+		print_message("skipped: a tap needs root and /dev/net/tun\n");
+		skip();
+	}
+	n = tap_open_queues("avpsecq%d", ifname, fds, 2);
+	if (n < 0) {
+		print_message("skipped: cannot create a tap here (%s)\n", strerror(-n));
+		skip();
+	}
+	assert_int_equal(n, 2);
+	queue_fd = fds[1];
+	run_role(fds[0], AVP_THREAD_DEVICE, "tap queue switched on the device worker");
+	run_role(fds[0], AVP_THREAD_VCPU, "tap queue switched on a vCPU");
+	queue_fd = -1;
+	close(fds[0]);
+	close(fds[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tap_paths_in_their_roles),
+		cmocka_unit_test(test_tap_queues_in_their_roles),
 	};
 
 	avp_log_set_level(AVP_LOG_ERROR);

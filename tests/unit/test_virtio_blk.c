@@ -1100,8 +1100,8 @@ static void test_mq_config(void **state)
 	/* More than the transport has: capped. */
 	f->queues = 100;
 	start_device(f, false, false, true);
-	assert_int_equal(f->dev->ops->num_queues, VIRTIO_MAX_QUEUES);
-	assert_int_equal(get_le(f->dev->config + 34, 2), VIRTIO_MAX_QUEUES);
+	assert_int_equal(f->dev->ops->num_queues, VIRTIO_BLK_MAX_QUEUES);
+	assert_int_equal(get_le(f->dev->config + 34, 2), VIRTIO_BLK_MAX_QUEUES);
 	f->queues = 0;
 }
 

@@ -24,6 +24,7 @@
 
 #include "avp/devices/virtio_net.h"
 #include "avp/net/tap.h"
+#include "support/link_up.h"
 #include "support/vq_harness.h"
 
 #define QSIZE 256
@@ -1113,23 +1114,6 @@ static void test_tap_name_checks(void **state)
 	assert_int_equal(tap_open("", name), -EINVAL);
 }
 
-static int set_link_up(const char *ifname)
-{
-	struct ifreq ifr = { 0 };
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	int ret = -1;
-
-	if (s < 0)
-		return -1;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
-		ifr.ifr_flags |= IFF_UP;
-		ret = ioctl(s, SIOCSIFFLAGS, &ifr);
-	}
-	close(s);
-	return ret;
-}
-
 static long read_stat(const char *ifname, const char *stat)
 {
 	char path[128];
@@ -1209,7 +1193,7 @@ static void test_real_tap(void **state)
 		close(fd);
 		skip();
 	}
-	assert_int_equal(set_link_up(ifname), 0);
+	assert_int_equal(test_set_link_up(ifname), 0);
 
 	cfg.tap = ifname;
 	assert_int_equal(virtio_net_create_fd(&dev, &cfg, fd), 0);

@@ -21,9 +21,13 @@ struct avp_disk_cfg {
 	enum disk_aio aio;
 	enum disk_cache cache;
 	/* Request queues; 0: the registry's default, one per vCPU (capped
-	 * at VIRTIO_MAX_QUEUES). */
+	 * at VIRTIO_BLK_MAX_QUEUES). */
 	uint32_t queues;
 };
+
+/* queues=N's limit (README "Disk I/O"), below the transport's. */
+#define VIRTIO_BLK_MAX_QUEUES 8
+_Static_assert(VIRTIO_BLK_MAX_QUEUES <= VIRTIO_MAX_QUEUES, "blk queues fit the transport");
 
 /* The disk's keys and rules (src/devices/virtio_blk_opts.c). */
 extern const struct avp_config_type virtio_blk_config;

@@ -24,6 +24,10 @@ struct avp_net_cfg {
 	/* A bundle's device on a system file's network (then tap is
 	 * virtio_net_network_tap(mac), made by `avp system up`), or NULL. */
 	char *network;
+	/* Queue pairs (1..VIRTIO_NET_MAX_PAIRS); 0: the registry's default,
+	 * one per vCPU (capped). */
+	uint32_t queues;
+	bool queues_given; /* queues= was written, not the default */
 };
 
 /* virtio-net on an existing or new tap; a clear error naming the tap on
@@ -50,6 +54,8 @@ void virtio_net_network_tap(const uint8_t mac[6], char *buf, size_t len);
 #define VIRTIO_NET_F_HOST_ECN 13
 #define VIRTIO_NET_F_MRG_RXBUF 15
 #define VIRTIO_NET_F_STATUS 16
+#define VIRTIO_NET_F_CTRL_VQ 17
+#define VIRTIO_NET_F_MQ 22
 
 #define VIRTIO_NET_S_LINK_UP 1
 
@@ -79,6 +85,22 @@ struct virtio_net_hdr_v1 {
 
 #define VIRTIO_NET_RXQ 0
 #define VIRTIO_NET_TXQ 1
+/* Queue pair p is receiveq 2p and transmitq 2p+1 (5.1.2). */
+#define VIRTIO_NET_RXQ_OF(p) (2 * (p))
+#define VIRTIO_NET_TXQ_OF(p) (2 * (p) + 1)
+
+/* Queue pairs of one device (queues=N): with the control queue 2N+1
+ * virtqueues, within the transport's VIRTIO_MAX_QUEUES. */
+#define VIRTIO_NET_MAX_PAIRS 8
+_Static_assert(2 * VIRTIO_NET_MAX_PAIRS + 1 <= VIRTIO_MAX_QUEUES, "pairs and controlq fit");
+
+/* The control queue (5.1.6.5): a command is class, command and data
+ * (device-readable), then a one-byte ack (device-writable). */
+#define VIRTIO_NET_OK 0
+#define VIRTIO_NET_ERR 1
+#define VIRTIO_NET_CTRL_RX 0
+#define VIRTIO_NET_CTRL_MQ 4
+#define VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET 0
 
 /* Chains taken from one queue per wakeup: past these the device lets the
  * other queue (and the vCPUs waiting for dev->lock) have a turn. */
@@ -100,6 +122,10 @@ struct virtio_net_config {
  * the driver did not agree to. */
 struct virtio_net_backend_ops {
 	int (*set_offload)(int fd, unsigned int offloads);
+	/* Multi-queue backends only: whether the kernel hands frames to
+	 * queue fd (attach) or none (detach, its waiting frames dropped).
+	 * 0 or -errno; NULL: every fd always gets frames. */
+	int (*set_queue)(int fd, bool attach);
 };
 
 /* Like virtio_net_create() with fd as the host end; the device owns fd
@@ -110,5 +136,15 @@ int virtio_net_create_fd(struct virtio_dev **out, const struct avp_net_cfg *cfg,
 /* The same with the backend's controls given; ops must outlive the device. */
 int virtio_net_create_backend(struct virtio_dev **out, const struct avp_net_cfg *cfg, int fd,
 			      const struct virtio_net_backend_ops *ops);
+/* n queue pairs (1..VIRTIO_NET_MAX_PAIRS), fds[p] the host end of pair p
+ * (one queue of a multi-queue tap each), all owned by the device from
+ * then on. With n > 1 the device offers CTRL_VQ and MQ; with n == 1 it is
+ * virtio_net_create_backend's device. ops NULL: a model whose backend is
+ * not controlled (--describe's, on stand-in fds). */
+int virtio_net_create_pairs(struct virtio_dev **out, const struct avp_net_cfg *cfg,
+			    const int *fds, unsigned int n, const struct virtio_net_backend_ops *ops);
+
+/* A net device's queue pairs (its max_virtqueue_pairs), for --describe. */
+unsigned int virtio_net_max_pairs(const struct virtio_dev *dev);
 
 #endif

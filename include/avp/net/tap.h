@@ -8,6 +8,7 @@
 #define AVP_NET_TAP_H
 
 #include <net/if.h>
+#include <stdbool.h>
 
 /* Size of the header on every frame of a tap opened by tap_open(). */
 #define TAP_VNET_HDR_LEN 12
@@ -20,6 +21,18 @@
  * ifname is not NULL, the interface's actual name. On failure reports an
  * error naming the tap (and what to do about it) and returns -errno. */
 int tap_open(const char *name, char ifname[IFNAMSIZ]);
+
+/* tap_open for n queues: n fds on one multi-queue tap (IFF_MULTI_QUEUE),
+ * each its own queue, the kernel spreading received flows over them. An
+ * existing tap made without multi_queue gives one fd (the caller says
+ * so); one made with it serves n == 1 too. Returns how many fds are in
+ * fds (1..n) or -errno, reported. */
+int tap_open_queues(const char *name, char ifname[IFNAMSIZ], int *fds, unsigned int n);
+
+/* Whether multi-queue tap fd gets frames (TUNSETQUEUE): a detached queue
+ * gets none and loses its waiting ones, an attached one gets its share of
+ * the flows. 0 or -errno. */
+int tap_set_queue(int fd, bool attach);
 
 /* The name checks tap_open makes before touching anything (same
  * messages). 0 or -errno. */

@@ -34,7 +34,9 @@
 #define VIRTIO_STATUS_NEEDS_RESET 64
 #define VIRTIO_STATUS_FAILED 128
 
-#define VIRTIO_MAX_QUEUES 8
+/* The most virtqueues of one device: virtio-net's 8 queue pairs and its
+ * control queue (virtio-blk keeps to its own VIRTIO_BLK_MAX_QUEUES). */
+#define VIRTIO_MAX_QUEUES 17
 
 struct virtio_dev;
 struct virtio_transport_ops;
