@@ -184,7 +184,9 @@ static void test_bdf(void **state)
 }
 
 #ifdef __aarch64__
-static void vm_init(struct vm *vm)
+/* A VM on the fake KVM after arch_pci_init, which always makes the host
+ * bridge, with or without an ITS. */
+static void pci_vm(struct vm *vm)
 {
 	struct arm64_state *st = calloc(1, sizeof(*st));
 
@@ -194,6 +196,8 @@ static void vm_init(struct vm *vm)
 	vm->arch = st;
 	vm->vm_fd = FAKE_VM_FD;
 	vm->kvm_fd = -1;
+	assert_int_equal(arch_pci_init(vm), 0);
+	assert_non_null(vm->pci);
 }
 #endif
 
@@ -208,10 +212,8 @@ static void test_arm64_pci_init_with_its(void **state)
 	struct vm vm;
 	uint32_t gsi;
 
-	vm_init(&vm);
 	kvm.devid_cap = 1;
-	assert_int_equal(arch_pci_init(&vm), 0);
-	assert_non_null(vm.pci);
+	pci_vm(&vm);
 	assert_int_equal(kvm.created_type, KVM_DEV_TYPE_ARM_VGIC_ITS);
 	assert_int_equal(kvm.its_addr, ARM64_GITS_BASE);
 	assert_true(kvm.its_init);
@@ -238,18 +240,16 @@ static void test_arm64_pci_init_without_its(void **state)
 #else
 	struct vm vm;
 
-	vm_init(&vm);
 	kvm.create_errno = ENODEV;
-	assert_int_equal(arch_pci_init(&vm), 0);
-	assert_non_null(vm.pci);
+	pci_vm(&vm);
 	assert_null(vm.msi);
 	assert_false(arm64_has_its(&vm));
 	arch_vm_destroy(&vm);
 
 	reset(NULL);
-	vm_init(&vm);
-	kvm.devid_cap = 0;
-	assert_int_equal(arch_pci_init(&vm), 0);
+	kvm.devid_cap = 0; /* an ITS, but no DeviceIDs in MSIs */
+	pci_vm(&vm);
+	assert_int_equal(kvm.created_type, KVM_DEV_TYPE_ARM_VGIC_ITS);
 	assert_null(vm.msi);
 	assert_false(arm64_has_its(&vm));
 	arch_vm_destroy(&vm);
