@@ -197,6 +197,8 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_SUPPORT_OBJS) $(BUILD)/liba
 # The transport's KVM_IRQFD calls go to the test's fake (it answers as KVM
 # does before and after the interrupt controller is initialised).
 $(BUILD)/tests/test_arm64_irqfd: LDFLAGS += -Wl,--wrap=vm_irqfd_assign
+# The MSI routes' and arm64's ITS ioctls go to the test's fake KVM.
+$(BUILD)/tests/test_msi_devid: LDFLAGS += -Wl,--wrap=ioctl
 
 # The cross build's own tools and libraries, before any object (above).
 .PHONY: cross-deps cross-check-deps

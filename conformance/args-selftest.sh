@@ -74,13 +74,18 @@ check_eq "$rc" 0 "--arch x86_64 --transport pci: accepted"
 check_grep "$tmp/x86e.out" 'conformance/inside.sh --hypervisor avp --out build/conform --transport pci$' \
 	"x86_64: --transport pci reaches inside.sh, and no --arch with it"
 
+# arm64 has virtio-pci too (issue 16): TRANS-3 is decided as on x86_64.
+run arm64p --arch arm64 --hypervisor avp --dry-run --no-build --transport pci
+check_eq "$rc" 0 "--arch arm64 --transport pci: accepted"
+check_grep "$tmp/arm64p.out" 'inside.sh .*--transport pci --arch arm64$' \
+	"arm64: --transport pci reaches inside.sh"
+
 run avpp --arch arm64 --hypervisor avp --dry-run --no-build --avp build/arm64/avp-other
 check_grep "$tmp/avpp.out" '^avp: .*/build/arm64/avp-other$' "--avp PATH wins over arm64's default"
 
 refused bad-arch "--arch must be x86_64 or arm64, got 'sparc'" --arch sparc --hypervisor avp --dry-run
 refused no-arch "--arch needs a value" --hypervisor avp --dry-run --arch
 refused empty-arch "--arch must be x86_64 or arm64, got ''" --hypervisor avp --dry-run --arch ''
-refused arm64-pci '--transport pci is x86_64 only.*no virtio-pci on arm64' --arch arm64 --hypervisor avp --transport pci --dry-run
 refused arm64-hv '--hypervisor must be' --arch arm64 --hypervisor kvmtool --dry-run
 
 # inside.sh (what runs in the test host) refuses an architecture it does

@@ -11,6 +11,7 @@
 struct msi_route {
 	uint64_t addr;
 	uint32_t data;
+	uint32_t devid;
 	bool set;
 };
 
@@ -22,6 +23,7 @@ struct msi_routes {
 	uint32_t first_gsi;
 	uint32_t count;
 	uint32_t used;
+	bool devid; /* routes and injections name their requester */
 	atomic_uint commits;
 	struct msi_route routes[MSI_ROUTES_MAX];
 };
@@ -52,6 +54,16 @@ int msi_routes_create(int vm_fd, const struct kvm_irq_routing_entry *base, unsig
 	pthread_mutex_init(&r->lock, NULL);
 	*out = r;
 	return 0;
+}
+
+void msi_routes_need_devid(struct msi_routes *r)
+{
+	r->devid = true;
+}
+
+bool msi_routes_devid(const struct msi_routes *r)
+{
+	return r && r->devid;
 }
 
 void msi_routes_destroy(struct msi_routes *r)
@@ -101,6 +113,13 @@ static int commit(struct msi_routes *r)
 				   .address_hi = (uint32_t)(r->routes[i].addr >> 32),
 				   .data = r->routes[i].data },
 		};
+		/* An ITS translates (DeviceID, EventID): KVM takes the
+		 * DeviceID from the route only with the flag (api.rst,
+		 * KVM_SET_GSI_ROUTING). */
+		if (r->devid) {
+			t->entries[n].flags = KVM_MSI_VALID_DEVID;
+			t->entries[n].u.msi.devid = r->routes[i].devid;
+		}
 		n++;
 	}
 	t->nr = n;
@@ -110,7 +129,8 @@ static int commit(struct msi_routes *r)
 	return ret;
 }
 
-int msi_routes_set(struct msi_routes *r, uint32_t gsi, uint64_t addr, uint32_t data)
+int msi_routes_set(struct msi_routes *r, uint32_t gsi, uint64_t addr, uint32_t data,
+		   uint32_t devid)
 {
 	struct msi_route *e;
 	int ret = 0;
@@ -122,8 +142,12 @@ int msi_routes_set(struct msi_routes *r, uint32_t gsi, uint64_t addr, uint32_t d
 		e = &r->routes[gsi - r->first_gsi];
 		/* Re-sending an unchanged table costs KVM an SRCU grace
 		 * period; skip it. */
-		if (!e->set || e->addr != addr || e->data != data) {
-			*e = (struct msi_route){ .addr = addr, .data = data, .set = true };
+		if (!r->devid)
+			devid = 0;
+		if (!e->set || e->addr != addr || e->data != data || e->devid != devid) {
+			*e = (struct msi_route){
+				.addr = addr, .data = data, .devid = devid, .set = true
+			};
 			ret = commit(r);
 		}
 	}
@@ -136,12 +160,18 @@ unsigned int msi_routes_commits(const struct msi_routes *r)
 	return atomic_load(&r->commits);
 }
 
-int msi_signal(int vm_fd, uint64_t addr, uint32_t data)
+int msi_signal(int vm_fd, const struct msi_routes *r, uint64_t addr, uint32_t data,
+	       uint32_t devid)
 {
 	struct kvm_msi msi = { .address_lo = (uint32_t)addr,
 			       .address_hi = (uint32_t)(addr >> 32),
 			       .data = data };
 
+	/* api.rst, KVM_SIGNAL_MSI: an ITS needs the DeviceID here too. */
+	if (msi_routes_devid(r)) {
+		msi.flags = KVM_MSI_VALID_DEVID;
+		msi.devid = devid;
+	}
 	if (vm_fd < 0)
 		return -ENODEV;
 	/* > 0: delivered; 0: the guest blocked it (masked at the APIC). */

@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "avp/arch.h"
 #include "avp/hw/msix.h"
 #include "avp/hw/pci.h"
 #include "avp/le.h"
@@ -76,6 +77,7 @@ struct virtio_pci {
 	int vec_efd[VIRTIO_MAX_QUEUES + 1]; /* irqfd, or -1 */
 	uint64_t notify_base; /* where the ioeventfds sit, 0: none */
 	bool ioeventfd;
+	bool irqfd_pending; /* setup_notify ran before KVM took irqfds */
 	struct virtio_worker worker;
 };
 
@@ -131,7 +133,7 @@ static int set_route(struct virtio_pci *p, uint16_t v, uint64_t addr, uint32_t d
 
 	if (v >= p->nvec || p->vec_efd[v] < 0 || !p->vm->msi)
 		return -ENODEV;
-	ret = msi_routes_set(p->vm->msi, p->vec_gsi[v], addr, data);
+	ret = msi_routes_set(p->vm->msi, p->vec_gsi[v], addr, data, pci_fn_bdf(&p->fn));
 	if (ret && !atomic_exchange(&p->route_warned, true))
 		avp_warn("%s: MSI-X vector %u: KVM_SET_GSI_ROUTING: %s; sending its messages "
 			 "with KVM_SIGNAL_MSI instead", p->dev->ops->type, v, strerror(-ret));
@@ -154,7 +156,7 @@ static int msi_deliver(void *opaque, uint16_t v, uint64_t addr, uint32_t data)
 		return write(p->vec_efd[v], &one, sizeof(one)) < 0 ? -errno : 0;
 	if (p->vm->vm_fd < 0)
 		return 0; /* no KVM (tests): msix counts the delivery */
-	return msi_signal(p->vm->vm_fd, addr, data);
+	return msi_signal(p->vm->vm_fd, p->vm->msi, addr, data, pci_fn_bdf(&p->fn));
 }
 
 static const struct msix_ops msix_ops = {
@@ -570,15 +572,13 @@ static void pci_free(struct virtio_pci *p)
 }
 
 /* A GSI, a route and an irqfd per vector where KVM has them; otherwise
- * KVM_SIGNAL_MSI per interrupt. */
-static void setup_notify(struct virtio_dev *dev)
+ * KVM_SIGNAL_MSI per interrupt. Before the worker and the vCPUs run:
+ * vec_efd is read on their threads. */
+static void connect_vectors(struct virtio_pci *p)
 {
-	struct virtio_pci *p = dev->transport;
 	struct vm *vm = p->vm;
 
-	p->ioeventfd = vm->have_ioeventfd;
-	if (p->ioeventfd)
-		bar_moved(p, 0, p->fn.bar_live[0]);
+	p->irqfd_pending = false;
 	for (uint16_t v = 0; v < p->nvec && vm->have_irqfd && vm->msi; v++) {
 		int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
@@ -591,6 +591,30 @@ static void setup_notify(struct virtio_dev *dev)
 		}
 		p->vec_efd[v] = efd;
 	}
+}
+
+/* KVM takes an irqfd only once the interrupt controller is initialised
+ * (arch_irqfd_ready): on arm64 after the last vCPU, while devices attach
+ * before any; their vectors are then connected when they start. */
+static void setup_notify(struct virtio_dev *dev)
+{
+	struct virtio_pci *p = dev->transport;
+
+	p->ioeventfd = p->vm->have_ioeventfd;
+	if (p->ioeventfd)
+		bar_moved(p, 0, p->fn.bar_live[0]);
+	p->irqfd_pending = true;
+	if (arch_irqfd_ready(p->vm))
+		connect_vectors(p);
+}
+
+static int pci_start(struct virtio_dev *dev)
+{
+	struct virtio_pci *p = dev->transport;
+
+	if (p->irqfd_pending)
+		connect_vectors(p);
+	return virtio_worker_start(&p->worker);
 }
 
 static int pci_attach(struct vm *vm, struct virtio_dev *dev)
@@ -667,7 +691,7 @@ static int pci_attach(struct vm *vm, struct virtio_dev *dev)
 		if (vm->vm_fd >= 0)
 			setup_notify(dev);
 		if (!vm->defer_device_threads)
-			ret = virtio_worker_start(&p->worker);
+			ret = pci_start(dev);
 		if (ret)
 			pci_host_unplug(vm->pci, &p->fn);
 	}
@@ -680,13 +704,6 @@ static int pci_attach(struct vm *vm, struct virtio_dev *dev)
 	p->pdev->dev = dev;
 	vm->nmmio_devs++;
 	return 0;
-}
-
-static int pci_start(struct virtio_dev *dev)
-{
-	struct virtio_pci *p = dev->transport;
-
-	return virtio_worker_start(&p->worker);
 }
 
 static void pci_detach(struct virtio_dev *dev)

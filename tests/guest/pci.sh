@@ -70,15 +70,16 @@ else
     notok "vsock stream to the host failed: $(tail -n 3 /tmp/vsock.log | tr '\n' ' ')"
 fi
 
-# /proc/interrupts: the virtio vectors are PCI-MSI(X) ones and the
+# /proc/interrupts: the virtio vectors are message-signalled ones (x86:
+# PCI-MSI(X); arm64: the ITS's, ITS-MSI or ITS-PCI-MSIX) and the
 # request/rx/tx queues' vectors have fired.
 grep -E 'virtio' /proc/interrupts | sed 's/^/pci: interrupts: /'
-msi=$(grep -E 'PCI-MSI' /proc/interrupts | grep -c virtio)
-[ "$msi" -ge 8 ] && ok "$msi virtio interrupts are PCI-MSI vectors" \
-    || notok "$msi virtio lines are PCI-MSI in /proc/interrupts"
+msi=$(grep -E 'PCI-MSI|ITS-' /proc/interrupts | grep -c virtio)
+[ "$msi" -ge 8 ] && ok "$msi virtio interrupts are MSI vectors" \
+    || notok "$msi virtio lines are MSI (PCI-MSI, ITS) in /proc/interrupts"
 busy=0
 for name in req input output rx tx; do
-    grep -E "PCI-MSI.*virtio[0-9]+-$name" /proc/interrupts | while read -r line; do
+    grep -E "(PCI-MSI|ITS-).*virtio[0-9]+-$name" /proc/interrupts | while read -r line; do
         set -- $line
         shift
         total=0

@@ -39,6 +39,18 @@ static const struct arm64_fdt_dev devs[] = {
 	{ ARM64_DEV_VIRTIO_MMIO, 0xa000200, 0x200, 17, false },
 };
 
+static const struct arm64_fdt_pci_intx pci_intx[] = { { 1, 20 }, { 2, 21 }, { 31, 22 } };
+
+static const struct arm64_fdt_pci pci_host = {
+	.ecam_base = 0x3f000000,
+	.ecam_size = 0x100000,
+	.mmio_base = 0x10000000,
+	.mmio_size = 0x10000000,
+	.intx = pci_intx,
+	.nintx = 3,
+	.msi = true,
+};
+
 static struct arm64_fdt_platform sample(void)
 {
 	return (struct arm64_fdt_platform){
@@ -194,6 +206,9 @@ static void test_dtc_decodes_every_node(void **state)
 	int status;
 
 	(void)state;
+	p.its_base = 0x8080000;
+	p.its_size = 0x20000;
+	p.pci = &pci_host;
 	if (!have_dtc()) {
 		print_message("dtc not found (Debian package device-tree-compiler): the tree is "
 			      "checked through libfdt only\n");
@@ -322,10 +337,113 @@ static void test_dtc_decodes_every_node(void **state)
 	has(n, "linux,code = <0x74>;"); /* KEY_POWER */
 	has(n, "gpios = <0x04 0x03 0x00>;");
 
+	node_text(text, "msi-controller@8080000", n, sizeof(n));
+	has(n, "compatible = \"arm,gic-v3-its\";");
+	has(n, "msi-controller;");
+	has(n, "#msi-cells = <0x01>;");
+	has(n, "reg = <0x00 0x8080000 0x00 0x20000>;");
+	has(n, "phandle = <0x05>;");
+
+	node_text(text, "pci@3f000000", n, sizeof(n));
+	has(n, "compatible = \"pci-host-ecam-generic\";");
+	has(n, "device_type = \"pci\";");
+	has(n, "reg = <0x00 0x3f000000 0x00 0x100000>;");
+	has(n, "bus-range = <0x00 0x00>;");
+	has(n, "ranges = <0x2000000 0x00 0x10000000 0x00 0x10000000 0x00 0x10000000>;");
+	has(n, "dma-coherent;");
+	has(n, "interrupt-map-mask = <0xf800 0x00 0x00 0x07>;");
+	has(n, "interrupt-map = <0x800 0x00 0x00 0x01 0x01 0x00 0x00 0x00 0x14 0x04 ");
+	has(n, "msi-map = <0x00 0x05 0x00 0x100>;");
+
 	unlink(dtb);
 	unlink(dts);
 	unlink(err);
 	rmdir(dir);
+}
+
+/* --transport pci: the generic ECAM host bridge read back through libfdt
+ * as Linux reads it (host-generic-pci.yaml, pci-bus-common.yaml, pci-msi,
+ * arm,gic-v3's ITS child). */
+static void test_pci_host(void **state)
+{
+	struct arm64_fdt_platform p = sample();
+	int pci, gic, its, len;
+	const fdt32_t *map;
+
+	(void)state;
+	p.its_base = 0x8080000;
+	p.its_size = 0x20000;
+	p.pci = &pci_host;
+	assert_int_equal(arm64_fdt_build(&p, buf, sizeof(buf)), 0);
+	pci = node("/pci@3f000000");
+	gic = node("/interrupt-controller@8000000");
+	assert_true(fdt_node_check_compatible(buf, pci, "pci-host-ecam-generic") == 0);
+	assert_string_equal(prop(pci, "device_type", &len), "pci");
+	assert_int_equal(prop_u32(pci, "#address-cells", 0), 3);
+	assert_int_equal(prop_u32(pci, "#size-cells", 0), 2);
+	assert_int_equal(prop_u32(pci, "#interrupt-cells", 0), 1);
+	/* reg: ECAM in the root's two address and two size cells. */
+	prop(pci, "reg", &len);
+	assert_int_equal(len, 16);
+	assert_int_equal(prop_u32(pci, "reg", 1), 0x3f000000);
+	assert_int_equal(prop_u32(pci, "reg", 3), 0x100000);
+	assert_int_equal(prop_u32(pci, "bus-range", 0), 0);
+	assert_int_equal(prop_u32(pci, "bus-range", 1), 0);
+	prop(pci, "dma-coherent", &len);
+	assert_int_equal(len, 0);
+	/* ranges: one 32-bit memory window, 1:1, in 3 + 2 + 2 cells. */
+	prop(pci, "ranges", &len);
+	assert_int_equal(len, 7 * 4);
+	assert_int_equal(prop_u32(pci, "ranges", 0), 0x02000000);
+	assert_int_equal(prop_u32(pci, "ranges", 2), 0x10000000);
+	assert_int_equal(prop_u32(pci, "ranges", 4), 0x10000000);
+	assert_int_equal(prop_u32(pci, "ranges", 6), 0x10000000);
+	/* interrupt-map: device number and pin select; each entry is the
+	 * function's (slot << 11, 0, 0, INTA) to the GIC's level SPI. */
+	assert_int_equal(prop_u32(pci, "interrupt-map-mask", 0), 0xf800);
+	assert_int_equal(prop_u32(pci, "interrupt-map-mask", 3), 7);
+	map = prop(pci, "interrupt-map", &len);
+	assert_int_equal(len, 3 * 10 * 4);
+	for (unsigned int i = 0; i < 3; i++) {
+		const fdt32_t *e = map + 10 * i;
+
+		assert_int_equal(fdt32_to_cpu(e[0]), (uint32_t)pci_intx[i].slot << 11);
+		assert_int_equal(fdt32_to_cpu(e[3]), 1);
+		assert_int_equal(fdt_node_offset_by_phandle(buf, fdt32_to_cpu(e[4])), gic);
+		assert_int_equal(fdt32_to_cpu(e[7]), 0); /* GIC_SPI */
+		assert_int_equal(fdt32_to_cpu(e[8]), pci_intx[i].spi);
+		assert_int_equal(fdt32_to_cpu(e[9]), 4); /* level high */
+	}
+	/* MSIs: requester IDs 0-255 map 1:1 to DeviceIDs of the ITS, a
+	 * child of the GIC. */
+	its = node("/interrupt-controller@8000000/msi-controller@8080000");
+	assert_int_equal(fdt_parent_offset(buf, its), gic);
+	assert_true(fdt_node_check_compatible(buf, its, "arm,gic-v3-its") == 0);
+	prop(its, "msi-controller", &len);
+	assert_int_equal(prop_u32(its, "#msi-cells", 0), 1);
+	assert_int_equal(prop_u32(its, "reg", 1), 0x8080000);
+	assert_int_equal(prop_u32(its, "reg", 3), 0x20000);
+	assert_int_equal(prop_u32(pci, "msi-map", 0), 0);
+	assert_int_equal(fdt_node_offset_by_phandle(buf, prop_u32(pci, "msi-map", 1)), its);
+	assert_int_equal(prop_u32(pci, "msi-map", 2), 0);
+	assert_int_equal(prop_u32(pci, "msi-map", 3), 0x100);
+
+	/* Without an ITS (an old host): INTx only, no MSI controller. */
+	struct arm64_fdt_pci intx_only = pci_host;
+
+	intx_only.msi = false;
+	p.its_size = 0;
+	p.pci = &intx_only;
+	assert_int_equal(arm64_fdt_build(&p, buf, sizeof(buf)), 0);
+	pci = node("/pci@3f000000");
+	assert_null(fdt_getprop(buf, pci, "msi-map", NULL));
+	assert_null(fdt_getprop(buf, pci, "msi-parent", NULL));
+	assert_true(fdt_path_offset(buf, "/interrupt-controller@8000000/msi-controller@8080000") < 0);
+	assert_int_equal(prop_u32(pci, "interrupt-map", 8), 20);
+	/* And without --transport pci, no host bridge. */
+	p = sample();
+	assert_int_equal(arm64_fdt_build(&p, buf, sizeof(buf)), 0);
+	assert_true(fdt_path_offset(buf, "/pci@3f000000") < 0);
 }
 
 /* What is left out when the platform has none, and PSCI 0.2. */
@@ -388,6 +506,27 @@ static void test_refused(void **state)
 	p.devs = NULL;
 	assert_int_equal(arm64_fdt_build(&p, buf, sizeof(buf)), -EINVAL);
 	assert_int_equal(arm64_fdt_build(NULL, buf, sizeof(buf)), -EINVAL);
+	/* A PCI host bridge: MSIs without an ITS, a window above 4 GiB for
+	 * 32-bit BARs, a slot or an SPI out of range. */
+	struct arm64_fdt_pci bad_pci = pci_host;
+	struct arm64_fdt_pci_intx bad_intx = { 32, 20 };
+
+	p = sample();
+	p.pci = &bad_pci;
+	assert_int_equal(arm64_fdt_build(&p, buf, sizeof(buf)), -EINVAL);
+	p.its_base = 0x8080000;
+	p.its_size = 0x20000;
+	assert_int_equal(arm64_fdt_build(&p, buf, sizeof(buf)), 0);
+	bad_pci.mmio_base = 0xf8000000;
+	assert_int_equal(arm64_fdt_build(&p, buf, sizeof(buf)), -EINVAL);
+	bad_pci = pci_host;
+	bad_pci.intx = &bad_intx;
+	bad_pci.nintx = 1;
+	assert_int_equal(arm64_fdt_build(&p, buf, sizeof(buf)), -EINVAL);
+	bad_intx = (struct arm64_fdt_pci_intx){ 3, ARM64_FDT_MAX_SPI + 1 };
+	assert_int_equal(arm64_fdt_build(&p, buf, sizeof(buf)), -EINVAL);
+	bad_pci.nintx = ARM64_FDT_PCI_SLOTS + 1;
+	assert_int_equal(arm64_fdt_build(&p, buf, sizeof(buf)), -EINVAL);
 	/* Too small a buffer. */
 	p = sample();
 	assert_int_equal(arm64_fdt_build(&p, buf, 512), -ENOSPC);
@@ -398,6 +537,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tree_through_libfdt),
 		cmocka_unit_test(test_dtc_decodes_every_node),
+		cmocka_unit_test(test_pci_host),
 		cmocka_unit_test(test_optional_nodes),
 		cmocka_unit_test(test_refused),
 	};

@@ -20,7 +20,10 @@
 
 #include "avp/arch.h"
 #include "avp/config.h"
+#include "avp/hw/msi_routes.h"
+#include "avp/hw/pci.h"
 #include "avp/virtio/mmio.h"
+#include "avp/virtio/pci.h"
 #include "avp/virtio/transport.h"
 #include "avp/virtio/virtio_dev.h"
 #include "avp/vm.h"
@@ -206,6 +209,29 @@ static void test_refused_irqfd_falls_back(void **state)
 	assert_int_equal(isr, VIRTIO_ISR_QUEUE);
 }
 
+/* virtio-pci (issue 16): the vectors' irqfds wait for the interrupt
+ * controller the same way, then one per vector (queue + config) on the
+ * MSI GSIs. */
+static void test_pci_vectors_wait_for_the_interrupt_controller(void **state)
+{
+	struct fixture *f = *state;
+
+	irqchip_ready(f, false);
+	assert_int_equal(pci_host_create(&f->vm.mmio, 0x3f000000, 0x10000000, 0x1000000,
+					 &f->vm.pci), 0);
+	assert_int_equal(msi_routes_create(-1, NULL, 0, 96, 8, &f->vm.msi), 0);
+	assert_int_equal(virtio_transport_attach(&virtio_pci_transport, &f->vm, &f->dev), 0);
+#ifdef __aarch64__
+	assert_int_equal(kvm.calls, 0); /* not tried: KVM would say EAGAIN */
+#else
+	assert_int_equal(kvm.calls, 2); /* x86: ready at attach */
+#endif
+	irqchip_ready(f, true);
+	assert_int_equal(virtio_transport_start(&f->dev), 0);
+	assert_int_equal(kvm.calls, 2);
+	assert_int_equal(kvm.gsi, 97);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -213,6 +239,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_irqfd_at_attach_when_ready, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_irqfd_falls_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pci_vectors_wait_for_the_interrupt_controller,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,6 +24,7 @@ static void test_regions(void **state)
 {
 	const struct region r[] = {
 		{ "gicd", ARM64_GICD_BASE, ARM64_GICD_SIZE },
+		{ "its", ARM64_GITS_BASE, ARM64_GITS_SIZE },
 		{ "gicr", ARM64_GICR_BASE, AVP_MAX_CPUS * ARM64_GICR_SIZE_PER_CPU },
 		{ "pl011", ARM64_PL011_BASE, ARM64_PRIMECELL_SIZE },
 		{ "pl031", ARM64_PL031_BASE, ARM64_PRIMECELL_SIZE },
@@ -31,6 +32,8 @@ static void test_regions(void **state)
 		{ "pl061", ARM64_PL061_BASE, ARM64_PRIMECELL_SIZE },
 		{ "virtio", ARM64_VIRTIO_MMIO_BASE,
 		  ARM64_VIRTIO_MMIO_SLOTS * ARM64_VIRTIO_MMIO_STRIDE },
+		{ "pci-mmio", ARM64_PCI_MMIO_BASE, ARM64_PCI_MMIO_SIZE },
+		{ "pci-ecam", ARM64_PCI_ECAM_BASE, ARM64_PCI_ECAM_SIZE },
 		{ "ram", ARM64_RAM_BASE, ARM64_RAM_MAX },
 	};
 	const unsigned int n = sizeof(r) / sizeof(r[0]);
@@ -46,8 +49,16 @@ static void test_regions(void **state)
 	assert_int_equal(ARM64_GICR_BASE % 0x10000, 0);
 	assert_int_equal(ARM64_GICR_SIZE_PER_CPU, ARM64_GICR_STRIDE);
 	/* PrimeCells: 4 KiB windows; virtio-mmio: a page each. */
-	for (unsigned int i = 2; i < 6; i++)
+	for (unsigned int i = 3; i < 7; i++)
 		assert_int_equal(r[i].base % 0x1000, 0);
+	/* The ITS: 64 KiB aligned, two 64 KiB frames (arm-vgic-its.rst). */
+	assert_int_equal(ARM64_GITS_BASE % 0x10000, 0);
+	assert_int_equal(ARM64_GITS_SIZE, 0x20000);
+	/* ECAM: 1 MiB per bus, aligned to it; the BAR window below 4 GiB
+	 * (32-bit BARs). */
+	assert_int_equal(ARM64_PCI_ECAM_BASE % ARM64_PCI_ECAM_SIZE, 0);
+	assert_int_equal(ARM64_PCI_ECAM_SIZE, 1u << 20);
+	assert_true(ARM64_PCI_MMIO_BASE + ARM64_PCI_MMIO_SIZE <= (1ull << 32));
 	assert_int_equal(ARM64_VIRTIO_MMIO_BASE % ARM64_VIRTIO_MMIO_STRIDE, 0);
 	assert_true(ARM64_VIRTIO_MMIO_STRIDE >= 0x200);
 	/* RAM: 2 MiB aligned for the kernel, within 48 bits. */

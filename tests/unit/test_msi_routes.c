@@ -27,17 +27,17 @@ static void test_alloc_and_commit(void **state)
 	assert_int_equal(msi_routes_alloc(r, &gsi), 0);
 	assert_int_equal(gsi, 25);
 	/* A route for a GSI never handed out is refused. */
-	assert_int_equal(msi_routes_set(r, 26, 0xfee00000, 0x41), -EINVAL);
-	assert_int_equal(msi_routes_set(r, 23, 0xfee00000, 0x41), -EINVAL);
+	assert_int_equal(msi_routes_set(r, 26, 0xfee00000, 0x41, 0), -EINVAL);
+	assert_int_equal(msi_routes_set(r, 23, 0xfee00000, 0x41, 0), -EINVAL);
 	assert_int_equal(msi_routes_commits(r), 0);
-	assert_int_equal(msi_routes_set(r, 24, 0xfee00000, 0x41), 0);
+	assert_int_equal(msi_routes_set(r, 24, 0xfee00000, 0x41, 0), 0);
 	assert_int_equal(msi_routes_commits(r), 1);
 	/* The same message again: no commit. Another one: a commit. */
-	assert_int_equal(msi_routes_set(r, 24, 0xfee00000, 0x41), 0);
+	assert_int_equal(msi_routes_set(r, 24, 0xfee00000, 0x41, 0), 0);
 	assert_int_equal(msi_routes_commits(r), 1);
-	assert_int_equal(msi_routes_set(r, 24, 0xfee01000, 0x41), 0);
+	assert_int_equal(msi_routes_set(r, 24, 0xfee01000, 0x41, 0), 0);
 	assert_int_equal(msi_routes_commits(r), 2);
-	assert_int_equal(msi_routes_set(r, 25, 0xfee00000, 0x42), 0);
+	assert_int_equal(msi_routes_set(r, 25, 0xfee00000, 0x42, 0), 0);
 	assert_int_equal(msi_routes_commits(r), 3);
 	/* The table is bounded. */
 	assert_int_equal(msi_routes_alloc(r, &gsi), 0);
@@ -54,7 +54,7 @@ static void test_create_errors(void **state)
 	assert_int_equal(msi_routes_create(-1, NULL, 0, 24, MSI_ROUTES_MAX + 1, &r), -EINVAL);
 	assert_int_equal(msi_routes_create(-1, NULL, 3, 24, 4, &r), -EINVAL);
 	assert_int_equal(msi_routes_create(-1, NULL, 0, UINT32_MAX - 1, 4, &r), -EINVAL);
-	assert_int_equal(msi_signal(-1, 0xfee00000, 0), -ENODEV);
+	assert_int_equal(msi_signal(-1, NULL, 0xfee00000, 0, 0), -ENODEV);
 	msi_routes_destroy(NULL);
 }
 

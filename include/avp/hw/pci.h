@@ -101,6 +101,13 @@ static inline uint16_t pci_fn_command(const struct pci_fn *fn)
 	return (uint16_t)(fn->cfg[PCI_COMMAND] | fn->cfg[PCI_COMMAND + 1] << 8);
 }
 
+/* The function's requester ID on bus 0 (bus << 8 | device << 3 |
+ * function): what an ITS knows it by (its DeviceID, arm64). */
+static inline uint16_t pci_fn_bdf(const struct pci_fn *fn)
+{
+	return (uint16_t)(fn->slot << 3);
+}
+
 struct io_bus;
 
 /* The host bridge: ECAM for bus 0 at ecam_base, and the window BARs are

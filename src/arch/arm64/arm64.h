@@ -24,12 +24,17 @@ struct avp_config;
 _Static_assert(ARM64_SPI_INTID(ARM64_VIRTIO_SPI_BASE + ARM64_VIRTIO_MMIO_SLOTS) <= ARM64_GIC_NR_IRQS,
 	       "every virtio-mmio slot's SPI is a GIC line");
 
+/* --transport pci: the GSIs of MSI routes start above every SPI's, which
+ * keep KVM's default routes (GSI n to SPI n). */
+#define ARM64_MSI_FIRST_GSI (ARM64_GIC_NR_IRQS - 32u)
+
 /* Linux arm64's COMMAND_LINE_SIZE: longer bootargs are cut. */
 #define ARM64_CMDLINE_MAX 2048u
 
 struct arm64_state {
 	int gic_fd;	      /* the in-kernel GICv3 (KVM_CREATE_DEVICE) */
 	bool gic_ready;	      /* KVM_DEV_ARM_VGIC_CTRL_INIT done */
+	int its_fd;	      /* --transport pci: its ITS, or -1 (none: INTx only) */
 	bool guest_loaded;
 	uint64_t entry_gpa;   /* the Image's first byte */
 	uint64_t fdt_gpa;
@@ -59,6 +64,10 @@ void arm64_boot_plan_close(struct arm64_boot_plan *p);
  * with the plan's initrd, into buf: 0 or -errno, reported. (boot.c) */
 int arm64_build_fdt(const struct vm *vm, const struct arm64_boot_plan *plan, void *buf,
 		    size_t len);
+
+/* Whether the VM has an ITS for MSIs (--transport pci on a host with
+ * one). (vm.c) */
+bool arm64_has_its(const struct vm *vm);
 
 /* The GIC's initialisation once every vCPU exists. (vm.c) */
 int arm64_gic_finish(struct vm *vm);

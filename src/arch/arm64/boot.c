@@ -206,6 +206,14 @@ int arm64_build_fdt(const struct vm *vm, const struct arm64_boot_plan *plan, voi
 	const struct avp_config *cfg = vm->cfg;
 	struct arm64_fdt_dev devs[4 + AVP_MAX_MMIO_DEVS];
 	struct arm64_fdt_mem mem = { .base = ARM64_RAM_BASE, .size = cfg->memory_mib << 20 };
+	struct arm64_fdt_pci_intx intx[ARM64_FDT_PCI_SLOTS];
+	struct arm64_fdt_pci pci = {
+		.ecam_base = ARM64_PCI_ECAM_BASE,
+		.ecam_size = ARM64_PCI_ECAM_SIZE,
+		.mmio_base = ARM64_PCI_MMIO_BASE,
+		.mmio_size = ARM64_PCI_MMIO_SIZE,
+		.intx = intx,
+	};
 	unsigned int n = 0;
 	struct arm64_fdt_platform p = {
 		.mem = &mem,
@@ -238,10 +246,25 @@ int arm64_build_fdt(const struct vm *vm, const struct arm64_boot_plan *plan, voi
 	 * assert-deassert pair), which a level-sensitive line would drop
 	 * before the guest saw it. The driver reads InterruptStatus on each. */
 	for (unsigned int i = 0; i < vm->nmmio_devs; i++)
-		devs[n++] = (struct arm64_fdt_dev){ ARM64_DEV_VIRTIO_MMIO, vm->mmio_devs[i].base,
-						    vm->mmio_devs[i].size, vm->mmio_devs[i].gsi,
-						    true };
+		if (!vm->mmio_devs[i].pci)
+			devs[n++] = (struct arm64_fdt_dev){ ARM64_DEV_VIRTIO_MMIO,
+							    vm->mmio_devs[i].base,
+							    vm->mmio_devs[i].size,
+							    vm->mmio_devs[i].gsi, true };
 	p.ndevs = n;
+	if (vm->pci) {
+		for (unsigned int i = 0; i < vm->nmmio_devs && pci.nintx < ARM64_FDT_PCI_SLOTS; i++)
+			if (vm->mmio_devs[i].pci)
+				intx[pci.nintx++] = (struct arm64_fdt_pci_intx){
+					vm->mmio_devs[i].pci_slot, vm->mmio_devs[i].gsi
+				};
+		if (arm64_has_its(vm)) {
+			p.its_base = ARM64_GITS_BASE;
+			p.its_size = ARM64_GITS_SIZE;
+			pci.msi = true;
+		}
+		p.pci = &pci;
+	}
 	return arm64_fdt_build(&p, buf, len);
 }
 

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <libfdt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "arch/arm64/fdt.h"
@@ -17,6 +18,7 @@
 #define PH_APB_CLK 2
 #define PH_WDOG_CLK 3
 #define PH_GPIO 4
+#define PH_ITS 5
 
 /* The GIC binding's interrupt specifier: type, number, flags. */
 #define GIC_SPI 0
@@ -25,6 +27,13 @@
 #define IRQ_LEVEL_HIGH 4
 
 #define GPIO_ACTIVE_HIGH 0
+
+/* The PCI bus binding's phys.hi cell (IEEE 1275 PCI bus binding, 2.2.1.1;
+ * Linux's devicetree/bindings/pci/pci.txt): space code 32-bit memory, and
+ * the device number at bits 11-15. */
+#define PCI_SS_MEM32 0x02000000u
+#define PCI_PHYS_DEV_SHIFT 11
+#define PCI_INTA 1u
 
 uint32_t arm64_fdt_mpidr(unsigned int i)
 {
@@ -90,6 +99,24 @@ static void prop_cells(struct w *w, const char *name, const uint32_t *cells, uns
 	for (unsigned int i = 0; i < n && i < 16; i++)
 		be[i] = cpu_to_fdt32(cells[i]);
 	prop(w, name, be, (n < 16 ? n : 16) * sizeof(be[0]));
+}
+
+/* A long cell array (interrupt-map): nothing is cut. */
+static void prop_cells_n(struct w *w, const char *name, const uint32_t *cells, unsigned int n)
+{
+	fdt32_t *be;
+
+	if (w->err)
+		return;
+	be = calloc(n ? n : 1, sizeof(*be));
+	if (!be) {
+		w->err = -FDT_ERR_INTERNAL;
+		return;
+	}
+	for (unsigned int i = 0; i < n; i++)
+		be[i] = cpu_to_fdt32(cells[i]);
+	prop(w, name, be, n * sizeof(*be));
+	free(be);
 }
 
 /* reg = <base size>... with two address and two size cells. */
@@ -174,6 +201,19 @@ static void add_gic(struct w *w, const struct arm64_fdt_platform *p)
 	prop_reg(w, reg, 2);
 	prop_u32(w, "#redistributor-regions", 1);
 	prop_u32(w, "phandle", PH_GIC);
+	if (p->its_size) {
+		uint64_t its[] = { p->its_base, p->its_size };
+
+		/* arm,gic-v3.yaml: the ITS is a child of the GIC; its one
+		 * msi-cell is the DeviceID, which a PCI host's msi-map gives. */
+		begin_at(w, "msi-controller", p->its_base);
+		prop_str(w, "compatible", "arm,gic-v3-its");
+		prop_empty(w, "msi-controller");
+		prop_u32(w, "#msi-cells", 1);
+		prop_reg(w, its, 1);
+		prop_u32(w, "phandle", PH_ITS);
+		end(w);
+	}
 	end(w);
 }
 
@@ -280,6 +320,65 @@ static void add_dev(struct w *w, const struct arm64_fdt_dev *d)
 	end(w);
 }
 
+/* The generic ECAM host bridge (bindings/pci/host-generic-pci.yaml,
+ * pci-bus-common.yaml), bus 0 only. */
+static void add_pci(struct w *w, const struct arm64_fdt_pci *pci)
+{
+	uint64_t reg[] = { pci->ecam_base, pci->ecam_size };
+	uint32_t bus_range[] = { 0, 0 };
+	/* ranges: child address (3 cells), parent address (2), size (2):
+	 * the BAR window at the same address on both sides. */
+	uint32_t ranges[] = {
+		PCI_SS_MEM32, (uint32_t)(pci->mmio_base >> 32), (uint32_t)pci->mmio_base,
+		(uint32_t)(pci->mmio_base >> 32), (uint32_t)pci->mmio_base,
+		(uint32_t)(pci->mmio_size >> 32), (uint32_t)pci->mmio_size,
+	};
+	/* Only the device number and the pin select a legacy interrupt. */
+	uint32_t map_mask[] = { 0x1fu << PCI_PHYS_DEV_SHIFT, 0, 0, 7 };
+	/* interrupt-map entries: child unit address (3 cells) and pin (1),
+	 * the GIC's phandle, its unit address (#address-cells 2, unused)
+	 * and its specifier (3). Every function uses INTA; bus 0 has no
+	 * bridge, so no swizzling. */
+	uint32_t map[ARM64_FDT_PCI_SLOTS * 10];
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < pci->nintx; i++) {
+		const uint32_t e[] = { (uint32_t)pci->intx[i].slot << PCI_PHYS_DEV_SHIFT, 0, 0,
+				       PCI_INTA, PH_GIC, 0, 0, GIC_SPI, pci->intx[i].spi,
+				       IRQ_LEVEL_HIGH };
+
+		memcpy(map + n, e, sizeof(e));
+		n += 10;
+	}
+	begin_at(w, "pci", pci->ecam_base);
+	prop_str(w, "compatible", "pci-host-ecam-generic");
+	prop_str(w, "device_type", "pci");
+	prop_u32(w, "#address-cells", 3);
+	prop_u32(w, "#size-cells", 2);
+	prop_u32(w, "#interrupt-cells", 1);
+	prop_reg(w, reg, 1);
+	prop_cells(w, "bus-range", bus_range, 2);
+	prop_u32(w, "linux,pci-domain", 0);
+	prop_cells(w, "ranges", ranges, 7);
+	/* As virtio-mmio: avp's devices reach guest RAM through the host's
+	 * caches. */
+	prop_empty(w, "dma-coherent");
+	if (n) {
+		prop_cells(w, "interrupt-map-mask", map_mask, 4);
+		prop_cells_n(w, "interrupt-map", map, n);
+	}
+	if (pci->msi) {
+		/* pci-msi.txt: requester IDs 0-0xff (bus 0) map to the same
+		 * DeviceIDs at the ITS. Not msi-parent: Linux (of_msi_get_domain)
+		 * takes a PCI bus's msi-parent only to a controller without
+		 * #msi-cells, and the ITS binding has one. */
+		uint32_t msi_map[] = { 0, PH_ITS, 0, 0x100 };
+
+		prop_cells(w, "msi-map", msi_map, 4);
+	}
+	end(w);
+}
+
 /* gpio-keys: the power button the platform presses on the PL061. */
 static void add_gpio_keys(struct w *w)
 {
@@ -381,6 +480,30 @@ static int check(const struct arm64_fdt_platform *p)
 		avp_err("device tree: more than one PL061");
 		return -EINVAL;
 	}
+	if (p->its_size && !range_ok(p->its_base, p->its_size)) {
+		avp_err("device tree: the ITS's region wraps");
+		return -EINVAL;
+	}
+	if (p->pci) {
+		const struct arm64_fdt_pci *pci = p->pci;
+
+		if (!range_ok(pci->ecam_base, pci->ecam_size) ||
+		    !range_ok(pci->mmio_base, pci->mmio_size) ||
+		    pci->mmio_base + pci->mmio_size > (1ull << 32) ||
+		    pci->nintx > ARM64_FDT_PCI_SLOTS || (pci->nintx && !pci->intx) ||
+		    (pci->msi && !p->its_size)) {
+			avp_err("device tree: the PCI host bridge's windows, interrupts or MSI "
+				"controller are out of range");
+			return -EINVAL;
+		}
+		for (unsigned int i = 0; i < pci->nintx; i++)
+			if (pci->intx[i].slot >= ARM64_FDT_PCI_SLOTS ||
+			    pci->intx[i].spi > ARM64_FDT_MAX_SPI) {
+				avp_err("device tree: PCI device %u's interrupt (SPI %u) is out "
+					"of range", pci->intx[i].slot, pci->intx[i].spi);
+				return -EINVAL;
+			}
+	}
 	if (count_kind(p, ARM64_DEV_SP805) && !p->sp805_clock_hz) {
 		avp_err("device tree: the SP805 needs its clock rate");
 		return -EINVAL;
@@ -427,6 +550,8 @@ int arm64_fdt_build(const struct arm64_fdt_platform *p, void *buf, size_t len)
 		add_dev(&w, &p->devs[i]);
 	if (count_kind(p, ARM64_DEV_PL061))
 		add_gpio_keys(&w);
+	if (p->pci)
+		add_pci(&w, p->pci);
 	end(&w);
 	if (!w.err)
 		w.err = fdt_finish(buf);

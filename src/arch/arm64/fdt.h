@@ -4,7 +4,8 @@
  * with dtc). Bindings: Linux's Documentation/devicetree/bindings (memory,
  * cpus with enable-method "psci", arm,psci, arm,gic-v3, arm,armv8-timer,
  * arm,pl011, arm,pl031, arm,sp805, arm,pl061, gpio-keys, virtio,mmio,
- * fixed-clock) and the chosen node (Documentation/arch/arm64/booting.rst,
+ * fixed-clock, pci-host-ecam-generic with pci-bus and pci-msi, the
+ * arm,gic-v3 ITS) and the chosen node (Documentation/arch/arm64/booting.rst,
  * devicetree chosen.yaml). */
 #ifndef AVP_ARCH_ARM64_FDT_H
 #define AVP_ARCH_ARM64_FDT_H
@@ -45,6 +46,23 @@ struct arm64_fdt_dev {
 	bool edge;	/* rising-edge interrupt; level-high otherwise */
 };
 
+/* --transport pci: one PCI function's legacy interrupt (INTA). */
+struct arm64_fdt_pci_intx {
+	uint8_t slot; /* device number on bus 0 */
+	uint32_t spi; /* level-high */
+};
+
+#define ARM64_FDT_PCI_SLOTS 32u
+
+/* The generic ECAM host bridge, bus 0 only. */
+struct arm64_fdt_pci {
+	uint64_t ecam_base, ecam_size;
+	uint64_t mmio_base, mmio_size; /* 32-bit non-prefetchable BAR window */
+	const struct arm64_fdt_pci_intx *intx;
+	unsigned int nintx; /* at most ARM64_FDT_PCI_SLOTS */
+	bool msi; /* MSIs through the platform's ITS (its_size != 0) */
+};
+
 struct arm64_fdt_mem {
 	uint64_t base, size;
 };
@@ -55,6 +73,8 @@ struct arm64_fdt_platform {
 	unsigned int ncpus;
 	uint64_t gicd_base, gicd_size; /* distributor */
 	uint64_t gicr_base, gicr_size; /* redistributors: ncpus * ARM64_GICR_STRIDE */
+	uint64_t its_base, its_size;   /* the GIC's ITS; size 0: none */
+	const struct arm64_fdt_pci *pci; /* NULL: no PCI host bridge */
 	const struct arm64_fdt_dev *devs;
 	unsigned int ndevs;
 	uint32_t sp805_clock_hz; /* the SP805's counter rate (its wdog_clk), not 0 */

@@ -11,6 +11,8 @@
 
 #include "arch/arm64/arm64.h"
 #include "avp/arch.h"
+#include "avp/hw/msi_routes.h"
+#include "avp/hw/pci.h"
 #include "avp/log.h"
 #include "avp/vm.h"
 
@@ -50,18 +52,21 @@ uint32_t arch_irq_line_id(uint32_t irq)
 	       (ARM64_SPI_INTID(irq) & KVM_ARM_IRQ_NUM_MASK);
 }
 
-static int gic_attr(struct arm64_state *st, uint32_t group, uint64_t attr, void *val,
-		    const char *what)
+static int dev_attr(int fd, uint32_t group, uint64_t attr, void *val)
 {
 	struct kvm_device_attr a = { .group = group, .attr = attr, .addr = (uintptr_t)val };
 
-	if (ioctl(st->gic_fd, KVM_SET_DEVICE_ATTR, &a) < 0) {
-		int err = -errno;
+	return ioctl(fd, KVM_SET_DEVICE_ATTR, &a) < 0 ? -errno : 0;
+}
 
+static int gic_attr(struct arm64_state *st, uint32_t group, uint64_t attr, void *val,
+		    const char *what)
+{
+	int err = dev_attr(st->gic_fd, group, attr, val);
+
+	if (err)
 		avp_err("GICv3: %s: %s", what, strerror(-err));
-		return err;
-	}
-	return 0;
+	return err;
 }
 
 /* The distributor and redistributors at layout.h's addresses. Created
@@ -133,7 +138,7 @@ int arch_vm_init(struct vm *vm)
 		st = calloc(1, sizeof(*st));
 		if (!st)
 			return -ENOMEM;
-		st->gic_fd = -1;
+		st->gic_fd = st->its_fd = -1;
 		vm->arch = st;
 	}
 	return gic_create(vm, st);
@@ -175,20 +180,107 @@ void arch_vm_destroy(struct vm *vm)
 
 	if (!vm || !vm->arch)
 		return;
+	msi_routes_destroy(vm->msi);
+	vm->msi = NULL;
+	pci_host_destroy(vm->pci);
+	vm->pci = NULL;
 	st = vm->arch;
+	if (st->its_fd >= 0)
+		close(st->its_fd);
 	if (st->gic_fd >= 0)
 		close(st->gic_fd);
 	free(st);
 	vm->arch = NULL;
 }
 
-/* virtio-pci on arm64 needs a pci-host-ecam-generic node and its windows
- * in the memory map (AVP-TRANS-3 there), not built yet: refused once and
- * clearly rather than a VM without its devices. */
+/* The in-kernel ITS that turns the functions' MSI-X writes into LPIs
+ * (Documentation/virt/kvm/devices/arm-vgic-its.rst): created, placed and
+ * initialised before the vGIC itself is (its CTRL_INIT needs no vCPU).
+ * Its messages name their requester: KVM_CAP_MSI_DEVID, which KVM reports
+ * once an ITS exists. 0, or -errno with what failed in *what. */
+static int its_create(struct vm *vm, struct arm64_state *st, const char **what)
+{
+	struct kvm_create_device dev = { .type = KVM_DEV_TYPE_ARM_VGIC_ITS };
+	uint64_t base = ARM64_GITS_BASE;
+	int err;
+
+	*what = "KVM_CREATE_DEVICE";
+	if (ioctl(vm->vm_fd, KVM_CREATE_DEVICE, &dev) < 0)
+		return -errno;
+	st->its_fd = (int)dev.fd;
+	*what = "its address";
+	err = dev_attr(st->its_fd, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_ITS_ADDR_TYPE, &base);
+	if (!err) {
+		*what = "CTRL_INIT";
+		err = dev_attr(st->its_fd, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_CTRL_INIT,
+			       NULL);
+	}
+	if (!err && ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MSI_DEVID) <= 0) {
+		*what = "KVM_CAP_MSI_DEVID";
+		err = -ENOTSUP;
+	}
+	if (err) {
+		close(st->its_fd);
+		st->its_fd = -1;
+	}
+	return err;
+}
+
+/* KVM_SET_GSI_ROUTING replaces KVM's default table, so it is repeated:
+ * GSI n to SPI n for every SPI (the vGIC's default routing; the
+ * virtio-mmio irqfds rely on it). */
+static unsigned int default_routes(struct kvm_irq_routing_entry *e)
+{
+	unsigned int n = 0;
+
+	for (uint32_t spi = 0; spi < ARM64_MSI_FIRST_GSI; spi++)
+		e[n++] = (struct kvm_irq_routing_entry){
+			.gsi = spi,
+			.type = KVM_IRQ_ROUTING_IRQCHIP,
+			.u.irqchip = { .irqchip = 0, .pin = spi },
+		};
+	return n;
+}
+
+/* --transport pci: the generic ECAM host bridge at layout.h's windows and,
+ * where KVM has an ITS, MSI-X through it; without one (an old host), the
+ * functions' INTx lines, said once. */
 int arch_pci_init(struct vm *vm)
 {
-	(void)vm;
-	avp_err("--transport pci is not available on arm64 yet: use --transport mmio "
-		"(the default; docs/arm64.md)");
-	return -ENOTSUP;
+	struct kvm_irq_routing_entry base[ARM64_MSI_FIRST_GSI];
+	struct arm64_state *st = vm->arch;
+	const char *what;
+	int ret;
+
+	if (vm->pci)
+		return 0;
+	ret = pci_host_create(&vm->mmio, ARM64_PCI_ECAM_BASE, ARM64_PCI_MMIO_BASE,
+			      ARM64_PCI_MMIO_SIZE, &vm->pci);
+	if (ret) {
+		avp_err("cannot create the PCI host bridge: %s", strerror(-ret));
+		return ret;
+	}
+	if (vm->vm_fd < 0 || !st)
+		return 0;
+	ret = its_create(vm, st, &what);
+	if (ret) {
+		avp_warn("this host's KVM gives no GICv3 ITS (%s: %s): virtio-pci devices use "
+			 "their legacy interrupt (INTx) instead of MSI-X", what, strerror(-ret));
+		return 0;
+	}
+	ret = msi_routes_create(vm->vm_fd, base, default_routes(base), ARM64_MSI_FIRST_GSI,
+				MSI_ROUTES_MAX, &vm->msi);
+	if (ret) {
+		avp_err("cannot set up MSI routing: %s", strerror(-ret));
+		return ret;
+	}
+	msi_routes_need_devid(vm->msi);
+	return 0;
+}
+
+bool arm64_has_its(const struct vm *vm)
+{
+	const struct arm64_state *st = vm ? vm->arch : NULL;
+
+	return st && st->its_fd >= 0;
 }
