@@ -853,9 +853,12 @@ static void check_transport_static(void)
 	       modern, bound);
 	result("AVP-TRANS-1", bad ? "FAIL" : "PASS", "%s", e.s);
 
-	/* AVP-TRANS-3: a virtio-pci device with MSI-X. */
+	/* AVP-TRANS-3: a virtio-pci device with MSI-X. A function gets its
+	 * vectors (msi_irqs) only when a driver enables them, so functions
+	 * whose driver is not loaded yet (gpio, i2c: their modules come later)
+	 * are counted apart, as TRANS-1 does for features. */
 	{
-		int pci = 0, msix = 0;
+		int pci = 0, bound = 0, msix = 0;
 
 		for (int i = 0; i < ndevs; i++) {
 			char path[PATH_MAX + 64];
@@ -863,13 +866,21 @@ static void check_transport_static(void)
 			if (strcmp(devs[i].transport, "pci") != 0)
 				continue;
 			pci++;
+			if (!devs[i].driver[0])
+				continue;
+			bound++;
 			snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/msi_irqs", devs[i].parent);
 			msix += exists(path);
 		}
-		if (pci && msix == pci)
-			result("AVP-TRANS-3", "PASS", "%d virtio-pci devices, all with MSI/MSI-X vectors", pci);
+		if (bound && msix == bound)
+			result("AVP-TRANS-3", "PASS",
+			       "%d virtio-pci devices; all %d with a driver use MSI/MSI-X vectors (%d had no driver yet)",
+			       pci, bound, pci - bound);
+		else if (bound)
+			result("AVP-TRANS-3", "FAIL", "%d virtio-pci devices, %d with a driver, %d of those with MSI-X",
+			       pci, bound, msix);
 		else if (pci)
-			result("AVP-TRANS-3", "FAIL", "%d virtio-pci devices, %d with MSI-X", pci, msix);
+			result("AVP-TRANS-3", "FAIL", "%d virtio-pci devices, none with a driver", pci);
 		else
 			result("AVP-TRANS-3", "ABSENT", "no virtio-pci device (all %d are %s)", ndevs,
 			       ndevs ? devs[0].transport : "none");
