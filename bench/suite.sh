@@ -14,6 +14,9 @@
 #           smaps kept for docs/footprint.md; also for build/dynamic/avp
 #           when it exists (AVP_BENCH_DYNAMIC=1 scripts/bench).
 # Writes OUT/raw.txt, one "VMM ROUND NAME VALUE" line per figure.
+# AVP_BENCH_PROFILE=1 (scripts/bench --profile): after the rounds, one more
+# io run per VMM, its figures not recorded, sampled job by job with
+# perf (OUT/perf-VMM-JOB.data; profile_io below).
 #   bench/suite.sh OUT ROUNDS quick|full TRANSPORT ROOT_IMG INITRD
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -165,6 +168,51 @@ run_memory() {
 	fi
 }
 
+# profile_io VMM: one more io run, not counted, with the whole test host
+# sampled (perf record -a -g, cpu-clock: TCG has no PMU) from one
+# "bench: job" line of the guest to the next, so every job has its own
+# profile: which program, thread and function the test host's CPUs were
+# in. Time in the guest shows as the vCPU threads in KVM's run loop. Only
+# the samples are taken here (no build-ids: reading every binary over 9p
+# takes minutes); scripts/bench reports them outside, where the binaries
+# are the same files, with this kernel's symbols from OUT/kallsyms.
+profile_io() {
+	local vmm=$1 log=$out/$1-profile.log job= seen name ppid= end
+	stop_perf() {
+		[ -n "$ppid" ] || return 0
+		kill -INT "$ppid" 2>/dev/null
+		wait "$ppid" 2>/dev/null
+		ppid=
+	}
+	cat /proc/kallsyms >"$out/kallsyms"
+	rm -f "$work/data.img"
+	truncate -s "$datasize" "$work/data.img"
+	vm_cmd "$vmm" io
+	if ! start_vm "$vmm-profile" "$log" 400; then
+		echo "bench: $vmm profile: the guest did not reach its init" >&2
+		return
+	fi
+	end=$((SECONDS + 1200))
+	while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$end" ]; do
+		seen=$(grep -a -e '^bench: job ' -e '^bench: done' "$log" | tail -n 1 | tr -d '\r')
+		if [ "$seen" != "$job" ]; then
+			stop_perf
+			job=$seen
+			case $job in
+			"bench: job "*)
+				name=${job#bench: job }
+				perf record -q -B -a -g -e cpu-clock -F 199 -o "$out/perf-$vmm-$name.data" >/dev/null 2>&1 &
+				ppid=$!
+				;;
+			esac
+		fi
+		sleep 0.1
+	done
+	stop_perf
+	wait_vm 10
+	echo "bench: $vmm profile: $(ls "$out"/perf-"$vmm"-*.data 2>/dev/null | wc -l) jobs sampled"
+}
+
 for r in $(seq 1 "$rounds"); do
 	for vmm in avp qemu; do
 		run_io "$vmm" "$r"
@@ -174,5 +222,12 @@ for r in $(seq 1 "$rounds"); do
 	# The dynamic build too, where scripts/bench made one (docs/footprint.md)
 	[ -x build/dynamic/avp ] && run_memory avp-dynamic "$r"
 done
+if [ "${AVP_BENCH_PROFILE:-0}" = 1 ]; then
+	if command -v perf >/dev/null; then
+		for vmm in avp qemu; do profile_io "$vmm"; done
+	else
+		echo "bench: no perf here: the profiles were skipped" >&2
+	fi
+fi
 echo "bench: $(wc -l <"$out/raw.txt") figures in $out/raw.txt"
 bench_retries

@@ -9,7 +9,9 @@
 # (scripts/bootloop --io): only the random-I/O jobs, avp.bench.secs each
 # (default 30), and no network: the load under which a 2-vCPU guest died
 # after its init (issue 12). avp.bench.only=net: the network jobs only
-# (QEMU with vhost-net, for information).
+# (QEMU with vhost-net, for information). Each job is announced with a
+# "bench: job NAME" line, so the host can profile it on its own
+# (scripts/bench --profile).
 arg() { for w in $(cat /proc/cmdline); do case "$w" in "$1="*) echo "${w#*=}";; esac; done; }
 mode=$(arg avp.bench)
 only=$(arg avp.bench.only)
@@ -34,6 +36,7 @@ in_root() { chroot /mnt "$@"; }
 fio_run() { # NAME FIELD SCALE FIO-ARGS...
     name=$1 field=$2 scale=$3
     shift 3
+    echo "bench: job $name"
     v=$(in_root fio --minimal --name="$name" --filename="$data" --size="$size" --runtime="$secs" \
         --time_based --direct=1 "$@" 2>/tmp/fio.err | awk -F';' -v f="$field" -v s="$scale" '{ printf "%.1f", $f / s }')
     [ -n "$v" ] && echo "BENCH $name $v" || { echo "bench: fio $name failed"; cat /tmp/fio.err; }
@@ -58,6 +61,7 @@ while [ "$(cat /sys/class/net/eth0/carrier 2>/dev/null)" != 1 ] && [ $i -lt 50 ]
 iperf() { # NAME ARGS...
     name=$1
     shift
+    echo "bench: job $name"
     v=
     for try in 1 2 3; do
         v=$(in_root iperf3 -c fe80::1%eth0 -t "$secs" -f m "$@" 2>&1 | tee /tmp/iperf.log |
@@ -69,10 +73,14 @@ iperf() { # NAME ARGS...
 }
 iperf net_tcp_g2h
 iperf net_tcp_h2g -R
+echo "bench: job net_tcp_rr"
 v=$(benchnet rr tcp fe80::1%eth0 5202 "$rr") && echo "BENCH net_tcp_rr ${v#rr_us=}" || echo "bench: tcp rr failed"
 
 if [ "$only" = net ]; then echo "bench: done"; exit 0; fi
+echo "bench: job vsock_stream_g2h"
 v=$(benchnet bulk vsock 2 5203 "$vmib") && echo "BENCH vsock_stream_g2h ${v#mibs=}" || echo "bench: vsock bulk failed"
+echo "bench: job vsock_stream_h2g"
 v=$(benchnet pull vsock 2 5203 "$vmib") && echo "BENCH vsock_stream_h2g ${v#mibs=}" || echo "bench: vsock pull failed"
+echo "bench: job vsock_rr"
 v=$(benchnet rr vsock 2 5203 "$rr") && echo "BENCH vsock_rr ${v#rr_us=}" || echo "bench: vsock rr failed"
 echo "bench: done"

@@ -124,8 +124,15 @@ struct virtio_blk_dwz {
 static_assert(sizeof(struct virtio_blk_dwz) == 16, "discard/write zeroes segment");
 
 /* A read, write or flush handed to the disk, until it completes. */
+/* Requests of at most BLK_SPARE_SEGS data segments (a 4 KiB page, or a
+ * few) are recycled through vblk.spare; larger ones are rare enough to
+ * allocate each time. */
+#define BLK_SPARE_SEGS 4
+#define BLK_SPARE_MAX 32
+
 struct blk_req {
 	struct disk_req dr;
+	struct blk_req *next_spare; /* on vblk.spare */
 	uint16_t q;
 	uint16_t head;
 	uint8_t *status; /* the chain's last writable byte, in guest RAM */
@@ -143,6 +150,11 @@ struct vblk {
 	bool io_error_reported;
 	uint16_t nqueues;
 	unsigned int inflight; /* blk_reqs the disk holds */
+	/* Finished small requests kept for reuse: malloc and free cost a
+	 * third of a request's instructions (bench/datapath.c). At most
+	 * BLK_SPARE_MAX, about 100 bytes each. */
+	struct blk_req *spare;
+	unsigned int n_spare;
 	/* Per queue: chains the disk holds, and whether serving the queue
 	 * stopped because that is a whole queue's worth. A driver cannot have
 	 * more outstanding; a hostile one that republishes heads could. */
@@ -250,6 +262,43 @@ static uint8_t *status_byte(const struct virtq_chain *c)
 	return NULL;
 }
 
+/* A request with room for nseg data segments, zeroed but for the
+ * segments (gather fills those). */
+static struct blk_req *req_alloc(struct vblk *vb, unsigned int nseg)
+{
+	struct blk_req *r = vb->spare;
+
+	if (nseg > BLK_SPARE_SEGS || !r)
+		return calloc(1, sizeof(*r) + (nseg > BLK_SPARE_SEGS ? nseg : BLK_SPARE_SEGS) *
+						      sizeof(struct iovec));
+	vb->spare = r->next_spare;
+	vb->n_spare--;
+	memset(r, 0, sizeof(*r));
+	return r;
+}
+
+static void req_free(struct vblk *vb, struct blk_req *r)
+{
+	if (r->dr.iovcnt > BLK_SPARE_SEGS || vb->n_spare >= BLK_SPARE_MAX) {
+		free(r);
+		return;
+	}
+	r->next_spare = vb->spare;
+	vb->spare = r;
+	vb->n_spare++;
+}
+
+static void free_spares(struct vblk *vb)
+{
+	while (vb->spare) {
+		struct blk_req *r = vb->spare;
+
+		vb->spare = r->next_spare;
+		free(r);
+	}
+	vb->n_spare = 0;
+}
+
 /* Hands a READ, WRITE or FLUSH of the chain to the disk. 0 when it was
  * taken (it completes in complete_reaped), else the status to answer at
  * once. */
@@ -275,7 +324,7 @@ static int start_io(struct vblk *vb, uint16_t q, enum disk_op op, uint64_t secto
 		if (vb->read_only || len % SECTOR_SIZE || !sectors_ok(vb, sector, len / SECTOR_SIZE))
 			return VIRTIO_BLK_S_IOERR;
 	}
-	r = calloc(1, sizeof(*r) + nseg * sizeof(struct iovec));
+	r = req_alloc(vb, nseg);
 	if (!r)
 		return VIRTIO_BLK_S_IOERR;
 	r->q = q;
@@ -294,7 +343,7 @@ static int start_io(struct vblk *vb, uint16_t q, enum disk_op op, uint64_t secto
 	r->dr.iov = r->iov;
 	ret = disk_submit(vb->disk, &r->dr);
 	if (ret) {
-		free(r);
+		req_free(vb, r);
 		return io_failed(vb, op == DISK_OP_FLUSH ? "flush" : op == DISK_OP_READ ? "read" : "write",
 				 ret);
 	}
@@ -427,7 +476,7 @@ static void complete_reaped(struct vblk *vb, bool drop)
 				*r->status = status;
 				add_done(vb, r->q, r->head, written);
 			}
-			free(r);
+			req_free(vb, r);
 		}
 	}
 }
@@ -610,6 +659,7 @@ static void blk_destroy(struct virtio_dev *dev)
 	struct vblk *vb = dev->priv;
 
 	drop_inflight(vb);
+	free_spares(vb);
 	disk_close(vb->disk);
 	virtio_dev_fini(dev);
 	free(vb);

@@ -313,6 +313,8 @@ static void tx_one(struct vnet *n, int fd)
 		tx_error(n, "write", EMSGSIZE);
 }
 
+/* Sends what the driver posted, up to the budget, and interrupts once for
+ * the whole batch (the driver may have asked for one per chain). */
 static void tx_work(struct vnet *n, struct vnet_pair *p)
 {
 	struct virtio_dev *dev = &n->dev;
@@ -325,25 +327,32 @@ static void tx_work(struct vnet *n, struct vnet_pair *p)
 	 * queue surely attached (every queue of the tap reaches the same
 	 * interface), and the driver gets its buffers back. */
 	const int fd = p->tx_fd;
+	unsigned int i;
 
-	for (unsigned int i = 0; i < VIRTIO_NET_TX_BUDGET; i++) {
+	for (i = 0; i < VIRTIO_NET_TX_BUDGET; i++) {
 		int ret = virtq_pop(vq, &n->tx_chain);
 
 		if (ret == 0)
-			return; /* empty; virtq_pop asked for the next kick */
+			break; /* empty; virtq_pop asked for the next kick */
 		if (ret == -EIO) {
 			virtio_dev_needs_reset(dev, "transmit ring is broken");
-			return;
+			break;
 		}
 		if (ret == 1)
 			tx_one(n, fd);
 		/* Every chain goes back, sent or dropped; nothing is written
 		 * into transmit buffers. */
-		if (n->tx_chain.head != UINT16_MAX)
-			virtio_dev_complete(dev, txq, n->tx_chain.head, 0);
+		if (n->tx_chain.head != UINT16_MAX) {
+			static const uint32_t nothing_written;
+
+			virtio_dev_push_used(dev, txq, &n->tx_chain.head, &nothing_written, 1);
+		}
 	}
-	n->tx_more |= 1u << (p - n->pairs);
-	dev_resched_request(&n->resched);
+	virtio_dev_signal_used(dev, txq);
+	if (i == VIRTIO_NET_TX_BUDGET) {
+		n->tx_more |= 1u << (p - n->pairs);
+		dev_resched_request(&n->resched);
+	}
 }
 
 /* ---- receive ---- */
@@ -398,7 +407,7 @@ static void rx_abort(struct vnet *n, struct vnet_pair *p)
  * before the rest are there. */
 static void rx_publish(struct vnet *n, struct vnet_pair *p)
 {
-	virtio_dev_complete_many(&n->dev, p->rxq, p->rx_heads, p->rx_lens, p->rx_nbufs);
+	virtio_dev_push_used(&n->dev, p->rxq, p->rx_heads, p->rx_lens, p->rx_nbufs);
 }
 
 /* Copies the pending frame into receive chains.
@@ -521,9 +530,11 @@ static int rx_read(struct vnet *n, struct vnet_pair *p)
 	return 1;
 }
 
-/* hangup: the fd reported an error or hangup, which a level-triggered
- * epoll would keep reporting even when a read finds nothing. */
-static void rx_work(struct vnet *n, struct vnet_pair *p, bool hangup)
+/* Moves frames from the tap into the guest until the tap is drained, the
+ * receive queue is full or the budget is spent. hangup: the fd reported an
+ * error or hangup, which a level-triggered epoll would keep reporting even
+ * when a read finds nothing. */
+static void rx_batch(struct vnet *n, struct vnet_pair *p, bool hangup)
 {
 	int ret;
 
@@ -558,6 +569,13 @@ no_buffers:
 	/* Nothing to receive into: stop watching the tap (it would stay
 	 * readable and wake us in a loop) until the driver kicks receiveq. */
 	dev_watch_set(&n->dev, &p->tap, false);
+}
+
+/* One interrupt for the frames of a batch, as the transmit path. */
+static void rx_work(struct vnet *n, struct vnet_pair *p, bool hangup)
+{
+	rx_batch(n, p, hangup);
+	virtio_dev_signal_used(&n->dev, p->rxq);
 }
 
 /* ---- device ops ---- */

@@ -34,13 +34,24 @@ void virtio_dev_complete(struct virtio_dev *dev, uint16_t q, uint16_t head, uint
 void virtio_dev_complete_many(struct virtio_dev *dev, uint16_t q, const uint16_t *heads,
 			      const uint32_t *written, unsigned int n)
 {
+	virtio_dev_push_used(dev, q, heads, written, n);
+	virtio_dev_signal_used(dev, q);
+}
+
+void virtio_dev_push_used(struct virtio_dev *dev, uint16_t q, const uint16_t *heads,
+			  const uint32_t *written, unsigned int n)
+{
+	if (virtq_push_many(&dev->vqs[q], heads, written, n))
+		virtio_dev_needs_reset(dev, "used ring is not in guest memory");
+}
+
+void virtio_dev_signal_used(struct virtio_dev *dev, uint16_t q)
+{
 	struct virtq *vq = &dev->vqs[q];
 
-	if (virtq_push_many(vq, heads, written, n)) {
-		virtio_dev_needs_reset(dev, "used ring is not in guest memory");
-		return;
-	}
-	if (!virtq_should_notify(vq) || !dev->tops)
+	/* Nothing new since the last check: without EVENT_IDX the driver's
+	 * flag alone would otherwise ask for an interrupt. */
+	if (!vq->used_unsignalled || !virtq_should_notify(vq) || !dev->tops)
 		return;
 	if (dev->tops->queue_interrupt)
 		dev->tops->queue_interrupt(dev, q);

@@ -222,6 +222,7 @@ int virtq_push_many(struct virtq *vq, const uint16_t *heads, const uint32_t *wri
 		elem[1] = written[i];
 	}
 	vq->used_idx = (uint16_t)(vq->used_idx + n);
+	vq->used_unsignalled = true;
 	/* 2.7.8.2: the elements must be visible before the index moves. */
 	__atomic_store_n(&used[1], vq->used_idx, __ATOMIC_RELEASE);
 	return 0;
@@ -240,6 +241,7 @@ bool virtq_should_notify(struct virtq *vq)
 
 	if (!avail)
 		return false;
+	vq->used_unsignalled = false;
 	/* Our used->idx store must be ordered before reading the driver's
 	 * suppression state. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);

@@ -414,6 +414,28 @@ static void test_write_then_read_back(void **state)
 	assert_int_equal(file_size(f->path), IMG_SIZE);
 }
 
+/* The device recycles its request records: a read after a write, a write
+ * after a read, many more times than it keeps spare, each answered with
+ * its own used length (a write's is the status byte alone). */
+static void test_requests_recycled(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t data[512];
+	struct resp rsp;
+
+	for (unsigned int i = 0; i < 100; i++) {
+		uint64_t sector = 16 + i % 32;
+
+		memset(data, (int)i, sizeof(data));
+		assert_int_equal(read_sectors(f, sector, 1024, &rsp), S_OK);
+		assert_int_equal(rsp.used, 1024 + 1);
+		assert_int_equal(write_sectors(f, sector, data, sizeof(data)), S_OK);
+		assert_int_equal(read_sectors(f, sector, 512, &rsp), S_OK);
+		assert_int_equal(rsp.used, 512 + 1);
+		assert_memory_equal(rsp.in, data, sizeof(data));
+	}
+}
+
 /* Framing is the driver's choice (2.6.4): header and data in one buffer,
  * data split over several, status sharing a buffer with read data. */
 static void test_any_framing(void **state)
@@ -1155,6 +1177,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_features_and_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_then_read_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_requests_recycled, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_any_framing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
@@ -1182,6 +1205,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_features_and_config, setup_uring, teardown),
 		cmocka_unit_test_setup_teardown(test_read, setup_uring, teardown),
 		cmocka_unit_test_setup_teardown(test_write_then_read_back, setup_uring, teardown),
+		cmocka_unit_test_setup_teardown(test_requests_recycled, setup_uring, teardown),
 		cmocka_unit_test_setup_teardown(test_any_framing, setup_uring, teardown),
 		cmocka_unit_test_setup_teardown(test_flush, setup_uring, teardown),
 		cmocka_unit_test_setup_teardown(test_read_only, setup_uring, teardown),

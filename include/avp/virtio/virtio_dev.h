@@ -101,6 +101,13 @@ void virtio_dev_complete(struct virtio_dev *dev, uint16_t q, uint16_t head, uint
 /* Completes n chains as one group (see virtq_push_many). */
 void virtio_dev_complete_many(struct virtio_dev *dev, uint16_t q, const uint16_t *heads,
 			      const uint32_t *written, unsigned int n);
+/* Batching: puts n chains on the used ring (as one group) without
+ * interrupting; virtio_dev_signal_used then interrupts once for all
+ * that were pushed, if the driver asked (2.7.10). A device ends every
+ * batch with virtio_dev_signal_used. */
+void virtio_dev_push_used(struct virtio_dev *dev, uint16_t q, const uint16_t *heads,
+			  const uint32_t *written, unsigned int n);
+void virtio_dev_signal_used(struct virtio_dev *dev, uint16_t q);
 /* Signals a configuration change (bumps the generation). */
 void virtio_dev_config_changed(struct virtio_dev *dev);
 /* Marks the device DEVICE_NEEDS_RESET after the driver broke the ring. */

@@ -45,6 +45,10 @@ struct virtq {
 	uint16_t used_idx;	 /* shadow of used->idx */
 	uint16_t signalled_used; /* used_idx at the last interrupt */
 	bool signalled_used_valid;
+	/* Chains pushed since the driver's suppression state was last
+	 * consulted: a batch ends with one notification check, not one per
+	 * chain. */
+	bool used_unsignalled;
 };
 
 struct virtq_chain {
