@@ -124,11 +124,13 @@ struct virtio_blk_dwz {
 static_assert(sizeof(struct virtio_blk_dwz) == 16, "discard/write zeroes segment");
 
 /* A read, write or flush handed to the disk, until it completes. */
-/* Requests of at most BLK_SPARE_SEGS data segments (a 4 KiB page, or a
- * few) are recycled through vblk.spare; larger ones are rare enough to
- * allocate each time. */
+/* BLK_SPARE_MAX request records of up to BLK_SPARE_SEGS data segments (a
+ * 4 KiB page, or a few) are allocated with the device and recycled
+ * through vblk.spare; a request that needs more segments, or finds none
+ * spare, is allocated on its own. */
 #define BLK_SPARE_SEGS 4
 #define BLK_SPARE_MAX 32
+#define BLK_SPARE_BYTES (sizeof(struct blk_req) + BLK_SPARE_SEGS * sizeof(struct iovec))
 
 struct blk_req {
 	struct disk_req dr;
@@ -150,11 +152,11 @@ struct vblk {
 	bool io_error_reported;
 	uint16_t nqueues;
 	unsigned int inflight; /* blk_reqs the disk holds */
-	/* Finished small requests kept for reuse: malloc and free cost a
-	 * third of a request's instructions (bench/datapath.c). At most
-	 * BLK_SPARE_MAX, about 100 bytes each. */
+	/* Request records allocated with the device (spare_slab, about
+	 * 5 KiB), the free ones on the spare list: malloc and free per
+	 * request cost a fifth of its instructions (bench/datapath.c). */
+	uint8_t *spare_slab;
 	struct blk_req *spare;
-	unsigned int n_spare;
 	/* Per queue: chains the disk holds, and whether serving the queue
 	 * stopped because that is a whole queue's worth. A driver cannot have
 	 * more outstanding; a hostile one that republishes heads could. */
@@ -269,34 +271,33 @@ static struct blk_req *req_alloc(struct vblk *vb, unsigned int nseg)
 	struct blk_req *r = vb->spare;
 
 	if (nseg > BLK_SPARE_SEGS || !r)
-		return calloc(1, sizeof(*r) + (nseg > BLK_SPARE_SEGS ? nseg : BLK_SPARE_SEGS) *
-						      sizeof(struct iovec));
+		return calloc(1, sizeof(*r) + nseg * sizeof(struct iovec));
 	vb->spare = r->next_spare;
-	vb->n_spare--;
 	memset(r, 0, sizeof(*r));
 	return r;
 }
 
 static void req_free(struct vblk *vb, struct blk_req *r)
 {
-	if (r->dr.iovcnt > BLK_SPARE_SEGS || vb->n_spare >= BLK_SPARE_MAX) {
+	const uint8_t *p = (const uint8_t *)r;
+
+	if (vb->spare_slab && p >= vb->spare_slab &&
+	    p < vb->spare_slab + BLK_SPARE_MAX * BLK_SPARE_BYTES) {
+		r->next_spare = vb->spare;
+		vb->spare = r;
+	} else {
 		free(r);
-		return;
 	}
-	r->next_spare = vb->spare;
-	vb->spare = r;
-	vb->n_spare++;
 }
 
-static void free_spares(struct vblk *vb)
+static int make_spares(struct vblk *vb)
 {
-	while (vb->spare) {
-		struct blk_req *r = vb->spare;
-
-		vb->spare = r->next_spare;
-		free(r);
-	}
-	vb->n_spare = 0;
+	vb->spare_slab = calloc(BLK_SPARE_MAX, BLK_SPARE_BYTES);
+	if (!vb->spare_slab)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < BLK_SPARE_MAX; i++)
+		req_free(vb, (struct blk_req *)(void *)(vb->spare_slab + i * BLK_SPARE_BYTES));
+	return 0;
 }
 
 /* Hands a READ, WRITE or FLUSH of the chain to the disk. 0 when it was
@@ -659,7 +660,7 @@ static void blk_destroy(struct virtio_dev *dev)
 	struct vblk *vb = dev->priv;
 
 	drop_inflight(vb);
-	free_spares(vb);
+	free(vb->spare_slab);
 	disk_close(vb->disk);
 	virtio_dev_fini(dev);
 	free(vb);
@@ -754,8 +755,11 @@ static int blk_new(struct virtio_dev **out, const struct avp_disk_cfg *cfg, bool
 			.queue_depth = vb->nqueues * (unsigned int)VIRTQ_MAX_SIZE,
 		};
 
-		ret = disk_open_opts(&vb->disk, cfg->path, &o);
+		ret = make_spares(vb);
+		if (!ret)
+			ret = disk_open_opts(&vb->disk, cfg->path, &o);
 		if (ret) {
+			free(vb->spare_slab);
 			free(vb);
 			return ret;
 		}
