@@ -16,7 +16,7 @@
 # Writes OUT/raw.txt, one "VMM ROUND NAME VALUE" line per figure.
 # AVP_BENCH_PROFILE=1 (scripts/bench --profile): after the rounds, one more
 # io run per VMM, its figures not recorded, sampled job by job with
-# perf (OUT/perf-VMM-JOB.data; profile_io below).
+# perf (OUT/perf-VMM.data, OUT/jobs-VMM.txt; profile_io below).
 #   bench/suite.sh OUT ROUNDS quick|full TRANSPORT ROOT_IMG INITRD
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -169,48 +169,60 @@ run_memory() {
 }
 
 # profile_io VMM: one more io run, not counted, with the whole test host
-# sampled (perf record -a -g, cpu-clock: TCG has no PMU) from one
-# "bench: job" line of the guest to the next, so every job has its own
-# profile: which program, thread and function the test host's CPUs were
-# in. Time in the guest shows as the vCPU threads in KVM's run loop. Only
-# the samples are taken here (no build-ids: reading every binary over 9p
-# takes minutes); scripts/bench reports them outside, where the binaries
+# sampled all along (perf record -a -g, cpu-clock: TCG has no PMU; sample
+# times on CLOCK_MONOTONIC), and the moment each "bench: job" line of the
+# guest came noted in OUT/jobs-VMM.txt ("NAME START_S", then "done END_S"),
+# so every job gets its own profile: which program, thread and function the
+# test host's CPUs were in. Time in the guest shows as the vCPU threads in
+# KVM's run loop. No build-ids (reading every binary over 9p takes
+# minutes): bench/profile-report.sh reports outside, where the binaries
 # are the same files, with this kernel's symbols from OUT/kallsyms.
 profile_io() {
-	local vmm=$1 log=$out/$1-profile.log job= seen name ppid= end
+	local vmm=$1 log=$out/$1-profile.log jobs=$out/jobs-$1.txt job= seen ppid= end
+	# perf ends on SIGINT, writing its file, once its handler is in
+	# place; until then (it starts slowly here) the signal is ignored, as
+	# for any background job of a script: so ask again until it is gone.
 	stop_perf() {
+		local i=0
 		[ -n "$ppid" ] || return 0
-		kill -INT "$ppid" 2>/dev/null
+		while kill -0 "$ppid" 2>/dev/null && ((i++ < 120)); do
+			kill -INT "$ppid" 2>/dev/null
+			sleep 0.5
+		done
+		kill -9 "$ppid" 2>/dev/null
 		wait "$ppid" 2>/dev/null
 		ppid=
 	}
 	cat /proc/kallsyms >"$out/kallsyms"
+	: >"$jobs"
 	rm -f "$work/data.img"
 	truncate -s "$datasize" "$work/data.img"
 	vm_cmd "$vmm" io
+	perf record -q -B -a -g -k monotonic -e cpu-clock -F 199 -o "$work/perf-$vmm.data" >/dev/null 2>&1 &
+	ppid=$!
 	if ! start_vm "$vmm-profile" "$log" 400; then
 		echo "bench: $vmm profile: the guest did not reach its init" >&2
+		stop_perf
 		return
 	fi
 	end=$((SECONDS + 1200))
 	while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$end" ]; do
 		seen=$(grep -a -e '^bench: job ' -e '^bench: done' "$log" | tail -n 1 | tr -d '\r')
 		if [ "$seen" != "$job" ]; then
-			stop_perf
 			job=$seen
+			# /proc/uptime is CLOCK_BOOTTIME: CLOCK_MONOTONIC on a
+			# host that never sleeps
 			case $job in
-			"bench: job "*)
-				name=${job#bench: job }
-				perf record -q -B -a -g -e cpu-clock -F 199 -o "$out/perf-$vmm-$name.data" >/dev/null 2>&1 &
-				ppid=$!
-				;;
+			"bench: job "*) echo "${job#bench: job } $(cut -d' ' -f1 /proc/uptime)" >>"$jobs" ;;
+			*) echo "done $(cut -d' ' -f1 /proc/uptime)" >>"$jobs" ;;
 			esac
 		fi
 		sleep 0.1
 	done
-	stop_perf
 	wait_vm 10
-	echo "bench: $vmm profile: $(ls "$out"/perf-"$vmm"-*.data 2>/dev/null | wc -l) jobs sampled"
+	stop_perf
+	mv "$work/perf-$vmm.data" "$out/perf-$vmm.data"
+	echo "bench: $vmm profile: $(grep -vc '^done' "$jobs") jobs sampled"
 }
 
 for r in $(seq 1 "$rounds"); do
