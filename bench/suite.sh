@@ -178,7 +178,7 @@ run_memory() {
 # minutes): bench/profile-report.sh reports outside, where the binaries
 # are the same files, with this kernel's symbols from OUT/kallsyms.
 profile_io() {
-	local vmm=$1 log=$out/$1-profile.log jobs=$out/jobs-$1.txt job= seen ppid= end
+	local vmm=$1 log=$out/$1-profile.log jobs=$out/jobs-$1.txt ppid= line up
 	# perf ends on SIGINT, writing its file, once its handler is in
 	# place; until then (it starts slowly here) the signal is ignored, as
 	# for any background job of a script: so ask again until it is gone.
@@ -205,20 +205,17 @@ profile_io() {
 		stop_perf
 		return
 	fi
-	end=$((SECONDS + 1200))
-	while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$end" ]; do
-		seen=$(grep -a -e '^bench: job ' -e '^bench: done' "$log" | tail -n 1 | tr -d '\r')
-		if [ "$seen" != "$job" ]; then
-			job=$seen
-			# /proc/uptime is CLOCK_BOOTTIME: CLOCK_MONOTONIC on a
-			# host that never sleeps
-			case $job in
-			"bench: job "*) echo "${job#bench: job } $(cut -d' ' -f1 /proc/uptime)" >>"$jobs" ;;
-			*) echo "done $(cut -d' ' -f1 /proc/uptime)" >>"$jobs" ;;
-			esac
-		fi
-		sleep 0.1
-	done
+	# One tail follows the console until the VMM ends; bash's read and a
+	# redirection from /proc/uptime add no process per line, so the
+	# samples show the job rather than this loop. /proc/uptime is
+	# CLOCK_BOOTTIME: CLOCK_MONOTONIC on a host that never sleeps.
+	while IFS= read -r line; do
+		line=${line%$'\r'}
+		case $line in
+		"bench: job "*) read -r up _ </proc/uptime; echo "${line#bench: job } $up" >>"$jobs" ;;
+		"bench: done") read -r up _ </proc/uptime; echo "done $up" >>"$jobs" ;;
+		esac
+	done < <(timeout 1200 tail -n +1 -s 0.2 --pid="$pid" -f "$log")
 	wait_vm 10
 	stop_perf
 	mv "$work/perf-$vmm.data" "$out/perf-$vmm.data"
