@@ -12,6 +12,14 @@ command -v perf >/dev/null || { echo "profile-report: no perf (scripts/setup ins
 ks=()
 [ -s "$out/kallsyms" ] && ks=(--kallsyms "$out/kallsyms")
 n=0
+summary=$out/profile-summary.md
+{
+	echo "Where the test host's CPUs were during each job, % of all samples (bench/profile-summary.py says what each column holds):"
+	echo
+	echo "| job | VMM | samples | guest | KVM | VMM user | VMM kernel | peer | idle | other |"
+	echo "|---|---|---|---|---|---|---|---|---|---|"
+} >"$summary"
+rows=$(mktemp)
 for data in "$out"/perf-*.data; do
 	[ -f "$data" ] || continue
 	vmm=${data##*/perf-}
@@ -30,8 +38,13 @@ for data in "$out"/perf-*.data; do
 				-g caller,4,callee --sort comm,sym --percent-limit 1.5 2>/dev/null |
 				grep -v -e '^$' -e '^# *$' -e '^# (Tip'
 		} >"$out/profile-$vmm-$name.txt"
+		perf report -i "$data" "${ks[@]}" --time "$start,$next" --stdio --no-children -g none \
+			--sort comm,dso --percent-limit 0 2>/dev/null | python3 bench/profile-summary.py "$vmm" "$name" >>"$rows"
 		n=$((n + 1))
 	done < <(awk 'prev != "" { print prev, start, $2 } $1 != "done" { prev = $1; start = $2 }' "$jobs")
 	rm -f "$data"
 done
-echo "profile-report: $n profiles in $out/profile-*.txt"
+# the two VMMs' rows of a job side by side (a stable sort by job name)
+sort -s -t'|' -k2,2 "$rows" >>"$summary"
+rm -f "$rows"
+echo "profile-report: $n profiles in $out/profile-*.txt, the summary in $summary"

@@ -105,4 +105,26 @@ if make -j2 all >"$t/make.log" 2>&1; then
 else
 	notok "footprint: make failed: $(tail -n 3 "$t/make.log")"
 fi
+# scripts/bench --profile's summary (bench/profile-summary.py): a perf
+# report whose shares are known, with a command name that has spaces.
+cat >"$t/report.txt" <<'R'
+# Samples: 400  of event 'cpu-clock'
+# Overhead  Command          Shared Object
+# ........  ...............  ....................
+    30.00%  vcpu0            [kvm_amd]
+    10.00%  vcpu1            [kvm]
+     5.00%  avp-net          avp
+     2.50%  avp-net          libc.so.6
+    12.50%  avp-net          [kernel.kallsyms]
+    20.00%  swapper          [kernel.kallsyms]
+     8.00%  iperf3           [kernel.kallsyms]
+     4.00%  CPU 0/KVM        [kvm_amd]
+     8.00%  perf             perf
+R
+check_eq "$(python3 bench/profile-summary.py avp net_tcp_h2g <"$t/report.txt")" \
+	"| net_tcp_h2g | avp | 400 | 34 | 10 | 8 | 12 | 8 | 20 | 8 |" \
+	"profile summary: each thread and object in its class, shares added"
+printf '# nothing\n' | python3 bench/profile-summary.py avp x >/dev/null 2>&1
+check_eq "$?" 1 "profile summary: a report without samples is an error"
+
 finish

@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Where the test host's CPU time went during one benchmark job, in a few
+classes, from `perf report --sort comm,dso --percent-limit 0 --stdio`
+output (bench/profile-report.sh feeds it; one line of that output per
+program thread and object).
+
+  profile-summary.py VMM JOB < report     prints one Markdown table row
+
+The classes, as shares of all samples on all of the test host's CPUs:
+  guest      the VMM's vCPU threads in kvm_amd: the nested guest runs
+             there (a timer tick that lands while the guest runs leaves
+             it through kvm_amd's run loop)
+  KVM        the VMM's threads in kvm: exits handled by the kernel
+  VMM user   the VMM's own code and libraries (avp, qemu-system-x86_64,
+             libc...)
+  VMM kernel the host kernel on behalf of the VMM: system calls, copies,
+             wake-ups, the tap and vhost's kernel threads
+  peer       the host end of the benchmark (iperf3, benchnet)
+  idle       nothing to run
+  other      everything else (the profiler, the shell, kernel workers)
+"""
+import re
+import sys
+
+VMM_COMM = re.compile(r"^(avp.*|vcpu\d+|qemu-system-x86|CPU \d+/KVM|vhost-\d+|IO .*)$")
+PEER_COMM = re.compile(r"^(iperf3|benchnet)$")
+CLASSES = ["guest", "KVM", "VMM user", "VMM kernel", "peer", "idle", "other"]
+
+
+def classify(comm, dso):
+    if comm == "swapper":
+        return "idle"
+    if VMM_COMM.match(comm):
+        if dso == "[kvm_amd]":
+            return "guest"
+        if dso == "[kvm]":
+            return "KVM"
+        if dso.startswith("[") or dso.startswith("[kernel"):
+            return "VMM kernel"
+        return "VMM user"
+    if PEER_COMM.match(comm):
+        return "peer"
+    return "other"
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit("usage: profile-summary.py VMM JOB < perf-report-output")
+    vmm, job = sys.argv[1:]
+    shares = dict.fromkeys(CLASSES, 0.0)
+    samples = None
+    # "    12.34%  comm with spaces  [kernel.kallsyms]": the object is the
+    # last field; the command is what lies between.
+    row = re.compile(r"^\s*([\d.]+)%\s+(.+?)\s+(\S+)\s*$")
+    for line in sys.stdin:
+        m = re.match(r"^# Samples: (\d+)", line)
+        if m:
+            samples = int(m.group(1))
+            continue
+        if line.startswith("#"):
+            continue
+        m = row.match(line)
+        if m:
+            shares[classify(m.group(2), m.group(3))] += float(m.group(1))
+    if samples is None:
+        sys.exit(f"profile-summary: {vmm} {job}: no samples in the report")
+    cells = " | ".join(f"{shares[c]:.0f}" for c in CLASSES)
+    print(f"| {job} | {vmm} | {samples} | {cells} |")
+
+
+if __name__ == "__main__":
+    main()
