@@ -12,6 +12,12 @@ highest round). The JSON is a list with one object per figure, exactly
 {"name", "unit", "higher_is_better", "avp", "qemu", "ratio"}; ratio is
 avp / QEMU (null where QEMU has no value), so above 1 is better for
 avp where higher is better, below 1 where lower is.
+
+The table's last column judges each figure with a peer, over at least 3
+rounds each: "within the spread" when the two VMMs' ranges (lowest to
+highest round) overlap; otherwise "better" or "worse" for avp, and
+"better, GOAL" when the ratio also reaches the issue's 1.2x (block and
+network; applied to every figure alike).
 """
 import argparse
 import json
@@ -42,6 +48,21 @@ FIGURES = {
 # the kernel's data path, reported beside the user-space peer for
 # information; optional (a host without /dev/vhost-net has none).
 VHOST = ('net_tcp_g2h', 'net_tcp_h2g', 'net_tcp_rr')
+
+
+GOAL = 1.2
+
+
+def verdict(avp, qemu, hib):
+    if not avp or not qemu or min(len(avp), len(qemu)) < 3:
+        return '-'
+    if min(avp) <= max(qemu) and min(qemu) <= max(avp):
+        return 'within the spread'
+    better = min(avp) > max(qemu) if hib else max(avp) < min(qemu)
+    if not better:
+        return 'worse'
+    ratio = statistics.median(avp) / statistics.median(qemu)
+    return f'better, {GOAL}x' if (ratio >= GOAL if hib else ratio <= 1 / GOAL) else 'better'
 
 
 def load(path):
@@ -94,7 +115,8 @@ def main():
             figures.append(fig)
             rows.append(f"| {desc} ({transport}) | {unit} | {'higher' if hib else 'lower'} | "
                         f"{fmt(med['avp'])} ({spread['avp']}) | {fmt(med['qemu'])} ({spread['qemu']}) | "
-                        f"{'-' if ratio is None else f'{ratio:.2f}'} |")
+                        f"{'-' if ratio is None else f'{ratio:.2f}'} | "
+                        f"{verdict(vals.get((name, 'avp')), vals.get((name, 'qemu')), hib)} |")
         for name in VHOST:
             v, a_ = vals.get((name, 'qemu-vhost')), vals.get((name, 'avp'))
             if not v:
@@ -106,8 +128,9 @@ def main():
                             'avp': ma, 'qemu': mq, 'ratio': round(ratio, 3) if ratio is not None else None})
             rows.append(f"| {desc}, QEMU with vhost-net, for information ({transport}) | {unit} | "
                         f"{'higher' if hib else 'lower'} | {fmt(ma)} | {fmt(mq)} ({fmt(min(v))}-{fmt(max(v))}) | "
-                        f"{'-' if ratio is None else f'{ratio:.2f}'} |")
-        rows.append(f'| ({transport}: {rounds} rounds) | | | | | |')
+                        f"{'-' if ratio is None else f'{ratio:.2f}'} | "
+                        f"{verdict(a_, v, hib)} |")
+        rows.append(f'| ({transport}: {rounds} rounds) | | | | | | |')
 
     if a.datapath:
         with open(a.datapath) as f:
@@ -118,15 +141,16 @@ def main():
             figures.append({'name': f'datapath/{name}', 'unit': 'instructions/request',
                             'higher_is_better': False, 'avp': float(ir), 'qemu': None, 'ratio': None})
             rows.append(f'| device data path, callgrind: {name} (host only) | instructions/request | lower | '
-                        f'{ir} | - | - |')
+                        f'{ir} | - | - | - |')
 
     with open(a.json, 'w') as f:
         json.dump(figures, f, indent=1)
         f.write('\n')
     with open(a.table, 'w') as f:
         f.write(f'{a.date}, commit {a.commit}, `{a.command}`; medians over the rounds '
-                '(lowest-highest round in brackets), ratio = avp / QEMU:\n\n')
-        f.write('| figure | unit | better | avp | QEMU | ratio |\n|---|---|---|---|---|---|\n')
+                '(lowest-highest round in brackets), ratio = avp / QEMU; verdict: the two ranges '
+                f'apart or not, and whether avp is {GOAL}x better:\n\n')
+        f.write('| figure | unit | better | avp | QEMU | ratio | verdict |\n|---|---|---|---|---|---|---|\n')
         f.write('\n'.join(rows) + '\n')
         for s in a.skipped:
             t, why = s.split(':', 1)

@@ -45,6 +45,25 @@ python3 bench/report.py --json "$t/f2.json" --table "$t/t2.md" --date D --commit
 check_eq "$?" 1 "report: a figure missing -> exit 1"
 check_grep "$t/out2" 'avp mmio/vsock_rr.*qemu mmio/net_tcp_rr|qemu mmio/net_tcp_rr.*avp mmio/vsock_rr' "report: the missing figures are named"
 
+# The verdict: overlapping ranges, better (with and without the 1.2x
+# goal, for a lower-is-better and a higher-is-better figure), worse, and
+# no verdict from fewer than 3 rounds.
+check_grep "$t/t.md" 'iperf3 guest to host \(mmio\) .*\| 0.50 \| within the spread \|$' "report verdict: overlapping ranges"
+{
+	for r in 1 2 3; do
+		echo "avp $r boot_ms $((10 + r))"; echo "qemu $r boot_ms $((20 + r))"
+		echo "avp $r blk_randread_4k_qd32 $((100 + r))"; echo "qemu $r blk_randread_4k_qd32 $((90 + r))"
+		echo "avp $r net_tcp_g2h $((10 + r))"; echo "qemu $r net_tcp_g2h $((20 + r))"
+	done
+	echo "avp 1 net_tcp_rr 5"; echo "qemu 1 net_tcp_rr 50"
+} >"$t/raw4.txt"
+python3 bench/report.py --json "$t/f4.json" --table "$t/t4.md" --date D --commit C --command X \
+	mmio="$t/raw4.txt" >/dev/null 2>&1
+check_grep "$t/t4.md" 'launch to the guest.s init \(mmio\) .*\| 0.55 \| better, 1.2x \|$' "report verdict: apart and 1.2x better (lower is better)"
+check_grep "$t/t4.md" 'random read, iodepth 32 \(mmio\) .*\| 1.11 \| better \|$' "report verdict: apart, better but short of 1.2x"
+check_grep "$t/t4.md" 'iperf3 guest to host \(mmio\) .*\| 0.55 \| worse \|$' "report verdict: apart and worse"
+check_grep "$t/t4.md" 'round trip \(median\) \(mmio\) .*\| 0.10 \| - \|$' "report verdict: none from one round"
+
 # QEMU with vhost-net: an extra row per network figure, for information,
 # and optional (no /dev/vhost-net, no rows, no failure).
 { cat "$t/raw.txt"; for r in 1 2 3; do echo "qemu-vhost $r net_tcp_g2h $((r * 40))"; done; } >"$t/raw3.txt"
