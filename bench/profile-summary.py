@@ -6,11 +6,13 @@ program thread and object).
 
   profile-summary.py VMM JOB < report     prints one Markdown table row
 
-The classes, as shares of all samples on all of the test host's CPUs:
-  guest      the VMM's vCPU threads in kvm_amd: the nested guest runs
-             there (a timer tick that lands while the guest runs leaves
-             it through kvm_amd's run loop)
-  KVM        the VMM's threads in kvm: exits handled by the kernel
+The classes, as shares of the CPU time of all the test host's CPUs:
+  guest      in the nested guest: perf record leaves out samples taken
+             while a CPU runs a guest (exclude_guest), but their time is
+             still in the total, so the guest's share is what the host's
+             rows leave of 100 %
+  KVM        the VMM's threads in kvm and kvm_amd: exits handled by the
+             kernel, the entry into the guest
   VMM user   the VMM's own code and libraries (avp, qemu-system-x86_64,
              libc...)
   VMM kernel the host kernel on behalf of the VMM: system calls, copies,
@@ -31,9 +33,7 @@ def classify(comm, dso):
     if comm == "swapper":
         return "idle"
     if VMM_COMM.match(comm):
-        if dso == "[kvm_amd]":
-            return "guest"
-        if dso == "[kvm]":
+        if dso in ("[kvm]", "[kvm_amd]"):
             return "KVM"
         if dso.startswith("[") or dso.startswith("[kernel"):
             return "VMM kernel"
@@ -53,9 +53,10 @@ def main():
     # last field; the command is what lies between.
     row = re.compile(r"^\s*([\d.]+)%\s+(.+?)\s+(\S+)\s*$")
     for line in sys.stdin:
-        m = re.match(r"^# Samples: (\d+)", line)
+        # "# Samples: 812  of event", or "3K" for thousands
+        m = re.match(r"^# Samples: (\d+)([KM]?)", line)
         if m:
-            samples = int(m.group(1))
+            samples = int(m.group(1)) * {"": 1, "K": 1000, "M": 1000000}[m.group(2)]
             continue
         if line.startswith("#"):
             continue
@@ -64,6 +65,7 @@ def main():
             shares[classify(m.group(2), m.group(3))] += float(m.group(1))
     if samples is None:
         sys.exit(f"profile-summary: {vmm} {job}: no samples in the report")
+    shares["guest"] = max(0.0, 100.0 - sum(shares.values()))
     cells = " | ".join(f"{shares[c]:.0f}" for c in CLASSES)
     print(f"| {job} | {vmm} | {samples} | {cells} |")
 
