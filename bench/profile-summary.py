@@ -16,7 +16,9 @@ The classes, as shares of the CPU time of all the test host's CPUs:
   VMM user   the VMM's own code and libraries (avp, qemu-system-x86_64,
              libc...)
   VMM kernel the host kernel on behalf of the VMM: system calls, copies,
-             wake-ups, the tap and vhost's kernel threads
+             wake-ups, the tap, vhost's kernel threads and io_uring's
+             workers (iou-wrk: requests the ring could not do without
+             blocking)
   peer       the host end of the benchmark (iperf3, benchnet)
   idle       nothing to run
   other      everything else (the profiler, the shell, kernel workers)
@@ -24,7 +26,7 @@ The classes, as shares of the CPU time of all the test host's CPUs:
 import re
 import sys
 
-VMM_COMM = re.compile(r"^(avp.*|vcpu\d+|qemu-system-x86|CPU \d+/KVM|vhost-\d+|IO .*)$")
+VMM_COMM = re.compile(r"^(avp.*|vcpu\d+|qemu-system-x86|CPU \d+/KVM|vhost-\d+|IO .*|iou-wrk-\d+|iou-sqp-\d+)$")
 PEER_COMM = re.compile(r"^(iperf3|benchnet)$")
 CLASSES = ["guest", "KVM", "VMM user", "VMM kernel", "peer", "idle", "other"]
 

@@ -134,7 +134,8 @@ cat >"$t/report.txt" <<'R'
     10.00%  vcpu1            [kvm]
      5.00%  avp-net          avp
      2.50%  avp-net          libc.so.6
-    12.50%  avp-net          [kernel.kallsyms]
+    10.00%  avp-net          [kernel.kallsyms]
+     2.50%  iou-wrk-123      [kernel.kallsyms]
     20.00%  swapper          [kernel.kallsyms]
      8.00%  iperf3           [kernel.kallsyms]
      4.00%  CPU 0/KVM        [kvm]
