@@ -123,7 +123,6 @@ struct virtio_blk_dwz {
 };
 static_assert(sizeof(struct virtio_blk_dwz) == 16, "discard/write zeroes segment");
 
-/* A read, write or flush handed to the disk, until it completes. */
 /* BLK_SPARE_MAX request records of up to BLK_SPARE_SEGS data segments (a
  * 4 KiB page, or a few) are allocated with the device and recycled
  * through vblk.spare; a request that needs more segments, or finds none
@@ -132,9 +131,11 @@ static_assert(sizeof(struct virtio_blk_dwz) == 16, "discard/write zeroes segment
 #define BLK_SPARE_MAX 32
 #define BLK_SPARE_BYTES (sizeof(struct blk_req) + BLK_SPARE_SEGS * sizeof(struct iovec))
 
+/* A read, write or flush handed to the disk, until it completes. */
 struct blk_req {
 	struct disk_req dr;
 	struct blk_req *next_spare; /* on vblk.spare */
+	bool spare;		    /* one of the device's records: recycled, not freed */
 	uint16_t q;
 	uint16_t head;
 	uint8_t *status; /* the chain's last writable byte, in guest RAM */
@@ -274,20 +275,18 @@ static struct blk_req *req_alloc(struct vblk *vb, unsigned int nseg)
 		return calloc(1, sizeof(*r) + nseg * sizeof(struct iovec));
 	vb->spare = r->next_spare;
 	memset(r, 0, sizeof(*r));
+	r->spare = true;
 	return r;
 }
 
 static void req_free(struct vblk *vb, struct blk_req *r)
 {
-	const uint8_t *p = (const uint8_t *)r;
-
-	if (vb->spare_slab && p >= vb->spare_slab &&
-	    p < vb->spare_slab + BLK_SPARE_MAX * BLK_SPARE_BYTES) {
-		r->next_spare = vb->spare;
-		vb->spare = r;
-	} else {
+	if (!r->spare) {
 		free(r);
+		return;
 	}
+	r->next_spare = vb->spare;
+	vb->spare = r;
 }
 
 static int make_spares(struct vblk *vb)
@@ -295,8 +294,12 @@ static int make_spares(struct vblk *vb)
 	vb->spare_slab = calloc(BLK_SPARE_MAX, BLK_SPARE_BYTES);
 	if (!vb->spare_slab)
 		return -ENOMEM;
-	for (unsigned int i = 0; i < BLK_SPARE_MAX; i++)
-		req_free(vb, (struct blk_req *)(void *)(vb->spare_slab + i * BLK_SPARE_BYTES));
+	for (unsigned int i = 0; i < BLK_SPARE_MAX; i++) {
+		struct blk_req *r = (struct blk_req *)(void *)(vb->spare_slab + i * BLK_SPARE_BYTES);
+
+		r->spare = true;
+		req_free(vb, r);
+	}
 	return 0;
 }
 
@@ -660,8 +663,10 @@ static void blk_destroy(struct virtio_dev *dev)
 	struct vblk *vb = dev->priv;
 
 	drop_inflight(vb);
-	free(vb->spare_slab);
 	disk_close(vb->disk);
+	/* After the disk: should the drain above have failed, a request the
+	 * kernel still held is gone with the disk, not written afterwards. */
+	free(vb->spare_slab);
 	virtio_dev_fini(dev);
 	free(vb);
 }
