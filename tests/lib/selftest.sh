@@ -252,4 +252,13 @@ if rg_log_wait "$late" '^ready 2$' 20; then ok "rg_log_wait sees a line that com
 wait
 t0=$SECONDS
 if rg_log_wait "$late" '^never' 1; then notok "rg_log_wait matched a line never written"; else check_eq "$((SECONDS - t0 <= 3))" 1 "rg_log_wait ends after its SECONDS"; fi
+# GUEST_PASSED: the guest's pass line, also when the kernel's power-off
+# message took its newline; never another status.
+printf 'AVP-GUEST-EXIT=0\n' >"$work/p1"
+printf 'AVP-GUEST-EXIT=0[   10.344807] reboot: Power down\n' >"$work/p2"
+printf 'AVP-GUEST-EXIT=01\nAVP-GUEST-EXIT=1\nAVP-GUEST-EXIT=0[x\nxAVP-GUEST-EXIT=0 \n' >"$work/p3"
+check_grep "$work/p1" "^$GUEST_PASSED" "GUEST_PASSED: the pass line"
+check_grep "$work/p2" "^$GUEST_PASSED" "GUEST_PASSED: the pass line run into the kernel's power-off message"
+check_eq "$(grep -cE "^$GUEST_PASSED" "$work/p3")" 0 "GUEST_PASSED: no other status, no other text after the 0"
+
 finish

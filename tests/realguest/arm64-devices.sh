@@ -59,7 +59,7 @@ if want watchdog; then
 	boot watchdog-feed 240 --memory 256 --watchdog --cmdline "$cmd avp.test=watchdog avp.wdt=feed"
 	check_eq "$rc" 0 "watchdog: fed by the guest, it let the guest power off: status 0 (log: $log)"
 	rg_guest_checks "$log" watchdog
-	check_grep "$log" '^AVP-GUEST-EXIT=0$' "watchdog: every guest-side check passed"
+	check_grep "$log" "^$GUEST_PASSED" "watchdog: every guest-side check passed"
 	if grep -qi 'watchdog expired' "$log"; then notok "watchdog: avp reported an expiry while fed"; else ok "watchdog: no expiry while fed"; fi
 
 	t0=$(date +%s.%N)
@@ -112,7 +112,7 @@ if want main; then
 	check_grep "$log" '^virtio: .* device=0x0001 .*driver=virtio_net$' "main: virtio-net bound"
 	check_grep "$log" '^virtio: .* device=0x0003 .*driver=virtio_console$' "main: virtio-console bound"
 	rg_guest_checks "$log" avp-main
-	check_grep "$log" '^AVP-GUEST-EXIT=0$' "main: every guest-side check passed"
+	check_grep "$log" "^$GUEST_PASSED" "main: every guest-side check passed"
 	check_eq "$(dd if="$tmp/rw.img" bs=1 skip=512 count=16 status=none)" GUEST-WROTE-THIS \
 		"main: the guest's write to vda is in the host image"
 	check_grep "$tmp/hvc0.log" 'HVC0-HELLO-FROM-GUEST' "main: hvc0 output reaches the host file"
@@ -145,7 +145,7 @@ if want vsock; then
 	check_eq "$rc" 0 "vsock: the guest powered off after its checks: status 0 (log: $log)"
 	check_grep "$log" '^vsock-guest: cid=42$' "vsock: the guest's CID is the configured 42"
 	rg_guest_checks "$log" vsock-guest
-	check_grep "$log" '^AVP-GUEST-EXIT=0$' "vsock: every guest-side check passed"
+	check_grep "$log" "^$GUEST_PASSED" "vsock: every guest-side check passed"
 	check_eq "$connect_rc" 0 "vsock: 3 host-to-guest streams echoed 1 MiB each"
 	check_eq "$serve_rc" 0 "vsock: 2 guest-to-host streams echoed by the host"
 	# Removed on the way out under seccomp (unlinkat on arm64: a SIGSYS,

@@ -177,5 +177,5 @@ while IFS= read -r line; do
 	"gpu-guest: not ok - "* | "gpu-pattern: not ok - "*) notok "guest: ${line#*: not ok - }" ;;
 	esac
 done < <(grep -aE '^gpu-(guest|pattern): (ok|not ok) - ' "$log.txt")
-check_grep "$log.txt" '^AVP-GUEST-EXIT=0$' "every guest-side check passed"
+check_grep "$log.txt" "^$GUEST_PASSED" "every guest-side check passed"
 finish

@@ -137,7 +137,7 @@ check_eq "$rc" 0 "the jailed guest powered off normally (avp exit 0)"
 check_grep "$txt" '^jail-guest: ok - vda reads' "guest read the disk inside the jail"
 check_grep "$txt" '^jail-guest: ok - wrote and flushed' "guest wrote and flushed the disk inside the jail"
 check_grep "$txt" '^jail-guest: ok - read 16 bytes from /dev/hwrng' "virtio-rng works inside the jail"
-check_grep "$txt" '^AVP-GUEST-EXIT=0$' "every guest-side check passed"
+check_grep "$txt" "^$GUEST_PASSED" "every guest-side check passed"
 check_eq "$(dd if="$work/disk.img" bs=1 skip=512 count=16 status=none)" GUEST-WROTE-THIS \
 	"the guest's disk write reached the host image"
 check_grep "$txt" 'jail: VM confined to' "avp reports the jail (-v)"

@@ -52,7 +52,7 @@ sed 's/^/  host | /' "$out/$name-host.log"
 
 check_eq "$rc" 0 "guest powered off, avp exit 0"
 rg_guest_checks "$log.txt" net-offload
-check_grep "$log.txt" '^AVP-GUEST-EXIT=0$' "every guest-side check passed"
+check_grep "$log.txt" "^$GUEST_PASSED" "every guest-side check passed"
 check_eq "$src" 0 "host's net_bulk received the guest's $mib MiB intact and sent its own: $(grep -h '^net_bulk: \(not \)\?ok' "$out/$name-host.log" | tail -n 1)"
 rx_avg=$(nb_avg "$rb0" "$rp0" "$rb1" "$rp1")
 tx_avg=$(nb_avg "$tb0" "$tp0" "$tb1" "$tp1")

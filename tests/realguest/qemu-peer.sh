@@ -57,7 +57,7 @@ check '^virtio: virtio[0-9]+ device=0x0002 .*driver=virtio_blk$' "virtio-blk bou
 check '^hwrng: present' "virtio-rng gives /dev/hwrng"
 check '^hvc0: present$' "virtio-console gives /dev/hvc0"
 check '^net: eth0 mac=52:54:00:12:34:56$' "virtio-net gives eth0 with the given MAC"
-check '^AVP-GUEST-EXIT=0$' "guest smoke test (avp.test=smoke) passed"
+check "^$GUEST_PASSED" "guest smoke test (avp.test=smoke) passed"
 if [[ "$(dd if="$disk" bs=1 skip=512 count=16 status=none)" = GUEST-WROTE-THIS ]]; then
     echo "qemu-peer: ok - guest's write to vda reached the disk image"
 else

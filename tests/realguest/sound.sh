@@ -35,7 +35,7 @@ while IFS= read -r line; do
 	"sound: not ok - "*) notok "guest: ${line#sound: not ok - }" ;;
 	esac
 done < <(grep -E '^sound: (ok|not ok) - ' "$log.txt")
-check_grep "$log.txt" '^AVP-GUEST-EXIT=0$' "every guest-side check passed"
+check_grep "$log.txt" "^$GUEST_PASSED" "every guest-side check passed"
 
 # --- playback: what reached OUT.wav -----------------------------------------
 if [ -s "$work/out.wav" ]; then

@@ -58,7 +58,7 @@ while IFS= read -r line; do
 	"vsock-guest: not ok - "*) notok "guest: ${line#vsock-guest: not ok - }" ;;
 	esac
 done < <(grep -E '^vsock-guest: (ok|not ok) - ' "$log.txt")
-check_grep "$log.txt" '^AVP-GUEST-EXIT=0$' "every guest-side check passed"
+check_grep "$log.txt" "^$GUEST_PASSED" "every guest-side check passed"
 check_eq "$connect_rc" 0 "3 host-to-guest streams echoed 1 MiB each, concurrently"
 check_eq "$(grep -c '^ok - host stream' "$work/connect.log")" 3 "3 host streams reported ok"
 check_eq "$serve_rc" 0 "2 guest-to-host streams echoed by the host"
