@@ -28,23 +28,25 @@ for data in "$out"/perf-*.data; do
 	[ -s "$jobs" ] || { echo "profile-report: $vmm: no $jobs" >&2; continue; }
 	# "NAME START" lines, then "done END": a job lasts until the next line.
 	while read -r name start next; do
+		# one report by program and object serves both the text (rows of
+		# 1 % and more) and the summary (every row)
+		perf report -i "$data" "${ks[@]}" --time "$start,$next" --no-inline --stdio --no-children \
+			-g none --sort comm,dso --percent-limit 0 2>/dev/null >"$rows.job"
 		{
 			echo "# $vmm, job $name: perf record -a -g -e cpu-clock -F 199 in the test host, $start-$next s"
 			echo "## by program, thread and object (the guest runs in its VMM's vCPU threads, in kvm_amd)"
-			perf report -i "$data" "${ks[@]}" --time "$start,$next" --no-inline --stdio --no-children \
-				-g none --sort comm,dso --percent-limit 1 2>/dev/null | grep -v -e '^$' -e '^# *$' -e '^# (Tip'
+			grep -v -e '^$' -e '^# *$' -e '^# (Tip' "$rows.job" | awk '!/^ *[0-9.]+%/ || $1 + 0 >= 1'
 			echo "## by function, with the callers of those above 4 %"
 			perf report -i "$data" "${ks[@]}" --time "$start,$next" --no-inline --stdio --no-children \
 				-g caller,4,callee --sort comm,sym --percent-limit 1.5 2>/dev/null |
 				grep -v -e '^$' -e '^# *$' -e '^# (Tip'
 		} >"$out/profile-$vmm-$name.txt"
-		perf report -i "$data" "${ks[@]}" --time "$start,$next" --stdio --no-children -g none \
-			--sort comm,dso --percent-limit 0 2>/dev/null | python3 bench/profile-summary.py "$vmm" "$name" >>"$rows"
+		python3 bench/profile-summary.py "$vmm" "$name" <"$rows.job" >>"$rows"
 		n=$((n + 1))
 	done < <(awk 'prev != "" { print prev, start, $2 } $1 != "done" { prev = $1; start = $2 }' "$jobs")
 	rm -f "$data"
 done
 # the two VMMs' rows of a job side by side (a stable sort by job name)
 sort -s -t'|' -k2,2 "$rows" >>"$summary"
-rm -f "$rows"
+rm -f "$rows" "$rows.job"
 echo "profile-report: $n profiles in $out/profile-*.txt, the summary in $summary"
