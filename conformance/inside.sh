@@ -424,9 +424,40 @@ launch_booted() {
 	for ((try = 1; try <= BOOT_TRIES; try++)); do
 		launch "$1" "$2"
 		wait_mark "$1" 'agent-start' 300 && return 0
+		gone "$1" || log "$1: no agent after 300 s, the VM still running: $(stall_note "$1")"
 		died_in_boot "$1" && [ "$try" -lt "$BOOT_TRIES" ] || return 1
 		note_retry "$1" "$try"
 	done
+}
+
+# stall_note NAME: one line on a guest that is still running but has not
+# reached its init, for the log and the row: whether its vCPUs run at all
+# (the test host's KVM statistics for the VM, two samples 2 s apart: exits,
+# halts, injected interrupts), what its threads wait in, QEMU's status and
+# RIP, and the end of its console. A boot that hangs is not booted again
+# (the retry policy is for deaths): this line is what the next reader has.
+stall_note() {
+	local n=$1 pid=${PID[$1]:-} d stat a b k t out=""
+	mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug 2>/dev/null
+	for d in /sys/kernel/debug/kvm/"$pid"-*; do [ -r "$d/exits" ] && stat=$d; done
+	if [ -n "${stat:-}" ]; then
+		a=$(for k in exits halt_exits irq_injections io_exits mmio_exits; do cat "$stat/$k" 2>/dev/null || echo 0; done)
+		sleep 2
+		b=$(for k in exits halt_exits irq_injections io_exits mmio_exits; do cat "$stat/$k" 2>/dev/null || echo 0; done)
+		out=$(paste <(echo "$a") <(echo "$b") | awk 'BEGIN{split("exits halts irqs io mmio",k," ")} {printf "%s%s %d", (NR>1?", ":""), k[NR], $2-$1}')
+		out="KVM in 2 s: $out"
+	else
+		out="no KVM statistics for pid $pid"
+	fi
+	for t in /proc/"$pid"/task/*; do
+		[ -r "$t/comm" ] || continue
+		out="$out; $(cat "$t/comm"):$(sed 's/.*) //' "$t/stat" | cut -d' ' -f1):$(cat "$t/wchan" 2>/dev/null)"
+	done
+	if [ "$HV" = qemu ]; then
+		out="$out; QMP: $(qmp "$n" '{"execute":"query-status"}' 2>&1 | grep -o '"status": *"[a-z-]*"' | head -n1)"
+		out="$out, $(qmp "$n" '{"execute":"human-monitor-command","arguments":{"command-line":"info registers"}}' 2>&1 | grep -o 'R[IS]P=[0-9a-f]*' | head -n2 | tr '\n' ' ')"
+	fi
+	echo "$out; console ends: $(tail -c 240 "$L/$n.serial" 2>/dev/null | tr -c '[:print:]' ' ')"
 }
 
 # fd_flags PID FILE: octal open flags of PID's first fd on FILE.
@@ -623,6 +654,13 @@ boot_main() {
 		if wait_mark main 'agent-start' 300; then
 			started=1
 			log "main: agent started after $((SECONDS - t0)) s"
+			break
+		fi
+		if ! gone main; then
+			local stall
+			stall=$(stall_note main)
+			log "main: no agent after 300 s, the VM still running: $stall"
+			hrec AVP-BOOT-1 FAIL "the main guest's agent did not start within 300 s and the VM was still running$(vgrep main -q 'avp-guest: running' || echo ', before its init'): $stall"
 			break
 		fi
 		died_in_boot main && [ "$try" -lt "$BOOT_TRIES" ] || break
