@@ -434,8 +434,9 @@ launch_booted() {
 # reached its init, for the log and the row: whether its vCPUs run at all
 # (the test host's KVM statistics for the VM, two samples 2 s apart: exits,
 # halts, injected interrupts), what its threads wait in, QEMU's status and
-# RIP, and the end of its console. A boot that hangs is not booted again
-# (the retry policy is for deaths): this line is what the next reader has.
+# RIP, the test host kernel's last warnings, and the end of its console.
+# A boot that hangs is not booted again (the retry policy is for deaths):
+# this line is what the next reader has.
 stall_note() {
 	local n=$1 pid=${PID[$1]:-} d stat a b k t out=""
 	mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug 2>/dev/null
@@ -454,9 +455,13 @@ stall_note() {
 		out="$out; $(cat "$t/comm"):$(sed 's/.*) //' "$t/stat" | cut -d' ' -f1):$(cat "$t/wchan" 2>/dev/null)"
 	done
 	if [ "$HV" = qemu ]; then
-		out="$out; QMP: $(qmp "$n" '{"execute":"query-status"}' 2>&1 | grep -o '"status": *"[a-z-]*"' | head -n1)"
-		out="$out, $(qmp "$n" '{"execute":"human-monitor-command","arguments":{"command-line":"info registers"}}' 2>&1 | grep -o 'R[IS]P=[0-9a-f]*' | head -n2 | tr '\n' ' ')"
+		out="$out; QMP: $(timeout 10 python3 "$ROOT/conformance/qmp.py" cmd "$W/$n-cmd.sock" '{"execute":"query-status"}' 2>&1 | grep -o '"status": *"[a-z-]*"' | head -n1)"
+		out="$out, $(timeout 10 python3 "$ROOT/conformance/qmp.py" cmd "$W/$n-cmd.sock" '{"execute":"human-monitor-command","arguments":{"command-line":"info registers"}}' 2>&1 | grep -o 'R[IS]P=[0-9a-f]*' | head -n2 | tr '\n' ' ')"
 	fi
+	# The test host's own kernel (an oops there can stop a vCPU thread
+	# without ending the VM); KVM's unhandled-MSR notes are routine.
+	k=$(dmesg --level=emerg,alert,crit,err,warn 2>/dev/null | grep -v 'Unhandled [RW][DR]MSR' | tail -n 2 | tr '\n' ' ')
+	out="$out; host kernel's last warnings: ${k:-none}"
 	echo "$out; console ends: $(tail -c 240 "$L/$n.serial" 2>/dev/null | tr -c '[:print:]' ' ')"
 }
 
