@@ -147,4 +147,20 @@ check_eq "$(python3 bench/profile-summary.py avp net_tcp_h2g <"$t/report.txt")" 
 printf '# nothing\n' | python3 bench/profile-summary.py avp x >/dev/null 2>&1
 check_eq "$?" 1 "profile summary: a report without samples is an error"
 
+# Boot counters side by side (bench/kvmstat.py): medians over the rounds,
+# the largest difference first, gauges left out, QEMU with vhost-net not
+# mixed in.
+mkdir -p "$t/ks"
+printf 'exits 100\nio_exits 10\npf_fixed 50\npages_4k 9999\n' >"$t/ks/avp-io-1.kvmstat"
+printf 'exits 300\nio_exits 30\npf_fixed 70\npages_4k 9999\n' >"$t/ks/avp-io-2.kvmstat"
+printf 'exits 140\nio_exits 20\npf_fixed 20\npages_4k 1\n' >"$t/ks/avp-io-3.kvmstat"
+printf 'exits 100\nio_exits 40\npf_fixed 20\n' >"$t/ks/qemu-io-1.kvmstat"
+printf 'exits 1\n' >"$t/ks/qemu-vhost-io-1.kvmstat"
+check_eq "$(python3 bench/kvmstat.py "$t/ks" | grep -v '^| counter' | grep '^| [a-z]' | tr '\n' ' ')" \
+	"| exits | 140 | 100 | +40 | 1.40 | | pf_fixed | 50 | 20 | +30 | 2.50 | | io_exits | 20 | 40 | -20 | 0.50 | " \
+	"boot counters: medians side by side, largest difference first"
+rm "$t"/ks/qemu-io-1.kvmstat
+python3 bench/kvmstat.py "$t/ks" >/dev/null 2>&1
+check_eq "$?" 1 "boot counters: no QEMU snapshot is an error"
+
 finish

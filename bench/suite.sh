@@ -5,8 +5,9 @@
 #   io:     2 vCPUs, 512 MiB, the bench root disk (ro), a raw data disk on
 #           tmpfs, a NIC on a tap, vsock, rng; launch -> the guest's init
 #           line (boot_ms) and KVM's exit count for the VM at that moment
-#           (debugfs), then the guest's fio, iperf3, benchnet figures
-#           (bench/guest/bench.sh); QEMU's network figures also with
+#           (debugfs; all its counters in OUT/VMM-io-R.kvmstat), then the
+#           guest's fio, iperf3, benchnet figures (bench/guest/bench.sh);
+#           QEMU's network figures also with
 #           vhost-net ("qemu-vhost": the kernel's data path, for
 #           information beside the user-space peer; network jobs only);
 #   memory: 1 vCPU, 256 MiB, a disk, a NIC, rng, idle after boot: the
@@ -105,7 +106,12 @@ start_vm() {
 			boot_ms=$((($(date +%s%N) - t0) / 1000000))
 			exits=-1
 			for d in /sys/kernel/debug/kvm/"$pid"-*; do
-				[ -r "$d/exits" ] && exits=$(cat "$d/exits")
+				[ -r "$d/exits" ] || continue
+				exits=$(cat "$d/exits")
+				# Every counter of the VM (exits by kind, page faults,
+				# emulated instructions...) beside it: what the exit
+				# counts of avp and QEMU differ in (bench/kvmstat.py).
+				for f in "$d"/*; do [ -f "$f" ] && echo "${f##*/} $(cat "$f" 2>/dev/null)"; done >"${log%.log}.kvmstat"
 			done
 			return 0
 		fi
