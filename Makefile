@@ -124,7 +124,7 @@ ARCH_EXCLUDED_SRCS := $(if $(filter arm64,$(ARCH)),$(X86_ONLY_SRCS),$(ARM64_ONLY
 # its legacy devices, ACPI) from the generic code.
 X86_ONLY_TESTS := test_acpi test_acpi_wdat test_aml test_bzimage test_i8042 test_rtc \
 	test_serial test_x86_boot test_x86_layout test_power_button test_platform_power test_acpi_pci \
-	test_virtio_pci
+	test_virtio_pci test_mptable
 # What qemu-aarch64 user emulation cannot run (README, Tests): seccomp
 # filters (they would judge qemu's own system calls, the host's), and tests
 # that start avp or its runtime monitor as a new process (the host kernel

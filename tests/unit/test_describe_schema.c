@@ -38,7 +38,7 @@ static const char example[] =
 	"{\"format\": 1, \"avp_version\": \"0.9.0\", \"avp_commit\": \"ad9ae5f\","
 	" \"arch\": \"x86_64\", \"cpus\": 2, \"memory_mib\": 512,"
 	" \"memory_map\": [{\"type\": \"ram\", \"address\": \"0x0\", \"size\": \"0x20000000\"}],"
-	" \"firmware\": \"ACPI (RSDP, XSDT, FADT hardware-reduced, MADT, DSDT)\","
+	" \"firmware\": \"ACPI (RSDP, XSDT, FADT hardware-reduced, MADT, DSDT); MP table (up to 40 vCPUs)\","
 	" \"legacy_devices\": ["
 	"  {\"type\": \"uart-16550a\", \"acpi_hid\": \"PNP0501\", \"io_port\": \"0x3f8\", \"io_ports\": 8, \"interrupt\": 4},"
 	"  {\"type\": \"rtc-mc146818\", \"acpi_hid\": \"PNP0B00\", \"io_port\": \"0x70\", \"io_ports\": 2, \"interrupt\": null},"

@@ -14,7 +14,7 @@ const char *arch_name(void)
 
 const char *arch_firmware_name(void)
 {
-	return "ACPI (RSDP, XSDT, FADT hardware-reduced, MADT, DSDT)";
+	return "ACPI (RSDP, XSDT, FADT hardware-reduced, MADT, DSDT); MP table (up to 40 vCPUs)";
 }
 
 /* hid NULL: no device object of its own; port 0: no I/O ports; gsi < 0:

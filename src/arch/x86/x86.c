@@ -174,6 +174,11 @@ int arch_load_guest(struct vm *vm)
 		avp_err("building the ACPI tables failed: %d", err);
 		return err;
 	}
+	err = x86_mptable_write(vm);
+	if (err) {
+		avp_err("writing the MP table failed: %d", err);
+		return err;
+	}
 	err = x86_write_reset_vector(vm);
 	if (err)
 		return err;

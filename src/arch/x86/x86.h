@@ -3,6 +3,7 @@
 #ifndef AVP_ARCH_X86_H
 #define AVP_ARCH_X86_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct vm;
@@ -64,6 +65,16 @@ struct vm;
  * LNRO0005 device) in [X86_ACPI_GPA, +X86_ACPI_SIZE). Returns 0 and the
  * RSDP's address, or -errno. (acpi.c) */
 int x86_acpi_build(struct vm *vm, uint64_t *rsdp_gpa);
+
+/* The MP spec 1.4 floating pointer and configuration table (every vCPU,
+ * the I/O APIC, the ISA interrupts) in AREA of SIZE bytes, to be placed at
+ * guest address AREA_GPA; -EINVAL when they do not fit. (mptable.c) */
+int x86_mptable_build(uint8_t *area, size_t size, unsigned int ncpus, uint32_t area_gpa);
+/* How many vCPUs the table at X86_EBDA_GPA can list. (mptable.c) */
+unsigned int x86_mptable_max_cpus(void);
+/* Writes the table at X86_EBDA_GPA (zeroes there when the vCPUs do not
+ * fit, and Linux finds none). (mptable.c) */
+int x86_mptable_write(struct vm *vm);
 
 /* Places the firmware's reset-vector stub at X86_RESET_VECTOR_GPA. (reset_vector.c) */
 int x86_write_reset_vector(struct vm *vm);
