@@ -10,6 +10,14 @@ notok() { echo "avp-main: not ok - $*"; fail=1; }
 
 n=$(grep -c '^processor' /proc/cpuinfo)
 [ "$n" = 2 ] && ok "2 CPUs online" || notok "$n CPUs, expected 2"
+# avp's MP table in the EBDA, where Linux's scan stops (src/arch/x86/mptable.c).
+if [ "$(uname -m)" != x86_64 ]; then
+    :
+elif dmesg | grep -q 'found SMP MP-table at \[mem 0x0009fc00-0x0009fc0f\]'; then
+    ok "the kernel found the MP table in the EBDA"
+else
+    notok "no MP table found at 0x9fc00: $(dmesg | grep -i 'MP-table' | head -n 1)"
+fi
 
 sig=$(dd if=/dev/vda bs=18 count=1 2>/dev/null)
 [ "$sig" = "AVP-DISK-SIGNATURE" ] && ok "vda reads the host's signature" || notok "vda starts with '$sig'"

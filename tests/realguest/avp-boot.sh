@@ -4,7 +4,7 @@
 #   scripts/testhost tests/realguest/avp-boot.sh
 # Boots: (1) the main platform (2 vCPUs, rw + ro disks, tap network, rng,
 # virtio-console) ending in poweroff -> exit 0; (2) a guest that reboots ->
-# exit 3. Console logs go to build/testhost/out/.
+# exit 3; (3) the same with acpi=off (the MP table) -> 2 CPUs, exit 3. Console logs go to build/testhost/out/.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source tests/lib/check.sh
@@ -70,5 +70,17 @@ rg_boot "reboot boot" "$log" timeout -k 5 180 "$avp" run --kernel "$kernel" --in
 tr -d '\r' <"$log" >"$log.txt"
 check_grep "$log.txt" '^reboot-test: rebooting' "reboot guest ran its test"
 check_eq "$rc" 3 "guest reboot ends avp with status 3"
+
+# --- boot 3: no ACPI -----------------------------------------------------
+# With acpi=off Linux learns the CPUs, the I/O APIC and the ISA interrupts
+# from the MP table alone (without one it boots a single CPU); it reboots
+# through the keyboard controller's reset line.
+log="$out/avp-mptable.log"
+rg_boot "acpi=off boot" "$log" timeout -k 5 180 "$avp" run --kernel "$kernel" --initrd "$initrd" \
+	--cmdline "console=ttyS0 panic=-1 quiet acpi=off reboot=k avp.test=reboot" --cpus 2 --memory 192
+tr -d '\r' <"$log" >"$log.txt"
+check_grep "$log.txt" '^cpus: 2 ' "acpi=off: the guest brings up both CPUs from the MP table"
+check_grep "$log.txt" '^reboot-test: rebooting' "acpi=off: the guest reached its init and ran its test"
+check_eq "$rc" 3 "acpi=off: the keyboard controller's reset ends avp with status 3"
 
 finish
