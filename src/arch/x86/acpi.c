@@ -98,15 +98,6 @@ struct acpi_image {
 	size_t len;
 };
 
-static uint8_t checksum(const uint8_t *p, size_t len)
-{
-	uint8_t sum = 0;
-
-	for (size_t i = 0; i < len; i++)
-		sum = (uint8_t)(sum + p[i]);
-	return (uint8_t)-sum;
-}
-
 /* Reserves len zeroed bytes at the next aligned offset. */
 static int image_alloc(struct acpi_image *img, size_t len, size_t *off)
 {
@@ -142,7 +133,7 @@ static void table_finish(uint8_t *t, size_t len)
 {
 	put_le32(t + 4, (uint32_t)len);
 	t[9] = 0;
-	t[9] = checksum(t, len);
+	t[9] = x86_table_checksum(t, len);
 }
 
 static void put_gas_io8(uint8_t *p, uint16_t port)
@@ -496,8 +487,8 @@ static int build_image(struct acpi_image *img, const struct vm *vm)
 	p[15] = 2;
 	put_le32(p + 20, RSDP_LEN);
 	put_le64(p + 24, image_gpa(xsdt));
-	p[8] = checksum(p, RSDP_V1_LEN);
-	p[32] = checksum(p, RSDP_LEN);
+	p[8] = x86_table_checksum(p, RSDP_V1_LEN);
+	p[32] = x86_table_checksum(p, RSDP_LEN);
 	return 0;
 }
 

@@ -62,16 +62,6 @@ unsigned int x86_mptable_max_cpus(void)
 	return (unsigned int)((MP_AREA_SIZE - MPF_LEN - mpc_len(0)) / MPC_CPU_LEN);
 }
 
-/* Bytes whose sum, with the checksum byte, is 0 mod 256. */
-static uint8_t mp_checksum(const uint8_t *p, size_t len)
-{
-	uint8_t sum = 0;
-
-	for (size_t i = 0; i < len; i++)
-		sum = (uint8_t)(sum + p[i]);
-	return (uint8_t)-sum;
-}
-
 static uint8_t *put_short_entry(uint8_t *e, uint8_t type, uint8_t b1, uint16_t flags,
 				uint8_t b4, uint8_t b5, uint8_t b6, uint8_t b7)
 {
@@ -146,8 +136,8 @@ int x86_mptable_build(uint8_t *area, size_t size, unsigned int ncpus, uint32_t a
 	entries += 2;
 
 	put_le16(mpc + 34, entries);
-	mpc[7] = mp_checksum(mpc, len);
-	mpf[10] = mp_checksum(mpf, MPF_LEN);
+	mpc[7] = x86_table_checksum(mpc, len);
+	mpf[10] = x86_table_checksum(mpf, MPF_LEN);
 	return 0;
 }
 

@@ -66,6 +66,17 @@ struct vm;
  * RSDP's address, or -errno. (acpi.c) */
 int x86_acpi_build(struct vm *vm, uint64_t *rsdp_gpa);
 
+/* The byte that makes LEN bytes sum to 0 mod 256: the checksum of the
+ * ACPI tables (ACPI 6.4, 5.2.5.3) and of the MP spec's structures. */
+static inline uint8_t x86_table_checksum(const uint8_t *p, size_t len)
+{
+	uint8_t sum = 0;
+
+	for (size_t i = 0; i < len; i++)
+		sum = (uint8_t)(sum + p[i]);
+	return (uint8_t)-sum;
+}
+
 /* The MP spec 1.4 floating pointer and configuration table (every vCPU,
  * the I/O APIC, the ISA interrupts) in AREA of SIZE bytes, to be placed at
  * guest address AREA_GPA; -EINVAL when they do not fit. (mptable.c) */
